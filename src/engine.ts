@@ -1,0 +1,140 @@
+// The engine: the object a dialer or the server holds. It validates input, applies changes to the
+// in-memory store and answers lookups. Reads are synchronous local calls; writes return a promise
+// that resolves once the change is applied (and, with a data directory, durable).
+
+import { IdncError } from './errors.js';
+import { formatDigits } from './phone/digits.js';
+import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
+import { DncStore } from './store/dnc-store.js';
+import { checkListAddress, type ListAddress } from './store/list-id.js';
+import { blockingList, scrubNumbers, type BlockingList } from './store/lookup.js';
+import type { InvalidEntry } from './errors.js';
+
+export interface ListOptions {
+  /** Organisation owning the list; defaults to `default`. */
+  org?: string;
+  /** Project list; absent or empty means the organisation's master list. */
+  projId?: string;
+}
+
+export interface BatchOptions extends ListOptions {
+  /** Skip invalid entries and report them instead of refusing the whole batch. */
+  ignoreInvalid?: boolean;
+}
+
+export interface WriteResult {
+  /** Numbers whose state changed (added and not present before, or removed and present before). */
+  readonly changed: number;
+  /** Invalid entries skipped (only with ignoreInvalid). */
+  readonly skipped: number;
+  /** The first skipped entries, with reasons. */
+  readonly invalid: readonly InvalidEntry[];
+}
+
+export interface StatusEntry {
+  readonly phone: string;
+  readonly onList: boolean;
+  readonly list: BlockingList;
+}
+
+export interface ScrubResult {
+  /** Blocked numbers among the input, sorted ascending, each once. */
+  readonly blocked: string[];
+  /** Valid numbers checked (duplicates included). */
+  readonly checked: number;
+  readonly skipped: number;
+  readonly invalid: readonly InvalidEntry[];
+}
+
+export type ChangeOperation = 'add' | 'remove';
+
+export class Dnc {
+  protected readonly store = new DncStore();
+  private closed = false;
+
+  async add(phones: PhoneListInput, options: BatchOptions = {}): Promise<WriteResult> {
+    return this.change('add', phones, options);
+  }
+
+  async remove(phones: PhoneListInput, options: BatchOptions = {}): Promise<WriteResult> {
+    return this.change('remove', phones, options);
+  }
+
+  status(phones: PhoneListInput, options: BatchOptions = {}): StatusEntry[] {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    const list = parsePhoneInput(phones);
+    requireValid(list, options.ignoreInvalid === true);
+    const entries: StatusEntry[] = new Array(list.numbers.length);
+    for (let i = 0; i < list.numbers.length; i++) {
+      const number = list.numbers[i]!;
+      const blocking = blockingList(this.store, address, number);
+      entries[i] = { phone: formatDigits(number), onList: blocking !== null, list: blocking };
+    }
+    return entries;
+  }
+
+  count(options: ListOptions = {}): number {
+    this.assertOpen();
+    return this.store.list(checkListAddress(options))?.size ?? 0;
+  }
+
+  scrub(phones: PhoneListInput, options: BatchOptions = {}): ScrubResult {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    const list = parsePhoneInput(phones);
+    requireValid(list, options.ignoreInvalid === true);
+    const blocked = scrubNumbers(this.store, address, list.numbers);
+    return {
+      blocked: Array.from(blocked, formatDigits),
+      checked: list.numbers.length,
+      skipped: list.invalidCount,
+      invalid: list.invalid,
+    };
+  }
+
+  /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
+  isBlocked(phone: string, options: ListOptions = {}): boolean {
+    this.assertOpen();
+    const number = parsePhone(phone);
+    return blockingList(this.store, checkListAddress(options), number) !== null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new IdncError('CLOSED', 'this idnc instance has been closed');
+  }
+
+  private async change(operation: ChangeOperation, phones: PhoneListInput, options: BatchOptions): Promise<WriteResult> {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    const list = parsePhoneInput(phones);
+    requireValid(list, options.ignoreInvalid === true);
+    const sorted = list.numbers.slice().sort();
+    const changed = this.applyChange(operation, address, sorted);
+    return { changed, skipped: list.invalidCount, invalid: list.invalid };
+  }
+
+  /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
+  protected applyChange(operation: ChangeOperation, address: ListAddress, sorted: Float64Array): number {
+    if (operation === 'add') return this.store.listForWrite(address).addSorted(sorted);
+    const list = this.store.list(address);
+    return list === undefined ? 0 : list.removeSorted(sorted);
+  }
+}
+
+export interface OpenDncOptions {
+  /** Reserved for the durable engine: without it idnc is purely in memory. */
+  dataDir?: string;
+}
+
+/** Opens an engine. Without a data directory it is purely in memory. */
+export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
+  if (options.dataDir !== undefined) {
+    throw new IdncError('INVALID_PARAMETER', 'dataDir is not supported yet: this build of idnc is in memory only');
+  }
+  return new Dnc();
+}

@@ -1,0 +1,16 @@
+// The public library API of idnc, and nothing else.
+
+export { openDnc, Dnc } from './engine.js';
+export type {
+  BatchOptions,
+  ListOptions,
+  OpenDncOptions,
+  ScrubResult,
+  StatusEntry,
+  WriteResult,
+} from './engine.js';
+export type { BlockingList } from './store/lookup.js';
+export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';
+export { parsePhone, parsePhoneList } from './phone/phone-list.js';
+export { IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
+export type { ErrorCode, InvalidEntry } from './errors.js';

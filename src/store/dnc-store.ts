@@ -1,0 +1,56 @@
+// The in-memory state: organisations, each with one master list and any number of project lists.
+// Organisations never share a list: the same projId in two organisations is two NumberSets.
+
+import { MASTER_LIST, type ListAddress } from './list-id.js';
+import { NumberSet } from './number-set.js';
+
+export class Organisation {
+  readonly master = new NumberSet();
+  readonly projects = new Map<string, NumberSet>();
+
+  list(projId: string): NumberSet | undefined {
+    return projId === MASTER_LIST ? this.master : this.projects.get(projId);
+  }
+
+  listForWrite(projId: string): NumberSet {
+    if (projId === MASTER_LIST) return this.master;
+    let list = this.projects.get(projId);
+    if (list === undefined) {
+      list = new NumberSet();
+      this.projects.set(projId, list);
+    }
+    return list;
+  }
+}
+
+export class DncStore {
+  private readonly organisations = new Map<string, Organisation>();
+
+  organisation(org: string): Organisation | undefined {
+    return this.organisations.get(org);
+  }
+
+  list(address: ListAddress): NumberSet | undefined {
+    return this.organisations.get(address.org)?.list(address.projId);
+  }
+
+  listForWrite(address: ListAddress): NumberSet {
+    let organisation = this.organisations.get(address.org);
+    if (organisation === undefined) {
+      organisation = new Organisation();
+      this.organisations.set(address.org, organisation);
+    }
+    return organisation.listForWrite(address.projId);
+  }
+
+  /** Every list, in a stable order (organisation, then master before projects by id). */
+  *lists(): IterableIterator<[ListAddress, NumberSet]> {
+    for (const org of [...this.organisations.keys()].sort()) {
+      const organisation = this.organisations.get(org)!;
+      yield [{ org, projId: MASTER_LIST }, organisation.master];
+      for (const projId of [...organisation.projects.keys()].sort()) {
+        yield [{ org, projId }, organisation.projects.get(projId)!];
+      }
+    }
+  }
+}
