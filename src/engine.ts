@@ -22,6 +22,11 @@ export interface BatchOptions extends ListOptions {
   ignoreInvalid?: boolean;
 }
 
+export interface WriteOptions extends BatchOptions {
+  /** Id (never the secret) of the API key making the change, recorded in the durable log. */
+  keyId?: string;
+}
+
 export interface WriteResult {
   /** Numbers whose state changed (added and not present before, or removed and present before). */
   readonly changed: number;
@@ -29,6 +34,8 @@ export interface WriteResult {
   readonly skipped: number;
   /** The first skipped entries, with reasons. */
   readonly invalid: readonly InvalidEntry[];
+  /** Log sequence number of the change (0 for a purely in-memory engine). */
+  readonly seq: number;
 }
 
 export interface StatusEntry {
@@ -52,11 +59,11 @@ export class Dnc {
   protected readonly store = new DncStore();
   private closed = false;
 
-  async add(phones: PhoneListInput, options: BatchOptions = {}): Promise<WriteResult> {
+  async add(phones: PhoneListInput, options: WriteOptions = {}): Promise<WriteResult> {
     return this.change('add', phones, options);
   }
 
-  async remove(phones: PhoneListInput, options: BatchOptions = {}): Promise<WriteResult> {
+  async remove(phones: PhoneListInput, options: WriteOptions = {}): Promise<WriteResult> {
     return this.change('remove', phones, options);
   }
 
@@ -108,14 +115,14 @@ export class Dnc {
     if (this.closed) throw new IdncError('CLOSED', 'this idnc instance has been closed');
   }
 
-  private async change(operation: ChangeOperation, phones: PhoneListInput, options: BatchOptions): Promise<WriteResult> {
+  private async change(operation: ChangeOperation, phones: PhoneListInput, options: WriteOptions): Promise<WriteResult> {
     this.assertOpen();
     const address = checkListAddress(options);
     const list = parsePhoneInput(phones);
     requireValid(list, options.ignoreInvalid === true);
     const sorted = list.numbers.slice().sort();
     const changed = this.applyChange(operation, address, sorted);
-    return { changed, skipped: list.invalidCount, invalid: list.invalid };
+    return { changed, skipped: list.invalidCount, invalid: list.invalid, seq: 0 };
   }
 
   /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
@@ -126,9 +133,28 @@ export class Dnc {
   }
 }
 
+/** How a durable engine flushes its log before acknowledging (see the durability design). */
+export type FsyncMode = 'always' | 'interval' | 'none';
+
+/** Where the engine reports operational events; never given phone numbers or keys. */
+export interface EngineLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
 export interface OpenDncOptions {
-  /** Reserved for the durable engine: without it idnc is purely in memory. */
+  /** Data directory for the durable log and snapshots; without it idnc is purely in memory. */
   dataDir?: string;
+  /** Open a live data directory as a read-only follower of its writer. */
+  readOnly?: boolean;
+  /** Default 'always': acknowledge only after fdatasync (group commit). */
+  fsync?: FsyncMode;
+  /** Snapshot period when something changed (default 5 minutes). */
+  snapshotIntervalMs?: number;
+  /** Snapshot when the log since the last snapshot exceeds this size (default 64 MiB). */
+  snapshotLogBytes?: number;
+  logger?: EngineLogger;
 }
 
 /** Opens an engine. Without a data directory it is purely in memory. */

@@ -3,10 +3,13 @@
 export { openDnc, Dnc } from './engine.js';
 export type {
   BatchOptions,
+  EngineLogger,
+  FsyncMode,
   ListOptions,
   OpenDncOptions,
   ScrubResult,
   StatusEntry,
+  WriteOptions,
   WriteResult,
 } from './engine.js';
 export type { BlockingList } from './store/lookup.js';
