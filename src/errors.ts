@@ -14,6 +14,8 @@ export const ERROR_CATALOGUE = {
   STORAGE_UNAVAILABLE: { statusCode: 503, summary: 'changes cannot be stored right now' },
   READ_ONLY: { statusCode: 403, summary: 'this instance is a read-only follower' },
   CLOSED: { statusCode: 503, summary: 'the engine has been closed' },
+  DATA_DIR_LOCKED: { statusCode: 409, summary: 'another writer holds the data directory' },
+  DATA_CORRUPT: { statusCode: 500, summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
