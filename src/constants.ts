@@ -73,3 +73,51 @@ export const SNAPSHOTS_KEPT = 2;
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */
 export const STORAGE_PROBE_BYTES = 4096;
+
+// --- HTTP API and API keys (src/http/, src/keys/, src/config.ts) ---
+
+/** Defaults of `idnc serve` (`--host`, `--port`, `--data-dir`); the data dir is relative to the cwd. */
+export const SERVE_HOST_DEFAULT = '127.0.0.1';
+export const SERVE_PORT_DEFAULT = 3000;
+export const DATA_DIR_DEFAULT = './snapshots';
+/** GET URL (path + query) limit, the public API's: about 5,900 numbers. Beyond it: 414. */
+export const HTTP_URL_BYTES_MAX = 64 * 1024;
+/** Header lines (names + values, without the request line) limit. Beyond it: 431. */
+export const HTTP_HEADERS_BYTES_MAX = 16 * 1024;
+/**
+ * Node counts the request line against its own header limit (`maxHeaderSize`), so it is raised to
+ * twice our two limits together: up to there 414/431 are decided exactly from the parsed request,
+ * beyond it from the bytes Node hands to the client error handler.
+ */
+export const HTTP_PARSER_HEADER_BYTES_MAX = 2 * (HTTP_URL_BYTES_MAX + HTTP_HEADERS_BYTES_MAX);
+/** Numbers one request may carry (the public API's POST limit); over it TOO_MANY_NUMBERS, nothing touched. */
+export const REQUEST_NUMBERS_MAX = 100_000;
+/**
+ * Body bytes allowed per allowed number: 10 digits + `%2C` is 13, the rest is room for spaces and
+ * the other fields. The body limit is `numbers max * this + HTTP_BODY_BYTES_SLACK`.
+ */
+export const HTTP_BODY_BYTES_PER_NUMBER = 32;
+export const HTTP_BODY_BYTES_SLACK = 64 * 1024;
+/** A graceful shutdown waits this long for in-flight requests, then exits non-zero. */
+export const SHUTDOWN_GRACE_MS = 30_000;
+
+/** Name of the key file inside the data directory, and its mode (secret-adjacent: owner only). */
+export const KEYS_FILE_NAME = 'keys.json';
+export const KEYS_FILE_MODE = 0o600;
+export const KEYS_FILE_FORMAT_VERSION = 1;
+/** Random bytes of a key's secret (256 bits; the issue asks for at least 128). */
+export const API_KEY_SECRET_BYTES = 32;
+/** Random bytes of a key's public id (shown by `keys list`, written in the log as keyId). */
+export const API_KEY_ID_BYTES = 6;
+/** A running server re-reads the key file this often when it changes (the issue: within a second). */
+export const KEYS_RELOAD_POLL_MS = 250;
+/** `keys` commands serialise their read-modify-write with a lock file; waiting longer is an error. */
+export const KEYS_LOCK_WAIT_MS = 5000;
+/** A lock file older than this was left by a crashed command and is taken over. */
+export const KEYS_LOCK_STALE_MS = 30_000;
+/** Key names follow the project id rules (they are typed on command lines and shown in lists). */
+export const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Projects one key may be limited to. */
+export const KEY_PROJECTS_MAX = 1000;
+/** Organisation of the admin key created on first start. */
+export const FIRST_KEY_ORGANISATION = 'default';

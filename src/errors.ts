@@ -16,6 +16,13 @@ export const ERROR_CATALOGUE = {
   CLOSED: { statusCode: 503, summary: 'the engine has been closed' },
   DATA_DIR_LOCKED: { statusCode: 409, summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { statusCode: 500, summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
+  BAD_REQUEST: { statusCode: 400, summary: 'the request is malformed (body not valid JSON, bad encoding)' },
+  NOT_FOUND: { statusCode: 404, summary: 'no such route' },
+  BODY_TOO_LARGE: { statusCode: 413, summary: 'the request body is larger than allowed' },
+  URL_TOO_LONG: { statusCode: 414, summary: 'the URL is longer than allowed (64 KiB)' },
+  UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, summary: 'the body is neither form-urlencoded nor JSON' },
+  HEADERS_TOO_LARGE: { statusCode: 431, summary: 'the request headers are larger than allowed' },
+  INTERNAL: { statusCode: 500, summary: 'internal error (details are in the server log, never in the response)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
