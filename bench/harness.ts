@@ -1,0 +1,155 @@
+// The one place that drives benchmark.js, plus resident-memory helpers. Cases run a batch of
+// operations per call (so the ~2 ns of a JS call and benchmark.js's loop are spread over many
+// probes, and probes can walk a large random set instead of hitting one cached line), and results
+// are reported as the MEDIAN of benchmark.js's samples per operation, which is steadier than the
+// mean on a shared 2-core machine.
+
+import Benchmark from 'benchmark';
+import roaring from 'roaring';
+
+// benchmark.js would otherwise inline the function's source text into its own loop, which breaks
+// closures (and tsx's rewritten imports). Calling the function keeps every case's overhead equal.
+Benchmark.support.decompilation = false;
+
+export interface MicroCase {
+  readonly name: string;
+  /** Operations one call of `fn` performs (e.g. 4096 lookups). */
+  readonly opsPerCall: number;
+  /** Runs the batch; returns any number derived from the work so it cannot be optimised away. */
+  readonly fn: () => number;
+}
+
+export interface MicroResult {
+  readonly name: string;
+  /** Median nanoseconds per operation over benchmark.js's samples. */
+  readonly nsPerOp: number;
+  readonly opsPerSecond: number;
+  readonly samples: number;
+  /** benchmark.js's relative margin of error of the mean, in percent. */
+  readonly rmePercent: number;
+}
+
+export interface MicroOptions {
+  readonly smoke: boolean;
+  /** Seconds benchmark.js may spend sampling one case (standard runs). */
+  readonly maxTimeSeconds?: number;
+}
+
+const STANDARD_MAX_TIME_SECONDS = 1;
+const STANDARD_MIN_SAMPLES = 5;
+const SMOKE_MAX_TIME_SECONDS = 0.005;
+
+let sink = 0;
+
+/** Runs each case in turn (synchronously) and returns its median cost per operation. */
+export function runMicro(cases: readonly MicroCase[], options: MicroOptions): MicroResult[] {
+  return cases.map((microCase) => runCase(microCase, options));
+}
+
+function runCase(microCase: MicroCase, options: MicroOptions): MicroResult {
+  const settings: Benchmark.Options = options.smoke
+    ? { maxTime: SMOKE_MAX_TIME_SECONDS, minSamples: 1, minTime: 0.001, initCount: 1, delay: 0 }
+    : { maxTime: options.maxTimeSeconds ?? STANDARD_MAX_TIME_SECONDS, minSamples: STANDARD_MIN_SAMPLES, delay: 0.01 };
+  const fn = microCase.fn;
+  const bench = new Benchmark(microCase.name, () => {
+    sink += fn();
+  }, settings);
+  bench.run();
+  const error = (bench as unknown as { error?: unknown }).error;
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  const sample = bench.stats.sample.slice().sort((a, b) => a - b);
+  if (sample.length === 0) throw new Error(`benchmark ${microCase.name} collected no samples`);
+  const secondsPerCall = median(sample);
+  const nsPerOp = (secondsPerCall * 1e9) / microCase.opsPerCall;
+  return {
+    name: microCase.name,
+    nsPerOp,
+    opsPerSecond: 1e9 / nsPerOp,
+    samples: sample.length,
+    rmePercent: bench.stats.rme,
+  };
+}
+
+export function median(sorted: readonly number[]): number {
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The value benchmark cases fold their results into; read it so the work stays observable. */
+export function sinkValue(): number {
+  return sink;
+}
+
+/** Median wall time in milliseconds of `repeats` runs of a one-shot operation (build, scrub). */
+export function timeMs(fn: () => void, repeats = 1): number {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = process.hrtime.bigint();
+    fn();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return median(times.sort((a, b) => a - b));
+}
+
+export async function timeMsAsync(fn: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+// --- memory -------------------------------------------------------------------------------------
+
+/**
+ * Bytes in use, read after a forced full GC:
+ * - rss: resident set size of the process (everything, including freed-but-kept pages: noisy);
+ * - heapUsed: live V8 heap objects (where a JS Set lives);
+ * - arrayBuffers: typed-array backing stores (where a flat bit array lives);
+ * - roaring: bytes CRoaring has allocated for bitmaps (its own allocation counter).
+ */
+export interface MemorySnapshot {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly arrayBuffers: number;
+  readonly roaring: number;
+}
+
+export function gcAvailable(): boolean {
+  return typeof globalThis.gc === 'function';
+}
+
+/** Full collections until the heap stops shrinking; a no-op without --expose-gc (vitest smoke). */
+export function forceGc(): void {
+  const gc = globalThis.gc;
+  if (typeof gc !== 'function') return;
+  let previous = Infinity;
+  for (let i = 0; i < 5; i++) {
+    gc();
+    const used = process.memoryUsage().heapUsed;
+    if (used >= previous * 0.999) break;
+    previous = used;
+  }
+}
+
+export function memorySnapshot(): MemorySnapshot {
+  forceGc();
+  const usage = process.memoryUsage();
+  return { rss: usage.rss, heapUsed: usage.heapUsed, arrayBuffers: usage.arrayBuffers, roaring: roaring.getRoaringUsedMemory() };
+}
+
+export function memoryDelta(before: MemorySnapshot, after: MemorySnapshot): MemorySnapshot {
+  return {
+    rss: after.rss - before.rss,
+    heapUsed: after.heapUsed - before.heapUsed,
+    arrayBuffers: after.arrayBuffers - before.arrayBuffers,
+    roaring: after.roaring - before.roaring,
+  };
+}
+
+export function bitsPerNumber(bytes: number, numbers: number): number {
+  return (bytes * 8) / numbers;
+}
+
+/** Refuses a non-smoke run without --expose-gc: its memory figures would be meaningless. */
+export function requireGcUnlessSmoke(smoke: boolean): void {
+  if (!smoke && !gcAvailable()) throw new Error('memory figures need node --expose-gc (use npm run bench)');
+}
