@@ -9,6 +9,7 @@ import { DncStore } from './store/dnc-store.js';
 import { checkListAddress, type ListAddress } from './store/list-id.js';
 import { blockingList, scrubNumbers, type BlockingList } from './store/lookup.js';
 import type { InvalidEntry } from './errors.js';
+import { stateDigest } from './persist/state-digest.js';
 
 export interface ListOptions {
   /** Organisation owning the list; defaults to `default`. */
@@ -107,6 +108,15 @@ export class Dnc {
     return blockingList(this.store, checkListAddress(options), number) !== null;
   }
 
+  /**
+   * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
+   * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
+   */
+  digest(): string {
+    this.assertOpen();
+    return stateDigest(this.store);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -121,8 +131,22 @@ export class Dnc {
     const list = parsePhoneInput(phones);
     requireValid(list, options.ignoreInvalid === true);
     const sorted = list.numbers.slice().sort();
-    const changed = this.applyChange(operation, address, sorted);
-    return { changed, skipped: list.invalidCount, invalid: list.invalid, seq: 0 };
+    const { changed, seq } = await this.commitChange(operation, address, sorted, options.keyId ?? null);
+    return { changed, skipped: list.invalidCount, invalid: list.invalid, seq };
+  }
+
+  /**
+   * Makes a validated change take effect. In memory it is applied at once; a durable engine
+   * overrides this to log the change first and apply it only once it is on stable storage.
+   */
+  protected async commitChange(
+    operation: ChangeOperation,
+    address: ListAddress,
+    sorted: Float64Array,
+    keyId: string | null,
+  ): Promise<{ changed: number; seq: number }> {
+    void keyId;
+    return { changed: this.applyChange(operation, address, sorted), seq: 0 };
   }
 
   /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
@@ -157,9 +181,14 @@ export interface OpenDncOptions {
   logger?: EngineLogger;
 }
 
-/** Opens an engine. Without a data directory it is purely in memory. */
+/**
+ * Opens an engine. Without a data directory it is purely in memory; with one it recovers the
+ * directory's snapshot and log, takes the writer lock and logs every change before it is applied
+ * (see src/durable-dnc.ts). The durable engine is loaded lazily: it extends Dnc, so a static import
+ * here would be a module cycle.
+ */
 export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
-  // Until the durable log lands, a data directory is accepted and the engine is in memory.
-  options.logger?.warn('durability is not implemented yet: changes are kept in memory only');
-  return new Dnc();
+  if (options.dataDir === undefined) return new Dnc();
+  const { DurableDnc } = await import('./durable-dnc.js');
+  return DurableDnc.open({ ...options, dataDir: options.dataDir });
 }

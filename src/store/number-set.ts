@@ -53,6 +53,14 @@ export class NumberSet {
     return bitmap;
   }
 
+  /** Installs a whole area code's bitmap (snapshot loading); that area code must still be empty. */
+  loadAreaBitmap(areaCode: number, bitmap: RoaringBitmap32): void {
+    if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
+    if (bitmap.size === 0) return;
+    this.byAreaCode[areaCode] = bitmap;
+    this.total += bitmap.size;
+  }
+
   /** The bitmap of one area code, for set operations (undefined when that area code is empty). */
   areaBitmap(areaCode: number): RoaringBitmap32 | undefined {
     return this.byAreaCode[areaCode];

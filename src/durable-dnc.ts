@@ -1,0 +1,257 @@
+// The durable engine: a Dnc whose changes go through the log (src/persist/) before they are applied.
+// It owns the pieces of one data directory: the writer lock, the recovered state, the log writer with
+// group commit, and the snapshot schedule (every snapshotIntervalMs when something changed, when the
+// log since the last snapshot exceeds snapshotLogBytes, and on close). Writes go on while a snapshot
+// is written: the state is serialised synchronously at one seq, the file is written asynchronously.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  LOG_RECORD_NUMBERS_MAX,
+  SNAPSHOT_INTERVAL_MS_DEFAULT,
+  SNAPSHOT_LOG_BYTES_DEFAULT,
+  SNAPSHOTS_KEPT,
+} from './constants.js';
+import { Dnc, type ChangeOperation, type EngineLogger, type FsyncMode, type OpenDncOptions } from './engine.js';
+import { IdncError } from './errors.js';
+import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
+import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
+import { LogWriter, type OpenSegment } from './persist/log-writer.js';
+import type { LogChange } from './persist/record.js';
+import { recoverDataDir, type RecoveryResult } from './persist/recovery.js';
+import { segmentHeader } from './persist/segment-scan.js';
+import { captureStore, writeSnapshot } from './persist/snapshot.js';
+import { acquireWriterLock, type WriterLock } from './persist/writer-lock.js';
+import type { ListAddress } from './store/list-id.js';
+
+export interface DurableDncOptions extends OpenDncOptions {
+  readonly dataDir: string;
+  /** Test seam: the file system the log and snapshot writers use (default: node:fs). */
+  readonly fileSystem?: PersistFileSystem;
+  /** After a failed append, how often to probe the disk (default STORAGE_PROBE_INTERVAL_MS). */
+  readonly storageProbeIntervalMs?: number;
+  /** Segment size that starts a new segment (default LOG_SEGMENT_BYTES_MAX). */
+  readonly segmentBytesMax?: number;
+}
+
+/** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
+const stderrLogger: EngineLogger = {
+  info: () => undefined,
+  warn: (message) => process.stderr.write(`idnc warning: ${message}\n`),
+  error: (message) => process.stderr.write(`idnc error: ${message}\n`),
+};
+
+function checkFsyncMode(fsync: unknown): FsyncMode {
+  if (fsync === undefined) return 'always';
+  if (fsync === 'always' || fsync === 'interval' || fsync === 'none') return fsync;
+  throw new IdncError('INVALID_PARAMETER', `invalid fsync mode ${JSON.stringify(fsync)}: expected always, interval or none`);
+}
+
+function checkPositive(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new IdncError('INVALID_PARAMETER', `invalid ${name} ${value}: expected a positive number`);
+  return value;
+}
+
+export class DurableDnc extends Dnc {
+  private writer: LogWriter | null = null;
+  private lock: WriterLock | null = null;
+  private readonly logger: EngineLogger;
+  private readonly fileSystem: PersistFileSystem;
+  private readonly readOnly: boolean;
+  private readonly fsync: FsyncMode;
+  private readonly snapshotIntervalMs: number;
+  private readonly snapshotLogBytes: number;
+  private snapshotSeq = 0;
+  private recoveredSeq = 0;
+  private logBytesAtSnapshot = 0;
+  private snapshotRunning: Promise<void> | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(private readonly options: DurableDncOptions) {
+    super();
+    this.dataDir = path.resolve(options.dataDir);
+    this.logger = options.logger ?? stderrLogger;
+    this.fileSystem = options.fileSystem ?? nodeFileSystem;
+    this.readOnly = options.readOnly === true;
+    this.fsync = checkFsyncMode(options.fsync);
+    this.snapshotIntervalMs = checkPositive(options.snapshotIntervalMs, 'snapshotIntervalMs', SNAPSHOT_INTERVAL_MS_DEFAULT);
+    this.snapshotLogBytes = checkPositive(options.snapshotLogBytes, 'snapshotLogBytes', SNAPSHOT_LOG_BYTES_DEFAULT);
+  }
+
+  readonly dataDir: string;
+
+  /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
+  static async open(options: DurableDncOptions): Promise<DurableDnc> {
+    const dnc = new DurableDnc(options);
+    if (dnc.readOnly) {
+      await dnc.recover();
+      return dnc;
+    }
+    await fs.promises.mkdir(dnc.dataDir, { recursive: true });
+    dnc.lock = acquireWriterLock(dnc.dataDir, dnc.logger);
+    try {
+      const recovered = await dnc.recover();
+      dnc.writer = await dnc.openWriter(recovered);
+    } catch (error) {
+      await dnc.lock.release();
+      throw error;
+    }
+    dnc.snapshotTimer = setInterval(() => dnc.snapshotIfChanged(), dnc.snapshotIntervalMs);
+    dnc.snapshotTimer.unref();
+    return dnc;
+  }
+
+  /** Seq of the last change applied (and durable under fsync 'always'). */
+  get lastSeq(): number {
+    return this.writer?.durableSeq ?? this.recoveredSeq;
+  }
+
+  /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
+  async snapshot(): Promise<void> {
+    this.assertOpen();
+    await this.snapshotOnce();
+  }
+
+  override async close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    await super.close();
+    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
+    if (this.writer === null) return;
+    await this.writer.drain();
+    try {
+      await this.snapshotOnce();
+    } catch (error) {
+      this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+    }
+    await this.writer.close();
+    await this.lock?.release();
+  }
+
+  private async recover(): Promise<RecoveryResult> {
+    const mode = this.readOnly ? 'read' : 'write';
+    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
+    this.snapshotSeq = result.snapshotSeq;
+    this.recoveredSeq = result.lastSeq;
+    const from = result.snapshotPath === null ? 'no snapshot' : `snapshot ${path.basename(result.snapshotPath)}`;
+    this.logger.info(
+      `recovered ${this.dataDir} in ${result.durationMs.toFixed(1)} ms: ${from}, ${result.replayed} log records replayed, last seq ${result.lastSeq}`,
+    );
+    return result;
+  }
+
+  /** Continues the last segment after its good prefix, or starts one at the next seq. */
+  private async openWriter(recovered: RecoveryResult): Promise<LogWriter> {
+    const { tail, lastSeq } = recovered;
+    let segment: OpenSegment;
+    if (tail !== null && tail.lastSeq >= lastSeq) {
+      const fd = await this.fileSystem.open(tail.segment.path, 'r+');
+      segment = { firstSeq: tail.segment.firstSeq, fd, size: tail.endOffset };
+      if (tail.endOffset === 0) {
+        await this.fileSystem.writev(fd, [segmentHeader()], 0);
+        await this.fileSystem.fdatasync(fd);
+        segment.size = segmentHeader().length;
+      }
+    } else {
+      segment = await this.createSegment(lastSeq + 1);
+    }
+    return new LogWriter(
+      {
+        dataDir: this.dataDir,
+        fileSystem: this.fileSystem,
+        fsync: this.fsync,
+        logger: this.logger,
+        probeIntervalMs: this.options.storageProbeIntervalMs,
+        segmentBytesMax: this.options.segmentBytesMax,
+        onBatchApplied: () => this.snapshotIfLogLarge(),
+      },
+      segment,
+      lastSeq,
+    );
+  }
+
+  private async createSegment(firstSeq: number): Promise<OpenSegment> {
+    const fd = await this.fileSystem.open(segmentPath(this.dataDir, firstSeq), 'wx');
+    await this.fileSystem.writev(fd, [segmentHeader()], 0);
+    await this.fileSystem.fdatasync(fd);
+    await this.fileSystem.fsyncDirectory(this.dataDir);
+    return { firstSeq, fd, size: segmentHeader().length };
+  }
+
+  protected override async commitChange(
+    operation: ChangeOperation,
+    address: ListAddress,
+    sorted: Float64Array,
+    keyId: string | null,
+  ): Promise<{ changed: number; seq: number }> {
+    if (this.writer === null) throw new IdncError('READ_ONLY', 'this engine opened its data directory read-only: changes go to the writer');
+    if (sorted.length === 0) return { changed: 0, seq: this.writer.durableSeq };
+    const ts = Date.now();
+    const records: LogChange[] = [];
+    for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
+      const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
+      records.push({ op: operation, org: address.org, projId: address.projId, numbers, ts, keyId });
+    }
+    return this.writer.append(records, () => this.applyChange(operation, address, sorted));
+  }
+
+  private snapshotIfChanged(): void {
+    if (this.snapshotRunning !== null || this.writer === null || this.writer.durableSeq === this.snapshotSeq) return;
+    this.snapshotOnce().catch((error: Error) => this.logger.error(`snapshot failed (${error.message}); the log still holds every change, retrying later`));
+  }
+
+  private snapshotIfLogLarge(): void {
+    if (this.writer === null || this.writer.bytesWritten - this.logBytesAtSnapshot < this.snapshotLogBytes) return;
+    this.snapshotIfChanged();
+  }
+
+  /** Runs one snapshot at a time; a call during a running one waits for it, then takes its own. */
+  private async snapshotOnce(): Promise<void> {
+    while (this.snapshotRunning !== null) await this.snapshotRunning.catch(() => undefined);
+    const running = this.writeSnapshotNow();
+    this.snapshotRunning = running;
+    try {
+      await running;
+    } finally {
+      this.snapshotRunning = null;
+    }
+  }
+
+  private async writeSnapshotNow(): Promise<void> {
+    const writer = this.writer;
+    if (writer === null || writer.durableSeq === this.snapshotSeq) return;
+    const started = performance.now();
+    const seq = writer.durableSeq;
+    const lists = captureStore(this.store);
+    const bytesMark = writer.bytesWritten;
+    writer.requestRotation();
+    const bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, lists);
+    this.snapshotSeq = seq;
+    this.logBytesAtSnapshot = bytesMark;
+    const removed = await this.removeCovered();
+    this.logger.info(
+      `snapshot of seq ${seq} written in ${(performance.now() - started).toFixed(1)} ms (${bytes} bytes); removed ${removed} old files`,
+    );
+  }
+
+  /**
+   * Keeps the newest SNAPSHOTS_KEPT snapshots and removes the log segments the oldest kept one
+   * covers, so recovery can still fall back to that snapshot if the newest fails its checks.
+   */
+  private async removeCovered(): Promise<number> {
+    const { snapshots, segments } = await listDataDir(this.dataDir);
+    const doomed = snapshots.slice(SNAPSHOTS_KEPT).map((snapshot) => snapshot.path);
+    const coveredSeq = snapshots.length >= SNAPSHOTS_KEPT ? snapshots[SNAPSHOTS_KEPT - 1]!.lastSeq : 0;
+    for (let i = 0; i + 1 < segments.length; i++) {
+      if (segments[i + 1]!.firstSeq - 1 <= coveredSeq) doomed.push(segments[i]!.path);
+    }
+    for (const file of doomed) await this.fileSystem.unlink(file).catch(() => undefined);
+    if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
+    return doomed.length;
+  }
+}

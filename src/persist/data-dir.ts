@@ -1,0 +1,70 @@
+// Names and listing of the files in a data directory. Every file's role and position is in its name,
+// so a concurrent read-only process finds the current segments and snapshots by listing the
+// directory alone (no manifest file to race with):
+//   log-<first seq, 16 digits>.idnclog        log segments, in seq order by name
+//   snapshot-<last seq, 16 digits>.idncsnap   snapshots; the highest name is the newest
+//   *.tmp                                     a snapshot being written (ignored by readers)
+//   writer.lock                               the writer's lock (pid, host, start time)
+// Zero-padding to 16 digits makes lexical order equal numeric order.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const WRITER_LOCK_FILE = 'writer.lock';
+export const STORAGE_PROBE_FILE = '.idnc-storage-probe';
+const SEQ_DIGITS = 16;
+const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;
+const SNAPSHOT_PATTERN = /^snapshot-(\d{16})\.idncsnap$/;
+const TEMP_SUFFIX = '.tmp';
+
+export interface SegmentFile {
+  readonly firstSeq: number;
+  readonly path: string;
+}
+
+export interface SnapshotFile {
+  readonly lastSeq: number;
+  readonly path: string;
+}
+
+export interface DataDirListing {
+  /** Ascending by first seq. */
+  readonly segments: SegmentFile[];
+  /** Descending by last seq: the newest first. */
+  readonly snapshots: SnapshotFile[];
+  /** Leftover temporary files of interrupted snapshot writes. */
+  readonly temporaries: string[];
+}
+
+function padSeq(seq: number): string {
+  return String(seq).padStart(SEQ_DIGITS, '0');
+}
+
+export function segmentPath(dataDir: string, firstSeq: number): string {
+  return path.join(dataDir, `log-${padSeq(firstSeq)}.idnclog`);
+}
+
+export function snapshotPath(dataDir: string, lastSeq: number): string {
+  return path.join(dataDir, `snapshot-${padSeq(lastSeq)}.idncsnap`);
+}
+
+export function temporaryPath(finalPath: string): string {
+  return `${finalPath}${TEMP_SUFFIX}`;
+}
+
+export async function listDataDir(dataDir: string): Promise<DataDirListing> {
+  const names = await fs.promises.readdir(dataDir);
+  const segments: SegmentFile[] = [];
+  const snapshots: SnapshotFile[] = [];
+  const temporaries: string[] = [];
+  for (const name of names) {
+    const segment = SEGMENT_PATTERN.exec(name);
+    const snapshot = SNAPSHOT_PATTERN.exec(name);
+    if (segment !== null) segments.push({ firstSeq: Number(segment[1]), path: path.join(dataDir, name) });
+    else if (snapshot !== null) snapshots.push({ lastSeq: Number(snapshot[1]), path: path.join(dataDir, name) });
+    else if (name.endsWith(TEMP_SUFFIX)) temporaries.push(path.join(dataDir, name));
+  }
+  segments.sort((a, b) => a.firstSeq - b.firstSeq);
+  snapshots.sort((a, b) => b.lastSeq - a.lastSeq);
+  return { segments, snapshots, temporaries };
+}

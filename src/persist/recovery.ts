@@ -1,0 +1,154 @@
+// Recovery: rebuild the state of a data directory. Start from the newest snapshot that passes its
+// checks (falling back to the previous one), then replay the log records after it. The only damage
+// repaired silently-but-loudly is a torn tail: the last record of the last segment incomplete or
+// failing its checksum with nothing valid after it, cut with a warning naming the bytes dropped.
+// Anything else (a bad record followed by good ones, a seq gap, no valid snapshot) refuses to start
+// with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EngineLogger } from '../engine.js';
+import { IdncError } from '../errors.js';
+import type { DncStore } from '../store/dnc-store.js';
+import { listDataDir, type SegmentFile } from './data-dir.js';
+import type { PersistFileSystem } from './file-system.js';
+import type { LogRecord } from './record.js';
+import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
+import { installSnapshot, readSnapshot } from './snapshot.js';
+
+export type RecoveryMode = 'write' | 'read';
+
+export interface RecoveryOptions {
+  readonly dataDir: string;
+  readonly fileSystem: PersistFileSystem;
+  readonly logger: EngineLogger;
+  /** 'write' cuts a torn tail and removes leftover temp files; 'read' changes nothing. */
+  readonly mode: RecoveryMode;
+}
+
+export interface RecoveredTail {
+  readonly segment: SegmentFile;
+  /** Length of the good prefix (after cutting a torn tail in 'write' mode). */
+  readonly endOffset: number;
+  readonly lastSeq: number;
+  readonly droppedBytes: number;
+}
+
+export interface RecoveryResult {
+  readonly snapshotSeq: number;
+  readonly snapshotPath: string | null;
+  /** Seq of the last record recovered (snapshot or log). */
+  readonly lastSeq: number;
+  readonly replayed: number;
+  /** The last segment, where a writer continues; null when there is no log yet. */
+  readonly tail: RecoveredTail | null;
+  readonly durationMs: number;
+}
+
+/** How the scan of one segment ended: fine, a torn tail (last segment only), or corrupt. */
+export type StopVerdict = 'ok' | 'torn' | 'corrupt';
+
+export function judgeStop(bytes: Buffer, scan: SegmentScan, isLastSegment: boolean): StopVerdict {
+  const { kind, offset } = scan.stop;
+  if (kind === 'end') return 'ok';
+  if (!isLastSegment) return 'corrupt';
+  if (kind !== 'incomplete' && kind !== 'checksum' && kind !== 'length') return 'corrupt';
+  return findValidFrameAfter(bytes, offset + 1, scan.lastSeq) === -1 ? 'torn' : 'corrupt';
+}
+
+export function corruptionError(dataDir: string, file: string, offset: number, seq: string, detail: string): IdncError {
+  return new IdncError(
+    'DATA_CORRUPT',
+    `${path.basename(file)} in ${dataDir} is corrupt at offset ${offset} (${seq}): ${detail}. ` +
+      `Nothing was changed. Run \`idnc verify --data-dir ${dataDir}\` for a report, or ` +
+      `\`idnc repair --yes --data-dir ${dataDir}\` to cut the log at the first bad record (what follows it is lost).`,
+  );
+}
+
+export function applyRecord(store: DncStore, record: LogRecord): number {
+  const address = { org: record.org, projId: record.projId };
+  if (record.op === 'add') return store.listForWrite(address).addSorted(record.numbers);
+  return store.list(address)?.removeSorted(record.numbers) ?? 0;
+}
+
+async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, snapshots: { lastSeq: number; path: string }[]) {
+  const problems: string[] = [];
+  for (const snapshot of snapshots) {
+    const load = await readSnapshot(snapshot.path);
+    if (load.outcome === 'ok' && load.lastSeq === snapshot.lastSeq) {
+      installSnapshot(store, load.lists);
+      if (problems.length > 0) options.logger.warn(`recovering from the older snapshot ${path.basename(snapshot.path)}`);
+      return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path };
+    }
+    const detail = load.outcome === 'ok' ? `its content covers seq ${load.lastSeq}, not the seq in its name` : load.detail;
+    const problem = `snapshot ${path.basename(snapshot.path)} is ${load.outcome === 'ok' ? 'corrupt' : load.outcome}: ${detail}`;
+    problems.push(problem);
+    options.logger.warn(problem);
+  }
+  if (snapshots.length > 0) {
+    const newest = snapshots[0]!;
+    throw corruptionError(options.dataDir, newest.path, 0, `snapshot of seq ${newest.lastSeq}`, `no snapshot passes its checks (${problems.join('; ')})`);
+  }
+  return { snapshotSeq: 0, snapshotPath: null };
+}
+
+/** Replays the log into `store` on top of a snapshot at `snapshotSeq`. */
+async function replayLog(store: DncStore, options: RecoveryOptions, segments: SegmentFile[], snapshotSeq: number) {
+  let start = -1;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSeq <= snapshotSeq + 1) start = i;
+  if (segments.length > 0 && start === -1) {
+    const first = segments[0]!;
+    throw corruptionError(options.dataDir, first.path, 0, `seq ${first.firstSeq}`, `the log starts at seq ${first.firstSeq} but the state is only known up to seq ${snapshotSeq}: records are missing`);
+  }
+  let replayed = 0;
+  let lastSeq = snapshotSeq;
+  let tail: RecoveredTail | null = null;
+  for (let i = Math.max(start, 0); i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isLast = i === segments.length - 1;
+    if (i > start && segment.firstSeq !== lastSeq + 1) {
+      throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}`);
+    }
+    const bytes = await fs.promises.readFile(segment.path);
+    const scan = scanSegment(bytes, segment.firstSeq, (record) => {
+      if (record.seq <= snapshotSeq) return;
+      applyRecord(store, record);
+      replayed++;
+    });
+    const verdict = judgeStop(bytes, scan, isLast);
+    if (verdict === 'corrupt') {
+      const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
+      throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
+    }
+    lastSeq = Math.max(lastSeq, scan.lastSeq);
+    if (isLast) tail = { segment, endOffset: scan.endOffset, lastSeq: scan.lastSeq, droppedBytes: bytes.length - scan.endOffset };
+  }
+  return { replayed, lastSeq, tail };
+}
+
+async function cutTornTail(options: RecoveryOptions, tail: RecoveredTail): Promise<void> {
+  if (tail.droppedBytes === 0) return;
+  const where = `${path.basename(tail.segment.path)} after seq ${tail.lastSeq}`;
+  if (options.mode === 'read') return;
+  const { fileSystem } = options;
+  const fd = await fileSystem.open(tail.segment.path, 'r+');
+  try {
+    await fileSystem.ftruncate(fd, tail.endOffset);
+    await fileSystem.fdatasync(fd);
+  } finally {
+    await fileSystem.close(fd);
+  }
+  options.logger.warn(`torn log tail cut: dropped ${tail.droppedBytes} bytes of an interrupted write at the end of ${where}`);
+}
+
+export async function recoverDataDir(store: DncStore, options: RecoveryOptions): Promise<RecoveryResult> {
+  const started = performance.now();
+  const listing = await listDataDir(options.dataDir);
+  if (options.mode === 'write') {
+    for (const temporary of listing.temporaries) await fs.promises.rm(temporary, { force: true });
+  }
+  const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
+  const { replayed, lastSeq, tail } = await replayLog(store, options, listing.segments, snapshotSeq);
+  if (tail !== null) await cutTornTail(options, tail);
+  return { snapshotSeq, snapshotPath, lastSeq, replayed, tail, durationMs: performance.now() - started };
+}

@@ -1,0 +1,139 @@
+// Scanning the bytes of one log segment. It reports exactly where and why reading stopped, so that
+// recovery, `idnc verify` and a concurrent read-only follower can each decide what a stop means:
+//   end         the bytes end at a record boundary
+//   incomplete  the last record's header or body is not all there (torn, or not yet written)
+//   checksum    a complete frame whose CRC-32 does not match (torn pages, bit flip)
+//   length      a length field beyond the limit (corrupt, or a torn header)
+//   body        CRC matches but the body does not decode (a foreign or buggy writer)
+//   sequence    a valid record with the wrong seq (gap, duplicate, misplaced file)
+// Only a follower may read 'incomplete' as "not yet written"; only at the end of the last segment
+// may recovery cut 'incomplete'/'checksum'/'length' as a torn tail, and only if no valid record
+// follows (`findValidFrameAfter`).
+
+import {
+  LOG_FORMAT_VERSION,
+  LOG_RECORD_BODY_BYTES_MAX,
+  LOG_RECORD_HEADER_BYTES,
+  LOG_SEGMENT_HEADER_BYTES,
+  LOG_SEGMENT_MAGIC,
+} from '../constants.js';
+import { decodeBody, frameChecksumMatches, type LogRecord } from './record.js';
+
+export type ScanStopKind = 'end' | 'incomplete' | 'checksum' | 'length' | 'body' | 'sequence' | 'header';
+
+export interface ScanStop {
+  readonly kind: ScanStopKind;
+  /** File offset where the unreadable record (or header) starts. */
+  readonly offset: number;
+  /** The seq the bad record carries, when its header is readable. */
+  readonly seq: number | null;
+  readonly detail: string;
+}
+
+export interface SegmentScan {
+  /** Valid records read. */
+  readonly records: number;
+  /** Seq of the last valid record, or expectedFirstSeq - 1 when there is none. */
+  readonly lastSeq: number;
+  /** Offset just after the last valid record (or after the header): the length of the good prefix. */
+  readonly endOffset: number;
+  readonly stop: ScanStop;
+}
+
+export function segmentHeader(): Buffer {
+  const header = Buffer.alloc(LOG_SEGMENT_HEADER_BYTES);
+  header.write(LOG_SEGMENT_MAGIC, 0, 'latin1');
+  header.writeUInt32LE(LOG_FORMAT_VERSION, 8);
+  return header;
+}
+
+/** 'incomplete' if shorter than a header, 'header' if the header is not ours, null if fine. */
+function checkHeader(bytes: Buffer): ScanStop | null {
+  const expected = segmentHeader();
+  if (bytes.length < LOG_SEGMENT_HEADER_BYTES) {
+    const prefixMatches = expected.subarray(0, bytes.length).equals(bytes);
+    if (prefixMatches) return { kind: 'incomplete', offset: 0, seq: null, detail: 'segment header incomplete' };
+    return { kind: 'header', offset: 0, seq: null, detail: 'segment header is not an idnc log header' };
+  }
+  if (!expected.equals(bytes.subarray(0, LOG_SEGMENT_HEADER_BYTES))) {
+    return { kind: 'header', offset: 0, seq: null, detail: 'segment header is not an idnc log header (or another version)' };
+  }
+  return null;
+}
+
+/**
+ * Scans `bytes` (a whole segment file, or its prefix) from the header on, calling `onRecord` for
+ * each valid record in order. `expectedFirstSeq` is the seq the segment's name promises.
+ */
+export function scanSegment(
+  bytes: Buffer,
+  expectedFirstSeq: number,
+  onRecord?: (record: LogRecord, offset: number) => void,
+): SegmentScan {
+  const headerStop = checkHeader(bytes);
+  if (headerStop !== null) return { records: 0, lastSeq: expectedFirstSeq - 1, endOffset: 0, stop: headerStop };
+  let offset = LOG_SEGMENT_HEADER_BYTES;
+  let records = 0;
+  let expectedSeq = expectedFirstSeq;
+  for (;;) {
+    const stop = readStop(bytes, offset, expectedSeq);
+    if (stop !== null) return { records, lastSeq: expectedSeq - 1, endOffset: offset, stop };
+    const length = bytes.readUInt32LE(offset);
+    const end = offset + LOG_RECORD_HEADER_BYTES + length;
+    let record: LogRecord;
+    try {
+      record = decodeBody(expectedSeq, bytes.subarray(offset + LOG_RECORD_HEADER_BYTES, end));
+    } catch (error) {
+      const detail = `record body does not decode: ${(error as Error).message}`;
+      return { records, lastSeq: expectedSeq - 1, endOffset: offset, stop: { kind: 'body', offset, seq: expectedSeq, detail } };
+    }
+    onRecord?.(record, offset);
+    records++;
+    expectedSeq++;
+    offset = end;
+  }
+}
+
+/** Why the record at `offset` cannot be read, or null when it is complete, intact and in sequence. */
+function readStop(bytes: Buffer, offset: number, expectedSeq: number): ScanStop | null {
+  const remaining = bytes.length - offset;
+  if (remaining === 0) return { kind: 'end', offset, seq: null, detail: 'end of segment' };
+  if (remaining < LOG_RECORD_HEADER_BYTES) {
+    return { kind: 'incomplete', offset, seq: null, detail: `record header incomplete (${remaining} bytes)` };
+  }
+  const length = bytes.readUInt32LE(offset);
+  const seq = Number(bytes.readBigUInt64LE(offset + 8));
+  if (length > LOG_RECORD_BODY_BYTES_MAX) {
+    return { kind: 'length', offset, seq: null, detail: `record length ${length} exceeds ${LOG_RECORD_BODY_BYTES_MAX}` };
+  }
+  if (remaining < LOG_RECORD_HEADER_BYTES + length) {
+    return { kind: 'incomplete', offset, seq: null, detail: `record incomplete (${remaining} of ${LOG_RECORD_HEADER_BYTES + length} bytes)` };
+  }
+  if (!frameChecksumMatches(bytes.subarray(offset, offset + LOG_RECORD_HEADER_BYTES + length))) {
+    return { kind: 'checksum', offset, seq: null, detail: 'record fails its CRC-32 checksum' };
+  }
+  if (seq !== expectedSeq) {
+    return { kind: 'sequence', offset, seq, detail: `record has seq ${seq}, expected ${expectedSeq}` };
+  }
+  return null;
+}
+
+/** Seqs a resync candidate may carry beyond the last good one: bounds false positives in garbage. */
+const RESYNC_SEQ_WINDOW = 1 << 24;
+
+/**
+ * Offset of the first frame at or after `from` that is complete, passes its checksum and carries a
+ * seq above `lastGoodSeq`, or -1. Used to tell a torn tail (nothing valid after the bad record)
+ * from corruption in the middle (valid records follow).
+ */
+export function findValidFrameAfter(bytes: Buffer, from: number, lastGoodSeq: number): number {
+  for (let offset = from; offset + LOG_RECORD_HEADER_BYTES <= bytes.length; offset++) {
+    const length = bytes.readUInt32LE(offset);
+    if (length > LOG_RECORD_BODY_BYTES_MAX || offset + LOG_RECORD_HEADER_BYTES + length > bytes.length) continue;
+    if (bytes.readUInt16LE(offset + 14) !== 0) continue;
+    const seq = Number(bytes.readBigUInt64LE(offset + 8));
+    if (seq <= lastGoodSeq || seq > lastGoodSeq + RESYNC_SEQ_WINDOW) continue;
+    if (frameChecksumMatches(bytes.subarray(offset, offset + LOG_RECORD_HEADER_BYTES + length))) return offset;
+  }
+  return -1;
+}

@@ -1,0 +1,207 @@
+// Snapshot files: the whole state at one seq, so recovery replays only the log after it.
+//
+// Layout: 8 bytes SNAPSHOT_MAGIC, then a stream of msgpack items, then an 8-byte footer
+// (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
+//   { format, lastSeq, createdAt, lists }                       the header
+//   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list
+// where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests. Many small
+// items instead of one big object keep msgpackr at full speed and memory flat.
+//
+// Written to `<name>.tmp`, flushed, renamed into place, then the directory is flushed: a reader
+// sees either the old set of snapshots or the new one, never a partial file under a final name.
+
+import fs from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { Packr, unpackMultiple } from 'msgpackr';
+import { AREA_REST_MODULUS, SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
+import type { DncStore } from '../store/dnc-store.js';
+import { checkListAddress, type ListAddress } from '../store/list-id.js';
+import { RoaringBitmap32 } from '../store/roaring.js';
+import type { PersistFileSystem } from './file-system.js';
+import { temporaryPath } from './data-dir.js';
+
+const FOOTER_BYTES = 8;
+const MAGIC_BYTES = 8;
+/** Snapshot bytes buffered before one write call. */
+const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+const AREA_CODE_MIN = 200;
+const AREA_CODE_MAX = 999;
+
+export interface CapturedList {
+  readonly address: ListAddress;
+  readonly size: number;
+  readonly areas: ReadonlyArray<readonly [number, Buffer]>;
+}
+
+/** Serialises every non-empty list now (synchronously), so writes may go on while it is written. */
+export function captureStore(store: DncStore): CapturedList[] {
+  const lists: CapturedList[] = [];
+  for (const [address, set] of store.lists()) {
+    if (set.size === 0) continue;
+    const areas: [number, Buffer][] = [];
+    for (const [areaCode, bitmap] of set.areas()) areas.push([areaCode, bitmap.serialize('portable') as Buffer]);
+    lists.push({ address, size: set.size, areas });
+  }
+  return lists;
+}
+
+class ChecksummedWriter {
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  private position = 0;
+  checksum = 0;
+
+  constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number) {}
+
+  async push(bytes: Buffer): Promise<void> {
+    const copy = Buffer.from(bytes);
+    this.checksum = crc32(copy, this.checksum);
+    this.chunks.push(copy);
+    this.chunkBytes += copy.length;
+    if (this.chunkBytes >= WRITE_CHUNK_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.chunkBytes === 0) return;
+    await this.fileSystem.writev(this.fd, this.chunks, this.position);
+    this.position += this.chunkBytes;
+    this.chunks = [];
+    this.chunkBytes = 0;
+  }
+}
+
+async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[]): Promise<void> {
+  const packr = new Packr({ useRecords: false });
+  await writer.push(Buffer.from(SNAPSHOT_MAGIC, 'latin1'));
+  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length };
+  await writer.push(packr.pack(header));
+  for (const list of lists) {
+    const { org, projId } = list.address;
+    await writer.push(packr.pack({ org, projId, size: list.size, areas: list.areas.length }));
+    for (const [area, bitmap] of list.areas) await writer.push(packr.pack({ area, bitmap }));
+  }
+}
+
+/** Writes a snapshot atomically at `finalPath` (temp file, flush, rename, directory flush). */
+export async function writeSnapshot(
+  fileSystem: PersistFileSystem,
+  dataDir: string,
+  finalPath: string,
+  lastSeq: number,
+  lists: readonly CapturedList[],
+): Promise<number> {
+  const tempPath = temporaryPath(finalPath);
+  const fd = await fileSystem.open(tempPath, 'w');
+  let size = 0;
+  try {
+    const writer = new ChecksummedWriter(fileSystem, fd);
+    await writeItems(writer, lastSeq, lists);
+    const footer = Buffer.alloc(FOOTER_BYTES);
+    footer.writeUInt32LE(writer.checksum, 0);
+    footer.write(SNAPSHOT_END_MAGIC, 4, 'latin1');
+    await writer.push(footer);
+    await writer.flush();
+    await fileSystem.fsync(fd);
+    size = (await fs.promises.stat(tempPath)).size;
+  } catch (error) {
+    await fileSystem.close(fd).catch(() => undefined);
+    await fs.promises.rm(tempPath, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  await fileSystem.close(fd);
+  await fileSystem.rename(tempPath, finalPath);
+  await fileSystem.fsyncDirectory(dataDir);
+  return size;
+}
+
+/** Explicit load outcomes, after Redis: the caller decides what each means. */
+export type SnapshotLoad =
+  | { readonly outcome: 'ok'; readonly lastSeq: number; readonly lists: LoadedList[]; readonly bytes: number }
+  | { readonly outcome: 'missing' | 'empty' | 'truncated' | 'corrupt'; readonly detail: string };
+
+export interface LoadedList {
+  readonly address: ListAddress;
+  readonly areas: ReadonlyArray<readonly [number, RoaringBitmap32]>;
+}
+
+/** Reads and fully checks a snapshot file; nothing is installed anywhere. */
+export async function readSnapshot(filePath: string): Promise<SnapshotLoad> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(filePath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { outcome: 'missing', detail: 'file does not exist' };
+    throw error;
+  }
+  return checkSnapshotBytes(bytes);
+}
+
+export function checkSnapshotBytes(bytes: Buffer): SnapshotLoad {
+  if (bytes.length === 0) return { outcome: 'empty', detail: 'file is empty' };
+  const magicOk = bytes.subarray(0, MAGIC_BYTES).equals(Buffer.from(SNAPSHOT_MAGIC, 'latin1'));
+  if (!magicOk) return { outcome: 'corrupt', detail: 'file does not start with the snapshot magic (or is another format version)' };
+  const footerOk = bytes.length >= MAGIC_BYTES + FOOTER_BYTES &&
+    bytes.subarray(bytes.length - 4).equals(Buffer.from(SNAPSHOT_END_MAGIC, 'latin1'));
+  if (!footerOk) return { outcome: 'truncated', detail: `file of ${bytes.length} bytes has no end marker` };
+  const stored = bytes.readUInt32LE(bytes.length - FOOTER_BYTES);
+  const actual = crc32(bytes.subarray(0, bytes.length - FOOTER_BYTES));
+  if (stored !== actual) return { outcome: 'corrupt', detail: 'whole-file CRC-32 checksum does not match' };
+  try {
+    const { lastSeq, lists } = decodeItems(bytes.subarray(MAGIC_BYTES, bytes.length - FOOTER_BYTES));
+    return { outcome: 'ok', lastSeq, lists, bytes: bytes.length };
+  } catch (error) {
+    return { outcome: 'corrupt', detail: `checksum matches but content is invalid: ${(error as Error).message}` };
+  }
+}
+
+function field<T>(value: unknown, key: string, type: 'number' | 'string'): T {
+  const result = (value as Record<string, unknown> | null)?.[key];
+  if (typeof result !== type) throw new Error(`item lacks ${key}`);
+  return result as T;
+}
+
+function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
+  const items = unpackMultiple(body) as unknown[];
+  let index = 0;
+  const next = (): unknown => {
+    if (index >= items.length) throw new Error('fewer items than the header announces');
+    return items[index++];
+  };
+  const header = next();
+  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new Error('unknown format version');
+  const lastSeq = field<number>(header, 'lastSeq', 'number');
+  const listCount = field<number>(header, 'lists', 'number');
+  const lists: LoadedList[] = [];
+  for (let l = 0; l < listCount; l++) lists.push(decodeList(next));
+  if (index !== items.length) throw new Error('more items than the header announces');
+  return { lastSeq, lists };
+}
+
+function decodeList(next: () => unknown): LoadedList {
+  const item = next();
+  const address = checkListAddress({ org: field<string>(item, 'org', 'string'), projId: field<string>(item, 'projId', 'string') });
+  const size = field<number>(item, 'size', 'number');
+  const areaCount = field<number>(item, 'areas', 'number');
+  const areas: [number, RoaringBitmap32][] = [];
+  let total = 0;
+  for (let a = 0; a < areaCount; a++) {
+    const entry = next() as { area?: unknown; bitmap?: unknown } | null;
+    const area = entry?.area;
+    if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
+    if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
+    const bitmap = RoaringBitmap32.deserialize(entry.bitmap, 'portable');
+    if (bitmap.size > 0 && bitmap.maximum() >= AREA_REST_MODULUS) throw new Error('bitmap holds a value beyond 7 digits');
+    total += bitmap.size;
+    areas.push([area, bitmap]);
+  }
+  if (total !== size) throw new Error(`list size ${size} does not match its bitmaps (${total})`);
+  return { address, areas };
+}
+
+/** Installs a checked snapshot into an empty store. */
+export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): void {
+  for (const list of lists) {
+    const set = store.listForWrite(list.address);
+    for (const [area, bitmap] of list.areas) set.loadAreaBitmap(area, bitmap);
+  }
+}
