@@ -1,0 +1,171 @@
+// A read-only Roaring bitmap probed from JavaScript, straight over its portable serialisation.
+//
+// Why: a per-call native `RoaringBitmap32.has()` costs hundreds of nanoseconds (call overhead plus
+// the container search), while a lookup here is a few typed-array reads: a direct-indexed table
+// from the 16-bit container key to the container's place in the bytes, then one bit test (bitmap
+// container) or a binary search (array and run containers). The bytes are also exactly what a
+// snapshot stores, so saving and loading a list is copying bytes, not converting them.
+//
+// Format (Roaring "portable" spec): cookie 12346 + u32 container count, or cookie 12347 with the
+// count in its high 16 bits followed by a bitset of run containers; then per container a u16 key
+// and u16 cardinality-1; then (unless runs and < 4 containers) u32 offsets; then the containers:
+// array = cardinality u16 values, bitmap = 1024 little-endian u64 words, run = u16 run count then
+// (start, length-1) u16 pairs. All multi-byte values are little-endian, as on every host idnc runs.
+
+import { AREA_REST_MODULUS } from '../constants.js';
+
+const COOKIE_NO_RUNS = 12346;
+const COOKIE_WITH_RUNS = 12347;
+const NO_OFFSET_THRESHOLD = 4;
+const ARRAY_CARDINALITY_MAX = 4096;
+const BITMAP_CONTAINER_BYTES = 8192;
+
+const KIND_ARRAY = 0;
+const KIND_BITMAP = 1;
+const KIND_RUN = 2;
+
+/** Container keys of a 7-digit rest: rest >>> 16 is at most 152. */
+export const CONTAINER_KEY_SLOTS = Math.floor((AREA_REST_MODULUS - 1) / 65536) + 1;
+
+export class CorruptBitmapError extends Error {
+  constructor(message: string) {
+    super(`corrupt Roaring portable bitmap: ${message}`);
+    this.name = 'CorruptBitmapError';
+  }
+}
+
+export class PortableBitmap {
+  /** The portable serialisation (what snapshots store). */
+  readonly bytes: Uint8Array;
+  readonly size: number;
+  private readonly words: Uint16Array;
+  /** Per container key: u16 index of the container in `words`, or -1. */
+  private readonly offsets: Int32Array;
+  /** Per container key: count << 2 | kind (count = cardinality, or runs for a run container). */
+  private readonly metas: Int32Array;
+
+  constructor(serialised: Uint8Array) {
+    const header = readHeader(serialised);
+    // Copy so that containers start at an even byte: then one Uint16Array views every container.
+    const shift = header.containersStart & 1;
+    const buffer = new ArrayBuffer(serialised.length + shift + (((serialised.length + shift) & 1) === 1 ? 1 : 0));
+    this.bytes = new Uint8Array(buffer, shift, serialised.length);
+    this.bytes.set(serialised);
+    this.words = new Uint16Array(buffer);
+    this.offsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
+    this.metas = new Int32Array(CONTAINER_KEY_SLOTS);
+    this.size = this.indexContainers(header, shift);
+  }
+
+  private indexContainers(header: Header, shift: number): number {
+    const view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    let position = header.containersStart;
+    let total = 0;
+    let previousKey = -1;
+    for (let i = 0; i < header.count; i++) {
+      const key = view.getUint16(header.descriptionsStart + 4 * i, true);
+      const cardinality = view.getUint16(header.descriptionsStart + 4 * i + 2, true) + 1;
+      if (key >= CONTAINER_KEY_SLOTS || key <= previousKey) throw new CorruptBitmapError(`container key ${key} out of order or range`);
+      previousKey = key;
+      const isRun = header.runFlags !== undefined && (header.runFlags[i >> 3]! & (1 << (i & 7))) !== 0;
+      let bytes: number;
+      let meta: number;
+      if (isRun) {
+        requireBytes(view, position + 2);
+        const runs = view.getUint16(position, true);
+        bytes = 2 + 4 * runs;
+        meta = (runs << 2) | KIND_RUN;
+      } else if (cardinality <= ARRAY_CARDINALITY_MAX) {
+        bytes = 2 * cardinality;
+        meta = (cardinality << 2) | KIND_ARRAY;
+      } else {
+        bytes = BITMAP_CONTAINER_BYTES;
+        meta = (cardinality << 2) | KIND_BITMAP;
+      }
+      requireBytes(view, position + bytes);
+      this.offsets[key] = (position + shift) >>> 1;
+      this.metas[key] = meta;
+      total += cardinality;
+      position += bytes;
+    }
+    return total;
+  }
+
+  has(rest: number): boolean {
+    const key = rest >>> 16;
+    if (key >= CONTAINER_KEY_SLOTS) return false;
+    const at = this.offsets[key]!;
+    if (at < 0) return false;
+    const low = rest & 0xffff;
+    const meta = this.metas[key]!;
+    const kind = meta & 3;
+    if (kind === KIND_BITMAP) return (this.words[at + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+    if (kind === KIND_ARRAY) return searchArray(this.words, at, at + (meta >>> 2), low);
+    return searchRuns(this.words, at + 1, meta >>> 2, low);
+  }
+}
+
+function searchArray(words: Uint16Array, start: number, end: number, value: number): boolean {
+  let low = start;
+  let high = end - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const found = words[middle]!;
+    if (found < value) low = middle + 1;
+    else if (found > value) high = middle - 1;
+    else return true;
+  }
+  return false;
+}
+
+/** Runs are (start, length-1) pairs sorted by start: find the last run starting at or before value. */
+function searchRuns(words: Uint16Array, first: number, runs: number, value: number): boolean {
+  let low = 0;
+  let high = runs - 1;
+  let candidate = -1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (words[first + 2 * middle]! <= value) {
+      candidate = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  if (candidate < 0) return false;
+  const start = words[first + 2 * candidate]!;
+  return value - start <= words[first + 2 * candidate + 1]!;
+}
+
+interface Header {
+  count: number;
+  runFlags: Uint8Array | undefined;
+  descriptionsStart: number;
+  containersStart: number;
+}
+
+function readHeader(bytes: Uint8Array): Header {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  requireBytes(view, 4);
+  const cookie = view.getUint32(0, true);
+  if ((cookie & 0xffff) === COOKIE_WITH_RUNS) {
+    const count = (cookie >>> 16) + 1;
+    if (count > CONTAINER_KEY_SLOTS) throw new CorruptBitmapError(`${count} containers`);
+    const flagBytes = (count + 7) >>> 3;
+    requireBytes(view, 4 + flagBytes + 4 * count);
+    const runFlags = bytes.subarray(4, 4 + flagBytes);
+    const descriptionsStart = 4 + flagBytes;
+    const offsetBytes = count >= NO_OFFSET_THRESHOLD ? 4 * count : 0;
+    return { count, runFlags, descriptionsStart, containersStart: descriptionsStart + 4 * count + offsetBytes };
+  }
+  if (cookie !== COOKIE_NO_RUNS) throw new CorruptBitmapError(`unknown cookie ${cookie}`);
+  requireBytes(view, 8);
+  const count = view.getUint32(4, true);
+  if (count > CONTAINER_KEY_SLOTS) throw new CorruptBitmapError(`${count} containers`);
+  requireBytes(view, 8 + 8 * count);
+  return { count, runFlags: undefined, descriptionsStart: 8, containersStart: 8 + 8 * count };
+}
+
+function requireBytes(view: DataView, length: number): void {
+  if (view.byteLength < length) throw new CorruptBitmapError(`needs ${length} bytes, has ${view.byteLength}`);
+}

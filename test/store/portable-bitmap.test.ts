@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AREA_REST_MODULUS } from '../../src/constants.js';
+import { CorruptBitmapError, PortableBitmap } from '../../src/store/portable-bitmap.js';
+import { RoaringBitmap32 } from '../../src/store/roaring.js';
+
+function frozen(bitmap: RoaringBitmap32): PortableBitmap {
+  return new PortableBitmap(bitmap.serialize('portable'));
+}
+
+/** Probes every stored value, its neighbours and a sample of the whole range against Roaring. */
+function expectSameMembers(bitmap: RoaringBitmap32, portable: PortableBitmap): void {
+  expect(portable.size).toBe(bitmap.size);
+  const probes: number[] = [];
+  for (const value of bitmap.toUint32Array()) probes.push(value - 1, value, value + 1);
+  for (let probe = 0; probe < AREA_REST_MODULUS; probe += 9973) probes.push(probe);
+  const disagreements = probes.filter(
+    (probe) => probe >= 0 && probe < AREA_REST_MODULUS && portable.has(probe) !== bitmap.has(probe),
+  );
+  expect(disagreements.slice(0, 10)).toEqual([]);
+}
+
+describe('PortableBitmap', () => {
+  it('is empty for an empty bitmap', () => {
+    const portable = frozen(new RoaringBitmap32());
+    expect(portable.size).toBe(0);
+    expect(portable.has(0)).toBe(false);
+    expect(portable.has(AREA_REST_MODULUS - 1)).toBe(false);
+  });
+
+  it('answers like Roaring for array, bitmap and run containers', () => {
+    const bitmap = new RoaringBitmap32();
+    for (let i = 0; i < 3000; i++) bitmap.add(i * 7); // array container (key 0)
+    for (let i = 65536 * 3; i < 65536 * 3 + 40_000; i += 2) bitmap.add(i); // bitmap container (key 3)
+    bitmap.addRange(65536 * 10 + 5, 65536 * 11 + 17); // a long run, crosses into key 11
+    bitmap.add(AREA_REST_MODULUS - 1); // last key
+    expectSameMembers(bitmap, frozen(bitmap));
+    bitmap.runOptimize();
+    expectSameMembers(bitmap, frozen(bitmap));
+  });
+
+  it('reads a run-container header with an odd length (fewer than four containers)', () => {
+    const bitmap = RoaringBitmap32.fromRange(0, 100_000);
+    bitmap.runOptimize();
+    expect(bitmap.serialize('portable')[0]).toBe(0x3b); // cookie with runs: 5-byte header, odd
+    expectSameMembers(bitmap, frozen(bitmap));
+  });
+
+  it('agrees with Roaring on random sets', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: AREA_REST_MODULUS - 1 }), { maxLength: 2000 }),
+        fc.array(fc.record({ start: fc.integer({ min: 0, max: AREA_REST_MODULUS - 70_000 }), length: fc.integer({ min: 1, max: 70_000 }) }), { maxLength: 3 }),
+        fc.boolean(),
+        (values, ranges, optimise) => {
+          const bitmap = new RoaringBitmap32(values);
+          for (const { start, length } of ranges) bitmap.addRange(start, start + length);
+          if (optimise) bitmap.runOptimize();
+          expectSameMembers(bitmap, frozen(bitmap));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses malformed bytes instead of reading out of bounds', () => {
+    const good = new RoaringBitmap32([1, 2, 3, 70_000]).serialize('portable');
+    expect(() => new PortableBitmap(good.subarray(0, good.length - 1))).toThrowError(CorruptBitmapError);
+    expect(() => new PortableBitmap(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrowError(/unknown cookie/);
+    expect(() => new PortableBitmap(new Uint8Array(2))).toThrowError(CorruptBitmapError);
+  });
+});
