@@ -25,31 +25,47 @@ export interface MicroResult {
   readonly nsPerOp: number;
   readonly opsPerSecond: number;
   readonly samples: number;
-  /** benchmark.js's relative margin of error of the mean, in percent. */
+  /** The largest of benchmark.js's relative margins of error (of the mean, in percent) over the rounds. */
   readonly rmePercent: number;
 }
 
 export interface MicroOptions {
   readonly smoke: boolean;
-  /** Seconds benchmark.js may spend sampling one case (standard runs). */
+  /** Seconds benchmark.js may spend sampling one case in total (standard runs). */
   readonly maxTimeSeconds?: number;
+  /**
+   * The cases take turns this many times and their samples are pooled, so that load from other
+   * processes on a small machine falls on every case alike instead of on whichever ran during it.
+   */
+  readonly rounds?: number;
 }
 
 const STANDARD_MAX_TIME_SECONDS = 1;
 const STANDARD_MIN_SAMPLES = 5;
+const STANDARD_ROUNDS = 3;
 const SMOKE_MAX_TIME_SECONDS = 0.005;
 
 let sink = 0;
 
-/** Runs each case in turn (synchronously) and returns its median cost per operation. */
+/** Runs the cases in interleaved rounds (synchronously); returns each one's median per operation. */
 export function runMicro(cases: readonly MicroCase[], options: MicroOptions): MicroResult[] {
-  return cases.map((microCase) => runCase(microCase, options));
+  const rounds = options.smoke ? 1 : options.rounds ?? STANDARD_ROUNDS;
+  const pooled: { samples: number[]; rme: number[] }[] = cases.map(() => ({ samples: [], rme: [] }));
+  for (let round = 0; round < rounds; round++) {
+    cases.forEach((microCase, index) => {
+      const bench = sampleCase(microCase, options, rounds);
+      pooled[index]!.samples.push(...bench.stats.sample);
+      pooled[index]!.rme.push(bench.stats.rme);
+    });
+  }
+  return cases.map((microCase, index) => summarise(microCase, pooled[index]!.samples, Math.max(...pooled[index]!.rme)));
 }
 
-function runCase(microCase: MicroCase, options: MicroOptions): MicroResult {
+function sampleCase(microCase: MicroCase, options: MicroOptions, rounds: number): Benchmark {
+  const maxTime = (options.maxTimeSeconds ?? STANDARD_MAX_TIME_SECONDS) / rounds;
   const settings: Benchmark.Options = options.smoke
     ? { maxTime: SMOKE_MAX_TIME_SECONDS, minSamples: 1, minTime: 0.001, initCount: 1, delay: 0 }
-    : { maxTime: options.maxTimeSeconds ?? STANDARD_MAX_TIME_SECONDS, minSamples: STANDARD_MIN_SAMPLES, delay: 0.01 };
+    : { maxTime, minSamples: STANDARD_MIN_SAMPLES, delay: 0.01 };
   const fn = microCase.fn;
   const bench = new Benchmark(microCase.name, () => {
     sink += fn();
@@ -57,17 +73,14 @@ function runCase(microCase: MicroCase, options: MicroOptions): MicroResult {
   bench.run();
   const error = (bench as unknown as { error?: unknown }).error;
   if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
-  const sample = bench.stats.sample.slice().sort((a, b) => a - b);
-  if (sample.length === 0) throw new Error(`benchmark ${microCase.name} collected no samples`);
-  const secondsPerCall = median(sample);
-  const nsPerOp = (secondsPerCall * 1e9) / microCase.opsPerCall;
-  return {
-    name: microCase.name,
-    nsPerOp,
-    opsPerSecond: 1e9 / nsPerOp,
-    samples: sample.length,
-    rmePercent: bench.stats.rme,
-  };
+  return bench;
+}
+
+function summarise(microCase: MicroCase, samples: number[], rmePercent: number): MicroResult {
+  const sorted = samples.slice().sort((a, b) => a - b);
+  if (sorted.length === 0) throw new Error(`benchmark ${microCase.name} collected no samples`);
+  const nsPerOp = (median(sorted) * 1e9) / microCase.opsPerCall;
+  return { name: microCase.name, nsPerOp, opsPerSecond: 1e9 / nsPerOp, samples: sorted.length, rmePercent };
 }
 
 export function median(sorted: readonly number[]): number {
@@ -89,6 +102,15 @@ export function timeMs(fn: () => void, repeats = 1): number {
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   return median(times.sort((a, b) => a - b));
+}
+
+/** Like timeMs for several operations taking turns, so background load falls on each alike. */
+export function timeMsInterleaved(fns: readonly (() => void)[], repeats: number): number[] {
+  const times: number[][] = fns.map(() => []);
+  for (let i = 0; i < repeats; i++) {
+    fns.forEach((fn, index) => times[index]!.push(timeMs(fn)));
+  }
+  return times.map((list) => median(list.sort((a, b) => a - b)));
 }
 
 export async function timeMsAsync(fn: () => Promise<void>): Promise<number> {

@@ -104,7 +104,7 @@ function shuffledRange(min: number, max: number, rng: Prng): number[] {
 /** `count` distinct numbers drawn uniformly from every valid NANP number (6.4 billion of them). */
 export function uniformNumbers(count: number, seed: number): NumberData {
   const rng = new Prng(seed);
-  let numbers = new Float64Array(0);
+  let numbers: Float64Array = new Float64Array(0);
   while (numbers.length < count) {
     const missing = count - numbers.length;
     const grown = new Float64Array(numbers.length + missing);
