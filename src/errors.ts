@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   DATA_CORRUPT: { statusCode: 500, summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
   BAD_REQUEST: { statusCode: 400, summary: 'the request is malformed (body not valid JSON, bad encoding)' },
   NOT_FOUND: { statusCode: 404, summary: 'no such route' },
+  REQUEST_TIMEOUT: { statusCode: 408, summary: 'the request was not received in time' },
   BODY_TOO_LARGE: { statusCode: 413, summary: 'the request body is larger than allowed' },
   URL_TOO_LONG: { statusCode: 414, summary: 'the URL is longer than allowed (64 KiB)' },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, summary: 'the body is neither form-urlencoded nor JSON' },

@@ -2,7 +2,11 @@
 // The `idnc` command line: parses argv with commander and hands each command to its own module.
 
 import { Command } from 'commander';
+import { registerKeysCommand } from './keys.js';
 import { packageVersion } from './package-info.js';
+import { registerRepairCommand } from './repair.js';
+import { registerServeCommand } from './serve.js';
+import { registerVerifyCommand } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -10,6 +14,10 @@ export function buildProgram(): Command {
     .name('idnc')
     .description('Internal Do-Not-Call list engine: in-memory Roaring lookups, durable log, DNCScrub-compatible HTTP API')
     .version(packageVersion(), '-v, --version', 'print the idnc version');
+  registerServeCommand(program);
+  registerKeysCommand(program);
+  registerVerifyCommand(program);
+  registerRepairCommand(program);
   return program;
 }
 

@@ -1,0 +1,139 @@
+// `idnc serve`: validates the settings, opens the key store and the engine on the data directory,
+// listens, and shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests,
+// close the engine, exit 0). Logs (pino, JSON) go to stderr; stdout carries only what the user is
+// meant to read, the first key with a ready-to-paste curl line.
+
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { ConfigError, loadServeConfig, type ServeConfig, type ServeFlags } from '../config.js';
+import { SHUTDOWN_GRACE_MS } from '../constants.js';
+import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
+import { IdncError } from '../errors.js';
+import { buildApp } from '../http/app.js';
+import { safeSerializers } from '../http/log-serializers.js';
+import { PDNC_PATH } from '../http/pdnc-route.js';
+import { ensureFirstKey, type CreatedKey } from '../keys/key-admin.js';
+import { KeysFileError } from '../keys/key-records.js';
+import { openKeyStore, type WatchedKeyStore } from '../keys/key-store.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the DNCScrub-compatible HTTP API (GET|POST /app/main/rpc/pdnc)')
+    .option('--host <host>', 'address to listen on (env IDNC_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free port (env IDNC_PORT, default 3000)')
+    .option('--data-dir <dir>', 'data directory: keys.json, log and snapshots (env IDNC_DATA_DIR, default ./snapshots)')
+    .option('--fsync <mode>', 'always | interval | none (default always)')
+    .option('--snapshot-interval <duration>', 'snapshot period when something changed, e.g. 5m (default 5m)')
+    .option('--snapshot-log-bytes <bytes>', 'snapshot once the log since the last one exceeds this, e.g. 64MiB (default 64MiB)')
+    .option('--max-numbers <count>', 'most numbers one request may carry (default 100000)')
+    .action(async (flags: ServeFlags) => {
+      // Exit explicitly: after a clean close nothing the server started may keep the process alive.
+      process.exit(await serve(flags));
+    });
+}
+
+function engineLoggerOf(logger: Logger): EngineLogger {
+  const engine = logger.child({ component: 'engine' });
+  return {
+    info: (message) => engine.info(message),
+    warn: (message) => engine.warn(message),
+    error: (message) => engine.error(message),
+  };
+}
+
+/** Problems the operator can fix get one clear line; anything else is a bug and keeps its stack. */
+function reportStartFailure(error: unknown): void {
+  const known = error instanceof ConfigError || error instanceof KeysFileError || error instanceof IdncError;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (known || code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    process.stderr.write(`idnc serve: ${(error as Error).message}\n`);
+  } else {
+    process.stderr.write(`idnc serve: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
+}
+
+function curlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function printFirstKey(created: CreatedKey, host: string, port: number): void {
+  const url = `http://${curlHost(host)}:${port}${PDNC_PATH}?actionType=count`;
+  process.stdout.write(
+    `\nidnc: created the first API key (organisation "${created.record.org}", scope admin, id ${created.record.id}).\n` +
+      `It is shown only this once; keep it (more keys: idnc keys create --org ORG):\n\n  ${created.key}\n\n` +
+      `Try it:\n\n  curl -H 'loginId: ${created.key}' '${url}'\n\n`,
+  );
+}
+
+export async function serve(flags: ServeFlags): Promise<number> {
+  let config: ServeConfig;
+  try {
+    config = loadServeConfig(flags);
+  } catch (error) {
+    reportStartFailure(error);
+    return 1;
+  }
+  const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true }));
+  const engineLogger = engineLoggerOf(logger);
+  let keys: WatchedKeyStore | undefined;
+  let dnc: Dnc | undefined;
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    const firstKey = await ensureFirstKey(config.dataDir);
+    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
+    dnc = await openDnc({
+      dataDir: config.dataDir,
+      fsync: config.fsync,
+      snapshotIntervalMs: config.snapshotIntervalMs,
+      snapshotLogBytes: config.snapshotLogBytes,
+      logger: engineLogger,
+    });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits: { requestNumbersMax: config.requestNumbersMax } });
+    await app.listen({ host: config.host, port: config.port });
+    if (firstKey !== undefined) printFirstKey(firstKey, config.host, (app.server.address() as AddressInfo).port);
+    return await untilStopped(async () => {
+      await app.close();
+      keys?.close();
+      await dnc?.close();
+    }, logger);
+  } catch (error) {
+    reportStartFailure(error);
+    keys?.close();
+    await dnc?.close().catch(() => undefined);
+    return 1;
+  }
+}
+
+/** Waits for SIGINT/SIGTERM, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
+function untilStopped(stop: () => Promise<void>, logger: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      logger.info(`${signal}: finishing in-flight requests, then closing`);
+      const timer = setTimeout(() => {
+        logger.error(`shutdown took longer than ${SHUTDOWN_GRACE_MS} ms; exiting without a clean close`);
+        resolve(1);
+      }, SHUTDOWN_GRACE_MS);
+      stop().then(
+        () => {
+          clearTimeout(timer);
+          logger.info('closed cleanly');
+          resolve(0);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

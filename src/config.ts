@@ -1,0 +1,113 @@
+// The settings of `idnc serve` and the `keys` commands: defaults <- environment (IDNC_HOST,
+// IDNC_PORT, IDNC_DATA_DIR) <- command-line flags, validated once into a frozen object. Only this
+// module and src/cli/ read the environment or argv; everything else receives these values.
+
+import { resolve } from 'node:path';
+import {
+  DATA_DIR_DEFAULT,
+  REQUEST_NUMBERS_MAX,
+  SERVE_HOST_DEFAULT,
+  SERVE_PORT_DEFAULT,
+  SNAPSHOT_INTERVAL_MS_DEFAULT,
+  SNAPSHOT_LOG_BYTES_DEFAULT,
+} from './constants.js';
+import type { FsyncMode } from './engine.js';
+
+/** A setting with a bad value; the message names the setting and what is expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface ServeFlags {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  fsync?: string;
+  snapshotInterval?: string;
+  snapshotLogBytes?: string;
+  maxNumbers?: string;
+}
+
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Absolute path. */
+  readonly dataDir: string;
+  readonly fsync: FsyncMode;
+  readonly snapshotIntervalMs: number;
+  readonly snapshotLogBytes: number;
+  readonly requestNumbersMax: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const FSYNC_MODES: readonly FsyncMode[] = ['always', 'interval', 'none'];
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const BYTE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+/** `--data-dir` <- IDNC_DATA_DIR <- ./snapshots, resolved against the current directory. */
+export function resolveDataDir(flag: string | undefined, env: Env = process.env): string {
+  const value = flag ?? nonEmpty(env.IDNC_DATA_DIR) ?? DATA_DIR_DEFAULT;
+  if (value.trim() === '') throw new ConfigError('--data-dir must not be empty');
+  return resolve(value);
+}
+
+export function loadServeConfig(flags: ServeFlags, env: Env = process.env): ServeConfig {
+  const host = flags.host ?? nonEmpty(env.IDNC_HOST) ?? SERVE_HOST_DEFAULT;
+  if (host.trim() === '' || /\s/.test(host)) throw new ConfigError(`--host ${JSON.stringify(host)} is not a host name or address`);
+  return Object.freeze({
+    host,
+    port: parsePort(flags.port ?? nonEmpty(env.IDNC_PORT) ?? String(SERVE_PORT_DEFAULT)),
+    dataDir: resolveDataDir(flags.dataDir, env),
+    fsync: parseFsync(flags.fsync ?? 'always'),
+    snapshotIntervalMs: flags.snapshotInterval === undefined ? SNAPSHOT_INTERVAL_MS_DEFAULT : parseDuration('--snapshot-interval', flags.snapshotInterval),
+    snapshotLogBytes: flags.snapshotLogBytes === undefined ? SNAPSHOT_LOG_BYTES_DEFAULT : parseBytes('--snapshot-log-bytes', flags.snapshotLogBytes),
+    requestNumbersMax: flags.maxNumbers === undefined ? REQUEST_NUMBERS_MAX : parseCount('--max-numbers', flags.maxNumbers),
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`port ${JSON.stringify(text)} is not a port number (0-65535)`);
+  return port;
+}
+
+function parseFsync(text: string): FsyncMode {
+  if (!(FSYNC_MODES as readonly string[]).includes(text)) {
+    throw new ConfigError(`--fsync ${JSON.stringify(text)}: expected always, interval or none`);
+  }
+  return text as FsyncMode;
+}
+
+/** `5m`, `30s`, `500ms`, `1h`: a positive whole number with a unit. */
+export function parseDuration(setting: string, text: string): number {
+  const match = /^(\d+)\s*(ms|s|m|h)$/i.exec(text.trim());
+  const ms = match === null ? NaN : Number(match[1]) * DURATION_UNITS_MS[match[2]!.toLowerCase()]!;
+  if (!(ms > 0) || !Number.isSafeInteger(ms)) {
+    throw new ConfigError(`${setting} ${JSON.stringify(text)}: expected a positive duration like 500ms, 30s, 5m or 1h`);
+  }
+  return ms;
+}
+
+/** `67108864`, `64MiB`, `64MB`, `512KiB`: a positive whole number of bytes, unit optional. */
+export function parseBytes(setting: string, text: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = BYTE_UNITS[(match?.[2] || 'b').toLowerCase()];
+  const bytes = match === null || unit === undefined ? NaN : Number(match[1]) * unit;
+  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) {
+    throw new ConfigError(`${setting} ${JSON.stringify(text)}: expected a positive size like 67108864, 512KiB or 64MiB`);
+  }
+  return bytes;
+}
+
+function parseCount(setting: string, text: string): number {
+  const count = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(count >= 1) || !Number.isSafeInteger(count)) throw new ConfigError(`${setting} ${JSON.stringify(text)}: expected a positive whole number`);
+  return count;
+}

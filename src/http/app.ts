@@ -1,0 +1,70 @@
+// Builds the Fastify app of `idnc serve` without listening, so tests drive it with `app.inject()`
+// and the CLI decides where it listens. Everything the app needs is passed in (engine, keys,
+// logger, limits); it reads no environment and owns neither the engine nor the key file.
+
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  HTTP_BODY_BYTES_PER_NUMBER,
+  HTTP_BODY_BYTES_SLACK,
+  HTTP_HEADERS_BYTES_MAX,
+  HTTP_URL_BYTES_MAX,
+  REQUEST_NUMBERS_MAX,
+} from '../constants.js';
+import type { Dnc } from '../engine.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { handleError, handleNotFound } from './error-replies.js';
+import { withSafeSerializers } from './log-serializers.js';
+import { registerPdncRoute } from './pdnc-route.js';
+import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
+
+export interface HttpLimits {
+  /** URL (path + query) bytes; beyond: 414. */
+  readonly urlBytesMax: number;
+  /** Header bytes without the request line; beyond: 431. */
+  readonly headersBytesMax: number;
+  /** Numbers per request; beyond: TOO_MANY_NUMBERS (413). */
+  readonly requestNumbersMax: number;
+  /** Body bytes; beyond: BODY_TOO_LARGE (413). Default derived from requestNumbersMax. */
+  readonly bodyBytesMax: number;
+}
+
+export interface AppOptions {
+  readonly dnc: Dnc;
+  readonly keys: Pick<KeyStore, 'authenticate'>;
+  /** A pino logger (its serializers are replaced by safe ones); absent: no logging. */
+  readonly logger?: FastifyBaseLogger;
+  readonly limits?: Partial<HttpLimits>;
+}
+
+export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
+  const requestNumbersMax = limits.requestNumbersMax ?? REQUEST_NUMBERS_MAX;
+  return Object.freeze({
+    urlBytesMax: limits.urlBytesMax ?? HTTP_URL_BYTES_MAX,
+    headersBytesMax: limits.headersBytesMax ?? HTTP_HEADERS_BYTES_MAX,
+    requestNumbersMax,
+    bodyBytesMax: limits.bodyBytesMax ?? requestNumbersMax * HTTP_BODY_BYTES_PER_NUMBER + HTTP_BODY_BYTES_SLACK,
+  });
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const limits = resolveLimits(options.limits);
+  const app = Fastify({
+    ...(options.logger === undefined ? {} : { loggerInstance: withSafeSerializers(options.logger) }),
+    // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
+    http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax) },
+    bodyLimit: limits.bodyBytesMax,
+    clientErrorHandler: makeClientErrorHandler(limits),
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    // A HEAD of the pdnc route would run add/remove: no automatic HEAD routes.
+    exposeHeadRoutes: false,
+    requestIdHeader: false,
+  });
+  app.register(formbody, { bodyLimit: limits.bodyBytesMax });
+  app.addHook('onRequest', async (request) => checkRequestHead(request, limits));
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.get('/healthz', async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
+  registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
+  return app;
+}

@@ -1,0 +1,75 @@
+// Reading the pdnc fields from a request. They may come from the query string and from a body
+// (form-urlencoded or JSON) at once; when a field is in both, the BODY wins (it is the explicit
+// part of a POST, as in PHP's request order). A field given twice in one place (an array) or with
+// a non-string JSON value is INVALID_PARAMETER; unknown fields are ignored (clients send version=3).
+
+import { IdncError } from '../errors.js';
+import { checkProjectId } from '../store/list-id.js';
+
+export type Action = 'add' | 'remove' | 'count' | 'status';
+
+export interface PdncParams {
+  readonly action: Action;
+  /** Undefined for count; for the other actions present and holding at least one entry. */
+  readonly phoneList: string | undefined;
+  /** '' for the master list. */
+  readonly projId: string;
+  readonly ignoreInvalid: boolean;
+}
+
+type Fields = Record<string, unknown>;
+
+const ACTIONS: Record<string, Action> = { add: 'add', remove: 'remove', count: 'count', status: 'status' };
+const NOT_ONLY_SEPARATORS = /[^\s,]/;
+
+function fieldsOf(value: unknown, where: string): Fields | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new IdncError('INVALID_PARAMETER', `the ${where} must be an object of named fields`);
+  }
+  return value as Fields;
+}
+
+function pick(name: string, query: Fields | undefined, body: Fields | undefined): unknown {
+  if (body !== undefined && Object.hasOwn(body, name)) return body[name];
+  return query !== undefined && Object.hasOwn(query, name) ? query[name] : undefined;
+}
+
+function stringField(name: string, value: unknown): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (Array.isArray(value)) throw new IdncError('INVALID_PARAMETER', `${name} is given more than once`);
+  throw new IdncError('INVALID_PARAMETER', `${name} must be a string, got ${value === null ? 'null' : typeof value}`);
+}
+
+function parseAction(value: string | undefined): Action {
+  if (value === undefined || value === '') throw new IdncError('MISSING_INPUT', 'actionType is required: add, remove, count or status');
+  const action = ACTIONS[value.toLowerCase()];
+  if (action === undefined) {
+    const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value);
+    throw new IdncError('INVALID_ACTION', `unknown actionType ${shown}: expected add, remove, count or status`);
+  }
+  return action;
+}
+
+function parseIgnoreInvalid(value: unknown): boolean {
+  if (value === undefined || value === false || value === 0) return false;
+  if (value === true || value === 1) return true;
+  const text = stringField('ignoreInvalid', value)!.toLowerCase();
+  if (text === '1' || text === 'true') return true;
+  if (text === '0' || text === 'false' || text === '') return false;
+  throw new IdncError('INVALID_PARAMETER', 'ignoreInvalid must be 0, 1, true or false');
+}
+
+export function readPdncParams(queryValue: unknown, bodyValue: unknown): PdncParams {
+  const query = fieldsOf(queryValue, 'query string');
+  const body = fieldsOf(bodyValue, 'request body');
+  const action = parseAction(stringField('actionType', pick('actionType', query, body)));
+  const projId = checkProjectId(stringField('projId', pick('projId', query, body)));
+  const ignoreInvalid = parseIgnoreInvalid(pick('ignoreInvalid', query, body));
+  if (action === 'count') return { action, phoneList: undefined, projId, ignoreInvalid };
+  const phoneList = stringField('phoneList', pick('phoneList', query, body));
+  if (phoneList === undefined || !NOT_ONLY_SEPARATORS.test(phoneList)) {
+    throw new IdncError('MISSING_INPUT', `phoneList is required for ${action}: comma-separated 10-digit numbers`);
+  }
+  return { action, phoneList, projId, ignoreInvalid };
+}

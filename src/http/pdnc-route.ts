@@ -1,0 +1,67 @@
+// The DNCScrub-compatible endpoint `GET|POST /app/main/rpc/pdnc`: authenticate, read the fields,
+// authorise, bound the request size, call the engine, shape the answer as the public API does
+// (add/remove: empty 200 with idnc-* headers; count: bare integer; status: JSON array).
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Dnc } from '../engine.js';
+import { IdncError } from '../errors.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { parsePhoneList } from '../phone/phone-list.js';
+import { authenticate, authorise } from './auth.js';
+import { readPdncParams, type PdncParams } from './pdnc-params.js';
+
+export const PDNC_PATH = '/app/main/rpc/pdnc';
+
+export interface PdncRouteOptions {
+  readonly dnc: Dnc;
+  readonly keys: Pick<KeyStore, 'authenticate'>;
+  readonly requestNumbersMax: number;
+}
+
+/** TOO_MANY_NUMBERS before anything is touched: commas bound the count; parse only when needed. */
+function checkNumberCount(phoneList: string, max: number): void {
+  let commas = 0;
+  for (let at = phoneList.indexOf(','); at !== -1 && commas < max; at = phoneList.indexOf(',', at + 1)) commas++;
+  if (commas < max) return;
+  const parsed = parsePhoneList(phoneList);
+  const entries = parsed.numbers.length + parsed.invalidCount;
+  if (entries > max) {
+    throw new IdncError('TOO_MANY_NUMBERS', `phoneList has ${entries} numbers, at most ${max} are accepted per request`);
+  }
+}
+
+async function answer(params: PdncParams, org: string, keyId: string, options: PdncRouteOptions, reply: FastifyReply): Promise<FastifyReply> {
+  const { dnc } = options;
+  const list = { org, projId: params.projId, ignoreInvalid: params.ignoreInvalid };
+  switch (params.action) {
+    case 'count':
+      return reply.type('text/plain; charset=utf-8').send(String(dnc.count(list)));
+    case 'status': {
+      const entries = dnc.status(params.phoneList!, list);
+      if (params.ignoreInvalid) reply.header('idnc-skipped', parsePhoneList(params.phoneList!).invalidCount);
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(entries));
+    }
+    case 'add':
+    case 'remove': {
+      const write = { ...list, keyId };
+      const result = params.action === 'add' ? await dnc.add(params.phoneList!, write) : await dnc.remove(params.phoneList!, write);
+      return reply
+        .header('idnc-changed', result.changed)
+        .header('idnc-skipped', result.skipped)
+        .header('idnc-seq', result.seq)
+        .send();
+    }
+  }
+}
+
+export function registerPdncRoute(app: FastifyInstance, options: PdncRouteOptions): void {
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const key = authenticate(request.headers, options.keys);
+    const params = readPdncParams(request.query, request.body);
+    authorise(key, params.action, params.projId);
+    if (params.phoneList !== undefined) checkNumberCount(params.phoneList, options.requestNumbersMax);
+    return answer(params, key.org, key.id, options, reply);
+  };
+  app.get(PDNC_PATH, handler);
+  app.post(PDNC_PATH, handler);
+}

@@ -1,0 +1,98 @@
+// Size limits on the request head: 64 KiB of URL (414) and 16 KiB of headers (431), enforced on the
+// parsed request. Node counts the request line against its own header limit, which is set higher
+// (HTTP_PARSER_HEADER_BYTES_MAX) so that these exact checks decide in the normal range; only a head
+// beyond Node's limit reaches the client error handler, which tells URL from headers by looking at
+// the bytes Node still holds. Either way the answer is a 4xx JSON error, never a 5xx.
+
+import type { Socket } from 'node:net';
+import type { FastifyRequest } from 'fastify';
+import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
+
+export interface HeadLimits {
+  readonly urlBytesMax: number;
+  readonly headersBytesMax: number;
+}
+
+/** onRequest hook body: throws URL_TOO_LONG / HEADERS_TOO_LARGE. */
+export function checkRequestHead(request: FastifyRequest, limits: HeadLimits): void {
+  const url = request.raw.url ?? '';
+  if (url.length > limits.urlBytesMax) {
+    throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
+  }
+  const raw = request.raw.rawHeaders;
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length + 2;
+  if (bytes > limits.headersBytesMax) {
+    throw new IdncError('HEADERS_TOO_LARGE', `the request headers have about ${bytes} bytes, at most ${limits.headersBytesMax} are accepted`);
+  }
+}
+
+/** How long a connection that sent a bad head may linger while its error response drains. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+const CHAR_LF = 10;
+const CHAR_SPACE = 32;
+const REQUEST_LINE_START = /^[A-Z]{3,10} /;
+
+/**
+ * Which part of the head made Node's parser overflow, judged from the chunk it was parsing
+ * (`rawPacket`) and where in it the error arose (`bytesParsed`).
+ */
+export function overflowPart(packet: Buffer | undefined, bytesParsed: number | undefined, urlBytesMax: number): 'url' | 'headers' {
+  if (packet === undefined || packet.length === 0) return 'headers';
+  const at = Math.min(Math.max(bytesParsed ?? packet.length, 0), packet.length);
+  if (packet.toString('latin1', at, at + 6) === ' HTTP/') return 'url';
+  const head = packet.toString('latin1', 0, Math.min(packet.length, 16));
+  const firstLf = packet.indexOf(CHAR_LF);
+  if (firstLf !== -1 && firstLf < at) {
+    return REQUEST_LINE_START.test(head) && firstLf > urlBytesMax ? 'url' : 'headers';
+  }
+  if (REQUEST_LINE_START.test(head)) return 'url';
+  // Inside one long token that began in an earlier chunk: a URL has no raw spaces, header values may.
+  return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'url';
+}
+
+function rawErrorResponse(code: ErrorCode, message: string): string {
+  const body = JSON.stringify({ error: message, code });
+  const status = ERROR_CATALOGUE[code].statusCode;
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Connection: close\r\n\r\n${body}`
+  );
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+};
+
+interface ClientError extends Error {
+  code?: string;
+  rawPacket?: Buffer;
+  bytesParsed?: number;
+}
+
+/** Replaces Fastify's clientErrorHandler: errors before a request exists (bad head, timeout). */
+export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socket: Socket) => void {
+  return (clientError, socket) => {
+    const error = clientError as ClientError;
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    let response: string;
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      response =
+        overflowPart(error.rawPacket, error.bytesParsed, limits.urlBytesMax) === 'url'
+          ? rawErrorResponse('URL_TOO_LONG', `the URL is longer than ${limits.urlBytesMax} bytes; POST long lists in the body`)
+          : rawErrorResponse('HEADERS_TOO_LARGE', `the request headers are larger than ${limits.headersBytesMax} bytes`);
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      response = rawErrorResponse('REQUEST_TIMEOUT', 'the request was not received in time');
+    } else {
+      response = rawErrorResponse('BAD_REQUEST', 'malformed HTTP request');
+    }
+    // End (not destroy) so the client reads the answer before the close; a client still
+    // sending is cut off shortly after.
+    if (socket.writable) socket.end(response);
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  };
+}

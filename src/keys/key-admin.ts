@@ -1,0 +1,96 @@
+// The operations behind `idnc keys create|list|revoke` and the first start of `idnc serve`: each is
+// one locked read-modify-write of keys.json, so they are safe while a server runs on the directory
+// (the server only reads the file and picks the change up by itself).
+
+import { FIRST_KEY_ORGANISATION, KEYS_FILE_FORMAT_VERSION } from '../constants.js';
+import { generateKey, isKeyId } from './key-format.js';
+import { keysFilePath, readKeysFile, withKeysLock, writeKeysFile } from './key-file.js';
+import { checkName, checkOrg, isActive, KeyInputError, type KeyRecord, type KeysFile, type Scope } from './key-records.js';
+
+export interface CreateKeyRequest {
+  readonly org: string;
+  readonly scopes: readonly Scope[];
+  readonly projects?: readonly string[];
+  readonly name?: string;
+}
+
+export interface CreatedKey {
+  /** The secret key: shown once, never stored. */
+  readonly key: string;
+  readonly record: KeyRecord;
+}
+
+const EMPTY: KeysFile = { format: KEYS_FILE_FORMAT_VERSION, keys: [] };
+
+function newRecord(request: CreateKeyRequest, existing: readonly KeyRecord[]): CreatedKey {
+  const org = checkOrg(request.org);
+  const name = request.name === undefined ? null : checkName(request.name);
+  if (name !== null && existing.some((r) => r.name === name && isActive(r))) {
+    throw new KeyInputError(`a key named ${JSON.stringify(name)} already exists; revoke it or pick another name`);
+  }
+  if (request.scopes.length === 0) throw new KeyInputError('a key needs at least one scope');
+  let generated = generateKey();
+  while (existing.some((r) => r.id === generated.id)) generated = generateKey();
+  const record: KeyRecord = {
+    id: generated.id,
+    name,
+    org,
+    scopes: [...request.scopes],
+    ...(request.projects === undefined ? {} : { projects: [...request.projects] }),
+    createdAt: new Date().toISOString(),
+    revokedAt: null,
+    hash: generated.hash,
+  };
+  return { key: generated.key, record };
+}
+
+export async function createKey(dataDir: string, request: CreateKeyRequest): Promise<CreatedKey> {
+  const path = keysFilePath(dataDir);
+  return withKeysLock(path, async () => {
+    const file = (await readKeysFile(path)) ?? EMPTY;
+    const created = newRecord(request, file.keys);
+    await writeKeysFile(path, { ...file, keys: [...file.keys, created.record] });
+    return created;
+  });
+}
+
+/** Creates the admin key of organisation `default` when there is no key file at all. */
+export async function ensureFirstKey(dataDir: string): Promise<CreatedKey | undefined> {
+  const path = keysFilePath(dataDir);
+  return withKeysLock(path, async () => {
+    if ((await readKeysFile(path)) !== undefined) return undefined;
+    const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin'], name: 'admin' }, []);
+    await writeKeysFile(path, { ...EMPTY, keys: [created.record] });
+    return created;
+  });
+}
+
+export async function listKeys(dataDir: string): Promise<readonly KeyRecord[]> {
+  return (await readKeysFile(keysFilePath(dataDir)))?.keys ?? [];
+}
+
+/** Revokes the key with this id, or the one active key with this name. */
+export async function revokeKey(dataDir: string, idOrName: string): Promise<KeyRecord> {
+  const path = keysFilePath(dataDir);
+  return withKeysLock(path, async () => {
+    const file = (await readKeysFile(path)) ?? EMPTY;
+    const target = findKey(file.keys, idOrName);
+    if (!isActive(target)) throw new KeyInputError(`key ${target.id} was already revoked at ${target.revokedAt}`);
+    const revoked: KeyRecord = { ...target, revokedAt: new Date().toISOString() };
+    await writeKeysFile(path, { ...file, keys: file.keys.map((r) => (r.id === target.id ? revoked : r)) });
+    return revoked;
+  });
+}
+
+function findKey(keys: readonly KeyRecord[], idOrName: string): KeyRecord {
+  if (isKeyId(idOrName)) {
+    const byId = keys.find((r) => r.id === idOrName);
+    if (byId !== undefined) return byId;
+  }
+  const named = keys.filter((r) => r.name === idOrName);
+  const active = named.filter(isActive);
+  if (active.length === 1) return active[0]!;
+  if (named.length > 0 && active.length === 0) return named[named.length - 1]!;
+  if (active.length > 1) throw new KeyInputError(`several keys are named ${JSON.stringify(idOrName)}; revoke by id`);
+  throw new KeyInputError(`no key with id or name ${JSON.stringify(idOrName)}; see idnc keys list`);
+}
