@@ -1,6 +1,9 @@
 // The public library API of idnc, and nothing else.
 
 export { openDnc, Dnc } from './engine.js';
+export { DurableDnc } from './durable-dnc.js';
+export type { DurableDncOptions } from './durable-dnc.js';
+export type { PersistFileSystem } from './persist/file-system.js';
 export type {
   BatchOptions,
   EngineLogger,

@@ -1,0 +1,90 @@
+// `idnc verify`: a read-only report on every file of a data directory, and whether the writer
+// would start on it. It never changes a file and takes no lock, so it can run beside a live server
+// (whose last record may then show as an incomplete tail).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { DncStore } from '../store/dnc-store.js';
+import type { EngineLogger } from '../engine.js';
+import { listDataDir, type SegmentFile } from './data-dir.js';
+import { nodeFileSystem } from './file-system.js';
+import { judgeStop, recoverDataDir } from './recovery.js';
+import { scanSegment } from './segment-scan.js';
+import { readSnapshot } from './snapshot.js';
+
+export type FileOutcome = 'ok' | 'missing' | 'empty' | 'truncated' | 'corrupt';
+
+export interface FileReport {
+  readonly file: string;
+  readonly kind: 'snapshot' | 'segment';
+  readonly outcome: FileOutcome;
+  readonly detail: string;
+  /** Segments: valid records, seq range of the good prefix, and where a problem starts. */
+  readonly records?: number;
+  readonly firstSeq?: number;
+  readonly lastSeq?: number;
+  readonly badOffset?: number;
+  /** Length of the good prefix (segments). */
+  readonly goodBytes?: number;
+}
+
+export interface VerifyReport {
+  readonly dataDir: string;
+  readonly files: FileReport[];
+  /** Whether a writer would start on this directory (a torn tail is cut at startup). */
+  readonly startable: boolean;
+  /** The refusal startup would give, when not startable. */
+  readonly startError: string | null;
+  readonly lastSeq: number | null;
+}
+
+const silentLogger: EngineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export async function verifySegments(segments: readonly SegmentFile[]): Promise<FileReport[]> {
+  const reports: FileReport[] = [];
+  let expected: number | null = null;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const file = path.basename(segment.path);
+    if (expected !== null && segment.firstSeq !== expected) {
+      const detail = `sequence gap: the previous segment ends at seq ${expected - 1}, this one starts at ${segment.firstSeq}`;
+      reports.push({ file, kind: 'segment', outcome: 'corrupt', detail, badOffset: 0, goodBytes: 0, records: 0 });
+    }
+    const bytes = await fs.promises.readFile(segment.path);
+    const scan = scanSegment(bytes, segment.firstSeq);
+    const verdict = judgeStop(bytes, scan, i === segments.length - 1);
+    const base = { file, kind: 'segment' as const, records: scan.records, firstSeq: segment.firstSeq, lastSeq: scan.lastSeq, goodBytes: scan.endOffset };
+    const gapReported = reports.at(-1)?.file === file;
+    if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: bytes.length === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
+    else if (verdict === 'torn') {
+      const detail = `torn tail: ${bytes.length - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}); startup cuts them`;
+      reports.push({ ...base, outcome: 'truncated', detail, badOffset: scan.stop.offset });
+    } else if (verdict === 'corrupt') {
+      const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
+      reports.push({ ...base, outcome: 'corrupt', detail: `at offset ${scan.stop.offset} (${seq}): ${scan.stop.detail}`, badOffset: scan.stop.offset });
+    }
+    expected = scan.lastSeq + 1;
+  }
+  return reports;
+}
+
+export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
+  const resolved = path.resolve(dataDir);
+  const listing = await listDataDir(resolved);
+  const files: FileReport[] = [];
+  for (const snapshot of listing.snapshots) {
+    const load = await readSnapshot(snapshot.path);
+    const file = path.basename(snapshot.path);
+    if (load.outcome === 'ok') {
+      const outcome = load.lastSeq === snapshot.lastSeq ? 'ok' : 'corrupt';
+      files.push({ file, kind: 'snapshot', outcome, detail: `covers seq ${load.lastSeq}, ${load.lists.length} lists`, lastSeq: load.lastSeq });
+    } else files.push({ file, kind: 'snapshot', outcome: load.outcome, detail: load.detail });
+  }
+  files.push(...(await verifySegments(listing.segments)));
+  try {
+    const recovered = await recoverDataDir(new DncStore(), { dataDir: resolved, fileSystem: nodeFileSystem, logger: silentLogger, mode: 'read' });
+    return { dataDir: resolved, files, startable: true, startError: null, lastSeq: recovered.lastSeq };
+  } catch (error) {
+    return { dataDir: resolved, files, startable: false, startError: (error as Error).message, lastSeq: null };
+  }
+}
