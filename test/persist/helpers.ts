@@ -1,0 +1,77 @@
+// Test helpers for the persistence tests: temp data directories, a recording logger, and a file
+// system seam whose calls can be made to fail (ENOSPC, EIO) or wait at an exact point.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { EngineLogger } from '../../src/engine.js';
+import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
+
+export async function makeTempDir(prefix = 'idnc-persist-'): Promise<string> {
+  return fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+export interface RecordingLogger extends EngineLogger {
+  readonly lines: { level: 'info' | 'warn' | 'error'; message: string }[];
+  text(level?: 'info' | 'warn' | 'error'): string;
+}
+
+export function recordingLogger(): RecordingLogger {
+  const lines: RecordingLogger['lines'] = [];
+  return {
+    lines,
+    info: (message) => lines.push({ level: 'info', message }),
+    warn: (message) => lines.push({ level: 'warn', message }),
+    error: (message) => lines.push({ level: 'error', message }),
+    text: (level) => lines.filter((line) => level === undefined || line.level === level).map((line) => line.message).join('\n'),
+  };
+}
+
+export function errnoError(code: string): NodeJS.ErrnoException {
+  const error = new Error(`${code}: injected failure`) as NodeJS.ErrnoException;
+  error.code = code;
+  return error;
+}
+
+/** A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them. */
+export class FaultyFileSystem implements PersistFileSystem {
+  failWrites: string | null = null;
+  failFdatasync: string | null = null;
+  fdatasyncCalls = 0;
+  /** When set, each fdatasync waits for this promise before flushing. */
+  fdatasyncGate: Promise<void> | null = null;
+
+  open = nodeFileSystem.open;
+  fsync = nodeFileSystem.fsync;
+  ftruncate = nodeFileSystem.ftruncate;
+  close = nodeFileSystem.close;
+  rename = nodeFileSystem.rename;
+  unlink = nodeFileSystem.unlink;
+  fsyncDirectory = nodeFileSystem.fsyncDirectory;
+
+  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (this.failWrites !== null) {
+      // A real full disk often takes part of a write before failing: leave half of it behind.
+      const half = Buffer.concat(buffers).subarray(0, Math.floor(Buffer.concat(buffers).length / 2));
+      await nodeFileSystem.writev(fd, [half], position);
+      throw errnoError(this.failWrites);
+    }
+    await nodeFileSystem.writev(fd, buffers, position);
+  }
+
+  async fdatasync(fd: number): Promise<void> {
+    this.fdatasyncCalls++;
+    if (this.fdatasyncGate !== null) await this.fdatasyncGate;
+    if (this.failFdatasync !== null) throw errnoError(this.failFdatasync);
+    await nodeFileSystem.fdatasync(fd);
+  }
+}
+
+/** `count` distinct valid numbers from `start` on (10 digits, area and exchange not starting 0/1). */
+export function numbers(count: number, start = 2_125_550_000): string[] {
+  return Array.from({ length: count }, (_, i) => String(start + i));
+}
