@@ -60,6 +60,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     exposeHeadRoutes: false,
     requestIdHeader: false,
   });
+  // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
+  app.removeContentTypeParser('text/plain');
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
   app.addHook('onRequest', async (request) => checkRequestHead(request, limits));
   app.setErrorHandler(handleError);
