@@ -1,0 +1,202 @@
+// API keys: format and hashing, the key file (0600, atomic, checked on read), create/list/revoke
+// rules, and a running store picking up file changes within a second.
+
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createKey, ensureFirstKey, listKeys, revokeKey } from '../../src/keys/key-admin.js';
+import { generateKey, hashKey, keyIdOf, keyMatchesHash } from '../../src/keys/key-format.js';
+import { keysFilePath, withKeysLock } from '../../src/keys/key-file.js';
+import { KeyInputError, KeysFileError, parseProjects, parseScopes } from '../../src/keys/key-records.js';
+import { KeyStore, openKeyStore } from '../../src/keys/key-store.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'idnc-keys-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+async function waitFor(check: () => boolean, ms: number): Promise<number> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Date.now() - start;
+}
+
+describe('key format', () => {
+  it('keys carry their id, 256 random bits, and differ every time', () => {
+    const a = generateKey();
+    const b = generateKey();
+    expect(a.key).toMatch(/^idnc_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(keyIdOf(a.key)).toBe(a.id);
+    expect(a.key).not.toBe(b.key);
+    expect(a.id).not.toBe(b.id);
+    expect(a.hash).toBe(hashKey(a.key));
+    expect(a.hash).not.toContain(a.key.slice(18));
+  });
+
+  it('only the exact key matches its hash', () => {
+    const a = generateKey();
+    expect(keyMatchesHash(a.key, a.hash)).toBe(true);
+    expect(keyMatchesHash(`${a.key.slice(0, -1)}x`, a.hash)).toBe(false);
+    expect(keyMatchesHash(generateKey().key, a.hash)).toBe(false);
+  });
+
+  it('malformed keys have no id', () => {
+    for (const text of ['', 'idnc_', 'idnc_abc_def', `${generateKey().key}=`, generateKey().key.replace('idnc_', 'IDNC_')]) {
+      expect(keyIdOf(text)).toBeUndefined();
+    }
+  });
+});
+
+describe('scopes and projects', () => {
+  it('parses and refuses clearly', () => {
+    expect(parseScopes('read,write')).toEqual(['read', 'write']);
+    expect(parseScopes(' admin ,admin')).toEqual(['admin']);
+    expect(() => parseScopes('read,delete')).toThrow(/scope "delete"/);
+    expect(() => parseScopes('')).toThrow(KeyInputError);
+    expect(parseProjects('a,b.c,a')).toEqual(['a', 'b.c']);
+    expect(() => parseProjects('a,,b')).toThrow(/project ""/);
+    expect(() => parseProjects('bad project')).toThrow(/bad project/);
+  });
+});
+
+describe('the key file', () => {
+  it('creates keys.json with mode 0600 holding hashes, never keys', async () => {
+    const created = await createKey(dir, { org: 'acme', scopes: ['read'], projects: ['p1'], name: 'dialer' });
+    const path = keysFilePath(dir);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const text = await readFile(path, 'utf8');
+    expect(text).not.toContain(created.key);
+    expect(text).not.toContain(created.key.slice(18));
+    const file = JSON.parse(text) as { keys: Record<string, unknown>[] };
+    expect(file.keys[0]).toMatchObject({
+      id: created.record.id,
+      name: 'dialer',
+      org: 'acme',
+      scopes: ['read'],
+      projects: ['p1'],
+      revokedAt: null,
+      hash: hashKey(created.key),
+    });
+    expect(typeof file.keys[0]!.createdAt).toBe('string');
+    expect((await readdir(dir)).sort()).toEqual(['keys.json']);
+  });
+
+  it('validates organisation, name and scopes, and keeps names unique among active keys', async () => {
+    await expect(createKey(dir, { org: 'bad org', scopes: ['read'] })).rejects.toThrow(/organisation "bad org"/);
+    await expect(createKey(dir, { org: 'acme', scopes: [] })).rejects.toThrow(KeyInputError);
+    await expect(createKey(dir, { org: 'acme', scopes: ['read'], name: 'a b' })).rejects.toThrow(/name/);
+    await createKey(dir, { org: 'acme', scopes: ['read'], name: 'dialer' });
+    await expect(createKey(dir, { org: 'acme', scopes: ['read'], name: 'dialer' })).rejects.toThrow(/already exists/);
+    expect(await listKeys(dir)).toHaveLength(1);
+  });
+
+  it('revokes by id or by name; unknown or twice is an error', async () => {
+    const a = await createKey(dir, { org: 'acme', scopes: ['read'], name: 'first' });
+    const b = await createKey(dir, { org: 'acme', scopes: ['read'] });
+    expect((await revokeKey(dir, 'first')).id).toBe(a.record.id);
+    expect((await revokeKey(dir, b.record.id)).revokedAt).not.toBeNull();
+    await expect(revokeKey(dir, b.record.id)).rejects.toThrow(/already revoked/);
+    await expect(revokeKey(dir, 'nobody')).rejects.toThrow(/no key/);
+    const listed = await listKeys(dir);
+    expect(listed.every((r) => r.revokedAt !== null)).toBe(true);
+    const reused = await createKey(dir, { org: 'acme', scopes: ['read'], name: 'first' });
+    expect(reused.record.name).toBe('first');
+  });
+
+  it('creates the first admin key only when there is no file', async () => {
+    const first = await ensureFirstKey(dir);
+    expect(first?.record).toMatchObject({ org: 'default', scopes: ['admin'] });
+    expect(await ensureFirstKey(dir)).toBeUndefined();
+    expect(await listKeys(dir)).toHaveLength(1);
+  });
+
+  it('refuses a damaged file with a message naming it', async () => {
+    await writeFile(keysFilePath(dir), '{"format":1,"keys":[{"id":"zz"}]}');
+    await expect(listKeys(dir)).rejects.toThrow(KeysFileError);
+    await expect(createKey(dir, { org: 'acme', scopes: ['read'] })).rejects.toThrow(/keys\.json: key #1: invalid id/);
+    await writeFile(keysFilePath(dir), 'not json');
+    await expect(listKeys(dir)).rejects.toThrow(/not valid JSON/);
+  });
+
+  it('keeps unknown record fields (room for later ones such as rateLimit)', async () => {
+    const created = await createKey(dir, { org: 'acme', scopes: ['read'] });
+    const path = keysFilePath(dir);
+    const file = JSON.parse(await readFile(path, 'utf8')) as { keys: Record<string, unknown>[] };
+    file.keys[0]!.rateLimit = { perSecond: 10 };
+    await writeFile(path, JSON.stringify(file));
+    await revokeKey(dir, created.record.id);
+    const after = JSON.parse(await readFile(path, 'utf8')) as { keys: Record<string, unknown>[] };
+    expect(after.keys[0]!.rateLimit).toEqual({ perSecond: 10 });
+  });
+
+  it('serialises concurrent commands: no creation is lost', async () => {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => createKey(dir, { org: 'acme', scopes: ['read'], name: `k${i}` })));
+    expect((await listKeys(dir)).map((r) => r.name).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+  });
+
+  it('a lock held by a live command makes others wait', async () => {
+    const order: string[] = [];
+    const path = keysFilePath(dir);
+    await Promise.all([
+      withKeysLock(path, async () => {
+        order.push('a-start');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        order.push('a-end');
+      }),
+      new Promise((resolve) => setTimeout(resolve, 10)).then(() => withKeysLock(path, async () => void order.push('b'))),
+    ]);
+    expect(order).toEqual(['a-start', 'a-end', 'b']);
+  });
+});
+
+describe('the store', () => {
+  it('authenticates active keys only', async () => {
+    const a = await createKey(dir, { org: 'acme', scopes: ['read'] });
+    const store = new KeyStore(await listKeys(dir));
+    expect(store.authenticate(a.key)?.org).toBe('acme');
+    expect(store.authenticate(generateKey().key)).toBeUndefined();
+    expect(store.authenticate('garbage')).toBeUndefined();
+    store.replace([{ ...a.record, revokedAt: new Date().toISOString() }]);
+    expect(store.authenticate(a.key)).toBeUndefined();
+  });
+
+  it('a running store sees keys created and revoked in the file within a second', async () => {
+    const a = await createKey(dir, { org: 'acme', scopes: ['read'] });
+    const watched = await openKeyStore(dir, silent);
+    try {
+      expect(watched.store.authenticate(a.key)).toBeDefined();
+      const b = await createKey(dir, { org: 'acme', scopes: ['write'] });
+      expect(await waitFor(() => watched.store.authenticate(b.key) !== undefined, 1500)).toBeLessThan(1000);
+      await revokeKey(dir, a.record.id);
+      expect(await waitFor(() => watched.store.authenticate(a.key) === undefined, 1500)).toBeLessThan(1000);
+    } finally {
+      watched.close();
+    }
+  });
+
+  it('keeps the previous keys when the file is damaged, and none when it is deleted', async () => {
+    const a = await createKey(dir, { org: 'acme', scopes: ['read'] });
+    const errors: string[] = [];
+    const watched = await openKeyStore(dir, { ...silent, error: (m) => void errors.push(m) });
+    try {
+      await writeFile(keysFilePath(dir), '{"broken": tr');
+      await watched.reload();
+      expect(errors.length).toBe(1);
+      expect(watched.store.authenticate(a.key)).toBeDefined();
+      await rm(keysFilePath(dir));
+      await watched.reload();
+      expect(watched.store.authenticate(a.key)).toBeUndefined();
+    } finally {
+      watched.close();
+    }
+  });
+});
