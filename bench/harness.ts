@@ -5,7 +5,7 @@
 // mean on a shared 2-core machine.
 
 import Benchmark from 'benchmark';
-import roaring from 'roaring';
+import { RoaringBitmap32 } from '../src/store/roaring.js';
 
 // benchmark.js would otherwise inline the function's source text into its own loop, which breaks
 // closures (and tsx's rewritten imports). Calling the function keeps every case's overhead equal.
@@ -155,7 +155,7 @@ export function forceGc(): void {
 export function memorySnapshot(): MemorySnapshot {
   forceGc();
   const usage = process.memoryUsage();
-  return { rss: usage.rss, heapUsed: usage.heapUsed, arrayBuffers: usage.arrayBuffers, roaring: roaring.getRoaringUsedMemory() };
+  return { rss: usage.rss, heapUsed: usage.heapUsed, arrayBuffers: usage.arrayBuffers, roaring: RoaringBitmap32.getRoaringUsedMemory() };
 }
 
 export function memoryDelta(before: MemorySnapshot, after: MemorySnapshot): MemorySnapshot {

@@ -7,10 +7,9 @@
 
 import { openDnc, type Dnc } from '../src/index.js';
 import { toCommaList } from './data/registry.js';
-import roaring from 'roaring';
+import { RoaringBitmap32 } from '../src/store/roaring.js';
 
-const { RoaringBitmap32 } = roaring;
-type Bitmap = InstanceType<typeof RoaringBitmap32>;
+type Bitmap = RoaringBitmap32;
 
 const AREA_FACTOR = 10_000_000;
 const AREA_SLOTS = 1000;

@@ -13,6 +13,8 @@ export interface MachineInfo {
   readonly platform: string;
   readonly date: string;
   readonly commit: string;
+  /** 1/5/15-minute load averages when the run started: other work on a small machine skews figures. */
+  readonly loadAverage: string;
 }
 
 export interface ScenarioOutcome {
@@ -49,6 +51,7 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.arch()} ${os.release()}`,
     date: new Date().toISOString(),
     commit: gitCommit(),
+    loadAverage: os.loadavg().map((load) => load.toFixed(2)).join(' / '),
   };
 }
 
@@ -108,6 +111,7 @@ export function renderMarkdown(report: RunReport): string {
     `- Node: ${machine.node} (${machine.platform})`,
     `- Date: ${machine.date}`,
     `- Commit: ${machine.commit}`,
+    `- Load average at start (1 / 5 / 15 min): ${machine.loadAverage}`,
     `- Total time: ${report.totalSeconds.toFixed(0)} s`,
     '',
     'Micro benchmarks (benchmark.js) report the median of the samples. "Ratio" is how many times',

@@ -19,6 +19,8 @@ const NATIONAL_HEAP_MB = 12_288;
 interface Arguments {
   readonly scale: BenchContext['scale'];
   readonly names: string[];
+  /** Where latest.json goes (default bench/results); tests point it at a temp dir. */
+  readonly outDir: string;
   readonly child?: { readonly file: string; readonly resultPath: string };
 }
 
@@ -27,6 +29,7 @@ function parseArguments(argv: readonly string[]): Arguments {
   const names: string[] = [];
   let childFile: string | undefined;
   let resultPath: string | undefined;
+  let outDir = path.join(BENCH_DIR, 'results');
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
     if (argument === '--scale') {
@@ -35,11 +38,12 @@ function parseArguments(argv: readonly string[]): Arguments {
       scale = value;
     } else if (argument === '--child') childFile = argv[++i];
     else if (argument === '--result') resultPath = argv[++i];
+    else if (argument === '--out') outDir = path.resolve(argv[++i] ?? '');
     else if (argument.startsWith('--')) throw new Error(`unknown option ${argument}`);
     else names.push(argument);
   }
   const child = childFile !== undefined && resultPath !== undefined ? { file: childFile, resultPath } : undefined;
-  return child === undefined ? { scale, names } : { scale, names, child };
+  return child === undefined ? { scale, names, outDir } : { scale, names, outDir, child };
 }
 
 async function scenarioFiles(names: readonly string[] = []): Promise<string[]> {
@@ -111,8 +115,8 @@ async function runAll(options: Arguments): Promise<number> {
     totalSeconds: (Date.now() - started) / 1000,
     outcomes,
   };
-  await mkdir(path.join(BENCH_DIR, 'results'), { recursive: true });
-  await writeFile(path.join(BENCH_DIR, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await mkdir(options.outDir, { recursive: true });
+  await writeFile(path.join(options.outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   if (!smoke && options.names.length === 0) {
     const reportFile = options.scale === '100M' ? 'RESULTS-100M.md' : 'RESULTS.md';
     await writeFile(path.join(BENCH_DIR, reportFile), renderMarkdown(report));

@@ -1,0 +1,184 @@
+// Scrub: `dnc.scrub(commaList)` of 10k / 100k / 1M numbers against registry-shaped sets of 1M and 10M
+// (100M with --scale 100M), beside the per-number `dnc.isBlocked` loop over the same entries and the
+// per-number RoaringBitmap32.has() loop over parsed numbers (the issue-7 baseline). Then a sweep of
+// small batches comparing the engine's two scrub strategies (per-number probing of the sorted batch,
+// and per-area-code query bitmaps intersected with the list, as src/store/lookup.ts does them) on
+// the same area-code Roaring layout, to find where set operations start winning; that crossover is
+// what SCRUB_SET_OPERATIONS_NUMBERS_MIN should be.
+
+import type { Dnc } from '../src/index.js';
+import * as constants from '../src/constants.js';
+import { distinctSorted, generateNumbers, probeSet, sortedContains, toCommaList, toDigits, type NumberData } from './data/registry.js';
+import { check, plain, versus } from './figures.js';
+import { requireGcUnlessSmoke, runMicro, timeMsInterleaved, type MicroCase } from './harness.js';
+import { AreaRoaring, loadDnc } from './layouts.js';
+import type { BenchContext, Figure, Scenario } from './scenario.js';
+import { RoaringBitmap32 } from '../src/store/roaring.js';
+
+const STANDARD_SETS = [1_000_000, 10_000_000];
+const NATIONAL_SETS = [100_000_000];
+const SMOKE_SETS = [3_000];
+const BATCHES = [10_000, 100_000, 1_000_000];
+const SMOKE_BATCHES = [500];
+const SWEEP_BATCHES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+const SMOKE_SWEEP_BATCHES = [256, 2048];
+/** Distinct input batches the sweep rotates through, so repeated calls do not stay cache-hot. */
+const SWEEP_POOL_NUMBERS = 1 << 20;
+/** A scrub list is mostly callable numbers: a fifth of the entries are on the list. */
+const HIT_FRACTION = 0.2;
+const AREA_FACTOR = 10_000_000;
+const SEED = 23;
+
+/**
+ * Whether a scrub answer is right: exactly the blocked entries, either in input order with
+ * duplicates or sorted ascending once each (the two orders the engine's contract has allowed).
+ */
+function scrubIsCorrect(blocked: readonly string[], data: NumberData, input: Float64Array): boolean {
+  const inOrder = input.filter((number) => sortedContains(data.numbers, number));
+  const sortedOnce = distinctSorted(inOrder.slice());
+  const matches = (expected: Float64Array): boolean =>
+    blocked.length === expected.length && blocked.every((phone, i) => phone === String(expected[i]));
+  return matches(inOrder) || matches(sortedOnce);
+}
+
+function repeatsFor(batch: number, smoke: boolean): number {
+  if (smoke) return 1;
+  return Math.max(3, Math.min(30, Math.round(300_000 / batch)));
+}
+
+async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, batch: number, smoke: boolean): Promise<Figure[]> {
+  const probes = probeSet(data, batch, HIT_FRACTION, SEED + batch);
+  const list = toCommaList(probes.numbers);
+  const digits = toDigits(probes.numbers);
+  const numbers = probes.numbers;
+  check(scrubIsCorrect(dnc.scrub(list).blocked, data, numbers), 'scrub returned exactly the blocked entries');
+  check(digits.filter((phone) => dnc.isBlocked(phone)).length === probes.expectedHits, 'isBlocked loop hit count');
+  check(numbers.filter((number) => layout.has(number)).length === probes.expectedHits, 'has() loop hit count');
+
+  let sink = 0;
+  const [scrubMs, loopMs, hasMs] = timeMsInterleaved(
+    [
+      () => (sink += dnc.scrub(list).blocked.length),
+      () => {
+        for (const phone of digits) if (dnc.isBlocked(phone)) sink++;
+      },
+      () => {
+        for (const number of numbers) if (layout.has(number)) sink++;
+      },
+    ],
+    repeatsFor(batch, smoke),
+  );
+  check(sink > 0 || probes.expectedHits === 0, 'timed runs found blocked numbers');
+  const perSecond = (ms: number): number => (batch / ms) * 1000;
+  const label = `scrub ${batch} vs ${data.numbers.length}`;
+  const national = batch === 1_000_000 && data.numbers.length >= 100_000_000;
+  return [
+    versus(label, perSecond(scrubMs!), 'numbers/s', 'per-number dnc.isBlocked loop', perSecond(loopMs!)),
+    versus(label, perSecond(scrubMs!), 'numbers/s', 'per-number RoaringBitmap32.has() loop (parsed numbers)', perSecond(hasMs!),
+      national ? { target: '>= 20M numbers/s and >= 5x has() loop (issue 7)', met: perSecond(scrubMs!) >= 20e6 && hasMs! / scrubMs! >= 5 } : {}),
+  ];
+}
+
+/** The engine's small-batch strategy: sort, then probe each distinct number. */
+function scrubByProbing(layout: AreaRoaring, batch: Float64Array): number {
+  const sorted = batch.slice().sort();
+  let blocked = 0;
+  let previous = -1;
+  for (const number of sorted) {
+    if (number === previous) continue;
+    previous = number;
+    if (layout.has(number)) blocked++;
+  }
+  return blocked;
+}
+
+/** The engine's large-batch strategy: sort, one query bitmap per area-code run, intersect. */
+function scrubBySetOperations(layout: AreaRoaring, batch: Float64Array): number {
+  const sorted = batch.slice().sort();
+  const rests = new Uint32Array(sorted.length);
+  const out = new Float64Array(sorted.length);
+  let blocked = 0;
+  let start = 0;
+  while (start < sorted.length) {
+    const area = Math.floor(sorted[start]! / AREA_FACTOR);
+    let end = start;
+    while (end < sorted.length && Math.floor(sorted[end]! / AREA_FACTOR) === area) {
+      rests[end] = sorted[end]! - area * AREA_FACTOR;
+      end++;
+    }
+    const bitmap = layout.byArea[area];
+    if (bitmap !== undefined) {
+      const hits = RoaringBitmap32.and(new RoaringBitmap32(rests.subarray(start, end)), bitmap).toUint32Array();
+      for (const rest of hits) out[blocked++] = area * AREA_FACTOR + rest;
+    }
+    start = end;
+  }
+  return blocked;
+}
+
+function sweepCase(name: string, batches: Float64Array[], scrub: (batch: Float64Array) => number): MicroCase {
+  let next = 0;
+  return {
+    name,
+    opsPerCall: batches[0]!.length,
+    fn: () => {
+      const result = scrub(batches[next]!);
+      next = (next + 1) % batches.length;
+      return result;
+    },
+  };
+}
+
+function sweep(layout: AreaRoaring, data: NumberData, context: BenchContext): Figure[] {
+  const figures: Figure[] = [];
+  let crossover: number | undefined;
+  for (const size of context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES) {
+    const poolBatches = context.smoke ? 2 : Math.max(4, Math.min(64, Math.floor(SWEEP_POOL_NUMBERS / size)));
+    const sets = Array.from({ length: poolBatches }, (_, i) => probeSet(data, size, HIT_FRACTION, SEED * 1000 + size + i));
+    for (const set of sets) {
+      check(scrubByProbing(layout, set.numbers) === set.expectedDistinctHits, `probing strategy at ${size}`);
+      check(scrubBySetOperations(layout, set.numbers) === set.expectedDistinctHits, `set-operations strategy at ${size}`);
+    }
+    const batches = sets.map((set) => set.numbers);
+    const [probing, setOps] = runMicro(
+      [sweepCase('probing', batches, (b) => scrubByProbing(layout, b)), sweepCase('set operations', batches, (b) => scrubBySetOperations(layout, b))],
+      { smoke: context.smoke, maxTimeSeconds: 1 },
+    );
+    const wins = setOps!.opsPerSecond >= probing!.opsPerSecond;
+    if (wins && crossover === undefined) crossover = size;
+    if (!wins) crossover = undefined;
+    figures.push(versus(`sweep ${size}: set operations`, setOps!.opsPerSecond, 'numbers/s', 'per-number probing', probing!.opsPerSecond));
+  }
+  // The engine's switch-over constant, if it still has one (a JS-probing scrub needs none).
+  const threshold = (constants as Record<string, unknown>)['SCRUB_SET_OPERATIONS_NUMBERS_MIN'];
+  const extras = typeof threshold === 'number'
+    ? { target: `engine threshold SCRUB_SET_OPERATIONS_NUMBERS_MIN = ${threshold} (met: within 2x)`,
+      met: crossover !== undefined && crossover <= threshold * 2 && crossover >= threshold / 2 }
+    : { target: 'engine has no set-operations threshold' };
+  const largest = (context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES).at(-1);
+  figures.push(plain(`crossover: smallest batch from which set operations win (0 = never up to ${largest})`, crossover ?? 0, 'numbers', extras));
+  return figures;
+}
+
+const scenario: Scenario = async (context) => {
+  requireGcUnlessSmoke(context.smoke);
+  const sets = context.smoke ? SMOKE_SETS : context.scale === '100M' ? NATIONAL_SETS : STANDARD_SETS;
+  const batches = context.smoke ? SMOKE_BATCHES : BATCHES;
+  const figures: Figure[] = [];
+  for (const [index, size] of sets.entries()) {
+    const data = generateNumbers('registry', size, SEED);
+    const dnc = await loadDnc(data.numbers);
+    const layout = new AreaRoaring(data.numbers);
+    context.log(`scrub: against ${size} registry numbers`);
+    for (const batch of batches) figures.push(...(await measureBatch(dnc, layout, data, batch, context.smoke)));
+    if (index === sets.length - 1) figures.push(...sweep(layout, data, context));
+    await dnc.close();
+  }
+  return {
+    scenario: 'scrub',
+    sizes: { setNumbers: sets.join(' / '), batches: batches.join(' / '), hitFraction: HIT_FRACTION },
+    figures,
+  };
+};
+
+export default scenario;
