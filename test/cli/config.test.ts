@@ -1,0 +1,58 @@
+// Settings of `idnc serve`: defaults <- environment <- flags, validated once, frozen.
+
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadServeConfig, parseBytes, parseDuration } from '../../src/config.js';
+
+describe('serve configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadServeConfig({}, {});
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      dataDir: resolve('snapshots'),
+      fsync: 'always',
+      snapshotIntervalMs: 5 * 60 * 1000,
+      snapshotLogBytes: 64 * 1024 * 1024,
+      requestNumbersMax: 100_000,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('takes the environment, and flags over it', () => {
+    const env = { IDNC_HOST: '0.0.0.0', IDNC_PORT: '8080', IDNC_DATA_DIR: 'env-data' };
+    expect(loadServeConfig({}, env)).toMatchObject({ host: '0.0.0.0', port: 8080, dataDir: resolve('env-data') });
+    const flags = { host: '::1', port: '0', dataDir: 'flag-data', fsync: 'interval', snapshotInterval: '30s', snapshotLogBytes: '8MiB', maxNumbers: '500' };
+    expect(loadServeConfig(flags, env)).toMatchObject({
+      host: '::1',
+      port: 0,
+      dataDir: resolve('flag-data'),
+      fsync: 'interval',
+      snapshotIntervalMs: 30_000,
+      snapshotLogBytes: 8 * 1024 * 1024,
+      requestNumbersMax: 500,
+    });
+  });
+
+  it('refuses bad values naming the setting', () => {
+    expect(() => loadServeConfig({ port: '70000' }, {})).toThrow(/port "70000"/);
+    expect(() => loadServeConfig({}, { IDNC_PORT: 'http' })).toThrow(ConfigError);
+    expect(() => loadServeConfig({ fsync: 'sometimes' }, {})).toThrow(/--fsync "sometimes"/);
+    expect(() => loadServeConfig({ snapshotInterval: '5' }, {})).toThrow(/--snapshot-interval/);
+    expect(() => loadServeConfig({ snapshotLogBytes: '-1' }, {})).toThrow(/--snapshot-log-bytes/);
+    expect(() => loadServeConfig({ maxNumbers: '0' }, {})).toThrow(/--max-numbers/);
+    expect(() => loadServeConfig({ host: '' }, {})).toThrow(/--host/);
+  });
+
+  it('parses durations and sizes with units', () => {
+    expect(parseDuration('x', '500ms')).toBe(500);
+    expect(parseDuration('x', '5m')).toBe(300_000);
+    expect(parseDuration('x', '1h')).toBe(3_600_000);
+    expect(() => parseDuration('x', '0s')).toThrow(ConfigError);
+    expect(parseBytes('x', '67108864')).toBe(67_108_864);
+    expect(parseBytes('x', '64MiB')).toBe(67_108_864);
+    expect(parseBytes('x', '1MB')).toBe(1_000_000);
+    expect(parseBytes('x', '512kib')).toBe(524_288);
+    expect(() => parseBytes('x', '12 parsecs')).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,170 @@
+// The built CLI as users run it: `idnc serve` prints the first key with a curl line that works,
+// `idnc keys create|list|revoke` act on the directory of the running server (which notices within
+// a second), and SIGTERM/SIGINT finish in-flight requests and exit 0.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const PDNC = '/app/main/rpc/pdnc';
+
+interface Server {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'idnc-cli-'));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.IDNC_HOST;
+  delete env.IDNC_PORT;
+  delete env.IDNC_DATA_DIR;
+  return env;
+}
+
+function startServer(): Server {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dir], { cwd: dir, env: cleanEnv() });
+  children.push(child);
+  const server: Server = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout!.on('data', (chunk: Buffer) => (server.stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (server.stderr += chunk.toString()));
+  return server;
+}
+
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function keys(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [cli, 'keys', ...args, '--data-dir', dir], { env: cleanEnv() });
+}
+
+async function statusOf(base: string, key: string, query: string): Promise<number> {
+  return (await fetch(`${base}${PDNC}?${query}`, { headers: { loginId: key } })).status;
+}
+
+describe('idnc serve (built CLI)', () => {
+  it('prints the first key with a working curl line; keys commands work beside it; SIGTERM exits 0', async () => {
+    const server = startServer();
+    const curl = await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(server.stdout) ?? undefined);
+    const [, adminKey, url] = curl as unknown as [string, string, string];
+    expect(server.stdout).toContain('shown only this once');
+    const base = new URL(url).origin;
+
+    const count = await fetch(url, { headers: { loginId: adminKey } });
+    expect(count.status).toBe(200);
+    expect(await count.text()).toBe('0');
+    const add = await fetch(`${base}${PDNC}?actionType=add&phoneList=5039367187,2125551234`, { headers: { loginId: adminKey } });
+    expect(add.headers.get('idnc-changed')).toBe('2');
+
+    const created = await keys('create', '--org', 'acme', '--scopes', 'read', '--name', 'reporting');
+    const newKey = created.stdout.trim();
+    expect(created.stdout).toMatch(/^idnc_[0-9a-f]{12}_\S{43}\n$/);
+    expect(created.stderr).toContain('acme');
+    await waitFor(async () => ((await statusOf(base, newKey, 'actionType=count')) === 200 ? true : undefined), 2000);
+    expect(await statusOf(base, newKey, 'actionType=add&phoneList=5039367187')).toBe(403);
+
+    const listed = await keys('list');
+    expect(listed.stdout).toContain('reporting');
+    expect(listed.stdout).toContain('acme');
+    expect(listed.stdout).not.toContain(newKey);
+    expect(listed.stdout).not.toContain(adminKey);
+    expect(listed.stdout).not.toContain('sha256');
+    const json = JSON.parse((await keys('list', '--json')).stdout) as Record<string, unknown>[];
+    expect(json).toHaveLength(2);
+    expect(json.every((r) => !('hash' in r))).toBe(true);
+
+    await keys('revoke', 'reporting');
+    await waitFor(async () => ((await statusOf(base, newKey, 'actionType=count')) === 401 ? true : undefined), 2000);
+
+    await expect(keys('create', '--org', 'acme', '--scopes', 'read,delete')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('scope "delete"'),
+      stdout: '',
+    });
+    await expect(keys('revoke', 'nobody')).rejects.toMatchObject({ code: 1 });
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.stderr).toContain('closed cleanly');
+    expect(server.stderr).toContain('"path":"/app/main/rpc/pdnc"');
+    for (const secret of [adminKey, newKey, '5039367187', '2125551234']) expect(server.stderr).not.toContain(secret);
+  }, 30_000);
+
+  it('on a later start prints no key, and SIGINT lets an in-flight request finish', async () => {
+    const first = startServer();
+    const key = (await waitFor(() => /loginId: (idnc_\S+)'/.exec(first.stdout)?.[1]))!;
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const server = startServer();
+    const port = Number(await waitFor(() => /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.stderr)?.[1]));
+    expect(server.stdout).toBe('');
+
+    const body = 'actionType=add&projId=&phoneList=5039367187';
+    const response = new Promise<{ status: number; changed: string | undefined }>((resolve, reject) => {
+      const request = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: PDNC,
+          headers: { loginId: key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, changed: res.headers['idnc-changed'] as string | undefined }));
+        },
+      );
+      request.on('error', reject);
+      request.write(body.slice(0, 10));
+      request.on('socket', (socket) =>
+        socket.on('connect', () =>
+          setTimeout(() => {
+            server.child.kill('SIGINT');
+            setTimeout(() => request.end(body.slice(10)), 300);
+          }, 200),
+        ),
+      );
+    });
+    expect(await response).toEqual({ status: 200, changed: '1' });
+    expect(await server.exited).toBe(0);
+    expect(server.stderr).toContain('SIGINT');
+  }, 30_000);
+
+  it('refuses a bad flag with a clear message and exit code 1', async () => {
+    await expect(run(process.execPath, [cli, 'serve', '--port', 'http', '--data-dir', dir], { env: cleanEnv() })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('port "http"'),
+    });
+  });
+});
