@@ -59,11 +59,25 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A HEAD of the pdnc route would run add/remove: no automatic HEAD routes.
     exposeHeadRoutes: false,
     requestIdHeader: false,
+    disableRequestLogging: true,
   });
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
-  app.addHook('onRequest', async (request) => checkRequestHead(request, limits));
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkRequestHead(request, limits);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  });
+  // One log line per request (Fastify's own logging writes two): method, path, status, time.
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    done();
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   app.get('/healthz', async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
