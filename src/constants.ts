@@ -16,6 +16,13 @@ export const AREA_CODE_SLOTS = 1000;
 /** The 7-digit rest (exchange + line) is below this; it is the 32-bit value stored in Roaring. */
 export const AREA_REST_MODULUS = 10_000_000;
 
+/**
+ * Changes an area code's list keeps beside its frozen base before they are merged into a new base.
+ * A merge costs one pass over that area's bytes; this bound keeps that under one operation per
+ * few thousand changes, and a lookup in the delta (a Map) stays a single hash probe.
+ */
+export const AREA_DELTA_ENTRIES_MAX = 4096;
+
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;
 
@@ -98,6 +105,8 @@ export const REQUEST_NUMBERS_MAX = 100_000;
  */
 export const HTTP_BODY_BYTES_PER_NUMBER = 32;
 export const HTTP_BODY_BYTES_SLACK = 64 * 1024;
+/** A connection that sent a malformed or oversized head may linger this long while its 4xx drains. */
+export const HTTP_CLIENT_ERROR_LINGER_MS = 1000;
 /** A graceful shutdown waits this long for in-flight requests, then exits non-zero. */
 export const SHUTDOWN_GRACE_MS = 30_000;
 

@@ -6,6 +6,7 @@
 
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
+import { HTTP_CLIENT_ERROR_LINGER_MS } from '../constants.js';
 import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
 
 export interface HeadLimits {
@@ -27,8 +28,6 @@ export function checkRequestHead(request: FastifyRequest, limits: HeadLimits): v
   }
 }
 
-/** How long a connection that sent a bad head may linger while its error response drains. */
-const CLIENT_ERROR_LINGER_MS = 1000;
 const CHAR_LF = 10;
 const CHAR_SPACE = 32;
 const REQUEST_LINE_START = /^[A-Z]{3,10} /;
@@ -93,6 +92,6 @@ export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socke
     // End (not destroy) so the client reads the answer before the close; a client still
     // sending is cut off shortly after.
     if (socket.writable) socket.end(response);
-    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+    setTimeout(() => socket.destroy(), HTTP_CLIENT_ERROR_LINGER_MS).unref();
   };
 }

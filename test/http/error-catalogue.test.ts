@@ -1,0 +1,30 @@
+// The error catalogue: every code is defined once, has an error HTTP status, and is documented in
+// the README's error table with that same status (clients key on these codes).
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ERROR_CATALOGUE } from '../../src/errors.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const source = readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8');
+
+describe('error catalogue', () => {
+  const codes = Object.keys(ERROR_CATALOGUE) as (keyof typeof ERROR_CATALOGUE)[];
+
+  it('defines every code once, in upper snake case, with a 4xx or 5xx status', () => {
+    for (const code of codes) {
+      expect(code).toMatch(/^[A-Z][A-Z_]*$/);
+      expect(source.match(new RegExp(`^\\s+${code}:`, 'gm'))).toHaveLength(1);
+      const { statusCode } = ERROR_CATALOGUE[code];
+      expect(Number.isInteger(statusCode) && statusCode >= 400 && statusCode <= 599).toBe(true);
+    }
+  });
+
+  it('documents every code in the README with its HTTP status', () => {
+    for (const code of codes) {
+      const row = new RegExp(`^\\| \`${code}\` \\| (\\d{3}) \\|`, 'm').exec(readme);
+      expect(row, `${code} is not in the README error table`).not.toBeNull();
+      expect(Number(row![1])).toBe(ERROR_CATALOGUE[code].statusCode);
+    }
+  });
+});
