@@ -14,7 +14,7 @@ import { IdncError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { safeSerializers } from '../http/log-serializers.js';
 import { PDNC_PATH } from '../http/pdnc-route.js';
-import { ensureFirstKey, type CreatedKey } from '../keys/key-admin.js';
+import { ensureFirstKey, forgetUnshownFirstKey, type CreatedKey } from '../keys/key-admin.js';
 import { KeysFileError } from '../keys/key-records.js';
 import { openKeyStore, type WatchedKeyStore } from '../keys/key-store.js';
 
@@ -82,9 +82,10 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const engineLogger = engineLoggerOf(logger);
   let keys: WatchedKeyStore | undefined;
   let dnc: Dnc | undefined;
+  let firstKey: CreatedKey | undefined;
   try {
     await mkdir(config.dataDir, { recursive: true });
-    const firstKey = await ensureFirstKey(config.dataDir);
+    firstKey = await ensureFirstKey(config.dataDir);
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
     dnc = await openDnc({
       dataDir: config.dataDir,
@@ -96,6 +97,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     const app = buildApp({ dnc, keys: keys.store, logger, limits: { requestNumbersMax: config.requestNumbersMax } });
     await app.listen({ host: config.host, port: config.port });
     if (firstKey !== undefined) printFirstKey(firstKey, config.host, (app.server.address() as AddressInfo).port);
+    firstKey = undefined;
     return await untilStopped(async () => {
       await app.close();
       keys?.close();
@@ -105,6 +107,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     reportStartFailure(error);
     keys?.close();
     await dnc?.close().catch(() => undefined);
+    if (firstKey !== undefined) await forgetUnshownFirstKey(config.dataDir, firstKey).catch(() => undefined);
     return 1;
   }
 }

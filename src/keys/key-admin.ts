@@ -4,6 +4,7 @@
 
 import { FIRST_KEY_ORGANISATION, KEYS_FILE_FORMAT_VERSION } from '../constants.js';
 import { generateKey, isKeyId } from './key-format.js';
+import { unlink } from 'node:fs/promises';
 import { keysFilePath, readKeysFile, withKeysLock, writeKeysFile } from './key-file.js';
 import { checkName, checkOrg, isActive, KeyInputError, type KeyRecord, type KeysFile, type Scope } from './key-records.js';
 
@@ -62,6 +63,18 @@ export async function ensureFirstKey(dataDir: string): Promise<CreatedKey | unde
     const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin'], name: 'admin' }, []);
     await writeKeysFile(path, { ...EMPTY, keys: [created.record] });
     return created;
+  });
+}
+
+/**
+ * Undoes ensureFirstKey when the server could not start and so never showed the key: the next
+ * start then creates (and shows) a new one. Leaves the file alone if anything else was added.
+ */
+export async function forgetUnshownFirstKey(dataDir: string, created: CreatedKey): Promise<void> {
+  const path = keysFilePath(dataDir);
+  await withKeysLock(path, async () => {
+    const keys = (await readKeysFile(path))?.keys;
+    if (keys?.length === 1 && keys[0]!.id === created.record.id) await unlink(path);
   });
 }
 

@@ -3,8 +3,10 @@
 // a second), and SIGTERM/SIGINT finish in-flight requests and exit 0.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -160,6 +162,22 @@ describe('idnc serve (built CLI)', () => {
     expect(await server.exited).toBe(0);
     expect(server.stderr).toContain('SIGINT');
   }, 30_000);
+
+  it('a port in use is a clear error, exit 1, and the unshown first key is not kept', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = String((blocker.address() as net.AddressInfo).port);
+    try {
+      await expect(run(process.execPath, [cli, 'serve', '--port', port, '--data-dir', dir], { env: cleanEnv() })).rejects.toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: expect.stringMatching(/EADDRINUSE|address already in use/),
+      });
+      expect(existsSync(join(dir, 'keys.json'))).toBe(false);
+    } finally {
+      blocker.close();
+    }
+  });
 
   it('refuses a bad flag with a clear message and exit code 1', async () => {
     await expect(run(process.execPath, [cli, 'serve', '--port', 'http', '--data-dir', dir], { env: cleanEnv() })).rejects.toMatchObject({
