@@ -167,6 +167,16 @@ export function memoryDelta(before: MemorySnapshot, after: MemorySnapshot): Memo
   };
 }
 
+/**
+ * The bytes a structure holds, from a before/after delta: V8 heap + typed-array backing stores +
+ * CRoaring allocations. Each lives in exactly one of the three, so the sum counts nothing twice,
+ * whatever mix of JS objects, typed arrays and native bitmaps a layout uses. (RSS is not used: it
+ * is dominated by load-time garbage V8 keeps mapped, not by the structure.)
+ */
+export function trackedBytes(delta: MemorySnapshot): number {
+  return delta.heapUsed + delta.arrayBuffers + delta.roaring;
+}
+
 export function bitsPerNumber(bytes: number, numbers: number): number {
   return (bytes * 8) / numbers;
 }

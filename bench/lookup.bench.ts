@@ -8,7 +8,7 @@ import type { Dnc } from '../src/index.js';
 import { parsePhone } from '../src/index.js';
 import { generateNumbers, probeSet, sortedContains, toDigits, type NumberData } from './data/registry.js';
 import { check, plain, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMs, type MicroCase } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMs, trackedBytes, type MicroCase } from './harness.js';
 import { AreaRoaring, FlatBits, loadDnc } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -79,16 +79,15 @@ async function buildStructures(data: NumberData, context: BenchContext): Promise
   const flat = new FlatBits(data.numbers);
   context.log(`built: idnc ${loadMs.toFixed(0)} ms, Set ${setMs.toFixed(0)} ms, Roaring ${roaringMs.toFixed(0)} ms`);
 
-  const idncBytes = idncMemory.roaring + idncMemory.heapUsed;
+  const idncBytes = trackedBytes(idncMemory);
   const setLabel = setNumbers < n ? `JS Set (capped at ${setNumbers} numbers)` : 'JS Set';
   const figures: Figure[] = [
     versus(`build: idnc add() in comma batches, ${n} numbers`, (n / loadMs) * 1000, 'numbers/s', `${setLabel} add()`, (setNumbers / setMs) * 1000),
-    versus('memory: idnc (Roaring bytes + JS heap delta)', bitsPerNumber(idncBytes, n), 'bits/number',
-      `${setLabel} (JS heap delta)`, bitsPerNumber(setMemory.heapUsed, setNumbers),
+    versus('memory: idnc (heap + typed arrays + Roaring)', bitsPerNumber(idncBytes, n), 'bits/number',
+      `${setLabel}`, bitsPerNumber(trackedBytes(setMemory), setNumbers),
       { target: '<= 16 bits/number at 100M (issue 7)', met: bitsPerNumber(idncBytes, n) <= 16 }),
-    versus('memory: idnc', bitsPerNumber(idncBytes, n), 'bits/number', 'Roaring alone (area layout, Roaring bytes)',
-      bitsPerNumber(roaringMemory.roaring, n)),
-    plain('memory: idnc process RSS delta (noisy, includes allocator slack)', bitsPerNumber(idncMemory.rss, n), 'bits/number'),
+    versus('memory: idnc (heap + typed arrays + Roaring)', bitsPerNumber(idncBytes, n), 'bits/number', 'Roaring alone (area layout)',
+      bitsPerNumber(trackedBytes(roaringMemory), n)),
     plain('memory: flat bit array (exact bytes)', bitsPerNumber(flat.bytes, n), 'bits/number'),
   ];
   return { dnc: dnc!, set, setNumbers, roaring: roaring!, flat, figures };
@@ -165,8 +164,8 @@ async function uniformMemory(size: number, context: BenchContext): Promise<Figur
   const roaring = new AreaRoaring(data.numbers);
   const alone = memoryDelta(before, memorySnapshot());
   check(roaring.has(data.numbers[0]!) && dnc.count() === size, 'uniform set loaded');
-  const idncBits = bitsPerNumber(idnc.roaring + idnc.heapUsed, size);
-  const aloneBits = bitsPerNumber(alone.roaring, size);
+  const idncBits = bitsPerNumber(trackedBytes(idnc), size);
+  const aloneBits = bitsPerNumber(trackedBytes(alone), size);
   return [
     versus(`memory, uniform random ${size}: idnc`, idncBits, 'bits/number', 'Roaring alone (area layout)', aloneBits,
       { target: '<= 1.25x Roaring alone at 100M (issue 7)', met: idncBits <= 1.25 * aloneBits }),

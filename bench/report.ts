@@ -33,9 +33,15 @@ export interface RunReport {
   readonly outcomes: readonly ScenarioOutcome[];
 }
 
+function git(args: readonly string[]): string {
+  return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+}
+
+/** The commit measured, flagged when src/ differs from it (the figures are then of that tree). */
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git(['rev-parse', '--short', 'HEAD']);
+    return git(['status', '--porcelain', '--', 'src']) === '' ? commit : `${commit} + uncommitted changes in src/`;
   } catch {
     return 'unknown';
   }

@@ -152,7 +152,7 @@ function sweep(layout: AreaRoaring, data: NumberData, context: BenchContext): Fi
   // The engine's switch-over constant, if it still has one (a JS-probing scrub needs none).
   const threshold = (constants as Record<string, unknown>)['SCRUB_SET_OPERATIONS_NUMBERS_MIN'];
   const extras = typeof threshold === 'number'
-    ? { target: `engine threshold SCRUB_SET_OPERATIONS_NUMBERS_MIN = ${threshold} (met: within 2x)`,
+    ? { target: `supports SCRUB_SET_OPERATIONS_NUMBERS_MIN = ${threshold} (crossover within 2x of it)`,
       met: crossover !== undefined && crossover <= threshold * 2 && crossover >= threshold / 2 }
     : { target: 'engine has no set-operations threshold' };
   const largest = (context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES).at(-1);
