@@ -71,7 +71,7 @@ const scenario: Scenario = async (context) => {
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
-  return { scenario: 'durable-adds', sizes: { runMs, recordBytes: RAW_RECORD_BYTES, tmpdir: os.tmpdir() }, figures };
+  return { scenario: 'durable-adds', sizes: { runMs, recordBytes: RAW_RECORD_BYTES }, figures };
 };
 
 export default scenario;
