@@ -1,7 +1,8 @@
 // The bench runner: `npm run bench [-- --scale 100M] [names...]`. Runs every bench/*.bench.ts in its
 // own child process (so one scenario's garbage and native allocations never inflate the next one's
-// memory figures), then writes bench/results/latest.json and, for a full run, the Markdown report
-// (bench/RESULTS.md, or bench/RESULTS-100M.md at national scale), regenerated from the run itself.
+// memory figures), then writes bench/results/latest.json and latest.md and, for a full non-smoke run,
+// the committed report (bench/RESULTS.md, or bench/RESULTS-100M.md at national scale), always
+// regenerated from the run itself.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -117,6 +118,7 @@ async function runAll(options: Arguments): Promise<number> {
   };
   await mkdir(options.outDir, { recursive: true });
   await writeFile(path.join(options.outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(path.join(options.outDir, 'latest.md'), renderMarkdown(report));
   if (!smoke && options.names.length === 0) {
     const reportFile = options.scale === '100M' ? 'RESULTS-100M.md' : 'RESULTS.md';
     await writeFile(path.join(BENCH_DIR, reportFile), renderMarkdown(report));
