@@ -146,7 +146,7 @@ describe('durable engine', () => {
     const again = await open();
     expect(again.count()).toBe(1_100_000);
     await again.close();
-  });
+  }, 30_000);
 
   it('refuses a second writer at once, naming the holder', async () => {
     const dnc = await open();

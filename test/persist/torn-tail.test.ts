@@ -84,7 +84,7 @@ describe('torn tail', () => {
       await again.close();
       await dnc.close();
     }
-  });
+  }, 60_000);
 
   it('recovers an empty data directory whose first segment header was torn', async () => {
     const { segment } = await writeLog();
@@ -118,7 +118,7 @@ describe('bit flips', () => {
         expect(fs.readFileSync(path.join(target, path.basename(segment))).equals(flipped)).toBe(true);
       }
     }
-  });
+  }, 30_000);
 
   it('cuts a flipped last record loudly as a torn tail (it cannot be told from a torn write)', async () => {
     const { segment, recordEnds } = await writeLog();
@@ -169,5 +169,5 @@ describe('bit flips', () => {
       fs.writeFileSync(path.join(alone, snapshots[1]!), flipped);
       await expect(openDnc({ dataDir: alone, logger: recordingLogger() })).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
     }
-  });
+  }, 30_000);
 });
