@@ -3,7 +3,7 @@
 // logger, limits); it reads no environment and owns neither the engine nor the key file.
 
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   HTTP_BODY_BYTES_PER_NUMBER,
   HTTP_BODY_BYTES_SLACK,
@@ -59,7 +59,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A HEAD of the pdnc route would run add/remove: no automatic HEAD routes.
     exposeHeadRoutes: false,
     requestIdHeader: false,
-    disableRequestLogging: true,
+    // Fastify's two lines per request are replaced by the one of the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
