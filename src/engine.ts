@@ -46,7 +46,7 @@ export interface StatusEntry {
 }
 
 export interface ScrubResult {
-  /** Blocked numbers among the input, sorted ascending, each once. */
+  /** The blocked numbers of the input, in input order (a number given twice appears twice). */
   readonly blocked: string[];
   /** Valid numbers checked (duplicates included). */
   readonly checked: number;

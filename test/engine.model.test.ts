@@ -71,7 +71,7 @@ async function step(dnc: Dnc, model: Model, op: Operation): Promise<void> {
     });
     expect(dnc.status(op.entries, options)).toEqual(expected);
   } else {
-    const expected = [...new Set(valid.filter((digits) => model.blockedBy(org, projId, digits) !== null))].sort();
+    const expected = valid.filter((digits) => model.blockedBy(org, projId, digits) !== null);
     expect(dnc.scrub(op.entries, options).blocked).toEqual(expected);
   }
 }

@@ -133,11 +133,11 @@ describe('isBlocked, scrub and close', () => {
     expect(() => dnc.isBlocked('503936718')).toThrowError(/expected 10 digits, got 9/);
   });
 
-  it('scrub returns the blocked subset sorted and unique', async () => {
+  it('scrub returns the blocked entries in input order', async () => {
     const dnc = await openDnc();
     await dnc.add('7075276405,5039367187');
     const result = dnc.scrub('7075276405,3125550199,5039367187,7075276405');
-    expect(result.blocked).toEqual(['5039367187', '7075276405']);
+    expect(result.blocked).toEqual(['7075276405', '5039367187', '7075276405']);
     expect(result.checked).toBe(4);
   });
 

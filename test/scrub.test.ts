@@ -1,9 +1,9 @@
-// scrub must agree with per-number status on random inputs, on both of its paths: probing below
-// SCRUB_SET_OPERATIONS_NUMBERS_MIN and bitmap set operations from there on.
+// scrub must agree with per-number status on random inputs, small and large, including inputs that
+// exercise the per-area delta and its merges.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SCRUB_SET_OPERATIONS_NUMBERS_MIN } from '../src/constants.js';
+import { AREA_DELTA_ENTRIES_MAX } from '../src/constants.js';
 import { openDnc, type Dnc } from '../src/index.js';
 
 /** Numbers clustered in a few area codes and exchanges, so that hits are common. */
@@ -16,25 +16,26 @@ const clusteredDigits = fc
   .map(({ area, exchange, line }) => `${area}${exchange}${String(line).padStart(4, '0')}`);
 
 function blockedByStatus(dnc: Dnc, digits: string[], projId: string): string[] {
-  const blocked = dnc.status(digits, { projId }).filter((entry) => entry.onList).map((entry) => entry.phone);
-  return [...new Set(blocked)].sort();
+  return dnc.status(digits, { projId }).filter((entry) => entry.onList).map((entry) => entry.phone);
 }
 
 describe('scrub', () => {
   it.each([
-    ['probing', 50, SCRUB_SET_OPERATIONS_NUMBERS_MIN - 1],
-    ['set operations', SCRUB_SET_OPERATIONS_NUMBERS_MIN, SCRUB_SET_OPERATIONS_NUMBERS_MIN * 3],
-  ])('agrees with status on random inputs (%s path)', async (_path, minLength, maxLength) => {
+    ['small', 0, 100],
+    ['large', AREA_DELTA_ENTRIES_MAX, AREA_DELTA_ENTRIES_MAX * 2],
+  ])('agrees with status on random inputs (%s batches)', async (_size, minLength, maxLength) => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(clusteredDigits, { maxLength: 3000 }),
         fc.array(clusteredDigits, { maxLength: 500 }),
+        fc.array(clusteredDigits, { maxLength: 300 }),
         fc.array(clusteredDigits, { minLength, maxLength }),
         fc.constantFrom('', 'p1', 'p2'),
-        async (master, project, query, projId) => {
+        async (master, project, removed, query, projId) => {
           const dnc = await openDnc();
           await dnc.add(master);
           await dnc.add(project, { projId: 'p1' });
+          await dnc.remove(removed);
           const result = dnc.scrub(query, { projId });
           expect(result.checked).toBe(query.length);
           expect(result.blocked).toEqual(blockedByStatus(dnc, query, projId));
@@ -42,6 +43,12 @@ describe('scrub', () => {
       ),
       { numRuns: 15 },
     );
+  });
+
+  it('keeps input order and duplicates', async () => {
+    const dnc = await openDnc();
+    await dnc.add('7075276405,5039367187');
+    expect(dnc.scrub('7075276405,3125550199,5039367187,7075276405').blocked).toEqual(['7075276405', '5039367187', '7075276405']);
   });
 
   it('returns nothing for an organisation that has no lists', async () => {

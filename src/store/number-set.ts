@@ -1,13 +1,16 @@
-// One list of numbers (a master list or a project list): a direct-indexed table of one
-// RoaringBitmap32 per area code, each holding the 7-digit rests. Area code selects the slot with one
-// array access; Roaring's 16-bit high containers then split the rest by exchange block.
+// One list of numbers (a master list or a project list): a direct-indexed table of one AreaSet per
+// area code, each holding the 7-digit rests (exchange + line) in Roaring's portable layout. The
+// area code selects the slot with one array access; inside, Roaring's 16-bit containers split the
+// rest into blocks of 65,536 (about six exchanges each).
 
-import { AREA_CODE_SLOTS } from '../constants.js';
+import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { areaCodeOf, numberFromParts, restOf } from '../phone/digits.js';
-import { RoaringBitmap32 } from './roaring.js';
+import { AreaSet } from './area-set.js';
+import { PortableBitmap } from './portable-bitmap.js';
+import type { RoaringBitmap32 } from './roaring.js';
 
 export class NumberSet {
-  private readonly byAreaCode: (RoaringBitmap32 | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
+  private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
   private total = 0;
 
   get size(): number {
@@ -15,8 +18,9 @@ export class NumberSet {
   }
 
   has(number: number): boolean {
-    const bitmap = this.byAreaCode[areaCodeOf(number)];
-    return bitmap !== undefined && bitmap.has(restOf(number));
+    const areaCode = Math.floor(number / AREA_REST_MODULUS);
+    const area = this.byAreaCode[areaCode];
+    return area !== undefined && area.has(number - areaCode * AREA_REST_MODULUS);
   }
 
   /** Adds sorted numbers; returns how many were not already present. */
@@ -32,45 +36,51 @@ export class NumberSet {
   private applySorted(sorted: Float64Array, adding: boolean): number {
     let changed = 0;
     forEachAreaCodeRun(sorted, (areaCode, rests) => {
-      const bitmap = adding ? this.bitmapFor(areaCode) : this.byAreaCode[areaCode];
-      if (bitmap === undefined) return;
-      const before = bitmap.size;
-      if (adding) bitmap.addMany(rests);
-      else bitmap.removeMany(rests);
-      changed += Math.abs(bitmap.size - before);
-      if (bitmap.size === 0) this.byAreaCode[areaCode] = undefined;
+      let area = this.byAreaCode[areaCode];
+      if (area === undefined) {
+        if (!adding) return;
+        area = new AreaSet();
+        this.byAreaCode[areaCode] = area;
+      }
+      changed += area.apply(rests, adding);
+      if (area.size === 0) this.byAreaCode[areaCode] = undefined;
     });
     this.total += adding ? changed : -changed;
     return changed;
-  }
-
-  private bitmapFor(areaCode: number): RoaringBitmap32 {
-    let bitmap = this.byAreaCode[areaCode];
-    if (bitmap === undefined) {
-      bitmap = new RoaringBitmap32();
-      this.byAreaCode[areaCode] = bitmap;
-    }
-    return bitmap;
   }
 
   /** Installs a whole area code's bitmap (snapshot loading); that area code must still be empty. */
   loadAreaBitmap(areaCode: number, bitmap: RoaringBitmap32): void {
     if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
     if (bitmap.size === 0) return;
-    this.byAreaCode[areaCode] = bitmap;
-    this.total += bitmap.size;
+    this.install(areaCode, AreaSet.fromBitmap(bitmap));
   }
 
-  /** The bitmap of one area code, for set operations (undefined when that area code is empty). */
-  areaBitmap(areaCode: number): RoaringBitmap32 | undefined {
-    return this.byAreaCode[areaCode];
+  /** Installs a whole area code from its portable serialisation (snapshot loading, no conversion). */
+  loadAreaPortable(areaCode: number, serialised: Uint8Array): void {
+    if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
+    const area = new AreaSet(new PortableBitmap(serialised));
+    if (area.size > 0) this.install(areaCode, area);
   }
 
-  /** Every non-empty area code with its bitmap, in ascending order. */
+  private install(areaCode: number, area: AreaSet): void {
+    this.byAreaCode[areaCode] = area;
+    this.total += area.size;
+  }
+
+  /** Every non-empty area code with its portable serialisation, ascending (what snapshots store). */
+  *portableAreas(): IterableIterator<[number, Uint8Array]> {
+    for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
+      const area = this.byAreaCode[areaCode];
+      if (area !== undefined) yield [areaCode, area.portable()];
+    }
+  }
+
+  /** Every non-empty area code with a native bitmap of it (a copy the caller owns), ascending. */
   *areas(): IterableIterator<[number, RoaringBitmap32]> {
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
-      const bitmap = this.byAreaCode[areaCode];
-      if (bitmap !== undefined) yield [areaCode, bitmap];
+      const area = this.byAreaCode[areaCode];
+      if (area !== undefined) yield [areaCode, area.toBitmap()];
     }
   }
 
