@@ -13,10 +13,10 @@
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
-import { AREA_REST_MODULUS, SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
+import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
-import { RoaringBitmap32 } from '../store/roaring.js';
+import { PortableBitmap } from '../store/portable-bitmap.js';
 import type { PersistFileSystem } from './file-system.js';
 import { temporaryPath } from './data-dir.js';
 
@@ -39,7 +39,7 @@ export function captureStore(store: DncStore): CapturedList[] {
   for (const [address, set] of store.lists()) {
     if (set.size === 0) continue;
     const areas: [number, Buffer][] = [];
-    for (const [areaCode, bitmap] of set.areas()) areas.push([areaCode, bitmap.serialize('portable') as Buffer]);
+    for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
     lists.push({ address, size: set.size, areas });
   }
   return lists;
@@ -121,7 +121,7 @@ export type SnapshotLoad =
 
 export interface LoadedList {
   readonly address: ListAddress;
-  readonly areas: ReadonlyArray<readonly [number, RoaringBitmap32]>;
+  readonly areas: ReadonlyArray<readonly [number, PortableBitmap]>;
 }
 
 /** Reads and fully checks a snapshot file; nothing is installed anywhere. */
@@ -182,15 +182,14 @@ function decodeList(next: () => unknown): LoadedList {
   const address = checkListAddress({ org: field<string>(item, 'org', 'string'), projId: field<string>(item, 'projId', 'string') });
   const size = field<number>(item, 'size', 'number');
   const areaCount = field<number>(item, 'areas', 'number');
-  const areas: [number, RoaringBitmap32][] = [];
+  const areas: [number, PortableBitmap][] = [];
   let total = 0;
   for (let a = 0; a < areaCount; a++) {
     const entry = next() as { area?: unknown; bitmap?: unknown } | null;
     const area = entry?.area;
     if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
     if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
-    const bitmap = RoaringBitmap32.deserialize(entry.bitmap, 'portable');
-    if (bitmap.size > 0 && bitmap.maximum() >= AREA_REST_MODULUS) throw new Error('bitmap holds a value beyond 7 digits');
+    const bitmap = new PortableBitmap(entry.bitmap);
     total += bitmap.size;
     areas.push([area, bitmap]);
   }
@@ -202,6 +201,6 @@ function decodeList(next: () => unknown): LoadedList {
 export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): void {
   for (const list of lists) {
     const set = store.listForWrite(list.address);
-    for (const [area, bitmap] of list.areas) set.loadAreaBitmap(area, bitmap);
+    for (const [area, bitmap] of list.areas) set.loadArea(area, bitmap);
   }
 }

@@ -6,8 +6,8 @@
 import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { areaCodeOf, numberFromParts, restOf } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
-import { PortableBitmap } from './portable-bitmap.js';
 import type { RoaringBitmap32 } from './roaring.js';
+import type { PortableBitmap } from './portable-bitmap.js';
 
 export class NumberSet {
   private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
@@ -49,23 +49,12 @@ export class NumberSet {
     return changed;
   }
 
-  /** Installs a whole area code's bitmap (snapshot loading); that area code must still be empty. */
-  loadAreaBitmap(areaCode: number, bitmap: RoaringBitmap32): void {
+  /** Installs a whole area code from its checked portable form (snapshot loading, no conversion). */
+  loadArea(areaCode: number, bitmap: PortableBitmap): void {
     if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
     if (bitmap.size === 0) return;
-    this.install(areaCode, AreaSet.fromBitmap(bitmap));
-  }
-
-  /** Installs a whole area code from its portable serialisation (snapshot loading, no conversion). */
-  loadAreaPortable(areaCode: number, serialised: Uint8Array): void {
-    if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
-    const area = new AreaSet(new PortableBitmap(serialised));
-    if (area.size > 0) this.install(areaCode, area);
-  }
-
-  private install(areaCode: number, area: AreaSet): void {
-    this.byAreaCode[areaCode] = area;
-    this.total += area.size;
+    this.byAreaCode[areaCode] = new AreaSet(bitmap);
+    this.total += bitmap.size;
   }
 
   /** Every non-empty area code with its portable serialisation, ascending (what snapshots store). */

@@ -85,10 +85,31 @@ export class PortableBitmap {
       requireBytes(view, position + bytes);
       this.offsets[key] = (position + shift) >>> 1;
       this.metas[key] = meta;
+      if (key === CONTAINER_KEY_SLOTS - 1) this.requireBelowRestModulus(key);
       total += cardinality;
       position += bytes;
     }
     return total;
+  }
+
+  /** The last container may reach past 10^7 - 1: no stored value may (it would not be a rest). */
+  private requireBelowRestModulus(key: number): void {
+    const lastValid = AREA_REST_MODULUS - 1 - key * 65536;
+    let largest: number;
+    const at = this.offsets[key]!;
+    const meta = this.metas[key]!;
+    if ((meta & 3) === KIND_ARRAY) largest = this.words[at + (meta >>> 2) - 1]!;
+    else if ((meta & 3) === KIND_RUN) {
+      const lastRun = at + 1 + 2 * ((meta >>> 2) - 1);
+      largest = this.words[lastRun]! + this.words[lastRun + 1]!;
+    } else {
+      largest = 0;
+      for (let word = 4095; word >= 0 && largest === 0; word--) {
+        const bits = this.words[at + word]!;
+        if (bits !== 0) largest = word * 16 + 31 - Math.clz32(bits);
+      }
+    }
+    if (largest > lastValid) throw new CorruptBitmapError(`holds a value beyond 7 digits`);
   }
 
   has(rest: number): boolean {

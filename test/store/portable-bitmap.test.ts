@@ -69,4 +69,14 @@ describe('PortableBitmap', () => {
     expect(() => new PortableBitmap(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrowError(/unknown cookie/);
     expect(() => new PortableBitmap(new Uint8Array(2))).toThrowError(CorruptBitmapError);
   });
+
+  it.each([
+    ['an array container', () => new RoaringBitmap32([5, AREA_REST_MODULUS])],
+    ['a bitmap container', () => RoaringBitmap32.fromRange(AREA_REST_MODULUS - 10_000, AREA_REST_MODULUS + 1)],
+    ['a run container', () => { const b = RoaringBitmap32.fromRange(AREA_REST_MODULUS - 5, AREA_REST_MODULUS + 5); b.runOptimize(); return b; }],
+  ])('refuses a value beyond 7 digits in %s, accepts the largest rest', (_kind, make) => {
+    expect(() => frozen(make())).toThrowError(/beyond 7 digits/);
+    const largest = RoaringBitmap32.fromRange(AREA_REST_MODULUS - 10_000, AREA_REST_MODULUS);
+    expect(frozen(largest).has(AREA_REST_MODULUS - 1)).toBe(true);
+  });
 });
