@@ -7,7 +7,7 @@ import { formatDigits } from './phone/digits.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
 import { DncStore } from './store/dnc-store.js';
 import { checkListAddress, type ListAddress } from './store/list-id.js';
-import { blockingList, scrubNumbers, type BlockingList } from './store/lookup.js';
+import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
 import type { InvalidEntry } from './errors.js';
 import { stateDigest } from './persist/state-digest.js';
 
@@ -73,10 +73,11 @@ export class Dnc {
     const address = checkListAddress(options);
     const list = parsePhoneInput(phones);
     requireValid(list, options.ignoreInvalid === true);
+    const lists = resolveLists(this.store, address);
     const entries: StatusEntry[] = new Array(list.numbers.length);
     for (let i = 0; i < list.numbers.length; i++) {
       const number = list.numbers[i]!;
-      const blocking = blockingList(this.store, address, number);
+      const blocking = blockingListIn(lists, number);
       entries[i] = { phone: formatDigits(number), onList: blocking !== null, list: blocking };
     }
     return entries;
@@ -102,10 +103,10 @@ export class Dnc {
   }
 
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
-  isBlocked(phone: string, options: ListOptions = {}): boolean {
+  isBlocked(phone: string, options?: ListOptions): boolean {
     this.assertOpen();
     const number = parsePhone(phone);
-    return blockingList(this.store, checkListAddress(options), number) !== null;
+    return isBlockedNumber(this.store, options?.org, options?.projId, number);
   }
 
   /**

@@ -121,6 +121,15 @@ describe('lists, projects and organisations', () => {
     expect(dnc.count({ projId })).toBe(1);
   });
 
+  it('isBlocked validates org and projId even when no such list exists', async () => {
+    const dnc = await openDnc();
+    await dnc.add('5039367187', { projId: 'p1' });
+    expect(() => dnc.isBlocked('5039367187', { projId: 'no such/project' })).toThrowError(/projId/);
+    expect(() => dnc.isBlocked('5039367187', { org: 'no such org' })).toThrowError(/organisation/);
+    expect(dnc.isBlocked('5039367187', { projId: 'p2' })).toBe(false);
+    expect(dnc.isBlocked('5039367187', { org: 'other', projId: 'p1' })).toBe(false);
+  });
+
   it('rejects an invalid organisation name', async () => {
     const dnc = await openDnc();
     expect(() => dnc.count({ org: 'a b' })).toThrowError(/organisation/);

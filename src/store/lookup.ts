@@ -3,33 +3,48 @@
 // the master list applies.
 
 import type { DncStore } from './dnc-store.js';
-import { MASTER_LIST, type ListAddress } from './list-id.js';
+import { DEFAULT_ORGANISATION } from '../constants.js';
+import { checkListAddress, checkProjectId, MASTER_LIST, type ListAddress } from './list-id.js';
 import type { NumberSet } from './number-set.js';
 
 /** Which list blocks a number: its project's own list wins when it is on both. */
 export type BlockingList = 'project' | 'master' | null;
 
-interface ResolvedLists {
+/** The two lists that can block a number for one list address, resolved once per batch. */
+export interface ResolvedLists {
   readonly project: NumberSet | undefined;
   readonly master: NumberSet | undefined;
 }
 
-function resolveLists(store: DncStore, address: ListAddress): ResolvedLists {
+export function resolveLists(store: DncStore, address: ListAddress): ResolvedLists {
   const organisation = store.organisation(address.org);
   if (organisation === undefined) return { project: undefined, master: undefined };
   const project = address.projId === MASTER_LIST ? undefined : organisation.projects.get(address.projId);
   return { project, master: organisation.master };
 }
 
-export function blockingList(store: DncStore, address: ListAddress, number: number): BlockingList {
-  const { project, master } = resolveLists(store, address);
-  if (project !== undefined && project.has(number)) return 'project';
-  if (master !== undefined && master.has(number)) return 'master';
+export function blockingListIn(lists: ResolvedLists, number: number): BlockingList {
+  if (lists.project !== undefined && lists.project.has(number)) return 'project';
+  if (lists.master !== undefined && lists.master.has(number)) return 'master';
   return null;
 }
 
-export function isBlockedNumber(store: DncStore, address: ListAddress, number: number): boolean {
-  return blockingList(store, address, number) !== null;
+/**
+ * The single-number hot path: no allocation, and the org and projId are validated only when they
+ * name no existing list (names in the store were validated when their list was created).
+ */
+export function isBlockedNumber(store: DncStore, org: unknown, projId: unknown, number: number): boolean {
+  const organisation = store.organisation((org ?? DEFAULT_ORGANISATION) as string);
+  if (organisation === undefined) {
+    checkListAddress({ org, projId });
+    return false;
+  }
+  if (projId !== undefined && projId !== null && projId !== MASTER_LIST) {
+    const project = organisation.projects.get(projId as string);
+    if (project === undefined) checkProjectId(projId);
+    else if (project.has(number)) return true;
+  }
+  return organisation.master.has(number);
 }
 
 /**
