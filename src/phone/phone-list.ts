@@ -2,11 +2,14 @@
 // entries from the library. One pass over the string, numbers written into a typed array, and no
 // string allocated per entry on the valid path (100,000 numbers arrive in one request).
 
-import { INVALID_ENTRIES_REPORTED_MAX } from '../constants.js';
+import { INVALID_ENTRIES_REPORTED_MAX, PHONE_DIGITS } from '../constants.js';
 import { InvalidPhoneError, type InvalidEntry } from '../errors.js';
 import { checkEntry, describeEntryProblem, displayEntry, ENTRY_EMPTY, trimEnd, trimStart } from './digits.js';
 
 const CHAR_COMMA = 44;
+const CHAR_0 = 48;
+const CHAR_1 = 49;
+const CHAR_9 = 57;
 
 export interface ParsedPhoneList {
   /** The valid numbers in input order (duplicates kept). */
@@ -38,6 +41,12 @@ class ListBuilder {
     if (outcome === ENTRY_EMPTY) return;
     if (outcome >= 0) this.push(outcome);
     else this.reject(text, start, end, outcome);
+    this.entryIndex++;
+  }
+
+  /** An entry already known to be a valid number. */
+  acceptNumber(number: number): void {
+    this.push(number);
     this.entryIndex++;
   }
 
@@ -73,17 +82,34 @@ function countCommas(text: string): number {
   return commas;
 }
 
-/** Parses a comma-separated list. Empty entries (`,,`, a trailing comma) are skipped. */
+/**
+ * Parses a comma-separated list. Empty entries (`,,`, a trailing comma) are skipped. The common
+ * entry (exactly 10 digits, then a comma or the end) is decoded in the same pass that finds its
+ * end; anything else (whitespace, junk) takes the general path for that entry only.
+ */
 export function parsePhoneList(text: string): ParsedPhoneList {
   const builder = new ListBuilder(countCommas(text) + 1);
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) === CHAR_COMMA) {
-      builder.accept(text, start, i);
-      start = i + 1;
+  const length = text.length;
+  let at = 0;
+  while (at <= length) {
+    const start = at;
+    let value = 0;
+    let code = 0;
+    while (at < length && (code = text.charCodeAt(at)) >= CHAR_0 && code <= CHAR_9) {
+      value = value * 10 + (code - CHAR_0);
+      at++;
     }
+    const atBoundary = at === length || code === CHAR_COMMA;
+    if (atBoundary && at - start === PHONE_DIGITS && text.charCodeAt(start) > CHAR_1 && text.charCodeAt(start + 3) > CHAR_1) {
+      builder.acceptNumber(value);
+      at++;
+      continue;
+    }
+    let end = atBoundary ? at : text.indexOf(',', at);
+    if (end === -1) end = length;
+    builder.accept(text, start, end);
+    at = end + 1;
   }
-  builder.accept(text, start, text.length);
   return builder.finish();
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INVALID_ENTRIES_REPORTED_MAX } from '../../src/constants.js';
 import { InvalidPhoneError } from '../../src/errors.js';
@@ -101,6 +102,27 @@ describe('a comma-separated phone list', () => {
     const list = parsePhoneList('5039367187,BADNUMBER');
     expect(() => requireValid(list, false)).toThrowError(/invalid phone number "BADNUMBER"/);
     expect(() => requireValid(list, true)).not.toThrow();
+  });
+
+  it('agrees with entry-by-entry parsing on random lists (fast path and general path)', () => {
+    const entry = fc.oneof(
+      fc.stringMatching(/^[2-9]\d{2}[2-9]\d{6}$/),
+      fc.stringMatching(/^\d{9,11}$/),
+      fc.stringMatching(/^[ \t]*[2-9]\d{2}[0-9]\d{6}[ \t]*$/),
+      fc.string({ maxLength: 12 }),
+      fc.constant(''),
+    );
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 30 }), (entries) => {
+        const text = entries.join(',');
+        const reference = parsePhoneArray(text.split(','));
+        const parsed = parsePhoneList(text);
+        expect(Array.from(parsed.numbers)).toEqual(Array.from(reference.numbers));
+        expect(parsed.invalid).toEqual(reference.invalid);
+        expect(parsed.invalidCount).toBe(reference.invalidCount);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('treats array elements as whole entries (commas inside are invalid)', () => {
