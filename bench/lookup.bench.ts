@@ -8,7 +8,7 @@ import type { Dnc } from '../src/index.js';
 import { parsePhone } from '../src/index.js';
 import { generateNumbers, probeSet, sortedContains, toDigits, type NumberData } from './data/registry.js';
 import { check, plain, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMs, trackedBytes, type MicroCase } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMs, timeMsAsync, trackedBytes, type MicroCase } from './harness.js';
 import { AreaRoaring, FlatBits, loadDnc } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -57,11 +57,9 @@ async function buildStructures(data: NumberData, context: BenchContext): Promise
   const n = data.numbers.length;
   let dnc: Dnc | undefined;
   let before = memorySnapshot();
-  const loadMs = await (async () => {
-    const start = process.hrtime.bigint();
+  const loadMs = await timeMsAsync(async () => {
     dnc = await loadDnc(data.numbers);
-    return Number(process.hrtime.bigint() - start) / 1e6;
-  })();
+  });
   const idncMemory = memoryDelta(before, memorySnapshot());
 
   const setNumbers = Math.min(n, SET_ENTRIES_MAX);
@@ -83,12 +81,12 @@ async function buildStructures(data: NumberData, context: BenchContext): Promise
   const setLabel = setNumbers < n ? `JS Set (capped at ${setNumbers} numbers)` : 'JS Set';
   const figures: Figure[] = [
     versus(`build: idnc add() in comma batches, ${n} numbers`, (n / loadMs) * 1000, 'numbers/s', `${setLabel} add()`, (setNumbers / setMs) * 1000),
-    versus('memory: idnc (heap + typed arrays + Roaring)', bitsPerNumber(idncBytes, n), 'bits/number',
+    versus(`memory: idnc (heap + typed arrays + Roaring), ${n} numbers`, bitsPerNumber(idncBytes, n), 'bits/number',
       `${setLabel}`, bitsPerNumber(trackedBytes(setMemory), setNumbers),
       { target: '<= 16 bits/number at 100M (issue 7)', met: bitsPerNumber(idncBytes, n) <= 16 }),
-    versus('memory: idnc (heap + typed arrays + Roaring)', bitsPerNumber(idncBytes, n), 'bits/number', 'Roaring alone (area layout)',
+    versus(`memory: idnc (heap + typed arrays + Roaring), ${n} numbers`, bitsPerNumber(idncBytes, n), 'bits/number', 'Roaring alone (area layout)',
       bitsPerNumber(trackedBytes(roaringMemory), n)),
-    plain('memory: flat bit array (exact bytes)', bitsPerNumber(flat.bytes, n), 'bits/number'),
+    plain(`memory: flat bit array (exact bytes), ${n} numbers`, bitsPerNumber(flat.bytes, n), 'bits/number'),
   ];
   return { dnc: dnc!, set, setNumbers, roaring: roaring!, flat, figures };
 }
