@@ -10,6 +10,8 @@ import { checkListAddress, type ListAddress } from './store/list-id.js';
 import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
 import type { InvalidEntry } from './errors.js';
 import { stateDigest } from './persist/state-digest.js';
+import { blockingCodes, listAreaNumbers } from './bulk/bulk-store.js';
+import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 
 export interface ListOptions {
   /** Organisation owning the list; defaults to `default`. */
@@ -110,6 +112,32 @@ export class Dnc {
   }
 
   /**
+   * Bulk add of already-parsed numbers (10-digit integers, any order, duplicates allowed): validated,
+   * radix-sorted and de-duplicated IN PLACE in `numbers`, then applied as one change (one durable
+   * commit). `distinct` is how many different numbers the change held.
+   */
+  async addNumbers(numbers: Float64Array, options: WriteOptions = {}): Promise<WriteResult & { distinct: number }> {
+    return this.changeNumbers('add', numbers, options);
+  }
+
+  /** Bulk remove; the counterpart of addNumbers. */
+  async removeNumbers(numbers: Float64Array, options: WriteOptions = {}): Promise<WriteResult & { distinct: number }> {
+    return this.changeNumbers('remove', numbers, options);
+  }
+
+  /** Writes into `out[i]` which list blocks `numbers[i]` (0 none, 1 project, 2 master), for i < count. */
+  blockingCodes(numbers: Float64Array, count: number, out: Uint8Array, options: ListOptions = {}): void {
+    this.assertOpen();
+    blockingCodes(this.store, checkListAddress(options), numbers, count, out);
+  }
+
+  /** The numbers of one list in ascending order, one area code per array (exports, constant memory). */
+  *listNumbers(options: ListOptions = {}): IterableIterator<Float64Array> {
+    this.assertOpen();
+    yield* listAreaNumbers(this.store, checkListAddress(options));
+  }
+
+  /**
    * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
    * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
    */
@@ -134,6 +162,14 @@ export class Dnc {
     const sorted = list.numbers.slice().sort();
     const { changed, seq } = await this.commitChange(operation, address, sorted, options.keyId ?? null);
     return { changed, skipped: list.invalidCount, invalid: list.invalid, seq };
+  }
+
+  private async changeNumbers(operation: ChangeOperation, numbers: Float64Array, options: WriteOptions): Promise<WriteResult & { distinct: number }> {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    const sorted = sortUniqueNumbers(numbers);
+    const { changed, seq } = await this.commitChange(operation, address, sorted, options.keyId ?? null);
+    return { changed, skipped: 0, invalid: [], seq, distinct: sorted.length };
   }
 
   /**
