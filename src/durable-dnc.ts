@@ -195,7 +195,8 @@ export class DurableDnc extends Dnc {
     const records: LogChange[] = [];
     for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
       const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
-      records.push({ op: operation, org: address.org, projId: address.projId, numbers, ts, keyId });
+      const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
+      records.push({ op: operation, org: address.org, projId: address.projId, numbers, ts, keyId, ...(more ? { more } : {}) });
     }
     return this.writer.append(records, () => this.applyChange(operation, address, sorted));
   }

@@ -7,7 +7,9 @@
 //
 // `numbers` is a msgpack bin of the change's sorted numbers as Float64 little-endian (8 bytes per
 // number, decoded without parsing); `projId` '' is the master list; `ts` is milliseconds since the
-// epoch; `keyId` is the id (never the secret) of the API key, or null. The CRC covers the seq so a
+// epoch; `keyId` is the id (never the secret) of the API key, or null. A change split over several
+// records has `more: true` on all of them but its last (absent otherwise): readers apply it only
+// once the last one is read (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
 // record copied to the wrong position is caught, and the length is bounded so a corrupt length is
 // recognised without reading gigabytes.
 
@@ -27,6 +29,8 @@ export interface LogChange {
   readonly numbers: Float64Array;
   readonly ts: number;
   readonly keyId: string | null;
+  /** True on every record of a multi-record change except its last. */
+  readonly more?: boolean;
 }
 
 export interface LogRecord extends LogChange {
@@ -61,6 +65,7 @@ export function encodeRecord(seq: number, change: LogChange): Buffer {
     numbers: numbersToBytes(change.numbers),
     ts: change.ts,
     keyId: change.keyId,
+    ...(change.more === true ? { more: true } : {}),
   });
   if (body.length > LOG_RECORD_BODY_BYTES_MAX) throw new Error(`log record body of ${body.length} bytes exceeds the limit`);
   const frame = Buffer.allocUnsafe(LOG_RECORD_HEADER_BYTES + body.length);
@@ -84,16 +89,17 @@ export function frameChecksumMatches(frame: Uint8Array): boolean {
 export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   const value = unpack(body) as Record<string, unknown>;
   if (value === null || typeof value !== 'object') throw new Error('record body is not a map');
-  const { org, projId, op, numbers, ts, keyId } = value;
+  const { org, projId, op, numbers, ts, keyId, more } = value;
   if (op !== 'add' && op !== 'remove') throw new Error('record body has no valid op');
   if (typeof org !== 'string' || typeof projId !== 'string') throw new Error('record body has no valid list');
   checkListAddress({ org, projId });
   if (!(numbers instanceof Uint8Array) || numbers.length % 8 !== 0) throw new Error('record body has no valid numbers');
   if (typeof ts !== 'number') throw new Error('record body has no valid ts');
   if (keyId !== null && typeof keyId !== 'string') throw new Error('record body has no valid keyId');
+  if (more !== undefined && more !== true) throw new Error('record body has an invalid more flag');
   const decoded = bytesToNumbers(numbers);
   if (!sortedTenDigitNumbers(decoded)) throw new Error('record body numbers are not sorted 10-digit numbers');
-  return { seq, op, org, projId, numbers: decoded, ts, keyId };
+  return more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
 }
 
 const NUMBER_MIN = 2_000_000_000;

@@ -1,7 +1,9 @@
 // Recovery: rebuild the state of a data directory. Start from the newest snapshot that passes its
 // checks (falling back to the previous one), then replay the log records after it. The only damage
 // repaired silently-but-loudly is a torn tail: the last record of the last segment incomplete or
-// failing its checksum with nothing valid after it, cut with a warning naming the bytes dropped.
+// failing its checksum with nothing valid after it, cut with a warning naming the bytes dropped. A
+// multi-record change whose last record is missing at the end of the log is part of that tail: its
+// records are neither applied nor kept (a change is all there or not at all).
 // Anything else (a bad record followed by good ones, a seq gap, no valid snapshot) refuses to start
 // with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
 
@@ -12,6 +14,7 @@ import { IdncError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
+import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
 import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
 import { installSnapshot, readSnapshot } from './snapshot.js';
@@ -103,6 +106,11 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
   let replayed = 0;
   let lastSeq = snapshotSeq;
   let tail: RecoveredTail | null = null;
+  const assembler = new CommitAssembler();
+  const apply = (record: LogRecord): void => {
+    applyRecord(store, record);
+    replayed++;
+  };
   for (let i = Math.max(start, 0); i < segments.length; i++) {
     const segment = segments[i]!;
     const isLast = i === segments.length - 1;
@@ -110,18 +118,28 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
       throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}`);
     }
     const bytes = await fs.promises.readFile(segment.path);
-    const scan = scanSegment(bytes, segment.firstSeq, (record) => {
+    const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => {
       if (record.seq <= snapshotSeq) return;
-      applyRecord(store, record);
-      replayed++;
+      assembler.accept(record, offset, apply);
     });
     const verdict = judgeStop(bytes, scan, isLast);
     if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
     }
-    lastSeq = Math.max(lastSeq, scan.lastSeq);
-    if (isLast) tail = { segment, endOffset: scan.endOffset, lastSeq: scan.lastSeq, droppedBytes: bytes.length - scan.endOffset };
+    let { endOffset, lastSeq: segmentLastSeq } = scan;
+    const unfinishedSeq = assembler.heldFirstSeq;
+    if (unfinishedSeq !== undefined) {
+      if (!isLast) {
+        const detail = `the change starting at seq ${unfinishedSeq} has no last record, but another segment follows`;
+        throw corruptionError(options.dataDir, segment.path, assembler.heldStartOffset, `seq ${unfinishedSeq}`, detail);
+      }
+      options.logger.warn(`an interrupted change of ${assembler.heldRecords} log records (from seq ${unfinishedSeq}) was never completed: it is not applied`);
+      endOffset = assembler.heldStartOffset;
+      segmentLastSeq = unfinishedSeq - 1;
+    }
+    lastSeq = Math.max(lastSeq, segmentLastSeq);
+    if (isLast) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: bytes.length - endOffset };
   }
   return { replayed, lastSeq, tail };
 }
