@@ -5,8 +5,8 @@
 
 import type { Command } from 'commander';
 import { ConfigError, resolveDataDir } from '../config.js';
-import { createKey, listKeys, revokeKey } from '../keys/key-admin.js';
-import { KeyInputError, KeysFileError, parseProjects, parseScopes, type KeyRecord } from '../keys/key-records.js';
+import { createKey, listKeys, revokeKey, setRateLimit } from '../keys/key-admin.js';
+import { KeyInputError, KeysFileError, parseProjects, parseRateLimit, parseScopes, rateLimitOf, type KeyRecord } from '../keys/key-records.js';
 
 interface DataDirFlags {
   dataDir?: string;
@@ -17,6 +17,7 @@ interface CreateFlags extends DataDirFlags {
   scopes: string;
   projects?: string;
   name?: string;
+  rateLimit?: string;
 }
 
 const DATA_DIR_HELP = 'data directory holding keys.json (env IDNC_DATA_DIR, default ./snapshots)';
@@ -37,7 +38,8 @@ async function run(body: () => Promise<void>): Promise<void> {
 
 function describe(record: KeyRecord): string {
   const projects = record.projects === undefined ? 'all lists' : `projects ${record.projects.join(',')}`;
-  return `key ${record.id}${record.name === null ? '' : ` (${record.name})`}: organisation ${record.org}, scopes ${record.scopes.join(',')}, ${projects}`;
+  const rate = rateLimitOf(record) === 0 ? 'no rate limit' : `${rateLimitOf(record)} requests/s`;
+  return `key ${record.id}${record.name === null ? '' : ` (${record.name})`}: organisation ${record.org}, scopes ${record.scopes.join(',')}, ${projects}, ${rate}`;
 }
 
 function publicView(record: KeyRecord): Omit<KeyRecord, 'hash'> {
@@ -46,9 +48,10 @@ function publicView(record: KeyRecord): Omit<KeyRecord, 'hash'> {
 }
 
 function table(records: readonly KeyRecord[]): string {
-  const rows = [['ID', 'NAME', 'ORG', 'SCOPES', 'PROJECTS', 'CREATED', 'REVOKED']];
+  const rows = [['ID', 'NAME', 'ORG', 'SCOPES', 'PROJECTS', 'RATE/S', 'CREATED', 'REVOKED']];
   for (const r of records) {
-    rows.push([r.id, r.name ?? '-', r.org, r.scopes.join(','), r.projects?.join(',') ?? '*', r.createdAt, r.revokedAt ?? '-']);
+    const rate = rateLimitOf(r) === 0 ? 'unlimited' : String(rateLimitOf(r));
+    rows.push([r.id, r.name ?? '-', r.org, r.scopes.join(','), r.projects?.join(',') ?? '*', rate, r.createdAt, r.revokedAt ?? '-']);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
@@ -63,6 +66,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--scopes <scopes>', 'comma-separated: read (status, count), write (add, remove), admin (everything)', 'read,write')
     .option('--projects <projects>', 'limit the key to these projects (comma-separated); it then cannot use the master list')
     .option('--name <name>', 'a name to recognise (and revoke) the key by')
+    .option('--rate-limit <n>', 'requests per second this key may make, 0 = unlimited (default 1000)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .action((flags: CreateFlags) =>
       run(async () => {
@@ -71,6 +75,7 @@ export function registerKeysCommand(program: Command): void {
           scopes: parseScopes(flags.scopes),
           ...(flags.projects === undefined ? {} : { projects: parseProjects(flags.projects) }),
           ...(flags.name === undefined ? {} : { name: flags.name }),
+          ...(flags.rateLimit === undefined ? {} : { rateLimit: parseRateLimit(flags.rateLimit) }),
         };
         const created = await createKey(resolveDataDir(flags.dataDir), request);
         process.stdout.write(`${created.key}\n`);
@@ -98,6 +103,18 @@ export function registerKeysCommand(program: Command): void {
       run(async () => {
         const revoked = await revokeKey(resolveDataDir(flags.dataDir), idOrName);
         process.stderr.write(`revoked ${describe(revoked)}\n`);
+      }),
+    );
+  keys
+    .command('set-rate-limit')
+    .description('set the requests per second a key may make (0 = unlimited); a running server applies it within a second')
+    .argument('<idOrName>', 'key id (from idnc keys list) or key name')
+    .argument('<n>', 'requests per second, 0 = unlimited')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
+    .action((idOrName: string, n: string, flags: DataDirFlags) =>
+      run(async () => {
+        const changed = await setRateLimit(resolveDataDir(flags.dataDir), idOrName, parseRateLimit(n));
+        process.stderr.write(`updated ${describe(changed)}\n`);
       }),
     );
 }

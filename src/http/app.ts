@@ -13,7 +13,15 @@ import {
 } from '../constants.js';
 import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import { handleError, handleNotFound } from './error-replies.js';
+import { IdncMetrics } from './metrics.js';
+import { registerMetrics } from './metrics-route.js';
+import { registerOpenApi } from './openapi.js';
+import type { KeyRateLimiter } from './rate-limit.js';
+import { registerRequestGuard } from './request-guard.js';
+import { makeRequestIdGenerator } from './request-id.js';
+import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits } from './server-limits.js';
 import { withSafeSerializers } from './log-serializers.js';
 import { registerPdncRoute } from './pdnc-route.js';
 import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
@@ -35,6 +43,13 @@ export interface AppOptions {
   /** A pino logger (its serializers are replaced by safe ones); absent: no logging. */
   readonly logger?: FastifyBaseLogger;
   readonly limits?: Partial<HttpLimits>;
+  /** Timeouts and connection limits (server-limits.ts); defaults from constants.ts. */
+  readonly connections?: Partial<ConnectionLimits>;
+  /** Metrics registry; absent: the app makes its own, bound to `dnc`. */
+  readonly metrics?: IdncMetrics;
+  /** Test seams: the per-key rate limiter and the failed-authentication throttle (injectable clocks). */
+  readonly rateLimiter?: KeyRateLimiter;
+  readonly authThrottle?: AuthThrottle;
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -49,19 +64,23 @@ export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const limits = resolveLimits(options.limits);
+  const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
   const app = Fastify({
+    ...connections.fastify,
     ...(options.logger === undefined ? {} : { loggerInstance: withSafeSerializers(options.logger) }),
     // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
-    http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax) },
+    http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http },
     bodyLimit: limits.bodyBytesMax,
     clientErrorHandler: makeClientErrorHandler(limits),
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
     // A HEAD of the pdnc route would run add/remove: no automatic HEAD routes.
     exposeHeadRoutes: false,
     requestIdHeader: false,
+    genReqId: makeRequestIdGenerator(),
     // Fastify's two lines per request are replaced by the one of the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  registerOpenApi(app);
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
@@ -74,6 +93,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
     done();
   });
+  applyConnectionLimits(app, resolveConnectionLimits(options.connections));
+  registerRequestGuard(app, {
+    keys: options.keys,
+    ...(options.rateLimiter === undefined ? {} : { limiter: options.rateLimiter }),
+    ...(options.authThrottle === undefined ? {} : { throttle: options.authThrottle }),
+  });
   // One log line per request (Fastify's own logging writes two): method, path, status, time.
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
@@ -81,7 +106,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
-  app.get('/healthz', async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
+  const metrics = options.metrics ?? new IdncMetrics();
+  metrics.bindEngine(options.dnc);
+  registerMetrics(app, metrics);
+  app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
   return app;
 }

@@ -56,7 +56,7 @@ async function answer(params: PdncParams, org: string, keyId: string, options: P
 
 export function registerPdncRoute(app: FastifyInstance, options: PdncRouteOptions): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const key = authenticate(request.headers, options.keys);
+    const key = request.idncKey ?? authenticate(request.headers, options.keys);
     const params = readPdncParams(request.query, request.body);
     authorise(key, params.action, params.projId);
     if (params.phoneList !== undefined) checkNumberCount(params.phoneList, options.requestNumbersMax);

@@ -2,7 +2,7 @@
 // one locked read-modify-write of keys.json, so they are safe while a server runs on the directory
 // (the server only reads the file and picks the change up by itself).
 
-import { FIRST_KEY_ORGANISATION, KEYS_FILE_FORMAT_VERSION } from '../constants.js';
+import { FIRST_KEY_ORGANISATION, KEY_RATE_LIMIT_PER_SECOND_DEFAULT, KEYS_FILE_FORMAT_VERSION } from '../constants.js';
 import { generateKey, isKeyId } from './key-format.js';
 import { unlink } from 'node:fs/promises';
 import { keysFilePath, readKeysFile, withKeysLock, writeKeysFile } from './key-file.js';
@@ -13,6 +13,8 @@ export interface CreateKeyRequest {
   readonly scopes: readonly Scope[];
   readonly projects?: readonly string[];
   readonly name?: string;
+  /** Requests per second (0 = unlimited); default KEY_RATE_LIMIT_PER_SECOND_DEFAULT. */
+  readonly rateLimit?: number;
 }
 
 export interface CreatedKey {
@@ -38,6 +40,7 @@ function newRecord(request: CreateKeyRequest, existing: readonly KeyRecord[]): C
     org,
     scopes: [...request.scopes],
     ...(request.projects === undefined ? {} : { projects: [...request.projects] }),
+    rateLimit: request.rateLimit ?? KEY_RATE_LIMIT_PER_SECOND_DEFAULT,
     createdAt: new Date().toISOString(),
     revokedAt: null,
     hash: generated.hash,
@@ -92,6 +95,18 @@ export async function revokeKey(dataDir: string, idOrName: string): Promise<KeyR
     const revoked: KeyRecord = { ...target, revokedAt: new Date().toISOString() };
     await writeKeysFile(path, { ...file, keys: file.keys.map((r) => (r.id === target.id ? revoked : r)) });
     return revoked;
+  });
+}
+
+/** Sets the requests per second (0 = unlimited) of the key with this id, or the one active key with this name. */
+export async function setRateLimit(dataDir: string, idOrName: string, rateLimit: number): Promise<KeyRecord> {
+  const path = keysFilePath(dataDir);
+  return withKeysLock(path, async () => {
+    const file = (await readKeysFile(path)) ?? EMPTY;
+    const target = findKey(file.keys, idOrName);
+    const changed: KeyRecord = { ...target, rateLimit };
+    await writeKeysFile(path, { ...file, keys: file.keys.map((r) => (r.id === target.id ? changed : r)) });
+    return changed;
   });
 }
 

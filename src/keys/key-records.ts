@@ -3,7 +3,7 @@
 // after it is read, so a hand-edited or damaged file is refused with a message naming the problem.
 // Unknown record fields are kept as they are, leaving room for later ones (a per-key rateLimit).
 
-import { KEY_NAME_PATTERN, KEY_PROJECTS_MAX, KEYS_FILE_FORMAT_VERSION, ORGANISATION_ID_PATTERN, PROJECT_ID_PATTERN } from '../constants.js';
+import { KEY_NAME_PATTERN, KEY_PROJECTS_MAX, KEY_RATE_LIMIT_PER_SECOND_DEFAULT, KEY_RATE_LIMIT_PER_SECOND_MAX, KEYS_FILE_FORMAT_VERSION, ORGANISATION_ID_PATTERN, PROJECT_ID_PATTERN } from '../constants.js';
 import { isKeyHash, isKeyId } from './key-format.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
@@ -16,6 +16,8 @@ export interface KeyRecord {
   readonly scopes: readonly Scope[];
   /** Absent: the key may use every list of its organisation. */
   readonly projects?: readonly string[];
+  /** Requests per second this key may make (0 = unlimited); absent: KEY_RATE_LIMIT_PER_SECOND_DEFAULT. */
+  readonly rateLimit?: number;
   readonly createdAt: string;
   readonly revokedAt: string | null;
   readonly hash: string;
@@ -84,6 +86,24 @@ export function checkName(name: string): string {
   return name;
 }
 
+function isRateLimit(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= KEY_RATE_LIMIT_PER_SECOND_MAX;
+}
+
+/** `--rate-limit` text -> requests per second (0 = unlimited). */
+export function parseRateLimit(text: string): number {
+  const value = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!isRateLimit(value)) {
+    throw new KeyInputError(`invalid rate limit ${shown(text)}: expected requests per second from 0 (unlimited) to ${KEY_RATE_LIMIT_PER_SECOND_MAX}`);
+  }
+  return value;
+}
+
+/** The requests per second a key may make (0 = unlimited). */
+export function rateLimitOf(record: KeyRecord): number {
+  return record.rateLimit ?? KEY_RATE_LIMIT_PER_SECOND_DEFAULT;
+}
+
 export function isActive(record: KeyRecord): boolean {
   return record.revokedAt === null;
 }
@@ -125,6 +145,9 @@ function recordProblem(record: unknown): string | undefined {
   if (r.projects !== undefined) {
     if (!Array.isArray(r.projects) || r.projects.length === 0) return 'projects must be a non-empty array when present';
     if (!r.projects.every((p) => typeof p === 'string' && PROJECT_ID_PATTERN.test(p))) return 'invalid project';
+  }
+  if (r.rateLimit !== undefined && !isRateLimit(r.rateLimit)) {
+    return `rateLimit must be a whole number of requests per second from 0 (unlimited) to ${KEY_RATE_LIMIT_PER_SECOND_MAX}`;
   }
   if (typeof r.createdAt !== 'string') return 'invalid createdAt';
   if (r.revokedAt !== null && typeof r.revokedAt !== 'string') return 'invalid revokedAt';

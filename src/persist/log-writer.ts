@@ -50,6 +50,8 @@ export interface LogWriterOptions {
   readonly segmentBytesMax?: number;
   /** Called after each applied batch (snapshot triggers watch the log size). */
   readonly onBatchApplied?: () => void;
+  /** Called with the duration of each fdatasync of a batch or interval flush, in seconds (metrics). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 export type WriterState = 'open' | 'unwritable' | 'failed' | 'closed';
@@ -156,7 +158,7 @@ export class LogWriter {
     const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
     if (fsync === 'always') {
       try {
-        await fileSystem.fdatasync(this.segment.fd);
+        await this.timedFdatasync(this.segment.fd);
       } catch (error) {
         await this.fsyncFailed(batch, error as NodeJS.ErrnoException, startOffset);
         return;
@@ -219,7 +221,7 @@ export class LogWriter {
   private async syncOrStop(): Promise<void> {
     const covered = this.unsyncedBytes;
     try {
-      await this.options.fileSystem.fdatasync(this.segment.fd);
+      await this.timedFdatasync(this.segment.fd);
       this.unsyncedBytes -= covered;
     } catch (error) {
       this.stop(`fdatasync of the log failed (${describeError(error)})`);
@@ -229,6 +231,14 @@ export class LogWriter {
   private async intervalFlush(): Promise<void> {
     if (this.unsyncedBytes === 0 || this.state !== 'open' || this.flushing !== null) return;
     await this.syncOrStop();
+  }
+
+  private async timedFdatasync(fd: number): Promise<void> {
+    const observe = this.options.onFsync;
+    if (observe === undefined) return this.options.fileSystem.fdatasync(fd);
+    const started = performance.now();
+    await this.options.fileSystem.fdatasync(fd);
+    observe((performance.now() - started) / 1000);
   }
 
   private rejectAll(batch: readonly PendingAppend[], error: Error): void {

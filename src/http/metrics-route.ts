@@ -1,0 +1,62 @@
+// `GET /metrics` (Prometheus text format; admin key required) and the onResponse hook that counts
+// and times every request for it. The separate, key-less `--metrics-port` listener of `idnc serve`
+// serves the same registry (see serveMetricsOnly).
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { IdncError } from '../errors.js';
+import { actionLabel, type IdncMetrics } from './metrics.js';
+
+export const METRICS_PATH = '/metrics';
+
+export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.is404 ? 'not_found' : request.routeOptions.url ?? 'not_found';
+    metrics.observeRequest(route, request.method, route === 'not_found' ? '' : actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  app.get(METRICS_PATH, async (request, reply) => {
+    const key = request.idncKey;
+    if (key === null || !key.scopes.includes('admin')) {
+      throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin scope');
+    }
+    return reply.type(metrics.contentType).send(await metrics.text());
+  });
+}
+
+/** A key-less listener serving only the metrics (for `--metrics-port`); resolves once listening. */
+export async function serveMetricsOnly(metrics: IdncMetrics, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (request.method !== 'GET' || path !== METRICS_PATH) {
+      response.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+      response.end(JSON.stringify({ error: `only GET ${METRICS_PATH} is served here`, code: 'NOT_FOUND' }));
+      return;
+    }
+    metrics.text().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': metrics.contentType });
+        response.end(text);
+      },
+      () => {
+        response.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        response.end(JSON.stringify({ error: 'internal error', code: 'INTERNAL' }));
+      },
+    );
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export function portOf(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}

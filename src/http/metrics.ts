@@ -1,0 +1,154 @@
+// Prometheus metrics (prom-client, one registry per app so tests and workers never share state).
+// Per request: one counter and one histogram observation, through children cached per label set,
+// so the hot path is a Map lookup and two increments. Engine figures (numbers per list, log since
+// the last snapshot, snapshot age and duration, writer state) are read from `dnc.stats()` only when
+// scraped; fsync latency is pushed by the engine through `fsyncObserver`. Label values come only
+// from closed sets (registered route, known method and action, status code), so a hostile client
+// cannot grow the series; lists are bounded by METRICS_LIST_SERIES_MAX.
+
+import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
+import type { FastifyRequest } from 'fastify';
+import { METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
+import type { Dnc } from '../engine.js';
+
+type RequestLabels = 'route' | 'method' | 'action' | 'status_code';
+
+interface RequestSeries {
+  readonly count: Counter.Internal;
+  readonly seconds: Histogram.Internal<RequestLabels>;
+}
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+const ACTIONS = new Set(['add', 'remove', 'count', 'status']);
+
+/** The pdnc actionType of a request as a closed label value ('' when the route has none). */
+export function actionLabel(request: FastifyRequest): string {
+  const fromBody = fieldOf(request.body, 'actionType');
+  const value = fromBody !== undefined ? fromBody : fieldOf(request.query, 'actionType');
+  if (value === undefined) return '';
+  if (typeof value !== 'string') return 'invalid';
+  const action = value.toLowerCase();
+  return ACTIONS.has(action) ? action : 'invalid';
+}
+
+function fieldOf(fields: unknown, name: string): unknown {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return undefined;
+  return Object.hasOwn(fields, name) ? (fields as Record<string, unknown>)[name] : undefined;
+}
+
+export class IdncMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<RequestLabels>;
+  private readonly requestSeconds: Histogram<RequestLabels>;
+  private readonly fsyncSeconds: Histogram;
+  private readonly series = new Map<string, RequestSeries>();
+  private dnc: Dnc | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'idnc_http_requests_total',
+      help: 'HTTP requests answered, by route, method, pdnc action and status code',
+      labelNames: ['route', 'method', 'action', 'status_code'],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: 'idnc_http_request_duration_seconds',
+      help: 'Time from request received to response sent',
+      labelNames: ['route', 'method', 'action', 'status_code'],
+      buckets: METRICS_REQUEST_SECONDS_BUCKETS,
+      registers,
+    });
+    this.fsyncSeconds = new Histogram({
+      name: 'idnc_log_fsync_duration_seconds',
+      help: 'Duration of each fdatasync of the change log',
+      buckets: METRICS_FSYNC_SECONDS_BUCKETS,
+      registers,
+    });
+    this.registerEngineGauges(registers);
+  }
+
+  /** The engine whose figures are read at scrape time. */
+  bindEngine(dnc: Dnc): void {
+    this.dnc = dnc;
+  }
+
+  /** For `fsyncObserver` of openDnc. */
+  readonly observeFsync = (seconds: number): void => {
+    this.fsyncSeconds.observe(seconds);
+  };
+
+  observeRequest(route: string, method: string, action: string, statusCode: number, seconds: number): void {
+    const key = `${route} ${method} ${action} ${statusCode}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      const labels: LabelValues<RequestLabels> = {
+        route,
+        method: METHODS.has(method) ? method : 'other',
+        action,
+        status_code: String(statusCode),
+      };
+      series = { count: this.requests.labels(labels), seconds: this.requestSeconds.labels(labels) };
+      this.series.set(key, series);
+    }
+    series.count.inc();
+    series.seconds.observe(seconds);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private registerEngineGauges(registers: Registry[]): void {
+    const metrics = this;
+    const stats = () => metrics.dnc?.stats();
+    new Gauge({
+      name: 'idnc_list_numbers',
+      help: `Numbers on each list (project "" is the master list); at most ${METRICS_LIST_SERIES_MAX} lists, see idnc_lists`,
+      labelNames: ['org', 'project'],
+      registers,
+      collect() {
+        this.reset();
+        const lists = stats()?.lists ?? [];
+        for (const list of lists.slice(0, METRICS_LIST_SERIES_MAX)) this.set({ org: list.org, project: list.projId }, list.numbers);
+      },
+    });
+    new Gauge({
+      name: 'idnc_lists',
+      help: 'Lists (master and project lists of every organisation) held in memory',
+      registers,
+      collect() {
+        this.set(stats()?.lists.length ?? 0);
+      },
+    });
+    const logGauge = (name: string, help: string, read: (log: NonNullable<ReturnType<Dnc['stats']>['log']>) => number | null): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const log = stats()?.log;
+          const value = log === null || log === undefined ? null : read(log);
+          if (value !== null) this.set(value);
+        },
+      });
+    };
+    logGauge('idnc_log_seq', 'Seq of the last durable change', (log) => log.seq);
+    logGauge('idnc_log_records_since_snapshot', 'Log records written since the last snapshot', (log) => log.recordsSinceSnapshot);
+    logGauge('idnc_log_bytes_since_snapshot', 'Log bytes written since the last snapshot (or since start)', (log) => log.bytesSinceSnapshot);
+    logGauge('idnc_snapshot_age_seconds', 'Seconds since the last snapshot was written (or the loaded one was)', (log) =>
+      log.lastSnapshotAtMs === null ? null : Math.max(0, (Date.now() - log.lastSnapshotAtMs) / 1000),
+    );
+    logGauge('idnc_snapshot_duration_seconds', 'Duration of the last snapshot written by this process', (log) =>
+      log.lastSnapshotDurationMs === null ? null : log.lastSnapshotDurationMs / 1000,
+    );
+    logGauge('idnc_log_writable', '1 when the log accepts changes, 0 when storage failed or is unavailable', (log) =>
+      log.writerState === 'open' ? 1 : 0,
+    );
+  }
+}

@@ -1,0 +1,66 @@
+// The one place where a request's API key is checked, before its body is read: an onRequest hook
+// that authenticates every route not marked `config: { public: true }` (health, OpenAPI), slows
+// down addresses that keep failing (auth-throttle.ts) and applies the key's rate limit
+// (rate-limit.ts). The authenticated record is left on `request.idncKey` for the route, which then
+// only authorises. Unknown routes (404) are not authenticated: they answer NOT_FOUND either way.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { IdncError } from '../errors.js';
+import { rateLimitOf, type KeyRecord } from '../keys/key-records.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { authenticate } from './auth.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { sendError } from './error-replies.js';
+import { KeyRateLimiter, retryAfterSeconds } from './rate-limit.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key record of this request, set by the request guard (null on public routes). */
+    idncKey: KeyRecord | null;
+  }
+  interface FastifyContextConfig {
+    /** A route that needs no API key (health check, OpenAPI document). */
+    public?: boolean;
+  }
+}
+
+export interface RequestGuardOptions {
+  readonly keys: Pick<KeyStore, 'authenticate'>;
+  readonly limiter?: KeyRateLimiter;
+  readonly throttle?: AuthThrottle;
+}
+
+function refuse(reply: FastifyReply, waitMs: number, message: string): void {
+  const seconds = retryAfterSeconds(waitMs);
+  reply.header('retry-after', seconds);
+  sendError(reply, { error: `${message}; retry after ${seconds} s`, code: 'RATE_LIMITED' });
+}
+
+export function registerRequestGuard(app: FastifyInstance, options: RequestGuardOptions): void {
+  const limiter = options.limiter ?? new KeyRateLimiter();
+  const throttle = options.throttle ?? new AuthThrottle();
+  app.decorateRequest('idncKey', null);
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    reply.header('x-request-id', request.id);
+    if (request.is404 || request.routeOptions.config.public === true) {
+      done();
+      return;
+    }
+    let key: KeyRecord;
+    try {
+      key = authenticate(request.headers, options.keys);
+    } catch (error) {
+      const waitMs = throttle.fail(request.ip);
+      if (waitMs > 0) refuse(reply, waitMs, 'too many failed authentications from this address');
+      else done(error as IdncError);
+      return;
+    }
+    const waitMs = limiter.take(key.id, rateLimitOf(key));
+    if (waitMs > 0) {
+      refuse(reply, waitMs, `this API key is limited to ${rateLimitOf(key)} requests per second`);
+      return;
+    }
+    request.idncKey = key;
+    done();
+  });
+}

@@ -1,0 +1,32 @@
+// Request ids: every log line of a request carries `reqId`, and the answer echoes it in
+// `x-request-id`, so an operator can follow one dialer request through the logs. An incoming
+// `x-request-id` (set by a load balancer or the client) is kept only when it is short, of safe
+// characters, and cannot carry a phone number or an API key (those are never logged); otherwise
+// the server makes one: a random per-process prefix and a counter, cheaper than a UUID per request.
+
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { REQUEST_ID_CHARS_MAX } from '../constants.js';
+import { redact } from './log-serializers.js';
+
+const SAFE_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${REQUEST_ID_CHARS_MAX}}$`);
+
+/** The incoming id if it is safe to log, else undefined. */
+export function acceptedRequestId(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !SAFE_ID.test(value)) return undefined;
+  return redact(value) === value ? value : undefined;
+}
+
+export function makeRequestIdGenerator(): (request: IncomingMessage) => string {
+  const prefix = randomBytes(4).toString('hex');
+  let counter = 0;
+  return (request) => {
+    const incoming = request.headers['x-request-id'];
+    if (incoming !== undefined) {
+      const accepted = acceptedRequestId(incoming);
+      if (accepted !== undefined) return accepted;
+    }
+    counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${prefix}-${counter.toString(36)}`;
+  };
+}
