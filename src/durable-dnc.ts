@@ -12,7 +12,7 @@ import {
   SNAPSHOT_LOG_BYTES_DEFAULT,
   SNAPSHOTS_KEPT,
 } from './constants.js';
-import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
+import { Dnc, type ChangeOperation, type EngineLogger, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
@@ -32,6 +32,12 @@ export interface DurableDncOptions extends OpenDncOptions {
   readonly storageProbeIntervalMs?: number;
   /** Segment size that starts a new segment (default LOG_SEGMENT_BYTES_MAX). */
   readonly segmentBytesMax?: number;
+  /**
+   * Runs after a change is durable and applied here, before add/remove resolve (`idnc serve
+   * --workers` waits in it until every worker has applied the change). Its rejection is the
+   * caller's error, although the change is stored.
+   */
+  readonly afterCommit?: (seq: number) => Promise<void>;
 }
 
 /** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
@@ -65,8 +71,6 @@ export class DurableDnc extends Dnc {
   private snapshotSeq = 0;
   private recoveredSeq = 0;
   private logBytesAtSnapshot = 0;
-  private lastSnapshotAtMs: number | null = null;
-  private lastSnapshotDurationMs: number | null = null;
   private snapshotRunning: Promise<void> | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -106,24 +110,8 @@ export class DurableDnc extends Dnc {
   }
 
   /** Seq of the last change applied (and durable under fsync 'always'). */
-  get lastSeq(): number {
+  override get lastSeq(): number {
     return this.writer?.durableSeq ?? this.recoveredSeq;
-  }
-
-  override stats(): EngineStats {
-    const writer = this.writer;
-    const seq = this.lastSeq;
-    return {
-      lists: super.stats().lists,
-      log: {
-        seq,
-        recordsSinceSnapshot: Math.max(0, seq - this.snapshotSeq),
-        bytesSinceSnapshot: writer === null ? 0 : writer.bytesWritten - this.logBytesAtSnapshot,
-        lastSnapshotAtMs: this.lastSnapshotAtMs,
-        lastSnapshotDurationMs: this.lastSnapshotDurationMs,
-        writerState: writer === null ? 'read-only' : writer.status.state,
-      },
-    };
   }
 
   /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
@@ -156,9 +144,6 @@ export class DurableDnc extends Dnc {
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
     this.snapshotSeq = result.snapshotSeq;
     this.recoveredSeq = result.lastSeq;
-    if (result.snapshotPath !== null) {
-      this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
-    }
     const from = result.snapshotPath === null ? 'no snapshot' : `snapshot ${path.basename(result.snapshotPath)}`;
     this.logger.info(
       `recovered ${this.dataDir} in ${result.durationMs.toFixed(1)} ms: ${from}, ${result.replayed} log records replayed, last seq ${result.lastSeq}`,
@@ -189,8 +174,10 @@ export class DurableDnc extends Dnc {
         logger: this.logger,
         probeIntervalMs: this.options.storageProbeIntervalMs,
         segmentBytesMax: this.options.segmentBytesMax,
-        onBatchApplied: () => this.snapshotIfLogLarge(),
-        onFsync: this.options.fsyncObserver,
+        onBatchApplied: () => {
+          this.seqAdvanced();
+          this.snapshotIfLogLarge();
+        },
       },
       segment,
       lastSeq,
@@ -220,7 +207,9 @@ export class DurableDnc extends Dnc {
       const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
       records.push({ op: operation, org: address.org, projId: address.projId, numbers, ts, keyId, ...(more ? { more } : {}) });
     }
-    return this.writer.append(records, () => this.applyChange(operation, address, sorted));
+    const result = await this.writer.append(records, () => this.applyChange(operation, address, sorted));
+    if (this.options.afterCommit !== undefined) await this.options.afterCommit(result.seq);
+    return result;
   }
 
   private snapshotIfChanged(): void {
@@ -256,8 +245,6 @@ export class DurableDnc extends Dnc {
     const bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, lists);
     this.snapshotSeq = seq;
     this.logBytesAtSnapshot = bytesMark;
-    this.lastSnapshotAtMs = Date.now();
-    this.lastSnapshotDurationMs = performance.now() - started;
     const removed = await this.removeCovered();
     this.logger.info(
       `snapshot of seq ${seq} written in ${(performance.now() - started).toFixed(1)} ms (${bytes} bytes); removed ${removed} old files`,

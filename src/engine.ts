@@ -10,6 +10,8 @@ import { checkListAddress, type ListAddress } from './store/list-id.js';
 import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
 import type { InvalidEntry } from './errors.js';
 import { stateDigest } from './persist/state-digest.js';
+import { SeqWaiters } from './seq-waiters.js';
+import type { DncFollower, DncFollowerOptions } from './dnc-follower.js';
 import { blockingCodes, listAreaNumbers } from './bulk/bulk-store.js';
 import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 
@@ -58,36 +60,34 @@ export interface ScrubResult {
 
 export type ChangeOperation = 'add' | 'remove';
 
-export interface ListStats {
-  readonly org: string;
-  /** '' for the master list. */
-  readonly projId: string;
-  readonly numbers: number;
-}
-
-/** What a durable engine reports about its log and snapshots (null for an in-memory engine). */
-export interface LogStats {
-  /** Seq of the last durable change. */
-  readonly seq: number;
-  /** Log records and bytes written since the last snapshot (bytes: since this process started, if later). */
-  readonly recordsSinceSnapshot: number;
-  readonly bytesSinceSnapshot: number;
-  /** Wall-clock time (ms since the epoch) of the last snapshot written or loaded; null: none yet. */
-  readonly lastSnapshotAtMs: number | null;
-  /** How long the last snapshot written by this process took; null: none yet. */
-  readonly lastSnapshotDurationMs: number | null;
-  /** 'open', 'unwritable' (disk full, probing), 'failed' (fsync failed) or 'closed'; 'read-only' for a follower. */
-  readonly writerState: string;
-}
-
-export interface EngineStats {
-  readonly lists: readonly ListStats[];
-  readonly log: LogStats | null;
-}
-
 export class Dnc {
-  protected readonly store = new DncStore();
+  /** Replaced whole (never mutated half-way) when a read-only follower reloads from a snapshot. */
+  protected store = new DncStore();
   private closed = false;
+  private readonly seqWaiters = new SeqWaiters();
+
+  /** Seq of the last change applied to this instance's memory (0 for a purely in-memory engine). */
+  get lastSeq(): number {
+    return 0;
+  }
+
+  /**
+   * Resolves once this instance has applied the change with log seq `seq` (the `idnc-seq` header
+   * of an HTTP add/remove, or `WriteResult.seq`); rejects with WAIT_TIMEOUT after `timeoutMs`.
+   */
+  waitFor(seq: number, timeoutMs: number): Promise<void> {
+    try {
+      this.assertOpen();
+      return this.seqWaiters.wait(this.lastSeq, seq, timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Subclasses call this whenever `lastSeq` grows. */
+  protected seqAdvanced(): void {
+    this.seqWaiters.advance(this.lastSeq);
+  }
 
   async add(phones: PhoneListInput, options: WriteOptions = {}): Promise<WriteResult> {
     return this.change('add', phones, options);
@@ -164,13 +164,6 @@ export class Dnc {
     yield* listAreaNumbers(this.store, checkListAddress(options));
   }
 
-  /** Operational figures for monitoring: read-only, computed on each call (a metrics scrape). */
-  stats(): EngineStats {
-    const lists: ListStats[] = [];
-    for (const [address, set] of this.store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
-    return { lists, log: null };
-  }
-
   /**
    * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
    * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
@@ -182,6 +175,7 @@ export class Dnc {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.seqWaiters.rejectAll(new IdncError('CLOSED', 'this idnc instance has been closed'));
   }
 
   protected assertOpen(): void {
@@ -250,18 +244,23 @@ export interface OpenDncOptions {
   /** Snapshot when the log since the last snapshot exceeds this size (default 64 MiB). */
   snapshotLogBytes?: number;
   logger?: EngineLogger;
-  /** Called with the duration of every fdatasync of the log, in seconds (metrics). */
-  fsyncObserver?: (seconds: number) => void;
 }
 
 /**
  * Opens an engine. Without a data directory it is purely in memory; with one it recovers the
  * directory's snapshot and log, takes the writer lock and logs every change before it is applied
- * (see src/durable-dnc.ts). The durable engine is loaded lazily: it extends Dnc, so a static import
- * here would be a module cycle.
+ * (see src/durable-dnc.ts); with `readOnly: true` it follows a live data directory without writing
+ * to it (see src/dnc-follower.ts). Both are loaded lazily: they extend Dnc, so a static import here
+ * would be a module cycle.
  */
+export async function openDnc(options: DncFollowerOptions & { readOnly: true }): Promise<DncFollower>;
+export async function openDnc(options?: OpenDncOptions): Promise<Dnc>;
 export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
   if (options.dataDir === undefined) return new Dnc();
+  if (options.readOnly === true) {
+    const { DncFollower } = await import('./dnc-follower.js');
+    return DncFollower.open({ ...options, dataDir: options.dataDir });
+  }
   const { DurableDnc } = await import('./durable-dnc.js');
   return DurableDnc.open({ ...options, dataDir: options.dataDir });
 }

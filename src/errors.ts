@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   STORAGE_UNAVAILABLE: { statusCode: 503, summary: 'changes cannot be stored right now' },
   READ_ONLY: { statusCode: 403, summary: 'this instance is a read-only follower' },
   CLOSED: { statusCode: 503, summary: 'the engine has been closed' },
+  WAIT_TIMEOUT: { statusCode: 504, summary: 'a change was not applied where it is read within the time allowed' },
   DATA_DIR_LOCKED: { statusCode: 409, summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { statusCode: 500, summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
   BAD_REQUEST: { statusCode: 400, summary: 'the request is malformed (body not valid JSON, bad encoding)' },

@@ -72,9 +72,21 @@ export function scanSegment(
 ): SegmentScan {
   const headerStop = checkHeader(bytes);
   if (headerStop !== null) return { records: 0, lastSeq: expectedFirstSeq - 1, endOffset: 0, stop: headerStop };
-  let offset = LOG_SEGMENT_HEADER_BYTES;
+  return scanRecords(bytes, LOG_SEGMENT_HEADER_BYTES, expectedFirstSeq, onRecord);
+}
+
+/**
+ * Scans the records of `bytes` from `offset`, a record boundary, expecting `expectedSeq` first. A
+ * follower passes a buffer that holds only the part of a segment it has not read yet; offsets in
+ * the result are positions in `bytes`.
+ */
+export function scanRecords(
+  bytes: Buffer,
+  offset: number,
+  expectedSeq: number,
+  onRecord?: (record: LogRecord, offset: number) => void,
+): SegmentScan {
   let records = 0;
-  let expectedSeq = expectedFirstSeq;
   for (;;) {
     const stop = readStop(bytes, offset, expectedSeq);
     if (stop !== null) return { records, lastSeq: expectedSeq - 1, endOffset: offset, stop };

@@ -1,0 +1,180 @@
+// The read-only follower as a library (openDnc({ dataDir, readOnly: true })) beside a writer in the
+// same process: it follows adds and removes, waits for a seq, keeps up across snapshots and segment
+// removal, treats an unfinished last record as not yet written, stops at a corrupt one (stale) and
+// never writes to the directory.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
+import { listDataDir } from '../../src/persist/data-dir.js';
+import { encodeRecord } from '../../src/persist/record.js';
+import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
+
+let dir: string;
+const open: { close(): Promise<void> }[] = [];
+
+beforeEach(async () => {
+  dir = await makeTempDir('idnc-follower-');
+});
+afterEach(async () => {
+  for (const dnc of open.splice(0).reverse()) await dnc.close().catch(() => undefined);
+  await removeDir(dir);
+});
+
+async function writer(options: Record<string, unknown> = {}): Promise<DurableDnc> {
+  const dnc = (await openDnc({ dataDir: dir, logger: recordingLogger(), ...options })) as DurableDnc;
+  open.push(dnc);
+  return dnc;
+}
+
+async function follower(options: Record<string, unknown> = {}): Promise<DncFollower> {
+  const dnc = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger(), ...options });
+  open.push(dnc);
+  return dnc;
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function newestSegment(): Promise<string> {
+  const { segments } = await listDataDir(dir);
+  return segments.at(-1)!.path;
+}
+
+describe('read-only follower', () => {
+  it('follows adds and removes, and waitFor resolves once a seq is applied', async () => {
+    const w = await writer();
+    await w.add(numbers(3));
+    const f = await follower();
+    expect(f.count()).toBe(3);
+    expect(f.lastSeq).toBe(w.lastSeq);
+
+    const added = await w.add('3125550001', { projId: 'p1' });
+    await f.waitFor(added.seq, 2000);
+    expect(f.lastSeq).toBeGreaterThanOrEqual(added.seq);
+    expect(f.isBlocked('3125550001', { projId: 'p1' })).toBe(true);
+    expect(f.isBlocked('3125550001')).toBe(false);
+    expect(f.status('3125550001', { projId: 'p1' })[0]).toMatchObject({ onList: true, list: 'project' });
+
+    const removed = await w.remove(numbers(1));
+    await f.waitFor(removed.seq, 2000);
+    expect(f.count()).toBe(2);
+    expect(f.scrub(numbers(3)).blocked).toEqual(numbers(3).slice(1));
+    expect(f.digest()).toBe(w.digest());
+    expect(f.lagMs).toBeLessThan(1000);
+  });
+
+  it('refuses writes with READ_ONLY and rejects bad waits with typed errors', async () => {
+    const w = await writer();
+    const { seq } = await w.add(numbers(1));
+    const f = await follower();
+    await expect(f.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'READ_ONLY' });
+    await expect(f.waitFor(seq + 10, 50)).rejects.toMatchObject({ code: 'WAIT_TIMEOUT', statusCode: 504 });
+    await expect(f.waitFor(-1, 50)).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    await expect(f.waitFor(1.5, 50)).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    await expect(f.waitFor(1, Number.NaN)).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    await expect(f.waitFor(seq, 0)).resolves.toBeUndefined();
+    // The writer answers the same calls, so code can treat both alike.
+    await expect(w.waitFor(seq, 0)).resolves.toBeUndefined();
+    const pending = w.waitFor(seq + 1, 2000);
+    await w.add(numbers(1, 4_125_550_000));
+    await expect(pending).resolves.toBeUndefined();
+    await f.close();
+    await expect(f.waitFor(seq, 10)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('refuses a data directory that does not exist, and an invalid staleAfterMs', async () => {
+    await expect(openDnc({ dataDir: path.join(dir, 'missing'), readOnly: true })).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    await expect(follower({ staleAfterMs: -5 })).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+  });
+
+  it('keeps up across snapshots, segment rotation and removal', async () => {
+    const w = await writer({ snapshotLogBytes: 300, segmentBytesMax: 200 });
+    const f = await follower();
+    let last = 0;
+    for (let i = 0; i < 60; i++) {
+      const phones = numbers(5, 2_125_550_000 + i * 10);
+      last = (await (i % 7 === 6 ? w.remove(phones.slice(0, 2)) : w.add(phones))).seq;
+    }
+    await w.snapshot();
+    const { segments, snapshots } = await listDataDir(dir);
+    expect(snapshots.length).toBe(2);
+    expect(segments[0]!.firstSeq).toBeGreaterThan(1);
+    await f.waitFor(last, 5000);
+    expect(f.digest()).toBe(w.digest());
+    expect(f.count()).toBe(w.count());
+  });
+
+  it('waits at an unfinished last record, applies the record a restarted writer writes there once', async () => {
+    let w = await writer();
+    const first = await w.add(numbers(2));
+    const f = await follower();
+    await w.close();
+    // A writer killed mid-append: the first half of the next record, whose number never becomes visible.
+    const torn = encodeRecord(first.seq + 1, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([9_195_550_000]), ts: Date.now(), keyId: null });
+    fs.appendFileSync(await newestSegment(), torn.subarray(0, 20));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(f.lastSeq).toBe(first.seq);
+    expect(f.isBlocked('9195550000')).toBe(false);
+    expect(f.lagMs).toBeLessThan(1000);
+
+    w = await writer();
+    const next = await w.add('6175550123');
+    expect(next.seq).toBe(first.seq + 1);
+    await f.waitFor(next.seq, 3000);
+    expect(f.isBlocked('6175550123')).toBe(true);
+    expect(f.isBlocked('9195550000')).toBe(false);
+    expect(f.count()).toBe(3);
+    expect(f.digest()).toBe(w.digest());
+  });
+
+  it('stops at a corrupt record with valid ones after it and goes stale, then fresh once it is repaired', async () => {
+    const w = await writer();
+    const first = await w.add(numbers(1));
+    await w.close();
+    const segment = await newestSegment();
+    const goodSize = fs.statSync(segment).size;
+    const f = await follower({ staleAfterMs: 100, pollIntervalMs: 20 });
+    const events: string[] = [];
+    f.on('stale', () => events.push('stale')).on('fresh', () => events.push('fresh'));
+    const record = (seq: number, number: number): Buffer =>
+      encodeRecord(seq, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([number]), ts: Date.now(), keyId: null });
+    const bad = record(first.seq + 1, 3_105_550_000);
+    bad[bad.length - 1]! ^= 0xff;
+    fs.appendFileSync(segment, Buffer.concat([bad, record(first.seq + 2, 3_105_550_001)]));
+    await until(() => events.includes('stale'));
+    expect(f.lastSeq).toBe(first.seq);
+    expect(f.isBlocked('3105550001')).toBe(false);
+    expect(f.lagMs).toBeGreaterThan(100);
+
+    fs.truncateSync(segment, goodSize);
+    fs.appendFileSync(segment, record(first.seq + 1, 3_105_550_002));
+    await until(() => events.includes('fresh'));
+    expect(events).toEqual(['stale', 'fresh']);
+    expect(f.isBlocked('3105550002')).toBe(true);
+    expect(f.isBlocked('3105550000')).toBe(false);
+  });
+
+  it('never writes to the data directory and takes no lock', async () => {
+    const w = await writer();
+    await w.add(numbers(4));
+    await w.close();
+    const before = fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs, fs.statSync(path.join(dir, name)).size]);
+    // A torn tail is left for the writer to cut: the follower must not cut it.
+    fs.appendFileSync(await newestSegment(), Buffer.from([1, 2, 3]));
+    const withTail = fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs, fs.statSync(path.join(dir, name)).size]);
+    const f = await follower();
+    expect(f.count()).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await f.close();
+    const after = fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs, fs.statSync(path.join(dir, name)).size]);
+    expect(after).toEqual(withTail);
+    expect(before.map((entry) => entry[0])).not.toContain('writer.lock');
+  });
+});
