@@ -155,6 +155,53 @@ export const IMPORT_READ_CHUNK_BYTES = 1024 * 1024;
 /** Numbers `idnc export` formats into one write (bounds the string it builds). */
 export const EXPORT_WRITE_NUMBERS = 65_536;
 
+// --- Hardening: slow clients, abuse limits, visibility (src/http/, src/cli/serve.ts) ---
+
+/**
+ * A client must send its whole request head within this time, or get 408 and be closed (slowloris).
+ * A dialer's head arrives in one packet; 10 s leaves room for a bad mobile link.
+ */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+/** The whole request, body included, within this time: a 100,000-number body (about 1.3 MB) at 32 KiB/s. */
+export const HTTP_REQUEST_TIMEOUT_MS = 60_000;
+/** An idle keep-alive connection is closed after this; above the 60 s idle timeout of common load balancers. */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** A connection where no byte moves either way (a client that stopped reading its answer) is closed after this. */
+export const HTTP_SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/** Node checks the two timeouts above on this period (its default, 30 s, would let a 10 s timeout run to 40 s). */
+export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1000;
+/** Open connections at once; connection N+1 is closed at once. Each costs a file descriptor: raise `ulimit -n` with it. */
+export const HTTP_CONNECTIONS_MAX = 4096;
+/**
+ * Requests one keep-alive connection may carry; its last answer says `Connection: close`. Makes
+ * long-lived dialer connections reconnect now and then, so they spread again over the workers.
+ */
+export const HTTP_REQUESTS_PER_SOCKET_MAX = 10_000;
+/** Requests per second one API key may make (a token bucket holding one second's worth); 0 = unlimited. */
+export const KEY_RATE_LIMIT_PER_SECOND_DEFAULT = 1000;
+/** Highest per-key rate limit `keys create --rate-limit` / `keys set-rate-limit` accept (0 = unlimited is separate). */
+export const KEY_RATE_LIMIT_PER_SECOND_MAX = 1_000_000;
+/** Failed authentications one client address may make in a burst before it is slowed down. */
+export const AUTH_FAILURES_BURST = 20;
+/** Failed authentications per second an address earns back (the burst refills at this rate). */
+export const AUTH_FAILURES_PER_SECOND = 1;
+/** First refusal period for an address out of failures; doubles with each failure while refused. */
+export const AUTH_BLOCK_MS_MIN = 1000;
+/** Longest refusal period for one address (the doubling stops here). */
+export const AUTH_BLOCK_MS_MAX = 5 * 60 * 1000;
+/** Client addresses tracked for failed authentication; beyond it the longest-quiet ones are forgotten. */
+export const AUTH_TRACKED_ADDRESSES_MAX = 100_000;
+/** An incoming `x-request-id` is used (and logged) only if it is this short and of safe characters. */
+export const REQUEST_ID_CHARS_MAX = 64;
+/** `/metrics` exports one `idnc_list_numbers` series per list up to this many lists (cardinality bound). */
+export const METRICS_LIST_SERIES_MAX = 1000;
+/** Latency histogram buckets of HTTP requests, in seconds. */
+export const METRICS_REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+/** fdatasync latency buckets, in seconds. */
+export const METRICS_FSYNC_SECONDS_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** `--metrics-port` listens only here: the metrics it serves need no key. */
+export const METRICS_HOST = '127.0.0.1';
+
 // --- Read-only followers and `idnc serve --workers` (src/dnc-follower.ts, src/persist/log-tail.ts, src/cli/serve-cluster.ts) ---
 
 /**

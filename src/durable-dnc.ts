@@ -12,7 +12,7 @@ import {
   SNAPSHOT_LOG_BYTES_DEFAULT,
   SNAPSHOTS_KEPT,
 } from './constants.js';
-import { Dnc, type ChangeOperation, type EngineLogger, type FsyncMode, type OpenDncOptions } from './engine.js';
+import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
@@ -71,6 +71,8 @@ export class DurableDnc extends Dnc {
   private snapshotSeq = 0;
   private recoveredSeq = 0;
   private logBytesAtSnapshot = 0;
+  private lastSnapshotAtMs: number | null = null;
+  private lastSnapshotDurationMs: number | null = null;
   private snapshotRunning: Promise<void> | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -114,6 +116,22 @@ export class DurableDnc extends Dnc {
     return this.writer?.durableSeq ?? this.recoveredSeq;
   }
 
+  override stats(): EngineStats {
+    const writer = this.writer;
+    const seq = this.lastSeq;
+    return {
+      lists: super.stats().lists,
+      log: {
+        seq,
+        recordsSinceSnapshot: Math.max(0, seq - this.snapshotSeq),
+        bytesSinceSnapshot: writer === null ? 0 : writer.bytesWritten - this.logBytesAtSnapshot,
+        lastSnapshotAtMs: this.lastSnapshotAtMs,
+        lastSnapshotDurationMs: this.lastSnapshotDurationMs,
+        writerState: writer === null ? 'read-only' : writer.status.state,
+      },
+    };
+  }
+
   /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
   async snapshot(): Promise<void> {
     this.assertOpen();
@@ -144,6 +162,9 @@ export class DurableDnc extends Dnc {
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
     this.snapshotSeq = result.snapshotSeq;
     this.recoveredSeq = result.lastSeq;
+    if (result.snapshotPath !== null) {
+      this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
+    }
     const from = result.snapshotPath === null ? 'no snapshot' : `snapshot ${path.basename(result.snapshotPath)}`;
     this.logger.info(
       `recovered ${this.dataDir} in ${result.durationMs.toFixed(1)} ms: ${from}, ${result.replayed} log records replayed, last seq ${result.lastSeq}`,
@@ -178,6 +199,7 @@ export class DurableDnc extends Dnc {
           this.seqAdvanced();
           this.snapshotIfLogLarge();
         },
+        onFsync: this.options.fsyncObserver,
       },
       segment,
       lastSeq,
@@ -245,6 +267,8 @@ export class DurableDnc extends Dnc {
     const bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, lists);
     this.snapshotSeq = seq;
     this.logBytesAtSnapshot = bytesMark;
+    this.lastSnapshotAtMs = Date.now();
+    this.lastSnapshotDurationMs = performance.now() - started;
     const removed = await this.removeCovered();
     this.logger.info(
       `snapshot of seq ${seq} written in ${(performance.now() - started).toFixed(1)} ms (${bytes} bytes); removed ${removed} old files`,

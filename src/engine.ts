@@ -60,6 +60,33 @@ export interface ScrubResult {
 
 export type ChangeOperation = 'add' | 'remove';
 
+export interface ListStats {
+  readonly org: string;
+  /** '' for the master list. */
+  readonly projId: string;
+  readonly numbers: number;
+}
+
+/** What a durable engine reports about its log and snapshots (null for an in-memory engine). */
+export interface LogStats {
+  /** Seq of the last durable change. */
+  readonly seq: number;
+  /** Log records and bytes written since the last snapshot (bytes: since this process started, if later). */
+  readonly recordsSinceSnapshot: number;
+  readonly bytesSinceSnapshot: number;
+  /** Wall-clock time (ms since the epoch) of the last snapshot written or loaded; null: none yet. */
+  readonly lastSnapshotAtMs: number | null;
+  /** How long the last snapshot written by this process took; null: none yet. */
+  readonly lastSnapshotDurationMs: number | null;
+  /** 'open', 'unwritable' (disk full, probing), 'failed' (fsync failed) or 'closed'; 'read-only' for a follower. */
+  readonly writerState: string;
+}
+
+export interface EngineStats {
+  readonly lists: readonly ListStats[];
+  readonly log: LogStats | null;
+}
+
 export class Dnc {
   /** Replaced whole (never mutated half-way) when a read-only follower reloads from a snapshot. */
   protected store = new DncStore();
@@ -164,6 +191,13 @@ export class Dnc {
     yield* listAreaNumbers(this.store, checkListAddress(options));
   }
 
+  /** Operational figures for monitoring: read-only, computed on each call (a metrics scrape). */
+  stats(): EngineStats {
+    const lists: ListStats[] = [];
+    for (const [address, set] of this.store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
+    return { lists, log: null };
+  }
+
   /**
    * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
    * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
@@ -244,6 +278,8 @@ export interface OpenDncOptions {
   /** Snapshot when the log since the last snapshot exceeds this size (default 64 MiB). */
   snapshotLogBytes?: number;
   logger?: EngineLogger;
+  /** Called with the duration of every fdatasync of the log, in seconds (metrics). */
+  fsyncObserver?: (seconds: number) => void;
 }
 
 /**
