@@ -2,6 +2,8 @@
 // The `idnc` command line: parses argv with commander and hands each command to its own module.
 
 import { Command } from 'commander';
+import { registerExportCommand } from './export.js';
+import { registerImportCommand } from './import.js';
 import { registerKeysCommand } from './keys.js';
 import { packageVersion } from './package-info.js';
 import { registerRepairCommand } from './repair.js';
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerKeysCommand(program);
   registerVerifyCommand(program);
   registerRepairCommand(program);
+  registerImportCommand(program);
+  registerExportCommand(program);
   return program;
 }
 

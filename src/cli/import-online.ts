@@ -1,0 +1,82 @@
+// `idnc import --url URL --key KEY`: sends already-checked numbers to a running server's
+// POST /v1/import, sorted and de-duplicated, in batches of BULK_REQUEST_NUMBERS_MAX (each batch is
+// one atomic durable change on the server). A failure stops at the first refused batch and says how
+// far it got; running the same command again is safe, because adding or removing a number twice
+// changes nothing the second time.
+
+import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
+import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
+import type { ReadResult } from '../bulk/read-inputs.js';
+import { IdncError } from '../errors.js';
+import type { ImportSummary } from './import.js';
+import { startProgress } from './import-progress.js';
+
+export interface OnlineTarget {
+  readonly url: string;
+  readonly key: string;
+  readonly projId: string;
+  readonly remove: boolean;
+}
+
+/** The /v1/import URL of a server given as http(s)://host:port (a trailing path is kept). */
+export function importUrl(base: string, projId: string, remove: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new IdncError('INVALID_PARAMETER', `--url ${JSON.stringify(base)} is not a URL like http://127.0.0.1:3000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new IdncError('INVALID_PARAMETER', '--url must be http:// or https://');
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/import`;
+  if (projId !== '') url.searchParams.set('projId', projId);
+  if (remove) url.searchParams.set('remove', '1');
+  return url.toString();
+}
+
+function batchBody(numbers: Float64Array): string {
+  let body = '';
+  for (let i = 0; i < numbers.length; i++) body += `${numbers[i]}\n`;
+  return body;
+}
+
+export async function importOnline(input: ReadResult, target: OnlineTarget): Promise<ImportSummary> {
+  const url = importUrl(target.url, target.projId, target.remove);
+  const numbers = sortUniqueNumbers(input.numbers);
+  const progress = startProgress('sending', 'numbers');
+  let sent = 0;
+  let changed = 0;
+  try {
+    for (let start = 0; start < numbers.length; start += BULK_REQUEST_NUMBERS_MAX) {
+      const batch = numbers.subarray(start, start + BULK_REQUEST_NUMBERS_MAX);
+      changed += await sendBatch(url, target.key, batch, sent, numbers.length);
+      sent += batch.length;
+      progress.update(sent, numbers.length, sent);
+    }
+  } finally {
+    progress.stop();
+  }
+  return { rows: input.entries, distinct: numbers.length, changed, invalid: input.invalidCount };
+}
+
+async function sendBatch(url: string, key: string, batch: Float64Array, sent: number, total: number): Promise<number> {
+  const resume = `${sent} of ${total} numbers were stored before this; running the same command again resumes safely`;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { loginId: key, 'content-type': 'text/plain' }, body: batchBody(batch) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new IdncError('STORAGE_UNAVAILABLE', `cannot reach ${new URL(url).origin} (${cause}); ${resume}`);
+  }
+  const text = await response.text();
+  let body: { changed?: number; error?: string; code?: string } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // A proxy's HTML error page: reported by status below.
+  }
+  if (!response.ok || typeof body.changed !== 'number') {
+    const what = body.error !== undefined ? `${body.code ?? response.status}: ${body.error}` : `HTTP ${response.status}`;
+    throw new IdncError('STORAGE_UNAVAILABLE', `the server refused a batch (${what}); ${resume}`);
+  }
+  return body.changed;
+}
