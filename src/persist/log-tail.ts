@@ -16,6 +16,7 @@ import path from 'node:path';
 import { FOLLOWER_READ_BYTES_MAX } from '../constants.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
 import type { LogRecord } from './record.js';
+import { CommitAssembler } from './commit-assembler.js';
 import { judgeStop } from './recovery.js';
 import { scanRecords, scanSegment, type SegmentScan } from './segment-scan.js';
 
@@ -43,23 +44,21 @@ type SegmentStep = { readonly kind: 'end' | 'unfinished' } | Exclude<TailOutcome
 export class LogTail {
   private segment: SegmentFile | null;
   private handle: fs.promises.FileHandle | null = null;
+  /** File offset just after the last change applied (0: the segment's header is not read yet). */
   private offset: number;
-  /** Seq of the record at `offset` (above lastSeq + 1 never; below it while skipping applied records). */
-  private nextSeq: number;
   private applied: number;
 
   constructor(private readonly dataDir: string, position: TailPosition) {
     this.segment = position.segment;
     this.offset = position.offset;
     this.applied = position.lastSeq;
-    this.nextSeq = position.offset === 0 && position.segment !== null ? position.segment.firstSeq : position.lastSeq + 1;
   }
 
   get lastSeq(): number {
     return this.applied;
   }
 
-  /** Reads and applies (through `apply`, synchronously per chunk) every complete record on disk. */
+  /** Reads and applies (through `apply`, synchronously per chunk) every complete change on disk. */
   async read(apply: (record: LogRecord) => void): Promise<TailOutcome> {
     const { segments } = await listDataDir(this.dataDir);
     for (;;) {
@@ -75,12 +74,14 @@ export class LogTail {
       if (next === undefined) return { kind: 'current' };
       const name = path.basename(current.path);
       if (step.kind === 'unfinished') {
-        return { kind: 'blocked', detail: `${name} ends in an unreadable record after seq ${this.applied} although ${path.basename(next.path)} follows it` };
+        return { kind: 'blocked', detail: `${name} ends in an unreadable or unfinished change after seq ${this.applied} although ${path.basename(next.path)} follows it` };
       }
       if (next.firstSeq !== this.applied + 1) {
         return { kind: 'behind', reason: `${name} ends at seq ${this.applied} but the next segment starts at seq ${next.firstSeq}` };
       }
-      await this.moveTo(next, 0, next.firstSeq);
+      await this.close();
+      this.segment = next;
+      this.offset = 0;
     }
   }
 
@@ -98,7 +99,6 @@ export class LogTail {
     if (holder !== undefined) {
       this.segment = holder;
       this.offset = 0;
-      this.nextSeq = holder.firstSeq;
       return null;
     }
     const later = segments[0];
@@ -106,14 +106,10 @@ export class LogTail {
     return { kind: 'behind', reason: `the log starts at seq ${later.firstSeq} but this follower has applied only up to seq ${this.applied}` };
   }
 
-  private async moveTo(segment: SegmentFile, offset: number, nextSeq: number): Promise<void> {
-    await this.close();
-    this.segment = segment;
-    this.offset = offset;
-    this.nextSeq = nextSeq;
-  }
-
-  /** Reads the current segment from `offset` to its end, chunk by chunk, applying what is complete. */
+  /**
+   * Reads the current segment from the last applied change to its end, chunk by chunk. Records go
+   * through a CommitAssembler, so a change written as several records is applied whole or not yet.
+   */
   private async readSegment(apply: (record: LogRecord) => void): Promise<SegmentStep> {
     const segment = this.segment!;
     if (this.handle === null) {
@@ -124,32 +120,33 @@ export class LogTail {
         return { kind: 'behind', reason: `${path.basename(segment.path)} was removed before this follower read it` };
       }
     }
+    const assembler = new CommitAssembler();
+    const applyChange = (record: LogRecord): void => {
+      apply(record);
+      this.applied = record.seq;
+    };
+    let position = this.offset;
+    let expectedSeq = position === 0 ? segment.firstSeq : this.applied + 1;
     for (;;) {
       const { size } = await this.handle.stat();
       if (size < this.offset) {
         return { kind: 'behind', reason: `${path.basename(segment.path)} shrank to ${size} bytes, below the ${this.offset} already applied` };
       }
-      const length = Math.min(size - this.offset, FOLLOWER_READ_BYTES_MAX);
+      const length = Math.min(size - position, FOLLOWER_READ_BYTES_MAX);
       const bytes = Buffer.allocUnsafe(length);
-      const { bytesRead } = await this.handle.read(bytes, 0, length, this.offset);
+      const { bytesRead } = await this.handle.read(bytes, 0, length, position);
       const chunk = bytes.subarray(0, bytesRead);
-      const chunkStart = this.offset;
-      const scan = this.scanChunk(chunk, apply);
-      this.offset += scan.endOffset;
-      this.nextSeq = scan.lastSeq + 1;
+      const chunkStart = position;
+      const onRecord = (record: LogRecord, offset: number): void => {
+        if (record.seq > this.applied) assembler.accept(record, chunkStart + offset, applyChange);
+      };
+      const scan = position === 0 ? scanSegment(chunk, expectedSeq, onRecord) : scanRecords(chunk, 0, expectedSeq, onRecord);
+      position += scan.endOffset;
+      expectedSeq = scan.lastSeq + 1;
+      this.offset = assembler.heldRecords > 0 ? assembler.heldStartOffset : position;
       const step = this.judge(chunk, chunkStart, scan, size);
-      if (step !== null) return step;
+      if (step !== null) return step.kind === 'end' && assembler.heldRecords > 0 ? { kind: 'unfinished' } : step;
     }
-  }
-
-  private scanChunk(chunk: Buffer, apply: (record: LogRecord) => void): SegmentScan {
-    const onRecord = (record: LogRecord): void => {
-      if (record.seq <= this.applied) return;
-      apply(record);
-      this.applied = record.seq;
-    };
-    if (this.offset === 0) return scanSegment(chunk, this.nextSeq, onRecord);
-    return scanRecords(chunk, 0, this.nextSeq, onRecord);
   }
 
   /** What the stop of one chunk's scan means; null: read on (the file holds more than the chunk). */

@@ -134,6 +134,23 @@ describe('read-only follower', () => {
     expect(f.digest()).toBe(w.digest());
   });
 
+  it('applies a change written as several records only once its last record is there', async () => {
+    const w = await writer();
+    const first = await w.add(numbers(1));
+    await w.close();
+    const segment = await newestSegment();
+    const f = await follower();
+    const part = (seq: number, number: number, more: boolean): Buffer =>
+      encodeRecord(seq, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([number]), ts: Date.now(), keyId: null, ...(more ? { more } : {}) });
+    fs.appendFileSync(segment, Buffer.concat([part(first.seq + 1, 3_105_550_010, true), part(first.seq + 2, 3_105_550_011, true)]));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(f.lastSeq).toBe(first.seq);
+    expect(f.isBlocked('3105550010')).toBe(false);
+    fs.appendFileSync(segment, part(first.seq + 3, 3_105_550_012, false));
+    await f.waitFor(first.seq + 3, 3000);
+    expect(f.scrub(['3105550010', '3105550011', '3105550012']).blocked).toHaveLength(3);
+  });
+
   it('stops at a corrupt record with valid ones after it and goes stale, then fresh once it is repaired', async () => {
     const w = await writer();
     const first = await w.add(numbers(1));
