@@ -24,6 +24,8 @@ import { makeRequestIdGenerator } from './request-id.js';
 import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits } from './server-limits.js';
 import { withSafeSerializers } from './log-serializers.js';
 import { registerPdncRoute } from './pdnc-route.js';
+import { registerBulkRoute } from './bulk-route.js';
+import { registerScrubRoute } from './scrub-route.js';
 import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
 
 export interface HttpLimits {
@@ -50,6 +52,8 @@ export interface AppOptions {
   /** Test seams: the per-key rate limiter and the failed-authentication throttle (injectable clocks). */
   readonly rateLimiter?: KeyRateLimiter;
   readonly authThrottle?: AuthThrottle;
+  /** Entries one POST /v1/scrub stream may carry (default SCRUB_STREAM_NUMBERS_MAX). */
+  readonly scrubNumbersMax?: number;
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -111,5 +115,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerMetrics(app, metrics);
   app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
+  registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });
+  registerBulkRoute(app, { dnc: options.dnc, keys: options.keys });
   return app;
 }

@@ -1,0 +1,83 @@
+// Query parameters of the bulk routes (POST /v1/scrub, POST /v1/import), read by hand so that every
+// bad value gets INVALID_PARAMETER with a message naming it (the JSON schemas beside the routes only
+// document them). Flags take 0/1/true/false; `column` is a 1-based index or a header name.
+
+import { IdncError } from '../errors.js';
+import type { InputFormat } from '../bulk/number-parser.js';
+import { checkProjectId } from '../store/list-id.js';
+
+export interface BulkQuery {
+  readonly projId: string;
+  readonly all: boolean;
+  readonly remove: boolean;
+  readonly ignoreInvalid: boolean;
+  readonly format: InputFormat | undefined;
+  readonly column: number | string | undefined;
+}
+
+const COLUMN_NAME_CHARS_MAX = 64;
+
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new IdncError('INVALID_PARAMETER', `${name} is given more than once`);
+  return value;
+}
+
+function flag(query: Record<string, unknown>, name: string): boolean {
+  const text = single(query, name)?.toLowerCase();
+  if (text === undefined || text === '' || text === '0' || text === 'false') return false;
+  if (text === '1' || text === 'true') return true;
+  throw new IdncError('INVALID_PARAMETER', `${name} must be 0, 1, true or false`);
+}
+
+function format(text: string | undefined): InputFormat | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === 'text' || text === 'csv' || text === 'tsv') return text;
+  throw new IdncError('INVALID_PARAMETER', `format must be text, csv or tsv, got ${JSON.stringify(text.slice(0, 32))}`);
+}
+
+function column(text: string | undefined): number | string | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) {
+    const index = Number(text);
+    if (index < 1 || !Number.isSafeInteger(index)) throw new IdncError('INVALID_PARAMETER', 'column must be a number from 1 or a header name');
+    return index;
+  }
+  if (text.length > COLUMN_NAME_CHARS_MAX) throw new IdncError('INVALID_PARAMETER', `column names are at most ${COLUMN_NAME_CHARS_MAX} characters`);
+  return text;
+}
+
+/** The body's format: the format parameter, else the content type, else CSV when a column is named. */
+function bodyFormat(explicit: InputFormat | undefined, contentType: string | undefined, hasColumn: boolean): InputFormat {
+  if (explicit !== undefined) return explicit;
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'text/csv') return 'csv';
+  if (type === 'text/tab-separated-values') return 'tsv';
+  return hasColumn ? 'csv' : 'text';
+}
+
+export function readBulkQuery(queryValue: unknown, contentType: string | undefined): BulkQuery {
+  const query = (queryValue ?? {}) as Record<string, unknown>;
+  const projId = checkProjectId(single(query, 'projId'));
+  const chosenColumn = column(single(query, 'column'));
+  const chosenFormat = bodyFormat(format(single(query, 'format')), contentType, chosenColumn !== undefined);
+  if (chosenFormat === 'text' && chosenColumn !== undefined && chosenColumn !== 1) {
+    throw new IdncError('INVALID_PARAMETER', 'column applies to CSV or TSV bodies (format=csv|tsv or Content-Type text/csv)');
+  }
+  return {
+    projId,
+    all: flag(query, 'all'),
+    remove: flag(query, 'remove'),
+    ignoreInvalid: flag(query, 'ignoreInvalid'),
+    format: chosenFormat,
+    column: chosenFormat === 'text' ? undefined : chosenColumn,
+  };
+}
+
+/** Documentation schema of the shared query parameters (OpenAPI); the parsing above is the authority. */
+export const BULK_QUERY_PROPERTIES = {
+  projId: { type: 'string', description: 'project id; absent or empty means the master list' },
+  format: { type: 'string', enum: ['text', 'csv', 'tsv'], description: 'body format (default: from Content-Type, text/csv, text/tab-separated-values; else text)' },
+  column: { type: 'string', description: 'CSV/TSV column holding the number: 1-based index or header name (default 1)' },
+} as const;

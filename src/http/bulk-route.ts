@@ -1,0 +1,97 @@
+// `POST /v1/import?projId=P[&remove=1][&ignoreInvalid=1][&column=C][&format=...]` (key with write):
+// the online end of `idnc import --url`. The body (text one number per line or comma-separated, or
+// CSV/TSV) is read as a stream into numbers, at most BULK_REQUEST_NUMBERS_MAX entries (8 bytes each:
+// this is the only thing held), then applied as ONE durable change through Dnc.addNumbers, so a
+// request is atomic: any invalid entry (without ignoreInvalid) and nothing changes. Answer: JSON
+// {"received": entries, "numbers": distinct valid numbers, "changed", "skipped", "seq"}.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NumberParser } from '../bulk/number-parser.js';
+import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
+import type { Dnc } from '../engine.js';
+import { IdncError, InvalidPhoneError } from '../errors.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { authenticate, authorise } from './auth.js';
+import { BULK_QUERY_PROPERTIES, readBulkQuery } from './bulk-params.js';
+import { errorResponses } from './route-schemas.js';
+import { bodyStream, ChunkReader, registerRawBodyScope } from './raw-body.js';
+
+export const BULK_IMPORT_PATH = '/v1/import';
+
+export interface BulkRouteOptions {
+  readonly dnc: Dnc;
+  readonly keys: Pick<KeyStore, 'authenticate'>;
+  /** Entries (valid + invalid) one request may carry (default BULK_REQUEST_NUMBERS_MAX). */
+  readonly bulkNumbersMax?: number | undefined;
+}
+
+const IMPORT_SCHEMA = {
+  summary: 'Add (or remove) up to a million numbers as one atomic durable change; idnc import --url sends batches here',
+  querystring: {
+    type: 'object',
+    properties: {
+      ...BULK_QUERY_PROPERTIES,
+      remove: { type: 'string', description: '1/true: remove the numbers instead of adding them' },
+      ignoreInvalid: { type: 'string', description: '1/true: skip invalid entries; default: one invalid entry refuses the request' },
+    },
+  },
+  response: {
+    200: {
+      description: 'the change is durable',
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: {
+              received: { type: 'integer', description: 'entries read (valid + invalid)' },
+              numbers: { type: 'integer', description: 'distinct valid numbers' },
+              changed: { type: 'integer', description: 'numbers whose state changed' },
+              skipped: { type: 'integer', description: 'invalid entries skipped (ignoreInvalid)' },
+              seq: { type: 'integer', description: 'log sequence number of the change' },
+            },
+          },
+        },
+      },
+    },
+    ...errorResponses([400, 401, 403, 413, 429, 503]),
+  },
+} as const;
+
+export function registerBulkRoute(app: FastifyInstance, options: BulkRouteOptions): void {
+  registerRawBodyScope(app, (scope) => {
+    scope.post(BULK_IMPORT_PATH, { schema: IMPORT_SCHEMA, validatorCompiler: () => () => true }, (request, reply) => answer(request, reply, options));
+  });
+}
+
+async function answer(request: FastifyRequest, reply: FastifyReply, options: BulkRouteOptions): Promise<FastifyReply> {
+  const key = request.idncKey ?? authenticate(request.headers, options.keys);
+  const query = readBulkQuery(request.query, request.headers['content-type']);
+  authorise(key, query.remove ? 'remove' : 'add', query.projId);
+  const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
+  const parser = new NumberParser({ format: query.format, column: query.column });
+  const reader = new ChunkReader(bodyStream(request));
+  try {
+    for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
+      parser.push(chunk);
+      if (parser.entries > max) throw tooMany(max);
+    }
+    parser.end();
+  } catch (error) {
+    reader.stop();
+    throw error;
+  }
+  if (parser.entries > max) throw tooMany(max);
+  if (parser.invalidCount > 0 && !query.ignoreInvalid) {
+    const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
+    throw new InvalidPhoneError(invalid, parser.invalidCount);
+  }
+  const write = { org: key.org, projId: query.projId, keyId: key.id };
+  const numbers = parser.numbers.subarray(0, parser.count);
+  const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
+  const body = { received: parser.entries, numbers: result.distinct, changed: result.changed, skipped: parser.invalidCount, seq: result.seq };
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
+}
+
+function tooMany(max: number): IdncError {
+  return new IdncError('TOO_MANY_NUMBERS', `the body has more than ${max} entries; send at most ${max} per request`);
+}
