@@ -115,7 +115,7 @@ export function renderMarkdown(report: RunReport): string {
     `- CPU: ${machine.cpu}, ${machine.cores} cores`,
     `- Memory: ${machine.memoryGiB} GiB`,
     `- Node: ${machine.node} (${machine.platform})`,
-    `- Date: ${machine.date}`,
+    `- Date (start): ${machine.date}`,
     `- Commit: ${machine.commit}`,
     `- Load average at start (1 / 5 / 15 min): ${machine.loadAverage}`,
     `- Total time: ${report.totalSeconds.toFixed(0)} s`,

@@ -101,6 +101,7 @@ async function runAll(options: Arguments): Promise<number> {
   const files = await scenarioFiles(options.names);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'idnc-bench-'));
   const outcomes: ScenarioOutcome[] = [];
+  const machine = machineInfo();
   const started = Date.now();
   try {
     for (const file of files) outcomes.push(await runScenario(file, options.scale, scratch));
@@ -109,7 +110,7 @@ async function runAll(options: Arguments): Promise<number> {
   }
   const smoke = process.env.BENCH_SMOKE === '1';
   const report: RunReport = {
-    machine: machineInfo(),
+    machine,
     scale: options.scale,
     smoke,
     command: ['npm run bench', ...(options.scale === '100M' ? ['-- --scale 100M'] : [])].join(' '),
