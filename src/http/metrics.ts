@@ -131,10 +131,10 @@ export class IdncMetrics {
         help,
         registers,
         collect() {
-          this.reset();
+          // Unknown (in-memory engine, no snapshot yet) is NaN: a label-less gauge cannot be absent.
           const log = stats()?.log;
           const value = log === null || log === undefined ? null : read(log);
-          if (value !== null) this.set(value);
+          this.set(value ?? NaN);
         },
       });
     };

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { openDnc, type Dnc } from '../../src/engine.js';
-import { buildApp, type HttpLimits } from '../../src/http/app.js';
+import { buildApp, type AppOptions, type HttpLimits } from '../../src/http/app.js';
 import { generateKey } from '../../src/keys/key-format.js';
 import type { KeyRecord, Scope } from '../../src/keys/key-records.js';
 import { KeyStore } from '../../src/keys/key-store.js';
@@ -48,7 +48,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function makeTestApp(options: { limits?: Partial<HttpLimits>; extraKeys?: TestKey[] } = {}): Promise<TestApp> {
+export async function makeTestApp(
+  options: { limits?: Partial<HttpLimits>; extraKeys?: TestKey[]; app?: Partial<Omit<AppOptions, 'dnc' | 'keys' | 'logger' | 'limits'>> } = {},
+): Promise<TestApp> {
   const dnc = await openDnc();
   const admin = makeKey('default', ['admin']);
   const keys = new KeyStore([admin.record, ...(options.extraKeys ?? []).map((k) => k.record)]);
@@ -60,7 +62,7 @@ export async function makeTestApp(options: { limits?: Partial<HttpLimits>; extra
     },
   });
   const logger = pino({ level: 'info' }, sink);
-  const app = buildApp({ dnc, keys, logger, ...(options.limits === undefined ? {} : { limits: options.limits }) });
+  const app = buildApp({ dnc, keys, logger, ...options.app, ...(options.limits === undefined ? {} : { limits: options.limits }) });
   const headersFor = (key: string | null | undefined): Record<string, string> =>
     key === null ? {} : { loginId: key ?? admin.key };
   return {

@@ -1,0 +1,227 @@
+// Property tests over the whole HTTP layer through app.inject(): random query strings, form and
+// JSON bodies, raw bytes, content types, header values, methods and paths (percent-encoding with
+// invalid sequences, NUL, non-UTF-8 bytes, duplicated fields, arrays and objects where strings are
+// expected, huge and empty values). Every case: no 5xx, every 4xx is a JSON error whose code is in
+// the catalogue with that status, and the store changes only on a 200 add/remove. The log of all
+// of it holds none of the numbers or keys used. Over 10,000 cases in all.
+
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
+import { AuthThrottle } from '../../src/http/auth-throttle.js';
+import type { LightMyRequestResponse } from 'fastify';
+import { makeKey, makeTestApp, PDNC, type TestApp, type TestKey } from './helpers.js';
+
+const NUMBERS = ['5039367187', '2125551234', '4155550100', '3125550199', '7185550123'];
+const unlimited = (key: TestKey): TestKey => ({ key: key.key, record: { ...key.record, rateLimit: 0 } });
+const KEYS = {
+  read: unlimited(makeKey('default', ['read'])),
+  write: unlimited(makeKey('default', ['write'])),
+  project: unlimited(makeKey('default', ['read', 'write'], ['p1'])),
+  other: unlimited(makeKey('acme', ['admin'])),
+};
+
+let t: TestApp;
+let adminKey: string;
+beforeAll(async () => {
+  t = await makeTestApp({
+    extraKeys: Object.values(KEYS),
+    app: { authThrottle: new AuthThrottle({ burst: 1e9 }) },
+  });
+  t.keys.replace([...Object.values(KEYS).map((k) => k.record)]);
+  const admin = unlimited(makeKey('default', ['admin']));
+  t.keys.replace([...Object.values(KEYS).map((k) => k.record), admin.record]);
+  adminKey = admin.key;
+  await t.dnc.add(NUMBERS.slice(0, 2).join(','));
+  await t.dnc.add(NUMBERS[2]!, { projId: 'p1' });
+});
+afterAll(async () => {
+  const log = t.logLines.join('\n');
+  await t.close();
+  for (const number of NUMBERS) expect(log).not.toContain(number);
+  for (const key of [adminKey, ...Object.values(KEYS).map((k) => k.key)]) expect(log).not.toContain(key.slice(18));
+});
+
+// --- generators ---
+
+const action = fc.constantFrom('add', 'remove', 'count', 'status', 'ADD', 'Status', 'cOuNt', 'delete', '', ' add', 'add\0');
+const numberLike = fc.oneof(
+  fc.constantFrom(...NUMBERS),
+  fc.constantFrom('BADNUMBER', '1234', '0039367187', '(503) 936-7187', '+1 503 936 7187', '503.936.7187', '５０３９３６７１８７'),
+  fc.stringMatching(/^[0-9]{9,11}$/).filter((s) => !s.startsWith('1') || s.length !== 11).map((s) => s.replace(/^/, '')),
+);
+const phoneList = fc.oneof(
+  fc.array(numberLike, { minLength: 0, maxLength: 8 }).map((parts) => parts.join(',')),
+  fc.constantFrom('', ',', ',,,', ' , ', NUMBERS.join(' ,, ')),
+  fc.nat({ max: 20_000 }).map((n) => `${NUMBERS[0]},`.repeat(n)),
+);
+const rawText = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', '\0', '%', '\uFFFD', '\uD800'));
+const fieldName = fc.constantFrom('actionType', 'phoneList', 'projId', 'ignoreInvalid', 'version', 'actiontype', '__proto__', 'constructor', 'hasOwnProperty');
+const fieldValue = fc.oneof(
+  { weight: 4, arbitrary: action },
+  { weight: 4, arbitrary: phoneList },
+  { weight: 3, arbitrary: fc.constantFrom('p1', 'p2', '', '../etc', 'p1\0', 'a'.repeat(65), '0', '1', 'true', 'false', 'yes', '3') },
+  { weight: 3, arbitrary: rawText },
+  { weight: 1, arbitrary: fc.nat({ max: 100_000 }).map((n) => 'x'.repeat(n)) },
+);
+
+/** A percent-encoded form of a string, sometimes broken (invalid escapes, raw bytes, NUL, non-UTF-8). */
+const encoded = (value: string): fc.Arbitrary<string> =>
+  fc.oneof(
+    fc.constant(encodeURIComponent(safeForEncoding(value))),
+    fc.constant(value.replace(/[^A-Za-z0-9,._~-]/g, (c) => `%${(c.charCodeAt(0) & 0xff).toString(16).padStart(2, '0')}`)),
+    fc.constantFrom('%', '%Z', '%ZZ', '%00', '%C3%28', '%FF%FE', '%E2%82', '%2', '+', '%2B', '%2C%2C', '%ED%A0%80').map((junk) => `${encodeURIComponent(safeForEncoding(value))}${junk}`),
+  );
+
+function safeForEncoding(value: string): string {
+  return value.replace(/[\uD800-\uDFFF]/g, '?');
+}
+
+const pairs = fc.array(fc.tuple(fieldName, fieldValue, fc.boolean()), { minLength: 0, maxLength: 7 });
+const queryString = pairs.chain((list) =>
+  fc
+    .tuple(...list.map(([name, value, bare]) => encoded(value).map((v) => (bare ? name : `${name}=${v}`))))
+    .chain((parts) => fc.constantFrom('&', '&&', ';').map((sep) => parts.join(sep))),
+);
+
+const keyHeader = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...Object.values(KEYS).map((k) => k.key)).chain((k) => fc.constantFrom(k, ` ${k} `)) },
+  { weight: 2, arbitrary: fc.constant('admin') },
+  { weight: 2, arbitrary: fc.constantFrom('', 'idnc_', 'idnc_000000000000_x', 'wrong key', 'a'.repeat(3000)) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,80}$/) },
+);
+
+function keyValue(value: string): string {
+  return value === 'admin' ? adminKey : value;
+}
+
+const jsonish: fc.Arbitrary<unknown> = fc.oneof(
+  fc.dictionary(fieldName, fc.oneof(fieldValue, fc.jsonValue({ maxDepth: 2 }), fc.array(fieldValue, { maxLength: 3 })), { maxKeys: 6 }),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+
+const contentType = fc.constantFrom(
+  'application/x-www-form-urlencoded',
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/x-www-form-urlencoded; charset=latin1',
+  'text/plain',
+  'multipart/form-data; boundary=x',
+  'application/octet-stream',
+  'application/jsonx',
+  '',
+  'garbage',
+);
+
+// --- the invariant checked on every case ---
+
+
+async function checkCase(send: () => Promise<LightMyRequestResponse>, method = 'GET'): Promise<void> {
+  const before = t.dnc.digest();
+  const response = await send();
+  const after = t.dnc.digest();
+  expect(response.statusCode, response.body.slice(0, 200)).toBeLessThan(500);
+  expect(response.statusCode).toBeGreaterThanOrEqual(200);
+  if (response.statusCode >= 400) {
+    expect(String(response.headers['content-type'])).toMatch(/^application\/json/);
+    if (method === 'HEAD') return; // HTTP sends no body with an answer to HEAD
+    const body = JSON.parse(response.body) as { error: unknown; code: unknown };
+    expect(typeof body.error).toBe('string');
+    expect(Object.hasOwn(ERROR_CATALOGUE, body.code as string), String(body.code)).toBe(true);
+    expect(ERROR_CATALOGUE[body.code as ErrorCode].statusCode).toBe(response.statusCode);
+  }
+  if (before !== after) {
+    expect(response.statusCode).toBe(200);
+    expect(Number(response.headers['idnc-changed'])).toBeGreaterThan(0);
+  }
+  if (response.statusCode === 200 && response.headers['idnc-changed'] !== undefined) {
+    expect(before === after).toBe(Number(response.headers['idnc-changed']) === 0);
+  }
+}
+
+const RUNS = { numRuns: 2500 };
+
+describe('fuzzing the HTTP layer', () => {
+  it('GET with random query strings', async () => {
+    await fc.assert(
+      fc.asyncProperty(queryString, keyHeader, async (query, key) => {
+        await checkCase(() => t.app.inject({ method: 'GET', url: `${PDNC}?${query}`, headers: { loginId: keyValue(key) } }));
+      }),
+      RUNS,
+    );
+  }, 60_000);
+
+  it('POST with random form bodies, content types and query strings', async () => {
+    await fc.assert(
+      fc.asyncProperty(queryString, queryString, contentType, keyHeader, async (query, form, type, key) => {
+        const headers: Record<string, string> = { loginId: keyValue(key) };
+        if (type !== '') headers['content-type'] = type;
+        await checkCase(() => t.app.inject({ method: 'POST', url: query === '' ? PDNC : `${PDNC}?${query}`, headers, payload: form }));
+      }),
+      RUNS,
+    );
+  }, 60_000);
+
+  it('POST with random JSON values, invalid JSON and raw non-UTF-8 bytes', async () => {
+    const payload = fc.oneof(
+      { weight: 5, arbitrary: jsonish.map((value) => JSON.stringify(value) ?? 'null') },
+      { weight: 2, arbitrary: fc.constantFrom('{', '{"actionType":', '[1,2', 'null', '"add"', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '\u0000', '') },
+      { weight: 2, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('latin1')) },
+    );
+    await fc.assert(
+      fc.asyncProperty(payload, fc.constantFrom('application/json', 'application/x-www-form-urlencoded'), keyHeader, fc.boolean(), async (body, type, key, binary) => {
+        await checkCase(() =>
+          t.app.inject({
+            method: 'POST',
+            url: PDNC,
+            headers: { loginId: keyValue(key), 'content-type': type },
+            payload: binary ? Buffer.from(body, 'latin1') : body,
+          }),
+        );
+      }),
+      RUNS,
+    );
+  }, 60_000);
+
+  it('random methods, paths and header values', async () => {
+    const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS');
+    const path = fc.oneof(
+      fc.constantFrom(PDNC, `${PDNC}/`, '/app/main/rpc/PDNC', '//app/main/rpc/pdnc', '/healthz', '/metrics', '/openapi.json', '/', '/%', '/%ZZ', '/%00', '/%C3%28', `/lookup/${NUMBERS[0]}`, '/..%2F..%2Fetc', '/v1/scrub', '/v1/import'),
+      fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
+      fc.nat({ max: 9000 }).map((n) => `/${'a'.repeat(n)}`),
+    );
+    const headerValue = fc.oneof(fc.stringMatching(/^[\x20-\x7e\t]{0,100}$/), fc.constantFrom('', ' ', 'x'.repeat(8000)));
+    const headerName = fc.constantFrom('x-request-id', 'content-length', 'transfer-encoding', 'content-type', 'accept', 'x-forwarded-for', 'x-custom', 'host', 'cookie', 'expect');
+    await fc.assert(
+      fc.asyncProperty(method, path, queryString, keyHeader, fc.dictionary(headerName, headerValue, { maxKeys: 4 }), async (m, p, query, key, extra) => {
+        const headers: Record<string, string> = { ...extra, loginId: keyValue(key) };
+        delete headers['content-length'];
+        delete headers['transfer-encoding'];
+        const response = await t.app.inject({ method: m as 'GET', url: query === '' ? p : `${p}?${query}`, headers }).catch((error: Error) => error);
+        if (response instanceof Error) throw response;
+        await checkCase(async () => response, m);
+      }),
+      { numRuns: 2000 },
+    );
+  }, 60_000);
+
+  it('status and count read nothing into the store and always answer in shape', async () => {
+    const list = fc.array(fc.constantFrom(...NUMBERS, 'BAD', ''), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(','));
+    await fc.assert(
+      fc.asyncProperty(list, fc.constantFrom('', 'p1', 'p2'), fc.constantFrom('', '0', '1', 'true'), fc.constantFrom(...Object.keys(KEYS)), async (phones, projId, ignore, who) => {
+        const key = KEYS[who as keyof typeof KEYS].key;
+        const before = t.dnc.digest();
+        const response = await t.get({ actionType: 'status', phoneList: phones, projId, ignoreInvalid: ignore }, key);
+        expect(t.dnc.digest()).toBe(before);
+        expect(response.statusCode).toBeLessThan(500);
+        if (response.statusCode === 200) {
+          const entries = JSON.parse(response.body) as { phone: string; onList: boolean; list: string | null }[];
+          expect(entries.length).toBe(phones.split(',').filter((p) => NUMBERS.includes(p)).length);
+        }
+      }),
+      { numRuns: 800 },
+    );
+  }, 60_000);
+});
+
+

@@ -1,0 +1,125 @@
+// Slow and greedy clients over real sockets, each limit at a small configured value: a head that
+// stalls gets 408 within the head timeout, a body that stalls within the request timeout, an idle
+// keep-alive connection is closed, connection N+1 is refused, request N on a connection says
+// Connection: close; the body limit is exact (N bytes pass, N+1 are 413).
+
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectionLimits } from '../../src/http/server-limits.js';
+import { makeTestApp, PDNC, type TestApp } from './helpers.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+async function listening(connections: Partial<ConnectionLimits>, limits = {}): Promise<number> {
+  t = await makeTestApp({ limits, app: { connections } });
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  return (t.app.server.address() as AddressInfo).port;
+}
+
+interface Outcome {
+  readonly data: string;
+  readonly closedAfterMs: number;
+}
+
+/** Connects, writes `head`, never writes more; resolves when the server closes the connection. */
+function stall(port: number, head: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ data, closedAfterMs: performance.now() - started }));
+  });
+}
+
+function statusOf(data: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
+}
+
+describe('timeouts', () => {
+  it('a client that sends half a head and stalls gets 408 REQUEST_TIMEOUT and is closed within the head timeout', async () => {
+    const port = await listening({ headersTimeoutMs: 300, requestTimeoutMs: 2000 });
+    const outcome = await stall(port, `GET ${PDNC}?actionType=count HTTP/1.1\r\nHost: x\r\nloginId: `);
+    expect(statusOf(outcome.data)).toBe(408);
+    expect(outcome.data).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(250);
+    expect(outcome.closedAfterMs).toBeLessThan(2000);
+  });
+
+  it('a client that stalls in the body gets 408 within the request timeout (unauthenticated ones are refused before the body)', async () => {
+    const port = await listening({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const head = `POST ${PDNC} HTTP/1.1\r\nHost: x\r\nloginId: ${t!.admin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nactionType=co`;
+    const outcome = await stall(port, head);
+    expect(statusOf(outcome.data)).toBe(408);
+    expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(350);
+    const anonymous = await stall(port, head.replace(/loginId: [^\r]*\r\n/, ''));
+    expect(statusOf(anonymous.data)).toBe(401);
+    expect(outcome.closedAfterMs).toBeLessThan(3000);
+  });
+
+  it('an idle keep-alive connection is closed after the keep-alive timeout', async () => {
+    const port = await listening({ keepAliveTimeoutMs: 300 });
+    const outcome = await stall(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(statusOf(outcome.data)).toBe(200);
+    expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(250);
+    expect(outcome.closedAfterMs).toBeLessThan(3000);
+  });
+});
+
+describe('connection limits', () => {
+  it('N connections are served, connection N+1 is closed at once', async () => {
+    const port = await listening({ connectionsMax: 2 });
+    const open: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const socket = net.connect(port, '127.0.0.1');
+        open.push(socket);
+        const answer = await new Promise<string>((resolve) => {
+          socket.once('data', (chunk) => resolve(chunk.toString('latin1')));
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        });
+        expect(statusOf(answer)).toBe(200);
+      }
+      const third = await stall(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(third.data).toBe('');
+      open.pop()!.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const again = await stall(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(statusOf(again.data)).toBe(200);
+    } finally {
+      for (const socket of open) socket.destroy();
+    }
+  });
+
+  it('request N on a keep-alive connection answers Connection: close and the connection ends; no 5xx', async () => {
+    const port = await listening({ requestsPerSocketMax: 3 });
+    const head = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    // Pipelined: four requests at once; three answers, the third with Connection: close.
+    const outcome = await stall(port, head.repeat(4));
+    const statuses = [...outcome.data.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(outcome.data.split('HTTP/1.1 ')[3]).toMatch(/connection: close/i);
+    expect(outcome.data.split('HTTP/1.1 ')[2]).toMatch(/connection: keep-alive/i);
+  });
+});
+
+describe('body limit', () => {
+  it('a body of exactly the limit is read; one byte more is 413 BODY_TOO_LARGE and nothing changes', async () => {
+    t = await makeTestApp({ limits: { bodyBytesMax: 200 } });
+    const base = 'actionType=add&phoneList=5039367187&pad=';
+    const exact = base + 'x'.repeat(200 - base.length);
+    const post = (payload: string) =>
+      t!.app.inject({ method: 'POST', url: PDNC, headers: { loginId: t!.admin, 'content-type': 'application/x-www-form-urlencoded' }, payload });
+    const over = await post(`${exact}x`);
+    expect(over.statusCode).toBe(413);
+    expect((JSON.parse(over.body) as { code: string }).code).toBe('BODY_TOO_LARGE');
+    expect(t.dnc.count()).toBe(0);
+    expect((await post(exact)).statusCode).toBe(200);
+    expect(t.dnc.count()).toBe(1);
+  });
+});
