@@ -8,6 +8,7 @@ import {
   REQUEST_NUMBERS_MAX,
   SERVE_HOST_DEFAULT,
   SERVE_PORT_DEFAULT,
+  SERVE_WORKERS_MAX,
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
 } from './constants.js';
@@ -26,6 +27,8 @@ export interface ServeFlags {
   snapshotInterval?: string;
   snapshotLogBytes?: string;
   maxNumbers?: string;
+  /** `--workers N` (env IDNC_WORKERS): read by resolveWorkers, not part of ServeConfig. */
+  workers?: string;
 }
 
 export interface ServeConfig {
@@ -52,6 +55,16 @@ export function resolveDataDir(flag: string | undefined, env: Env = process.env)
   const value = flag ?? nonEmpty(env.IDNC_DATA_DIR) ?? DATA_DIR_DEFAULT;
   if (value.trim() === '') throw new ConfigError('--data-dir must not be empty');
   return resolve(value);
+}
+
+/** `--workers` <- IDNC_WORKERS <- 1: HTTP worker processes of `idnc serve` (1: no cluster at all). */
+export function resolveWorkers(flag: string | undefined, env: Env = process.env): number {
+  const text = flag ?? nonEmpty(env.IDNC_WORKERS) ?? '1';
+  const workers = /^\d{1,3}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(workers >= 1 && workers <= SERVE_WORKERS_MAX)) {
+    throw new ConfigError(`--workers (IDNC_WORKERS) ${JSON.stringify(text)}: expected a whole number from 1 to ${SERVE_WORKERS_MAX}`);
+  }
+  return workers;
 }
 
 export function loadServeConfig(flags: ServeFlags, env: Env = process.env): ServeConfig {

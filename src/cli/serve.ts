@@ -3,11 +3,13 @@
 // close the engine, exit 0). Logs (pino, JSON) go to stderr; stdout carries only what the user is
 // meant to read, the first key with a ready-to-paste curl line.
 
+import cluster from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { ConfigError, loadServeConfig, type ServeConfig, type ServeFlags } from '../config.js';
+import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
 import { SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
@@ -29,6 +31,7 @@ export function registerServeCommand(program: Command): void {
     .option('--snapshot-interval <duration>', 'snapshot period when something changed, e.g. 5m (default 5m)')
     .option('--snapshot-log-bytes <bytes>', 'snapshot once the log since the last one exceeds this, e.g. 64MiB (default 64MiB)')
     .option('--max-numbers <count>', 'most numbers one request may carry (default 100000)')
+    .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));
@@ -45,7 +48,7 @@ function engineLoggerOf(logger: Logger): EngineLogger {
 }
 
 /** Problems the operator can fix get one clear line; anything else is a bug and keeps its stack. */
-function reportStartFailure(error: unknown): void {
+export function reportStartFailure(error: unknown): void {
   const known = error instanceof ConfigError || error instanceof KeysFileError || error instanceof IdncError;
   const code = (error as NodeJS.ErrnoException).code;
   if (known || code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -61,7 +64,7 @@ function curlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function printFirstKey(created: CreatedKey, host: string, port: number): void {
+export function printFirstKey(created: CreatedKey, host: string, port: number): void {
   const url = `http://${curlHost(host)}:${port}${PDNC_PATH}?actionType=count`;
   process.stdout.write(
     `\nidnc: created the first API key (organisation "${created.record.org}", scope admin, id ${created.record.id}).\n` +
@@ -72,13 +75,64 @@ function printFirstKey(created: CreatedKey, host: string, port: number): void {
 
 export async function serve(flags: ServeFlags): Promise<number> {
   let config: ServeConfig;
+  let workers: number;
   try {
     config = loadServeConfig(flags);
+    workers = resolveWorkers(flags.workers);
   } catch (error) {
     reportStartFailure(error);
     return 1;
   }
-  const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true }));
+  if (workers > 1 || cluster.isWorker) {
+    const { serveCluster } = await import('./serve-cluster.js');
+    return serveCluster(config, workers);
+  }
+  return runServer(config, SINGLE_PROCESS);
+}
+
+/** What differs between the one process of `idnc serve` and a worker of `--workers N` (serve-cluster.ts). */
+export interface ServeRole {
+  /** pino bindings added to every log line (a worker's slot). */
+  readonly logBindings: Record<string, unknown>;
+  openEngine(config: ServeConfig, logger: EngineLogger): Promise<Dnc>;
+  /** Last touches to the app before it listens (a worker's identifying header). */
+  prepare(app: FastifyInstance, dnc: Dnc): Promise<void>;
+  /** Called once listening on `port`. */
+  listening(port: number, dnc: Dnc): void;
+  /** Resolves with a reason when the process must stop (a signal, or the cluster primary). */
+  stopRequested(): Promise<string>;
+}
+
+const SINGLE_PROCESS: ServeRole = {
+  logBindings: {},
+  openEngine: (config, logger) =>
+    openDnc({
+      dataDir: config.dataDir,
+      fsync: config.fsync,
+      snapshotIntervalMs: config.snapshotIntervalMs,
+      snapshotLogBytes: config.snapshotLogBytes,
+      logger,
+    }),
+  prepare: async () => undefined,
+  listening: () => undefined,
+  stopRequested: () => signalled(),
+};
+
+/** Resolves with the name of the first SIGINT/SIGTERM. */
+export function signalled(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function runServer(config: ServeConfig, role: ServeRole): Promise<number> {
+  const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child(role.logBindings);
   const engineLogger = engineLoggerOf(logger);
   let keys: WatchedKeyStore | undefined;
   let dnc: Dnc | undefined;
@@ -87,18 +141,15 @@ export async function serve(flags: ServeFlags): Promise<number> {
     await mkdir(config.dataDir, { recursive: true });
     firstKey = await ensureFirstKey(config.dataDir);
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
-    dnc = await openDnc({
-      dataDir: config.dataDir,
-      fsync: config.fsync,
-      snapshotIntervalMs: config.snapshotIntervalMs,
-      snapshotLogBytes: config.snapshotLogBytes,
-      logger: engineLogger,
-    });
+    dnc = await role.openEngine(config, engineLogger);
     const app = buildApp({ dnc, keys: keys.store, logger, limits: { requestNumbersMax: config.requestNumbersMax } });
+    await role.prepare(app, dnc);
     await app.listen({ host: config.host, port: config.port });
-    if (firstKey !== undefined) printFirstKey(firstKey, config.host, (app.server.address() as AddressInfo).port);
+    const { port } = app.server.address() as AddressInfo;
+    if (firstKey !== undefined) printFirstKey(firstKey, config.host, port);
     firstKey = undefined;
-    return await untilStopped(async () => {
+    role.listening(port, dnc);
+    return await untilStopped(role.stopRequested(), async () => {
       await app.close();
       keys?.close();
       await dnc?.close();
@@ -112,13 +163,11 @@ export async function serve(flags: ServeFlags): Promise<number> {
   }
 }
 
-/** Waits for SIGINT/SIGTERM, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
-function untilStopped(stop: () => Promise<void>, logger: Logger): Promise<number> {
+/** Waits for `requested`, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
+function untilStopped(requested: Promise<string>, stop: () => Promise<void>, logger: Logger): Promise<number> {
   return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      logger.info(`${signal}: finishing in-flight requests, then closing`);
+    const onStop = (reason: string): void => {
+      logger.info(`${reason}: finishing in-flight requests, then closing`);
       const timer = setTimeout(() => {
         logger.error(`shutdown took longer than ${SHUTDOWN_GRACE_MS} ms; exiting without a clean close`);
         resolve(1);
@@ -136,7 +185,6 @@ function untilStopped(stop: () => Promise<void>, logger: Logger): Promise<number
         },
       );
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    void requested.then(onStop);
   });
 }

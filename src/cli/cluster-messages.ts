@@ -1,0 +1,68 @@
+// The IPC messages between the primary of `idnc serve --workers N` and its workers (node:cluster
+// with 'advanced' serialisation, so a change's Float64Array of numbers crosses as it is). Every
+// message carries `idnc` (its kind), so the cluster's own internal messages are never mistaken for
+// ours. Errors cross as { code, message, invalid, invalidCount } and are rebuilt as the same typed
+// errors, so a client gets the same status, code and body from any worker.
+
+import { IdncError, InvalidPhoneError, type ErrorCode, type InvalidEntry } from '../errors.js';
+import type { ForwardedChange } from '../dnc-follower.js';
+
+export const WORKER_ROLE_ENV = 'IDNC_WORKER_ROLE';
+export const WORKER_SLOT_ENV = 'IDNC_WORKER_SLOT';
+export type WorkerRole = 'writer' | 'follower';
+
+export interface SerializedError {
+  readonly code: ErrorCode | null;
+  readonly message: string;
+  readonly invalid?: readonly InvalidEntry[];
+  readonly invalidCount?: number;
+}
+
+export interface ChangeResult {
+  readonly changed: number;
+  readonly seq: number;
+}
+
+/** Worker -> primary. */
+export type WorkerMessage =
+  /** A follower has loaded the state up to `seq`: from now on every write waits for it too. */
+  | { readonly idnc: 'following'; readonly seq: number }
+  | { readonly idnc: 'applied'; readonly seq: number }
+  /** A follower asks which seq it must reach before it listens. */
+  | { readonly idnc: 'sync'; readonly id: number }
+  | { readonly idnc: 'ready'; readonly port: number; readonly seq: number }
+  /** A follower forwards a validated change to the writer. */
+  | { readonly idnc: 'change'; readonly id: number; readonly change: ForwardedChange }
+  /** The writer answers a forwarded change. */
+  | { readonly idnc: 'changed'; readonly origin: number; readonly id: number; readonly result?: ChangeResult; readonly error?: SerializedError }
+  /** The writer waits until every follower has applied `seq` before it answers a change. */
+  | { readonly idnc: 'barrier'; readonly id: number; readonly seq: number };
+
+/** Primary -> worker. */
+export type PrimaryMessage =
+  | { readonly idnc: 'synced'; readonly id: number; readonly seq: number }
+  | { readonly idnc: 'change'; readonly origin: number; readonly id: number; readonly change: ForwardedChange }
+  | { readonly idnc: 'changed'; readonly id: number; readonly result?: ChangeResult; readonly error?: SerializedError }
+  | { readonly idnc: 'barrier-done'; readonly id: number; readonly error?: SerializedError }
+  | { readonly idnc: 'shutdown' };
+
+export function isIdncMessage<T extends { idnc: string }>(message: unknown): message is T {
+  return typeof message === 'object' && message !== null && typeof (message as { idnc?: unknown }).idnc === 'string';
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof InvalidPhoneError) {
+    return { code: error.code, message: error.message, invalid: error.invalid, invalidCount: error.invalidCount };
+  }
+  if (error instanceof IdncError) return { code: error.code, message: error.message };
+  return { code: null, message: 'internal error in another worker' };
+}
+
+/** The typed error again; an untyped one stays untyped (the client gets 500 INTERNAL). */
+export function rebuildError(serialized: SerializedError): Error {
+  if (serialized.code === 'INVALID_PHONE' && serialized.invalid !== undefined) {
+    return new InvalidPhoneError(serialized.invalid, serialized.invalidCount ?? serialized.invalid.length);
+  }
+  if (serialized.code !== null) return new IdncError(serialized.code, serialized.message);
+  return new Error(serialized.message);
+}

@@ -1,0 +1,158 @@
+// One worker process of `idnc serve --workers N`. It runs the same server as a single process
+// (runServer in serve.ts) with a different engine:
+//   writer    the durable engine; every change it commits (its own requests and those forwarded by
+//             the others) waits, before it is answered, until the primary says every follower has
+//             applied it, so an answered add is visible in every worker at once.
+//   follower  a read-only follower of the data directory (reads are local); add/remove are
+//             validated here (the same errors as anywhere) and forwarded through the primary to the
+//             writer; the answer comes once this worker has applied the change's seq too.
+// Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
+// stops them in order (followers first, then the writer). A worker whose primary is gone stops.
+
+import type { FastifyInstance } from 'fastify';
+import type { ServeConfig } from '../config.js';
+import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
+import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
+import { DurableDnc } from '../durable-dnc.js';
+import type { Dnc, EngineLogger } from '../engine.js';
+import { IdncError } from '../errors.js';
+import {
+  isIdncMessage,
+  rebuildError,
+  serializeError,
+  WORKER_ROLE_ENV,
+  WORKER_SLOT_ENV,
+  type ChangeResult,
+  type PrimaryMessage,
+  type WorkerMessage,
+  type WorkerRole,
+} from './cluster-messages.js';
+import { runServer, type ServeRole } from './serve.js';
+
+/** Requests to the primary, matched to their answers by id. */
+class PrimaryChannel {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(message: PrimaryMessage): void; reject(error: Error): void }>();
+  readonly stopRequested: Promise<string>;
+
+  constructor(private readonly onChange: (message: Extract<PrimaryMessage, { idnc: 'change' }>) => void) {
+    let stop!: (reason: string) => void;
+    this.stopRequested = new Promise((resolve) => (stop = resolve));
+    process.on('message', (message: unknown) => {
+      if (!isIdncMessage<PrimaryMessage>(message)) return;
+      if (message.idnc === 'shutdown') stop('shutdown requested by the primary');
+      else if (message.idnc === 'change') this.onChange(message);
+      else {
+        this.pending.get(message.id)?.resolve(message);
+        this.pending.delete(message.id);
+      }
+    });
+    process.on('disconnect', () => {
+      stop('the primary process is gone');
+      for (const { reject } of this.pending.values()) reject(new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the server is shutting down'));
+      this.pending.clear();
+    });
+  }
+
+  send(message: WorkerMessage): void {
+    if (process.connected) process.send!(message);
+  }
+
+  request(build: (id: number) => WorkerMessage): Promise<PrimaryMessage> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (!process.connected) {
+        reject(new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the server is shutting down'));
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+      process.send!(build(id));
+    });
+  }
+}
+
+function resultOf(message: PrimaryMessage): ChangeResult {
+  if (message.idnc !== 'changed') throw new Error(`unexpected answer ${message.idnc}`);
+  if (message.error !== undefined) throw rebuildError(message.error);
+  return message.result!;
+}
+
+export function workerRole(): { role: WorkerRole; slot: number } {
+  const role = process.env[WORKER_ROLE_ENV] === 'writer' ? 'writer' : 'follower';
+  return { role, slot: Number(process.env[WORKER_SLOT_ENV] ?? 0) };
+}
+
+export async function runWorker(config: ServeConfig): Promise<number> {
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
+  const { role, slot } = workerRole();
+  let writer: DurableDnc | null = null;
+  const channel = new PrimaryChannel((message) => void commitForwarded(writer, channel, message));
+  const common = {
+    logBindings: { worker: slot, role },
+    prepare: async (app: FastifyInstance) => {
+      app.addHook('onSend', (_request, reply, payload, done) => {
+        reply.header('idnc-worker', String(slot));
+        done(null, payload);
+      });
+    },
+    listening: (port: number, dnc: Dnc) => channel.send({ idnc: 'ready', port, seq: dnc.lastSeq }),
+    stopRequested: () => channel.stopRequested,
+  };
+  const serveRole: ServeRole =
+    role === 'writer'
+      ? {
+          ...common,
+          openEngine: async (serveConfig, logger) => {
+            writer = await openWriter(serveConfig, logger, channel);
+            return writer;
+          },
+        }
+      : { ...common, openEngine: (serveConfig, logger) => openFollower(serveConfig, logger, channel) };
+  return runServer(config, serveRole);
+}
+
+async function openWriter(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DurableDnc> {
+  return DurableDnc.open({
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    snapshotIntervalMs: config.snapshotIntervalMs,
+    snapshotLogBytes: config.snapshotLogBytes,
+    logger,
+    afterCommit: async (seq) => {
+      const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
+      if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);
+    },
+  });
+}
+
+async function openFollower(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DncFollower> {
+  const forwardChange = async (change: ForwardedChange): Promise<ChangeResult> =>
+    resultOf(await channel.request((id) => ({ idnc: 'change', id, change })));
+  const dnc = await DncFollower.open({ dataDir: config.dataDir, logger, forwardChange, forwardApplyWaitMs: CLUSTER_APPLY_WAIT_MS });
+  dnc.on('applied', (seq) => channel.send({ idnc: 'applied', seq }));
+  dnc.on('stale', (lagMs) => logger.warn(`this worker's follower is ${lagMs} ms behind the log`));
+  dnc.on('fresh', () => logger.info("this worker's follower has caught up with the log"));
+  channel.send({ idnc: 'following', seq: dnc.lastSeq });
+  const synced = await channel.request((id) => ({ idnc: 'sync', id }));
+  if (synced.idnc === 'synced') await dnc.waitFor(synced.seq, CLUSTER_APPLY_WAIT_MS);
+  return dnc;
+}
+
+/** The writer commits a change a follower forwarded and answers it through the primary. */
+async function commitForwarded(
+  writer: DurableDnc | null,
+  channel: PrimaryChannel,
+  message: Extract<PrimaryMessage, { idnc: 'change' }>,
+): Promise<void> {
+  const { origin, id, change } = message;
+  try {
+    if (writer === null) throw new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the writer is starting');
+    const options = { org: change.org, projId: change.projId, ...(change.keyId === null ? {} : { keyId: change.keyId }) };
+    const result = change.op === 'add' ? await writer.addNumbers(change.numbers, options) : await writer.removeNumbers(change.numbers, options);
+    channel.send({ idnc: 'changed', origin, id, result: { changed: result.changed, seq: result.seq } });
+  } catch (error) {
+    channel.send({ idnc: 'changed', origin, id, error: serializeError(error) });
+  }
+}
