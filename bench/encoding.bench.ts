@@ -6,7 +6,7 @@
 
 import { generateNumbers, probeSet, type NumberData } from './data/registry.js';
 import { check, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMsInterleaved, trackedBytes, type MicroCase } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMsInterleaved, type MicroCase } from './harness.js';
 import { AreaRoaring, HiLoRoaring, portableBytes } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -39,11 +39,11 @@ function lookupCase(name: string, layout: Layout, probes: Float64Array): MicroCa
   };
 }
 
-/** Bytes (heap + typed arrays + Roaring) held by one build of a layout, after a forced GC. */
+/** CRoaring bytes held by one build of a layout (both layouts are pure Roaring; the heap delta would only add noise). */
 function roaringBytesOf<T>(build: () => T): { layout: T; bytes: number } {
   const before = memorySnapshot();
   const layout = build();
-  return { layout, bytes: trackedBytes(memoryDelta(before, memorySnapshot())) };
+  return { layout, bytes: memoryDelta(before, memorySnapshot()).roaring };
 }
 
 async function measureSize(data: NumberData, context: BenchContext): Promise<Figure[]> {
@@ -71,7 +71,7 @@ async function measureSize(data: NumberData, context: BenchContext): Promise<Fig
     versus(`lookup: ${label}`, areaLookup!.nsPerOp, 'ns/op', 'hi/lo 2^32 split', hiLoLookup!.nsPerOp),
     versus(`serialized (portable): ${label}`, bitsPerNumber(portableBytes(area.layout.bitmaps()), n), 'bits/number',
       'hi/lo 2^32 split', bitsPerNumber(portableBytes(hiLo.layout.bitmaps()), n)),
-    versus(`in memory: ${label}`, bitsPerNumber(area.bytes, n), 'bits/number',
+    versus(`in memory (Roaring allocations): ${label}`, bitsPerNumber(area.bytes, n), 'bits/number',
       'hi/lo 2^32 split', bitsPerNumber(hiLo.bytes, n)),
   ];
 }
