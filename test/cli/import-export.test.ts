@@ -1,0 +1,172 @@
+// idnc import / idnc export as users run them: the built CLI in child processes, offline on a data
+// directory and online through a running built server.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDnc } from '../../src/index.js';
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+let dir: string;
+let dataDir: string;
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'idnc-import-'));
+  dataDir = join(dir, 'data');
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function idnc(args: string[], stdin?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    delete env.IDNC_DATA_DIR;
+    const child = execFile(process.execPath, [cli, ...args], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
+    });
+    children.push(child);
+    if (stdin !== undefined) child.stdin!.end(stdin);
+    else child.stdin!.end();
+  });
+}
+
+/** A shuffled, duplicated, human-formatted list of `count` valid numbers, and its sorted unique form. */
+function sampleList(count: number): { text: string; expected: string[] } {
+  const numbers: number[] = [];
+  let seed = 5;
+  for (let i = 0; i < count; i++) {
+    seed = (seed * 48271) % 2147483647;
+    numbers.push(2_002_000_000 + (seed % 7) * 1_000_000_000 + (seed % 900_000));
+  }
+  const formats = [(d: string) => d, (d: string) => `(${d.slice(0, 3)}) ${d.slice(3, 6)}-${d.slice(6)}`, (d: string) => `+1 ${d.slice(0, 3)} ${d.slice(3, 6)} ${d.slice(6)}`, (d: string) => `${d.slice(0, 3)}.${d.slice(3, 6)}.${d.slice(6)}`];
+  const lines = numbers.map((number, i) => formats[i % formats.length]!(String(number)));
+  lines.push(...lines.slice(0, 50));
+  const expected = [...new Set(numbers)].sort((a, b) => a - b).map(String);
+  return { text: `${lines.join('\n')}\n`, expected };
+}
+
+function exportedLines(stdout: string): string[] {
+  return stdout.split('\n').filter((line) => line !== '');
+}
+
+describe('idnc import / export offline', () => {
+  it('round trip: export equals the sorted unique valid input; summary counts', async () => {
+    const { text, expected } = sampleList(20_000);
+    await writeFile(join(dir, 'list.txt'), text);
+    const imported = await idnc(['import', 'list.txt', '--data-dir', dataDir]);
+    expect(imported.stderr).not.toContain('failed');
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain(`rows read:        20050`);
+    expect(imported.stdout).toContain(`added:            ${expected.length}`);
+    expect(imported.stdout).toContain(`duplicate rows:   ${20050 - expected.length}`);
+    const again = await idnc(['import', 'list.txt', '--data-dir', dataDir]);
+    expect(again.stdout).toContain(`already present:  ${expected.length}`);
+    const exported = await idnc(['export', '--data-dir', dataDir]);
+    expect(exported.code).toBe(0);
+    expect(exportedLines(exported.stdout)).toEqual(expected);
+    const csv = await idnc(['export', '--data-dir', dataDir, '--format', 'csv', '--out', 'out.csv']);
+    expect(csv.code).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    expect(exportedLines(await readFile(join(dir, 'out.csv'), 'utf8'))).toEqual(['phone', ...expected]);
+  }, 60_000);
+
+  it('is atomic by default: one invalid row and nothing is imported; --ignore-invalid imports the rest', async () => {
+    await writeFile(join(dir, 'bad.txt'), '5039367187\n503-936-718\n2125551234\nphone: 3105550000\n');
+    const refused = await idnc(['import', 'bad.txt', '--data-dir', dataDir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('2 invalid rows: nothing was imported');
+    expect(refused.stderr).toContain('bad.txt:2: "503-936-718": expected 10 digits, got 9');
+    expect(refused.stderr).toContain('bad.txt:4:');
+    expect(exportedLines((await idnc(['export', '--data-dir', dataDir])).stdout)).toEqual([]);
+    const skipped = await idnc(['import', 'bad.txt', '--data-dir', dataDir, '--ignore-invalid']);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toContain('invalid:          2');
+    expect(exportedLines((await idnc(['export', '--data-dir', dataDir])).stdout)).toEqual(['2125551234', '5039367187']);
+  }, 60_000);
+
+  it('reads gzip, stdin and CSV columns by name into a project; --remove removes', async () => {
+    await writeFile(join(dir, 'a.txt.gz'), gzipSync('5039367187\n2125551234\n'));
+    await writeFile(join(dir, 'b.csv'), 'name,Phone\n"Doe, J",(310) 555-0000\n');
+    const imported = await idnc(['import', 'a.txt.gz', '-', '--data-dir', dataDir, '--project', 'p1'], '9175550000\n');
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain('added:            3');
+    const csv = await idnc(['import', 'b.csv', '--column', 'phone', '--data-dir', dataDir, '--project', 'p1']);
+    expect(csv.code).toBe(0);
+    const mixed = await idnc(['import', 'a.txt.gz', '--column', 'phone', '--data-dir', dataDir]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain('a column applies to CSV or TSV input only');
+    expect(exportedLines((await idnc(['export', '--data-dir', dataDir, '--project', 'p1'])).stdout)).toEqual(['2125551234', '3105550000', '5039367187', '9175550000']);
+    expect(exportedLines((await idnc(['export', '--data-dir', dataDir])).stdout)).toEqual([]);
+    const removed = await idnc(['import', '-', '--remove', '--data-dir', dataDir, '--project', 'p1'], '5039367187\n4155552671\n');
+    expect(removed.stdout).toContain('removed:          1');
+    expect(removed.stdout).toContain('not on the list:  1');
+    expect(exportedLines((await idnc(['export', '--data-dir', dataDir, '--project', 'p1'])).stdout)).toEqual(['2125551234', '3105550000', '9175550000']);
+  }, 60_000);
+
+  it('refuses a directory held by a writer, pointing to --url; export still works beside it', async () => {
+    const writer = await openDnc({ dataDir, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    try {
+      await writer.add('5039367187');
+      await writeFile(join(dir, 'list.txt'), '2125551234\n');
+      const refused = await idnc(['import', 'list.txt', '--data-dir', dataDir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/locked by another writer.*--url/);
+      const exported = await idnc(['export', '--data-dir', dataDir]);
+      expect(exported.code).toBe(0);
+      expect(exportedLines(exported.stdout)).toEqual(['5039367187']);
+    } finally {
+      await writer.close();
+    }
+    await expect(writerCount(await openDnc({ dataDir, readOnly: true }))).resolves.toBe(1);
+  }, 60_000);
+});
+
+async function writerCount(dnc: Awaited<ReturnType<typeof openDnc>>): Promise<number> {
+  const count = dnc.count();
+  await dnc.close();
+  return count;
+}
+
+describe('idnc import --url', () => {
+  it('imports through a running built server; re-running is safe; a refused batch says how to resume', async () => {
+    const server = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: dir });
+    children.push(server);
+    let stdout = '';
+    server.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const deadline = Date.now() + 15_000;
+    let match: RegExpExecArray | null = null;
+    while (match === null && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      match = /curl -H 'loginId: (idnc_\S+)' '(http:\/\/[^/]+)/.exec(stdout);
+    }
+    expect(match).not.toBeNull();
+    const [, key, base] = match!;
+    const { text, expected } = sampleList(5000);
+    await writeFile(join(dir, 'list.txt'), text);
+    const imported = await idnc(['import', 'list.txt', '--url', base!, '--key', key!, '--project', 'p2']);
+    expect(imported.stderr).not.toContain('refused');
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain(`added:            ${expected.length}`);
+    const again = await idnc(['import', 'list.txt', '--url', base!, '--key', key!, '--project', 'p2']);
+    expect(again.stdout).toContain(`already present:  ${expected.length}`);
+    const count = await fetch(`${base}/app/main/rpc/pdnc?actionType=count&projId=p2`, { headers: { loginId: key! } });
+    expect(await count.text()).toBe(String(expected.length));
+    const badKey = await idnc(['import', 'list.txt', '--url', base!, '--key', 'idnc_wrong']);
+    expect(badKey.code).toBe(1);
+    expect(badKey.stderr).toContain('INVALID_API_KEY');
+    expect(badKey.stderr).toContain('running the same command again resumes safely');
+    server.kill('SIGTERM');
+    expect(await new Promise((resolve) => server.on('exit', resolve))).toBe(0);
+  }, 60_000);
+});
