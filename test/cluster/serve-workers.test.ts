@@ -1,0 +1,245 @@
+// `idnc serve --workers N` as users run it (the built CLI): one port, one writer worker and
+// follower workers that identify themselves (`idnc-worker` header). An add answered by any worker is
+// already visible in the status of every worker; errors of the writer reach a client of a follower
+// with the same status, code and body; a killed worker is restarted; the banner prints once; SIGTERM
+// and SIGINT stop every worker and exit 0.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../durability/server-process.js';
+import { makeTempDir, numbers, removeDir } from '../persist/helpers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const PDNC = '/app/main/rpc/pdnc';
+const TEST_TIMEOUT_MS = 60_000;
+const children: ChildProcess[] = [];
+let dir: string;
+
+interface Cluster {
+  readonly child: ChildProcess;
+  readonly port: number;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly worker: string | undefined;
+  readonly seq: string | undefined;
+  readonly body: string;
+}
+
+beforeEach(async () => {
+  dir = await makeTempDir('idnc-cluster-');
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      // The primary's group: its workers too (they would stop on their own once it is gone).
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
+  }
+  await removeDir(dir);
+});
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['IDNC_HOST', 'IDNC_PORT', 'IDNC_DATA_DIR', 'IDNC_WORKERS']) delete env[name];
+  return env;
+}
+
+async function startCluster(args: string[], dataDir = dir): Promise<Cluster> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...args], {
+    env: cleanEnv(),
+    detached: true,
+  });
+  children.push(child);
+  const cluster: Cluster = {
+    child,
+    port,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+  };
+  child.stdout!.on('data', (chunk: Buffer) => (cluster.stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (cluster.stderr += chunk.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!/serving on port \d+ with \d+ workers/.test(cluster.stderr)) {
+    if (child.exitCode !== null) throw new Error(`cluster exited with ${child.exitCode}:\n${cluster.stderr}`);
+    if (Date.now() > deadline) throw new Error(`cluster did not start:\n${cluster.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return cluster;
+}
+
+function keyOf(cluster: Cluster): string {
+  return /loginId: ([^']+)'/.exec(cluster.stdout)![1]!;
+}
+
+/** One request on a new connection, so the cluster's round-robin spreads them over the workers. */
+function request(port: number, key: string, params: Record<string, string>): Promise<Answer> {
+  const body = new URLSearchParams(params).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: PDNC, method: 'POST', agent: false, headers: { loginId: key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, worker: res.headers['idnc-worker'] as string | undefined, seq: res.headers['idnc-seq'] as string | undefined, body: text }),
+        );
+      },
+    );
+    // A connection handed to a worker at the moment it is killed is lost: give up on it, never hang.
+    req.setTimeout(3000, () => req.destroy(new Error('no answer within 3 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function workerPids(cluster: Cluster, role: 'writer' | 'follower'): number[] {
+  const pids = new Set<number>();
+  for (const line of cluster.stderr.split('\n')) {
+    const match = new RegExp(`"pid":(\\d+),.*"role":"${role}"`).exec(line);
+    if (match !== null) pids.add(Number(match[1]));
+  }
+  return [...pids];
+}
+
+describe('idnc serve --workers', () => {
+  it('answers an add only once every worker shows it in status; workers identify themselves', async () => {
+    const cluster = await startCluster(['--workers', '3']);
+    const key = keyOf(cluster);
+    expect(cluster.stdout.match(/created the first API key/g)).toHaveLength(1);
+    const addedBy = new Set<string>();
+    const statusFrom = new Set<string>();
+    for (const phone of numbers(12, 7_025_550_000)) {
+      const added = await request(cluster.port, key, { actionType: 'add', phoneList: phone });
+      expect(added.status).toBe(200);
+      addedBy.add(added.worker!);
+      for (let probe = 0; probe < 6; probe++) {
+        const status = await request(cluster.port, key, { actionType: 'status', phoneList: phone });
+        expect(status.status).toBe(200);
+        expect(JSON.parse(status.body)[0], `status from worker ${status.worker} right after the add through worker ${added.worker}`).toMatchObject({ onList: true });
+        statusFrom.add(status.worker!);
+      }
+    }
+    expect([...statusFrom].sort()).toEqual(['0', '1', '2']);
+    expect(addedBy.has('0')).toBe(true);
+    expect(addedBy.has('1') || addedBy.has('2')).toBe(true);
+    const counts = new Set<string>();
+    for (let i = 0; i < 6; i++) counts.add((await request(cluster.port, key, { actionType: 'count' })).body);
+    expect([...counts]).toEqual(['12']);
+
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toBe(0);
+    expect(cluster.stderr).toMatch(/stopping the follower workers, then the writer/);
+  }, TEST_TIMEOUT_MS);
+
+  it('gives the same answers from the writer and a follower, restarts a killed worker, stops on SIGINT', async () => {
+    const cluster = await startCluster(['--workers', '2']);
+    const key = keyOf(cluster);
+    const bad = { actionType: 'add', phoneList: '5039367187,12345' };
+    const answers = new Map<string, Answer>();
+    for (let i = 0; i < 6; i++) {
+      const answer = await request(cluster.port, key, bad);
+      answers.set(answer.worker!, answer);
+    }
+    expect([...answers.keys()].sort()).toEqual(['0', '1']);
+    expect(answers.get('1')!.status).toBe(400);
+    expect(answers.get('1')!.body).toBe(answers.get('0')!.body);
+    expect(JSON.parse(answers.get('1')!.body)).toMatchObject({ code: 'INVALID_PHONE', invalid: ['12345'] });
+
+    // The writer dies: followers go on answering reads, writes come back once it is restarted.
+    const [writerPid] = workerPids(cluster, 'writer');
+    process.kill(writerPid!, 'SIGKILL');
+    const deadline = Date.now() + 20_000;
+    let added: Answer | undefined;
+    while (Date.now() < deadline) {
+      const answer = await request(cluster.port, key, { actionType: 'add', phoneList: '6175550100' }).catch(() => null);
+      if (answer !== null && answer.status !== 200) expect(JSON.parse(answer.body).code).toMatch(/STORAGE_UNAVAILABLE|CLOSED/);
+      if (answer?.status === 200) {
+        added = answer;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(added).toBeDefined();
+    expect(cluster.stderr).toMatch(/worker 0 \(writer\) exited with signal SIGKILL; restarting it/);
+    expect(workerPids(cluster, 'writer')).toHaveLength(2);
+    for (let i = 0; i < 4; i++) {
+      const status = await request(cluster.port, key, { actionType: 'status', phoneList: '6175550100' });
+      expect(JSON.parse(status.body)[0].onList).toBe(true);
+    }
+
+    cluster.child.kill('SIGINT');
+    expect(await cluster.exited).toBe(0);
+    for (const pid of [...workerPids(cluster, 'writer'), ...workerPids(cluster, 'follower')]) {
+      expect(() => process.kill(pid, 0)).toThrow();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('refuses an invalid worker count, naming the setting', async () => {
+    for (const value of ['0', 'many', '65']) {
+      const run = spawn(process.execPath, [CLI, 'serve', '--workers', value, '--data-dir', dir, '--port', '0'], { env: cleanEnv() });
+      children.push(run);
+      let stderr = '';
+      run.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise((resolve) => run.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain(`--workers (IDNC_WORKERS) "${value}"`);
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('a full disk gives a client of a follower the same 503 STORAGE_UNAVAILABLE as a client of the writer', async (context) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'idnc-cluster-full-'));
+    const mountPoint = path.join(root, 'tmpfs');
+    fs.mkdirSync(mountPoint);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'pipe' });
+    } catch {
+      fs.rmSync(root, { recursive: true, force: true });
+      context.skip();
+      return;
+    }
+    try {
+      const cluster = await startCluster(['--workers', '2'], path.join(mountPoint, 'data'));
+      const key = keyOf(cluster);
+      const filler = fs.openSync(path.join(mountPoint, 'filler'), 'w');
+      try {
+        for (;;) fs.writeSync(filler, Buffer.alloc(64 * 1024, 1));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+      } finally {
+        fs.closeSync(filler);
+      }
+      const big = Array.from({ length: 20_000 }, (_, i) => String(3_002_000_000 + i * 11)).join(',');
+      const answers = new Map<string, Answer>();
+      for (let i = 0; i < 4; i++) {
+        const answer = await request(cluster.port, key, { actionType: 'add', phoneList: big });
+        answers.set(answer.worker!, answer);
+      }
+      expect([...answers.keys()].sort()).toEqual(['0', '1']);
+      expect(answers.get('1')!.status).toBe(503);
+      expect(JSON.parse(answers.get('1')!.body).code).toBe('STORAGE_UNAVAILABLE');
+      expect(answers.get('1')!.body).toBe(answers.get('0')!.body);
+      fs.rmSync(path.join(mountPoint, 'filler'));
+      cluster.child.kill('SIGTERM');
+      expect(await cluster.exited).toBe(0);
+    } finally {
+      execFileSync('umount', ['-l', mountPoint]);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, TEST_TIMEOUT_MS);
+});
