@@ -159,7 +159,7 @@ export class Dnc {
   }
 
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
-  isBlocked(phone: string, options?: ListOptions): boolean {
+  isBlocked(phone: string | number, options?: ListOptions): boolean {
     this.assertOpen();
     const number = parsePhone(phone);
     return isBlockedNumber(this.store, options?.org, options?.projId, number);

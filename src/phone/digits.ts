@@ -94,6 +94,18 @@ export function displayEntry(text: string, start: number, end: number): string {
   return text.slice(start, cutEnd);
 }
 
+const NUMBER_MIN = 2_000_000_000;
+const NUMBER_MAX = 9_999_999_999;
+const EXCHANGE_DIVISOR = 1_000_000;
+
+/** Whether an integer is a valid 10-digit NANP number (area code and exchange start with 2-9). */
+export function isValidNumber(number: number): boolean {
+  return (
+    Number.isInteger(number) && number >= NUMBER_MIN && number <= NUMBER_MAX &&
+    Math.floor(number / EXCHANGE_DIVISOR) % 10 >= 2
+  );
+}
+
 export function areaCodeOf(number: number): number {
   return Math.floor(number / AREA_REST_MODULUS);
 }

@@ -4,7 +4,7 @@
 
 import { INVALID_ENTRIES_REPORTED_MAX, PHONE_DIGITS } from '../constants.js';
 import { InvalidPhoneError, type InvalidEntry } from '../errors.js';
-import { checkEntry, describeEntryProblem, displayEntry, ENTRY_EMPTY, trimEnd, trimStart } from './digits.js';
+import { checkEntry, describeEntryProblem, displayEntry, ENTRY_EMPTY, isValidNumber, trimEnd, trimStart } from './digits.js';
 
 const CHAR_COMMA = 44;
 const CHAR_0 = 48;
@@ -129,8 +129,13 @@ export function parsePhoneInput(input: PhoneListInput): ParsedPhoneList {
   throw new TypeError('a phone list must be a comma-separated string or an array of strings');
 }
 
-/** Parses one number (surrounding whitespace allowed); throws InvalidPhoneError if it is invalid. */
-export function parsePhone(phone: string): number {
+/**
+ * Parses one number given as its digits (surrounding whitespace allowed) or as the integer of its
+ * 10 digits (no string to scan: the fastest form for callers that keep numbers as integers);
+ * throws InvalidPhoneError if it is invalid.
+ */
+export function parsePhone(phone: string | number): number {
+  if (typeof phone === 'number' && isValidNumber(phone)) return phone;
   const text = typeof phone === 'string' ? phone : String(phone);
   const start = trimStart(text, 0, text.length);
   const end = trimEnd(text, start, text.length);

@@ -20,6 +20,11 @@ const NO_OFFSET_THRESHOLD = 4;
 const ARRAY_CARDINALITY_MAX = 4096;
 const BITMAP_CONTAINER_BYTES = 8192;
 
+/** Array containers up to this many values are searched whole (they span two cache lines). */
+const ARRAY_BUCKETS_CARDINALITY_MIN = 64;
+/** Values per bucket of an array container's table, on average. */
+const ARRAY_BUCKET_VALUES = 8;
+
 const KIND_ARRAY = 0;
 const KIND_BITMAP = 1;
 const KIND_RUN = 2;
@@ -43,6 +48,12 @@ export class PortableBitmap {
   private readonly offsets: Int32Array;
   /** Per container key: count << 2 | kind (count = cardinality, or runs for a run container). */
   private readonly metas: Int32Array;
+  /** Per container key: where its bucket table starts in `bucketStarts`, or -1 (no table). */
+  private readonly bucketOffsets: Int32Array;
+  /** Per container key: low >>> shift is the bucket of a 16-bit low value. */
+  private readonly bucketShifts: Uint8Array;
+  /** Bucket tables: entry b = index of the first value >= b << shift within its array container. */
+  private readonly bucketStarts: Uint16Array;
 
   constructor(serialised: Uint8Array) {
     const header = readHeader(serialised);
@@ -55,6 +66,50 @@ export class PortableBitmap {
     this.offsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
     this.metas = new Int32Array(CONTAINER_KEY_SLOTS);
     this.size = this.indexContainers(header, shift);
+    this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
+    this.bucketShifts = new Uint8Array(CONTAINER_KEY_SLOTS);
+    this.bucketStarts = this.indexArrayBuckets();
+  }
+
+  /**
+   * A binary search over a 4096-value array container touches up to a dozen cache lines, each a
+   * likely miss at national scale. A small table per array container (about one entry per
+   * ARRAY_BUCKET_VALUES values, 2 bits per number) narrows the search to one or two lines.
+   */
+  private indexArrayBuckets(): Uint16Array {
+    let entries = 0;
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
+      const bits = this.bucketBits(key);
+      if (bits > 0) entries += (1 << bits) + 1;
+    }
+    const starts = new Uint16Array(entries);
+    let next = 0;
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
+      const bits = this.bucketBits(key);
+      if (bits === 0) continue;
+      const at = this.offsets[key]!;
+      const cardinality = this.metas[key]! >>> 2;
+      const shift = 16 - bits;
+      this.bucketOffsets[key] = next;
+      this.bucketShifts[key] = shift;
+      let position = 0;
+      for (let bucket = 0; bucket < 1 << bits; bucket++) {
+        const firstValue = bucket << shift;
+        while (position < cardinality && this.words[at + position]! < firstValue) position++;
+        starts[next++] = position;
+      }
+      starts[next++] = cardinality;
+    }
+    return starts;
+  }
+
+  /** log2 of the bucket count of an array container, 0 for none (small arrays are searched whole). */
+  private bucketBits(key: number): number {
+    const meta = this.metas[key]!;
+    if (this.offsets[key]! < 0 || (meta & 3) !== KIND_ARRAY) return 0;
+    const cardinality = meta >>> 2;
+    if (cardinality <= ARRAY_BUCKETS_CARDINALITY_MIN) return 0;
+    return Math.min(12, Math.ceil(Math.log2(cardinality / ARRAY_BUCKET_VALUES)));
   }
 
   private indexContainers(header: Header, shift: number): number {
@@ -121,7 +176,12 @@ export class PortableBitmap {
     const meta = this.metas[key]!;
     const kind = meta & 3;
     if (kind === KIND_BITMAP) return (this.words[at + (low >>> 4)]! & (1 << (low & 15))) !== 0;
-    if (kind === KIND_ARRAY) return searchArray(this.words, at, at + (meta >>> 2), low);
+    if (kind === KIND_ARRAY) {
+      const bucketAt = this.bucketOffsets[key]!;
+      if (bucketAt < 0) return searchArray(this.words, at, at + (meta >>> 2), low);
+      const bucket = bucketAt + (low >>> this.bucketShifts[key]!);
+      return searchArray(this.words, at + this.bucketStarts[bucket]!, at + this.bucketStarts[bucket + 1]!, low);
+    }
     return searchRuns(this.words, at + 1, meta >>> 2, low);
   }
 }

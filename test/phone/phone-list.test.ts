@@ -46,6 +46,21 @@ describe('a single phone number', () => {
     }
   });
 
+  it.each([
+    [5039367187, true],
+    [2002000000, true],
+    [9999999999, true],
+    [1999999999, false],
+    [5031367187, false],
+    [10000000000, false],
+    [503936718.5, false],
+    [Number.NaN, false],
+    [-5039367187, false],
+  ])('accepts the integer %d only if it is a valid number: %s', (number, valid) => {
+    if (valid) expect(parsePhone(number)).toBe(number);
+    else expect(() => parsePhone(number)).toThrowError(InvalidPhoneError);
+  });
+
   it('quotes a very long entry cut to 32 characters', () => {
     const huge = '7'.repeat(1_000_000);
     expect(() => parsePhone(huge)).toThrowError(`"${'7'.repeat(32)}": expected 10 digits, got 1000000`);

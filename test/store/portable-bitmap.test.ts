@@ -63,6 +63,20 @@ describe('PortableBitmap', () => {
     );
   });
 
+  it('agrees with Roaring on array containers dense enough for bucket tables', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 150 }),
+        fc.array(fc.integer({ min: 0, max: 65535 }), { minLength: 60, maxLength: 4096 }),
+        (key, lows) => {
+          const bitmap = new RoaringBitmap32(lows.map((low) => key * 65536 + low).filter((rest) => rest < AREA_REST_MODULUS));
+          expectSameMembers(bitmap, frozen(bitmap));
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it('refuses malformed bytes instead of reading out of bounds', () => {
     const good = new RoaringBitmap32([1, 2, 3, 70_000]).serialize('portable');
     expect(() => new PortableBitmap(good.subarray(0, good.length - 1))).toThrowError(CorruptBitmapError);
