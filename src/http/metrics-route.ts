@@ -21,7 +21,7 @@ export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): voi
     if (key === null || !key.scopes.includes('admin')) {
       throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin scope');
     }
-    return reply.type(metrics.contentType).send(await metrics.text());
+    return reply.type(metrics.contentType).send(await metrics.text(key.org));
   });
 }
 

@@ -43,6 +43,8 @@ export class IdncMetrics {
   private readonly fsyncSeconds: Histogram;
   private readonly series = new Map<string, RequestSeries>();
   private dnc: Dnc | undefined;
+  /** While a scrape for one organisation collects: only its lists are exported. */
+  private scopeOrg: string | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -95,8 +97,19 @@ export class IdncMetrics {
     series.seconds.observe(seconds);
   }
 
-  async text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition text. With `org` (a scrape with that organisation's admin key) the per-list
+   * series cover only its lists, so one tenant never sees another's list names or sizes; the
+   * server-wide figures are the same for all. Collectors run synchronously when metrics() starts,
+   * so the scope cannot leak into a concurrent scrape.
+   */
+  text(org?: string): Promise<string> {
+    this.scopeOrg = org;
+    try {
+      return this.registry.metrics();
+    } finally {
+      this.scopeOrg = undefined;
+    }
   }
 
   get contentType(): string {
@@ -106,6 +119,11 @@ export class IdncMetrics {
   private registerEngineGauges(registers: Registry[]): void {
     const metrics = this;
     const stats = () => metrics.dnc?.stats();
+    const lists = () => {
+      const all = stats()?.lists ?? [];
+      const org = metrics.scopeOrg;
+      return org === undefined ? all : all.filter((list) => list.org === org);
+    };
     new Gauge({
       name: 'idnc_list_numbers',
       help: `Numbers on each list (project "" is the master list); at most ${METRICS_LIST_SERIES_MAX} lists, see idnc_lists`,
@@ -113,8 +131,7 @@ export class IdncMetrics {
       registers,
       collect() {
         this.reset();
-        const lists = stats()?.lists ?? [];
-        for (const list of lists.slice(0, METRICS_LIST_SERIES_MAX)) this.set({ org: list.org, project: list.projId }, list.numbers);
+        for (const list of lists().slice(0, METRICS_LIST_SERIES_MAX)) this.set({ org: list.org, project: list.projId }, list.numbers);
       },
     });
     new Gauge({
@@ -122,7 +139,7 @@ export class IdncMetrics {
       help: 'Lists (master and project lists of every organisation) held in memory',
       registers,
       collect() {
-        this.set(stats()?.lists.length ?? 0);
+        this.set(lists().length);
       },
     });
     const logGauge = (name: string, help: string, read: (log: NonNullable<ReturnType<Dnc['stats']>['log']>) => number | null): void => {
