@@ -5,6 +5,12 @@
 import { resolve } from 'node:path';
 import {
   DATA_DIR_DEFAULT,
+  HTTP_CONNECTIONS_MAX,
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
+  HTTP_REQUESTS_PER_SOCKET_MAX,
+  HTTP_SOCKET_IDLE_TIMEOUT_MS,
   REQUEST_NUMBERS_MAX,
   SERVE_HOST_DEFAULT,
   SERVE_PORT_DEFAULT,
@@ -13,6 +19,7 @@ import {
   SNAPSHOT_LOG_BYTES_DEFAULT,
 } from './constants.js';
 import type { FsyncMode } from './engine.js';
+import type { ConnectionLimits } from './http/server-limits.js';
 
 /** A setting with a bad value; the message names the setting and what is expected. */
 export class ConfigError extends Error {
@@ -29,6 +36,13 @@ export interface ServeFlags {
   maxNumbers?: string;
   /** `--workers N` (env IDNC_WORKERS): read by resolveWorkers, not part of ServeConfig. */
   workers?: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+  keepAliveTimeout?: string;
+  maxConnections?: string;
+  maxRequestsPerSocket?: string;
+  bodyLimit?: string;
+  metricsPort?: string;
 }
 
 export interface ServeConfig {
@@ -40,6 +54,12 @@ export interface ServeConfig {
   readonly snapshotIntervalMs: number;
   readonly snapshotLogBytes: number;
   readonly requestNumbersMax: number;
+  /** Slow-client and connection limits (server-limits.ts), each a flag with an IDNC_* variable. */
+  readonly connections: ConnectionLimits;
+  /** Body bytes; undefined: derived from requestNumbersMax (app.ts). */
+  readonly bodyBytesMax: number | undefined;
+  /** `--metrics-port`: key-less /metrics on METRICS_HOST; null: not served. */
+  readonly metricsPort: number | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -78,7 +98,41 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     snapshotIntervalMs: flags.snapshotInterval === undefined ? SNAPSHOT_INTERVAL_MS_DEFAULT : parseDuration('--snapshot-interval', flags.snapshotInterval),
     snapshotLogBytes: flags.snapshotLogBytes === undefined ? SNAPSHOT_LOG_BYTES_DEFAULT : parseBytes('--snapshot-log-bytes', flags.snapshotLogBytes),
     requestNumbersMax: flags.maxNumbers === undefined ? REQUEST_NUMBERS_MAX : parseCount('--max-numbers', flags.maxNumbers),
+    ...hardeningSettings(flags, env),
   });
+}
+
+/** The hardening settings: flag <- IDNC_* variable <- constant (0 = unlimited where noted). */
+function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'connections' | 'bodyBytesMax' | 'metricsPort'> {
+  const setting = (flag: string | undefined, name: string): string | undefined => flag ?? nonEmpty(env[name]);
+  const duration = (flag: string | undefined, name: string, option: string, fallback: number): number => {
+    const text = setting(flag, name);
+    return text === undefined ? fallback : parseDuration(`${option} (${name})`, text);
+  };
+  const count = (flag: string | undefined, name: string, option: string, fallback: number): number => {
+    const text = setting(flag, name);
+    if (text === undefined) return fallback;
+    return text.trim() === '0' ? 0 : parseCount(`${option} (${name})`, text);
+  };
+  const headersTimeoutMs = duration(flags.headersTimeout, 'IDNC_HEADERS_TIMEOUT', '--headers-timeout', HTTP_HEADERS_TIMEOUT_MS);
+  const requestTimeoutMs = duration(flags.requestTimeout, 'IDNC_REQUEST_TIMEOUT', '--request-timeout', HTTP_REQUEST_TIMEOUT_MS);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`--headers-timeout (${headersTimeoutMs} ms) must not be longer than --request-timeout (${requestTimeoutMs} ms)`);
+  }
+  const body = setting(flags.bodyLimit, 'IDNC_BODY_LIMIT');
+  const metricsPort = setting(flags.metricsPort, 'IDNC_METRICS_PORT');
+  return {
+    connections: Object.freeze({
+      headersTimeoutMs,
+      requestTimeoutMs,
+      keepAliveTimeoutMs: duration(flags.keepAliveTimeout, 'IDNC_KEEP_ALIVE_TIMEOUT', '--keep-alive-timeout', HTTP_KEEP_ALIVE_TIMEOUT_MS),
+      socketIdleTimeoutMs: HTTP_SOCKET_IDLE_TIMEOUT_MS,
+      connectionsMax: count(flags.maxConnections, 'IDNC_MAX_CONNECTIONS', '--max-connections', HTTP_CONNECTIONS_MAX),
+      requestsPerSocketMax: count(flags.maxRequestsPerSocket, 'IDNC_MAX_REQUESTS_PER_SOCKET', '--max-requests-per-socket', HTTP_REQUESTS_PER_SOCKET_MAX),
+    }),
+    bodyBytesMax: body === undefined ? undefined : parseBytes('--body-limit (IDNC_BODY_LIMIT)', body),
+    metricsPort: metricsPort === undefined ? null : parsePort(metricsPort),
+  };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

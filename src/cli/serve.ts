@@ -10,11 +10,13 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
-import { SHUTDOWN_GRACE_MS } from '../constants.js';
+import { METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { safeSerializers } from '../http/log-serializers.js';
+import { IdncMetrics } from '../http/metrics.js';
+import { METRICS_PATH, portOf, serveMetricsOnly } from '../http/metrics-route.js';
 import { PDNC_PATH } from '../http/pdnc-route.js';
 import { ensureFirstKey, forgetUnshownFirstKey, type CreatedKey } from '../keys/key-admin.js';
 import { KeysFileError } from '../keys/key-records.js';
@@ -31,6 +33,13 @@ export function registerServeCommand(program: Command): void {
     .option('--snapshot-interval <duration>', 'snapshot period when something changed, e.g. 5m (default 5m)')
     .option('--snapshot-log-bytes <bytes>', 'snapshot once the log since the last one exceeds this, e.g. 64MiB (default 64MiB)')
     .option('--max-numbers <count>', 'most numbers one request may carry (default 100000)')
+    .option('--headers-timeout <duration>', 'the request head must arrive within this, else 408 (env IDNC_HEADERS_TIMEOUT, default 10s)')
+    .option('--request-timeout <duration>', 'the whole request must arrive within this, else 408 (env IDNC_REQUEST_TIMEOUT, default 60s)')
+    .option('--keep-alive-timeout <duration>', 'idle keep-alive connections are closed after this (env IDNC_KEEP_ALIVE_TIMEOUT, default 65s)')
+    .option('--max-connections <count>', 'open connections at once, 0 = unlimited (env IDNC_MAX_CONNECTIONS, default 4096)')
+    .option('--max-requests-per-socket <count>', 'requests per keep-alive connection, 0 = unlimited (env IDNC_MAX_REQUESTS_PER_SOCKET, default 10000)')
+    .option('--body-limit <bytes>', 'request body limit, e.g. 4MiB (env IDNC_BODY_LIMIT, default from --max-numbers)')
+    .option('--metrics-port <port>', 'also serve GET /metrics without a key on 127.0.0.1:PORT (env IDNC_METRICS_PORT)')
     .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
@@ -94,7 +103,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 export interface ServeRole {
   /** pino bindings added to every log line (a worker's slot). */
   readonly logBindings: Record<string, unknown>;
-  openEngine(config: ServeConfig, logger: EngineLogger): Promise<Dnc>;
+  openEngine(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void): Promise<Dnc>;
   /** Last touches to the app before it listens (a worker's identifying header). */
   prepare(app: FastifyInstance, dnc: Dnc): Promise<void>;
   /** Called once listening on `port`. */
@@ -105,8 +114,9 @@ export interface ServeRole {
 
 const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
-  openEngine: (config, logger) =>
+  openEngine: (config, logger, fsyncObserver) =>
     openDnc({
+      ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
       dataDir: config.dataDir,
       fsync: config.fsync,
       snapshotIntervalMs: config.snapshotIntervalMs,
@@ -141,15 +151,20 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     await mkdir(config.dataDir, { recursive: true });
     firstKey = await ensureFirstKey(config.dataDir);
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
-    dnc = await role.openEngine(config, engineLogger);
-    const app = buildApp({ dnc, keys: keys.store, logger, limits: { requestNumbersMax: config.requestNumbersMax } });
+    const metrics = new IdncMetrics();
+    dnc = await role.openEngine(config, engineLogger, metrics.observeFsync);
+    const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics });
     await role.prepare(app, dnc);
     await app.listen({ host: config.host, port: config.port });
     const { port } = app.server.address() as AddressInfo;
     if (firstKey !== undefined) printFirstKey(firstKey, config.host, port);
     firstKey = undefined;
     role.listening(port, dnc);
+    const metricsServer = config.metricsPort === null ? null : await serveMetricsOnly(metrics, METRICS_HOST, config.metricsPort);
+    if (metricsServer !== null) logger.info(`metrics without a key on http://${METRICS_HOST}:${portOf(metricsServer)}${METRICS_PATH}`);
     return await untilStopped(role.stopRequested(), async () => {
+      metricsServer?.close();
       await app.close();
       keys?.close();
       await dnc?.close();
