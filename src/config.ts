@@ -12,6 +12,7 @@ import {
   HTTP_REQUESTS_PER_SOCKET_MAX,
   HTTP_SOCKET_IDLE_TIMEOUT_MS,
   REQUEST_NUMBERS_MAX,
+  SCRUB_STREAM_NUMBERS_MAX,
   SERVE_HOST_DEFAULT,
   SERVE_PORT_DEFAULT,
   SERVE_WORKERS_MAX,
@@ -34,6 +35,7 @@ export interface ServeFlags {
   snapshotInterval?: string;
   snapshotLogBytes?: string;
   maxNumbers?: string;
+  scrubMaxNumbers?: string;
   /** `--workers N` (env IDNC_WORKERS): read by resolveWorkers, not part of ServeConfig. */
   workers?: string;
   headersTimeout?: string;
@@ -54,6 +56,8 @@ export interface ServeConfig {
   readonly snapshotIntervalMs: number;
   readonly snapshotLogBytes: number;
   readonly requestNumbersMax: number;
+  /** Entries one POST /v1/scrub stream may carry (`--scrub-max-numbers`). */
+  readonly scrubNumbersMax?: number;
   /** Slow-client and connection limits (server-limits.ts), each a flag with an IDNC_* variable. */
   readonly connections: ConnectionLimits;
   /** Body bytes; undefined: derived from requestNumbersMax (app.ts). */
@@ -98,6 +102,7 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     snapshotIntervalMs: flags.snapshotInterval === undefined ? SNAPSHOT_INTERVAL_MS_DEFAULT : parseDuration('--snapshot-interval', flags.snapshotInterval),
     snapshotLogBytes: flags.snapshotLogBytes === undefined ? SNAPSHOT_LOG_BYTES_DEFAULT : parseBytes('--snapshot-log-bytes', flags.snapshotLogBytes),
     requestNumbersMax: flags.maxNumbers === undefined ? REQUEST_NUMBERS_MAX : parseCount('--max-numbers', flags.maxNumbers),
+    scrubNumbersMax: flags.scrubMaxNumbers === undefined ? SCRUB_STREAM_NUMBERS_MAX : parseCount('--scrub-max-numbers', flags.scrubMaxNumbers),
     ...hardeningSettings(flags, env),
   });
 }

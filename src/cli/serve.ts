@@ -33,6 +33,7 @@ export function registerServeCommand(program: Command): void {
     .option('--snapshot-interval <duration>', 'snapshot period when something changed, e.g. 5m (default 5m)')
     .option('--snapshot-log-bytes <bytes>', 'snapshot once the log since the last one exceeds this, e.g. 64MiB (default 64MiB)')
     .option('--max-numbers <count>', 'most numbers one request may carry (default 100000)')
+    .option('--scrub-max-numbers <count>', 'most entries one POST /v1/scrub stream may carry (default 10000000)')
     .option('--headers-timeout <duration>', 'the request head must arrive within this, else 408 (env IDNC_HEADERS_TIMEOUT, default 10s)')
     .option('--request-timeout <duration>', 'the whole request must arrive within this, else 408 (env IDNC_REQUEST_TIMEOUT, default 60s)')
     .option('--keep-alive-timeout <duration>', 'idle keep-alive connections are closed after this (env IDNC_KEEP_ALIVE_TIMEOUT, default 65s)')
@@ -154,7 +155,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     const metrics = new IdncMetrics();
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax });
     await role.prepare(app, dnc);
     await app.listen({ host: config.host, port: config.port });
     const { port } = app.server.address() as AddressInfo;
