@@ -34,12 +34,18 @@ function forEachRun(sorted: Float64Array, keyOf: (n: number) => number, valueOf:
   }
 }
 
+/** Releases containers' spare capacity, so "Roaring alone" is Roaring at its tightest. */
+function tight(bitmap: Bitmap): Bitmap {
+  bitmap.shrinkToFit();
+  return bitmap;
+}
+
 export class AreaRoaring {
   readonly byArea: (Bitmap | undefined)[] = new Array(AREA_SLOTS).fill(undefined);
 
   constructor(sorted: Float64Array) {
     forEachRun(sorted, (n) => Math.floor(n / AREA_FACTOR), (n, area) => n - area * AREA_FACTOR, (area, rests) => {
-      this.byArea[area] = new RoaringBitmap32(rests);
+      this.byArea[area] = tight(new RoaringBitmap32(rests));
     });
   }
 
@@ -60,7 +66,7 @@ export class HiLoRoaring {
 
   constructor(sorted: Float64Array) {
     forEachRun(sorted, (n) => Math.floor(n / TWO_POW_32), (n, hi) => n - hi * TWO_POW_32, (hi, los) => {
-      this.byHi[hi] = new RoaringBitmap32(los);
+      this.byHi[hi] = tight(new RoaringBitmap32(los));
     });
   }
 

@@ -61,9 +61,10 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Three significant digits, thousands separated: 12,300,000 / 41.2 / 0.0312. */
+/** Integers below 10^6 exactly (batch sizes), else three significant digits: 12,300,000 / 41.2 / 0.0312. */
 export function formatValue(value: number): string {
   if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value) && Math.abs(value) < 1e6) return value.toLocaleString('en-US');
   const rounded = Number(value.toPrecision(3));
   return Math.abs(rounded) >= 1000 ? Math.round(rounded).toLocaleString('en-US') : String(rounded);
 }
