@@ -127,15 +127,29 @@ describe('the key file', () => {
     await expect(listKeys(dir)).rejects.toThrow(/not valid JSON/);
   });
 
-  it('keeps unknown record fields (room for later ones such as rateLimit)', async () => {
+  it('keeps unknown record fields (room for later ones)', async () => {
     const created = await createKey(dir, { org: 'acme', scopes: ['read'] });
     const path = keysFilePath(dir);
     const file = JSON.parse(await readFile(path, 'utf8')) as { keys: Record<string, unknown>[] };
-    file.keys[0]!.rateLimit = { perSecond: 10 };
+    file.keys[0]!.quota = { perDay: 10 };
     await writeFile(path, JSON.stringify(file));
     await revokeKey(dir, created.record.id);
     const after = JSON.parse(await readFile(path, 'utf8')) as { keys: Record<string, unknown>[] };
-    expect(after.keys[0]!.rateLimit).toEqual({ perSecond: 10 });
+    expect(after.keys[0]!.quota).toEqual({ perDay: 10 });
+  });
+
+  it('rateLimit, now a known field, must be a whole number of requests per second (0 = unlimited)', async () => {
+    await createKey(dir, { org: 'acme', scopes: ['read'] });
+    const path = keysFilePath(dir);
+    const file = JSON.parse(await readFile(path, 'utf8')) as { keys: Record<string, unknown>[] };
+    for (const bad of [{ perSecond: 10 }, -1, 1.5, '10']) {
+      file.keys[0]!.rateLimit = bad;
+      await writeFile(path, JSON.stringify(file));
+      await expect(listKeys(dir)).rejects.toThrow(/rateLimit must be a whole number/);
+    }
+    file.keys[0]!.rateLimit = 0;
+    await writeFile(path, JSON.stringify(file));
+    expect((await listKeys(dir))[0]!.rateLimit).toBe(0);
   });
 
   it('serialises concurrent commands: no creation is lost', async () => {

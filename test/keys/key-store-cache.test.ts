@@ -1,0 +1,35 @@
+// The key store remembers a key that matched its hash (one constant-time compare instead of a
+// SHA-256 per request): a wrong secret for a remembered id, a revocation and a changed hash must
+// all still be refused.
+
+import { describe, expect, it } from 'vitest';
+import { generateKey } from '../../src/keys/key-format.js';
+import type { KeyRecord } from '../../src/keys/key-records.js';
+import { KeyStore } from '../../src/keys/key-store.js';
+
+function record(): { key: string; record: KeyRecord } {
+  const generated = generateKey();
+  return {
+    key: generated.key,
+    record: { id: generated.id, name: null, org: 'acme', scopes: ['read'], createdAt: '', revokedAt: null, hash: generated.hash },
+  };
+}
+
+describe('KeyStore verified-key memory', () => {
+  it('refuses a wrong secret for a remembered id, a revoked key and a re-hashed key', () => {
+    const a = record();
+    const store = new KeyStore([a.record]);
+    expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+    expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+    const wrong = `${a.key.slice(0, -1)}${a.key.endsWith('A') ? 'B' : 'A'}`;
+    expect(store.authenticate(wrong)).toBeUndefined();
+    expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+    store.replace([{ ...a.record, revokedAt: new Date().toISOString() }]);
+    expect(store.authenticate(a.key)).toBeUndefined();
+    const b = record();
+    store.replace([{ ...a.record, hash: b.record.hash }]);
+    expect(store.authenticate(a.key)).toBeUndefined();
+    store.replace([a.record]);
+    expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+  });
+});
