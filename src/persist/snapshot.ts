@@ -21,6 +21,8 @@ import type { PersistFileSystem } from './file-system.js';
 import { temporaryPath } from './data-dir.js';
 
 const FOOTER_BYTES = 8;
+/** fixmap(2) + fixstr 'area' + uint16 + fixstr 'bitmap' + bin32 header. */
+const AREA_ITEM_HEAD_BYTES = 1 + 5 + 3 + 7 + 5;
 const MAGIC_BYTES = 8;
 /** Snapshot bytes buffered before one write call. */
 const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -53,11 +55,16 @@ class ChecksummedWriter {
 
   constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number) {}
 
+  /** Pushes bytes that may be reused by their producer (msgpackr's pack buffer): copies them. */
   async push(bytes: Buffer): Promise<void> {
-    const copy = Buffer.from(bytes);
-    this.checksum = crc32(copy, this.checksum);
-    this.chunks.push(copy);
-    this.chunkBytes += copy.length;
+    await this.pushImmutable(Buffer.from(bytes));
+  }
+
+  /** Pushes bytes nobody will change (frozen bitmap bytes): no copy. */
+  async pushImmutable(bytes: Buffer): Promise<void> {
+    this.checksum = crc32(bytes, this.checksum);
+    this.chunks.push(bytes);
+    this.chunkBytes += bytes.length;
     if (this.chunkBytes >= WRITE_CHUNK_BYTES) await this.flush();
   }
 
@@ -78,8 +85,30 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: rea
   for (const list of lists) {
     const { org, projId } = list.address;
     await writer.push(packr.pack({ org, projId, size: list.size, areas: list.areas.length }));
-    for (const [area, bitmap] of list.areas) await writer.push(packr.pack({ area, bitmap }));
+    for (const [area, bitmap] of list.areas) {
+      await writer.pushImmutable(areaItemHead(area, bitmap.length));
+      await writer.pushImmutable(bitmap);
+    }
   }
+}
+
+/**
+ * The msgpack encoding of `{ area, bitmap }` up to the bitmap's bytes: a 2-entry map, `area` as a
+ * uint16, `bitmap` as a bin32 header. The bitmap bytes follow as they are, so the frozen bytes of
+ * a list are written without being copied into msgpackr's buffer first.
+ */
+function areaItemHead(area: number, bitmapBytes: number): Buffer {
+  const head = Buffer.alloc(AREA_ITEM_HEAD_BYTES);
+  let at = head.writeUInt8(0x82, 0);
+  at = head.writeUInt8(0xa4, at);
+  at += head.write('area', at, 'latin1');
+  at = head.writeUInt8(0xcd, at);
+  at = head.writeUInt16BE(area, at);
+  at = head.writeUInt8(0xa6, at);
+  at += head.write('bitmap', at, 'latin1');
+  at = head.writeUInt8(0xc6, at);
+  head.writeUInt32BE(bitmapBytes, at);
+  return head;
 }
 
 /** Writes a snapshot atomically at `finalPath` (temp file, flush, rename, directory flush). */
@@ -189,7 +218,7 @@ function decodeList(next: () => unknown): LoadedList {
     const area = entry?.area;
     if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
     if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
-    const bitmap = new PortableBitmap(entry.bitmap);
+    const bitmap = new PortableBitmap(entry.bitmap, true);
     total += bitmap.size;
     areas.push([area, bitmap]);
   }

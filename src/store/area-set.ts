@@ -97,5 +97,5 @@ export class AreaSet {
 
 function freeze(bitmap: RoaringBitmap32): PortableBitmap {
   bitmap.runOptimize();
-  return new PortableBitmap(bitmap.serialize('portable'));
+  return new PortableBitmap(bitmap.serialize('portable'), true);
 }

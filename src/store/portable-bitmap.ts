@@ -24,6 +24,8 @@ const BITMAP_CONTAINER_BYTES = 8192;
 const ARRAY_BUCKETS_CARDINALITY_MIN = 64;
 /** Values per bucket of an array container's table, on average. */
 const ARRAY_BUCKET_VALUES = 8;
+const NO_BUCKETS = -1;
+const BUCKETS_UNFILLED = -2;
 
 const KIND_ARRAY = 0;
 const KIND_BITMAP = 1;
@@ -48,59 +50,71 @@ export class PortableBitmap {
   private readonly offsets: Int32Array;
   /** Per container key: count << 2 | kind (count = cardinality, or runs for a run container). */
   private readonly metas: Int32Array;
-  /** Per container key: where its bucket table starts in `bucketStarts`, or -1 (no table). */
+  /**
+   * Per container key: where its bucket table starts in `bucketStarts`; NO_BUCKETS (no table), or
+   * BUCKETS_UNFILLED - start while the table is reserved but not yet filled.
+   */
   private readonly bucketOffsets: Int32Array;
   /** Per container key: low >>> shift is the bucket of a 16-bit low value. */
   private readonly bucketShifts: Uint8Array;
   /** Bucket tables: entry b = index of the first value >= b << shift within its array container. */
   private readonly bucketStarts: Uint16Array;
 
-  constructor(serialised: Uint8Array) {
+  /**
+   * `owned`: the caller hands the bytes over and never changes them (a snapshot file's buffer, a
+   * fresh serialisation); they are then used in place when their containers start at an even
+   * address, and copied otherwise, so that one Uint16Array views every container.
+   */
+  constructor(serialised: Uint8Array, owned = false) {
     const header = readHeader(serialised);
-    // Copy so that containers start at an even byte: then one Uint16Array views every container.
-    const shift = header.containersStart & 1;
-    const buffer = new ArrayBuffer(serialised.length + shift + (((serialised.length + shift) & 1) === 1 ? 1 : 0));
-    this.bytes = new Uint8Array(buffer, shift, serialised.length);
-    this.bytes.set(serialised);
-    this.words = new Uint16Array(buffer);
+    const aligned = ((serialised.byteOffset + header.containersStart) & 1) === 0;
+    this.bytes = owned && aligned ? serialised : alignedCopy(serialised, header.containersStart & 1);
+    const wordsStart = this.bytes.byteOffset & ~1;
+    const shift = this.bytes.byteOffset - wordsStart;
+    this.words = new Uint16Array(this.bytes.buffer, wordsStart, (shift + this.bytes.length) >>> 1);
     this.offsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
     this.metas = new Int32Array(CONTAINER_KEY_SLOTS);
     this.size = this.indexContainers(header, shift);
-    this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
+    this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(NO_BUCKETS);
     this.bucketShifts = new Uint8Array(CONTAINER_KEY_SLOTS);
-    this.bucketStarts = this.indexArrayBuckets();
+    this.bucketStarts = this.reserveArrayBuckets();
   }
 
   /**
    * A binary search over a 4096-value array container touches up to a dozen cache lines, each a
    * likely miss at national scale. A small table per array container (about one entry per
-   * ARRAY_BUCKET_VALUES values, 2 bits per number) narrows the search to one or two lines.
+   * ARRAY_BUCKET_VALUES values, 2 bits per number) narrows the search to one or two lines. Room for
+   * the tables is reserved here; each is filled on the first probe of its container, so loading a
+   * snapshot costs no pass over the values.
    */
-  private indexArrayBuckets(): Uint16Array {
+  private reserveArrayBuckets(): Uint16Array {
     let entries = 0;
     for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
       const bits = this.bucketBits(key);
-      if (bits > 0) entries += (1 << bits) + 1;
-    }
-    const starts = new Uint16Array(entries);
-    let next = 0;
-    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
-      const bits = this.bucketBits(key);
       if (bits === 0) continue;
-      const at = this.offsets[key]!;
-      const cardinality = this.metas[key]! >>> 2;
-      const shift = 16 - bits;
-      this.bucketOffsets[key] = next;
-      this.bucketShifts[key] = shift;
-      let position = 0;
-      for (let bucket = 0; bucket < 1 << bits; bucket++) {
-        const firstValue = bucket << shift;
-        while (position < cardinality && this.words[at + position]! < firstValue) position++;
-        starts[next++] = position;
-      }
-      starts[next++] = cardinality;
+      this.bucketOffsets[key] = BUCKETS_UNFILLED - entries;
+      this.bucketShifts[key] = 16 - bits;
+      entries += (1 << bits) + 1;
     }
-    return starts;
+    return new Uint16Array(entries);
+  }
+
+  /** Fills the bucket table of one array container; returns where it starts. */
+  private fillBuckets(key: number): number {
+    const start = BUCKETS_UNFILLED - this.bucketOffsets[key]!;
+    const at = this.offsets[key]!;
+    const cardinality = this.metas[key]! >>> 2;
+    const shift = this.bucketShifts[key]!;
+    const buckets = 1 << (16 - shift);
+    let position = 0;
+    for (let bucket = 0; bucket < buckets; bucket++) {
+      const firstValue = bucket << shift;
+      while (position < cardinality && this.words[at + position]! < firstValue) position++;
+      this.bucketStarts[start + bucket] = position;
+    }
+    this.bucketStarts[start + buckets] = cardinality;
+    this.bucketOffsets[key] = start;
+    return start;
   }
 
   /** log2 of the bucket count of an array container, 0 for none (small arrays are searched whole). */
@@ -177,13 +191,21 @@ export class PortableBitmap {
     const kind = meta & 3;
     if (kind === KIND_BITMAP) return (this.words[at + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     if (kind === KIND_ARRAY) {
-      const bucketAt = this.bucketOffsets[key]!;
-      if (bucketAt < 0) return searchArray(this.words, at, at + (meta >>> 2), low);
+      let bucketAt = this.bucketOffsets[key]!;
+      if (bucketAt === NO_BUCKETS) return searchArray(this.words, at, at + (meta >>> 2), low);
+      if (bucketAt < 0) bucketAt = this.fillBuckets(key);
       const bucket = bucketAt + (low >>> this.bucketShifts[key]!);
       return searchArray(this.words, at + this.bucketStarts[bucket]!, at + this.bucketStarts[bucket + 1]!, low);
     }
     return searchRuns(this.words, at + 1, meta >>> 2, low);
   }
+}
+
+/** A copy placed `shift` bytes into a fresh buffer (shift 1 makes odd-placed containers even). */
+function alignedCopy(serialised: Uint8Array, shift: number): Uint8Array {
+  const bytes = new Uint8Array(new ArrayBuffer(serialised.length + 2), shift, serialised.length);
+  bytes.set(serialised);
+  return bytes;
 }
 
 function searchArray(words: Uint16Array, start: number, end: number, value: number): boolean {

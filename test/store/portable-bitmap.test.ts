@@ -77,6 +77,22 @@ describe('PortableBitmap', () => {
     );
   });
 
+  it('reads owned bytes in place wherever they sit in their buffer', () => {
+    for (const optimise of [false, true]) {
+      const bitmap = RoaringBitmap32.fromRange(5, 70_000);
+      bitmap.add(AREA_REST_MODULUS - 1);
+      if (optimise) bitmap.runOptimize();
+      const serialised = bitmap.serialize('portable');
+      for (const offset of [0, 1, 2, 3]) {
+        const holder = new Uint8Array(serialised.length + 4);
+        holder.set(serialised, offset);
+        const portable = new PortableBitmap(holder.subarray(offset, offset + serialised.length), true);
+        expectSameMembers(bitmap, portable);
+        expect(Buffer.from(portable.bytes).equals(serialised)).toBe(true);
+      }
+    }
+  });
+
   it('refuses malformed bytes instead of reading out of bounds', () => {
     const good = new RoaringBitmap32([1, 2, 3, 70_000]).serialize('portable');
     expect(() => new PortableBitmap(good.subarray(0, good.length - 1))).toThrowError(CorruptBitmapError);
