@@ -1,24 +1,23 @@
 // Sorting and de-duplicating bulk numbers without comparisons. `Float64Array.prototype.sort` takes
-// about 30 s for 100M numbers; this is a counting sort on the area code (1000 buckets) followed, per
-// area code, by a two-pass LSD radix sort of the 7-digit rests (12 bits a pass, rests < 2^24), which
-// is a handful of linear passes. The numbers are validated on the way (every bulk number passes
-// here once), so the engine's bulk path needs no other check.
+// about 30 s for 100M numbers; this is a counting sort on the area code (1000 buckets), then per area
+// code a bitset of its 10^7 possible rests (1.25 MB, reused): setting a bit per number sorts and
+// de-duplicates at once, and one sequential scan of the bitset writes the sorted distinct numbers.
+// Areas with few numbers (where scanning 1.25 MB would cost more) use a typed-array sort instead.
+// The numbers are validated on the way (every bulk number passes here once), so the engine's bulk
+// path needs no other check.
 
 import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { IdncError } from '../errors.js';
 
-const NUMBER_MIN = 2_000_000_000;
-const NUMBER_LIMIT = 10_000_000_000;
 const RADIX_BITS = 12;
 const RADIX = 1 << RADIX_BITS;
 const RADIX_MASK = RADIX - 1;
 /** Below this many rests an area bucket is sorted by the typed-array sort (radix set-up dominates). */
 const SMALL_BUCKET = 2048;
-
-/** A valid 10-digit NANP number: an integer 2XX-2XX-XXXX .. 9XX-9XX-XXXX (first and fourth digit 2-9). */
-export function isValidNumber(number: number): boolean {
-  return Number.isInteger(number) && number >= NUMBER_MIN && number < NUMBER_LIMIT && Math.floor(number / 1_000_000) % 10 >= 2;
-}
+/** 32-bit words of a bitset over every rest of an area code (10^7 bits). */
+const REST_WORDS = Math.ceil(AREA_REST_MODULUS / 32);
+/** From this many rests an area is sorted through the bitset (its clear and scan cost ~10^7 bits). */
+const BITSET_BUCKET_MIN = 65_536;
 
 /**
  * Sorts `numbers[0, count)` ascending and removes duplicates, in place. Returns the distinct sorted
@@ -27,15 +26,14 @@ export function isValidNumber(number: number): boolean {
  * or a library user's mistake, never silently dropped.
  */
 export function sortUniqueNumbers(numbers: Float64Array, count = numbers.length): Float64Array {
-  if (count <= 1) {
-    if (count === 1 && !isValidNumber(numbers[0]!)) throw invalidAt(0, numbers[0]!);
-    return numbers.subarray(0, count);
-  }
   const starts = new Float64Array(AREA_CODE_SLOTS + 1);
   for (let i = 0; i < count; i++) {
     const number = numbers[i]!;
-    if (!isValidNumber(number)) throw invalidAt(i, number);
-    starts[Math.floor(number / AREA_REST_MODULUS) + 1]!++;
+    const area = Math.floor(number / AREA_REST_MODULUS);
+    const rest = number - area * AREA_REST_MODULUS;
+    // A valid number: integer, area code 200-999, exchange (first digit of the rest) 2-9.
+    if (!(area >= 200 && area <= 999 && rest >= 2_000_000 && number === Math.floor(number))) throw invalidAt(i, number);
+    starts[area + 1]!++;
   }
   for (let area = 1; area <= AREA_CODE_SLOTS; area++) starts[area]! += starts[area - 1]!;
   const rests = new Uint32Array(count);
@@ -45,24 +43,53 @@ export function sortUniqueNumbers(numbers: Float64Array, count = numbers.length)
     const area = Math.floor(number / AREA_REST_MODULUS);
     rests[next[area]!++] = number - area * AREA_REST_MODULUS;
   }
-  const scratch = new Uint32Array(maxBucket(starts));
+  const largest = maxBucket(starts);
+  const bits = largest >= BITSET_BUCKET_MIN ? new Int32Array(REST_WORDS) : null;
+  const scratch = largest >= SMALL_BUCKET && bits === null ? new Uint32Array(largest) : null;
   let out = 0;
   for (let area = 0; area < AREA_CODE_SLOTS; area++) {
     const from = starts[area]!;
     const to = starts[area + 1]!;
     if (to === from) continue;
     const bucket = rests.subarray(from, to);
-    sortRests(bucket, scratch);
-    const base = area * AREA_REST_MODULUS;
-    let previous = -1;
-    for (let i = 0; i < bucket.length; i++) {
-      const rest = bucket[i]!;
-      if (rest === previous) continue;
-      previous = rest;
-      numbers[out++] = base + rest;
-    }
+    if (bits !== null && bucket.length >= BITSET_BUCKET_MIN) out = emitThroughBitset(bucket, bits, area * AREA_REST_MODULUS, numbers, out);
+    else out = emitSorted(bucket, scratch ?? new Uint32Array(bucket.length), area * AREA_REST_MODULUS, numbers, out);
   }
   return numbers.subarray(0, out);
+}
+
+/** Sets a bit per rest, then writes `base + rest` for every set bit in order; leaves `bits` zeroed. */
+function emitThroughBitset(rests: Uint32Array, bits: Int32Array, base: number, out: Float64Array, at: number): number {
+  for (let i = 0; i < rests.length; i++) {
+    const rest = rests[i]!;
+    const word = rest >>> 5;
+    bits[word] = bits[word]! | (1 << (rest & 31));
+  }
+  for (let word = 0; word < REST_WORDS; word++) {
+    let value = bits[word]!;
+    if (value === 0) continue;
+    bits[word] = 0;
+    const wordBase = base + word * 32;
+    while (value !== 0) {
+      const lowest = value & -value;
+      out[at++] = wordBase + (31 - Math.clz32(lowest));
+      value ^= lowest;
+    }
+  }
+  return at;
+}
+
+/** Sorts a small bucket, then writes its distinct rests as numbers. */
+function emitSorted(rests: Uint32Array, scratch: Uint32Array, base: number, out: Float64Array, at: number): number {
+  sortRests(rests, scratch);
+  let previous = -1;
+  for (let i = 0; i < rests.length; i++) {
+    const rest = rests[i]!;
+    if (rest === previous) continue;
+    previous = rest;
+    out[at++] = base + rest;
+  }
+  return at;
 }
 
 function maxBucket(starts: Float64Array): number {
