@@ -182,6 +182,15 @@ export class IdncMetrics {
         },
       });
     };
+    new Gauge({
+      name: 'idnc_follower_lag_seconds',
+      help: 'Read-only follower: every change acknowledged longer ago than this is visible here (NaN on the writer)',
+      registers,
+      collect() {
+        const lagMs = (metrics.dnc as { lagMs?: unknown } | undefined)?.lagMs;
+        this.set(typeof lagMs === 'number' ? lagMs / 1000 : NaN);
+      },
+    });
     logGauge('idnc_log_seq', 'Seq of the last durable change', (log) => log.seq);
     logGauge('idnc_log_records_since_snapshot', 'Log records written since the last snapshot', (log) => log.recordsSinceSnapshot);
     logGauge('idnc_log_bytes_since_snapshot', 'Log bytes written since the last snapshot (or since start)', (log) => log.bytesSinceSnapshot);

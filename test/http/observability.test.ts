@@ -95,6 +95,18 @@ describe('GET /metrics', () => {
       expect(sample(text, 'idnc_snapshot_duration_seconds')).toBeGreaterThan(0);
       expect(sample(text, 'idnc_log_seq')).toBe(3);
 
+      expect(sample(text, 'idnc_follower_lag_seconds')).toBeNaN();
+      const follower = await openDnc({ dataDir, readOnly: true });
+      const followerMetrics = new IdncMetrics();
+      followerMetrics.bindEngine(follower);
+      try {
+        const lag = sample(await followerMetrics.text(), 'idnc_follower_lag_seconds');
+        expect(lag).toBeGreaterThanOrEqual(0);
+        expect(lag).toBeLessThan(10);
+      } finally {
+        await follower.close();
+      }
+
       const server = await serveMetricsOnly(metrics, '127.0.0.1', 0);
       try {
         const open = await fetch(`http://127.0.0.1:${portOf(server)}/metrics`);
