@@ -203,10 +203,10 @@ async function statusRate(server: Server, seconds: number): Promise<number> {
 async function statusRates(dir: string, smoke: boolean, log: (line: string) => void): Promise<{ one: number; two: number }> {
   const servers = new Map<number, Server>();
   try {
-    for (const workers of [1, 2]) {
-      const dataDir = path.join(dir, `serve-${workers}`);
-      const server = await startServer(dataDir, workers);
-      servers.set(workers, server);
+    const started = await Promise.allSettled([1, 2].map((workers) => startServer(path.join(dir, `serve-${workers}`), workers)));
+    started.forEach((outcome, i) => outcome.status === 'fulfilled' && servers.set(i + 1, outcome.value));
+    for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
+    for (const server of servers.values()) {
       const add = await fetch(`${server.url}/app/main/rpc/pdnc?actionType=add&phoneList=${PHONE}`, { headers: { loginId: server.key } });
       check(add.status === 200, `add answered ${add.status}`);
     }
