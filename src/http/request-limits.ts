@@ -14,9 +14,12 @@ export interface HeadLimits {
   readonly headersBytesMax: number;
 }
 
-/** onRequest hook body: throws URL_TOO_LONG / HEADERS_TOO_LARGE. */
+/** onRequest hook body: throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host. */
 export function checkRequestHead(request: FastifyRequest, limits: HeadLimits): void {
   const url = request.raw.url ?? '';
+  if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1') {
+    throw new IdncError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
+  }
   if (url.length > limits.urlBytesMax) {
     throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
   }

@@ -49,7 +49,7 @@ export function resolveConnectionLimits(limits: Partial<ConnectionLimits> = {}):
 /** The Fastify options (and the `http` server options) that carry these limits. */
 export function connectionServerOptions(limits: ConnectionLimits): {
   fastify: Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'>;
-  http: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
+  http: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean };
 } {
   const shortest = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   return {
@@ -63,6 +63,9 @@ export function connectionServerOptions(limits: ConnectionLimits): {
       requestTimeout: limits.requestTimeoutMs,
       // Node checks both timeouts on this period: a fraction of the shortest keeps them near exact.
       connectionsCheckingInterval: Math.max(10, Math.min(HTTP_TIMEOUT_CHECK_INTERVAL_MS, Math.floor(shortest / 4))),
+      // Node answers an HTTP/1.1 request without Host with a bare 400 (no body, no code); the
+      // onRequest head check (request-limits.ts) refuses it instead, as catalogue JSON.
+      requireHostHeader: false,
     },
   };
 }

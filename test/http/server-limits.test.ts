@@ -108,6 +108,19 @@ describe('connection limits', () => {
   });
 });
 
+describe('malformed heads found by the raw-socket fuzzer', () => {
+  it('HTTP/1.1 without Host is 400 BAD_REQUEST as catalogue JSON (Node alone sends a bare 400); HTTP/1.0 without Host is served', async () => {
+    const port = await listening({});
+    const missing = await stall(port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(statusOf(missing.data)).toBe(400);
+    expect(missing.data).toMatch(/content-type: application\/json/i);
+    expect(missing.data).toContain('"code":"BAD_REQUEST"');
+    expect(missing.data).toContain('Host');
+    const old = await stall(port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    expect(statusOf(old.data)).toBe(200);
+  });
+});
+
 describe('body limit', () => {
   it('a body of exactly the limit is read; one byte more is 413 BODY_TOO_LARGE and nothing changes', async () => {
     t = await makeTestApp({ limits: { bodyBytesMax: 200 } });
