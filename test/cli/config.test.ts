@@ -15,6 +15,17 @@ describe('serve configuration', () => {
       snapshotIntervalMs: 5 * 60 * 1000,
       snapshotLogBytes: 64 * 1024 * 1024,
       requestNumbersMax: 100_000,
+      scrubNumbersMax: 10_000_000,
+      connections: {
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 65_000,
+        socketIdleTimeoutMs: 120_000,
+        connectionsMax: 4096,
+        requestsPerSocketMax: 10_000,
+      },
+      bodyBytesMax: undefined,
+      metricsPort: null,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
