@@ -1,10 +1,11 @@
 // Scrub: `dnc.scrub(commaList)` of 10k / 100k / 1M numbers against registry-shaped sets of 1M and 10M
-// (100M with --scale 100M), beside the per-number `dnc.isBlocked` loop over the same entries and the
-// per-number RoaringBitmap32.has() loop over parsed numbers (the issue-7 baseline). Then a sweep of
-// small batches comparing the engine's two scrub strategies (per-number probing of the sorted batch,
-// and per-area-code query bitmaps intersected with the list, as src/store/lookup.ts does them) on
-// the same area-code Roaring layout, to find where set operations start winning; that crossover is
-// what SCRUB_SET_OPERATIONS_NUMBERS_MIN should be.
+// (100M with --scale 100M), beside the per-number `dnc.isBlocked` loop over the same entries; and the
+// batch scrub of parsed numbers (`dnc.blockingCodes`, what the streaming scrub endpoint uses) beside
+// the per-number RoaringBitmap32.has() loop over the same parsed numbers (the issue-7 baseline).
+// Then a sweep of small batches comparing two native strategies on the area-code Roaring layout:
+// per-number has() over the sorted batch, and per-area-code query bitmaps intersected with the list,
+// to show where native set operations would start winning (the engine probes its frozen layout
+// from JS instead, and needs no threshold).
 
 import type { Dnc } from '../src/index.js';
 import * as constants from '../src/constants.js';
@@ -55,8 +56,12 @@ async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, bat
   check(digits.filter((phone) => dnc.isBlocked(phone)).length === probes.expectedHits, 'isBlocked loop hit count');
   check(numbers.filter((number) => layout.has(number)).length === probes.expectedHits, 'has() loop hit count');
 
+  const codes = new Uint8Array(batch);
+  dnc.blockingCodes(numbers, batch, codes);
+  check(codes.reduce((hits, code) => hits + (code === 0 ? 0 : 1), 0) === probes.expectedHits, 'blockingCodes hit count');
+
   let sink = 0;
-  const [scrubMs, loopMs, hasMs] = timeMsInterleaved(
+  const [scrubMs, loopMs, hasMs, codesMs] = timeMsInterleaved(
     [
       () => (sink += dnc.scrub(list).blocked.length),
       () => {
@@ -64,6 +69,10 @@ async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, bat
       },
       () => {
         for (const number of numbers) if (layout.has(number)) sink++;
+      },
+      () => {
+        dnc.blockingCodes(numbers, batch, codes);
+        sink += codes[0]!;
       },
     ],
     repeatsFor(batch, smoke),
@@ -73,9 +82,9 @@ async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, bat
   const label = `scrub ${batch} vs ${data.numbers.length}`;
   const national = batch === 1_000_000 && data.numbers.length >= 100_000_000;
   return [
-    versus(label, perSecond(scrubMs!), 'numbers/s', 'per-number dnc.isBlocked loop', perSecond(loopMs!)),
-    versus(label, perSecond(scrubMs!), 'numbers/s', 'per-number RoaringBitmap32.has() loop (parsed numbers)', perSecond(hasMs!),
-      national ? { target: '>= 20M numbers/s and >= 5x has() loop (issue 7)', met: perSecond(scrubMs!) >= 20e6 && hasMs! / scrubMs! >= 5 } : {}),
+    versus(`${label} (comma list in, digits out)`, perSecond(scrubMs!), 'numbers/s', 'per-number dnc.isBlocked(digits) loop', perSecond(loopMs!)),
+    versus(`${label}, parsed numbers (dnc.blockingCodes)`, perSecond(codesMs!), 'numbers/s', 'per-number RoaringBitmap32.has() loop (parsed numbers)', perSecond(hasMs!),
+      national ? { target: '>= 20M numbers/s and >= 5x has() loop (issue 7)', met: perSecond(codesMs!) >= 20e6 && hasMs! / codesMs! >= 5 } : {}),
   ];
 }
 

@@ -40,14 +40,6 @@ export const ORGANISATION_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** The organisation used when the caller names none (the library's single-tenant default). */
 export const DEFAULT_ORGANISATION = 'default';
 
-/**
- * Below this many numbers a scrub probes number by number; from here on it builds query bitmaps
- * and intersects them, which wins once the per-call overhead of set operations is amortised.
- * bench/scrub.bench.ts (sweep against 10M registry numbers) puts the crossover at 8192-32768 on a
- * 2-core machine; at 2048 set operations ran at 0.57-0.82x of probing.
- */
-export const SCRUB_SET_OPERATIONS_NUMBERS_MIN = 16384;
-
 // --- Durability (src/persist/): file formats, group commit, snapshots, failure handling ---
 
 /** First bytes of every log segment file; the 4 bytes after it hold the format version (u32 LE). */
@@ -132,29 +124,6 @@ export const KEY_PROJECTS_MAX = 1000;
 /** Organisation of the admin key created on first start. */
 export const FIRST_KEY_ORGANISATION = 'default';
 
-// --- Bulk import, export and the streaming scrub (src/bulk/, src/cli/import.ts, src/http/scrub-route.ts) ---
-
-/** A CSV/TSV header row (read whole to find a named column) longer than this is refused. */
-export const PARSER_HEADER_BYTES_MAX = 64 * 1024;
-/** Numbers one `POST /v1/scrub` stream may carry (`idnc serve --scrub-max-numbers`); beyond, the stream says so and stops. */
-export const SCRUB_STREAM_NUMBERS_MAX = 10_000_000;
-/**
- * Numbers one `POST /v1/import` request may carry: each request is one atomic durable change the
- * server holds in memory while checking it (8 bytes a number, 8 MiB here), and `idnc import --url`
- * sends batches of this size.
- */
-export const BULK_REQUEST_NUMBERS_MAX = 1_000_000;
-/** Bytes allowed per number of a bulk request body (digits, separators, human formatting). */
-export const BULK_BODY_BYTES_PER_NUMBER = 32;
-/** Invalid rows `idnc import` prints with their line numbers (all are counted). */
-export const IMPORT_INVALID_SHOWN_MAX = 20;
-/** Progress lines of `idnc import` when stderr is not a terminal come this often. */
-export const IMPORT_PROGRESS_INTERVAL_MS = 2000;
-/** Bytes read from an input file at a time (large reads amortise the per-chunk parser call). */
-export const IMPORT_READ_CHUNK_BYTES = 1024 * 1024;
-/** Numbers `idnc export` formats into one write (bounds the string it builds). */
-export const EXPORT_WRITE_NUMBERS = 65_536;
-
 // --- Hardening: slow clients, abuse limits, visibility (src/http/, src/cli/serve.ts) ---
 
 /**
@@ -201,6 +170,29 @@ export const METRICS_REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.
 export const METRICS_FSYNC_SECONDS_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 /** `--metrics-port` listens only here: the metrics it serves need no key. */
 export const METRICS_HOST = '127.0.0.1';
+
+// --- Bulk import, export and the streaming scrub (src/bulk/, src/cli/import.ts, src/http/scrub-route.ts) ---
+
+/** A CSV/TSV header row (read whole to find a named column) longer than this is refused. */
+export const PARSER_HEADER_BYTES_MAX = 64 * 1024;
+/** Numbers one `POST /v1/scrub` stream may carry (`idnc serve --scrub-max-numbers`); beyond, the stream says so and stops. */
+export const SCRUB_STREAM_NUMBERS_MAX = 10_000_000;
+/**
+ * Numbers one `POST /v1/import` request may carry: each request is one atomic durable change the
+ * server holds in memory while checking it (8 bytes a number, 8 MiB here), and `idnc import --url`
+ * sends batches of this size.
+ */
+export const BULK_REQUEST_NUMBERS_MAX = 1_000_000;
+/** Bytes allowed per number of a bulk request body (digits, separators, human formatting). */
+export const BULK_BODY_BYTES_PER_NUMBER = 32;
+/** Invalid rows `idnc import` prints with their line numbers (all are counted). */
+export const IMPORT_INVALID_SHOWN_MAX = 20;
+/** Progress lines of `idnc import` when stderr is not a terminal come this often. */
+export const IMPORT_PROGRESS_INTERVAL_MS = 2000;
+/** Bytes read from an input file at a time (large reads amortise the per-chunk parser call). */
+export const IMPORT_READ_CHUNK_BYTES = 1024 * 1024;
+/** Numbers `idnc export` formats into one write (bounds the string it builds). */
+export const EXPORT_WRITE_NUMBERS = 65_536;
 
 // --- Read-only followers and `idnc serve --workers` (src/dnc-follower.ts, src/persist/log-tail.ts, src/cli/serve-cluster.ts) ---
 
