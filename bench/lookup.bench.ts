@@ -108,7 +108,9 @@ async function measureSize(size: number, context: BenchContext): Promise<Figure[
   check(countHits(numbers, (number) => roaring.has(number)) === probes.expectedHits, 'Roaring has() hit count');
   check(countHits(numbers, (number) => flat.has(number)) === probes.expectedHits, 'flat bit array hit count');
 
-  const [idnc, setResult, roaringResult, flatResult, flatDigits] = runMicro(
+  check(countHits(numbers, (number) => dnc.isBlocked(number)) === probes.expectedHits, 'idnc isBlocked(number) hit count');
+
+  const [idnc, setResult, roaringResult, flatResult, flatDigits, idncNumber] = runMicro(
     [
       batchCase('idnc isBlocked(digits)', probeCount, (start, end) => {
         let hits = 0;
@@ -135,19 +137,27 @@ async function measureSize(size: number, context: BenchContext): Promise<Figure[
         for (let i = start; i < end; i++) if (flat.has(parsePhone(digits[i]!))) hits++;
         return hits;
       }),
+      batchCase('idnc isBlocked(number)', probeCount, (start, end) => {
+        let hits = 0;
+        for (let i = start; i < end; i++) if (dnc.isBlocked(numbers[i]!)) hits++;
+        return hits;
+      }),
     ],
     { smoke: context.smoke, maxTimeSeconds: 1.5 },
   );
   const setName = built.setNumbers < size ? `${setResult!.name} (capped at ${built.setNumbers})` : setResult!.name;
   const label = `${size} numbers`;
   const idncNs = idnc!.nsPerOp;
+  const numberNs = idncNumber!.nsPerOp;
   return [
-    versus(`isBlocked, ${label}`, idncNs, 'ns/op', setName, setResult!.nsPerOp),
-    versus(`isBlocked, ${label}`, idncNs, 'ns/op', roaringResult!.name, roaringResult!.nsPerOp,
-      { target: '>= 4x faster at 100M (issue 7)', met: roaringResult!.nsPerOp / idncNs >= 4 }),
-    versus(`isBlocked, ${label}`, idncNs, 'ns/op', flatResult!.name, flatResult!.nsPerOp,
-      { target: 'within 3x of the floor at 100M (ratio >= 0.33, issue 7)', met: idncNs <= 3 * flatResult!.nsPerOp }),
-    versus(`isBlocked, ${label}`, idncNs, 'ns/op', flatDigits!.name, flatDigits!.nsPerOp),
+    versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', roaringResult!.name, roaringResult!.nsPerOp,
+      { target: '>= 4x faster at 100M (issue 7)', met: roaringResult!.nsPerOp / numberNs >= 4 }),
+    versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', flatResult!.name, flatResult!.nsPerOp,
+      { target: 'within 3x of the floor at 100M (ratio >= 0.33, issue 7)', met: numberNs <= 3 * flatResult!.nsPerOp }),
+    versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', setName, setResult!.nsPerOp),
+    versus(`isBlocked(digits), ${label}`, idncNs, 'ns/op', flatDigits!.name, flatDigits!.nsPerOp,
+      { target: 'within 3x of the same floor given digits', met: idncNs <= 3 * flatDigits!.nsPerOp }),
+    versus(`isBlocked(digits), ${label}`, idncNs, 'ns/op', `${roaringResult!.name} (parsed numbers)`, roaringResult!.nsPerOp),
     ...built.figures,
   ];
 }
