@@ -48,6 +48,8 @@ export interface DncFollowerOptions extends OpenDncOptions {
   readonly staleAfterMs?: number;
   /** Fallback poll period (default FOLLOWER_POLL_INTERVAL_MS). */
   readonly pollIntervalMs?: number;
+  /** false: no fs.watch, polling only (storage whose change events are unreliable; tests). Default true. */
+  readonly watch?: boolean;
   /**
    * Sends add/remove to the writer instead of refusing them with READ_ONLY; the call resolves once
    * this follower has applied the change's seq too (waiting at most `forwardApplyWaitMs`).
@@ -185,6 +187,15 @@ export class DncFollower extends Dnc {
   }
 
   private start(): void {
+    if (this.options.watch !== false) this.watchDirectory();
+    this.pollTimer = setInterval(() => {
+      this.updateStale();
+      this.requestCheck();
+    }, this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private watchDirectory(): void {
     try {
       this.watcher = fs.watch(this.dataDir, { persistent: false }, () => this.requestCheck());
       this.watcher.on('error', (error) => {
@@ -195,11 +206,6 @@ export class DncFollower extends Dnc {
     } catch (error) {
       this.logger.warn(`cannot watch ${this.dataDir} (${(error as Error).message}); following by polling every ${this.pollIntervalMs} ms`);
     }
-    this.pollTimer = setInterval(() => {
-      this.updateStale();
-      this.requestCheck();
-    }, this.pollIntervalMs);
-    this.pollTimer.unref();
   }
 
   private requestCheck(): void {
