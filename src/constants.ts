@@ -193,6 +193,11 @@ export const IMPORT_PROGRESS_INTERVAL_MS = 2000;
 export const IMPORT_READ_CHUNK_BYTES = 1024 * 1024;
 /** Numbers `idnc export` formats into one write (bounds the string it builds). */
 export const EXPORT_WRITE_NUMBERS = 65_536;
+/**
+ * A log record of at least this many numbers (a bulk change) stores them as varint differences,
+ * about 1 byte a number instead of 8 (src/persist/number-deltas.ts); smaller ones keep Float64.
+ */
+export const LOG_RECORD_DELTA_NUMBERS_MIN = 65_536;
 
 // --- Read-only followers and `idnc serve --workers` (src/dnc-follower.ts, src/persist/log-tail.ts, src/cli/serve-cluster.ts) ---
 

@@ -6,16 +6,19 @@
 //   offset 16  body msgpack map { org, projId, op: 'add'|'remove', numbers, ts, keyId }
 //
 // `numbers` is a msgpack bin of the change's sorted numbers as Float64 little-endian (8 bytes per
-// number, decoded without parsing); `projId` '' is the master list; `ts` is milliseconds since the
-// epoch; `keyId` is the id (never the secret) of the API key, or null. A change split over several
-// records has `more: true` on all of them but its last (absent otherwise): readers apply it only
-// once the last one is read (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
+// number, decoded without parsing). A record of LOG_RECORD_DELTA_NUMBERS_MIN numbers or more (bulk
+// changes) holds `count` and `deltas` instead: varint differences (number-deltas.ts, about 1 byte a
+// number). `projId` '' is the master list; `ts` is milliseconds since the epoch; `keyId` is the id
+// (never the secret) of the API key, or null. A change split over several records has `more: true`
+// on all of them but its last (absent otherwise): readers apply it only once the last one is read
+// (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
 // record copied to the wrong position is caught, and the length is bounded so a corrupt length is
 // recognised without reading gigabytes.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
-import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_HEADER_BYTES } from '../constants.js';
+import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
+import { decodeDeltas, encodeDeltas } from './number-deltas.js';
 import { checkListAddress } from '../store/list-id.js';
 
 export type LogOperation = 'add' | 'remove';
@@ -62,7 +65,9 @@ export function encodeRecord(seq: number, change: LogChange): Buffer {
     org: change.org,
     projId: change.projId,
     op: change.op,
-    numbers: numbersToBytes(change.numbers),
+    ...(change.numbers.length >= LOG_RECORD_DELTA_NUMBERS_MIN
+      ? { count: change.numbers.length, deltas: encodeDeltas(change.numbers) }
+      : { numbers: numbersToBytes(change.numbers) }),
     ts: change.ts,
     keyId: change.keyId,
     ...(change.more === true ? { more: true } : {}),
@@ -89,17 +94,30 @@ export function frameChecksumMatches(frame: Uint8Array): boolean {
 export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   const value = unpack(body) as Record<string, unknown>;
   if (value === null || typeof value !== 'object') throw new Error('record body is not a map');
-  const { org, projId, op, numbers, ts, keyId, more } = value;
+  const { org, projId, op, ts, keyId, more } = value;
   if (op !== 'add' && op !== 'remove') throw new Error('record body has no valid op');
   if (typeof org !== 'string' || typeof projId !== 'string') throw new Error('record body has no valid list');
   checkListAddress({ org, projId });
-  if (!(numbers instanceof Uint8Array) || numbers.length % 8 !== 0) throw new Error('record body has no valid numbers');
+
   if (typeof ts !== 'number') throw new Error('record body has no valid ts');
   if (keyId !== null && typeof keyId !== 'string') throw new Error('record body has no valid keyId');
   if (more !== undefined && more !== true) throw new Error('record body has an invalid more flag');
-  const decoded = bytesToNumbers(numbers);
+  const decoded = numbersOf(value);
   if (!sortedTenDigitNumbers(decoded)) throw new Error('record body numbers are not sorted 10-digit numbers');
   return more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
+}
+
+/** The numbers of a body: Float64 bytes, or a count with varint deltas. */
+function numbersOf(value: Record<string, unknown>): Float64Array {
+  const { numbers, count, deltas } = value;
+  if (numbers !== undefined) {
+    if (!(numbers instanceof Uint8Array) || numbers.length % 8 !== 0 || deltas !== undefined) throw new Error('record body has no valid numbers');
+    return bytesToNumbers(numbers);
+  }
+  if (!(deltas instanceof Uint8Array) || typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > deltas.length) {
+    throw new Error('record body has no valid numbers');
+  }
+  return decodeDeltas(deltas, count);
 }
 
 const NUMBER_MIN = 2_000_000_000;
