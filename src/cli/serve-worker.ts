@@ -104,8 +104,8 @@ export async function runWorker(config: ServeConfig): Promise<number> {
     role === 'writer'
       ? {
           ...common,
-          openEngine: async (serveConfig, logger) => {
-            writer = await openWriter(serveConfig, logger, channel);
+          openEngine: async (serveConfig, logger, fsyncObserver) => {
+            writer = await openWriter(serveConfig, logger, channel, fsyncObserver);
             return writer;
           },
         }
@@ -113,8 +113,14 @@ export async function runWorker(config: ServeConfig): Promise<number> {
   return runServer(config, serveRole);
 }
 
-async function openWriter(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DurableDnc> {
+async function openWriter(
+  config: ServeConfig,
+  logger: EngineLogger,
+  channel: PrimaryChannel,
+  fsyncObserver?: (seconds: number) => void,
+): Promise<DurableDnc> {
   return DurableDnc.open({
+    ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
     dataDir: config.dataDir,
     fsync: config.fsync,
     snapshotIntervalMs: config.snapshotIntervalMs,
