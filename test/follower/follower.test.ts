@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { encodeRecord } from '../../src/persist/record.js';
+import { scanSegment } from '../../src/persist/segment-scan.js';
 import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 
 let dir: string;
@@ -176,6 +177,41 @@ describe('read-only follower', () => {
     expect(events).toEqual(['stale', 'fresh']);
     expect(f.isBlocked('3105550002')).toBe(true);
     expect(f.isBlocked('3105550000')).toBe(false);
+  });
+
+  it('follows a directory from before its writer ever started', async () => {
+    const f = await follower();
+    expect(f.lastSeq).toBe(0);
+    expect(f.count()).toBe(0);
+    const w = await writer();
+    const { seq } = await w.add(numbers(2));
+    await f.waitFor(seq, 3000);
+    expect(f.count()).toBe(2);
+  });
+
+  it('reloads when the log is cut below what it applied (idnc repair), then follows the new records', async () => {
+    let w = await writer();
+    await w.add(numbers(1));
+    const second = await w.add(numbers(1, 3_125_550_000));
+    const f = await follower();
+    expect(f.count()).toBe(2);
+    await w.close();
+    const { segments, snapshots } = await listDataDir(dir);
+    for (const snapshot of snapshots) fs.rmSync(snapshot.path);
+    // Cut the last record, as `idnc repair` would after finding it bad.
+    const segment = segments.at(-1)!.path;
+    let lastRecordOffset = -1;
+    scanSegment(fs.readFileSync(segment), segments.at(-1)!.firstSeq, (_record, offset) => (lastRecordOffset = offset));
+    fs.truncateSync(segment, lastRecordOffset);
+    await until(() => f.count() === 1);
+    expect(f.isBlocked('3125550000')).toBe(false);
+    expect(f.lastSeq).toBe(second.seq - 1);
+
+    w = await writer();
+    const next = await w.add('4125550000');
+    expect(next.seq).toBe(second.seq);
+    await until(() => f.isBlocked('4125550000'));
+    expect(f.digest()).toBe(w.digest());
   });
 
   it('never writes to the data directory and takes no lock', async () => {
