@@ -4,16 +4,26 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IdncError } from '../errors.js';
 import { actionLabel, type IdncMetrics } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';
 
 export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): void {
+  // Matched routes get their own onResponse hook with the route bound (onRoute), so nothing is
+  // looked up per request; the app-wide hook counts only what matched no route.
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      metrics.observeRequest(url, request.method, actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+    route.onResponse = [...own, observe] as typeof route.onResponse;
+  });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.is404 ? 'not_found' : request.routeOptions.url ?? 'not_found';
-    metrics.observeRequest(route, request.method, route === 'not_found' ? '' : actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
+    if (request.is404) metrics.observeRequest('not_found', request.method, '', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   app.get(METRICS_PATH, async (request, reply) => {

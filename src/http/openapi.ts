@@ -31,7 +31,7 @@ const acceptAll = (): (() => boolean) => () => true;
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
 
-/** Every route declared on the app (method, url, public), in declaration order. */
+/** Every route of the app (method, url, public), in declaration order; complete once the app is ready. */
 export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
   return routeTables.get(app) ?? [];
 }
@@ -72,7 +72,10 @@ export function registerOpenApi(app: FastifyInstance): void {
       if (error !== undefined) throw error;
     },
   );
-  app.get(OPENAPI_PATH, { config: { public: true } }, async (_request, reply) =>
-    reply.type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())),
-  );
+  // Declared in a plugin, which loads at ready time: after every hook buildApp adds (metrics).
+  app.register(async (scope) => {
+    scope.get(OPENAPI_PATH, { config: { public: true } }, async (_request, reply) =>
+      reply.type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())),
+    );
+  });
 }

@@ -1,5 +1,6 @@
 // The one place where a request's API key is checked, before its body is read: an onRequest hook
-// that authenticates every route not marked `config: { public: true }` (health, OpenAPI), slows
+// attached (by an onRoute hook, so nothing is looked up per request) to every route not marked
+// `config: { public: true }` (health, OpenAPI); it runs after the app-wide head checks. It slows
 // down addresses that keep failing (auth-throttle.ts) and applies the key's rate limit
 // (rate-limit.ts). The authenticated record is left on `request.idncKey` for the route, which then
 // only authorises. Unknown routes (404) are not authenticated: they answer NOT_FOUND either way.
@@ -40,12 +41,11 @@ export function registerRequestGuard(app: FastifyInstance, options: RequestGuard
   const limiter = options.limiter ?? new KeyRateLimiter();
   const throttle = options.throttle ?? new AuthThrottle();
   app.decorateRequest('idncKey', null);
-  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (request.is404 || request.routeOptions.config.public === true) {
-      done();
-      return;
-    }
+    done();
+  });
+  const guard = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
     let key: KeyRecord;
     try {
       key = authenticate(request.headers, options.keys);
@@ -62,5 +62,10 @@ export function registerRequestGuard(app: FastifyInstance, options: RequestGuard
     }
     request.idncKey = key;
     done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public === true) return;
+    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [guard, ...own] as typeof route.onRequest;
   });
 }

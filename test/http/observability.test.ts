@@ -63,6 +63,12 @@ describe('GET /metrics', () => {
     expect(requests({ route: PDNC, action: 'add', status_code: '200' })).toBe(2);
     expect(requests({ route: PDNC, action: 'invalid', status_code: '400' })).toBe(1);
     expect(requests({ route: 'not_found', status_code: '404' })).toBe(50);
+    await t.app.inject({ method: 'GET', url: '/openapi.json' });
+    await t.app.inject({ method: 'GET', url: '/healthz' });
+    const again = (await t.app.inject({ method: 'GET', url: '/metrics', headers: { loginId: t.admin } })).body;
+    expect(sample(again, 'idnc_http_requests_total', { route: '/openapi.json', status_code: '200' })).toBe(1);
+    expect(sample(again, 'idnc_http_requests_total', { route: '/healthz', status_code: '200' })).toBe(1);
+    expect(sample(again, 'idnc_http_requests_total', { route: '/metrics', status_code: '200' })).toBe(1);
     expect(text).not.toContain('random-');
     expect(sample(text, 'idnc_http_request_duration_seconds_count', { route: PDNC, action: 'status', status_code: '200' })).toBe(3);
     expect(sample(text, 'idnc_http_request_duration_seconds_bucket', { route: PDNC, action: 'status', status_code: '200', le: '+Inf' })).toBe(3);
@@ -182,7 +188,7 @@ describe('GET /openapi.json', () => {
     expect(doc.info.title).toBe('idnc');
     expect(typeof doc.info.version).toBe('string');
     expect(doc.components.securitySchemes.apiKey).toEqual({ type: 'apiKey', in: 'header', name: 'loginId' });
-    const routes = routeTable(t.app);
+    const routes = (await t.app.ready(), routeTable(t.app));
     expect(routes.length).toBeGreaterThanOrEqual(5);
     for (const route of routes) {
       const operation = doc.paths[route.url]?.[route.method.toLowerCase()];

@@ -90,8 +90,9 @@ describe('tenant isolation matrix', () => {
   it('every registered route has probes', async () => {
     const t = await makeTestApp();
     try {
-      const routes = routeTable(t.app).map((route) => `${route.method} ${route.url}`);
+      const routes = (await t.app.ready(), routeTable(t.app)).map((route) => `${route.method} ${route.url}`);
       expect(routes.length).toBeGreaterThanOrEqual(5);
+      expect(routes).toEqual(expect.arrayContaining([`GET ${PDNC}`, `POST ${PDNC}`, 'POST /v1/scrub', 'POST /v1/import', 'GET /metrics', 'GET /openapi.json']));
       for (const route of routes) expect(PROBES[route], `no tenant-isolation probe for ${route}: add one to PROBES`).toBeDefined();
     } finally {
       await t.close();
