@@ -86,6 +86,29 @@ describe('per-key rate limit over HTTP', () => {
     }
   });
 
+  it('applies to every keyed route, including those declared in plugins (/v1/scrub, /v1/import, /metrics)', async () => {
+    const clock = fakeClock();
+    const admin = withRate(makeKey('default', ['admin']), 1);
+    const t = await makeTestApp({ extraKeys: [admin], app: { rateLimiter: new KeyRateLimiter(clock.now) } });
+    try {
+      const requests = [
+        () => t.app.inject({ method: 'POST', url: '/v1/scrub', headers: { loginId: admin.key, 'content-type': 'text/plain' }, payload: '5039367187\n' }),
+        () => t.app.inject({ method: 'POST', url: '/v1/import', headers: { loginId: admin.key, 'content-type': 'text/plain' }, payload: '5039367187\n' }),
+        () => t.app.inject({ method: 'GET', url: '/metrics', headers: { loginId: admin.key } }),
+      ];
+      for (const send of requests) {
+        clock.advance(1000);
+        expect((await send()).statusCode).toBe(200);
+        const refused = await send();
+        expect(refused.statusCode).toBe(429);
+        expect(refused.headers['retry-after']).toBe('1');
+      }
+      expect(t.dnc.count()).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a key without rateLimit gets the default: 1000 pass, the 1001st is refused', { timeout: 30_000 }, async () => {
     const plain = withRate(makeKey('default', ['read']), undefined);
     const t = await makeTestApp({ extraKeys: [plain], app: { rateLimiter: new KeyRateLimiter(fakeClock().now) } });
