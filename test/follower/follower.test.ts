@@ -179,6 +179,19 @@ describe('read-only follower', () => {
     expect(f.isBlocked('3105550000')).toBe(false);
   });
 
+  it('follows by polling alone (watch: false) and reports each applied seq', async () => {
+    const w = await writer();
+    const f = await follower({ watch: false, pollIntervalMs: 30 });
+    const applied: number[] = [];
+    f.on('applied', (seq) => applied.push(seq));
+    let seq = 0;
+    for (let i = 0; i < 5; i++) seq = (await w.add(numbers(1, 2_135_550_000 + i))).seq;
+    await f.waitFor(seq, 3000);
+    expect(f.count()).toBe(5);
+    expect(applied.at(-1)).toBe(seq);
+    expect(applied).toEqual([...applied].sort((a, b) => a - b));
+  });
+
   it('follows a directory from before its writer ever started', async () => {
     const f = await follower();
     expect(f.lastSeq).toBe(0);
