@@ -138,7 +138,15 @@ function sweepCase(name: string, batches: Float64Array[], scrub: (batch: Float64
   };
 }
 
-function sweep(layout: AreaRoaring, data: NumberData, context: BenchContext): Figure[] {
+/** The engine's scrub: every entry probed in the frozen layout from JS, in input order. */
+function scrubByFrozenProbe(dnc: Dnc, batch: Float64Array, codes: Uint8Array): number {
+  dnc.blockingCodes(batch, batch.length, codes);
+  let blocked = 0;
+  for (let i = 0; i < batch.length; i++) if (codes[i] !== 0) blocked++;
+  return blocked;
+}
+
+function sweep(dnc: Dnc, layout: AreaRoaring, data: NumberData, context: BenchContext): Figure[] {
   const figures: Figure[] = [];
   let crossover: number | undefined;
   for (const size of context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES) {
@@ -148,11 +156,19 @@ function sweep(layout: AreaRoaring, data: NumberData, context: BenchContext): Fi
       check(scrubByProbing(layout, set.numbers) === set.expectedDistinctHits, `probing strategy at ${size}`);
       check(scrubBySetOperations(layout, set.numbers) === set.expectedDistinctHits, `set-operations strategy at ${size}`);
     }
+    const codes = new Uint8Array(size);
+    for (const set of sets) check(scrubByFrozenProbe(dnc, set.numbers, codes) === set.expectedHits, `frozen probe at ${size}`);
     const batches = sets.map((set) => set.numbers);
-    const [probing, setOps] = runMicro(
-      [sweepCase('probing', batches, (b) => scrubByProbing(layout, b)), sweepCase('set operations', batches, (b) => scrubBySetOperations(layout, b))],
+    const [probing, setOps, frozen] = runMicro(
+      [
+        sweepCase('probing', batches, (b) => scrubByProbing(layout, b)),
+        sweepCase('set operations', batches, (b) => scrubBySetOperations(layout, b)),
+        sweepCase('idnc frozen probe', batches, (b) => scrubByFrozenProbe(dnc, b, codes)),
+      ],
       { smoke: context.smoke, maxTimeSeconds: 1 },
     );
+    figures.push(versus(`sweep ${size}: idnc frozen probe (engine scrub)`, frozen!.opsPerSecond, 'numbers/s', 'native set operations', setOps!.opsPerSecond,
+      { target: 'the engine\'s per-number probe beats set operations at every size (issue 2)', met: frozen!.opsPerSecond >= setOps!.opsPerSecond }));
     const wins = setOps!.opsPerSecond >= probing!.opsPerSecond;
     if (wins && crossover === undefined) crossover = size;
     if (!wins) crossover = undefined;
@@ -180,7 +196,7 @@ const scenario: Scenario = async (context) => {
     const layout = new AreaRoaring(data.numbers);
     context.log(`scrub: against ${size} registry numbers`);
     for (const batch of batches) figures.push(...(await measureBatch(dnc, layout, data, batch, context.smoke)));
-    if (index === sets.length - 1) figures.push(...sweep(layout, data, context));
+    if (index === sets.length - 1) figures.push(...sweep(dnc, layout, data, context));
     await dnc.close();
   }
   return {
