@@ -111,7 +111,7 @@ describe('project-limited keys', () => {
   });
 
   it('may not touch the master list (absent or empty projId) or other projects', async () => {
-    for (const query of [{}, { projId: '' }, { projId: 'p3' }, { projId: 'P1' }]) {
+    for (const query of [{}, { projId: '' }, { projId: 'p3' }, { projId: 'P1' }] as Record<string, string>[]) {
       for (const actionType of ['add', 'remove', 'status', 'count']) {
         const response = await t.get({ actionType, phoneList: '5039367187', ...query }, projectKey.key);
         expect(response.statusCode).toBe(403);

@@ -40,7 +40,7 @@ describe.each(['ENOSPC', 'EIO'])('a failed append (%s)', (code) => {
   it('rejects with STORAGE_UNAVAILABLE, applies nothing, keeps reads, resumes after the disk recovers', async () => {
     const fileSystem = new FaultyFileSystem();
     const logger = recordingLogger();
-    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as DurableDnc;
+    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
     await dnc.add(numbers(3));
     fileSystem.failWrites = code;
     const failing = numbers(2, 3_125_550_000);
@@ -76,7 +76,7 @@ describe('a failed fdatasync', () => {
   it('is not retried: every later write is refused and the failure is logged loudly', async () => {
     const fileSystem = new FaultyFileSystem();
     const logger = recordingLogger();
-    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as DurableDnc;
+    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
     await dnc.add(numbers(2));
     fileSystem.failFdatasync = 'EIO';
     await expect(dnc.add('3125550100')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
@@ -110,7 +110,7 @@ describe('a real full file system (tmpfs)', () => {
     try {
       const dataDir = path.join(mountPoint, 'data');
       const logger = recordingLogger();
-      const dnc = (await openDnc({ dataDir, logger, storageProbeIntervalMs: 20 } as never)) as DurableDnc;
+      const dnc = (await openDnc({ dataDir, logger, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
       await dnc.add(numbers(50));
       const filler = path.join(mountPoint, 'filler');
       const chunk = Buffer.alloc(64 * 1024, 1);
