@@ -102,12 +102,15 @@ export class DurableDnc extends Dnc {
     try {
       const recovered = await dnc.recover();
       dnc.writer = await dnc.openWriter(recovered);
+      // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
+      dnc.logBytesAtSnapshot = -recovered.replayedBytes;
     } catch (error) {
       await dnc.lock.release();
       throw error;
     }
     dnc.snapshotTimer = setInterval(() => dnc.snapshotIfChanged(), dnc.snapshotIntervalMs);
     dnc.snapshotTimer.unref();
+    dnc.snapshotIfLogLarge();
     return dnc;
   }
 

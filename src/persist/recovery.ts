@@ -43,6 +43,8 @@ export interface RecoveryResult {
   /** Seq of the last record recovered (snapshot or log). */
   readonly lastSeq: number;
   readonly replayed: number;
+  /** Log bytes of the replayed records: the log a snapshot has not covered yet. */
+  readonly replayedBytes: number;
   /** The last segment, where a writer continues; null when there is no log yet. */
   readonly tail: RecoveredTail | null;
   readonly durationMs: number;
@@ -104,6 +106,7 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     throw corruptionError(options.dataDir, first.path, 0, `seq ${first.firstSeq}`, `the log starts at seq ${first.firstSeq} but the state is only known up to seq ${snapshotSeq}: records are missing`);
   }
   let replayed = 0;
+  let replayedBytes = 0;
   let lastSeq = snapshotSeq;
   let tail: RecoveredTail | null = null;
   const assembler = new CommitAssembler();
@@ -118,8 +121,10 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
       throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}`);
     }
     const bytes = await fs.promises.readFile(segment.path);
+    let firstReplayedOffset = -1;
     const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => {
       if (record.seq <= snapshotSeq) return;
+      if (firstReplayedOffset === -1) firstReplayedOffset = offset;
       assembler.accept(record, offset, apply);
     });
     const verdict = judgeStop(bytes, scan, isLast);
@@ -139,9 +144,10 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
       segmentLastSeq = unfinishedSeq - 1;
     }
     lastSeq = Math.max(lastSeq, segmentLastSeq);
+    if (firstReplayedOffset !== -1) replayedBytes += Math.max(0, endOffset - firstReplayedOffset);
     if (isLast) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: bytes.length - endOffset };
   }
-  return { replayed, lastSeq, tail };
+  return { replayed, replayedBytes, lastSeq, tail };
 }
 
 async function cutTornTail(options: RecoveryOptions, tail: RecoveredTail): Promise<void> {
@@ -166,7 +172,7 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
     for (const temporary of listing.temporaries) await fs.promises.rm(temporary, { force: true });
   }
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
-  const { replayed, lastSeq, tail } = await replayLog(store, options, listing.segments, snapshotSeq);
+  const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, snapshotSeq);
   if (tail !== null) await cutTornTail(options, tail);
-  return { snapshotSeq, snapshotPath, lastSeq, replayed, tail, durationMs: performance.now() - started };
+  return { snapshotSeq, snapshotPath, lastSeq, replayed, replayedBytes, tail, durationMs: performance.now() - started };
 }

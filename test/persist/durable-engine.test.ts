@@ -58,6 +58,21 @@ describe('durable engine', () => {
     await dnc.close();
   });
 
+  it('counts the log replayed at startup toward snapshotLogBytes', async () => {
+    const dnc = await open({ snapshotLogBytes: 1_000_000_000 });
+    for (let round = 0; round < 20; round++) await dnc.add(numbers(5, (201 + round) * 10_000_000 + 5_550_000));
+    const digest = dnc.digest();
+    fs.rmSync(path.join(dir, 'writer.lock'));
+    const hasSnapshot = (): boolean => fs.readdirSync(dir).some((name) => name.endsWith('.idncsnap'));
+    expect(hasSnapshot()).toBe(false);
+    const recovered = await open({ snapshotLogBytes: 256 });
+    for (let waited = 0; waited < 5000 && !hasSnapshot(); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(hasSnapshot()).toBe(true);
+    expect(recovered.digest()).toBe(digest);
+    await recovered.close();
+    await dnc.close();
+  });
+
   it('shares one fdatasync among concurrent writes (group commit)', async () => {
     const fileSystem = new FaultyFileSystem();
     const dnc = await open({ fileSystem });
