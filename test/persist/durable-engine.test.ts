@@ -66,12 +66,12 @@ describe('durable engine', () => {
     const hasSnapshot = (): boolean => fs.readdirSync(dir).some((name) => name.endsWith('.idncsnap'));
     expect(hasSnapshot()).toBe(false);
     const recovered = await open({ snapshotLogBytes: 256 });
-    for (let waited = 0; waited < 5000 && !hasSnapshot(); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let waited = 0; waited < 15_000 && !hasSnapshot(); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(hasSnapshot()).toBe(true);
     expect(recovered.digest()).toBe(digest);
     await recovered.close();
     await dnc.close();
-  });
+  }, 30_000);
 
   it('shares one fdatasync among concurrent writes (group commit)', async () => {
     const fileSystem = new FaultyFileSystem();
