@@ -26,8 +26,18 @@ export class Organisation {
 export class DncStore {
   private readonly organisations = new Map<string, Organisation>();
 
+  /** The last organisation looked up: single lookups of one dialer repeat the same name. */
+  private lastName: string | undefined;
+  private lastOrganisation: Organisation | undefined;
+
   organisation(org: string): Organisation | undefined {
-    return this.organisations.get(org);
+    if (org === this.lastName) return this.lastOrganisation;
+    const organisation = this.organisations.get(org);
+    if (organisation !== undefined) {
+      this.lastName = org;
+      this.lastOrganisation = organisation;
+    }
+    return organisation;
   }
 
   list(address: ListAddress): NumberSet | undefined {
