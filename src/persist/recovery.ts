@@ -123,10 +123,9 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     const bytes = await fs.promises.readFile(segment.path);
     let firstReplayedOffset = -1;
     const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => {
-      if (record.seq <= snapshotSeq) return;
       if (firstReplayedOffset === -1) firstReplayedOffset = offset;
       assembler.accept(record, offset, apply);
-    });
+    }, snapshotSeq + 1);
     const verdict = judgeStop(bytes, scan, isLast);
     if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;

@@ -69,22 +69,25 @@ export function scanSegment(
   bytes: Buffer,
   expectedFirstSeq: number,
   onRecord?: (record: LogRecord, offset: number) => void,
+  decodeFromSeq = 0,
 ): SegmentScan {
   const headerStop = checkHeader(bytes);
   if (headerStop !== null) return { records: 0, lastSeq: expectedFirstSeq - 1, endOffset: 0, stop: headerStop };
-  return scanRecords(bytes, LOG_SEGMENT_HEADER_BYTES, expectedFirstSeq, onRecord);
+  return scanRecords(bytes, LOG_SEGMENT_HEADER_BYTES, expectedFirstSeq, onRecord, decodeFromSeq);
 }
 
 /**
  * Scans the records of `bytes` from `offset`, a record boundary, expecting `expectedSeq` first. A
  * follower passes a buffer that holds only the part of a segment it has not read yet; offsets in
- * the result are positions in `bytes`.
+ * the result are positions in `bytes`. Records before `decodeFromSeq` (those a snapshot already
+ * covers) are checked (frame, checksum, sequence) but their bodies are neither decoded nor passed on.
  */
 export function scanRecords(
   bytes: Buffer,
   offset: number,
   expectedSeq: number,
   onRecord?: (record: LogRecord, offset: number) => void,
+  decodeFromSeq = 0,
 ): SegmentScan {
   let records = 0;
   for (;;) {
@@ -92,6 +95,12 @@ export function scanRecords(
     if (stop !== null) return { records, lastSeq: expectedSeq - 1, endOffset: offset, stop };
     const length = bytes.readUInt32LE(offset);
     const end = offset + LOG_RECORD_HEADER_BYTES + length;
+    if (expectedSeq < decodeFromSeq) {
+      records++;
+      expectedSeq++;
+      offset = end;
+      continue;
+    }
     let record: LogRecord;
     try {
       record = decodeBody(expectedSeq, bytes.subarray(offset + LOG_RECORD_HEADER_BYTES, end));
