@@ -27,7 +27,7 @@ import {
   type WorkerMessage,
   type WorkerRole,
 } from './cluster-messages.js';
-import { runServer, type ServeRole } from './serve.js';
+import { runServer, writerOptions, type ServeRole } from './serve.js';
 
 /** Requests to the primary, matched to their answers by id. */
 class PrimaryChannel {
@@ -120,12 +120,7 @@ async function openWriter(
   fsyncObserver?: (seconds: number) => void,
 ): Promise<DurableDnc> {
   return DurableDnc.open({
-    ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
-    dataDir: config.dataDir,
-    fsync: config.fsync,
-    snapshotIntervalMs: config.snapshotIntervalMs,
-    snapshotLogBytes: config.snapshotLogBytes,
-    logger,
+    ...writerOptions(config, logger, fsyncObserver),
     afterCommit: async (seq) => {
       const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
       if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);

@@ -113,17 +113,22 @@ export interface ServeRole {
   stopRequested(): Promise<string>;
 }
 
+/** The writer engine's options from the serve settings (single process and cluster writer alike). */
+export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void) {
+  return {
+    ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    snapshotIntervalMs: config.snapshotIntervalMs,
+    snapshotLogBytes: config.snapshotLogBytes,
+    logger,
+  };
+}
+
 const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
   openEngine: (config, logger, fsyncObserver) =>
-    openDnc({
-      ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
-      dataDir: config.dataDir,
-      fsync: config.fsync,
-      snapshotIntervalMs: config.snapshotIntervalMs,
-      snapshotLogBytes: config.snapshotLogBytes,
-      logger,
-    }),
+    openDnc(writerOptions(config, logger, fsyncObserver)),
   prepare: async () => undefined,
   listening: () => undefined,
   stopRequested: () => signalled(),
