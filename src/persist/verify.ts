@@ -8,6 +8,7 @@ import { DncStore } from '../store/dnc-store.js';
 import type { EngineLogger } from '../engine.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
 import { nodeFileSystem } from './file-system.js';
+import { CommitAssembler } from './commit-assembler.js';
 import { judgeStop, recoverDataDir } from './recovery.js';
 import { scanSegment } from './segment-scan.js';
 import { readSnapshot } from './snapshot.js';
@@ -42,6 +43,7 @@ const silentLogger: EngineLogger = { info: () => undefined, warn: () => undefine
 
 export async function verifySegments(segments: readonly SegmentFile[]): Promise<FileReport[]> {
   const reports: FileReport[] = [];
+  const assembler = new CommitAssembler();
   let expected: number | null = null;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
@@ -51,11 +53,14 @@ export async function verifySegments(segments: readonly SegmentFile[]): Promise<
       reports.push({ file, kind: 'segment', outcome: 'corrupt', detail, badOffset: 0, goodBytes: 0, records: 0 });
     }
     const bytes = await fs.promises.readFile(segment.path);
-    const scan = scanSegment(bytes, segment.firstSeq);
-    const verdict = judgeStop(bytes, scan, i === segments.length - 1);
+    const isLast = i === segments.length - 1;
+    const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => assembler.accept(record, offset, () => undefined));
+    const verdict = judgeStop(bytes, scan, isLast);
     const base = { file, kind: 'segment' as const, records: scan.records, firstSeq: segment.firstSeq, lastSeq: scan.lastSeq, goodBytes: scan.endOffset };
     const gapReported = reports.at(-1)?.file === file;
-    if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: bytes.length === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
+    const unfinished = verdict === 'ok' && assembler.heldFirstSeq !== undefined ? unfinishedChange(assembler, isLast) : null;
+    if (unfinished !== null) reports.push({ ...base, ...unfinished, badOffset: assembler.heldStartOffset });
+    else if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: bytes.length === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
     else if (verdict === 'torn') {
       const detail = `torn tail: ${bytes.length - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}); startup cuts them`;
       reports.push({ ...base, outcome: 'truncated', detail, badOffset: scan.stop.offset });
@@ -66,6 +71,16 @@ export async function verifySegments(segments: readonly SegmentFile[]): Promise<
     expected = scan.lastSeq + 1;
   }
   return reports;
+}
+
+/**
+ * A change split over several records whose last record is missing: at the end of the log startup
+ * drops it like a torn tail (reported as truncated); with a segment after it, startup refuses.
+ */
+function unfinishedChange(assembler: CommitAssembler, isLast: boolean): Pick<FileReport, 'outcome' | 'detail'> {
+  const what = `a change of ${assembler.heldRecords} records from seq ${assembler.heldFirstSeq} has no last record`;
+  if (isLast) return { outcome: 'truncated', detail: `${what}; startup drops it` };
+  return { outcome: 'corrupt', detail: `${what}, but another segment follows` };
 }
 
 export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {

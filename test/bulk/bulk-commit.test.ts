@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_RECORD_HEADER_BYTES, LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { openDnc, type Dnc } from '../../src/index.js';
+import { verifyDataDir } from '../../src/persist/verify.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 let dirs: string[] = [];
@@ -83,6 +84,24 @@ describe('a bulk change spanning several log records', () => {
       expect(dnc.isBlocked('3105550000')).toBe(true);
       await dnc.close();
     }
+  }, 60_000);
+
+  it('idnc verify reports a change cut before its last record as truncated, and startable', async () => {
+    const source = await tempDir();
+    const writer = await openDnc({ dataDir: source, logger: quiet });
+    await writer.add('2125551234');
+    await writer.addNumbers(bigChange());
+    const { dir, segment } = await crashCopy(source);
+    await writer.close();
+    const ends = await recordEnds(segment);
+    await fs.truncate(segment, ends[2]!);
+    expect((await verifyDataDir(dir)).files.map((file) => file.outcome)).toEqual(['ok']);
+    await fs.truncate(segment, ends[1]!);
+    const report = await verifyDataDir(dir);
+    expect(report.startable).toBe(true);
+    expect(report.files).toHaveLength(1);
+    expect(report.files[0]).toMatchObject({ outcome: 'truncated', badOffset: ends[0] });
+    expect(report.files[0]!.detail).toMatch(/no last record; startup drops it/);
   }, 60_000);
 
   it('refuses an invalid number in a bulk change and changes nothing', async () => {
