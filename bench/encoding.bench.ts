@@ -6,7 +6,7 @@
 
 import { generateNumbers, probeSet, type NumberData } from './data/registry.js';
 import { check, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMsInterleaved, type MicroCase } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, probeBatchCase, requireGcUnlessSmoke, runMicro, timeMsInterleaved, type MicroCase } from './harness.js';
 import { AreaRoaring, HiLoRoaring, portableBytes } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -15,7 +15,6 @@ const NATIONAL_SIZES = [100_000_000];
 const SMOKE_SIZES = [2_000];
 const PROBES = 1 << 16;
 const SMOKE_PROBES = 1 << 12;
-const PROBES_PER_CALL = 1 << 12;
 const BUILD_REPEATS = 3;
 const SEED = 11;
 
@@ -25,18 +24,11 @@ interface Layout {
 }
 
 function lookupCase(name: string, layout: Layout, probes: Float64Array): MicroCase {
-  let cursor = 0;
-  return {
-    name,
-    opsPerCall: PROBES_PER_CALL,
-    fn: () => {
-      const end = cursor + PROBES_PER_CALL;
-      let hits = 0;
-      for (let i = cursor; i < end; i++) if (layout.has(probes[i]!)) hits++;
-      cursor = end === probes.length ? 0 : end;
-      return hits;
-    },
-  };
+  return probeBatchCase(name, probes.length, (start, end) => {
+    let hits = 0;
+    for (let i = start; i < end; i++) if (layout.has(probes[i]!)) hits++;
+    return hits;
+  });
 }
 
 /** CRoaring bytes held by one build of a layout (both layouts are pure Roaring; the heap delta would only add noise). */

@@ -185,3 +185,24 @@ export function bitsPerNumber(bytes: number, numbers: number): number {
 export function requireGcUnlessSmoke(smoke: boolean): void {
   if (!smoke && !gcAvailable()) throw new Error('memory figures need node --expose-gc (use npm run bench)');
 }
+
+/** Probes handed to one call of a batch case: enough to amortise the call, small enough to rotate. */
+export const PROBES_PER_CALL = 1 << 12;
+
+/**
+ * A micro case that walks a probe array one batch per call (`probe(start, end)` returns its hits),
+ * so successive calls touch different memory rather than re-reading a cache-hot batch.
+ */
+export function probeBatchCase(name: string, probes: number, probe: (start: number, end: number) => number): MicroCase {
+  let cursor = 0;
+  return {
+    name,
+    opsPerCall: PROBES_PER_CALL,
+    fn: () => {
+      const end = cursor + PROBES_PER_CALL;
+      const hits = probe(cursor, end);
+      cursor = end === probes ? 0 : end;
+      return hits;
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { Dnc } from '../src/index.js';
 import { parsePhone } from '../src/index.js';
 import { generateNumbers, probeSet, sortedContains, toDigits, type NumberData } from './data/registry.js';
 import { check, plain, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, requireGcUnlessSmoke, runMicro, timeMs, timeMsAsync, trackedBytes, type MicroCase } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, probeBatchCase, requireGcUnlessSmoke, runMicro, timeMs, timeMsAsync, trackedBytes } from './harness.js';
 import { AreaRoaring, FlatBits, loadDnc } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -19,24 +19,8 @@ const SMOKE_SIZES = [2_000];
 const SET_ENTRIES_MAX = 16_000_000;
 const PROBES = 1 << 16;
 const SMOKE_PROBES = 1 << 12;
-const PROBES_PER_CALL = 1 << 12;
 const PROBE_HIT_FRACTION = 0.5;
 const SEED = 7;
-
-/** Walks the probe array one batch per call, so successive calls touch different memory. */
-function batchCase(name: string, probes: number, probe: (start: number, end: number) => number): MicroCase {
-  let cursor = 0;
-  return {
-    name,
-    opsPerCall: PROBES_PER_CALL,
-    fn: () => {
-      const end = cursor + PROBES_PER_CALL;
-      const hits = probe(cursor, end);
-      cursor = end === probes ? 0 : end;
-      return hits;
-    },
-  };
-}
 
 function countHits(probes: Float64Array, has: (number: number) => boolean): number {
   let hits = 0;
@@ -112,32 +96,32 @@ async function measureSize(size: number, context: BenchContext): Promise<Figure[
 
   const [idnc, setResult, roaringResult, flatResult, flatDigits, idncNumber] = runMicro(
     [
-      batchCase('idnc isBlocked(digits)', probeCount, (start, end) => {
+      probeBatchCase('idnc isBlocked(digits)', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (dnc.isBlocked(digits[i]!)) hits++;
         return hits;
       }),
-      batchCase('JS Set has(number)', probeCount, (start, end) => {
+      probeBatchCase('JS Set has(number)', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (set.has(numbers[i]!)) hits++;
         return hits;
       }),
-      batchCase('RoaringBitmap32.has() per call', probeCount, (start, end) => {
+      probeBatchCase('RoaringBitmap32.has() per call', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (roaring.has(numbers[i]!)) hits++;
         return hits;
       }),
-      batchCase('flat bit array (number)', probeCount, (start, end) => {
+      probeBatchCase('flat bit array (number)', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (flat.has(numbers[i]!)) hits++;
         return hits;
       }),
-      batchCase('flat bit array (digits via parsePhone)', probeCount, (start, end) => {
+      probeBatchCase('flat bit array (digits via parsePhone)', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (flat.has(parsePhone(digits[i]!))) hits++;
         return hits;
       }),
-      batchCase('idnc isBlocked(number)', probeCount, (start, end) => {
+      probeBatchCase('idnc isBlocked(number)', probeCount, (start, end) => {
         let hits = 0;
         for (let i = start; i < end; i++) if (dnc.isBlocked(numbers[i]!)) hits++;
         return hits;
