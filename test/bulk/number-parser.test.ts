@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NumberParser, type ParserOptions } from '../../src/bulk/number-parser.js';
 import { sortUniqueNumbers } from '../../src/bulk/sort-numbers.js';
@@ -53,6 +54,26 @@ describe('NumberParser, text', () => {
     expect(whole.header).toBe(true);
     expect(whole.numbers).toEqual([5039367187, 2125551234, 3105550000, 4155552671]);
     for (const chunk of [1, 2, 3, 5, 7, 11, 13]) expect(parse(text, {}, chunk)).toEqual(whole);
+  });
+
+  it('reads clean 10-digit entries (the fast path) exactly as byte by byte, whatever surrounds them', () => {
+    // One-byte chunks never take the 11-byte fast path: they are the reference.
+    const entry = fc.oneof(
+      fc.constantFrom('5039367187', '2125551234', '9999999999', '2002000000', '1039367187', '5031367187', '503936718',
+        '50393671870', '15039367187', '503936718x', '(503) 936-7187', ' 5039367187', '5039367187 ', 'phone', ''),
+      fc.stringMatching(/^[0-9]{10}$/),
+      fc.stringMatching(/^[0-9+(). a-z-]{0,12}$/),
+    );
+    const separator = fc.constantFrom('\n', '\r\n', ',');
+    const text = fc.array(fc.tuple(entry, separator), { maxLength: 40 }).map((rows) => rows.map(([e, s]) => e + s).join(''));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 2, max: 40 }), (input, chunkBytes) => {
+        const reference = parse(input, {}, 1);
+        expect(parse(input)).toEqual(reference);
+        expect(parse(input, {}, chunkBytes)).toEqual(reference);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('cuts a huge invalid entry in its report and keeps counting past the kept rows', () => {
