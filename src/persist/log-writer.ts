@@ -15,7 +15,7 @@ import type { EngineLogger, FsyncMode } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { segmentPath, STORAGE_PROBE_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
-import { encodeRecord, type LogChange } from './record.js';
+import { encodeRecords, type LogChange } from './record.js';
 import { segmentHeader } from './segment-scan.js';
 
 /** Applies a durable change to memory and returns how many numbers changed. */
@@ -170,10 +170,9 @@ export class LogWriter {
   }
 
   private encode(batch: readonly PendingAppend[]): Buffer[] {
-    const frames: Buffer[] = [];
-    let seq = this.lastSeq;
-    for (const pending of batch) for (const record of pending.records) frames.push(encodeRecord(++seq, record));
-    return frames;
+    const changes: LogChange[] = [];
+    for (const pending of batch) for (const record of pending.records) changes.push(record);
+    return encodeRecords(this.lastSeq + 1, changes);
   }
 
   private applyBatch(batch: readonly PendingAppend[]): void {
