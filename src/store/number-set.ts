@@ -4,7 +4,7 @@
 // rest into blocks of 65,536 (about six exchanges each).
 
 import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
-import { areaCodeOf, numberFromParts, restOf } from '../phone/digits.js';
+import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
 import type { PortableBitmap } from './portable-bitmap.js';
@@ -21,6 +21,11 @@ export class NumberSet {
     const areaCode = Math.floor(number / AREA_REST_MODULUS);
     const area = this.byAreaCode[areaCode];
     return area !== undefined && area.has(number - areaCode * AREA_REST_MODULUS);
+  }
+
+  /** The set of one area code, if it holds any number. */
+  area(areaCode: number): AreaSet | undefined {
+    return this.byAreaCode[areaCode];
   }
 
   /** Adds sorted numbers; returns how many were not already present. */
@@ -90,12 +95,25 @@ export function forEachAreaCodeRun(sorted: Float64Array, visit: (areaCode: numbe
   let runStart = 0;
   while (runStart < sorted.length) {
     const areaCode = areaCodeOf(sorted[runStart]!);
-    let runEnd = runStart;
-    while (runEnd < sorted.length && areaCodeOf(sorted[runEnd]!) === areaCode) {
-      rests[runEnd] = restOf(sorted[runEnd]!);
-      runEnd++;
-    }
+    // Sorted: the run is every number below the next area code's base, and a rest is a subtraction
+    // (a floating-point % per number cost more than the whole bitmap build of a bulk import).
+    const base = areaCode * AREA_REST_MODULUS;
+    const limit = base + AREA_REST_MODULUS;
+    const runEnd = firstAtLeast(sorted, limit, runStart);
+    for (let i = runStart; i < runEnd; i++) rests[i] = sorted[i]! - base;
     visit(areaCode, rests.subarray(runStart, runEnd));
     runStart = runEnd;
   }
+}
+
+/** Index of the first number >= `value` in sorted[from, length) (binary search). */
+function firstAtLeast(sorted: Float64Array, value: number, from: number): number {
+  let low = from;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
