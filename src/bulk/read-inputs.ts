@@ -1,15 +1,18 @@
 // Reading the input files of `idnc import`: each FILE (or `-` for stdin, `.gz` gunzipped as a
 // stream) is fed chunk by chunk to its own NumberParser (line numbers and header rows are per
-// file), and the numbers of all files end up in one Float64Array. The format comes from the
+// file), and each chunk's numbers go straight into one NumberSorter while the next chunk is read:
+// the parsed numbers never exist as one big array, and what comes out is the distinct numbers of
+// all files, ascending, ready to be stored as one change. The format comes from the
 // extension under `.gz` (.csv, .tsv/.tab), else from a look at the first line: a tab means TSV,
 // letters and a comma mean a CSV header; anything else is text (comma-separated entries per line).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { IMPORT_READ_CHUNK_BYTES } from '../constants.js';
+import { IMPORT_READ_CHUNK_BYTES, INVALID_ENTRIES_REPORTED_MAX } from '../constants.js';
 import { IdncError } from '../errors.js';
 import { NumberParser, type InputFormat, type InvalidRow } from './number-parser.js';
+import { NumberSorter } from './sort-numbers.js';
 
 export interface ReadOptions {
   readonly format?: InputFormat;
@@ -31,6 +34,7 @@ export interface FileInvalidRow extends InvalidRow {
 }
 
 export interface ReadResult {
+  /** The distinct valid numbers of all files, ascending. */
   readonly numbers: Float64Array;
   /** Entries read: valid + invalid (headers and blank entries excluded). */
   readonly entries: number;
@@ -73,13 +77,13 @@ function openRaw(file: string): { stream: NodeJS.ReadableStream; bytes: number }
   return { stream: fs.createReadStream(file, { highWaterMark: IMPORT_READ_CHUNK_BYTES }), bytes: size };
 }
 
-/** Reads every file in turn into one array of numbers; invalid rows are collected, never thrown. */
+/** Reads every file in turn into one sorted, distinct array; invalid rows are collected, never thrown. */
 export async function readInputs(files: readonly string[], options: ReadOptions = {}): Promise<ReadResult> {
   const sizes = files.map((file) => (file === STDIN_NAME ? 0 : fileSize(file)));
   const bytesTotal = sizes.reduce((sum, size) => sum + size, 0);
   let bytesBefore = 0;
   let entriesBefore = 0;
-  const parsed: NumberParser[] = [];
+  const sorter = new NumberSorter();
   const invalid: FileInvalidRow[] = [];
   let invalidCount = 0;
   for (const file of files) {
@@ -89,10 +93,18 @@ export async function readInputs(files: readonly string[], options: ReadOptions 
     const gzipped = file.toLowerCase().endsWith('.gz');
     const source: AsyncIterable<Buffer> = gzipped ? stream.pipe(createGunzip({ chunkSize: IMPORT_READ_CHUNK_BYTES })) : (stream as AsyncIterable<Buffer>);
     let parser: NumberParser | undefined;
+    let invalidKept = 0;
+    /** Hands the chunk's numbers to the sorter and keeps its invalid rows, then empties the parser. */
+    const drain = (from: NumberParser): void => {
+      sorter.add(from.numbers, from.count);
+      for (const row of from.invalid) if (invalidKept++ < INVALID_ENTRIES_REPORTED_MAX) invalid.push({ ...row, file });
+      from.clear();
+    };
     try {
       for await (const chunk of source) {
-        parser ??= new NumberParser({ format: options.format ?? formatOfName(file) ?? sniffFormat(chunk), column: options.column }, capacityFor(bytes, gzipped));
+        parser ??= new NumberParser({ format: options.format ?? formatOfName(file) ?? sniffFormat(chunk), column: options.column }, PARSER_CAPACITY);
         parser.push(chunk);
+        drain(parser);
         options.onProgress?.({ bytesRead: bytesBefore + bytesRead, bytesTotal, entries: entriesBefore + parser.entries });
       }
     } catch (error) {
@@ -101,29 +113,16 @@ export async function readInputs(files: readonly string[], options: ReadOptions 
     }
     if (parser === undefined) continue;
     parser.end();
-    parsed.push(parser);
-    for (const row of parser.invalid) invalid.push({ ...row, file });
+    drain(parser);
     invalidCount += parser.invalidCount;
     bytesBefore += Math.max(bytes, bytesRead);
     entriesBefore += parser.entries;
   }
-  return { numbers: concatNumbers(parsed), entries: entriesBefore, invalid, invalidCount, bytesRead: bytesBefore };
+  return { numbers: sorter.finish(), entries: entriesBefore, invalid, invalidCount, bytesRead: bytesBefore };
 }
 
-/** Numbers a parser starts with room for (stdin and gzip: unknown, it grows). */
-const UNKNOWN_SIZE_CAPACITY = 1 << 20;
-/** Bytes of the shortest valid entry with its separator: 10 digits and a newline. */
-const ENTRY_BYTES_MIN = 11;
-
-/**
- * Room for every number a plain file can hold, so the parser never doubles its array (at 100M
- * numbers each doubling copied up to 800 MB): one per 11 bytes plus the parser's per-chunk slack
- * (it reserves ceil(chunk / 11) + 2 before each chunk).
- */
-function capacityFor(bytes: number, gzipped: boolean): number {
-  if (gzipped || bytes === 0) return UNKNOWN_SIZE_CAPACITY;
-  return Math.ceil(bytes / ENTRY_BYTES_MIN) + 3 * Math.ceil(bytes / IMPORT_READ_CHUNK_BYTES) + 16;
-}
+/** Numbers a parser has room for at first: a full read chunk of clean entries (11 bytes each). */
+const PARSER_CAPACITY = Math.ceil(IMPORT_READ_CHUNK_BYTES / 11) + 16;
 
 function fileSize(file: string): number {
   try {
@@ -131,17 +130,4 @@ function fileSize(file: string): number {
   } catch {
     return 0;
   }
-}
-
-/** One file: its parser's buffer as is (no copy of 100M numbers); several: one concatenation. */
-function concatNumbers(parsers: readonly NumberParser[]): Float64Array {
-  if (parsers.length === 1) return parsers[0]!.numbers.subarray(0, parsers[0]!.count);
-  const total = parsers.reduce((sum, parser) => sum + parser.count, 0);
-  const numbers = new Float64Array(total);
-  let at = 0;
-  for (const parser of parsers) {
-    numbers.set(parser.numbers.subarray(0, parser.count), at);
-    at += parser.count;
-  }
-  return numbers;
 }

@@ -1,8 +1,10 @@
 // Sorting and de-duplicating bulk numbers without comparisons. `Float64Array.prototype.sort` takes
-// about 30 s for 100M numbers; this is a counting sort on the area code (1000 buckets), then per area
-// code a bitset of its 10^7 possible rests (1.25 MB, reused): setting a bit per number sorts and
-// de-duplicates at once, and one sequential scan of the bitset writes the sorted distinct numbers.
-// Areas with few numbers (where scanning 1.25 MB would cost more) use a typed-array sort instead.
+// about 30 s for 100M numbers. A NumberSorter takes numbers in any order, in as many batches as
+// they arrive (an import feeds it each parsed chunk while the next one is read, so the parsed
+// numbers never exist as one big array), and keeps them per area code (1000 slots): a few rests in
+// a small growable array, and from BITSET_PROMOTE_RESTS of them a bitset of the area's 10^7
+// possible rests (1.25 MB), where setting a bit sorts and de-duplicates at once. `finish` writes the
+// distinct numbers ascending: one sequential scan per bitset, a radix sort per small area.
 // The numbers are validated on the way (every bulk number passes here once), so the engine's bulk
 // path needs no other check.
 
@@ -16,59 +18,124 @@ const RADIX_MASK = RADIX - 1;
 const SMALL_BUCKET = 2048;
 /** 32-bit words of a bitset over every rest of an area code (10^7 bits). */
 const REST_WORDS = Math.ceil(AREA_REST_MODULUS / 32);
-/** From this many rests an area is sorted through the bitset (its clear and scan cost ~10^7 bits). */
-const BITSET_BUCKET_MIN = 65_536;
+/**
+ * An area moves from its rest array to a bitset at this many rests: the bitset (1.25 MB) then costs
+ * at most 20 bytes a number, and its final scan (~10^7 bits) is cheaper than sorting the rests.
+ */
+const BITSET_PROMOTE_RESTS = 65_536;
+/** First capacity of an area's rest array (it doubles up to BITSET_PROMOTE_RESTS). */
+const PENDING_RESTS_MIN = 256;
+const NO_BITS = new Int32Array(0);
+const NO_RESTS = new Uint32Array(0);
+
+/** Collects valid numbers in any order, in batches; `finish` returns them sorted and distinct. */
+export class NumberSorter {
+  private readonly bitsets: Int32Array[] = new Array<Int32Array>(AREA_CODE_SLOTS).fill(NO_BITS);
+  private readonly pending: Uint32Array[] = new Array<Uint32Array>(AREA_CODE_SLOTS).fill(NO_RESTS);
+  private readonly pendingCounts = new Int32Array(AREA_CODE_SLOTS);
+  /** Numbers added so far, duplicates included (the output never holds more). */
+  added = 0;
+  private finished = false;
+
+  /**
+   * Adds numbers[0, count). Throws INVALID_PHONE naming the first invalid number's position among
+   * everything added: callers hand over numbers a parser has already validated, so that is a
+   * caller's bug or a library user's mistake, never silently dropped.
+   */
+  add(numbers: Float64Array, count = numbers.length): void {
+    if (this.finished) throw new Error('NumberSorter used after finish');
+    const bitsets = this.bitsets;
+    for (let i = 0; i < count; i++) {
+      const number = numbers[i]!;
+      const area = Math.floor(number / AREA_REST_MODULUS);
+      const rest = number - area * AREA_REST_MODULUS;
+      // A valid number: integer, area code 200-999, exchange (first digit of the rest) 2-9.
+      if (!(area >= 200 && area <= 999 && rest >= 2_000_000 && number === Math.floor(number))) throw invalidAt(this.added + i, number);
+      const bits = bitsets[area]!;
+      if (bits !== NO_BITS) bits[rest >>> 5] = bits[rest >>> 5]! | (1 << (rest & 31));
+      else this.addPending(area, rest);
+    }
+    this.added += count;
+  }
+
+  /**
+   * Writes the distinct numbers ascending into `out` (default: a new array; it may be the array the
+   * numbers came from, which the sorter no longer needs) and returns that prefix of it.
+   */
+  finish(out: Float64Array = new Float64Array(this.added)): Float64Array {
+    if (this.finished) throw new Error('NumberSorter finished twice');
+    this.finished = true;
+    let largestPending = 0;
+    for (let area = 0; area < AREA_CODE_SLOTS; area++) largestPending = Math.max(largestPending, this.pendingCounts[area]!);
+    const scratch = new Uint32Array(largestPending >= SMALL_BUCKET ? largestPending : 0);
+    let at = 0;
+    for (let area = 0; area < AREA_CODE_SLOTS; area++) {
+      const base = area * AREA_REST_MODULUS;
+      const bits = this.bitsets[area]!;
+      if (bits !== NO_BITS) at = emitThroughBitset(bits, base, out, at);
+      else if (this.pendingCounts[area]! > 0) at = emitSorted(this.pending[area]!.subarray(0, this.pendingCounts[area]), scratch, base, out, at);
+      this.bitsets[area] = NO_BITS;
+      this.pending[area] = NO_RESTS;
+    }
+    return out.subarray(0, at);
+  }
+
+  private addPending(area: number, rest: number): void {
+    let rests = this.pending[area]!;
+    const count = this.pendingCounts[area]!;
+    if (count === rests.length) {
+      if (count >= BITSET_PROMOTE_RESTS) {
+        const bits = new Int32Array(REST_WORDS);
+        for (let i = 0; i < count; i++) setBit(bits, rests[i]!);
+        setBit(bits, rest);
+        this.bitsets[area] = bits;
+        this.pending[area] = NO_RESTS;
+        this.pendingCounts[area] = 0;
+        return;
+      }
+      const grown = new Uint32Array(Math.max(PENDING_RESTS_MIN, count * 2));
+      grown.set(rests);
+      rests = grown;
+      this.pending[area] = rests;
+    }
+    rests[count] = rest;
+    this.pendingCounts[area] = count + 1;
+  }
+}
 
 /**
  * Sorts `numbers[0, count)` ascending and removes duplicates, in place. Returns the distinct sorted
- * numbers (a prefix view of `numbers`). Throws INVALID_PHONE naming the first invalid number's
- * position: callers hand over numbers a parser has already validated, so that is a caller's bug
- * or a library user's mistake, never silently dropped.
+ * numbers (a prefix view of `numbers`). Input that is already sorted, distinct and valid (what an
+ * import hands over) is only checked. Throws INVALID_PHONE naming the first invalid number's position.
  */
 export function sortUniqueNumbers(numbers: Float64Array, count = numbers.length): Float64Array {
-  const starts = new Float64Array(AREA_CODE_SLOTS + 1);
-  for (let i = 0; i < count; i++) {
-    const number = numbers[i]!;
-    const area = Math.floor(number / AREA_REST_MODULUS);
-    const rest = number - area * AREA_REST_MODULUS;
-    // A valid number: integer, area code 200-999, exchange (first digit of the rest) 2-9.
-    if (!(area >= 200 && area <= 999 && rest >= 2_000_000 && number === Math.floor(number))) throw invalidAt(i, number);
-    starts[area + 1]!++;
-  }
-  for (let area = 1; area <= AREA_CODE_SLOTS; area++) starts[area]! += starts[area - 1]!;
-  const rests = new Uint32Array(count);
-  const next = starts.slice(0, AREA_CODE_SLOTS);
-  for (let i = 0; i < count; i++) {
-    const number = numbers[i]!;
-    const area = Math.floor(number / AREA_REST_MODULUS);
-    rests[next[area]!++] = number - area * AREA_REST_MODULUS;
-  }
-  const largest = maxBucket(starts);
-  const bits = largest >= BITSET_BUCKET_MIN ? new Int32Array(REST_WORDS) : null;
-  const scratch = largest >= SMALL_BUCKET && bits === null ? new Uint32Array(largest) : null;
-  let out = 0;
-  for (let area = 0; area < AREA_CODE_SLOTS; area++) {
-    const from = starts[area]!;
-    const to = starts[area + 1]!;
-    if (to === from) continue;
-    const bucket = rests.subarray(from, to);
-    if (bits !== null && bucket.length >= BITSET_BUCKET_MIN) out = emitThroughBitset(bucket, bits, area * AREA_REST_MODULUS, numbers, out);
-    else out = emitSorted(bucket, scratch ?? new Uint32Array(bucket.length), area * AREA_REST_MODULUS, numbers, out);
-  }
-  return numbers.subarray(0, out);
+  if (sortedDistinctValid(numbers, count)) return numbers.subarray(0, count);
+  const sorter = new NumberSorter();
+  sorter.add(numbers, count);
+  return sorter.finish(numbers);
 }
 
-/** Sets a bit per rest, then writes `base + rest` for every set bit in order; leaves `bits` zeroed. */
-function emitThroughBitset(rests: Uint32Array, bits: Int32Array, base: number, out: Float64Array, at: number): number {
-  for (let i = 0; i < rests.length; i++) {
-    const rest = rests[i]!;
-    const word = rest >>> 5;
-    bits[word] = bits[word]! | (1 << (rest & 31));
+/** Whether numbers[0, count) are valid, strictly ascending; stops at the first that is not. */
+function sortedDistinctValid(numbers: Float64Array, count: number): boolean {
+  let previous = 0;
+  for (let i = 0; i < count; i++) {
+    const number = numbers[i]!;
+    const area = Math.floor(number / AREA_REST_MODULUS);
+    if (!(number > previous && area <= 999 && number - area * AREA_REST_MODULUS >= 2_000_000 && number === Math.floor(number))) return false;
+    previous = number;
   }
+  return count === 0 || numbers[0]! >= 2_000_000_000;
+}
+
+function setBit(bits: Int32Array, rest: number): void {
+  bits[rest >>> 5] = bits[rest >>> 5]! | (1 << (rest & 31));
+}
+
+/** Writes `base + rest` for every set bit of `bits` in order. */
+function emitThroughBitset(bits: Int32Array, base: number, out: Float64Array, at: number): number {
   for (let word = 0; word < REST_WORDS; word++) {
     let value = bits[word]!;
     if (value === 0) continue;
-    bits[word] = 0;
     const wordBase = base + word * 32;
     while (value !== 0) {
       const lowest = value & -value;
@@ -90,12 +157,6 @@ function emitSorted(rests: Uint32Array, scratch: Uint32Array, base: number, out:
     out[at++] = base + rest;
   }
   return at;
-}
-
-function maxBucket(starts: Float64Array): number {
-  let max = 0;
-  for (let area = 0; area < AREA_CODE_SLOTS; area++) max = Math.max(max, starts[area + 1]! - starts[area]!);
-  return max;
 }
 
 /** Sorts rests (< 2^24) in place: two stable counting passes of 12 bits through `scratch`. */

@@ -95,7 +95,7 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     if (dnc === undefined) {
       summary = await importOnline(input, { url: flags.url!, key: flags.key!, projId: address.projId, remove });
     } else {
-      process.stderr.write(`idnc import: storing ${input.numbers.length} valid rows as one change\n`);
+      process.stderr.write(`idnc import: storing ${input.numbers.length} distinct numbers as one change\n`);
       const options = { org: address.org, projId: address.projId };
       const result = remove ? await dnc.removeNumbers(input.numbers, options) : await dnc.addNumbers(input.numbers, options);
       await dnc.close();

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NumberParser, type ParserOptions } from '../../src/bulk/number-parser.js';
-import { sortUniqueNumbers } from '../../src/bulk/sort-numbers.js';
+import { NumberSorter, sortUniqueNumbers } from '../../src/bulk/sort-numbers.js';
 
 function parse(text: string, options: ParserOptions = {}, chunkBytes = 0) {
   const parser = new NumberParser(options, 16);
@@ -136,8 +136,55 @@ describe('sortUniqueNumbers', () => {
     expect(Array.from(sortUniqueNumbers(numbers.slice()))).toEqual(expected);
   });
 
+  it('returns sorted, distinct, valid input as it is', () => {
+    const numbers = Float64Array.of(2002000000, 5039367187, 9999999999);
+    const sorted = sortUniqueNumbers(numbers);
+    expect(sorted.buffer).toBe(numbers.buffer);
+    expect(Array.from(sorted)).toEqual([2002000000, 5039367187, 9999999999]);
+    expect(Array.from(sortUniqueNumbers(Float64Array.of(5039367187, 5039367187)))).toEqual([5039367187]);
+  });
+
   it('refuses an invalid number, naming its position', () => {
     expect(() => sortUniqueNumbers(Float64Array.of(5039367187, 5031367187))).toThrow(/number 2 of the bulk change/);
     expect(() => sortUniqueNumbers(Float64Array.of(5039367187.5, 5039367187))).toThrow(/number 1/);
+    expect(() => sortUniqueNumbers(Float64Array.of(2002000000, 10_002_000_000))).toThrow(/number 2/);
+    expect(() => sortUniqueNumbers(Float64Array.of(1992000000, 2002000000))).toThrow(/number 1/);
+  });
+});
+
+describe('NumberSorter (numbers added in batches, as an import parses them)', () => {
+  const validNumber = fc.tuple(fc.integer({ min: 200, max: 999 }), fc.integer({ min: 2_000_000, max: 9_999_999 })).map(([area, rest]) => area * 10_000_000 + rest);
+
+  it('returns the distinct numbers of all batches, ascending', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(validNumber, { maxLength: 60 }), { maxLength: 8 }), (batches) => {
+        const sorter = new NumberSorter();
+        for (const batch of batches) sorter.add(Float64Array.from(batch));
+        const expected = Array.from(new Set(batches.flat())).sort((a, b) => a - b);
+        expect(Array.from(sorter.finish())).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('moves a large area to a bitset mid-way without losing or repeating a number', () => {
+    // 503 crosses the bitset threshold half-way through the second batch; 212 stays a small array.
+    const batch = (from: number, count: number): Float64Array => {
+      const numbers = new Float64Array(count);
+      for (let i = 0; i < count; i++) numbers[i] = i % 10 === 0 ? 2122000000 + ((from + i) % 5000) : 5039999999 - ((from + i) * 7919) % 7_000_000;
+      return numbers;
+    };
+    const batches = [batch(0, 50_000), batch(40_000, 50_000), batch(0, 1000)];
+    const sorter = new NumberSorter();
+    for (const numbers of batches) sorter.add(numbers);
+    const expected = Array.from(new Set(batches.flatMap((numbers) => Array.from(numbers)))).sort((a, b) => a - b);
+    expect(sorter.added).toBe(101_000);
+    expect(Array.from(sorter.finish())).toEqual(expected);
+  });
+
+  it('names an invalid number by its position among all batches', () => {
+    const sorter = new NumberSorter();
+    sorter.add(Float64Array.of(5039367187, 2125551234));
+    expect(() => sorter.add(Float64Array.of(5039367187, 5031367187))).toThrow(/number 4 of the bulk change/);
   });
 });
