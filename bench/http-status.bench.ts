@@ -1,10 +1,13 @@
 // HTTP status: `GET /app/main/rpc/pdnc?actionType=status&phoneList=<one number>` on the real app
-// (key check, parameter parsing, engine lookup, JSON answer, request logging to /dev/null as the
-// server logs every request) beside a bare Fastify route returning a constant, both on loopback,
+// in the default server configuration (key check, rate-limit bucket, metrics, request id, parameter
+// parsing, engine lookup, JSON answer; a pino logger at info writing to /dev/null, which with the
+// access log off by default writes no line for a successful request) beside a bare Fastify route
+// returning a constant (no logger, no hooks), both on loopback,
 // loaded by autocannon (in a child process, so the load generator shares neither the servers' event
 // loop nor their CPU accounting) in alternating rounds of the same run. Target (issue 3): status
 // >= 85 % of bare in req/s; also reported: the server's CPU time per request, which other load on
-// the machine does not distort the way it distorts req/s.
+// the machine does not distort the way it distorts req/s. An extra line measures the same app with
+// the access log on (`idnc serve --access-log`: one pino line per request, to /dev/null).
 
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -73,31 +76,38 @@ const scenario: Scenario = async (context: BenchContext) => {
   ]);
   const logger = pino({ level: 'info' }, pino.destination({ dest: os.devNull, sync: true }));
   const app = buildApp({ dnc, keys, logger });
+  const logged = buildApp({ dnc, keys, logger, accessLog: true });
   const bare = Fastify();
   bare.get('/bare', async () => 'ok');
   try {
     const statusUrl = `${await listen(app)}/app/main/rpc/pdnc?actionType=status&phoneList=${PHONE}`;
     const bareUrl = `${await listen(bare)}/bare`;
+    const loggedUrl = `${await listen(logged)}/app/main/rpc/pdnc?actionType=status&phoneList=${PHONE}`;
     const headers = { loginId: key.key };
     const answer = await fetch(statusUrl, { headers });
     check(answer.status === 200, `status answered ${answer.status}`);
     check((await answer.text()) === `[{"phone":"${PHONE}","onList":true,"list":"master"}]`, 'status body is wrong');
     check((await (await fetch(bareUrl)).text()) === 'ok', 'bare route body is wrong');
+    check((await (await fetch(loggedUrl, { headers })).text()) === `[{"phone":"${PHONE}","onList":true,"list":"master"}]`, 'status body (access log on) is wrong');
 
     const seconds = context.smoke ? SMOKE_ROUND_SECONDS : ROUND_SECONDS;
     const rounds = context.smoke ? SMOKE_ROUNDS : ROUNDS;
     const bareRounds: Round[] = [];
     const statusRounds: Round[] = [];
+    const loggedRounds: Round[] = [];
+    const shown = (r: Round): string => `${r.rate.toFixed(0)} req/s (${(r.cpuNsPerRequest / 1000).toFixed(1)} µs CPU/req)`;
     for (let round = 0; round < rounds; round++) {
       bareRounds.push(await load(bareUrl, {}, seconds));
       statusRounds.push(await load(statusUrl, headers, seconds));
-      const [b, st] = [bareRounds.at(-1)!, statusRounds.at(-1)!];
-      context.log(`round ${round + 1}: bare ${b.rate.toFixed(0)} req/s (${(b.cpuNsPerRequest / 1000).toFixed(1)} µs CPU/req), status ${st.rate.toFixed(0)} req/s (${(st.cpuNsPerRequest / 1000).toFixed(1)} µs CPU/req)`);
+      loggedRounds.push(await load(loggedUrl, headers, seconds));
+      context.log(`round ${round + 1}: bare ${shown(bareRounds.at(-1)!)}, status ${shown(statusRounds.at(-1)!)}, status with access log ${shown(loggedRounds.at(-1)!)}`);
     }
     const bareRate = Math.max(...bareRounds.map((r) => r.rate));
     const statusRate = Math.max(...statusRounds.map((r) => r.rate));
     const bareCpu = Math.min(...bareRounds.map((r) => r.cpuNsPerRequest));
     const statusCpu = Math.min(...statusRounds.map((r) => r.cpuNsPerRequest));
+    const loggedRate = Math.max(...loggedRounds.map((r) => r.rate));
+    const loggedCpu = Math.min(...loggedRounds.map((r) => r.cpuNsPerRequest));
     const ratio = statusRate / bareRate;
     return {
       scenario: 'http-status',
@@ -112,10 +122,13 @@ const scenario: Scenario = async (context: BenchContext) => {
           target: `<= 1/${TARGET_RATIO} of bare route (the req/s target when the server is CPU-bound)`,
           met: bareCpu / statusCpu >= TARGET_RATIO,
         }),
+        versus('GET pdnc status with --access-log (best round)', loggedRate, 'req/s', 'bare Fastify route returning a constant', bareRate),
+        versus('server CPU per status request with --access-log (best round)', loggedCpu, 'ns/op', 'server CPU per bare-route request', bareCpu),
       ],
     };
   } finally {
     await app.close();
+    await logged.close();
     await bare.close();
     await dnc.close();
   }

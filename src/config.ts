@@ -45,6 +45,8 @@ export interface ServeFlags {
   maxRequestsPerSocket?: string;
   bodyLimit?: string;
   metricsPort?: string;
+  /** `--access-log` (env IDNC_ACCESS_LOG=1): log every request, not only errors and slow ones. */
+  accessLog?: boolean;
 }
 
 export interface ServeConfig {
@@ -64,6 +66,8 @@ export interface ServeConfig {
   readonly bodyBytesMax: number | undefined;
   /** `--metrics-port`: key-less /metrics on METRICS_HOST; null: not served. */
   readonly metricsPort: number | null;
+  /** Every request logged at info (access-log.ts); false: errors and slow requests only. */
+  readonly accessLog: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -104,6 +108,7 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     requestNumbersMax: flags.maxNumbers === undefined ? REQUEST_NUMBERS_MAX : parseCount('--max-numbers', flags.maxNumbers),
     scrubNumbersMax: flags.scrubMaxNumbers === undefined ? SCRUB_STREAM_NUMBERS_MAX : parseCount('--scrub-max-numbers', flags.scrubMaxNumbers),
     ...hardeningSettings(flags, env),
+    accessLog: flags.accessLog === true || parseSwitch('IDNC_ACCESS_LOG', env.IDNC_ACCESS_LOG),
   });
 }
 
@@ -138,6 +143,14 @@ function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'conn
     bodyBytesMax: body === undefined ? undefined : parseBytes('--body-limit (IDNC_BODY_LIMIT)', body),
     metricsPort: metricsPort === undefined ? null : parsePort(metricsPort),
   };
+}
+
+/** An on/off environment variable: 1/true/yes on, 0/false/no or unset off, anything else an error. */
+function parseSwitch(name: string, value: string | undefined): boolean {
+  const text = (value ?? '').trim().toLowerCase();
+  if (text === '1' || text === 'true' || text === 'yes') return true;
+  if (text === '' || text === '0' || text === 'false' || text === 'no') return false;
+  throw new ConfigError(`${name} ${JSON.stringify(value)}: expected 1 or 0`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

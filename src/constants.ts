@@ -162,6 +162,11 @@ export const AUTH_BLOCK_MS_MAX = 5 * 60 * 1000;
 export const AUTH_TRACKED_ADDRESSES_MAX = 100_000;
 /** An incoming `x-request-id` is used (and logged) only if it is this short and of safe characters. */
 export const REQUEST_ID_CHARS_MAX = 64;
+/**
+ * A request that takes at least this long (ms) is logged at info even when it succeeded and the
+ * access log is off: a pdnc request answers in well under a millisecond, so this marks trouble.
+ */
+export const HTTP_SLOW_REQUEST_MS = 1000;
 /** `/metrics` exports one `idnc_list_numbers` series per list up to this many lists (cardinality bound). */
 export const METRICS_LIST_SERIES_MAX = 1000;
 /** Latency histogram buckets of HTTP requests, in seconds. */

@@ -42,6 +42,7 @@ export function registerServeCommand(program: Command): void {
     .option('--body-limit <bytes>', 'request body limit, e.g. 4MiB (env IDNC_BODY_LIMIT, default from --max-numbers)')
     .option('--metrics-port <port>', 'also serve GET /metrics without a key on 127.0.0.1:PORT (env IDNC_METRICS_PORT)')
     .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
+    .option('--access-log', 'log every request (method, path, status, time; never numbers or keys), not only errors and slow ones (env IDNC_ACCESS_LOG=1)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));
@@ -160,7 +161,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     const metrics = new IdncMetrics();
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog });
     await role.prepare(app, dnc);
     await app.listen({ host: config.host, port: config.port });
     const { port } = app.server.address() as AddressInfo;

@@ -8,11 +8,13 @@ import {
   HTTP_BODY_BYTES_PER_NUMBER,
   HTTP_BODY_BYTES_SLACK,
   HTTP_HEADERS_BYTES_MAX,
+  HTTP_SLOW_REQUEST_MS,
   HTTP_URL_BYTES_MAX,
   REQUEST_NUMBERS_MAX,
 } from '../constants.js';
 import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { accessLogger, writesDebug } from './access-log.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { handleError, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
@@ -23,6 +25,7 @@ import { registerRequestGuard } from './request-guard.js';
 import { makeRequestIdGenerator } from './request-id.js';
 import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits } from './server-limits.js';
 import { withSafeSerializers } from './log-serializers.js';
+import { lazyChildLogger } from './request-logger.js';
 import { registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerScrubRoute } from './scrub-route.js';
@@ -54,6 +57,10 @@ export interface AppOptions {
   readonly authThrottle?: AuthThrottle;
   /** Entries one POST /v1/scrub stream may carry (default SCRUB_STREAM_NUMBERS_MAX). */
   readonly scrubNumbersMax?: number;
+  /** Log every request at info (access-log.ts); default: only errors and slow requests. */
+  readonly accessLog?: boolean;
+  /** A request taking at least this long is logged even when successful (default HTTP_SLOW_REQUEST_MS). */
+  readonly slowRequestMs?: number;
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -71,7 +78,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
   const app = Fastify({
     ...connections.fastify,
-    ...(options.logger === undefined ? {} : { loggerInstance: withSafeSerializers(options.logger) }),
+    ...(options.logger === undefined ? {} : { loggerInstance: withSafeSerializers(options.logger), childLoggerFactory: lazyChildLogger }),
     // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
     http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http },
     bodyLimit: limits.bodyBytesMax,
@@ -103,9 +110,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.rateLimiter === undefined ? {} : { limiter: options.rateLimiter }),
     ...(options.authThrottle === undefined ? {} : { throttle: options.authThrottle }),
   });
-  // One log line per request (Fastify's own logging writes two): method, path, status, time.
+  // At most one log line per request (Fastify's own logging writes two): method, path, status, time.
+  const logResponse = accessLogger({
+    all: options.accessLog ?? false,
+    slowMs: options.slowRequestMs ?? HTTP_SLOW_REQUEST_MS,
+    debug: writesDebug(options.logger),
+  });
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    logResponse(request, reply);
     done();
   });
   app.setErrorHandler(handleError);

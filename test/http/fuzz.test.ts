@@ -26,7 +26,8 @@ let adminKey: string;
 beforeAll(async () => {
   t = await makeTestApp({
     extraKeys: Object.values(KEYS),
-    app: { authThrottle: new AuthThrottle({ burst: 1e9 }) },
+    // Access log on: the successful requests' lines are searched for numbers and keys too.
+    app: { authThrottle: new AuthThrottle({ burst: 1e9 }), accessLog: true },
   });
   t.keys.replace([...Object.values(KEYS).map((k) => k.record)]);
   const admin = unlimited(makeKey('default', ['admin']));

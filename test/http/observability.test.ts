@@ -132,7 +132,7 @@ describe('GET /metrics', () => {
 
 describe('request ids', () => {
   it('every log line of a request carries reqId; x-request-id is echoed, kept when safe, replaced when not', async () => {
-    t = await makeTestApp();
+    t = await makeTestApp({ app: { accessLog: true } });
     const own = await t.get({ actionType: 'count' });
     const generated = String(own.headers['x-request-id']);
     expect(generated).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
@@ -157,7 +157,7 @@ describe('request ids', () => {
     const sink = new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString()), done()) });
     const admin = makeKey('default', ['admin']);
     const dnc = await openDnc();
-    const app = buildApp({ dnc, keys: new KeyStore([{ ...admin.record, rateLimit: 1 }]), logger: pino(sink) });
+    const app = buildApp({ dnc, keys: new KeyStore([{ ...admin.record, rateLimit: 1 }]), logger: pino(sink), accessLog: true });
     try {
       await app.inject({ method: 'GET', url: `${PDNC}?actionType=add&phoneList=5039367187`, headers: { loginId: admin.key, 'x-request-id': '5039367187' } });
       await app.inject({ method: 'GET', url: `${PDNC}?actionType=add&phoneList=2125551234`, headers: { loginId: admin.key } });
