@@ -71,6 +71,8 @@ export const SNAPSHOT_FORMAT_VERSION = 1;
 export const SNAPSHOTS_KEPT = 2;
 /** After a failed append, how often the writer probes whether the disk takes writes again. */
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
+/** The log writer's reused write buffer (a batch of about 800 single adds); bigger batches allocate. */
+export const LOG_WRITE_SCRATCH_BYTES = 64 * 1024;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */
 export const STORAGE_PROBE_BYTES = 4096;
 

@@ -217,24 +217,34 @@ export class DurableDnc extends Dnc {
     return { firstSeq, fd, size: segmentHeader().length };
   }
 
-  protected override async commitChange(
+  /** Not async: a single add is one promise from the log writer, not a chain of them. */
+  protected override commitChange(
     operation: ChangeOperation,
     address: ListAddress,
     sorted: Float64Array,
     keyId: string | null,
   ): Promise<{ changed: number; seq: number }> {
-    if (this.writer === null) throw new IdncError('READ_ONLY', 'this engine opened its data directory read-only: changes go to the writer');
-    if (sorted.length === 0) return { changed: 0, seq: this.writer.durableSeq };
+    if (this.writer === null) return Promise.reject(new IdncError('READ_ONLY', 'this engine opened its data directory read-only: changes go to the writer'));
+    if (sorted.length === 0) return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
     const ts = Date.now();
-    const records: LogChange[] = [];
-    for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
-      const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
-      const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
-      records.push({ op: operation, org: address.org, projId: address.projId, numbers, ts, keyId, ...(more ? { more } : {}) });
+    const { org, projId } = address;
+    let records: LogChange[];
+    if (sorted.length <= LOG_RECORD_NUMBERS_MAX) records = [{ op: operation, org, projId, numbers: sorted, ts, keyId }];
+    else {
+      records = [];
+      for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
+        const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
+        const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
+        records.push({ op: operation, org, projId, numbers, ts, keyId, ...(more ? { more } : {}) });
+      }
     }
-    const result = await this.writer.append(records, () => this.applyChange(operation, address, sorted));
-    if (this.options.afterCommit !== undefined) await this.options.afterCommit(result.seq);
-    return result;
+    const appended = this.writer.append(records, () => this.applyChange(operation, address, sorted));
+    const afterCommit = this.options.afterCommit;
+    if (afterCommit === undefined) return appended;
+    return appended.then(async (result) => {
+      await afterCommit(result.seq);
+      return result;
+    });
   }
 
   private snapshotIfChanged(): void {

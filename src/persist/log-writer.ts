@@ -10,7 +10,7 @@
 // the pages): the writer stops for good and says so through logger.error.
 
 import path from 'node:path';
-import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
+import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, LOG_WRITE_SCRATCH_BYTES, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
 import type { EngineLogger, FsyncMode } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { segmentPath, STORAGE_PROBE_FILE } from './data-dir.js';
@@ -65,6 +65,8 @@ export class LogWriter {
   private probeTimer: NodeJS.Timeout | null = null;
   private intervalTimer: NodeJS.Timeout | null = null;
   private unsyncedBytes = 0;
+  /** Reused by every batch (one is in flight at a time): a group commit allocates no write buffer. */
+  private readonly writeScratch = Buffer.allocUnsafeSlow(LOG_WRITE_SCRATCH_BYTES);
   /** Bytes appended since this writer opened (snapshot triggers compare against it). */
   bytesWritten = 0;
 
@@ -172,7 +174,7 @@ export class LogWriter {
   private encode(batch: readonly PendingAppend[]): Buffer[] {
     const changes: LogChange[] = [];
     for (const pending of batch) for (const record of pending.records) changes.push(record);
-    return encodeRecords(this.lastSeq + 1, changes);
+    return encodeRecords(this.lastSeq + 1, changes, this.writeScratch);
   }
 
   private applyBatch(batch: readonly PendingAppend[]): void {

@@ -73,13 +73,15 @@ export function encodeRecord(seq: number, change: LogChange): Buffer {
  * Encodes the framed records of consecutive seqs (firstSeq, firstSeq + 1, ...) for one write. Runs
  * of ordinary records share one buffer (a group commit of 64 single adds is one buffer, encoded
  * without msgpackr); a bulk record gets its own, so a 100M-number import is never copied twice.
+ * `scratch`, when given and large enough, holds the first run: the result is then only valid until
+ * the caller reuses that scratch (the log writer's one batch in flight).
  */
-export function encodeRecords(firstSeq: number, changes: readonly LogChange[]): Buffer[] {
+export function encodeRecords(firstSeq: number, changes: readonly LogChange[], scratch?: Buffer): Buffer[] {
   const frames: Buffer[] = [];
   let runStart = 0;
   for (let i = 0; i <= changes.length; i++) {
     if (i < changes.length && !isBulk(changes[i]!)) continue;
-    if (i > runStart) frames.push(encodeSmallRecords(firstSeq + runStart, changes, runStart, i));
+    if (i > runStart) frames.push(encodeSmallRecords(firstSeq + runStart, changes, runStart, i, frames.length === 0 ? scratch : undefined));
     if (i < changes.length) frames.push(encodeBulkRecord(firstSeq + i, changes[i]!));
     runStart = i + 1;
   }
@@ -161,13 +163,13 @@ function msgpackString(value: string): Buffer {
   return Buffer.from(pack(value));
 }
 
-function encodeSmallRecords(firstSeq: number, changes: readonly LogChange[], from: number, to: number): Buffer {
+function encodeSmallRecords(firstSeq: number, changes: readonly LogChange[], from: number, to: number, scratch?: Buffer): Buffer {
   let bound = 0;
   for (let i = from; i < to; i++) {
     const { org, projId, keyId, numbers } = changes[i]!;
     bound += LOG_RECORD_HEADER_BYTES + 64 + stringBytesMax(org) + stringBytesMax(projId) + stringBytesMax(keyId ?? '') + numbers.length * 8;
   }
-  const out = Buffer.allocUnsafe(bound);
+  const out = scratch !== undefined && scratch.length >= bound ? scratch : Buffer.allocUnsafe(bound);
   let offset = 0;
   for (let i = from; i < to; i++) {
     const change = changes[i]!;

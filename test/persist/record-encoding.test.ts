@@ -69,4 +69,15 @@ describe('log record encoding', () => {
     expect(buffers[1]!.equals(encodeRecord(9, bulk))).toBe(true);
     expect(encodeRecords(1, [])).toEqual([]);
   });
+
+  it('writes the first run into a scratch buffer that fits, and allocates when it does not', () => {
+    const records = [change(), change({ keyId: 'k' })];
+    const expected = Buffer.concat(records.map((record, i) => encodeRecord(3 + i, record)));
+    const scratch = Buffer.alloc(4096);
+    const [inScratch] = encodeRecords(3, records, scratch);
+    expect(inScratch!.buffer).toBe(scratch.buffer);
+    expect(inScratch!.equals(expected)).toBe(true);
+    const [allocated] = encodeRecords(3, records, Buffer.alloc(16));
+    expect(allocated!.equals(expected)).toBe(true);
+  });
 });
