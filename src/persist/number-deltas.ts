@@ -20,6 +20,11 @@ export function encodeDeltas(numbers: Float64Array): Buffer {
     const number = numbers[i]!;
     let delta = number - previous;
     previous = number;
+    if (delta < CONTINUE) {
+      // The common case of a dense bulk change: one byte, no loop.
+      out[at++] = delta;
+      continue;
+    }
     if (delta < TWO_POW_31) {
       while (delta >= CONTINUE) {
         out[at++] = (delta & LOW_BITS) | CONTINUE;
