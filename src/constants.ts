@@ -22,6 +22,19 @@ export const AREA_REST_MODULUS = 10_000_000;
  * few thousand changes, and a lookup in the delta (a Map) stays a single hash probe.
  */
 export const AREA_DELTA_ENTRIES_MAX = 4096;
+/**
+ * Array containers (at most 4,096 values of a 65,536-value block) holding at least this many values
+ * get a plain 8 KiB bitmap copy for one-access lookups (src/store/portable-bitmap.ts). At 2,048 the
+ * copy costs at most 32 bits per number of such a container; registry-shaped data at 100M pays
+ * about 2.5 bits per number overall, uniform-random data (under 1,000 per container) nothing.
+ */
+export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
+/**
+ * Batches of at least this many numbers are grouped by container before probing
+ * (src/store/batch-probe.ts); below it the grouping's fixed cost (a pass over a 153,000-slot table)
+ * outweighs what it saves. Chosen from the sweep in bench/scrub.bench.ts.
+ */
+export const BATCH_GROUPING_NUMBERS_MIN = 4096;
 
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;
@@ -58,6 +71,8 @@ export const LOG_RECORD_NUMBERS_MAX = 1_048_576;
 export const LOG_RECORD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 /** A new segment is started once the current one exceeds this size (snapshots remove old ones). */
 export const LOG_SEGMENT_BYTES_MAX = 32 * 1024 * 1024;
+/** The log writer's reused write buffer (a batch of about 800 single adds); bigger batches allocate. */
+export const LOG_WRITE_SCRATCH_BYTES = 64 * 1024;
 /** `--fsync interval`: the window of acknowledged changes a power loss may cost. */
 export const FSYNC_INTERVAL_MS = 100;
 /** Defaults of `--snapshot-interval` and `--snapshot-log-bytes`. */
@@ -71,8 +86,6 @@ export const SNAPSHOT_FORMAT_VERSION = 1;
 export const SNAPSHOTS_KEPT = 2;
 /** After a failed append, how often the writer probes whether the disk takes writes again. */
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
-/** The log writer's reused write buffer (a batch of about 800 single adds); bigger batches allocate. */
-export const LOG_WRITE_SCRATCH_BYTES = 64 * 1024;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */
 export const STORAGE_PROBE_BYTES = 4096;
 

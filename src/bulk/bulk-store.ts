@@ -3,6 +3,7 @@
 // the walk of one list area code by area code for exports (one area materialised at a time).
 
 import { numberFromParts } from '../phone/digits.js';
+import { markLists } from '../store/batch-probe.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { MASTER_LIST, type ListAddress } from '../store/list-id.js';
 import type { BlockingList } from '../store/lookup.js';
@@ -19,12 +20,9 @@ export function blockingCodes(store: DncStore, address: ListAddress, numbers: Fl
   const organisation = store.organisation(address.org);
   const master = organisation?.master;
   const project = address.projId === MASTER_LIST ? undefined : organisation?.projects.get(address.projId);
-  for (let i = 0; i < count; i++) {
-    const number = numbers[i]!;
-    if (project !== undefined && project.has(number)) out[i] = BLOCKED_BY_PROJECT;
-    else if (master !== undefined && master.has(number)) out[i] = BLOCKED_BY_MASTER;
-    else out[i] = NOT_BLOCKED;
-  }
+  // Bit 1 (project) and bit 2 (master) are the codes; on both lists (3) the project wins.
+  markLists([project, master], numbers, count, out);
+  for (let i = 0; i < count; i++) if (out[i] === BLOCKED_BY_PROJECT + BLOCKED_BY_MASTER) out[i] = BLOCKED_BY_PROJECT;
 }
 
 /** The numbers of one list, ascending, one area code per yielded array (empty list: nothing). */

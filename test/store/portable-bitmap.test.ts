@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AREA_REST_MODULUS } from '../../src/constants.js';
+import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../../src/constants.js';
 import { CorruptBitmapError, PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
 
@@ -75,6 +75,18 @@ describe('PortableBitmap', () => {
       ),
       { numRuns: 80 },
     );
+  });
+
+  it('gives array containers from ARRAY_EXPAND_CARDINALITY_MIN values a bitmap copy, and answers the same', () => {
+    const key = 152; // the last key: its values must stay below 10^7
+    const spaced = (count: number): number[] => Array.from({ length: count }, (_, i) => key * 65536 + Math.floor((i * 19_000) / count) * 2 + 1);
+    const below = new RoaringBitmap32(spaced(ARRAY_EXPAND_CARDINALITY_MIN - 1));
+    const atThreshold = new RoaringBitmap32(spaced(ARRAY_EXPAND_CARDINALITY_MIN));
+    const full = new RoaringBitmap32([...spaced(4096), 5, 70_000]);
+    expect(frozen(below).expandedContainers).toBe(0);
+    expect(frozen(atThreshold).expandedContainers).toBe(1);
+    expect(frozen(full).expandedContainers).toBe(1);
+    for (const bitmap of [below, atThreshold, full]) expectSameMembers(bitmap, frozen(bitmap));
   });
 
   it('reads owned bytes in place wherever they sit in their buffer', () => {
