@@ -2,10 +2,10 @@
 // (100M with --scale 100M), beside the per-number `dnc.isBlocked` loop over the same entries; and the
 // batch scrub of parsed numbers (`dnc.blockingCodes`, what the streaming scrub endpoint uses) beside
 // the per-number RoaringBitmap32.has() loop over the same parsed numbers (the issue-7 baseline).
-// Then a sweep of small batches comparing two native strategies on the area-code Roaring layout:
-// per-number has() over the sorted batch, and per-area-code query bitmaps intersected with the list,
-// to show where native set operations would start winning (the engine probes its frozen layout
-// from JS instead, and needs no threshold).
+// Then a sweep of batch sizes: the engine's two strategies on its own NumberSet (one frozen probe
+// per number, and the batch grouped by container then probed in tight loops), whose crossover backs
+// BATCH_GROUPING_NUMBERS_MIN; and the engine's scrub beside native set operations (per-area-code
+// query bitmaps intersected with the list), the alternative the issues name.
 
 import type { Dnc } from '../src/index.js';
 import * as constants from '../src/constants.js';
@@ -15,6 +15,8 @@ import { requireGcUnlessSmoke, runMicro, timeMsInterleaved, type MicroCase } fro
 import { AreaRoaring, loadDnc } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 import { RoaringBitmap32 } from '../src/store/roaring.js';
+import { NumberSet } from '../src/store/number-set.js';
+import { markLists } from '../src/store/batch-probe.js';
 
 const STANDARD_SETS = [1_000_000, 10_000_000];
 const NATIONAL_SETS = [100_000_000];
@@ -88,20 +90,7 @@ async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, bat
   ];
 }
 
-/** The engine's small-batch strategy: sort, then probe each distinct number. */
-function scrubByProbing(layout: AreaRoaring, batch: Float64Array): number {
-  const sorted = batch.slice().sort();
-  let blocked = 0;
-  let previous = -1;
-  for (const number of sorted) {
-    if (number === previous) continue;
-    previous = number;
-    if (layout.has(number)) blocked++;
-  }
-  return blocked;
-}
-
-/** The engine's large-batch strategy: sort, one query bitmap per area-code run, intersect. */
+/** Native set operations: sort, one query bitmap per area-code run, intersect with the list. */
 function scrubBySetOperations(layout: AreaRoaring, batch: Float64Array): number {
   const sorted = batch.slice().sort();
   const rests = new Uint32Array(sorted.length);
@@ -138,50 +127,59 @@ function sweepCase(name: string, batches: Float64Array[], scrub: (batch: Float64
   };
 }
 
-/** The engine's scrub: every entry probed in the frozen layout from JS, in input order. */
-function scrubByFrozenProbe(dnc: Dnc, batch: Float64Array, codes: Uint8Array): number {
+/** The engine's scrub of parsed numbers (grouped from BATCH_GROUPING_NUMBERS_MIN numbers). */
+function scrubByEngine(dnc: Dnc, batch: Float64Array, codes: Uint8Array): number {
   dnc.blockingCodes(batch, batch.length, codes);
   let blocked = 0;
   for (let i = 0; i < batch.length; i++) if (codes[i] !== 0) blocked++;
   return blocked;
 }
 
+/** One of the engine's two strategies, forced: grouped (threshold 0) or one probe per number. */
+function scrubByStrategy(list: NumberSet, batch: Float64Array, marks: Uint8Array, grouped: boolean): number {
+  markLists([list], batch, batch.length, marks, grouped ? 0 : Number.POSITIVE_INFINITY);
+  let blocked = 0;
+  for (let i = 0; i < batch.length; i++) if (marks[i] !== 0) blocked++;
+  return blocked;
+}
+
 function sweep(dnc: Dnc, layout: AreaRoaring, data: NumberData, context: BenchContext): Figure[] {
   const figures: Figure[] = [];
+  const list = new NumberSet();
+  list.addSorted(data.numbers);
   let crossover: number | undefined;
   for (const size of context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES) {
     const poolBatches = context.smoke ? 2 : Math.max(4, Math.min(64, Math.floor(SWEEP_POOL_NUMBERS / size)));
     const sets = Array.from({ length: poolBatches }, (_, i) => probeSet(data, size, HIT_FRACTION, SEED * 1000 + size + i));
-    for (const set of sets) {
-      check(scrubByProbing(layout, set.numbers) === set.expectedDistinctHits, `probing strategy at ${size}`);
-      check(scrubBySetOperations(layout, set.numbers) === set.expectedDistinctHits, `set-operations strategy at ${size}`);
-    }
     const codes = new Uint8Array(size);
-    for (const set of sets) check(scrubByFrozenProbe(dnc, set.numbers, codes) === set.expectedHits, `frozen probe at ${size}`);
+    for (const set of sets) {
+      check(scrubBySetOperations(layout, set.numbers) === set.expectedDistinctHits, `set-operations strategy at ${size}`);
+      check(scrubByEngine(dnc, set.numbers, codes) === set.expectedHits, `engine scrub at ${size}`);
+      check(scrubByStrategy(list, set.numbers, codes, true) === set.expectedHits, `grouped probe at ${size}`);
+      check(scrubByStrategy(list, set.numbers, codes, false) === set.expectedHits, `per-number probe at ${size}`);
+    }
     const batches = sets.map((set) => set.numbers);
-    const [probing, setOps, frozen] = runMicro(
+    const [setOps, engine, grouped, each] = runMicro(
       [
-        sweepCase('probing', batches, (b) => scrubByProbing(layout, b)),
         sweepCase('set operations', batches, (b) => scrubBySetOperations(layout, b)),
-        sweepCase('idnc frozen probe', batches, (b) => scrubByFrozenProbe(dnc, b, codes)),
+        sweepCase('idnc blockingCodes', batches, (b) => scrubByEngine(dnc, b, codes)),
+        sweepCase('idnc grouped probe', batches, (b) => scrubByStrategy(list, b, codes, true)),
+        sweepCase('idnc per-number probe', batches, (b) => scrubByStrategy(list, b, codes, false)),
       ],
       { smoke: context.smoke, maxTimeSeconds: 1 },
     );
-    figures.push(versus(`sweep ${size}: idnc frozen probe (engine scrub)`, frozen!.opsPerSecond, 'numbers/s', 'native set operations', setOps!.opsPerSecond,
-      { target: 'the engine\'s per-number probe beats set operations at every size (issue 2)', met: frozen!.opsPerSecond >= setOps!.opsPerSecond }));
-    const wins = setOps!.opsPerSecond >= probing!.opsPerSecond;
+    figures.push(versus(`sweep ${size}: idnc scrub (blockingCodes)`, engine!.opsPerSecond, 'numbers/s', 'native set operations', setOps!.opsPerSecond,
+      { target: 'the engine\'s scrub beats set operations at every size (issue 2)', met: engine!.opsPerSecond >= setOps!.opsPerSecond }));
+    const wins = grouped!.opsPerSecond >= each!.opsPerSecond;
     if (wins && crossover === undefined) crossover = size;
     if (!wins) crossover = undefined;
-    figures.push(versus(`sweep ${size}: set operations`, setOps!.opsPerSecond, 'numbers/s', 'per-number probing', probing!.opsPerSecond));
+    figures.push(versus(`sweep ${size}: grouped probe`, grouped!.opsPerSecond, 'numbers/s', 'one frozen probe per number', each!.opsPerSecond));
   }
-  // The engine's switch-over constant, if it still has one (a JS-probing scrub needs none).
-  const threshold = (constants as Record<string, unknown>)['SCRUB_SET_OPERATIONS_NUMBERS_MIN'];
-  const extras = typeof threshold === 'number'
-    ? { target: `supports SCRUB_SET_OPERATIONS_NUMBERS_MIN = ${threshold} (crossover within 2x of it)`,
-      met: crossover !== undefined && crossover <= threshold * 2 && crossover >= threshold / 2 }
-    : { target: 'engine has no set-operations threshold' };
+  const threshold = constants.BATCH_GROUPING_NUMBERS_MIN;
   const largest = (context.smoke ? SMOKE_SWEEP_BATCHES : SWEEP_BATCHES).at(-1);
-  figures.push(plain(`crossover: smallest batch from which set operations win (0 = never up to ${largest})`, crossover ?? 0, 'numbers', extras));
+  figures.push(plain(`crossover: smallest batch from which grouping wins (0 = never up to ${largest})`, crossover ?? 0, 'numbers',
+    { target: `supports BATCH_GROUPING_NUMBERS_MIN = ${threshold} (crossover within 2x of it)`,
+      met: crossover !== undefined && crossover <= threshold * 2 && crossover >= threshold / 2 }));
   return figures;
 }
 

@@ -152,13 +152,20 @@ function markEach(list: NumberSet, numbers: Float64Array, count: number, out: Ui
 
 /**
  * Marks into `out[i]` (cleared first) bit 1 when `lists[0]` holds numbers[i], bit 2 for lists[1], and
- * so on, for i < count. Small batches probe number by number (grouping has a fixed cost).
+ * so on, for i < count. Batches smaller than `groupingNumbersMin` probe number by number (grouping
+ * has a fixed cost); the parameter exists so the benchmark can time both strategies.
  */
-export function markLists(lists: readonly (NumberSet | undefined)[], numbers: Float64Array, count: number, out: Uint8Array): void {
+export function markLists(
+  lists: readonly (NumberSet | undefined)[],
+  numbers: Float64Array,
+  count: number,
+  out: Uint8Array,
+  groupingNumbersMin = BATCH_GROUPING_NUMBERS_MIN,
+): void {
   out.fill(0, 0, count);
   const present = lists.filter((list) => list !== undefined && list.size > 0).length;
   if (present === 0) return;
-  const batch = count >= BATCH_GROUPING_NUMBERS_MIN ? new GroupedBatch(numbers, count, wantedAreaCodes(lists)) : undefined;
+  const batch = count >= groupingNumbersMin ? new GroupedBatch(numbers, count, wantedAreaCodes(lists)) : undefined;
   lists.forEach((list, index) => {
     if (list === undefined || list.size === 0) return;
     if (batch === undefined) markEach(list, numbers, count, out, 1 << index);
