@@ -115,13 +115,24 @@ export function sortUniqueNumbers(numbers: Float64Array, count = numbers.length)
   return sorter.finish(numbers);
 }
 
-/** Whether numbers[0, count) are valid, strictly ascending; stops at the first that is not. */
+/**
+ * Whether numbers[0, count) are valid, strictly ascending; stops at the first that is not. Ascending
+ * numbers change area code rarely, so the area code is recomputed (a division) only when a number
+ * passes the current one's end.
+ */
 function sortedDistinctValid(numbers: Float64Array, count: number): boolean {
   let previous = 0;
+  let areaBase = 0;
+  let areaLimit = 0;
   for (let i = 0; i < count; i++) {
     const number = numbers[i]!;
-    const area = Math.floor(number / AREA_REST_MODULUS);
-    if (!(number > previous && area <= 999 && number - area * AREA_REST_MODULUS >= 2_000_000 && number === Math.floor(number))) return false;
+    if (!(number > previous)) return false;
+    if (number >= areaLimit) {
+      if (!(number < 10_000_000_000)) return false;
+      areaBase = Math.floor(number / AREA_REST_MODULUS) * AREA_REST_MODULUS;
+      areaLimit = areaBase + AREA_REST_MODULUS;
+    }
+    if (!(number - areaBase >= 2_000_000 && number === Math.floor(number))) return false;
     previous = number;
   }
   return count === 0 || numbers[0]! >= 2_000_000_000;

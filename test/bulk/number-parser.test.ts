@@ -149,6 +149,10 @@ describe('sortUniqueNumbers', () => {
     expect(() => sortUniqueNumbers(Float64Array.of(5039367187.5, 5039367187))).toThrow(/number 1/);
     expect(() => sortUniqueNumbers(Float64Array.of(2002000000, 10_002_000_000))).toThrow(/number 2/);
     expect(() => sortUniqueNumbers(Float64Array.of(1992000000, 2002000000))).toThrow(/number 1/);
+    // Sorted input is checked as thoroughly as unsorted input.
+    expect(() => sortUniqueNumbers(Float64Array.of(2002000000, 5031367187, 5039367187))).toThrow(/number 2/);
+    expect(() => sortUniqueNumbers(Float64Array.of(2002000000, 5039367187, 5039367187.5, 5049367187))).toThrow(/number 3/);
+    expect(() => sortUniqueNumbers(Float64Array.of(5039999999, 5042000000, 5041999999 + 1e7))).toThrow(/number 3/);
   });
 });
 
