@@ -1,6 +1,6 @@
-// The key store remembers a key that matched its hash (one constant-time compare instead of a
-// SHA-256 per request): a wrong secret for a remembered id, a revocation and a changed hash must
-// all still be refused.
+// The key store remembers a key that matched its hash (one map lookup instead of a SHA-256 per
+// request): a wrong secret for a remembered id, a revocation and a changed hash must all still be
+// refused, and what it remembers is bounded by the records.
 
 import { describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/keys/key-format.js';
@@ -31,5 +31,15 @@ describe('KeyStore verified-key memory', () => {
     expect(store.authenticate(a.key)).toBeUndefined();
     store.replace([a.record]);
     expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+  });
+
+  it('remembers only keys that matched, never a wrong or unknown one', () => {
+    const a = record();
+    const store = new KeyStore([a.record]);
+    for (let i = 0; i < 50; i++) expect(store.authenticate(generateKey().key)).toBeUndefined();
+    const wrong = `${a.key.slice(0, -1)}${a.key.endsWith('A') ? 'B' : 'A'}`;
+    for (let i = 0; i < 3; i++) expect(store.authenticate(wrong)).toBeUndefined();
+    expect(store.authenticate(a.key)?.id).toBe(a.record.id);
+    expect((store as unknown as { verified: Map<string, string> }).verified.size).toBe(1);
   });
 });
