@@ -18,7 +18,7 @@ import { accessLogger, writesDebug } from './access-log.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { handleError, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
-import { registerMetrics } from './metrics-route.js';
+import { notFoundObserver, registerMetrics } from './metrics-route.js';
 import { registerOpenApi } from './openapi.js';
 import type { KeyRateLimiter } from './rate-limit.js';
 import { registerRequestGuard } from './request-guard.js';
@@ -73,6 +73,39 @@ export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
   });
 }
 
+/**
+ * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
+ * every request). onRequest: the request id header, the head limits, the requests-per-connection
+ * count. onResponse: the not_found request count and the log line (at most one per request;
+ * Fastify's own logging writes two). Per-route parts (key check, request count) are attached by
+ * onRoute hooks in request-guard.ts and metrics-route.ts.
+ */
+function addAppHooks(app: FastifyInstance, options: AppOptions, limits: HttpLimits, metrics: IdncMetrics): void {
+  const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    try {
+      checkRequestHead(request, limits);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (countRequest !== null) countRequest(request, reply);
+    done();
+  });
+  const observeNotFound = notFoundObserver(metrics);
+  const logResponse = accessLogger({
+    all: options.accessLog ?? false,
+    slowMs: options.slowRequestMs ?? HTTP_SLOW_REQUEST_MS,
+    debug: writesDebug(options.logger),
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    observeNotFound(request, reply);
+    logResponse(request, reply);
+    done();
+  });
+}
+
 export function buildApp(options: AppOptions): FastifyInstance {
   const limits = resolveLimits(options.limits);
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
@@ -95,35 +128,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
-  app.addHook('onRequest', (request, _reply, done) => {
-    try {
-      checkRequestHead(request, limits);
-    } catch (error) {
-      done(error as Error);
-      return;
-    }
-    done();
-  });
-  applyConnectionLimits(app, resolveConnectionLimits(options.connections));
+  const metrics = options.metrics ?? new IdncMetrics();
+  metrics.bindEngine(options.dnc);
+  addAppHooks(app, options, limits, metrics);
   registerRequestGuard(app, {
     keys: options.keys,
     ...(options.rateLimiter === undefined ? {} : { limiter: options.rateLimiter }),
     ...(options.authThrottle === undefined ? {} : { throttle: options.authThrottle }),
   });
-  // At most one log line per request (Fastify's own logging writes two): method, path, status, time.
-  const logResponse = accessLogger({
-    all: options.accessLog ?? false,
-    slowMs: options.slowRequestMs ?? HTTP_SLOW_REQUEST_MS,
-    debug: writesDebug(options.logger),
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    logResponse(request, reply);
-    done();
-  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
-  const metrics = options.metrics ?? new IdncMetrics();
-  metrics.bindEngine(options.dnc);
   registerMetrics(app, metrics);
   app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });

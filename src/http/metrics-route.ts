@@ -10,21 +10,26 @@ import { actionLabel, type IdncMetrics } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';
 
+/** Counts the requests that matched no route (route="not_found"), for the app-wide onResponse hook. */
+export function notFoundObserver(metrics: IdncMetrics): (request: FastifyRequest, reply: FastifyReply) => void {
+  const observe = metrics.routeObserver('not_found');
+  return (request, reply) => {
+    if (request.is404) observe(request.method, '', reply.statusCode, reply.elapsedTime / 1000);
+  };
+}
+
+/** Declares GET /metrics and counts every request of every declared route. */
 export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): void {
   // Matched routes get their own onResponse hook with the route bound (onRoute), so nothing is
-  // looked up per request; the app-wide hook counts only what matched no route.
+  // looked up per request; notFoundObserver counts what matched no route.
   app.addHook('onRoute', (route) => {
-    const url = route.url;
+    const observeRoute = metrics.routeObserver(route.url);
     const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-      metrics.observeRequest(url, request.method, actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
+      observeRoute(request.method, actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
       done();
     };
     const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
     route.onResponse = [...own, observe] as typeof route.onResponse;
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    if (request.is404) metrics.observeRequest('not_found', request.method, '', reply.statusCode, reply.elapsedTime / 1000);
-    done();
   });
   app.get(METRICS_PATH, async (request, reply) => {
     const key = request.idncKey;

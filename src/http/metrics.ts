@@ -29,6 +29,12 @@ interface ExportedValue {
 const BOUNDS = METRICS_REQUEST_SECONDS_BUCKETS;
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 const ACTIONS = new Set(['add', 'remove', 'count', 'status']);
+/** Small numbers for the closed label sets, so a route finds its series by one integer key. */
+const METHOD_INDEX: Readonly<Record<string, number>> = { __proto__: null, GET: 1, POST: 2, PUT: 3, PATCH: 4, DELETE: 5, HEAD: 6, OPTIONS: 7 } as never;
+const ACTION_INDEX: Readonly<Record<string, number>> = { __proto__: null, '': 0, add: 1, remove: 2, count: 3, status: 4, invalid: 5 } as never;
+
+/** Counts and times the requests of one route: (method, action label, status code, seconds). */
+export type RouteObserver = (method: string, action: string, statusCode: number, seconds: number) => void;
 
 /** The pdnc actionType of a request as a closed label value ('' when the route has none). */
 export function actionLabel(request: FastifyRequest): string {
@@ -43,6 +49,14 @@ export function actionLabel(request: FastifyRequest): string {
 function fieldOf(fields: unknown, name: string): unknown {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return undefined;
   return Object.hasOwn(fields, name) ? (fields as Record<string, unknown>)[name] : undefined;
+}
+
+function record(series: RequestSeries, seconds: number): void {
+  series.count++;
+  series.sumSeconds += seconds;
+  let bucket = 0;
+  while (bucket < BOUNDS.length && seconds > BOUNDS[bucket]!) bucket++;
+  series.buckets[bucket]!++;
 }
 
 export class IdncMetrics {
@@ -76,18 +90,41 @@ export class IdncMetrics {
   };
 
   observeRequest(route: string, method: string, action: string, statusCode: number, seconds: number): void {
-    const key = `${route} ${method} ${action} ${statusCode}`;
+    record(this.seriesOf(route, method, action, statusCode), seconds);
+  }
+
+  /**
+   * The observer of one route: its series are found by an integer made of the method, action and
+   * status (no label string is built per request); a new combination goes through seriesOf once.
+   */
+  routeObserver(route: string): RouteObserver {
+    const own = new Map<number, RequestSeries>();
+    return (method, action, statusCode, seconds) => {
+      const actionIndex = ACTION_INDEX[action];
+      if (actionIndex === undefined) {
+        record(this.seriesOf(route, method, action, statusCode), seconds);
+        return;
+      }
+      const key = statusCode * 64 + (METHOD_INDEX[method] ?? 0) * 8 + actionIndex;
+      let series = own.get(key);
+      if (series === undefined) {
+        series = this.seriesOf(route, method, action, statusCode);
+        own.set(key, series);
+      }
+      record(series, seconds);
+    };
+  }
+
+  private seriesOf(route: string, method: string, action: string, statusCode: number): RequestSeries {
+    const methodLabel = METHODS.has(method) ? method : 'other';
+    const key = `${route} ${methodLabel} ${action} ${statusCode}`;
     let series = this.series.get(key);
     if (series === undefined) {
-      const labels = { route, method: METHODS.has(method) ? method : 'other', action, status_code: String(statusCode) };
+      const labels = { route, method: methodLabel, action, status_code: String(statusCode) };
       series = { labels, count: 0, sumSeconds: 0, buckets: new Float64Array(BOUNDS.length + 1) };
       this.series.set(key, series);
     }
-    series.count++;
-    series.sumSeconds += seconds;
-    let bucket = 0;
-    while (bucket < BOUNDS.length && seconds > BOUNDS[bucket]!) bucket++;
-    series.buckets[bucket]!++;
+    return series;
   }
 
   /** The request counter and histogram as prom-client metrics whose values are read at scrape time. */

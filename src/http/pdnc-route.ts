@@ -9,6 +9,7 @@ import type { KeyStore } from '../keys/key-store.js';
 import { parsePhoneList } from '../phone/phone-list.js';
 import { authenticate, authorise } from './auth.js';
 import { readPdncParams, type PdncParams } from './pdnc-params.js';
+import { statusJson } from './status-json.js';
 
 export const PDNC_PATH = '/app/main/rpc/pdnc';
 
@@ -39,7 +40,7 @@ async function answer(params: PdncParams, org: string, keyId: string, options: P
     case 'status': {
       const entries = dnc.status(params.phoneList!, list);
       if (params.ignoreInvalid) reply.header('idnc-skipped', parsePhoneList(params.phoneList!).invalidCount);
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(entries));
+      return reply.type('application/json; charset=utf-8').send(statusJson(entries));
     }
     case 'add':
     case 'remove': {

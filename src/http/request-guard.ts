@@ -41,10 +41,6 @@ export function registerRequestGuard(app: FastifyInstance, options: RequestGuard
   const limiter = options.limiter ?? new KeyRateLimiter();
   const throttle = options.throttle ?? new AuthThrottle();
   app.decorateRequest('idncKey', null);
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
   const guard = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
     let key: KeyRecord;
     try {

@@ -6,7 +6,7 @@
 // answer carries `Connection: close`, so a client never sees a 5xx for it.
 
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import {
   HTTP_CONNECTIONS_MAX,
   HTTP_HEADERS_TIMEOUT_MS,
@@ -73,18 +73,20 @@ export function connectionServerOptions(limits: ConnectionLimits): {
 const REQUESTS_ON_SOCKET = Symbol('idncRequestsOnSocket');
 type CountedSocket = Socket & { [REQUESTS_ON_SOCKET]?: number };
 
-/** Sets maxConnections and counts requests per connection. */
-export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits): void {
+/**
+ * Sets maxConnections; returns the per-request part (for the app's one onRequest hook) that counts
+ * requests per connection, or null when that is unlimited.
+ */
+export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits): ((request: FastifyRequest, reply: FastifyReply) => void) | null {
   if (limits.connectionsMax > 0) app.server.maxConnections = limits.connectionsMax;
   const max = limits.requestsPerSocketMax;
-  if (max <= 0) return;
-  app.addHook('onRequest', (request, reply, done) => {
+  if (max <= 0) return null;
+  return (request, reply) => {
     const socket = request.raw.socket as CountedSocket | undefined;
     if (socket !== undefined && socket !== null) {
       const count = (socket[REQUESTS_ON_SOCKET] ?? 0) + 1;
       socket[REQUESTS_ON_SOCKET] = count;
       if (count >= max) reply.header('connection', 'close');
     }
-    done();
-  });
+  };
 }
