@@ -55,6 +55,16 @@ describe('log record encoding', () => {
     expect(decoded).toEqual({ ...record, seq: 2 ** 40 + 3 });
   });
 
+  it('the frame checksum equals zlib crc32 at every length around the JS/native switch', () => {
+    for (let orgLength = 1; orgLength <= 64; orgLength++) {
+      for (const count of [0, 1, 2, 5, 40, 60]) {
+        const record = change({ org: 'o'.repeat(orgLength), numbers: Float64Array.from({ length: count }, (_, i) => 2_125_550_000 + i * 97) });
+        const frame = encodeRecord(orgLength * 100 + count, record);
+        expect(frame.readUInt32LE(4)).toBe(crc32(frame.subarray(8)));
+      }
+    }
+  });
+
   it('a timestamp msgpackr would write as a signed or fractional number still decodes to itself', () => {
     for (const ts of [-5, 1.5]) expect(decodeBody(1, encodeRecord(1, change({ ts })).subarray(LOG_RECORD_HEADER_BYTES)).ts).toBe(ts);
   });
