@@ -67,7 +67,9 @@ export class GroupedBatch {
     this.marks = new Uint8Array(wanted);
     const slots: number[] = [];
     const starts: number[] = [];
-    const bucketCounts = new Int32Array((AREA_REST_MODULUS >>> LINE_SHIFT) + 2);
+    // sortAreaByRest uses about one bucket per entry, at least one per container, at most one per line.
+    const bucketsMax = Math.max(CONTAINER_KEY_SLOTS, Math.min(wanted, AREA_REST_MODULUS >>> LINE_SHIFT));
+    const bucketCounts = new Int32Array(bucketsMax + 3);
     const sortedRests = new Int32Array(wanted);
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
       const from = areaStarts[areaCode]!;

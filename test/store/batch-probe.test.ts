@@ -81,6 +81,18 @@ describe('markLists', () => {
     );
   });
 
+  it('answers the same when even tiny batches are grouped', () => {
+    const list = new NumberSet();
+    const members = listNumbers(5);
+    list.addSorted(members);
+    for (const size of [1, 2, 7, 150, 1000]) {
+      const input = probes(members, size, size);
+      const grouped = new Uint8Array(size);
+      markLists([list], input, size, grouped, 0);
+      expect(Array.from(grouped)).toEqual(Array.from(input, (number) => (list.has(number) ? 1 : 0)));
+    }
+  });
+
   it('clears the marks of a batch no list can match', () => {
     const marks = new Uint8Array(3).fill(5);
     markLists([undefined, new NumberSet()], Float64Array.of(2012345678, 5039367187, 9999999999), 3, marks);
