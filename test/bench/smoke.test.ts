@@ -14,7 +14,8 @@ import type { BenchContext, Figure, Scenario, ScenarioResult } from '../../bench
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BENCH_DIR = path.join(ROOT, 'bench');
-const SCENARIO_TIMEOUT_MS = 30_000;
+/** A hang detector, not a speed check: generous because the follower scenario starts servers and children. */
+const SCENARIO_TIMEOUT_MS = 90_000;
 const files = (await readdir(BENCH_DIR)).filter((file) => file.endsWith('.bench.ts')).sort();
 
 const smokeContext: BenchContext = { smoke: true, scale: 'standard', log: () => {} };
