@@ -2,6 +2,7 @@
 //
 //   offset 0   u32  body length in bytes (at most LOG_RECORD_BODY_BYTES_MAX)
 //   offset 4   u32  CRC-32 (node:zlib crc32) of bytes [8, 16 + body length): the seq and the body
+//                    (small frames compute the same value in JS, see crc32Range)
 //   offset 8   u64  seq: 1, 2, 3, ... without gaps across all segments (always below 2^53)
 //   offset 16  body msgpack map { org, projId, op: 'add'|'remove', numbers, ts, keyId }
 //

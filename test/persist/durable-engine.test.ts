@@ -86,6 +86,45 @@ describe('durable engine', () => {
     await dnc.close();
   });
 
+  it('writers that each await their last add share one fdatasync per round (full batches)', async () => {
+    const fileSystem = new FaultyFileSystem();
+    const dnc = await open({ fileSystem });
+    const writers = 16;
+    const rounds = 10;
+    const phones = numbers(writers * rounds);
+    const before = fileSystem.fdatasyncCalls;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, writer) => {
+        for (let round = 0; round < rounds; round++) await dnc.add(phones[round * writers + writer]!);
+      }),
+    );
+    expect(fileSystem.fdatasyncCalls - before).toBe(rounds);
+    expect(dnc.count()).toBe(writers * rounds);
+    await dnc.close();
+  });
+
+  it('adds arriving during an fdatasync go together in the next one, right after it', async () => {
+    const fileSystem = new FaultyFileSystem();
+    const dnc = await open({ fileSystem });
+    const phones = numbers(41);
+    let release!: () => void;
+    fileSystem.fdatasyncGate = new Promise<void>((resolve) => (release = resolve));
+    const before = fileSystem.fdatasyncCalls;
+    const first = dnc.add(phones[0]!);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fileSystem.fdatasyncCalls - before).toBe(1);
+    const queued = phones.slice(1).map((phone) => dnc.add(phone));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fileSystem.fdatasyncCalls - before).toBe(1);
+    fileSystem.fdatasyncGate = null;
+    release();
+    const results = await Promise.all([first, ...queued]);
+    expect(fileSystem.fdatasyncCalls - before).toBe(2);
+    expect(results.map((result) => result.seq)).toEqual(results.map((_, i) => results[0]!.seq + i));
+    expect(dnc.count()).toBe(41);
+    await dnc.close();
+  });
+
   it('makes a change visible only after its fdatasync completed', async () => {
     const fileSystem = new FaultyFileSystem();
     const dnc = await open({ fileSystem });
