@@ -36,4 +36,17 @@ describe('readInputs (files parsed chunk by chunk into one sorted, distinct arra
       { file: csv, line: 4, entry: '123' },
     ]);
   });
+
+  it('stops at a refused header with a read still in flight, and counts a file it read whole', async () => {
+    const csv = path.join(dir, 'wide.csv');
+    fs.writeFileSync(csv, `name,phone\n${'Ann,5039367187\n'.repeat(300_000)}`);
+    await expect(readInputs([csv], { column: 'mobile' })).rejects.toThrow(/wide\.csv: column "mobile" is not in the header row/);
+    const seen: number[] = [];
+    const result = await readInputs([csv], { column: 'phone', onProgress: (progress) => seen.push(progress.bytesRead) });
+    expect(Array.from(result.numbers)).toEqual([5039367187]);
+    expect(result.entries).toBe(300_000);
+    expect(result.bytesRead).toBe(fs.statSync(csv).size);
+    expect(seen.at(-1)).toBe(fs.statSync(csv).size);
+    expect(seen.length).toBeGreaterThan(3);
+  });
 });
