@@ -31,32 +31,38 @@ function checkNumberCount(phoneList: string, max: number): void {
   }
 }
 
-async function answer(params: PdncParams, org: string, keyId: string, options: PdncRouteOptions, reply: FastifyReply): Promise<FastifyReply> {
+/**
+ * Sends the answer. Reads (count, status) are answered at once and return nothing; writes return
+ * the promise of the durable change, which Fastify awaits (its rejection goes to the error handler).
+ */
+function answer(params: PdncParams, org: string, keyId: string, options: PdncRouteOptions, reply: FastifyReply): Promise<void> | undefined {
   const { dnc } = options;
   const list = { org, projId: params.projId, ignoreInvalid: params.ignoreInvalid };
   switch (params.action) {
     case 'count':
-      return reply.type('text/plain; charset=utf-8').send(String(dnc.count(list)));
+      reply.type('text/plain; charset=utf-8').send(String(dnc.count(list)));
+      return undefined;
     case 'status': {
       const entries = dnc.status(params.phoneList!, list);
       if (params.ignoreInvalid) reply.header('idnc-skipped', parsePhoneList(params.phoneList!).invalidCount);
-      return reply.type('application/json; charset=utf-8').send(statusJson(entries));
+      reply.type('application/json; charset=utf-8').send(statusJson(entries));
+      return undefined;
     }
     case 'add':
-    case 'remove': {
-      const write = { ...list, keyId };
-      const result = params.action === 'add' ? await dnc.add(params.phoneList!, write) : await dnc.remove(params.phoneList!, write);
-      return reply
-        .header('idnc-changed', result.changed)
-        .header('idnc-skipped', result.skipped)
-        .header('idnc-seq', result.seq)
-        .send();
-    }
+    case 'remove':
+      return write(params.action, params.phoneList!, { ...list, keyId }, dnc, reply);
   }
 }
 
+async function write(action: 'add' | 'remove', phoneList: string, options: Parameters<Dnc['add']>[1], dnc: Dnc, reply: FastifyReply): Promise<void> {
+  const result = action === 'add' ? await dnc.add(phoneList, options) : await dnc.remove(phoneList, options);
+  reply.header('idnc-changed', result.changed).header('idnc-skipped', result.skipped).header('idnc-seq', result.seq).send();
+}
+
 export function registerPdncRoute(app: FastifyInstance, options: PdncRouteOptions): void {
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+  // Not an async function: a read is answered within the call, without the promise (and the
+  // thenable job for a returned `reply`) an async handler costs on every request.
+  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
     const key = request.idncKey ?? authenticate(request.headers, options.keys);
     const params = readPdncParams(request.query, request.body);
     authorise(key, params.action, params.projId);
