@@ -88,20 +88,23 @@ export class NumberSet {
 
 /**
  * Calls `visit` once per area code present in `sorted`, with that run's rests as a Uint32Array.
- * The input must be sorted ascending, so each area code forms one contiguous run.
+ * The input must be sorted ascending, so each area code forms one contiguous run. The rests array
+ * is reused from one call to the next (valid only during the call): at 100M numbers one array for
+ * all the rests was 400 MB of fresh memory, where the largest area needs a few MB.
  */
 export function forEachAreaCodeRun(sorted: Float64Array, visit: (areaCode: number, rests: Uint32Array) => void): void {
-  const rests = new Uint32Array(sorted.length);
+  let rests = new Uint32Array(0);
   let runStart = 0;
   while (runStart < sorted.length) {
     const areaCode = areaCodeOf(sorted[runStart]!);
     // Sorted: the run is every number below the next area code's base, and a rest is a subtraction
     // (a floating-point % per number cost more than the whole bitmap build of a bulk import).
     const base = areaCode * AREA_REST_MODULUS;
-    const limit = base + AREA_REST_MODULUS;
-    const runEnd = firstAtLeast(sorted, limit, runStart);
-    for (let i = runStart; i < runEnd; i++) rests[i] = sorted[i]! - base;
-    visit(areaCode, rests.subarray(runStart, runEnd));
+    const runEnd = firstAtLeast(sorted, base + AREA_REST_MODULUS, runStart);
+    const length = runEnd - runStart;
+    if (rests.length < length) rests = new Uint32Array(Math.max(length, rests.length * 2));
+    for (let i = 0; i < length; i++) rests[i] = sorted[runStart + i]! - base;
+    visit(areaCode, rests.subarray(0, length));
     runStart = runEnd;
   }
 }
