@@ -27,6 +27,7 @@ const REST_WORDS = Math.ceil(AREA_REST_MODULUS / 32);
 const BITSET_PROMOTE_RESTS = 65_536;
 /** First capacity of an area's rest array (it doubles up to BITSET_PROMOTE_RESTS). */
 const PENDING_RESTS_MIN = 256;
+const AREA_RECIPROCAL = 1 / AREA_REST_MODULUS;
 const NO_BITS = new Int32Array(0);
 const NO_RESTS = new Uint32Array(0);
 
@@ -49,8 +50,15 @@ export class NumberSorter {
     const bitsets = this.bitsets;
     for (let i = 0; i < count; i++) {
       const number = numbers[i]!;
-      const area = Math.floor(number / AREA_REST_MODULUS);
-      const rest = number - area * AREA_REST_MODULUS;
+      // A multiplication by the reciprocal instead of a division (several times its throughput). For
+      // integers below 10^10 its rounding never crosses an area code (multiples of 10^7 included);
+      // the fix-up keeps that from being an assumption.
+      let area = Math.floor(number * AREA_RECIPROCAL);
+      let rest = number - area * AREA_REST_MODULUS;
+      if (rest >= AREA_REST_MODULUS) {
+        area++;
+        rest -= AREA_REST_MODULUS;
+      }
       // A valid number: integer, area code 200-999, exchange (first digit of the rest) 2-9.
       if (!(area >= 200 && area <= 999 && rest >= 2_000_000 && number === Math.floor(number))) throw invalidAt(this.added + i, number);
       const bits = bitsets[area]!;

@@ -186,6 +186,15 @@ describe('NumberSorter (numbers added in batches, as an import parses them)', ()
     expect(Array.from(sorter.finish())).toEqual(expected);
   });
 
+  it('splits numbers at area code boundaries exactly', () => {
+    const sorter = new NumberSorter();
+    sorter.add(Float64Array.of(9999999999, 2109999999, 2102000000, 2099999999, 9992000000, 2002000000));
+    expect(Array.from(sorter.finish())).toEqual([2002000000, 2099999999, 2102000000, 2109999999, 9992000000, 9999999999]);
+    for (const invalid of [2100000000, 2101999999, 9990000000, 10_002_000_000, 1_999_999_999, 2102000000.5]) {
+      expect(() => new NumberSorter().add(Float64Array.of(invalid))).toThrow(/number 1 of the bulk change/);
+    }
+  });
+
   it('names an invalid number by its position among all batches', () => {
     const sorter = new NumberSorter();
     sorter.add(Float64Array.of(5039367187, 2125551234));
