@@ -26,6 +26,7 @@ describe('serve configuration', () => {
       },
       bodyBytesMax: undefined,
       metricsPort: null,
+      accessLog: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -43,6 +44,13 @@ describe('serve configuration', () => {
       snapshotLogBytes: 8 * 1024 * 1024,
       requestNumbersMax: 500,
     });
+  });
+
+  it('--access-log or IDNC_ACCESS_LOG turns the access log on; a bad IDNC_ACCESS_LOG is refused', () => {
+    expect(loadServeConfig({ accessLog: true }, {}).accessLog).toBe(true);
+    for (const on of ['1', 'true', 'YES']) expect(loadServeConfig({}, { IDNC_ACCESS_LOG: on }).accessLog).toBe(true);
+    for (const off of ['', '0', 'false', 'no']) expect(loadServeConfig({}, { IDNC_ACCESS_LOG: off }).accessLog).toBe(false);
+    expect(() => loadServeConfig({}, { IDNC_ACCESS_LOG: 'maybe' })).toThrow(/IDNC_ACCESS_LOG "maybe"/);
   });
 
   it('refuses bad values naming the setting', () => {
