@@ -3,7 +3,7 @@
 // that resolves once the change is applied (and, with a data directory, durable).
 
 import { IdncError } from './errors.js';
-import { formatDigits } from './phone/digits.js';
+import { formatDigits, isValidNumber } from './phone/digits.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
 import { DncStore } from './store/dnc-store.js';
 import { checkListAddress, type ListAddress } from './store/list-id.js';
@@ -162,9 +162,10 @@ export class Dnc {
 
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
   isBlocked(phone: string | number, options?: ListOptions): boolean {
-    this.assertOpen();
-    const number = parsePhone(phone);
-    return isBlockedNumber(this.store, options?.org, options?.projId, number);
+    if (this.closed) this.assertOpen();
+    const number = typeof phone === 'number' && isValidNumber(phone) ? phone : parsePhone(phone);
+    if (options === undefined) return this.store.defaultMaster?.has(number) === true;
+    return isBlockedNumber(this.store, options.org, options.projId, number);
   }
 
   /**

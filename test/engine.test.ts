@@ -142,6 +142,20 @@ describe('isBlocked, scrub and close', () => {
     expect(() => dnc.isBlocked('503936718')).toThrowError(/expected 10 digits, got 9/);
   });
 
+  it('isBlocked without options answers from the default master list, however it was created', async () => {
+    const dnc = await openDnc();
+    expect(dnc.isBlocked(5039367187)).toBe(false); // no organisation yet
+    await dnc.add('5039367187', { projId: 'p1' }); // creates organisation default through a project
+    expect(dnc.isBlocked(5039367187)).toBe(false);
+    await dnc.addNumbers(Float64Array.of(7075276405));
+    expect(dnc.isBlocked(7075276405)).toBe(true);
+    expect(dnc.isBlocked('7075276405')).toBe(true);
+    expect(dnc.isBlocked(7075276405, {})).toBe(true);
+    expect(dnc.isBlocked(7075276405, { org: 'other' })).toBe(false);
+    expect(() => dnc.isBlocked(1075276405)).toThrowError(InvalidPhoneError);
+    expect(() => dnc.isBlocked(7075276405.5)).toThrowError(InvalidPhoneError);
+  });
+
   it('scrub returns the blocked entries in input order', async () => {
     const dnc = await openDnc();
     await dnc.add('7075276405,5039367187');

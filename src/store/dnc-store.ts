@@ -1,6 +1,7 @@
 // The in-memory state: organisations, each with one master list and any number of project lists.
 // Organisations never share a list: the same projId in two organisations is two NumberSets.
 
+import { DEFAULT_ORGANISATION } from '../constants.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
 import { NumberSet } from './number-set.js';
 
@@ -26,6 +27,12 @@ export class Organisation {
 export class DncStore {
   private readonly organisations = new Map<string, Organisation>();
 
+  /**
+   * The default organisation's master list once it exists: `isBlocked(number)` without options
+   * reaches it with one field read (every dependent load before the bitmap's own delays the lookup).
+   */
+  defaultMaster: NumberSet | undefined;
+
   /** The last organisation looked up: single lookups of one dialer repeat the same name. */
   private lastName: string | undefined;
   private lastOrganisation: Organisation | undefined;
@@ -49,6 +56,7 @@ export class DncStore {
     if (organisation === undefined) {
       organisation = new Organisation();
       this.organisations.set(address.org, organisation);
+      if (address.org === DEFAULT_ORGANISATION) this.defaultMaster = organisation.master;
     }
     return organisation.listForWrite(address.projId);
   }

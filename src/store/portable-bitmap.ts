@@ -39,7 +39,9 @@ const KIND_BITMAP = 1;
 const KIND_RUN = 2;
 /** An array container in the bytes with a bitmap copy in `expanded` (see the header). */
 const KIND_EXPANDED = 3;
-const EXPANSION_UNFILLED = -1;
+/** `bitStarts` entries: no container for the key (not a member), or a container needing a search. */
+const BIT_START_ABSENT = -1;
+const BIT_START_SEARCH = -2;
 
 /** Container keys of a 7-digit rest: rest >>> 16 is at most 152. */
 export const CONTAINER_KEY_SLOTS = Math.floor((AREA_REST_MODULUS - 1) / 65536) + 1;
@@ -69,10 +71,16 @@ export class PortableBitmap {
   private readonly bucketShifts: Uint8Array;
   /** Bucket tables: entry b = index of the first value >= b << shift within its array container. */
   private readonly bucketStarts: Uint16Array;
-  /** Per container key: where its bitmap copy starts in `expanded`, or EXPANSION_UNFILLED. */
-  private readonly expandedAt: Int32Array;
   /** Bitmap copies of dense array containers, BITMAP_CONTAINER_WORDS each, in key order. */
   private readonly expanded: Uint16Array;
+  /**
+   * The hot path's table. Per container key: where a bitmap to bit-test starts in `bitWords[key]`
+   * (a bitmap container in `words`, or a filled copy in `expanded`), else BIT_START_ABSENT or
+   * BIT_START_SEARCH. With the words array per key there is no branch on the container kind, which
+   * the CPU would mispredict often enough to stop overlapping the cache misses of successive lookups.
+   */
+  private readonly bitStarts: Int32Array;
+  private readonly bitWords: Uint16Array[];
 
   /**
    * `owned`: the caller hands the bytes over and never changes them (a snapshot file's buffer, a
@@ -92,8 +100,13 @@ export class PortableBitmap {
     this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(NO_BUCKETS);
     this.bucketShifts = new Uint8Array(CONTAINER_KEY_SLOTS);
     this.bucketStarts = this.reserveArrayBuckets();
-    this.expandedAt = new Int32Array(CONTAINER_KEY_SLOTS).fill(EXPANSION_UNFILLED);
     this.expanded = new Uint16Array(this.expandedContainers * BITMAP_CONTAINER_WORDS);
+    this.bitStarts = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
+    this.bitWords = new Array<Uint16Array>(CONTAINER_KEY_SLOTS).fill(this.words);
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
+      if (this.offsets[key]! < 0) continue;
+      this.bitStarts[key] = (this.metas[key]! & 3) === KIND_BITMAP ? this.offsets[key]! : BIT_START_SEARCH;
+    }
   }
 
   /** How many dense array containers have (or will have, on their first probe) a bitmap copy. */
@@ -115,7 +128,8 @@ export class PortableBitmap {
       const low = this.words[i]!;
       this.expanded[start + (low >>> 4)]! |= 1 << (low & 15);
     }
-    this.expandedAt[key] = start;
+    this.bitWords[key] = this.expanded;
+    this.bitStarts[key] = start;
     return start;
   }
 
@@ -223,15 +237,21 @@ export class PortableBitmap {
   has(rest: number): boolean {
     const key = rest >>> 16;
     if (key >= CONTAINER_KEY_SLOTS) return false;
+    const start = this.bitStarts[key]!;
+    if (start >= 0) {
+      const low = rest & 0xffff;
+      return (this.bitWords[key]![start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+    }
+    return start !== BIT_START_ABSENT && this.search(key, rest & 0xffff);
+  }
+
+  /** The cold path of `has`: array and run containers, and dense arrays before their first probe. */
+  private search(key: number, low: number): boolean {
     const at = this.offsets[key]!;
-    if (at < 0) return false;
-    const low = rest & 0xffff;
     const meta = this.metas[key]!;
     const kind = meta & 3;
-    if (kind === KIND_BITMAP) return (this.words[at + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     if (kind === KIND_EXPANDED) {
-      let start = this.expandedAt[key]!;
-      if (start === EXPANSION_UNFILLED) start = this.expand(key);
+      const start = this.expand(key);
       return (this.expanded[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     }
     if (kind === KIND_ARRAY) {
@@ -251,19 +271,14 @@ export class PortableBitmap {
    */
   markGroup(key: number, lows: Uint16Array, from: number, to: number, marks: Uint8Array, bit: number): void {
     if (key >= CONTAINER_KEY_SLOTS) return;
-    const at = this.offsets[key]!;
-    if (at < 0) return;
-    const kind = this.metas[key]! & 3;
-    if (kind === KIND_BITMAP) {
-      markBits(this.words, at, lows, from, to, marks, bit);
-    } else if (kind === KIND_EXPANDED) {
-      let start = this.expandedAt[key]!;
-      if (start === EXPANSION_UNFILLED) start = this.expand(key);
-      markBits(this.expanded, start, lows, from, to, marks, bit);
-    } else {
-      const high = key * 65536;
-      for (let j = from; j < to; j++) if (this.has(high + lows[j]!)) marks[j]! |= bit;
+    let start = this.bitStarts[key]!;
+    if (start === BIT_START_ABSENT) return;
+    if (start === BIT_START_SEARCH && (this.metas[key]! & 3) === KIND_EXPANDED) start = this.expand(key);
+    if (start >= 0) {
+      markBits(this.bitWords[key]!, start, lows, from, to, marks, bit);
+      return;
     }
+    for (let j = from; j < to; j++) if (this.search(key, lows[j]!)) marks[j]! |= bit;
   }
 }
 
