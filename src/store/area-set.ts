@@ -9,10 +9,12 @@
 
 import { AREA_DELTA_ENTRIES_MAX } from '../constants.js';
 import type { GroupedBatch } from './batch-probe.js';
-import { PortableBitmap } from './portable-bitmap.js';
+import { BIT_START_SEARCH, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
 import { RoaringBitmap32 } from './roaring.js';
 
 const EMPTY_BASE = new PortableBitmap(new RoaringBitmap32().serialize('portable'));
+/** Probe table while a delta is pending: every key goes to `has`, which consults the delta. */
+const SEARCH_EVERY_KEY = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_SEARCH);
 
 export class AreaSet {
   private base: PortableBitmap;
@@ -31,6 +33,18 @@ export class AreaSet {
 
   get size(): number {
     return this.total;
+  }
+
+  /**
+   * The bit-test table NumberSet probes inline (see PortableBitmap.bitStarts): the base's own, or
+   * all-search while a delta is pending. It changes when the set does: re-read it after every change.
+   */
+  get probeStarts(): Int32Array {
+    return this.delta === undefined ? this.base.bitStarts : SEARCH_EVERY_KEY;
+  }
+
+  get probeWords(): Uint16Array[] {
+    return this.base.bitWords;
   }
 
   has(rest: number): boolean {

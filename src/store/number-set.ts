@@ -7,20 +7,44 @@ import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
-import type { PortableBitmap } from './portable-bitmap.js';
+import { BIT_START_ABSENT, CONTAINER_KEY_SLOTS, type PortableBitmap } from './portable-bitmap.js';
+
+const ABSENT_EVERY_KEY = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
+const NO_WORDS: Uint16Array[] = new Array<Uint16Array>(CONTAINER_KEY_SLOTS).fill(new Uint16Array(0));
 
 export class NumberSet {
   private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
+  /**
+   * Per area code, its AreaSet's probe tables (AreaSet.probeStarts/probeWords), refreshed after
+   * every change to that area. `has` reads them directly: at national scale a lookup is one cache
+   * miss on the bitmap, and every dependent load before it (area object, base, tables) delays it and
+   * keeps the CPU from overlapping the misses of successive lookups.
+   */
+  private readonly probeStarts: Int32Array[] = new Array<Int32Array>(AREA_CODE_SLOTS).fill(ABSENT_EVERY_KEY);
+  private readonly probeWords: Uint16Array[][] = new Array<Uint16Array[]>(AREA_CODE_SLOTS).fill(NO_WORDS);
   private total = 0;
 
   get size(): number {
     return this.total;
   }
 
+  /** `number` must be a valid 10-digit number (callers parse first). */
   has(number: number): boolean {
     const areaCode = Math.floor(number / AREA_REST_MODULUS);
+    const rest = number - areaCode * AREA_REST_MODULUS;
+    const key = rest >>> 16;
+    const start = this.probeStarts[areaCode]![key]!;
+    if (start >= 0) {
+      const low = rest & 0xffff;
+      return (this.probeWords[areaCode]![key]![start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+    }
+    return start !== BIT_START_ABSENT && this.byAreaCode[areaCode]!.has(rest);
+  }
+
+  private refreshProbe(areaCode: number): void {
     const area = this.byAreaCode[areaCode];
-    return area !== undefined && area.has(number - areaCode * AREA_REST_MODULUS);
+    this.probeStarts[areaCode] = area?.probeStarts ?? ABSENT_EVERY_KEY;
+    this.probeWords[areaCode] = area?.probeWords ?? NO_WORDS;
   }
 
   /** The set of one area code, if it holds any number. */
@@ -49,6 +73,7 @@ export class NumberSet {
       }
       changed += area.apply(rests, adding);
       if (area.size === 0) this.byAreaCode[areaCode] = undefined;
+      this.refreshProbe(areaCode);
     });
     this.total += adding ? changed : -changed;
     return changed;
@@ -59,6 +84,7 @@ export class NumberSet {
     if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
     if (bitmap.size === 0) return;
     this.byAreaCode[areaCode] = new AreaSet(bitmap);
+    this.refreshProbe(areaCode);
     this.total += bitmap.size;
   }
 
@@ -66,7 +92,10 @@ export class NumberSet {
   *portableAreas(): IterableIterator<[number, Uint8Array]> {
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
       const area = this.byAreaCode[areaCode];
-      if (area !== undefined) yield [areaCode, area.portable()];
+      if (area === undefined) continue;
+      const portable = area.portable(); // compacts: the probe tables change
+      this.refreshProbe(areaCode);
+      yield [areaCode, portable];
     }
   }
 

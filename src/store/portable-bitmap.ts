@@ -40,8 +40,8 @@ const KIND_RUN = 2;
 /** An array container in the bytes with a bitmap copy in `expanded` (see the header). */
 const KIND_EXPANDED = 3;
 /** `bitStarts` entries: no container for the key (not a member), or a container needing a search. */
-const BIT_START_ABSENT = -1;
-const BIT_START_SEARCH = -2;
+export const BIT_START_ABSENT = -1;
+export const BIT_START_SEARCH = -2;
 
 /** Container keys of a 7-digit rest: rest >>> 16 is at most 152. */
 export const CONTAINER_KEY_SLOTS = Math.floor((AREA_REST_MODULUS - 1) / 65536) + 1;
@@ -74,13 +74,13 @@ export class PortableBitmap {
   /** Bitmap copies of dense array containers, BITMAP_CONTAINER_WORDS each, in key order. */
   private readonly expanded: Uint16Array;
   /**
-   * The hot path's table. Per container key: where a bitmap to bit-test starts in `bitWords[key]`
-   * (a bitmap container in `words`, or a filled copy in `expanded`), else BIT_START_ABSENT or
-   * BIT_START_SEARCH. With the words array per key there is no branch on the container kind, which
-   * the CPU would mispredict often enough to stop overlapping the cache misses of successive lookups.
+   * The hot path's table, read in place by NumberSet. Per container key: where a bitmap to bit-test
+   * starts in `bitWords[key]` (a bitmap container in `words`, or a filled copy in `expanded`), else
+   * BIT_START_ABSENT or BIT_START_SEARCH (then call `search`). Reading the array per key avoids a
+   * branch on the container kind. Never replaced, only updated in place when a copy is filled.
    */
-  private readonly bitStarts: Int32Array;
-  private readonly bitWords: Uint16Array[];
+  readonly bitStarts: Int32Array;
+  readonly bitWords: Uint16Array[];
 
   /**
    * `owned`: the caller hands the bytes over and never changes them (a snapshot file's buffer, a
@@ -245,8 +245,11 @@ export class PortableBitmap {
     return start !== BIT_START_ABSENT && this.search(key, rest & 0xffff);
   }
 
-  /** The cold path of `has`: array and run containers, and dense arrays before their first probe. */
-  private search(key: number, low: number): boolean {
+  /**
+   * The cold path of `has` (and of NumberSet's inlined copy of it): array and run containers, and
+   * dense arrays before their first probe. The container `key` must exist.
+   */
+  search(key: number, low: number): boolean {
     const at = this.offsets[key]!;
     const meta = this.metas[key]!;
     const kind = meta & 3;

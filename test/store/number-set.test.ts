@@ -1,0 +1,60 @@
+// NumberSet.has reads its areas' probe tables directly; they must follow every change: small
+// changes held in a delta, merges into a new base, removal of a whole area code, compaction for a
+// snapshot, loading an area, and the first probe of a dense array container (filled lazily).
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AREA_DELTA_ENTRIES_MAX, AREA_REST_MODULUS } from '../../src/constants.js';
+import { NumberSet } from '../../src/store/number-set.js';
+import { PortableBitmap } from '../../src/store/portable-bitmap.js';
+import { RoaringBitmap32 } from '../../src/store/roaring.js';
+
+const AREA_CODES = [201, 503];
+const number = fc.record({ areaCode: fc.constantFrom(...AREA_CODES), rest: fc.integer({ min: 2_000_000, max: 2_000_000 + 3 * 65536 }) })
+  .map(({ areaCode, rest }) => areaCode * AREA_REST_MODULUS + rest);
+const step = fc.oneof(
+  fc.record({ kind: fc.constant('change' as const), adding: fc.boolean(), numbers: fc.array(number, { maxLength: 30 }) }),
+  fc.record({ kind: fc.constant('change' as const), adding: fc.boolean(), numbers: fc.array(number, { minLength: AREA_DELTA_ENTRIES_MAX, maxLength: AREA_DELTA_ENTRIES_MAX + 3000 }) }),
+  fc.record({ kind: fc.constant('compact' as const) }),
+);
+
+function sorted(values: number[]): Float64Array {
+  return Float64Array.from(new Set(values)).sort();
+}
+
+describe('NumberSet', () => {
+  it('answers like a Set after every kind of change', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 8 }), fc.array(number, { minLength: 200, maxLength: 200 }), (steps, probes) => {
+        const set = new NumberSet();
+        const model = new Set<number>();
+        for (const current of steps) {
+          if (current.kind === 'compact') {
+            for (const _ of set.portableAreas()); // what a snapshot does
+          } else {
+            if (current.adding) set.addSorted(sorted(current.numbers));
+            else set.removeSorted(sorted(current.numbers));
+            for (const value of current.numbers) current.adding ? model.add(value) : model.delete(value);
+          }
+          const candidates = [...probes, ...[...model].slice(0, 200)];
+          const wrong = candidates.filter((value) => set.has(value) !== model.has(value));
+          expect(wrong.slice(0, 5)).toEqual([]);
+          expect(set.size).toBe(model.size);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('answers for an area installed from a snapshot, including a dense array container', () => {
+    const bitmap = new RoaringBitmap32();
+    for (let i = 0; i < 3000; i++) bitmap.add(2_000_000 + i * 7); // dense array container: copied on first probe
+    bitmap.addRange(3_000_000, 3_000_000 + 50_000); // runs
+    const set = new NumberSet();
+    set.loadArea(503, new PortableBitmap(bitmap.serialize('portable')));
+    for (const rest of [2_000_000, 2_000_007, 2_000_001, 3_000_000, 3_049_999, 3_050_000, 9_999_999]) {
+      expect(set.has(503 * AREA_REST_MODULUS + rest)).toBe(bitmap.has(rest));
+      expect(set.has(504 * AREA_REST_MODULUS + rest)).toBe(false);
+    }
+  });
+});
