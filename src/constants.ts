@@ -30,11 +30,12 @@ export const AREA_DELTA_ENTRIES_MAX = 4096;
  */
 export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
 /**
- * Batches of at least this many numbers are grouped by container before probing
- * (src/store/batch-probe.ts); below it the grouping's fixed cost (a pass over a 153,000-slot table)
- * outweighs what it saves. Chosen from the sweep in bench/scrub.bench.ts.
+ * Batches of at least this many numbers are radix-grouped by area code and rest before probing
+ * (src/store/batch-probe.ts); below it the grouping passes cost more than they save. From the sweep
+ * in bench/scrub.bench.ts (grouped vs one probe per number against 10M numbers: crossover between
+ * 8,192 and 16,384).
  */
-export const BATCH_GROUPING_NUMBERS_MIN = 4096;
+export const BATCH_GROUPING_NUMBERS_MIN = 16_384;
 
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;
