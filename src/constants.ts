@@ -32,10 +32,10 @@ export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
 /**
  * Batches of at least this many numbers are radix-grouped by area code and rest before probing
  * (src/store/batch-probe.ts); below it the grouping passes cost more than they save. From the sweep
- * in bench/scrub.bench.ts (grouped vs one probe per number against 10M numbers: crossover between
- * 8,192 and 16,384).
+ * in bench/scrub.bench.ts (grouped vs one probe per number, quiet machine: crossover 65,536 against
+ * 10M numbers, 32,768 against 100M; 16,384 on a loaded machine against 10M).
  */
-export const BATCH_GROUPING_NUMBERS_MIN = 16_384;
+export const BATCH_GROUPING_NUMBERS_MIN = 32_768;
 
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;
