@@ -73,6 +73,10 @@ export class PortableBitmap {
   private readonly bucketStarts: Uint16Array;
   /** Bitmap copies of dense array containers, BITMAP_CONTAINER_WORDS each, in key order. */
   private readonly expanded: Uint16Array;
+  /** Per container key: where its copy goes in `expanded` (dense array containers only). */
+  private readonly copyStarts: Int32Array;
+  /** How many dense array containers have (or will have, on their first probe) a bitmap copy. */
+  readonly expandedContainers: number;
   /**
    * The hot path's table, read in place by NumberSet. Per container key: where a bitmap to bit-test
    * starts in `bitWords[key]` (a bitmap container in `words`, or a filled copy in `expanded`), else
@@ -100,28 +104,23 @@ export class PortableBitmap {
     this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(NO_BUCKETS);
     this.bucketShifts = new Uint8Array(CONTAINER_KEY_SLOTS);
     this.bucketStarts = this.reserveArrayBuckets();
-    this.expanded = new Uint16Array(this.expandedContainers * BITMAP_CONTAINER_WORDS);
     this.bitStarts = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
     this.bitWords = new Array<Uint16Array>(CONTAINER_KEY_SLOTS).fill(this.words);
+    this.copyStarts = new Int32Array(CONTAINER_KEY_SLOTS);
+    let copies = 0;
     for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
       if (this.offsets[key]! < 0) continue;
-      this.bitStarts[key] = (this.metas[key]! & 3) === KIND_BITMAP ? this.offsets[key]! : BIT_START_SEARCH;
+      const kind = this.metas[key]! & 3;
+      this.bitStarts[key] = kind === KIND_BITMAP ? this.offsets[key]! : BIT_START_SEARCH;
+      if (kind === KIND_EXPANDED) this.copyStarts[key] = copies++ * BITMAP_CONTAINER_WORDS;
     }
-  }
-
-  /** How many dense array containers have (or will have, on their first probe) a bitmap copy. */
-  get expandedContainers(): number {
-    let count = 0;
-    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) if (this.offsets[key]! >= 0 && (this.metas[key]! & 3) === KIND_EXPANDED) count++;
-    return count;
+    this.expandedContainers = copies;
+    this.expanded = new Uint16Array(copies * BITMAP_CONTAINER_WORDS);
   }
 
   /** Fills the bitmap copy of one dense array container; returns where it starts in `expanded`. */
   private expand(key: number): number {
-    let start = 0;
-    for (let before = 0; before < key; before++) {
-      if (this.offsets[before]! >= 0 && (this.metas[before]! & 3) === KIND_EXPANDED) start += BITMAP_CONTAINER_WORDS;
-    }
+    const start = this.copyStarts[key]!;
     const at = this.offsets[key]!;
     const end = at + (this.metas[key]! >>> 2);
     for (let i = at; i < end; i++) {
