@@ -154,6 +154,9 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   let keys: WatchedKeyStore | undefined;
   let dnc: Dnc | undefined;
   let firstKey: CreatedKey | undefined;
+  // Listen for SIGINT/SIGTERM before anything else: a signal between the ready message and a later
+  // listener would take Node's default action and kill the process without a clean close.
+  const stopRequested = role.stopRequested();
   try {
     await mkdir(config.dataDir, { recursive: true });
     firstKey = await ensureFirstKey(config.dataDir);
@@ -170,7 +173,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     role.listening(port, dnc);
     const metricsServer = config.metricsPort === null ? null : await serveMetricsOnly(metrics, METRICS_HOST, config.metricsPort);
     if (metricsServer !== null) logger.info(`metrics without a key on http://${METRICS_HOST}:${portOf(metricsServer)}${METRICS_PATH}`);
-    return await untilStopped(role.stopRequested(), async () => {
+    return await untilStopped(stopRequested, async () => {
       metricsServer?.close();
       await app.close();
       keys?.close();
