@@ -36,6 +36,18 @@ export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
  * 10M numbers, 32,768 against 100M; 16,384 on a loaded machine against 10M).
  */
 export const BATCH_GROUPING_NUMBERS_MIN = 32_768;
+/**
+ * A list's word pool (src/store/word-pool.ts) never shrinks below this many 16-bit words (128 KiB):
+ * small lists do not compact on every merge.
+ */
+export const WORD_POOL_WORDS_MIN = 65_536;
+/**
+ * Room a pool keeps after a compaction, as a fraction 1/N of its live words: 1/4 while the list
+ * grows (so building N words copies about 5N in all), 1/8 when the compaction reclaimed mostly
+ * garbage (churn at a stable size). At 100M numbers the pool's slack stays under ~3 bits per number.
+ */
+export const WORD_POOL_GROWTH_DIVISOR = 8;
+export const WORD_POOL_TIGHT_DIVISOR = 8;
 
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;

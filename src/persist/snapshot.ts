@@ -17,6 +17,7 @@ import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../
 import type { DncStore } from '../store/dnc-store.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
 import { PortableBitmap } from '../store/portable-bitmap.js';
+import { WordPool } from '../store/word-pool.js';
 import type { PersistFileSystem } from './file-system.js';
 import { temporaryPath } from './data-dir.js';
 
@@ -150,6 +151,8 @@ export type SnapshotLoad =
 
 export interface LoadedList {
   readonly address: ListAddress;
+  /** Holds the list's bitmaps, sized exactly; the list's set adopts it. */
+  readonly pool: WordPool;
   readonly areas: ReadonlyArray<readonly [number, PortableBitmap]>;
 }
 
@@ -211,25 +214,33 @@ function decodeList(next: () => unknown): LoadedList {
   const address = checkListAddress({ org: field<string>(item, 'org', 'string'), projId: field<string>(item, 'projId', 'string') });
   const size = field<number>(item, 'size', 'number');
   const areaCount = field<number>(item, 'areas', 'number');
-  const areas: [number, PortableBitmap][] = [];
-  let total = 0;
+  const entries: [number, Uint8Array][] = [];
+  let poolWords = 0;
   for (let a = 0; a < areaCount; a++) {
     const entry = next() as { area?: unknown; bitmap?: unknown } | null;
     const area = entry?.area;
     if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
     if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
-    const bitmap = new PortableBitmap(entry.bitmap, true);
+    poolWords += PortableBitmap.regionWords(entry.bitmap);
+    entries.push([area, entry.bitmap]);
+  }
+  const pool = new WordPool(poolWords);
+  const areas: [number, PortableBitmap][] = [];
+  let total = 0;
+  for (const [area, bytes] of entries) {
+    const bitmap = new PortableBitmap(bytes, pool);
     total += bitmap.size;
     areas.push([area, bitmap]);
   }
   if (total !== size) throw new Error(`list size ${size} does not match its bitmaps (${total})`);
-  return { address, areas };
+  return { address, pool, areas };
 }
 
 /** Installs a checked snapshot into an empty store. */
 export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): void {
   for (const list of lists) {
     const set = store.listForWrite(list.address);
+    set.adoptPool(list.pool);
     for (const [area, bitmap] of list.areas) set.loadArea(area, bitmap);
   }
 }

@@ -5,16 +5,16 @@
 // a native Roaring bitmap beside the frozen bytes would double the memory; instead a merge
 // materialises the native bitmap for a moment, applies the changes with addMany/removeMany, and
 // freezes it again. Small writes touch only the delta, so a merge happens once per
-// AREA_DELTA_ENTRIES_MAX changes, and a large batch merges at once.
+// AREA_DELTA_ENTRIES_MAX changes, and a large batch merges at once. The base lives in the list's
+// WordPool; a replaced base gives its region back.
 
 import { AREA_DELTA_ENTRIES_MAX } from '../constants.js';
 import type { GroupedBatch } from './batch-probe.js';
 import { BIT_START_SEARCH, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
 import { RoaringBitmap32 } from './roaring.js';
+import type { WordPool } from './word-pool.js';
 
-const EMPTY_BASE = new PortableBitmap(new RoaringBitmap32().serialize('portable'));
-/** Probe table while a delta is pending: every key goes to `has`, which consults the delta. */
-const SEARCH_EVERY_KEY = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_SEARCH);
+const EMPTY_SERIALISED = new RoaringBitmap32().serialize('portable');
 
 export class AreaSet {
   private base: PortableBitmap;
@@ -22,13 +22,10 @@ export class AreaSet {
   private delta: Map<number, boolean> | undefined;
   private total: number;
 
-  constructor(base: PortableBitmap = EMPTY_BASE) {
-    this.base = base;
-    this.total = base.size;
-  }
-
-  static fromBitmap(bitmap: RoaringBitmap32): AreaSet {
-    return new AreaSet(freeze(bitmap));
+  /** `base` must live in `pool`; absent: an empty set. */
+  constructor(private readonly pool: WordPool, base?: PortableBitmap) {
+    this.base = base ?? new PortableBitmap(EMPTY_SERIALISED, pool);
+    this.total = this.base.size;
   }
 
   get size(): number {
@@ -36,15 +33,26 @@ export class AreaSet {
   }
 
   /**
-   * The bit-test table NumberSet probes inline (see PortableBitmap.bitStarts): the base's own, or
-   * all-search while a delta is pending. It changes when the set does: re-read it after every change.
+   * Fills `row[at + key]` for every container key with where NumberSet bit-tests that key in the
+   * pool's words (PortableBitmap.absoluteStart), or all-search while a delta is pending. Valid
+   * until the set changes, a container is first probed, or the pool compacts.
    */
-  get probeStarts(): Int32Array {
-    return this.delta === undefined ? this.base.bitStarts : SEARCH_EVERY_KEY;
+  fillProbeRow(row: Int32Array, at: number): void {
+    if (this.delta !== undefined) {
+      row.fill(BIT_START_SEARCH, at, at + CONTAINER_KEY_SLOTS);
+      return;
+    }
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) row[at + key] = this.base.absoluteStart(key);
   }
 
-  get probeWords(): Uint16Array[] {
-    return this.base.bitWords;
+  /** One entry of `fillProbeRow` (after a probe that may have filled a container's copy). */
+  probeStart(key: number): number {
+    return this.delta === undefined ? this.base.absoluteStart(key) : BIT_START_SEARCH;
+  }
+
+  /** Gives the base's region back to the pool (the set is dropped). */
+  release(): void {
+    this.base.release();
   }
 
   has(rest: number): boolean {
@@ -92,7 +100,7 @@ export class AreaSet {
     const before = bitmap.size;
     if (adding) bitmap.addMany(sortedRests);
     else bitmap.removeMany(sortedRests);
-    this.base = freeze(bitmap);
+    this.replaceBase(bitmap);
     this.delta = undefined;
     this.total = this.base.size;
     return Math.abs(this.total - before);
@@ -101,8 +109,18 @@ export class AreaSet {
   /** Folds the delta into the base (before a snapshot, so that its bytes are the whole set). */
   compact(): void {
     if (this.delta === undefined) return;
-    this.base = freeze(this.toBitmap());
+    this.replaceBase(this.toBitmap());
     this.delta = undefined;
+  }
+
+  /**
+   * Freezes `bitmap` (which already holds the old base's numbers) into the pool as the new base.
+   * The old region is released first: a compaction while placing the new one need not copy it.
+   */
+  private replaceBase(bitmap: RoaringBitmap32): void {
+    bitmap.runOptimize();
+    this.base.release();
+    this.base = new PortableBitmap(bitmap.serialize('portable'), this.pool);
   }
 
   /** The portable serialisation of the whole set (compacts first). */
@@ -122,13 +140,4 @@ export class AreaSet {
     }
     return bitmap;
   }
-}
-
-/**
- * Copies the serialisation out of the binding's buffer into one that V8 allocates, so that the
- * frozen bytes show in process.memoryUsage().arrayBuffers (and in the memory benchmarks).
- */
-function freeze(bitmap: RoaringBitmap32): PortableBitmap {
-  bitmap.runOptimize();
-  return new PortableBitmap(bitmap.serialize('portable'));
 }

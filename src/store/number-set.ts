@@ -7,22 +7,35 @@ import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
-import { BIT_START_ABSENT, CONTAINER_KEY_SLOTS, type PortableBitmap } from './portable-bitmap.js';
+import { BIT_START_ABSENT, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
+import { WordPool } from './word-pool.js';
 
-const ABSENT_EVERY_KEY = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
-const NO_WORDS: Uint16Array[] = new Array<Uint16Array>(CONTAINER_KEY_SLOTS).fill(new Uint16Array(0));
+/** Probe-table rows reserved at first; the table doubles when an area code needs one more. */
+const PROBE_ROWS_INITIAL = 4;
+/** Row 0 of the probe table stays all absent: every area code without numbers points to it. */
+const ABSENT_ROW = 0;
 
 export class NumberSet {
   private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
+  /** Every area's bytes and bitmap copies (one buffer: see word-pool.ts). */
+  private pool = new WordPool();
+  /** `pool.words`, read by `has` without going through the pool. */
+  private words = this.pool.words;
+  /** Per area code, its row in `probeStarts` (ABSENT_ROW until the area first holds numbers). */
+  private readonly probeRows = new Int32Array(AREA_CODE_SLOTS);
   /**
-   * Per area code, its AreaSet's probe tables (AreaSet.probeStarts/probeWords), refreshed after
-   * every change to that area. `has` reads them directly: at national scale a lookup is one cache
-   * miss on the bitmap, and every dependent load before it (area object, base, tables) delays it and
-   * keeps the CPU from overlapping the misses of successive lookups.
+   * Row r, entry key: where `has` bit-tests container `key` of row r's area code in `words`, or
+   * BIT_START_ABSENT / BIT_START_SEARCH (AreaSet.fillProbeRow). Refreshed after every change to that
+   * area and after the pool compacts. At national scale a lookup is then one read in this table and
+   * one in the pool: two cache misses where a flat bit array has one (measured: word-pool.ts).
    */
-  private readonly probeStarts: Int32Array[] = new Array<Int32Array>(AREA_CODE_SLOTS).fill(ABSENT_EVERY_KEY);
-  private readonly probeWords: Uint16Array[][] = new Array<Uint16Array[]>(AREA_CODE_SLOTS).fill(NO_WORDS);
+  private probeStarts = new Int32Array(PROBE_ROWS_INITIAL * CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
+  private probeRowsUsed = 1;
   private total = 0;
+
+  constructor() {
+    this.pool.onMoved(() => this.poolMoved());
+  }
 
   get size(): number {
     return this.total;
@@ -31,25 +44,67 @@ export class NumberSet {
   /** `number` must be a valid 10-digit number (callers parse first). */
   has(number: number): boolean {
     const areaCode = Math.floor(number / AREA_REST_MODULUS);
-    const rest = number - areaCode * AREA_REST_MODULUS;
+    return this.hasRest(areaCode, number - areaCode * AREA_REST_MODULUS);
+  }
+
+  /** `has` for a number already split (Dnc.isBlocked validates and splits in one go). */
+  hasRest(areaCode: number, rest: number): boolean {
     const key = rest >>> 16;
-    const start = this.probeStarts[areaCode]![key]!;
+    const start = this.probeStarts[this.probeRows[areaCode]! * CONTAINER_KEY_SLOTS + key]!;
     if (start >= 0) {
       const low = rest & 0xffff;
-      return (this.probeWords[areaCode]![key]![start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+      return (this.words[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     }
-    return start !== BIT_START_ABSENT && this.byAreaCode[areaCode]!.has(rest);
+    return start !== BIT_START_ABSENT && this.search(areaCode, rest, key);
+  }
+
+  /** The cold path of `has`; the probe may fill a container's bitmap copy: its entry is refreshed. */
+  private search(areaCode: number, rest: number, key: number): boolean {
+    const area = this.byAreaCode[areaCode]!;
+    const found = area.has(rest);
+    this.probeStarts[this.probeRows[areaCode]! * CONTAINER_KEY_SLOTS + key] = area.probeStart(key);
+    return found;
   }
 
   private refreshProbe(areaCode: number): void {
     const area = this.byAreaCode[areaCode];
-    this.probeStarts[areaCode] = area?.probeStarts ?? ABSENT_EVERY_KEY;
-    this.probeWords[areaCode] = area?.probeWords ?? NO_WORDS;
+    let row = this.probeRows[areaCode]!;
+    if (area === undefined) {
+      if (row !== ABSENT_ROW) this.probeStarts.fill(BIT_START_ABSENT, row * CONTAINER_KEY_SLOTS, (row + 1) * CONTAINER_KEY_SLOTS);
+      return;
+    }
+    if (row === ABSENT_ROW) row = this.newProbeRow(areaCode);
+    area.fillProbeRow(this.probeStarts, row * CONTAINER_KEY_SLOTS);
+  }
+
+  /** Reserves a row for an area code's first numbers (rows are kept when the area empties). */
+  private newProbeRow(areaCode: number): number {
+    const row = this.probeRowsUsed++;
+    if (this.probeRowsUsed * CONTAINER_KEY_SLOTS > this.probeStarts.length) {
+      const grown = new Int32Array(this.probeStarts.length * 2).fill(BIT_START_ABSENT);
+      grown.set(this.probeStarts);
+      this.probeStarts = grown;
+    }
+    this.probeRows[areaCode] = row;
+    return row;
+  }
+
+  /** The pool copied its regions into a new buffer: every area's entries point elsewhere now. */
+  private poolMoved(): void {
+    this.words = this.pool.words;
+    for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
+      if (this.byAreaCode[areaCode] !== undefined) this.refreshProbe(areaCode);
+    }
   }
 
   /** The set of one area code, if it holds any number. */
   area(areaCode: number): AreaSet | undefined {
     return this.byAreaCode[areaCode];
+  }
+
+  /** Words of the pool (live regions, capacity) for memory reports. */
+  get poolWords(): { live: number; capacity: number } {
+    return { live: this.pool.liveWords, capacity: this.pool.capacityWords };
   }
 
   /** Adds sorted numbers; returns how many were not already present. */
@@ -68,22 +123,43 @@ export class NumberSet {
       let area = this.byAreaCode[areaCode];
       if (area === undefined) {
         if (!adding) return;
-        area = new AreaSet();
+        area = new AreaSet(this.pool);
         this.byAreaCode[areaCode] = area;
       }
       changed += area.apply(rests, adding);
-      if (area.size === 0) this.byAreaCode[areaCode] = undefined;
+      if (area.size === 0) {
+        area.release();
+        this.byAreaCode[areaCode] = undefined;
+      }
       this.refreshProbe(areaCode);
     });
     this.total += adding ? changed : -changed;
     return changed;
   }
 
-  /** Installs a whole area code from its checked portable form (snapshot loading, no conversion). */
+  /**
+   * Takes over `pool` (snapshot loading: the bitmaps of the list were checked into it, sized
+   * exactly) before any number is added; then load its bitmaps with `loadArea`.
+   */
+  adoptPool(pool: WordPool): void {
+    if (this.total !== 0 || this.byAreaCode.some((area) => area !== undefined)) throw new Error('a pool can only be adopted by an empty set');
+    this.pool = pool;
+    this.words = pool.words;
+    pool.onMoved(() => this.poolMoved());
+  }
+
+  /**
+   * Installs a whole area code from its checked portable form (snapshot loading, no conversion);
+   * a bitmap of another pool is copied into this set's.
+   */
   loadArea(areaCode: number, bitmap: PortableBitmap): void {
     if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
-    if (bitmap.size === 0) return;
-    this.byAreaCode[areaCode] = new AreaSet(bitmap);
+    if (bitmap.size === 0) {
+      if (bitmap.pool === this.pool) bitmap.release();
+      return;
+    }
+    const base = bitmap.pool === this.pool ? bitmap : new PortableBitmap(bitmap.bytes, this.pool);
+    this.byAreaCode[areaCode] = new AreaSet(this.pool, base);
     this.refreshProbe(areaCode);
     this.total += bitmap.size;
   }

@@ -11,6 +11,8 @@
 // bucket table read plus a search (two or three cache misses at national scale). The copy costs at
 // most 32 extra bits per number of such a container; sparse containers (the uniform-random case)
 // never get one.
+// The bytes and the copies live in one region of the list's WordPool (src/store/word-pool.ts): all
+// positions below are relative to the region's origin, which moves when the pool compacts.
 //
 // Format (Roaring "portable" spec): cookie 12346 + u32 container count, or cookie 12347 with the
 // count in its high 16 bits followed by a bitset of run containers; then per container a u16 key
@@ -19,6 +21,7 @@
 // (start, length-1) u16 pairs. All multi-byte values are little-endian, as on every host idnc runs.
 
 import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
+import { WordPool, type PoolRegion } from './word-pool.js';
 
 const COOKIE_NO_RUNS = 12346;
 const COOKIE_WITH_RUNS = 12347;
@@ -37,7 +40,7 @@ const BUCKETS_UNFILLED = -2;
 const KIND_ARRAY = 0;
 const KIND_BITMAP = 1;
 const KIND_RUN = 2;
-/** An array container in the bytes with a bitmap copy in `expanded` (see the header). */
+/** An array container in the bytes with a bitmap copy after them in the region (see the header). */
 const KIND_EXPANDED = 3;
 /** `bitStarts` entries: no container for the key (not a member), or a container needing a search. */
 export const BIT_START_ABSENT = -1;
@@ -53,12 +56,17 @@ export class CorruptBitmapError extends Error {
   }
 }
 
-export class PortableBitmap {
-  /** The portable serialisation (what snapshots store). */
-  readonly bytes: Uint8Array;
+export class PortableBitmap implements PoolRegion {
+  readonly pool: WordPool;
   readonly size: number;
-  private readonly words: Uint16Array;
-  /** Per container key: u16 index of the container in `words`, or -1. */
+  /** Where the region starts in `pool.words` (changes when the pool compacts). */
+  origin = 0;
+  /** Words of the region: the bytes (placed so that containers start at an even byte), then the copies. */
+  readonly length: number;
+  /** 0 or 1: the bytes start this many bytes into the region. */
+  private readonly byteShift: number;
+  private readonly byteLength: number;
+  /** Per container key: index of the container in the region, or -1. */
   private readonly offsets: Int32Array;
   /** Per container key: count << 2 | kind (count = cardinality, or runs for a run container). */
   private readonly metas: Int32Array;
@@ -71,63 +79,102 @@ export class PortableBitmap {
   private readonly bucketShifts: Uint8Array;
   /** Bucket tables: entry b = index of the first value >= b << shift within its array container. */
   private readonly bucketStarts: Uint16Array;
-  /** Bitmap copies of dense array containers, BITMAP_CONTAINER_WORDS each, in key order. */
-  private readonly expanded: Uint16Array;
-  /** Per container key: where its copy goes in `expanded` (dense array containers only). */
+  /** Per container key: where its bitmap copy goes in the region (dense array containers only). */
   private readonly copyStarts: Int32Array;
   /** How many dense array containers have (or will have, on their first probe) a bitmap copy. */
   readonly expandedContainers: number;
   /**
-   * The hot path's table, read in place by NumberSet. Per container key: where a bitmap to bit-test
-   * starts in `bitWords[key]` (a bitmap container in `words`, or a filled copy in `expanded`), else
-   * BIT_START_ABSENT or BIT_START_SEARCH (then call `search`). Reading the array per key avoids a
-   * branch on the container kind. Never replaced, only updated in place when a copy is filled.
+   * The hot path's table (NumberSet copies it into its own, see `absoluteStart`). Per container
+   * key: where a bitmap to bit-test starts in the region (a bitmap container, or a filled copy),
+   * else BIT_START_ABSENT or BIT_START_SEARCH (then call `search`).
    */
-  readonly bitStarts: Int32Array;
-  readonly bitWords: Uint16Array[];
+  private readonly bitStarts: Int32Array;
 
   /**
-   * `owned`: the caller hands the bytes over and never changes them (a snapshot file's buffer, a
-   * fresh serialisation); they are then used in place when their containers start at an even
-   * address, and copied otherwise, so that one Uint16Array views every container.
+   * Checks `serialised` and copies it into a new region of `pool` (a pool of its own by default).
+   * The caller keeps its bytes.
    */
-  constructor(serialised: Uint8Array, owned = false) {
+  constructor(serialised: Uint8Array, pool: WordPool = new WordPool()) {
     const header = readHeader(serialised);
-    const aligned = ((serialised.byteOffset + header.containersStart) & 1) === 0;
-    this.bytes = owned && aligned ? serialised : alignedCopy(serialised, header.containersStart & 1);
-    const wordsStart = this.bytes.byteOffset & ~1;
-    const shift = this.bytes.byteOffset - wordsStart;
-    this.words = new Uint16Array(this.bytes.buffer, wordsStart, (shift + this.bytes.length) >>> 1);
+    this.pool = pool;
+    this.byteShift = header.containersStart & 1;
+    this.byteLength = serialised.length;
     this.offsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(-1);
     this.metas = new Int32Array(CONTAINER_KEY_SLOTS);
-    this.size = this.indexContainers(header, shift);
+    this.size = this.indexContainers(serialised, header);
     this.bucketOffsets = new Int32Array(CONTAINER_KEY_SLOTS).fill(NO_BUCKETS);
     this.bucketShifts = new Uint8Array(CONTAINER_KEY_SLOTS);
     this.bucketStarts = this.reserveArrayBuckets();
     this.bitStarts = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
-    this.bitWords = new Array<Uint16Array>(CONTAINER_KEY_SLOTS).fill(this.words);
     this.copyStarts = new Int32Array(CONTAINER_KEY_SLOTS);
+    const bytesWords = (this.byteShift + serialised.length + 1) >>> 1;
     let copies = 0;
     for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
       if (this.offsets[key]! < 0) continue;
       const kind = this.metas[key]! & 3;
       this.bitStarts[key] = kind === KIND_BITMAP ? this.offsets[key]! : BIT_START_SEARCH;
-      if (kind === KIND_EXPANDED) this.copyStarts[key] = copies++ * BITMAP_CONTAINER_WORDS;
+      if (kind === KIND_EXPANDED) this.copyStarts[key] = bytesWords + copies++ * BITMAP_CONTAINER_WORDS;
     }
     this.expandedContainers = copies;
-    this.expanded = new Uint16Array(copies * BITMAP_CONTAINER_WORDS);
+    this.length = bytesWords + copies * BITMAP_CONTAINER_WORDS;
+    this.origin = pool.allocate(this, this.length);
+    new Uint8Array(pool.words.buffer, 2 * this.origin + this.byteShift, serialised.length).set(serialised);
+    try {
+      if (this.offsets[CONTAINER_KEY_SLOTS - 1]! >= 0) this.requireBelowRestModulus(CONTAINER_KEY_SLOTS - 1);
+    } catch (error) {
+      pool.release(this);
+      throw error;
+    }
   }
 
-  /** Fills the bitmap copy of one dense array container; returns where it starts in `expanded`. */
+  /** Words a bitmap of these bytes takes in a pool (to size a pool before loading a snapshot). */
+  static regionWords(serialised: Uint8Array): number {
+    const header = readHeader(serialised);
+    const view = new DataView(serialised.buffer, serialised.byteOffset, serialised.byteLength);
+    let copies = 0;
+    for (let i = 0; i < header.count; i++) {
+      const cardinality = view.getUint16(header.descriptionsStart + 4 * i + 2, true) + 1;
+      const isRun = header.runFlags !== undefined && (header.runFlags[i >> 3]! & (1 << (i & 7))) !== 0;
+      if (!isRun && cardinality >= ARRAY_EXPAND_CARDINALITY_MIN && cardinality <= ARRAY_CARDINALITY_MAX) copies++;
+    }
+    return (((header.containersStart & 1) + serialised.length + 1) >>> 1) + copies * BITMAP_CONTAINER_WORDS;
+  }
+
+  /** The portable serialisation (what snapshots store): a view that stays valid and unchanged. */
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.pool.words.buffer, 2 * this.origin + this.byteShift, this.byteLength);
+  }
+
+  moveTo(origin: number): void {
+    this.origin = origin;
+  }
+
+  /** Gives the region back to the pool; the bitmap must not be probed afterwards. */
+  release(): void {
+    this.pool.release(this);
+  }
+
+  /**
+   * Where the bitmap of container `key` starts in `pool.words` (valid until the pool compacts), or
+   * BIT_START_ABSENT / BIT_START_SEARCH as in `bitStarts`.
+   */
+  absoluteStart(key: number): number {
+    const start = this.bitStarts[key]!;
+    return start >= 0 ? this.origin + start : start;
+  }
+
+  /** Fills the bitmap copy of one dense array container; returns where it starts in the region. */
   private expand(key: number): number {
+    const words = this.pool.words;
+    const origin = this.origin;
     const start = this.copyStarts[key]!;
-    const at = this.offsets[key]!;
+    const copy = origin + start;
+    const at = origin + this.offsets[key]!;
     const end = at + (this.metas[key]! >>> 2);
     for (let i = at; i < end; i++) {
-      const low = this.words[i]!;
-      this.expanded[start + (low >>> 4)]! |= 1 << (low & 15);
+      const low = words[i]!;
+      words[copy + (low >>> 4)]! |= 1 << (low & 15);
     }
-    this.bitWords[key] = this.expanded;
     this.bitStarts[key] = start;
     return start;
   }
@@ -154,14 +201,15 @@ export class PortableBitmap {
   /** Fills the bucket table of one array container; returns where it starts. */
   private fillBuckets(key: number): number {
     const start = BUCKETS_UNFILLED - this.bucketOffsets[key]!;
-    const at = this.offsets[key]!;
+    const words = this.pool.words;
+    const at = this.origin + this.offsets[key]!;
     const cardinality = this.metas[key]! >>> 2;
     const shift = this.bucketShifts[key]!;
     const buckets = 1 << (16 - shift);
     let position = 0;
     for (let bucket = 0; bucket < buckets; bucket++) {
       const firstValue = bucket << shift;
-      while (position < cardinality && this.words[at + position]! < firstValue) position++;
+      while (position < cardinality && words[at + position]! < firstValue) position++;
       this.bucketStarts[start + bucket] = position;
     }
     this.bucketStarts[start + buckets] = cardinality;
@@ -178,8 +226,9 @@ export class PortableBitmap {
     return Math.min(12, Math.ceil(Math.log2(cardinality / ARRAY_BUCKET_VALUES)));
   }
 
-  private indexContainers(header: Header, shift: number): number {
-    const view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+  private indexContainers(serialised: Uint8Array, header: Header): number {
+    const view = new DataView(serialised.buffer, serialised.byteOffset, serialised.byteLength);
+    const shift = this.byteShift;
     let position = header.containersStart;
     let total = 0;
     let previousKey = -1;
@@ -206,7 +255,6 @@ export class PortableBitmap {
       requireBytes(view, position + bytes);
       this.offsets[key] = (position + shift) >>> 1;
       this.metas[key] = meta;
-      if (key === CONTAINER_KEY_SLOTS - 1) this.requireBelowRestModulus(key);
       total += cardinality;
       position += bytes;
     }
@@ -217,16 +265,17 @@ export class PortableBitmap {
   private requireBelowRestModulus(key: number): void {
     const lastValid = AREA_REST_MODULUS - 1 - key * 65536;
     let largest: number;
-    const at = this.offsets[key]!;
+    const words = this.pool.words;
+    const at = this.origin + this.offsets[key]!;
     const meta = this.metas[key]!;
-    if ((meta & 3) === KIND_ARRAY || (meta & 3) === KIND_EXPANDED) largest = this.words[at + (meta >>> 2) - 1]!;
+    if ((meta & 3) === KIND_ARRAY || (meta & 3) === KIND_EXPANDED) largest = words[at + (meta >>> 2) - 1]!;
     else if ((meta & 3) === KIND_RUN) {
       const lastRun = at + 1 + 2 * ((meta >>> 2) - 1);
-      largest = this.words[lastRun]! + this.words[lastRun + 1]!;
+      largest = words[lastRun]! + words[lastRun + 1]!;
     } else {
       largest = 0;
       for (let word = 4095; word >= 0 && largest === 0; word--) {
-        const bits = this.words[at + word]!;
+        const bits = words[at + word]!;
         if (bits !== 0) largest = word * 16 + 31 - Math.clz32(bits);
       }
     }
@@ -239,7 +288,7 @@ export class PortableBitmap {
     const start = this.bitStarts[key]!;
     if (start >= 0) {
       const low = rest & 0xffff;
-      return (this.bitWords[key]![start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+      return (this.pool.words[this.origin + start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     }
     return start !== BIT_START_ABSENT && this.search(key, rest & 0xffff);
   }
@@ -249,21 +298,22 @@ export class PortableBitmap {
    * dense arrays before their first probe. The container `key` must exist.
    */
   search(key: number, low: number): boolean {
-    const at = this.offsets[key]!;
     const meta = this.metas[key]!;
     const kind = meta & 3;
     if (kind === KIND_EXPANDED) {
-      const start = this.expand(key);
-      return (this.expanded[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
+      const start = this.origin + this.expand(key);
+      return (this.pool.words[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     }
+    const words = this.pool.words;
+    const at = this.origin + this.offsets[key]!;
     if (kind === KIND_ARRAY) {
       let bucketAt = this.bucketOffsets[key]!;
-      if (bucketAt === NO_BUCKETS) return searchArray(this.words, at, at + (meta >>> 2), low);
+      if (bucketAt === NO_BUCKETS) return searchArray(words, at, at + (meta >>> 2), low);
       if (bucketAt < 0) bucketAt = this.fillBuckets(key);
       const bucket = bucketAt + (low >>> this.bucketShifts[key]!);
-      return searchArray(this.words, at + this.bucketStarts[bucket]!, at + this.bucketStarts[bucket + 1]!, low);
+      return searchArray(words, at + this.bucketStarts[bucket]!, at + this.bucketStarts[bucket + 1]!, low);
     }
-    return searchRuns(this.words, at + 1, meta >>> 2, low);
+    return searchRuns(words, at + 1, meta >>> 2, low);
   }
 
   /**
@@ -277,7 +327,7 @@ export class PortableBitmap {
     if (start === BIT_START_ABSENT) return;
     if (start === BIT_START_SEARCH && (this.metas[key]! & 3) === KIND_EXPANDED) start = this.expand(key);
     if (start >= 0) {
-      markBits(this.bitWords[key]!, start, lows, from, to, marks, bit);
+      markBits(this.pool.words, this.origin + start, lows, from, to, marks, bit);
       return;
     }
     for (let j = from; j < to; j++) if (this.search(key, lows[j]!)) marks[j]! |= bit;
@@ -290,13 +340,6 @@ function markBits(words: Uint16Array, start: number, lows: Uint16Array, from: nu
     const low = lows[j]!;
     marks[j]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
   }
-}
-
-/** A copy placed `shift` bytes into a fresh buffer (shift 1 makes odd-placed containers even). */
-function alignedCopy(serialised: Uint8Array, shift: number): Uint8Array {
-  const bytes = new Uint8Array(new ArrayBuffer(serialised.length + 2), shift, serialised.length);
-  bytes.set(serialised);
-  return bytes;
 }
 
 function searchArray(words: Uint16Array, start: number, end: number, value: number): boolean {

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { AREA_DELTA_ENTRIES_MAX } from '../../src/constants.js';
 import { AreaSet } from '../../src/store/area-set.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
+import { PortableBitmap } from '../../src/store/portable-bitmap.js';
+import { WordPool } from '../../src/store/word-pool.js';
 
 const REST_RANGE = 3 * AREA_DELTA_ENTRIES_MAX;
 
@@ -25,7 +27,7 @@ describe('AreaSet', () => {
   it('agrees with a Set across delta updates and merges', () => {
     fc.assert(
       fc.property(fc.array(batch, { minLength: 1, maxLength: 12 }), (batches) => {
-        const area = new AreaSet();
+        const area = new AreaSet(new WordPool());
         const model = new Set<number>();
         for (const { adding, rests } of batches) {
           const expected = new Set(rests.filter((rest) => model.has(rest) !== adding)).size;
@@ -43,7 +45,8 @@ describe('AreaSet', () => {
   });
 
   it('serialises the whole set, delta included, in Roaring portable format', () => {
-    const area = AreaSet.fromBitmap(new RoaringBitmap32([1, 2, 3]));
+    const pool = new WordPool();
+    const area = new AreaSet(pool, new PortableBitmap(new RoaringBitmap32([1, 2, 3]).serialize('portable'), pool));
     area.apply(Uint32Array.of(4, 5), true);
     area.apply(Uint32Array.of(1), false);
     const restored = RoaringBitmap32.deserialize(area.portable(), 'portable');

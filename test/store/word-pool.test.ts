@@ -1,0 +1,74 @@
+// The word pool appends regions and reclaims released ones only by copying the live ones into a new
+// buffer: owners learn their new origin, the listener runs, and views of the old buffer keep their
+// bytes.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { WORD_POOL_WORDS_MIN } from '../../src/constants.js';
+import { WordPool, type PoolRegion } from '../../src/store/word-pool.js';
+
+/** A region that writes a recognisable pattern (its id) into its words. */
+class PatternRegion implements PoolRegion {
+  origin: number;
+  constructor(readonly pool: WordPool, readonly id: number, readonly length: number) {
+    this.origin = pool.allocate(this, length);
+    pool.words.fill(id, this.origin, this.origin + length);
+  }
+  moveTo(origin: number): void {
+    this.origin = origin;
+  }
+  intact(): boolean {
+    return this.pool.words.subarray(this.origin, this.origin + this.length).every((word) => word === this.id);
+  }
+}
+
+describe('WordPool', () => {
+  it('keeps every live region intact through allocations, releases and compactions', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ release: fc.boolean(), length: fc.integer({ min: 1, max: 40_000 }), pick: fc.nat() }), { minLength: 1, maxLength: 60 }),
+        (steps) => {
+          const pool = new WordPool();
+          let moves = 0;
+          pool.onMoved(() => moves++);
+          const live: PatternRegion[] = [];
+          let id = 1;
+          for (const step of steps) {
+            if (step.release && live.length > 0) pool.release(live.splice(step.pick % live.length, 1)[0]!);
+            else live.push(new PatternRegion(pool, id++ & 0xffff, step.length));
+            expect(live.filter((region) => !region.intact()).map((region) => region.id)).toEqual([]);
+          }
+          expect(pool.liveWords).toBe(live.reduce((sum, region) => sum + region.length, 0));
+          expect(moves).toBe(pool.compactions);
+          expect(pool.capacityWords).toBeGreaterThanOrEqual(pool.liveWords);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reclaims released regions when it runs out of room, without touching an earlier view', () => {
+    const pool = new WordPool();
+    const kept = new PatternRegion(pool, 7, 1000);
+    const dropped = new PatternRegion(pool, 9, WORD_POOL_WORDS_MIN - 1000);
+    const view = pool.words.subarray(dropped.origin, dropped.origin + dropped.length);
+    pool.release(dropped);
+    const compactions = pool.compactions; // the first allocation made the first buffer
+    expect(pool.capacityWords).toBe(WORD_POOL_WORDS_MIN);
+    const next = new PatternRegion(pool, 11, 2000);
+    expect(pool.compactions).toBe(compactions + 1);
+    expect(kept.intact() && next.intact()).toBe(true);
+    expect(pool.liveWords).toBe(3000);
+    expect(pool.capacityWords).toBeLessThan(2 * WORD_POOL_WORDS_MIN);
+    expect(view.every((word) => word === 9)).toBe(true);
+  });
+
+  it('grows with room to spare while its live words grow', () => {
+    const pool = new WordPool();
+    const regions = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 1, 20_000));
+    expect(regions.every((region) => region.intact())).toBe(true);
+    // Geometric growth: a quarter more each time, so far fewer compactions than allocations.
+    expect(pool.compactions).toBeLessThan(20);
+    expect(pool.capacityWords).toBeLessThanOrEqual(Math.ceil(1.25 * pool.liveWords) + 20_000);
+  });
+});
