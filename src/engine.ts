@@ -3,7 +3,8 @@
 // that resolves once the change is applied (and, with a data directory, durable).
 
 import { IdncError } from './errors.js';
-import { formatDigits, isValidNumber } from './phone/digits.js';
+import { formatDigits, isValidNumber, isValidSplitNumber } from './phone/digits.js';
+import { AREA_REST_MODULUS } from './constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
 import { DncStore } from './store/dnc-store.js';
 import { checkListAddress, type ListAddress } from './store/list-id.js';
@@ -163,6 +164,13 @@ export class Dnc {
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
   isBlocked(phone: string | number, options?: ListOptions): boolean {
     if (this.closed) this.assertOpen();
+    if (typeof phone === 'number' && options === undefined) {
+      // The hot path of an embedded dialer: one split serves both the validation and the probe
+      // (fewer instructions per lookup let the CPU overlap more lookups' cache misses).
+      const areaCode = Math.floor(phone / AREA_REST_MODULUS);
+      const rest = phone - areaCode * AREA_REST_MODULUS;
+      if (isValidSplitNumber(phone, rest)) return this.store.defaultMaster?.hasRest(areaCode, rest) === true;
+    }
     const number = typeof phone === 'number' && isValidNumber(phone) ? phone : parsePhone(phone);
     if (options === undefined) return this.store.defaultMaster?.has(number) === true;
     return isBlockedNumber(this.store, options.org, options.projId, number);

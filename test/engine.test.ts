@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openDnc, InvalidPhoneError, IdncError } from '../src/index.js';
 
@@ -154,6 +155,26 @@ describe('isBlocked, scrub and close', () => {
     expect(dnc.isBlocked(7075276405, { org: 'other' })).toBe(false);
     expect(() => dnc.isBlocked(1075276405)).toThrowError(InvalidPhoneError);
     expect(() => dnc.isBlocked(7075276405.5)).toThrowError(InvalidPhoneError);
+  });
+
+  it('isBlocked(number) validates like its digits form, at every edge of the number range', async () => {
+    const dnc = await openDnc();
+    await dnc.addNumbers(Float64Array.of(2002000000, 5039367187, 9999999999));
+    const edges = [2002000000, 2001999999, 2000000000, 1999999999, 5039367187, 5031999999, 5032000000, 9999999999,
+      10000000000, 9999999999.5, -5039367187, 0, Number.NaN, Infinity, -Infinity, 5e9 + 0.25, 2**53];
+    const random = fc.sample(fc.oneof(fc.integer({ min: 1_900_000_000, max: 2_100_000_000 }), fc.double({ min: 0, max: 2e10 })), { numRuns: 2000, seed: 3 });
+    for (const value of [...edges, ...random]) {
+      const digits = Number.isInteger(value) && value >= 0 ? String(value) : `${value}x`;
+      let expected: boolean | 'throws';
+      try {
+        expected = dnc.isBlocked(digits);
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidPhoneError);
+        expected = 'throws';
+      }
+      if (expected === 'throws') expect(() => dnc.isBlocked(value), String(value)).toThrowError(InvalidPhoneError);
+      else expect(dnc.isBlocked(value), String(value)).toBe(expected);
+    }
   });
 
   it('scrub returns the blocked entries in input order', async () => {

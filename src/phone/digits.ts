@@ -108,6 +108,11 @@ export function isValidNumber(number: number): boolean {
   return number - Math.floor(number / AREA_REST_MODULUS) * AREA_REST_MODULUS >= REST_MIN;
 }
 
+/** isValidNumber for a number already split into `rest` = number - areaCodeOf(number) * 10^7. */
+export function isValidSplitNumber(number: number, rest: number): boolean {
+  return number >= NUMBER_MIN && number <= NUMBER_MAX && Number.isInteger(number) && rest >= REST_MIN;
+}
+
 export function areaCodeOf(number: number): number {
   return Math.floor(number / AREA_REST_MODULUS);
 }
