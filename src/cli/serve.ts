@@ -167,6 +167,8 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog });
     await role.prepare(app, dnc);
     await app.listen({ host: config.host, port: config.port });
+    // Fastify has no logger of its own (src/http/access-log.ts): its start line is written here.
+    for (const address of app.addresses()) if (typeof address !== 'string') logger.info(`Server listening at ${listeningUrl(address)}`);
     const { port } = app.server.address() as AddressInfo;
     if (firstKey !== undefined) printFirstKey(firstKey, config.host, port);
     firstKey = undefined;
@@ -189,6 +191,12 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
 }
 
 /** Waits for `requested`, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
+/** As Fastify writes it: http://127.0.0.1:3000, http://[::1]:3000. */
+function listeningUrl(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
 function untilStopped(requested: Promise<string>, stop: () => Promise<void>, logger: Logger): Promise<number> {
   return new Promise((resolve) => {
     const onStop = (reason: string): void => {

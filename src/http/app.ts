@@ -3,7 +3,7 @@
 // logger, limits); it reads no environment and owns neither the engine nor the key file.
 
 import formbody from '@fastify/formbody';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   HTTP_BODY_BYTES_PER_NUMBER,
   HTTP_BODY_BYTES_SLACK,
@@ -16,7 +16,7 @@ import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { accessLogger, writesDebug } from './access-log.js';
 import type { AuthThrottle } from './auth-throttle.js';
-import { handleError, handleNotFound } from './error-replies.js';
+import { errorHandler, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
 import { notFoundObserver, registerMetrics } from './metrics-route.js';
 import { registerOpenApi } from './openapi.js';
@@ -25,7 +25,7 @@ import { registerRequestGuard } from './request-guard.js';
 import { makeRequestIdGenerator } from './request-id.js';
 import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits } from './server-limits.js';
 import { withSafeSerializers } from './log-serializers.js';
-import { lazyChildLogger } from './request-logger.js';
+import { decorateRequestTiming, elapsedMs, markRequestStart } from './request-timing.js';
 import { registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerScrubRoute } from './scrub-route.js';
@@ -75,14 +75,16 @@ export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
 
 /**
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
- * every request). onRequest: the request id header, the head limits, the requests-per-connection
- * count. onResponse: the not_found request count and the log line (at most one per request;
- * Fastify's own logging writes two). Per-route parts (key check, request count) are attached by
- * onRoute hooks in request-guard.ts and metrics-route.ts.
+ * every request). onRequest: the start time, the request id header, the head limits, the
+ * requests-per-connection count. onSend: the not_found request count and the log line (at most
+ * one per request). Per-route parts (key check, request count) are attached by onRoute hooks in
+ * request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts.
  */
-function addAppHooks(app: FastifyInstance, options: AppOptions, limits: HttpLimits, metrics: IdncMetrics): void {
+function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): void {
   const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));
+  decorateRequestTiming(app);
   app.addHook('onRequest', (request, reply, done) => {
+    markRequestStart(request);
     reply.header('x-request-id', request.id);
     try {
       checkRequestHead(request, limits);
@@ -94,24 +96,28 @@ function addAppHooks(app: FastifyInstance, options: AppOptions, limits: HttpLimi
     done();
   });
   const observeNotFound = notFoundObserver(metrics);
-  const logResponse = accessLogger({
+  const logResponse = logger === undefined ? null : accessLogger({
+    logger,
     all: options.accessLog ?? false,
     slowMs: options.slowRequestMs ?? HTTP_SLOW_REQUEST_MS,
-    debug: writesDebug(options.logger),
+    debug: writesDebug(logger),
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    observeNotFound(request, reply);
-    logResponse(request, reply);
-    done();
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const elapsed = elapsedMs(request);
+    observeNotFound(request, reply, elapsed);
+    if (logResponse !== null) logResponse(request, reply, elapsed);
+    done(null, payload);
   });
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const limits = resolveLimits(options.limits);
+  // The app's lines go to this logger; Fastify gets none (see access-log.ts).
+  const logger = options.logger === undefined ? undefined : withSafeSerializers(options.logger);
+  const handleError = errorHandler(logger);
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
   const app = Fastify({
     ...connections.fastify,
-    ...(options.logger === undefined ? {} : { loggerInstance: withSafeSerializers(options.logger), childLoggerFactory: lazyChildLogger }),
     // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
     http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http },
     bodyLimit: limits.bodyBytesMax,
@@ -121,8 +127,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
     exposeHeadRoutes: false,
     requestIdHeader: false,
     genReqId: makeRequestIdGenerator(),
-    // Fastify's two lines per request are replaced by the one of the onResponse hook below.
-    logController: new LogController({ disableRequestLogging: true }),
   });
   registerOpenApi(app);
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
@@ -130,7 +134,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
   const metrics = options.metrics ?? new IdncMetrics();
   metrics.bindEngine(options.dnc);
-  addAppHooks(app, options, limits, metrics);
+  addAppHooks(app, options, logger, limits, metrics);
   registerRequestGuard(app, {
     keys: options.keys,
     ...(options.rateLimiter === undefined ? {} : { limiter: options.rateLimiter }),

@@ -3,7 +3,7 @@
 // code and message; Fastify's own client errors get a code from the catalogue; anything else is a
 // bug and becomes a 500 that says nothing about internals (the details go to the log, masked).
 
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, IdncError, InvalidPhoneError, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -57,11 +57,18 @@ export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
     .send(JSON.stringify(body));
 }
 
-/** Fastify error handler (also used for framework errors such as a malformed URL). */
-export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const body = errorBody(error);
-  if (body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed with an unexpected error');
-  return sendError(reply, body);
+export type ErrorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+
+/**
+ * The Fastify error handler (also used for framework errors such as a malformed URL); unexpected
+ * errors are logged to `logger` (absent: not logged) with the request's id.
+ */
+export function errorHandler(logger: FastifyBaseLogger | undefined): ErrorHandler {
+  return (error, request, reply) => {
+    const body = errorBody(error);
+    if (body.code === 'INTERNAL') logger?.error({ reqId: request.id, err: error }, 'request failed with an unexpected error');
+    return sendError(reply, body);
+  };
 }
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -1,35 +1,36 @@
-// `GET /metrics` (Prometheus text format; admin key required) and the onResponse hook that counts
-// and times every request for it. The separate, key-less `--metrics-port` listener of `idnc serve`
-// serves the same registry (see serveMetricsOnly).
+// `GET /metrics` (Prometheus text format; admin key required) and the onSend hook that counts
+// and times every request for it (onSend, not onResponse: see access-log.ts). The separate,
+// key-less `--metrics-port` listener of `idnc serve` serves the same registry (serveMetricsOnly).
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IdncError } from '../errors.js';
 import { actionLabel, type IdncMetrics } from './metrics.js';
+import { elapsedMs } from './request-timing.js';
 
 export const METRICS_PATH = '/metrics';
 
-/** Counts the requests that matched no route (route="not_found"), for the app-wide onResponse hook. */
-export function notFoundObserver(metrics: IdncMetrics): (request: FastifyRequest, reply: FastifyReply) => void {
+/** Counts the requests that matched no route (route="not_found"), for the app-wide onSend hook. */
+export function notFoundObserver(metrics: IdncMetrics): (request: FastifyRequest, reply: FastifyReply, elapsedMs: number) => void {
   const observe = metrics.routeObserver('not_found');
-  return (request, reply) => {
-    if (request.is404) observe(request.method, '', reply.statusCode, reply.elapsedTime / 1000);
+  return (request, reply, elapsedMs) => {
+    if (request.is404) observe(request.method, '', reply.statusCode, elapsedMs / 1000);
   };
 }
 
 /** Declares GET /metrics and counts every request of every declared route. */
 export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): void {
-  // Matched routes get their own onResponse hook with the route bound (onRoute), so nothing is
+  // Matched routes get their own onSend hook with the route bound (onRoute), so nothing is
   // looked up per request; notFoundObserver counts what matched no route.
   app.addHook('onRoute', (route) => {
     const observeRoute = metrics.routeObserver(route.url);
-    const observe = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-      observeRoute(request.method, actionLabel(request), reply.statusCode, reply.elapsedTime / 1000);
-      done();
+    const observe = (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void => {
+      observeRoute(request.method, actionLabel(request), reply.statusCode, elapsedMs(request) / 1000);
+      done(null, payload);
     };
-    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
-    route.onResponse = [...own, observe] as typeof route.onResponse;
+    const own = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend];
+    route.onSend = [...own, observe] as typeof route.onSend;
   });
   app.get(METRICS_PATH, async (request, reply) => {
     const key = request.idncKey;
