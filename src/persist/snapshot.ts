@@ -36,13 +36,16 @@ export interface CapturedList {
   readonly areas: ReadonlyArray<readonly [number, Buffer]>;
 }
 
-/** Serialises every non-empty list now (synchronously), so writes may go on while it is written. */
+/**
+ * Serialises every non-empty list now (synchronously), so writes may go on while it is written:
+ * the bytes are copied out of the lists' word pools, whose released words later changes reuse.
+ */
 export function captureStore(store: DncStore): CapturedList[] {
   const lists: CapturedList[] = [];
   for (const [address, set] of store.lists()) {
     if (set.size === 0) continue;
     const areas: [number, Buffer][] = [];
-    for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
+    for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes)]);
     lists.push({ address, size: set.size, areas });
   }
   return lists;

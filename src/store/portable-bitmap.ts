@@ -140,7 +140,10 @@ export class PortableBitmap implements PoolRegion {
     return (((header.containersStart & 1) + serialised.length + 1) >>> 1) + copies * BITMAP_CONTAINER_WORDS;
   }
 
-  /** The portable serialisation (what snapshots store): a view that stays valid and unchanged. */
+  /**
+   * The portable serialisation (what snapshots store): a view into the pool, valid until the list
+   * changes (the pool may then move the region or reuse its words); copy it to keep it.
+   */
   get bytes(): Uint8Array {
     return new Uint8Array(this.pool.words.buffer, 2 * this.origin + this.byteShift, this.byteLength);
   }

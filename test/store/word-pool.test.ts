@@ -63,6 +63,23 @@ describe('WordPool', () => {
     expect(view.every((word) => word === 9)).toBe(true);
   });
 
+  it('reuses released words in place: first fit, touching holes merged, a hole at the end given back', () => {
+    const pool = new WordPool(10_000);
+    const [a, b, c, d] = [1, 2, 3, 4].map((id) => new PatternRegion(pool, id, 1000));
+    pool.release(b!);
+    const small = new PatternRegion(pool, 5, 600);
+    expect(small.origin).toBe(1000); // into b's hole
+    pool.release(a!);
+    pool.release(c!); // a's hole, [600 words of b's hole], c's hole: a and c are not adjacent to each other
+    const large = new PatternRegion(pool, 6, 1400);
+    expect(large.origin).toBe(1600); // the rest of b's hole (400) merged with c's (1000)
+    pool.release(d!); // touches the end: the pool's used words shrink instead of keeping a hole
+    const tail = new PatternRegion(pool, 7, 1500);
+    expect(tail.origin).toBe(3000);
+    expect(pool.compactions).toBe(0);
+    expect([small, large, tail].every((region) => region.intact())).toBe(true);
+  });
+
   it('grows with room to spare while its live words grow', () => {
     const pool = new WordPool();
     const regions = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 1, 20_000));
