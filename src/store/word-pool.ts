@@ -35,6 +35,8 @@ export class WordPool {
   words: Uint16Array;
   /** Words from 0 that regions or holes cover; the rest of `words` is free. */
   private used = 0;
+  /** Words from 0 ever handed out in this buffer: above it `words` is still zero. */
+  private touched = 0;
   private live = 0;
   private readonly regions = new Set<PoolRegion>();
   /** Released words below `used`, by ascending start, never touching each other. */
@@ -71,6 +73,9 @@ export class WordPool {
       if (this.used + length > this.words.length) this.compact(length);
       origin = this.used;
       this.used += length;
+      // Words given back at the end (see addHole) hold old bytes; fresh ones are still zero.
+      if (origin < this.touched) this.words.fill(0, origin, Math.min(this.used, this.touched));
+      this.touched = Math.max(this.touched, this.used);
     }
     this.live += length;
     this.regions.add(region);
@@ -151,6 +156,7 @@ export class WordPool {
     }
     this.words = words;
     this.used = position;
+    this.touched = position;
     this.holes = [];
     this.compactions++;
     this.moved?.();

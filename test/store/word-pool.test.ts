@@ -10,8 +10,11 @@ import { WordPool, type PoolRegion } from '../../src/store/word-pool.js';
 /** A region that writes a recognisable pattern (its id) into its words. */
 class PatternRegion implements PoolRegion {
   origin: number;
+  /** Whether the words were all zero when allocated (the pool promises zeroed words). */
+  readonly zeroed: boolean;
   constructor(readonly pool: WordPool, readonly id: number, readonly length: number) {
     this.origin = pool.allocate(this, length);
+    this.zeroed = pool.words.subarray(this.origin, this.origin + length).every((word) => word === 0);
     pool.words.fill(id, this.origin, this.origin + length);
   }
   moveTo(origin: number): void {
@@ -35,7 +38,11 @@ describe('WordPool', () => {
           let id = 1;
           for (const step of steps) {
             if (step.release && live.length > 0) pool.release(live.splice(step.pick % live.length, 1)[0]!);
-            else live.push(new PatternRegion(pool, id++ & 0xffff, step.length));
+            else {
+              const region = new PatternRegion(pool, (id++ % 0xffff) + 1, step.length);
+              expect(region.zeroed).toBe(true);
+              live.push(region);
+            }
             expect(live.filter((region) => !region.intact()).map((region) => region.id)).toEqual([]);
           }
           expect(pool.liveWords).toBe(live.reduce((sum, region) => sum + region.length, 0));
@@ -47,19 +54,19 @@ describe('WordPool', () => {
     );
   });
 
-  it('reclaims released regions when it runs out of room, without touching an earlier view', () => {
+  it('compacts into a new buffer when no hole fits and the end has no room, leaving old views alone', () => {
     const pool = new WordPool();
     const kept = new PatternRegion(pool, 7, 1000);
-    const dropped = new PatternRegion(pool, 9, WORD_POOL_WORDS_MIN - 1000);
+    const dropped = new PatternRegion(pool, 9, 30_000);
+    const last = new PatternRegion(pool, 8, WORD_POOL_WORDS_MIN - 31_000);
     const view = pool.words.subarray(dropped.origin, dropped.origin + dropped.length);
     pool.release(dropped);
     const compactions = pool.compactions; // the first allocation made the first buffer
     expect(pool.capacityWords).toBe(WORD_POOL_WORDS_MIN);
-    const next = new PatternRegion(pool, 11, 2000);
+    const next = new PatternRegion(pool, 11, 30_001); // one word more than the hole
     expect(pool.compactions).toBe(compactions + 1);
-    expect(kept.intact() && next.intact()).toBe(true);
-    expect(pool.liveWords).toBe(3000);
-    expect(pool.capacityWords).toBeLessThan(2 * WORD_POOL_WORDS_MIN);
+    expect(next.zeroed && kept.intact() && last.intact() && next.intact()).toBe(true);
+    expect(pool.liveWords).toBe(WORD_POOL_WORDS_MIN - 30_000 + 30_001);
     expect(view.every((word) => word === 9)).toBe(true);
   });
 
@@ -76,6 +83,7 @@ describe('WordPool', () => {
     pool.release(d!); // touches the end: the pool's used words shrink instead of keeping a hole
     const tail = new PatternRegion(pool, 7, 1500);
     expect(tail.origin).toBe(3000);
+    expect(small.zeroed && large.zeroed && tail.zeroed).toBe(true); // reused words are cleared
     expect(pool.compactions).toBe(0);
     expect([small, large, tail].every((region) => region.intact())).toBe(true);
   });
