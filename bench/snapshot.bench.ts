@@ -63,7 +63,9 @@ const scenario: Scenario = async (context) => {
   const snapshotFile = path.join(dir, 'snapshot-1.idncsnap');
   try {
     const saveMs = await bestOf(rounds, async () => {
-      await writeSnapshot(nodeFileSystem, dir, snapshotFile, 1, captureStore(store));
+      const captured = captureStore(store);
+      await writeSnapshot(nodeFileSystem, dir, snapshotFile, 1, captured.lists);
+      captured.release();
     });
     const bytes = (await fs.promises.stat(snapshotFile)).size;
     const rawWriteMs = await bestOf(rounds, () => writeAndFlush(path.join(dir, 'raw.bin'), bytes));

@@ -48,6 +48,13 @@ export const WORD_POOL_WORDS_MIN = 65_536;
  */
 export const WORD_POOL_GROWTH_DIVISOR = 8;
 export const WORD_POOL_TIGHT_DIVISOR = 8;
+/**
+ * An add of at least this many numbers reserves pool room for all of them at once, at this many
+ * 16-bit words per number: registry-shaped 100M numbers take 0.8 (portable bytes plus bitmap
+ * copies), uniform-random ones about 1.0 (the pool then grows by a compaction or two).
+ */
+export const POOL_RESERVE_NUMBERS_MIN = 65_536;
+export const POOL_WORDS_PER_NUMBER_ESTIMATE = 0.8;
 
 /** Invalid entries reported in one error: enough to fix a file, bounded so an error stays small. */
 export const INVALID_ENTRIES_REPORTED_MAX = 100;

@@ -274,10 +274,15 @@ export class DurableDnc extends Dnc {
     if (writer === null || writer.durableSeq === this.snapshotSeq) return;
     const started = performance.now();
     const seq = writer.durableSeq;
-    const lists = captureStore(this.store);
+    const captured = captureStore(this.store);
     const bytesMark = writer.bytesWritten;
     writer.requestRotation();
-    const bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, lists);
+    let bytes: number;
+    try {
+      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured.lists);
+    } finally {
+      captured.release();
+    }
     this.snapshotSeq = seq;
     this.logBytesAtSnapshot = bytesMark;
     this.lastSnapshotAtMs = Date.now();

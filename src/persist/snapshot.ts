@@ -36,19 +36,27 @@ export interface CapturedList {
   readonly areas: ReadonlyArray<readonly [number, Buffer]>;
 }
 
+export interface CapturedStore {
+  readonly lists: CapturedList[];
+  /** Call once the lists are written (or given up): until then the captured bytes are held. */
+  readonly release: () => void;
+}
+
 /**
  * Serialises every non-empty list now (synchronously), so writes may go on while it is written:
- * the bytes are copied out of the lists' word pools, whose released words later changes reuse.
+ * the bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`.
  */
-export function captureStore(store: DncStore): CapturedList[] {
+export function captureStore(store: DncStore): CapturedStore {
   const lists: CapturedList[] = [];
+  const unpins: (() => void)[] = [];
   for (const [address, set] of store.lists()) {
     if (set.size === 0) continue;
     const areas: [number, Buffer][] = [];
-    for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes)]);
+    for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
+    unpins.push(set.pinPool());
     lists.push({ address, size: set.size, areas });
   }
-  return lists;
+  return { lists, release: () => unpins.forEach((unpin) => unpin()) };
 }
 
 class ChecksummedWriter {

@@ -3,7 +3,7 @@
 // area code selects the slot with one array access; inside, Roaring's 16-bit containers split the
 // rest into blocks of 65,536 (about six exchanges each).
 
-import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
+import { AREA_CODE_SLOTS, AREA_REST_MODULUS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE } from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
@@ -117,7 +117,14 @@ export class NumberSet {
     return this.applySorted(sorted, false);
   }
 
+  /** See WordPool.pin: views of `portableAreas` stay unchanged until the returned function is called. */
+  pinPool(): () => void {
+    return this.pool.pin();
+  }
+
   private applySorted(sorted: Float64Array, adding: boolean): number {
+    // A bulk add reserves its room once: growing a 100M-number pool by compactions copied it ~8 times.
+    if (adding && sorted.length >= POOL_RESERVE_NUMBERS_MIN) this.pool.reserve(Math.ceil(sorted.length * POOL_WORDS_PER_NUMBER_ESTIMATE));
     let changed = 0;
     forEachAreaCodeRun(sorted, (areaCode, rests) => {
       let area = this.byAreaCode[areaCode];
@@ -164,7 +171,10 @@ export class NumberSet {
     this.total += bitmap.size;
   }
 
-  /** Every non-empty area code with its portable serialisation, ascending (what snapshots store). */
+  /**
+   * Every non-empty area code with its portable serialisation, ascending (what snapshots store):
+   * views into the pool, valid until the next change unless the pool is pinned (pinPool).
+   */
   *portableAreas(): IterableIterator<[number, Uint8Array]> {
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
       const area = this.byAreaCode[areaCode];

@@ -10,9 +10,10 @@
 // A released region becomes a hole; holes next to each other merge, and a new region goes into the
 // first hole it fits (a merge of one area code frees about what the next one needs), else at the
 // end. When neither has room, the live regions are copied, in order, into a new buffer (the owners
-// are told their new origin and the pool's listener is called). So a hole's words are reused in
-// place: whoever keeps bytes of a region past a change of the list (a snapshot being written) must
-// copy them first.
+// are told their new origin and the pool's listener is called). A hole's words are reused in place,
+// so whoever keeps views of regions past a change of the list (a snapshot being written) pins the
+// pool: while pinned, released words are held back and only become holes once it is unpinned (a
+// compaction meanwhile leaves the old buffer, and the views, untouched).
 
 import { WORD_POOL_GROWTH_DIVISOR, WORD_POOL_TIGHT_DIVISOR, WORD_POOL_WORDS_MIN } from '../constants.js';
 
@@ -41,6 +42,9 @@ export class WordPool {
   private readonly regions = new Set<PoolRegion>();
   /** Released words below `used`, by ascending start, never touching each other. */
   private holes: Hole[] = [];
+  private pins = 0;
+  /** Words released while pinned, in the current buffer: holes once the last pin goes. */
+  private heldBack: Hole[] = [];
   private moved: (() => void) | undefined = undefined;
   /** How many times the pool copied its live regions into a new buffer (tests and metrics). */
   compactions = 0;
@@ -86,7 +90,30 @@ export class WordPool {
   release(region: PoolRegion): void {
     if (!this.regions.delete(region)) return;
     this.live -= region.length;
-    this.addHole(region.origin, region.length);
+    if (this.pins > 0) this.heldBack.push({ start: region.origin, length: region.length });
+    else this.addHole(region.origin, region.length);
+  }
+
+  /**
+   * Keeps the words of every region live now unchanged until the returned function is called
+   * (once; later calls do nothing), however the regions change meanwhile.
+   */
+  pin(): () => void {
+    this.pins++;
+    let pinned = true;
+    return () => {
+      if (!pinned) return;
+      pinned = false;
+      if (--this.pins > 0) return;
+      const held = this.heldBack;
+      this.heldBack = [];
+      for (const hole of held) this.addHole(hole.start, hole.length);
+    };
+  }
+
+  /** Makes room for `words` more words at once (a large batch), instead of growing step by step. */
+  reserve(words: number): void {
+    if (this.words.length - this.used < words) this.compact(words);
   }
 
   /** Start of a zeroed run of `length` words cut from the first hole that fits, or -1. */
@@ -158,6 +185,7 @@ export class WordPool {
     this.used = position;
     this.touched = position;
     this.holes = [];
+    this.heldBack = []; // words of the old buffer, which pinned views still hold
     this.compactions++;
     this.moved?.();
   }

@@ -88,6 +88,22 @@ describe('WordPool', () => {
     expect([small, large, tail].every((region) => region.intact())).toBe(true);
   });
 
+  it('holds released words back while pinned, and makes them holes once the last pin goes', () => {
+    const pool = new WordPool(10_000);
+    const [a, b] = [1, 2].map((id) => new PatternRegion(pool, id, 1000));
+    const unpinFirst = pool.pin();
+    const unpinSecond = pool.pin();
+    pool.release(a!);
+    const during = new PatternRegion(pool, 3, 1000);
+    expect(during.origin).toBe(2000); // not into a's words, which a pinned view may still read
+    unpinFirst();
+    unpinFirst(); // once only: the second pin still holds
+    expect(new PatternRegion(pool, 4, 1000).origin).toBe(3000);
+    unpinSecond();
+    expect(new PatternRegion(pool, 5, 1000).origin).toBe(0); // a's words, now a hole
+    expect([b, during].every((region) => region!.intact())).toBe(true);
+  });
+
   it('grows with room to spare while its live words grow', () => {
     const pool = new WordPool();
     const regions = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 1, 20_000));
