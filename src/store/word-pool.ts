@@ -15,7 +15,7 @@
 // pool: while pinned, released words are held back and only become holes once it is unpinned (a
 // compaction meanwhile leaves the old buffer, and the views, untouched).
 
-import { WORD_POOL_GROWTH_DIVISOR, WORD_POOL_TIGHT_DIVISOR, WORD_POOL_WORDS_MIN } from '../constants.js';
+import { WORD_POOL_SLACK_DIVISOR, WORD_POOL_WORDS_MIN } from '../constants.js';
 
 /** A region's owner: it learns where its words moved when the pool compacts. */
 export interface PoolRegion {
@@ -165,15 +165,12 @@ export class WordPool {
   }
 
   /**
-   * Copies the live regions into a new buffer with room for `extra` more words. While the live
-   * words grow (little garbage reclaimed) the new buffer leaves room for a quarter more, so that
-   * growing to N words copies O(N) words in all; when most of the used room was garbage, an eighth.
+   * Copies the live regions into a new buffer with room for `extra` more words, plus
+   * 1/WORD_POOL_SLACK_DIVISOR of the live words to spare; the holes are dropped.
    */
   private compact(extra: number): void {
     const needed = this.live + extra;
-    const garbage = this.used - this.live; // the holes
-    const growing = garbage * WORD_POOL_TIGHT_DIVISOR < needed;
-    const slack = Math.floor(needed / (growing ? WORD_POOL_GROWTH_DIVISOR : WORD_POOL_TIGHT_DIVISOR));
+    const slack = Math.floor(needed / WORD_POOL_SLACK_DIVISOR);
     const words = new Uint16Array(Math.max(WORD_POOL_WORDS_MIN, needed + slack));
     let position = 0;
     for (const region of this.regions) {

@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WORD_POOL_WORDS_MIN } from '../../src/constants.js';
+import { WORD_POOL_SLACK_DIVISOR, WORD_POOL_WORDS_MIN } from '../../src/constants.js';
 import { WordPool, type PoolRegion } from '../../src/store/word-pool.js';
 
 /** A region that writes a recognisable pattern (its id) into its words. */
@@ -104,12 +104,15 @@ describe('WordPool', () => {
     expect([b, during].every((region) => region!.intact())).toBe(true);
   });
 
-  it('grows with room to spare while its live words grow', () => {
+  it('keeps at most a sixteenth of its live words to spare, and a reserve makes room at once', () => {
     const pool = new WordPool();
     const regions = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 1, 20_000));
     expect(regions.every((region) => region.intact())).toBe(true);
-    // Geometric growth: a quarter more each time, so far fewer compactions than allocations.
-    expect(pool.compactions).toBeLessThan(20);
-    expect(pool.capacityWords).toBeLessThanOrEqual(Math.ceil(1.25 * pool.liveWords) + 20_000);
+    expect(pool.capacityWords).toBeLessThanOrEqual(Math.ceil(pool.liveWords * (1 + 1 / WORD_POOL_SLACK_DIVISOR)) + 20_000);
+    pool.reserve(50 * 20_000);
+    const compactions = pool.compactions;
+    const more = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 51, 20_000));
+    expect(pool.compactions).toBe(compactions);
+    expect([...regions, ...more].every((region) => region.intact())).toBe(true);
   });
 });
