@@ -107,7 +107,7 @@ export class PortableBitmap implements PoolRegion {
     this.bucketStarts = this.reserveArrayBuckets();
     this.bitStarts = new Int32Array(CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
     this.copyStarts = new Int32Array(CONTAINER_KEY_SLOTS);
-    const bytesWords = (this.byteShift + serialised.length + 1) >>> 1;
+    const bytesWords = wordsForBytes(header, serialised.length);
     let copies = 0;
     for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
       if (this.offsets[key]! < 0) continue;
@@ -134,10 +134,9 @@ export class PortableBitmap implements PoolRegion {
     let copies = 0;
     for (let i = 0; i < header.count; i++) {
       const cardinality = view.getUint16(header.descriptionsStart + 4 * i + 2, true) + 1;
-      const isRun = header.runFlags !== undefined && (header.runFlags[i >> 3]! & (1 << (i & 7))) !== 0;
-      if (!isRun && cardinality >= ARRAY_EXPAND_CARDINALITY_MIN && cardinality <= ARRAY_CARDINALITY_MAX) copies++;
+      if (!isRunContainer(header, i) && cardinality <= ARRAY_CARDINALITY_MAX && hasBitmapCopy(cardinality)) copies++;
     }
-    return (((header.containersStart & 1) + serialised.length + 1) >>> 1) + copies * BITMAP_CONTAINER_WORDS;
+    return wordsForBytes(header, serialised.length) + copies * BITMAP_CONTAINER_WORDS;
   }
 
   /**
@@ -240,7 +239,7 @@ export class PortableBitmap implements PoolRegion {
       const cardinality = view.getUint16(header.descriptionsStart + 4 * i + 2, true) + 1;
       if (key >= CONTAINER_KEY_SLOTS || key <= previousKey) throw new CorruptBitmapError(`container key ${key} out of order or range`);
       previousKey = key;
-      const isRun = header.runFlags !== undefined && (header.runFlags[i >> 3]! & (1 << (i & 7))) !== 0;
+      const isRun = isRunContainer(header, i);
       let bytes: number;
       let meta: number;
       if (isRun) {
@@ -250,7 +249,7 @@ export class PortableBitmap implements PoolRegion {
         meta = (runs << 2) | KIND_RUN;
       } else if (cardinality <= ARRAY_CARDINALITY_MAX) {
         bytes = 2 * cardinality;
-        meta = (cardinality << 2) | (cardinality >= ARRAY_EXPAND_CARDINALITY_MIN ? KIND_EXPANDED : KIND_ARRAY);
+        meta = (cardinality << 2) | (hasBitmapCopy(cardinality) ? KIND_EXPANDED : KIND_ARRAY);
       } else {
         bytes = BITMAP_CONTAINER_BYTES;
         meta = (cardinality << 2) | KIND_BITMAP;
@@ -343,6 +342,21 @@ function markBits(words: Uint16Array, start: number, lows: Uint16Array, from: nu
     const low = lows[j]!;
     marks[j]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
   }
+}
+
+/** Whether container `index` of the bitmap is a run container. */
+function isRunContainer(header: Header, index: number): boolean {
+  return header.runFlags !== undefined && (header.runFlags[index >> 3]! & (1 << (index & 7))) !== 0;
+}
+
+/** Whether an array container of this many values gets a bitmap copy (see the file header). */
+function hasBitmapCopy(cardinality: number): boolean {
+  return cardinality >= ARRAY_EXPAND_CARDINALITY_MIN;
+}
+
+/** Words the serialised bytes take in a region (placed so that the containers start at an even byte). */
+function wordsForBytes(header: Header, byteLength: number): number {
+  return ((header.containersStart & 1) + byteLength + 1) >>> 1;
 }
 
 function searchArray(words: Uint16Array, start: number, end: number, value: number): boolean {
