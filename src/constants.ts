@@ -37,6 +37,11 @@ export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
  */
 export const BATCH_GROUPING_NUMBERS_MIN = 32_768;
 /**
+ * The batch probe keeps its grouping arrays (10 bytes per number) for batches up to this size, so
+ * repeated scrubs reuse them (10 MiB at most); larger batches get fresh arrays each time.
+ */
+export const BATCH_SCRATCH_NUMBERS_MAX = 1 << 20;
+/**
  * A list's word pool (src/store/word-pool.ts) never shrinks below this many 16-bit words (128 KiB):
  * small lists do not compact on every merge.
  */

@@ -9,7 +9,6 @@
 // WordPool; a replaced base gives its region back.
 
 import { AREA_DELTA_ENTRIES_MAX } from '../constants.js';
-import type { GroupedBatch } from './batch-probe.js';
 import { BIT_START_SEARCH, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
 import { RoaringBitmap32 } from './roaring.js';
 import type { WordPool } from './word-pool.js';
@@ -61,20 +60,6 @@ export class AreaSet {
       if (changed !== undefined) return changed;
     }
     return this.base.has(rest);
-  }
-
-  /**
-   * Sets `bit` in `batch.marks` for the members among `batch` entries [from, to), which all fall in
-   * container `key` of this area. The base probes them in one tight loop; pending changes, if any,
-   * then correct the answers one by one.
-   */
-  markGroup(key: number, batch: GroupedBatch, from: number, to: number, bit: number): void {
-    if (this.delta === undefined) {
-      this.base.markGroup(key, batch.lows, from, to, batch.marks, bit);
-      return;
-    }
-    const high = key * 65536;
-    for (let j = from; j < to; j++) if (this.has(high + batch.lows[j]!)) batch.marks[j]! |= bit;
   }
 
   /** Applies sorted rests; returns how many changed state. */

@@ -58,6 +58,31 @@ export class NumberSet {
     return start !== BIT_START_ABSENT && this.search(areaCode, rest, key);
   }
 
+  /**
+   * Sets `bit` in out[inputs[j]] for each j in [from, to) whose 7-digit rests[j] this set holds
+   * in area code `areaCode` (the batch probe of src/store/batch-probe.ts): `hasRest` as one loop
+   * with the area's probe row and the pool read once.
+   */
+  markRests(areaCode: number, rests: Int32Array, inputs: Int32Array, from: number, to: number, out: Uint8Array, bit: number): void {
+    const row = this.probeRows[areaCode]!;
+    if (row === ABSENT_ROW) return;
+    // A search only reads the pool (a dense array's bitmap copy has its room already), so the
+    // pool cannot move during the loop.
+    const words = this.words;
+    const probeStarts = this.probeStarts;
+    const rowStart = row * CONTAINER_KEY_SLOTS;
+    for (let j = from; j < to; j++) {
+      const rest = rests[j]!;
+      const start = probeStarts[rowStart + (rest >>> 16)]!;
+      if (start >= 0) {
+        const low = rest & 0xffff;
+        out[inputs[j]!]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
+      } else if (start !== BIT_START_ABSENT && this.search(areaCode, rest, rest >>> 16)) {
+        out[inputs[j]!]! |= bit;
+      }
+    }
+  }
+
   /** The cold path of `has`; the probe may fill a container's bitmap copy: its entry is refreshed. */
   private search(areaCode: number, rest: number, key: number): boolean {
     const area = this.byAreaCode[areaCode]!;

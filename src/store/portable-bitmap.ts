@@ -317,31 +317,6 @@ export class PortableBitmap implements PoolRegion {
     }
     return searchRuns(words, at + 1, meta >>> 2, low);
   }
-
-  /**
-   * Sets `bit` in marks[j] for each j in [from, to) whose value key << 16 | lows[j] is a member
-   * (src/store/batch-probe.ts groups a batch by container key for this). Bitmap containers and
-   * expanded arrays are probed in one branch-free loop; the rest value by value.
-   */
-  markGroup(key: number, lows: Uint16Array, from: number, to: number, marks: Uint8Array, bit: number): void {
-    if (key >= CONTAINER_KEY_SLOTS) return;
-    let start = this.bitStarts[key]!;
-    if (start === BIT_START_ABSENT) return;
-    if (start === BIT_START_SEARCH && (this.metas[key]! & 3) === KIND_EXPANDED) start = this.expand(key);
-    if (start >= 0) {
-      markBits(this.pool.words, this.origin + start, lows, from, to, marks, bit);
-      return;
-    }
-    for (let j = from; j < to; j++) if (this.search(key, lows[j]!)) marks[j]! |= bit;
-  }
-}
-
-/** Sets `bit` in marks[j] for j in [from, to) where the bitmap at `words[start]` holds lows[j]. */
-function markBits(words: Uint16Array, start: number, lows: Uint16Array, from: number, to: number, marks: Uint8Array, bit: number): void {
-  for (let j = from; j < to; j++) {
-    const low = lows[j]!;
-    marks[j]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
-  }
 }
 
 /** Whether container `index` of the bitmap is a run container. */

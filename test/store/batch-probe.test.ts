@@ -1,11 +1,11 @@
-// The grouped batch probe must answer exactly like one has() per number, whatever the containers
+// The area-grouped batch probe must answer exactly like one has() per number, whatever the containers
 // (bitmap, expanded dense array, sparse array, run), pending deltas, duplicates and input order,
 // on both sides of the grouping threshold.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ARRAY_EXPAND_CARDINALITY_MIN, AREA_REST_MODULUS, BATCH_GROUPING_NUMBERS_MIN } from '../../src/constants.js';
-import { GroupedBatch, markLists } from '../../src/store/batch-probe.js';
+import { AreaGroupedBatch, markLists } from '../../src/store/batch-probe.js';
 import { NumberSet } from '../../src/store/number-set.js';
 
 const AREA_CODES = [201, 503, 999];
@@ -100,19 +100,24 @@ describe('markLists', () => {
   });
 });
 
-describe('GroupedBatch', () => {
-  it('groups inputs by container in ascending order and keeps every input once', () => {
+describe('AreaGroupedBatch', () => {
+  it('keeps every input of a wanted area code once, in its area range with its rest, and leaves the others out', () => {
     const numbers = probes(listNumbers(3), 5000, 11);
-    const batch = new GroupedBatch(numbers, numbers.length, new Uint8Array(1000).fill(1));
-    expect(Array.from(batch.order).sort((a, b) => a - b)).toEqual(Array.from({ length: numbers.length }, (_, i) => i));
-    for (let group = 0; group < batch.groupSlots.length; group++) {
-      if (group > 0) expect(batch.groupSlots[group]!).toBeGreaterThan(batch.groupSlots[group - 1]!);
-      for (let j = batch.groupStarts[group]!; j < batch.groupStarts[group + 1]!; j++) {
-        const number = numbers[batch.order[j]!]!;
-        const areaCode = Math.floor(number / AREA_REST_MODULUS);
-        const rest = number - areaCode * AREA_REST_MODULUS;
-        expect(areaCode * 153 + (rest >>> 16)).toBe(batch.groupSlots[group]);
-        expect(rest & 0xffff).toBe(batch.lows[j]);
+    const wanted = new Uint8Array(1000);
+    wanted[201] = 1;
+    wanted[999] = 1;
+    const batch = new AreaGroupedBatch(numbers, numbers.length, wanted);
+    const expectedInputs = Array.from(numbers.keys()).filter((i) => wanted[Math.floor(numbers[i]! / AREA_REST_MODULUS)] === 1);
+    expect(expectedInputs.length).toBeGreaterThan(0);
+    expect(expectedInputs.length).toBeLessThan(numbers.length);
+    expect(Array.from(batch.inputs.subarray(0, batch.areaStarts[1000])).sort((a, b) => a - b)).toEqual(expectedInputs);
+    expect(batch.areaStarts[1000]).toBe(expectedInputs.length);
+    for (let areaCode = 0; areaCode < 1000; areaCode++) {
+      const from = batch.areaStarts[areaCode]!;
+      const to = batch.areaStarts[areaCode + 1]!;
+      if (wanted[areaCode] === 0) expect(to).toBe(from);
+      for (let j = from; j < to; j++) {
+        expect(numbers[batch.inputs[j]!]).toBe(areaCode * AREA_REST_MODULUS + batch.rests[j]!);
       }
     }
   });
