@@ -163,14 +163,26 @@ export class Dnc {
 
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
   isBlocked(phone: string | number, options?: ListOptions): boolean {
+    // Two methods behind a small dispatcher, so that a caller's loop can inline the number path
+    // whatever else the process checks: when both paths lived here, string checks made V8 compile
+    // this method with the digit parser inlined, too big to inline anywhere, and a number lookup
+    // became a call (measured at 1M numbers: 62-66 ns per lookup after a mix of string and number
+    // checks, 32-37 ns otherwise).
+    if (typeof phone === 'number' && options === undefined) return this.isBlockedInDefaultMaster(phone);
+    return this.isBlockedInList(phone, options);
+  }
+
+  /** The hot path of an embedded dialer: one split serves both the validation and the probe. */
+  private isBlockedInDefaultMaster(phone: number): boolean {
     if (this.closed) this.assertOpen();
-    if (typeof phone === 'number' && options === undefined) {
-      // The hot path of an embedded dialer: one split serves both the validation and the probe
-      // (fewer instructions per lookup let the CPU overlap more lookups' cache misses).
-      const areaCode = Math.floor(phone / AREA_REST_MODULUS);
-      const rest = phone - areaCode * AREA_REST_MODULUS;
-      if (isValidSplitNumber(phone, rest)) return this.store.defaultMaster?.hasRest(areaCode, rest) === true;
-    }
+    const areaCode = Math.floor(phone / AREA_REST_MODULUS);
+    const rest = phone - areaCode * AREA_REST_MODULUS;
+    if (isValidSplitNumber(phone, rest)) return this.store.defaultMaster?.hasRest(areaCode, rest) === true;
+    return this.store.defaultMaster?.has(parsePhone(phone)) === true; // parsePhone throws the reason
+  }
+
+  private isBlockedInList(phone: string | number, options: ListOptions | undefined): boolean {
+    if (this.closed) this.assertOpen();
     const number = typeof phone === 'number' && isValidNumber(phone) ? phone : parsePhone(phone);
     if (options === undefined) return this.store.defaultMaster?.has(number) === true;
     return isBlockedNumber(this.store, options.org, options.projId, number);
