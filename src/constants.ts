@@ -30,12 +30,12 @@ export const AREA_DELTA_ENTRIES_MAX = 4096;
  */
 export const ARRAY_EXPAND_CARDINALITY_MIN = 2048;
 /**
- * Batches of at least this many numbers are radix-grouped by area code and rest before probing
- * (src/store/batch-probe.ts); below it the grouping passes cost more than they save. From the sweep
- * in bench/scrub.bench.ts (grouped vs one probe per number, quiet machine: crossover 65,536 against
- * 10M numbers, 32,768 against 100M; 16,384 on a loaded machine against 10M).
+ * Batches of at least this many numbers are grouped by area code before probing
+ * (src/store/batch-probe.ts); below it the grouping's fixed cost is not repaid. From the sweep in
+ * bench/scrub.bench.ts (grouped vs one probe per number against 10M numbers: a tie at 1,024, grouped
+ * 1.16x at 2,048 and 1.3x at 4,096; before the grouping became area-only the crossover was 32,768).
  */
-export const BATCH_GROUPING_NUMBERS_MIN = 32_768;
+export const BATCH_GROUPING_NUMBERS_MIN = 2_048;
 /**
  * The batch probe keeps its grouping arrays (10 bytes per number) for batches up to this size, so
  * repeated scrubs reuse them (10 MiB at most); larger batches get fresh arrays each time.
