@@ -2,7 +2,7 @@
 //
 // Why not one `has()` per number: at national scale every probe is a cache miss, and probes that
 // jump between area codes also miss the TLB (each area code's words are one region of about 1 MB
-// in the list's pool at 100M numbers; a 2-core VM walks its page tables through the hypervisor).
+// in the list's pool at 100M numbers; in a virtual machine a TLB miss costs a nested page walk).
 // So the batch is first grouped by area code (a counting sort: one pass counts, one places),
 // dropping numbers of area codes no list holds; then each area's entries are probed in one tight
 // loop through the list's probe table (NumberSet.markRests), so the area's pages stay in the TLB
