@@ -190,5 +190,8 @@ describe('isBlocked, scrub and close', () => {
     await dnc.close();
     expect(() => dnc.count()).toThrowError(/closed/);
     await expect(dnc.add('5039367187')).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(() => dnc.isBlocked(5039367187)).toThrowError(expect.objectContaining({ code: 'CLOSED' }));
+    expect(() => dnc.isBlocked('5039367187')).toThrowError(expect.objectContaining({ code: 'CLOSED' }));
+    expect(() => dnc.isBlocked(5039367187, { projId: 'p1' })).toThrowError(expect.objectContaining({ code: 'CLOSED' }));
   });
 });

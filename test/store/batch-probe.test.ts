@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ARRAY_EXPAND_CARDINALITY_MIN, AREA_REST_MODULUS, BATCH_GROUPING_NUMBERS_MIN } from '../../src/constants.js';
+import { ARRAY_EXPAND_CARDINALITY_MIN, AREA_REST_MODULUS, BATCH_GROUPING_NUMBERS_MIN, BATCH_SCRATCH_NUMBERS_MAX } from '../../src/constants.js';
 import { AreaGroupedBatch, markLists } from '../../src/store/batch-probe.js';
 import { NumberSet } from '../../src/store/number-set.js';
 
@@ -90,6 +90,21 @@ describe('markLists', () => {
       const grouped = new Uint8Array(size);
       markLists([list], input, size, grouped, 0);
       expect(Array.from(grouped)).toEqual(Array.from(input, (number) => (list.has(number) ? 1 : 0)));
+    }
+  });
+
+  it('answers right for batches larger than the kept grouping arrays, and for smaller ones after them', () => {
+    const list = new NumberSet();
+    const members = listNumbers(9);
+    list.addSorted(members);
+    const large = probes(members, BATCH_SCRATCH_NUMBERS_MAX + 5, 21);
+    const small = probes(members, BATCH_GROUPING_NUMBERS_MIN + 3, 22);
+    for (const input of [small, large, small]) {
+      const marks = new Uint8Array(input.length);
+      markLists([list], input, input.length, marks);
+      let wrong = 0;
+      for (let i = 0; i < input.length; i++) if (marks[i] !== (list.has(input[i]!) ? 1 : 0)) wrong++;
+      expect(wrong).toBe(0);
     }
   });
 
