@@ -98,6 +98,8 @@ const NUMBER_MIN = 2_000_000_000;
 const NUMBER_MAX = 9_999_999_999;
 /** The 7-digit rest of a valid number starts with an exchange digit of 2-9. */
 const REST_MIN = 2_000_000;
+/** AREA_REST_MODULUS under a module-local name: V8 folds a module's own const into optimised code. */
+const REST_MODULUS = AREA_REST_MODULUS;
 
 /**
  * Whether an integer is a valid 10-digit NANP number (area code and exchange start with 2-9).
@@ -105,7 +107,7 @@ const REST_MIN = 2_000_000;
  */
 export function isValidNumber(number: number): boolean {
   if (!(number >= NUMBER_MIN && number <= NUMBER_MAX) || !Number.isInteger(number)) return false;
-  return number - Math.floor(number / AREA_REST_MODULUS) * AREA_REST_MODULUS >= REST_MIN;
+  return number - Math.floor(number / REST_MODULUS) * REST_MODULUS >= REST_MIN;
 }
 
 /** isValidNumber for a number already split into `rest` = number - areaCodeOf(number) * 10^7. */
@@ -114,15 +116,15 @@ export function isValidSplitNumber(number: number, rest: number): boolean {
 }
 
 export function areaCodeOf(number: number): number {
-  return Math.floor(number / AREA_REST_MODULUS);
+  return Math.floor(number / REST_MODULUS);
 }
 
 export function restOf(number: number): number {
-  return number % AREA_REST_MODULUS;
+  return number % REST_MODULUS;
 }
 
 export function numberFromParts(areaCode: number, rest: number): number {
-  return areaCode * AREA_REST_MODULUS + rest;
+  return areaCode * REST_MODULUS + rest;
 }
 
 /** The 10 digits of a number: valid numbers never start with 0, so no padding is needed. */

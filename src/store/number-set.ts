@@ -13,7 +13,12 @@ import { WordPool } from './word-pool.js';
 /** Probe-table rows reserved at first; the table doubles when an area code needs one more. */
 const PROBE_ROWS_INITIAL = 4;
 /** Row 0 of the probe table stays all absent: every area code without numbers points to it. */
-const ABSENT_ROW = 0;
+const ABSENT_ROW_START = 0;
+// `has`, `hasRest` and `markRests` read these through module-local names: V8 loads an imported
+// binding from its module cell, with a hole check, at every use in optimised code, where a module's
+// own const is folded into the code.
+const SLOT_ABSENT = BIT_START_ABSENT;
+const REST_MODULUS = AREA_REST_MODULUS;
 
 export class NumberSet {
   private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
@@ -21,8 +26,12 @@ export class NumberSet {
   private pool = new WordPool();
   /** `pool.words`, read by `has` without going through the pool. */
   private words = this.pool.words;
-  /** Per area code, its row in `probeStarts` (ABSENT_ROW until the area first holds numbers). */
-  private readonly probeRows = new Int32Array(AREA_CODE_SLOTS);
+  /**
+   * Per area code, where its row starts in `probeStarts` (ABSENT_ROW_START until the area first
+   * holds numbers): the row's index times CONTAINER_KEY_SLOTS, so that a lookup adds the key and multiplies
+   * nothing.
+   */
+  private readonly probeRowStarts = new Int32Array(AREA_CODE_SLOTS);
   /**
    * Row r, entry key: where `has` bit-tests container `key` of row r's area code in `words`, or
    * BIT_START_ABSENT / BIT_START_SEARCH (AreaSet.fillProbeRow). Refreshed after every change to that
@@ -43,19 +52,21 @@ export class NumberSet {
 
   /** `number` must be a valid 10-digit number (callers parse first). */
   has(number: number): boolean {
-    const areaCode = Math.floor(number / AREA_REST_MODULUS);
-    return this.hasRest(areaCode, number - areaCode * AREA_REST_MODULUS);
+    const areaCode = Math.floor(number / REST_MODULUS);
+    return this.hasRest(areaCode, number - areaCode * REST_MODULUS);
   }
 
   /** `has` for a number already split (Dnc.isBlocked validates and splits in one go). */
   hasRest(areaCode: number, rest: number): boolean {
     const key = rest >>> 16;
-    const start = this.probeStarts[this.probeRows[areaCode]! * CONTAINER_KEY_SLOTS + key]!;
+    const start = this.probeStarts[this.probeRowStarts[areaCode]! + key]!;
     if (start >= 0) {
       const low = rest & 0xffff;
       return (this.words[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
     }
-    return start !== BIT_START_ABSENT && this.search(areaCode, rest, key);
+    // `=== true`: the result of a call that is not inlined has no known type, and an untyped result
+    // makes every caller's `if (isBlocked(...))` a full truthiness dispatch.
+    return start !== SLOT_ABSENT && this.search(areaCode, rest, key) === true;
   }
 
   /**
@@ -64,20 +75,19 @@ export class NumberSet {
    * with the area's probe row and the pool read once.
    */
   markRests(areaCode: number, rests: Int32Array, inputs: Int32Array, from: number, to: number, out: Uint8Array, bit: number): void {
-    const row = this.probeRows[areaCode]!;
-    if (row === ABSENT_ROW) return;
+    const rowStart = this.probeRowStarts[areaCode]!;
+    if (rowStart === ABSENT_ROW_START) return;
     // A search only reads the pool (a dense array's bitmap copy has its room already), so the
     // pool cannot move during the loop.
     const words = this.words;
     const probeStarts = this.probeStarts;
-    const rowStart = row * CONTAINER_KEY_SLOTS;
     for (let j = from; j < to; j++) {
       const rest = rests[j]!;
       const start = probeStarts[rowStart + (rest >>> 16)]!;
       if (start >= 0) {
         const low = rest & 0xffff;
         out[inputs[j]!]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
-      } else if (start !== BIT_START_ABSENT && this.search(areaCode, rest, rest >>> 16)) {
+      } else if (start !== SLOT_ABSENT && this.search(areaCode, rest, rest >>> 16)) {
         out[inputs[j]!]! |= bit;
       }
     }
@@ -87,31 +97,31 @@ export class NumberSet {
   private search(areaCode: number, rest: number, key: number): boolean {
     const area = this.byAreaCode[areaCode]!;
     const found = area.has(rest);
-    this.probeStarts[this.probeRows[areaCode]! * CONTAINER_KEY_SLOTS + key] = area.probeStart(key);
+    this.probeStarts[this.probeRowStarts[areaCode]! + key] = area.probeStart(key);
     return found;
   }
 
   private refreshProbe(areaCode: number): void {
     const area = this.byAreaCode[areaCode];
-    let row = this.probeRows[areaCode]!;
+    let rowStart = this.probeRowStarts[areaCode]!;
     if (area === undefined) {
-      if (row !== ABSENT_ROW) this.probeStarts.fill(BIT_START_ABSENT, row * CONTAINER_KEY_SLOTS, (row + 1) * CONTAINER_KEY_SLOTS);
+      if (rowStart !== ABSENT_ROW_START) this.probeStarts.fill(BIT_START_ABSENT, rowStart, rowStart + CONTAINER_KEY_SLOTS);
       return;
     }
-    if (row === ABSENT_ROW) row = this.newProbeRow(areaCode);
-    area.fillProbeRow(this.probeStarts, row * CONTAINER_KEY_SLOTS);
+    if (rowStart === ABSENT_ROW_START) rowStart = this.newProbeRow(areaCode);
+    area.fillProbeRow(this.probeStarts, rowStart);
   }
 
-  /** Reserves a row for an area code's first numbers (rows are kept when the area empties). */
+  /** Reserves a row for an area code's first numbers (rows are kept when the area empties); returns its start. */
   private newProbeRow(areaCode: number): number {
-    const row = this.probeRowsUsed++;
+    const rowStart = this.probeRowsUsed++ * CONTAINER_KEY_SLOTS;
     if (this.probeRowsUsed * CONTAINER_KEY_SLOTS > this.probeStarts.length) {
       const grown = new Int32Array(this.probeStarts.length * 2).fill(BIT_START_ABSENT);
       grown.set(this.probeStarts);
       this.probeStarts = grown;
     }
-    this.probeRows[areaCode] = row;
-    return row;
+    this.probeRowStarts[areaCode] = rowStart;
+    return rowStart;
   }
 
   /** The pool copied its regions into a new buffer: every area's entries point elsewhere now. */
