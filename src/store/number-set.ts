@@ -10,10 +10,12 @@ import type { RoaringBitmap32 } from './roaring.js';
 import { BIT_START_ABSENT, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
 import { WordPool } from './word-pool.js';
 
-/** Probe-table rows reserved at first; the table doubles when an area code needs one more. */
+/** Probe-table rows reserved at first; the rows double when an area code needs one more. */
 const PROBE_ROWS_INITIAL = 4;
-/** Row 0 of the probe table stays all absent: every area code without numbers points to it. */
-const ABSENT_ROW_START = 0;
+/** The probe table's first entries are the row starts, one per area code; the rows follow them. */
+const ROWS_START = AREA_CODE_SLOTS;
+/** The first row stays all absent: every area code without numbers points to it. */
+const ABSENT_ROW_START = ROWS_START;
 // `has`, `hasRest` and `markRests` read these through module-local names: V8 loads an imported
 // binding from its module cell, with a hole check, at every use in optimised code, where a module's
 // own const is folded into the code.
@@ -27,18 +29,16 @@ export class NumberSet {
   /** `pool.words`, read by `has` without going through the pool. */
   private words = this.pool.words;
   /**
-   * Per area code, where its row starts in `probeStarts` (ABSENT_ROW_START until the area first
-   * holds numbers): the row's index times CONTAINER_KEY_SLOTS, so that a lookup adds the key and multiplies
-   * nothing.
+   * The probe table. Entry areaCode (below ROWS_START): where that area code's row starts in this
+   * same table (ABSENT_ROW_START until the area first holds numbers). Entry rowStart + key: where
+   * `has` bit-tests container `key` of that area code in `words`, or BIT_START_ABSENT /
+   * BIT_START_SEARCH (AreaSet.fillProbeRow). Refreshed after every change to that area and after
+   * the pool compacts. At national scale a lookup is then two reads in this table (cached) and one
+   * in the pool: the pool read is the one likely miss, as in a flat bit array (measured:
+   * word-pool.ts). One typed array for both parts: every typed array a lookup reads costs a field
+   * load, its header loads and a bounds check on each call.
    */
-  private readonly probeRowStarts = new Int32Array(AREA_CODE_SLOTS);
-  /**
-   * Row r, entry key: where `has` bit-tests container `key` of row r's area code in `words`, or
-   * BIT_START_ABSENT / BIT_START_SEARCH (AreaSet.fillProbeRow). Refreshed after every change to that
-   * area and after the pool compacts. At national scale a lookup is then one read in this table and
-   * one in the pool: two cache misses where a flat bit array has one (measured: word-pool.ts).
-   */
-  private probeStarts = new Int32Array(PROBE_ROWS_INITIAL * CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
+  private probeTable = newProbeTable(PROBE_ROWS_INITIAL);
   private probeRowsUsed = 1;
   private total = 0;
 
@@ -59,7 +59,8 @@ export class NumberSet {
   /** `has` for a number already split (Dnc.isBlocked validates and splits in one go). */
   hasRest(areaCode: number, rest: number): boolean {
     const key = rest >>> 16;
-    const start = this.probeStarts[this.probeRowStarts[areaCode]! + key]!;
+    const table = this.probeTable;
+    const start = table[table[areaCode]! + key]!;
     if (start >= 0) {
       const low = rest & 0xffff;
       return (this.words[start + (low >>> 4)]! & (1 << (low & 15))) !== 0;
@@ -75,15 +76,15 @@ export class NumberSet {
    * with the area's probe row and the pool read once.
    */
   markRests(areaCode: number, rests: Int32Array, inputs: Int32Array, from: number, to: number, out: Uint8Array, bit: number): void {
-    const rowStart = this.probeRowStarts[areaCode]!;
+    const table = this.probeTable;
+    const rowStart = table[areaCode]!;
     if (rowStart === ABSENT_ROW_START) return;
     // A search only reads the pool (a dense array's bitmap copy has its room already), so the
     // pool cannot move during the loop.
     const words = this.words;
-    const probeStarts = this.probeStarts;
     for (let j = from; j < to; j++) {
       const rest = rests[j]!;
-      const start = probeStarts[rowStart + (rest >>> 16)]!;
+      const start = table[rowStart + (rest >>> 16)]!;
       if (start >= 0) {
         const low = rest & 0xffff;
         out[inputs[j]!]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
@@ -97,30 +98,32 @@ export class NumberSet {
   private search(areaCode: number, rest: number, key: number): boolean {
     const area = this.byAreaCode[areaCode]!;
     const found = area.has(rest);
-    this.probeStarts[this.probeRowStarts[areaCode]! + key] = area.probeStart(key);
+    const table = this.probeTable;
+    table[table[areaCode]! + key] = area.probeStart(key);
     return found;
   }
 
   private refreshProbe(areaCode: number): void {
     const area = this.byAreaCode[areaCode];
-    let rowStart = this.probeRowStarts[areaCode]!;
+    let rowStart = this.probeTable[areaCode]!;
     if (area === undefined) {
-      if (rowStart !== ABSENT_ROW_START) this.probeStarts.fill(BIT_START_ABSENT, rowStart, rowStart + CONTAINER_KEY_SLOTS);
+      if (rowStart !== ABSENT_ROW_START) this.probeTable.fill(BIT_START_ABSENT, rowStart, rowStart + CONTAINER_KEY_SLOTS);
       return;
     }
     if (rowStart === ABSENT_ROW_START) rowStart = this.newProbeRow(areaCode);
-    area.fillProbeRow(this.probeStarts, rowStart);
+    area.fillProbeRow(this.probeTable, rowStart);
   }
 
   /** Reserves a row for an area code's first numbers (rows are kept when the area empties); returns its start. */
   private newProbeRow(areaCode: number): number {
-    const rowStart = this.probeRowsUsed++ * CONTAINER_KEY_SLOTS;
-    if (this.probeRowsUsed * CONTAINER_KEY_SLOTS > this.probeStarts.length) {
-      const grown = new Int32Array(this.probeStarts.length * 2).fill(BIT_START_ABSENT);
-      grown.set(this.probeStarts);
-      this.probeStarts = grown;
+    const rowStart = ROWS_START + this.probeRowsUsed++ * CONTAINER_KEY_SLOTS;
+    if (rowStart + CONTAINER_KEY_SLOTS > this.probeTable.length) {
+      // Rows are only appended, so the row starts already handed out stay valid in the copy.
+      const grown = newProbeTable(this.probeRowsUsed * 2);
+      grown.set(this.probeTable);
+      this.probeTable = grown;
     }
-    this.probeRowStarts[areaCode] = rowStart;
+    this.probeTable[areaCode] = rowStart;
     return rowStart;
   }
 
@@ -270,4 +273,11 @@ function firstAtLeast(sorted: Float64Array, value: number, from: number): number
     else high = middle;
   }
   return low;
+}
+
+/** A probe table with room for `rows` rows, every area code pointing to the all-absent first row. */
+function newProbeTable(rows: number): Int32Array {
+  const table = new Int32Array(ROWS_START + rows * CONTAINER_KEY_SLOTS).fill(BIT_START_ABSENT);
+  table.fill(ABSENT_ROW_START, 0, ROWS_START);
+  return table;
 }
