@@ -3,7 +3,7 @@
 // that resolves once the change is applied (and, with a data directory, durable).
 
 import { IdncError } from './errors.js';
-import { formatDigits, isValidNumber, isValidSplitNumber } from './phone/digits.js';
+import { formatDigits, isValidNumber, isValidSplit } from './phone/digits.js';
 import { AREA_REST_MODULUS } from './constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
 import { DncStore } from './store/dnc-store.js';
@@ -20,7 +20,7 @@ import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 // from its module cell, with a hole check, at every use in optimised code, where a module's own
 // const is folded into the code (measured at 10M numbers: see NumberSet's note on the same).
 const REST_MODULUS = AREA_REST_MODULUS;
-const isValidSplit = isValidSplitNumber;
+const isValidSplitNumber = isValidSplit;
 
 export interface ListOptions {
   /** Organisation owning the list; defaults to `default`. */
@@ -181,11 +181,11 @@ export class Dnc {
   /** The hot path of an embedded dialer: one split serves both the validation and the probe. */
   private isBlockedInDefaultMaster(phone: number): boolean {
     if (this.closed === true) this.assertOpen(); // `=== true`: a bare truthiness test compiles to a type dispatch
-    // `| 0` is Math.floor for a valid number and gives an integer without a conversion check; any
-    // other input fails the range check in isValidSplit.
+    // `| 0` is Math.floor for a valid number and gives an integer without a conversion check; for
+    // any other input isValidSplit (see there) is false.
     const areaCode = (phone / REST_MODULUS) | 0;
     const rest = phone - areaCode * REST_MODULUS;
-    if (!isValidSplit(phone, rest)) return this.store.defaultMaster?.has(parsePhone(phone)) === true; // parsePhone throws the reason
+    if (!isValidSplitNumber(areaCode, rest)) return this.store.defaultMaster?.has(parsePhone(phone)) === true; // parsePhone throws the reason
     const master = this.store.defaultMaster;
     return master !== undefined && master.hasRest(areaCode, rest);
   }

@@ -161,8 +161,16 @@ describe('isBlocked, scrub and close', () => {
     const dnc = await openDnc();
     await dnc.addNumbers(Float64Array.of(2002000000, 5039367187, 9999999999));
     const edges = [2002000000, 2001999999, 2000000000, 1999999999, 5039367187, 5031999999, 5032000000, 9999999999,
-      10000000000, 9999999999.5, -5039367187, 0, Number.NaN, Infinity, -Infinity, 5e9 + 0.25, 2**53];
-    const random = fc.sample(fc.oneof(fc.integer({ min: 1_900_000_000, max: 2_100_000_000 }), fc.double({ min: 0, max: 2e10 })), { numRuns: 2000, seed: 3 });
+      10000000000, 9999999999.5, -5039367187, 0, Number.NaN, Infinity, -Infinity, 5e9 + 0.25, 2**53,
+      1999999999.9999998, 2002000000.0000002, -0, Number.MIN_VALUE, Number.MAX_VALUE,
+      // number / 10^7 past 2^31: `| 0` wraps to an area code in 200-999 (the rest gives it away).
+      (2 ** 32 + 503) * 1e7 + 9367187, (2 ** 31 + 503) * 1e7 + 9367187, (2 ** 33 + 707) * 1e7 + 5276405, -(2 ** 32 - 503) * 1e7 + 9367187];
+    const random = fc.sample(fc.oneof(
+      fc.integer({ min: 1_900_000_000, max: 2_100_000_000 }),
+      fc.double({ min: 0, max: 2e10 }),
+      fc.double({ min: -1e18, max: 1e18 }),
+      fc.integer({ min: 0, max: 2 ** 20 }).map((high) => high * 2 ** 32 * 1e7 + 5039367187),
+    ), { numRuns: 4000, seed: 3 });
     for (const value of [...edges, ...random]) {
       const digits = Number.isInteger(value) && value >= 0 ? String(value) : `${value}x`;
       let expected: boolean | 'throws';

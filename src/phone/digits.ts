@@ -110,9 +110,25 @@ export function isValidNumber(number: number): boolean {
   return number - Math.floor(number / REST_MODULUS) * REST_MODULUS >= REST_MIN;
 }
 
-/** isValidNumber for a number already split into `rest` = number - areaCodeOf(number) * 10^7. */
-export function isValidSplitNumber(number: number, rest: number): boolean {
-  return number >= NUMBER_MIN && number <= NUMBER_MAX && Number.isInteger(number) && rest >= REST_MIN;
+/** Valid area codes start with 2-9: 200 to 999. */
+const AREA_CODE_MIN = 200;
+const AREA_CODES_VALID = 800;
+
+/**
+ * isValidNumber for any double `number` split the cheap way: `areaCode = (number / 10^7) | 0` and
+ * `rest = number - areaCode * 10^7`. True exactly when `number` is a valid 10-digit number:
+ * - a valid number has areaCode 200-999, an integer rest of 2,000,000 or more (and below 10^7);
+ * - NaN gives areaCode 0; a negative number or one below 2*10^9 an areaCode under 200; one from
+ *   10^10 up an areaCode of 1000 or more, or, once number / 10^7 passes 2^31, a wrapped areaCode
+ *   that may look valid, but then rest is off by a multiple of 2^32 * 10^7 and fails `(rest | 0)
+ *   === rest`, which also fails a fractional rest (a number that is not an integer).
+ * Integer compares instead of range checks on the double and Number.isInteger: fewer instructions
+ * on the single-lookup hot path (Dnc.isBlocked), which at national scale lets the CPU overlap more
+ * of the lookups' cache misses.
+ */
+export function isValidSplit(areaCode: number, rest: number): boolean {
+  const restInteger = rest | 0;
+  return (areaCode - AREA_CODE_MIN) >>> 0 < AREA_CODES_VALID && restInteger === rest && restInteger >= REST_MIN;
 }
 
 export function areaCodeOf(number: number): number {
