@@ -19,6 +19,14 @@ export class AreaSet {
   private base: PortableBitmap;
   /** rest -> present now; only for rests whose state differs from the base. */
   private delta: Map<number, boolean> | undefined;
+  /**
+   * While a delta is pending: per container key (rest >>> 16), how many of its rests the delta
+   * holds. Keys at 0 keep their one-access probe (the base answers for them); only keys with
+   * pending changes are searched through the delta. Before this, a single pending change sent
+   * every lookup in the area code down the search path until the next merge, which with a steady
+   * trickle of adds is most of the time.
+   */
+  private deltaKeys: Uint16Array | undefined;
   private total: number;
 
   /** `base` must live in `pool`; absent: an empty set. */
@@ -33,20 +41,16 @@ export class AreaSet {
 
   /**
    * Fills `row[at + key]` for every container key with where NumberSet bit-tests that key in the
-   * pool's words (PortableBitmap.absoluteStart), or all-search while a delta is pending. Valid
+   * pool's words (PortableBitmap.absoluteStart), or search for the keys with pending changes. Valid
    * until the set changes, a container is first probed, or the pool compacts.
    */
   fillProbeRow(row: Int32Array, at: number): void {
-    if (this.delta !== undefined) {
-      row.fill(BIT_START_SEARCH, at, at + CONTAINER_KEY_SLOTS);
-      return;
-    }
-    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) row[at + key] = this.base.absoluteStart(key);
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) row[at + key] = this.probeStart(key);
   }
 
   /** One entry of `fillProbeRow` (after a probe that may have filled a container's copy). */
   probeStart(key: number): number {
-    return this.delta === undefined ? this.base.absoluteStart(key) : BIT_START_SEARCH;
+    return this.deltaKeys === undefined || this.deltaKeys[key] === 0 ? this.base.absoluteStart(key) : BIT_START_SEARCH;
   }
 
   /** Gives the base's region back to the pool (the set is dropped). */
@@ -72,10 +76,18 @@ export class AreaSet {
       if (this.has(rest) === adding) continue;
       changed++;
       this.delta ??= new Map();
-      if (this.base.has(rest) === adding) this.delta.delete(rest);
-      else this.delta.set(rest, adding);
+      this.deltaKeys ??= new Uint16Array(CONTAINER_KEY_SLOTS);
+      // The state differs from the wanted one: either the delta holds the rest (the base has the
+      // wanted state) and the entry goes, or it does not and an entry comes.
+      if (this.base.has(rest) === adding) {
+        this.delta.delete(rest);
+        this.deltaKeys[rest >>> 16]!--;
+      } else {
+        this.delta.set(rest, adding);
+        this.deltaKeys[rest >>> 16]!++;
+      }
     }
-    if (this.delta?.size === 0) this.delta = undefined;
+    if (this.delta?.size === 0) this.dropDelta();
     this.total += adding ? changed : -changed;
     return changed;
   }
@@ -86,7 +98,7 @@ export class AreaSet {
     if (adding) bitmap.addMany(sortedRests);
     else bitmap.removeMany(sortedRests);
     this.replaceBase(bitmap);
-    this.delta = undefined;
+    this.dropDelta();
     this.total = this.base.size;
     return Math.abs(this.total - before);
   }
@@ -95,7 +107,12 @@ export class AreaSet {
   compact(): void {
     if (this.delta === undefined) return;
     this.replaceBase(this.toBitmap());
+    this.dropDelta();
+  }
+
+  private dropDelta(): void {
     this.delta = undefined;
+    this.deltaKeys = undefined;
   }
 
   /**
