@@ -83,8 +83,18 @@ async function startCluster(args: string[], dataDir = dir, env: NodeJS.ProcessEn
   return cluster;
 }
 
-function keyOf(cluster: Cluster): string {
-  return /loginId: ([^']+)'/.exec(cluster.stdout)![1]!;
+/**
+ * The admin key the first start printed on stdout. Waited for: the start is detected on stderr,
+ * and the two pipes are read independently, so stdout's chunk can arrive after stderr's.
+ */
+async function keyOf(cluster: Cluster): Promise<string> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const match = /loginId: ([^']+)'/.exec(cluster.stdout);
+    if (match !== null) return match[1]!;
+    if (Date.now() > deadline) throw new Error(`no key on the cluster's stdout:\n${cluster.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /**
@@ -125,7 +135,7 @@ describe('idnc serve --workers', () => {
     // Slow followers (no file watching, a poll every 150 ms): without the cluster waiting for every
     // worker before it answers, a status right after an add would often miss it.
     const cluster = await startCluster(['--workers', '3'], dir, { IDNC_FOLLOWER_WATCH: '0', IDNC_FOLLOWER_POLL_MS: '150' });
-    const key = keyOf(cluster);
+    const key = await keyOf(cluster);
     expect(cluster.stdout.match(/created the first API key/g)).toHaveLength(1);
     // One kept-alive connection per worker, so the status right after an add reaches every worker at once.
     const pinned = new Map<string, http.Agent>();
@@ -163,7 +173,7 @@ describe('idnc serve --workers', () => {
 
   it('gives the same answers from the writer and a follower, restarts a killed worker, stops on SIGINT', async () => {
     const cluster = await startCluster(['--workers', '2']);
-    const key = keyOf(cluster);
+    const key = await keyOf(cluster);
     const bad = { actionType: 'add', phoneList: '5039367187,12345' };
     const answers = new Map<string, Answer>();
     for (let i = 0; i < 6; i++) {
@@ -229,7 +239,7 @@ describe('idnc serve --workers', () => {
     }
     try {
       const cluster = await startCluster(['--workers', '2'], path.join(mountPoint, 'data'));
-      const key = keyOf(cluster);
+      const key = await keyOf(cluster);
       const filler = fs.openSync(path.join(mountPoint, 'filler'), 'w');
       try {
         for (;;) fs.writeSync(filler, Buffer.alloc(64 * 1024, 1));
