@@ -38,10 +38,13 @@ export const ARRAY_EXPAND_CARDINALITY_MIN = 1536;
 /**
  * Batches of at least this many numbers are grouped by area code before probing
  * (src/store/batch-probe.ts); below it the grouping's fixed cost is not repaid. From the sweep in
- * bench/scrub.bench.ts (grouped vs one probe per number against 10M numbers: a tie at 1,024, grouped
- * 1.16x at 2,048 and 1.3x at 4,096; before the grouping became area-only the crossover was 32,768).
+ * bench/scrub.bench.ts (grouped vs one probe per number). Once the per-number probe got faster (the
+ * optimised isBlocked path), the runs at f6f580c measured grouped/per-number 0.90x at 2,048, 1.06x
+ * at 4,096 and 1.21x at 8,192 against 100M numbers, and 0.84x, 0.95x and 0.99x against 10M (1.07x
+ * from 16,384); the session before, grouping already won at 2,048 (1.16x against 10M). National
+ * scale decides: 4,096. Before the grouping became area-only the crossover was 32,768.
  */
-export const BATCH_GROUPING_NUMBERS_MIN = 2_048;
+export const BATCH_GROUPING_NUMBERS_MIN = 4_096;
 /**
  * The batch probe keeps its grouping arrays (10 bytes per number) for batches up to this size, so
  * repeated scrubs reuse them (10 MiB at most); larger batches get fresh arrays each time.
