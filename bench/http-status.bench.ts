@@ -10,10 +10,10 @@
 // reported: the server's CPU time per request, which other load on the machine distorts less. An
 // extra line measures the same app with the access log on (`idnc serve --access-log`: one pino
 // line per request, to /dev/null). All three servers share this process, so both sides pay the
-// same set-up cost: booting several Fastify instances in one process leaves V8's feedback for
-// `process.nextTick` megamorphic (400-800 ns per call instead of about 100; about 10 calls per
-// request), which a lone `idnc serve` process does not have (README, Benchmarks, HTTP). The same
-// absolute cost on both sides flatters the ratio a little against two lone processes.
+// same set-up cost: Fastify boots here before V8 has optimised `process.nextTick`, which leaves
+// its feedback megamorphic (400-800 ns per call instead of about 100; about 10 calls per request),
+// which an `idnc serve` process does not have (README, Benchmarks, HTTP). The same absolute cost
+// on both sides flatters the ratio a little against two lone processes.
 
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
