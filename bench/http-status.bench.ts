@@ -128,9 +128,9 @@ const scenario: Scenario = async (context: BenchContext) => {
     const loggedRate = Math.max(...loggedRounds.map((r) => r.rate));
     const loggedCpu = Math.min(...loggedRounds.map((r) => r.cpuNsPerRequest));
     const ratio = statusRate / bareRate;
-    // The best rounds of the two servers may come from different spells of the machine; the
-    // ratio within each round (the two servers loaded one after the other) does not, and its
-    // median over the rounds is the steadier estimate of where the route stands.
+    // The best rounds of the two servers may come from different spells of the machine; within a
+    // round the two servers are loaded one after the other, and the median of those ratios is not
+    // decided by one lucky round (single rounds measured 0.65-0.96 in one run).
     const pairedRatio = median(statusRounds.map((status, round) => status.rate / bareRounds[round]!.rate).sort((a, b) => a - b));
     return {
       scenario: 'http-status',
