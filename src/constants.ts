@@ -36,20 +36,21 @@ export const AREA_DELTA_ENTRIES_MAX = 4096;
  */
 export const ARRAY_EXPAND_CARDINALITY_MIN = 1536;
 /**
- * Batches of at least this many numbers are grouped by area code before probing
- * (src/store/batch-probe.ts); below it the grouping's fixed cost is not repaid. From the sweep in
- * bench/scrub.bench.ts (grouped vs one probe per number). Once the per-number probe got faster (the
- * optimised isBlocked path), the runs at f6f580c measured grouped/per-number 0.90x at 2,048, 1.06x
- * at 4,096 and 1.21x at 8,192 against 100M numbers, and 0.84x, 0.95x and 0.99x against 10M (1.07x
- * from 16,384); the session before, grouping already won at 2,048 (1.16x against 10M). National
- * scale decides: 4,096. Before the grouping became area-only the crossover was 32,768.
+ * Batches of at least this many numbers are probed in chunks (NumberSet.markChunk: the pool reads
+ * of a chunk in a loop of their own); smaller batches are probed number by number. From the sweep
+ * in bench/scrub.bench.ts (chunked vs one probe per number): the chunked probe has no set-up cost
+ * to repay (no allocation, no grouping), and measured against 10M numbers it matched the
+ * per-number probe from 16 numbers and won from 1,024 (34 vs 25M numbers/s); against 100M the
+ * per-number probe keeps fewer cache misses in flight and loses at every size.
  */
-export const BATCH_GROUPING_NUMBERS_MIN = 4_096;
+export const BATCH_CHUNKED_NUMBERS_MIN = 128;
 /**
- * The batch probe keeps its grouping arrays (10 bytes per number) for batches up to this size, so
- * repeated scrubs reuse them (10 MiB at most); larger batches get fresh arrays each time.
+ * Numbers per chunk of the batch probe (NumberSet.markChunk; its scratch is 9 bytes per number,
+ * 576 KiB). Against 100M numbers, 1M probes, per batch in one process: 4,096 took 58 ms, 16,384
+ * 52 ms, 65,536 48-54 ms, 262,144 47 ms and the whole batch at once 49 ms (the previous design,
+ * measured beside each, 66-71 ms): the gain flattens out from 65,536.
  */
-export const BATCH_SCRATCH_NUMBERS_MAX = 1 << 20;
+export const BATCH_PROBE_CHUNK_NUMBERS = 65_536;
 /**
  * A list's word pool (src/store/word-pool.ts) never shrinks below this many 16-bit words (128 KiB):
  * small lists do not compact on every merge.

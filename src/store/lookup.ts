@@ -49,9 +49,9 @@ export function isBlockedNumber(store: DncStore, org: unknown, projId: unknown, 
 }
 
 /**
- * The blocked entries of `numbers`, in input order (duplicates kept). Large batches are grouped by
- * container and probed in tight loops over the frozen layout (src/store/batch-probe.ts), which beats
- * both one probe per number and native set operations on query bitmaps (bench/scrub.bench.ts).
+ * The blocked entries of `numbers`, in input order (duplicates kept). Batches are probed in chunks
+ * whose pool reads run in a loop of their own (src/store/batch-probe.ts), which beats both one
+ * probe per number and native set operations on query bitmaps (bench/scrub.bench.ts).
  */
 export function scrubNumbers(store: DncStore, address: ListAddress, numbers: Float64Array): Float64Array {
   const { project, master } = resolveLists(store, address);

@@ -3,11 +3,11 @@
 // area code selects the slot with one array access; inside, Roaring's 16-bit containers split the
 // rest into blocks of 65,536 (about six exchanges each).
 
-import { AREA_CODE_SLOTS, AREA_REST_MODULUS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE } from '../constants.js';
+import { AREA_CODE_SLOTS, AREA_REST_MODULUS, BATCH_PROBE_CHUNK_NUMBERS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE } from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
-import { BIT_START_ABSENT, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
+import { BIT_START_ABSENT, BIT_START_SEARCH, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
 import { WordPool } from './word-pool.js';
 
 /** Probe-table rows reserved at first; the rows double when an area code needs one more. */
@@ -16,10 +16,19 @@ const PROBE_ROWS_INITIAL = 4;
 const ROWS_START = AREA_CODE_SLOTS;
 /** The first row stays all absent: every area code without numbers points to it. */
 const ABSENT_ROW_START = ROWS_START;
-// `has`, `hasRest` and `markRests` read these through module-local names: V8 loads an imported
+// `has`, `hasRest` and `markChunk` read these through module-local names: V8 loads an imported
 // binding from its module cell, with a hole check, at every use in optimised code, where a module's
 // own const is folded into the code.
 const SLOT_ABSENT = BIT_START_ABSENT;
+const SLOT_SEARCH = BIT_START_SEARCH;
+/**
+ * markChunk's scratch: per number of a chunk, its pool word (then the word read), its bit (with a
+ * flag for "there is a bit to test"), and the positions of the numbers to search. Shared by every
+ * set: markChunk is synchronous, so calls never overlap.
+ */
+const chunkWordAt = new Int32Array(BATCH_PROBE_CHUNK_NUMBERS);
+const chunkBitAt = new Uint8Array(BATCH_PROBE_CHUNK_NUMBERS);
+const chunkSearchAt = new Int32Array(BATCH_PROBE_CHUNK_NUMBERS);
 const REST_MODULUS = AREA_REST_MODULUS;
 
 export class NumberSet {
@@ -71,26 +80,46 @@ export class NumberSet {
   }
 
   /**
-   * Sets `bit` in out[inputs[j]] for each j in [from, to) whose 7-digit rests[j] this set holds
-   * in area code `areaCode` (the batch probe of src/store/batch-probe.ts): `hasRest` as one loop
-   * with the area's probe row and the pool read once.
+   * Sets `bit` in out[i] for every i in [from, to) whose number (a valid 10-digit number) this set
+   * holds: the batch probe of src/store/batch-probe.ts, at most BATCH_PROBE_CHUNK_NUMBERS numbers.
+   * Three passes, so that the one likely cache miss per number (the pool read) is alone in its
+   * loop: first each number's pool word and bit (no pool read), then the pool reads, one load and
+   * one store per number, so the CPU keeps many of them in flight; then the bit tests. The first two
+   * passes have no branch that depends on the data: a number with no bit to test (area code or
+   * container absent, or a container to search) reads word 0 and its bit is masked off. The
+   * numbers whose container must be searched are collected and searched last.
    */
-  markRests(areaCode: number, rests: Int32Array, inputs: Int32Array, from: number, to: number, out: Uint8Array, bit: number): void {
+  markChunk(numbers: Float64Array, from: number, to: number, out: Uint8Array, bit: number): void {
     const table = this.probeTable;
-    const rowStart = table[areaCode]!;
-    if (rowStart === ABSENT_ROW_START) return;
+    const words = this.words;
+    const wordAt = chunkWordAt;
+    const bitAt = chunkBitAt;
+    const searchAt = chunkSearchAt;
+    const length = to - from;
+    let searches = 0;
+    for (let k = 0; k < length; k++) {
+      const number = numbers[from + k]!;
+      const areaCode = (number / REST_MODULUS) | 0;
+      const rest = number - areaCode * REST_MODULUS;
+      const start = table[table[areaCode]! + (rest >>> 16)]!;
+      if (start === SLOT_SEARCH) searchAt[searches++] = from + k;
+      const bitted = (start >>> 31) ^ 1; // 1 when start >= 0: the container has a bitmap to test
+      wordAt[k] = (start + ((rest & 0xffff) >>> 4)) & -bitted;
+      bitAt[k] = (rest & 15) | (bitted << 4);
+    }
+    for (let k = 0; k < length; k++) wordAt[k] = words[wordAt[k]!]!;
+    for (let k = 0; k < length; k++) {
+      const at = bitAt[k]!;
+      out[from + k]! |= ((wordAt[k]! >>> (at & 15)) & (at >>> 4)) * bit;
+    }
     // A search only reads the pool (a dense array's bitmap copy has its room already), so the
     // pool cannot move during the loop.
-    const words = this.words;
-    for (let j = from; j < to; j++) {
-      const rest = rests[j]!;
-      const start = table[rowStart + (rest >>> 16)]!;
-      if (start >= 0) {
-        const low = rest & 0xffff;
-        out[inputs[j]!]! |= ((words[start + (low >>> 4)]! >>> (low & 15)) & 1) * bit;
-      } else if (start !== SLOT_ABSENT && this.search(areaCode, rest, rest >>> 16)) {
-        out[inputs[j]!]! |= bit;
-      }
+    for (let s = 0; s < searches; s++) {
+      const i = searchAt[s]!;
+      const number = numbers[i]!;
+      const areaCode = (number / REST_MODULUS) | 0;
+      const rest = number - areaCode * REST_MODULUS;
+      if (this.search(areaCode, rest, rest >>> 16)) out[i]! |= bit;
     }
   }
 
