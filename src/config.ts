@@ -47,6 +47,8 @@ export interface ServeFlags {
   metricsPort?: string;
   /** `--access-log` (env IDNC_ACCESS_LOG=1): log every request, not only errors and slow ones. */
   accessLog?: boolean;
+  /** False with `--no-status-fast-path` (env IDNC_STATUS_FAST_PATH=0): every request through Fastify. */
+  statusFastPath?: boolean;
 }
 
 export interface ServeConfig {
@@ -68,6 +70,8 @@ export interface ServeConfig {
   readonly metricsPort: number | null;
   /** Every request logged at info (access-log.ts); false: errors and slow requests only. */
   readonly accessLog: boolean;
+  /** Plain GET status requests answered before Fastify's router (status-fast-path.ts); default true. */
+  readonly statusFastPath: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -109,6 +113,7 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     scrubNumbersMax: flags.scrubMaxNumbers === undefined ? SCRUB_STREAM_NUMBERS_MAX : parseCount('--scrub-max-numbers', flags.scrubMaxNumbers),
     ...hardeningSettings(flags, env),
     accessLog: flags.accessLog === true || parseSwitch('IDNC_ACCESS_LOG', env.IDNC_ACCESS_LOG),
+    statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
   });
 }
 

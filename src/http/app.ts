@@ -2,8 +2,9 @@
 // and the CLI decides where it listens. Everything the app needs is passed in (engine, keys,
 // logger, limits); it reads no environment and owns neither the engine nor the key file.
 
+import http from 'node:http';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import {
   HTTP_BODY_BYTES_PER_NUMBER,
   HTTP_BODY_BYTES_SLACK,
@@ -14,22 +15,23 @@ import {
 } from '../constants.js';
 import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
-import { accessLogger, writesDebug } from './access-log.js';
+import { responseLogger, writesDebug, type ResponseLogger } from './access-log.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { errorHandler, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
 import { notFoundObserver, registerMetrics } from './metrics-route.js';
 import { registerOpenApi } from './openapi.js';
-import type { KeyRateLimiter } from './rate-limit.js';
+import { KeyRateLimiter } from './rate-limit.js';
 import { registerRequestGuard } from './request-guard.js';
 import { makeRequestIdGenerator } from './request-id.js';
-import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits } from './server-limits.js';
+import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits, type SocketRequestCounter } from './server-limits.js';
 import { withSafeSerializers } from './log-serializers.js';
 import { decorateRequestTiming, elapsedMs, markRequestStart } from './request-timing.js';
-import { registerPdncRoute } from './pdnc-route.js';
+import { PDNC_PATH, registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerScrubRoute } from './scrub-route.js';
 import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
+import { makeStatusFastPath, type StatusFastPath } from './status-fast-path.js';
 
 export interface HttpLimits {
   /** URL (path + query) bytes; beyond: 414. */
@@ -61,6 +63,11 @@ export interface AppOptions {
   readonly accessLog?: boolean;
   /** A request taking at least this long is logged even when successful (default HTTP_SLOW_REQUEST_MS). */
   readonly slowRequestMs?: number;
+  /**
+   * Answer plain `GET` status requests before Fastify's router (status-fast-path.ts; default true).
+   * Only requests that arrive over the server's sockets take it: `inject()` always goes through Fastify.
+   */
+  readonly statusFastPath?: boolean;
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -73,6 +80,12 @@ export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
   });
 }
 
+/** What the app-wide hooks share with the status fast path. */
+interface AppHookParts {
+  readonly countRequest: SocketRequestCounter | null;
+  readonly logResponse: ResponseLogger | null;
+}
+
 /**
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
  * every request). onRequest: the start time, the request id header, the head limits, the
@@ -80,23 +93,23 @@ export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
  * one per request). Per-route parts (key check, request count) are attached by onRoute hooks in
  * request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts.
  */
-function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): void {
+function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): AppHookParts {
   const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));
   decorateRequestTiming(app);
   app.addHook('onRequest', (request, reply, done) => {
     markRequestStart(request);
     reply.header('x-request-id', request.id);
     try {
-      checkRequestHead(request, limits);
+      checkRequestHead(request.raw, limits);
     } catch (error) {
       done(error as Error);
       return;
     }
-    if (countRequest !== null) countRequest(request, reply);
+    if (countRequest !== null && countRequest(request.raw.socket)) reply.header('connection', 'close');
     done();
   });
   const observeNotFound = notFoundObserver(metrics);
-  const logResponse = logger === undefined ? null : accessLogger({
+  const logResponse = logger === undefined ? null : responseLogger({
     logger,
     all: options.accessLog ?? false,
     slowMs: options.slowRequestMs ?? HTTP_SLOW_REQUEST_MS,
@@ -105,9 +118,37 @@ function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyB
   app.addHook('onSend', (request, reply, payload, done) => {
     const elapsed = elapsedMs(request);
     observeNotFound(request, reply, elapsed);
-    if (logResponse !== null) logResponse(request, reply, elapsed);
+    if (logResponse !== null) logResponse(request.id, request, reply.statusCode, elapsed);
     done(null, payload);
   });
+  return { countRequest, logResponse };
+}
+
+/** The server settings Fastify resolves from its options and gives the server it makes itself (fastify/lib/server.js). */
+interface ResolvedServerSettings {
+  readonly keepAliveTimeout: number;
+  readonly requestTimeout: number;
+  readonly connectionTimeout: number;
+  readonly maxRequestsPerSocket?: number;
+}
+
+/**
+ * A server factory that hands each request to the status fast path first, else to Fastify; the
+ * server gets the same settings as the one Fastify would make.
+ */
+function fastPathServerFactory(httpOptions: http.ServerOptions, fastPath: () => StatusFastPath | null): FastifyServerFactory {
+  return (handler, fastifyOptions) => {
+    const settings = fastifyOptions as unknown as ResolvedServerSettings;
+    const server = http.createServer(httpOptions, (request, response) => {
+      const answer = fastPath();
+      if (answer === null || !answer(request, response)) handler(request, response);
+    });
+    server.keepAliveTimeout = settings.keepAliveTimeout;
+    server.requestTimeout = settings.requestTimeout;
+    server.setTimeout(settings.connectionTimeout);
+    if ((settings.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket!;
+    return server;
+  };
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -116,17 +157,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const logger = options.logger === undefined ? undefined : withSafeSerializers(options.logger);
   const handleError = errorHandler(logger);
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
+  // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
+  const httpOptions = { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http };
+  const requestId = makeRequestIdGenerator();
+  let statusFastPath: StatusFastPath | null = null;
   const app = Fastify({
     ...connections.fastify,
-    // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
-    http: { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http },
+    ...(options.statusFastPath === false ? { http: httpOptions } : { serverFactory: fastPathServerFactory(httpOptions, () => statusFastPath) }),
     bodyLimit: limits.bodyBytesMax,
     clientErrorHandler: makeClientErrorHandler(limits),
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
     // A HEAD of the pdnc route would run add/remove: no automatic HEAD routes.
     exposeHeadRoutes: false,
     requestIdHeader: false,
-    genReqId: makeRequestIdGenerator(),
+    genReqId: requestId,
   });
   registerOpenApi(app);
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
@@ -134,10 +178,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
   const metrics = options.metrics ?? new IdncMetrics();
   metrics.bindEngine(options.dnc);
-  addAppHooks(app, options, logger, limits, metrics);
+  const { countRequest, logResponse } = addAppHooks(app, options, logger, limits, metrics);
+  const limiter = options.rateLimiter ?? new KeyRateLimiter();
   registerRequestGuard(app, {
     keys: options.keys,
-    ...(options.rateLimiter === undefined ? {} : { limiter: options.rateLimiter }),
+    limiter,
     ...(options.authThrottle === undefined ? {} : { throttle: options.authThrottle }),
   });
   app.setErrorHandler(handleError);
@@ -147,5 +192,24 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
   registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });
   registerBulkRoute(app, { dnc: options.dnc, keys: options.keys });
+  if (options.statusFastPath !== false) {
+    let closing = false;
+    // Fastify marks itself closing just before its preClose hooks run; from then on it answers.
+    app.addHook('preClose', (done) => {
+      closing = true;
+      done();
+    });
+    statusFastPath = makeStatusFastPath({
+      dnc: options.dnc,
+      keys: options.keys,
+      limiter,
+      limits,
+      requestId,
+      countRequest,
+      observe: metrics.routeObserver(PDNC_PATH),
+      logResponse,
+      closing: () => closing,
+    });
+  }
   return app;
 }

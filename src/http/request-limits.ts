@@ -4,8 +4,8 @@
 // beyond Node's limit reaches the client error handler, which tells URL from headers by looking at
 // the bytes Node still holds. Either way the answer is a 4xx JSON error, never a 5xx.
 
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyRequest } from 'fastify';
 import { HTTP_CLIENT_ERROR_LINGER_MS } from '../constants.js';
 import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
 
@@ -14,16 +14,19 @@ export interface HeadLimits {
   readonly headersBytesMax: number;
 }
 
-/** onRequest hook body: throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host. */
-export function checkRequestHead(request: FastifyRequest, limits: HeadLimits): void {
-  const url = request.raw.url ?? '';
-  if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1') {
+/**
+ * Throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host (the app's
+ * onRequest hook, and the status fast path before it answers).
+ */
+export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): void {
+  const url = request.url ?? '';
+  if (request.headers.host === undefined && request.httpVersion === '1.1') {
     throw new IdncError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
   }
   if (url.length > limits.urlBytesMax) {
     throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
   }
-  const raw = request.raw.rawHeaders;
+  const raw = request.rawHeaders;
   let bytes = 0;
   for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length + 2;
   if (bytes > limits.headersBytesMax) {

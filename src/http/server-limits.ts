@@ -6,7 +6,7 @@
 // answer carries `Connection: close`, so a client never sees a 5xx for it.
 
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import {
   HTTP_CONNECTIONS_MAX,
   HTTP_HEADERS_TIMEOUT_MS,
@@ -74,19 +74,21 @@ const REQUESTS_ON_SOCKET = Symbol('idncRequestsOnSocket');
 type CountedSocket = Socket & { [REQUESTS_ON_SOCKET]?: number };
 
 /**
- * Sets maxConnections; returns the per-request part (for the app's one onRequest hook) that counts
- * requests per connection, or null when that is unlimited.
+ * Counts a request on its connection; true when it is the last one allowed there (its answer must
+ * then say `Connection: close`). For the app's onRequest hook and the status fast path.
  */
-export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits): ((request: FastifyRequest, reply: FastifyReply) => void) | null {
+export type SocketRequestCounter = (socket: Socket | null | undefined) => boolean;
+
+/** Sets maxConnections; returns the per-request counter, or null when requests per connection are unlimited. */
+export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits): SocketRequestCounter | null {
   if (limits.connectionsMax > 0) app.server.maxConnections = limits.connectionsMax;
   const max = limits.requestsPerSocketMax;
   if (max <= 0) return null;
-  return (request, reply) => {
-    const socket = request.raw.socket as CountedSocket | undefined;
-    if (socket !== undefined && socket !== null) {
-      const count = (socket[REQUESTS_ON_SOCKET] ?? 0) + 1;
-      socket[REQUESTS_ON_SOCKET] = count;
-      if (count >= max) reply.header('connection', 'close');
-    }
+  return (socket) => {
+    if (socket === undefined || socket === null) return false;
+    const counted = socket as CountedSocket;
+    const count = (counted[REQUESTS_ON_SOCKET] ?? 0) + 1;
+    counted[REQUESTS_ON_SOCKET] = count;
+    return count >= max;
   };
 }

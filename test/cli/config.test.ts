@@ -27,6 +27,7 @@ describe('serve configuration', () => {
       bodyBytesMax: undefined,
       metricsPort: null,
       accessLog: false,
+      statusFastPath: true,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -51,6 +52,15 @@ describe('serve configuration', () => {
     for (const on of ['1', 'true', 'YES']) expect(loadServeConfig({}, { IDNC_ACCESS_LOG: on }).accessLog).toBe(true);
     for (const off of ['', '0', 'false', 'no']) expect(loadServeConfig({}, { IDNC_ACCESS_LOG: off }).accessLog).toBe(false);
     expect(() => loadServeConfig({}, { IDNC_ACCESS_LOG: 'maybe' })).toThrow(/IDNC_ACCESS_LOG "maybe"/);
+  });
+
+  it('the status fast path is on unless --no-status-fast-path or IDNC_STATUS_FAST_PATH=0; a bad value is refused', () => {
+    expect(loadServeConfig({}, {}).statusFastPath).toBe(true);
+    expect(loadServeConfig({ statusFastPath: false }, {}).statusFastPath).toBe(false);
+    expect(loadServeConfig({ statusFastPath: false }, { IDNC_STATUS_FAST_PATH: '1' }).statusFastPath).toBe(false);
+    for (const on of ['', ' ', '1', 'true']) expect(loadServeConfig({}, { IDNC_STATUS_FAST_PATH: on }).statusFastPath).toBe(true);
+    for (const off of ['0', 'false', 'NO']) expect(loadServeConfig({}, { IDNC_STATUS_FAST_PATH: off }).statusFastPath).toBe(false);
+    expect(() => loadServeConfig({}, { IDNC_STATUS_FAST_PATH: 'sometimes' })).toThrow(/IDNC_STATUS_FAST_PATH "sometimes"/);
   });
 
   it('refuses bad values naming the setting', () => {

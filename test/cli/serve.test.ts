@@ -87,6 +87,15 @@ describe('idnc serve (built CLI)', () => {
     expect(await count.text()).toBe('0');
     const add = await fetch(`${base}${PDNC}?actionType=add&phoneList=5039367187,2125551234`, { headers: { loginId: adminKey } });
     expect(add.headers.get('idnc-changed')).toBe('2');
+    // A plain status request: the built server's fast path (status-fast-path.ts) answers it.
+    const status = await fetch(`${base}${PDNC}?actionType=status&phoneList=5039367187,7075276405`, { headers: { loginId: adminKey } });
+    expect(status.status).toBe(200);
+    expect(status.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(status.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    expect(await status.json()).toEqual([
+      { phone: '5039367187', onList: true, list: 'master' },
+      { phone: '7075276405', onList: false, list: null },
+    ]);
 
     const created = await keys('create', '--org', 'acme', '--scopes', 'read', '--name', 'reporting');
     const newKey = created.stdout.trim();
