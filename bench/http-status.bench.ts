@@ -1,30 +1,24 @@
 // HTTP status: `GET /app/main/rpc/pdnc?actionType=status&phoneList=<one number>` on the real app
 // in the default server configuration (key check, rate-limit bucket, metrics, request id, parameter
 // parsing, engine lookup, JSON answer; a pino logger at info writing to /dev/null, which with the
-// access log off by default writes no line for a successful request) beside a bare Fastify route
-// returning a constant (no logger, no hooks), both on loopback, loaded by autocannon (in a child
-// process, so the load generator shares neither the servers' event loop nor their CPU accounting)
-// in rounds of the same run whose order flips every round, after an uncounted warm-up round per
-// server; the best round of each counts, and the median of the per-round ratios is reported
-// beside it. Target (issue 3): status >= 85 % of bare in req/s; also
-// reported: the server's CPU time per request, which other load on the machine distorts less. An
-// extra line measures the same app with the access log on (`idnc serve --access-log`: one pino
-// line per request, to /dev/null). All three servers share this process, so both sides pay the
-// same set-up cost: Fastify boots here before V8 has optimised `process.nextTick`, which leaves
-// its feedback megamorphic (400-800 ns per call instead of about 100; about 10 calls per request),
-// which an `idnc serve` process does not have (README, Benchmarks, HTTP). The same absolute cost
-// on both sides flatters the ratio a little against two lone processes.
+// access log off by default writes no line for a successful request; such a request is answered by
+// the status fast path, src/http/status-fast-path.ts) beside a bare Fastify route returning a
+// constant (no logger, no hooks), both on loopback, loaded by autocannon (in a child process, so
+// the load generator shares neither the servers' event loop nor their CPU accounting) in rounds of
+// the same run whose order flips every round, after an uncounted warm-up round per server; the best
+// round of each counts, and the median of the per-round ratios is reported beside it. Target
+// (issue 3): status >= 85 % of bare in req/s; also reported: the server's CPU time per request,
+// which other load on the machine distorts less. Extra lines measure the same app with the access
+// log on (`idnc serve --access-log`: one pino line per request, to /dev/null) and without the fast
+// path (`--no-status-fast-path`: the request through Fastify's router and hooks). Each server runs
+// in a process of its own (http-server-child.ts), as `idnc serve` does: in one shared process the
+// apps' common code was compiled for all of them and Fastify's boot left process.nextTick's
+// feedback megamorphic, which moved the figures by more than the differences measured.
 
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import { execFile } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { openDnc } from '../src/engine.js';
-import { buildApp } from '../src/http/app.js';
 import { generateKey } from '../src/keys/key-format.js';
-import { KeyStore } from '../src/keys/key-store.js';
 import { check, plain, versus } from './figures.js';
 import { median } from './harness.js';
 import type { BenchContext, Scenario } from './scenario.js';
@@ -45,12 +39,49 @@ const LISTED_NUMBERS = 10_000;
 const TARGET_RATIO = 0.85;
 const PHONE = '5039367187';
 
-async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
+const SERVER_CHILD = fileURLToPath(new URL('./http-server-child.ts', import.meta.url));
+
+/** What http-server-child.ts serves (its own copy of this type is there). */
+interface ServerSpec {
+  readonly variant: 'bare' | 'status' | 'through-fastify' | 'access-log';
+  readonly keyId: string;
+  readonly keyHash: string;
+  readonly phone: string;
+  readonly listedNumbers: number;
 }
 
-const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly base: string;
+}
+
+async function startServer(spec: ServerSpec): Promise<ServerProcess> {
+  const child = fork(SERVER_CHILD, [JSON.stringify(spec)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the ${spec.variant} server process exited (code ${String(code)}) before listening`);
+  });
+  const [message] = (await Promise.race([once(child, 'message'), exited])) as [{ port: number }];
+  exited.catch(() => undefined);
+  return { child, base: `http://127.0.0.1:${message.port}` };
+}
+
+/** The server process's CPU time so far, in microseconds. */
+async function cpuMicros(server: ServerProcess): Promise<number> {
+  const reply = once(server.child, 'message') as Promise<[{ cpu: NodeJS.CpuUsage }]>;
+  server.child.send('cpu');
+  const [{ cpu }] = await reply;
+  return cpu.user + cpu.system;
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = once(server.child, 'exit');
+  server.child.send('close');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
 
 interface Round {
   /** Requests per second over the round. */
@@ -59,67 +90,77 @@ interface Round {
   readonly cpuNsPerRequest: number;
 }
 
-/** One round of autocannon in a child process, so the server process's CPU time is its own. */
-async function load(url: string, headers: Record<string, string>, seconds: number): Promise<Round> {
+/** One round of autocannon (in a child process) against one server process. */
+async function load(server: ServerProcess, url: string, headers: Record<string, string>, seconds: number): Promise<Round> {
   const args = [AUTOCANNON_CLI, '-j', '-c', String(CONNECTIONS), '-d', String(seconds)];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`);
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = await cpuMicros(server);
   const output = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, [...args, url], { maxBuffer: 1 << 24 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
   });
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpu = (await cpuMicros(server)) - cpuBefore;
   const result = JSON.parse(output) as { errors: number; timeouts: number; non2xx: number; duration: number; requests: { total: number } };
   check(result.errors === 0 && result.timeouts === 0, `${result.errors} errors, ${result.timeouts} timeouts`);
   check(result.non2xx === 0, `${result.non2xx} non-2xx responses`);
   check(result.requests.total > 0, 'no requests completed');
   return {
     rate: result.requests.total / (result.duration || seconds),
-    cpuNsPerRequest: ((cpu.user + cpu.system) * 1000) / result.requests.total,
+    cpuNsPerRequest: (cpu * 1000) / result.requests.total,
   };
 }
 
 const scenario: Scenario = async (context: BenchContext) => {
-  const dnc = await openDnc();
-  const listed = Array.from({ length: LISTED_NUMBERS }, (_, i) => `${200 + (i % 700)}555${String(i).padStart(4, '0')}`);
-  await dnc.add([...listed, PHONE]);
   const key = generateKey();
-  const keys = new KeyStore([
-    // A dialer-fleet key: its rate limit is raised far above what one machine serves, so the bucket
-    // is checked on every request (its cost is measured) but never refuses one.
-    { id: key.id, name: null, org: 'default', scopes: ['read'], rateLimit: 1_000_000, createdAt: new Date().toISOString(), revokedAt: null, hash: key.hash },
-  ]);
-  const logger = pino({ level: 'info' }, pino.destination({ dest: os.devNull, sync: true }));
-  const app = buildApp({ dnc, keys, logger });
-  const logged = buildApp({ dnc, keys, logger, accessLog: true });
-  const bare = Fastify();
-  bare.get('/bare', async () => 'ok');
+  const spec = { keyId: key.id, keyHash: key.hash, phone: PHONE, listedNumbers: LISTED_NUMBERS };
+  const servers: ServerProcess[] = [];
+  const start = async (variant: ServerSpec['variant']): Promise<ServerProcess> => {
+    const server = await startServer({ ...spec, variant });
+    servers.push(server);
+    return server;
+  };
   try {
-    const statusUrl = `${await listen(app)}/app/main/rpc/pdnc?actionType=status&phoneList=${PHONE}`;
-    const bareUrl = `${await listen(bare)}/bare`;
-    const loggedUrl = `${await listen(logged)}/app/main/rpc/pdnc?actionType=status&phoneList=${PHONE}`;
+    const app = await start('status');
+    const bare = await start('bare');
+    const logged = await start('access-log');
+    const throughFastify = await start('through-fastify');
+    const statusPath = `/app/main/rpc/pdnc?actionType=status&phoneList=${PHONE}`;
+    const statusUrl = `${app.base}${statusPath}`;
+    const bareUrl = `${bare.base}/bare`;
+    const loggedUrl = `${logged.base}${statusPath}`;
+    const fastifyUrl = `${throughFastify.base}${statusPath}`;
     const headers = { loginId: key.key };
     const answer = await fetch(statusUrl, { headers });
     check(answer.status === 200, `status answered ${answer.status}`);
     check((await answer.text()) === `[{"phone":"${PHONE}","onList":true,"list":"master"}]`, 'status body is wrong');
     check((await (await fetch(bareUrl)).text()) === 'ok', 'bare route body is wrong');
     check((await (await fetch(loggedUrl, { headers })).text()) === `[{"phone":"${PHONE}","onList":true,"list":"master"}]`, 'status body (access log on) is wrong');
+    check((await (await fetch(fastifyUrl, { headers })).text()) === `[{"phone":"${PHONE}","onList":true,"list":"master"}]`, 'status body (through Fastify) is wrong');
 
     const seconds = context.smoke ? SMOKE_ROUND_SECONDS : ROUND_SECONDS;
     const rounds = context.smoke ? SMOKE_ROUNDS : ROUNDS;
     const bareRounds: Round[] = [];
     const statusRounds: Round[] = [];
     const loggedRounds: Round[] = [];
+    const fastifyRounds: Round[] = [];
     const shown = (r: Round): string => `${r.rate.toFixed(0)} req/s (${(r.cpuNsPerRequest / 1000).toFixed(1)} µs CPU/req)`;
-    if (!context.smoke) for (const url of [bareUrl, statusUrl, loggedUrl]) await load(url, url === bareUrl ? {} : headers, WARMUP_SECONDS);
-    const bareTurn = async (): Promise<void> => void bareRounds.push(await load(bareUrl, {}, seconds));
-    const statusTurn = async (): Promise<void> => void statusRounds.push(await load(statusUrl, headers, seconds));
-    const loggedTurn = async (): Promise<void> => void loggedRounds.push(await load(loggedUrl, headers, seconds));
+    if (!context.smoke) {
+      for (const [server, url] of [[bare, bareUrl], [app, statusUrl], [logged, loggedUrl], [throughFastify, fastifyUrl]] as const) {
+        await load(server, url, server === bare ? {} : headers, WARMUP_SECONDS);
+      }
+    }
+    const bareTurn = async (): Promise<void> => void bareRounds.push(await load(bare, bareUrl, {}, seconds));
+    const statusTurn = async (): Promise<void> => void statusRounds.push(await load(app, statusUrl, headers, seconds));
+    const loggedTurn = async (): Promise<void> => void loggedRounds.push(await load(logged, loggedUrl, headers, seconds));
+    const fastifyTurn = async (): Promise<void> => void fastifyRounds.push(await load(throughFastify, fastifyUrl, headers, seconds));
     for (let round = 0; round < rounds; round++) {
       // The order flips every round, so a slow spell of the machine (or a clock that drops after a
       // few seconds of load) does not always fall on the same server.
-      const order = round % 2 === 0 ? [bareTurn, statusTurn, loggedTurn] : [loggedTurn, statusTurn, bareTurn];
+      const order = round % 2 === 0 ? [bareTurn, statusTurn, fastifyTurn, loggedTurn] : [loggedTurn, fastifyTurn, statusTurn, bareTurn];
       for (const turn of order) await turn();
-      context.log(`round ${round + 1}: bare ${shown(bareRounds.at(-1)!)}, status ${shown(statusRounds.at(-1)!)}, status with access log ${shown(loggedRounds.at(-1)!)}`);
+      context.log(
+        `round ${round + 1}: bare ${shown(bareRounds.at(-1)!)}, status ${shown(statusRounds.at(-1)!)}, ` +
+          `status through Fastify ${shown(fastifyRounds.at(-1)!)}, status with access log ${shown(loggedRounds.at(-1)!)}`,
+      );
     }
     const bareRate = Math.max(...bareRounds.map((r) => r.rate));
     const statusRate = Math.max(...statusRounds.map((r) => r.rate));
@@ -132,6 +173,9 @@ const scenario: Scenario = async (context: BenchContext) => {
     // round the two servers are loaded one after the other, and the median of those ratios is not
     // decided by one lucky round (single rounds measured 0.65-0.96 in one run).
     const pairedRatio = median(statusRounds.map((status, round) => status.rate / bareRounds[round]!.rate).sort((a, b) => a - b));
+    const fastifyPairedRatio = median(fastifyRounds.map((status, round) => status.rate / bareRounds[round]!.rate).sort((a, b) => a - b));
+    const fastifyRate = Math.max(...fastifyRounds.map((r) => r.rate));
+    const fastifyCpu = Math.min(...fastifyRounds.map((r) => r.cpuNsPerRequest));
     return {
       scenario: 'http-status',
       sizes: { listedNumbers: LISTED_NUMBERS + 1, connections: CONNECTIONS, roundSeconds: seconds, rounds, warmupSeconds: context.smoke ? 0 : WARMUP_SECONDS },
@@ -149,15 +193,15 @@ const scenario: Scenario = async (context: BenchContext) => {
           target: `<= 1/${TARGET_RATIO} of bare route (the req/s target when the server is CPU-bound)`,
           met: bareCpu / statusCpu >= TARGET_RATIO,
         }),
+        versus('GET pdnc status through Fastify, --no-status-fast-path (best round)', fastifyRate, 'req/s', 'bare Fastify route returning a constant', bareRate),
+        plain('status through Fastify / bare req/s within each round (median over the rounds)', fastifyPairedRatio, 'x'),
+        versus('server CPU per status request through Fastify (best round)', fastifyCpu, 'ns/op', 'server CPU per bare-route request', bareCpu),
         versus('GET pdnc status with --access-log (best round)', loggedRate, 'req/s', 'bare Fastify route returning a constant', bareRate),
         versus('server CPU per status request with --access-log (best round)', loggedCpu, 'ns/op', 'server CPU per bare-route request', bareCpu),
       ],
     };
   } finally {
-    await app.close();
-    await logged.close();
-    await bare.close();
-    await dnc.close();
+    await Promise.all(servers.map(stopServer));
   }
 };
 
