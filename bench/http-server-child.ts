@@ -11,15 +11,7 @@ import { pino } from 'pino';
 import { openDnc } from '../src/engine.js';
 import { buildApp } from '../src/http/app.js';
 import { KeyStore } from '../src/keys/key-store.js';
-
-/** What the parent asks for (the parent's own copy of this type is in http-status.bench.ts). */
-interface ServerSpec {
-  readonly variant: 'bare' | 'status' | 'through-fastify' | 'access-log';
-  readonly keyId: string;
-  readonly keyHash: string;
-  readonly phone: string;
-  readonly listedNumbers: number;
-}
+import type { ServerSpec } from './http-status.bench.js';
 
 const { variant, keyId, keyHash, phone, listedNumbers } = JSON.parse(process.argv[2]!) as ServerSpec;
 

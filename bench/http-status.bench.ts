@@ -42,8 +42,8 @@ const PHONE = '5039367187';
 const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const SERVER_CHILD = fileURLToPath(new URL('./http-server-child.ts', import.meta.url));
 
-/** What http-server-child.ts serves (its own copy of this type is there). */
-interface ServerSpec {
+/** What http-server-child.ts serves (it imports this type). */
+export interface ServerSpec {
   readonly variant: 'bare' | 'status' | 'through-fastify' | 'access-log';
   readonly keyId: string;
   readonly keyHash: string;

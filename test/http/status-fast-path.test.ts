@@ -120,6 +120,17 @@ async function makePair(extraKeys: TestKey[], app: Partial<Omit<AppOptions, 'dnc
   };
 }
 
+/** Runs `body` with a fresh pair of apps, closed afterwards whatever happens. */
+async function withPair(extraKeys: TestKey[], app: Parameters<typeof makePair>[1], body: (pair: Pair) => Promise<void>): Promise<void> {
+  const pair = await makePair(extraKeys, app);
+  try {
+    await body(pair);
+  } finally {
+    await pair.fast.close();
+    await pair.plain.close();
+  }
+}
+
 const admin = makeKey('default', ['admin']);
 const reader = makeKey('default', ['read']);
 const writer = makeKey('default', ['write']);
@@ -205,23 +216,18 @@ describe('status fast path, side by side with Fastify', () => {
 describe('status fast path: what it shares with Fastify', () => {
   it('takes from the same rate-limit bucket: N answers, then RATE_LIMITED from Fastify, and no token taken by a refused request', async () => {
     const limited = { key: reader.key, record: { ...reader.record, rateLimit: 3 } };
-    const pair = await makePair([limited], { rateLimiter: new KeyRateLimiter(() => 1_000) });
-    try {
+    await withPair([limited], { rateLimiter: new KeyRateLimiter(() => 1_000) }, async (pair) => {
       const request = get('actionType=status&phoneList=5039367187', { Host: 'x', loginId: limited.key });
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) statuses.push((await exchange(pair.fastPort, [request])).responses[0]!.status);
       expect(statuses).toEqual([200, 200, 200, 429]);
       expect(pair.fastifyRequests()).toBe(1);
-    } finally {
-      await pair.fast.close();
-      await pair.plain.close();
-    }
+    });
   });
 
   it('a refused request takes no token: the fast path checks everything before taking one', async () => {
     const limited = { key: reader.key, record: { ...reader.record, rateLimit: 2 } };
-    const pair = await makePair([limited], { rateLimiter: new KeyRateLimiter(() => 1_000) });
-    try {
+    await withPair([limited], { rateLimiter: new KeyRateLimiter(() => 1_000) }, async (pair) => {
       const headers = { Host: 'x', loginId: limited.key };
       const invalid = await exchange(pair.fastPort, [get('actionType=status&phoneList=BADNUMBER', headers)]);
       expect(invalid.responses[0]!.status).toBe(400);
@@ -230,15 +236,11 @@ describe('status fast path: what it shares with Fastify', () => {
       expect(ok.responses[0]!.status).toBe(200);
       const refused = await exchange(pair.fastPort, [get('actionType=status&phoneList=5039367187', headers)]);
       expect(refused.responses[0]!.status).toBe(429);
-    } finally {
-      await pair.fast.close();
-      await pair.plain.close();
-    }
+    });
   });
 
   it('counts requests per connection with Fastify: the last allowed answer says Connection: close', async () => {
-    const pair = await makePair([reader], { connections: { requestsPerSocketMax: 2 } });
-    try {
+    await withPair([reader], { connections: { requestsPerSocketMax: 2 } }, async (pair) => {
       const status = get('actionType=status&phoneList=5039367187', { Host: 'x', loginId: reader.key });
       const count = get('actionType=count', { Host: 'x', loginId: reader.key });
       for (const [first, second] of [[status, status], [count, status], [status, count]] as const) {
@@ -248,15 +250,11 @@ describe('status fast path: what it shares with Fastify', () => {
         expect(fast.responses[0]!.headers).not.toContainEqual(['connection', 'close']);
         expect(fast.closed).toBe(true);
       }
-    } finally {
-      await pair.fast.close();
-      await pair.plain.close();
-    }
+    });
   });
 
   it('records the same metrics series and writes the same log line, without the numbers', async () => {
-    const pair = await makePair([admin, reader], { slowRequestMs: 0 });
-    try {
+    await withPair([admin, reader], { slowRequestMs: 0 }, async (pair) => {
       const request = get('actionType=status&phoneList=5039367187,7075276405', { Host: 'x', loginId: reader.key });
       for (let i = 0; i < 3; i++) await Promise.all([exchange(pair.fastPort, [request]), exchange(pair.plainPort, [request])]);
       expect(pair.fastifyRequests()).toBe(0);
@@ -277,9 +275,6 @@ describe('status fast path: what it shares with Fastify', () => {
       const shape = (line: Record<string, unknown>): unknown => ({ ...line, time: 0, responseTime: 0, reqId: typeof line.reqId, pid: 0, hostname: '' });
       expect(fastLines.map(shape)).toEqual(lines(pair.plain).map(shape));
       expect(pair.fast.logLines.join('\n')).not.toMatch(/5039367187|7075276405|idnc_/);
-    } finally {
-      await pair.fast.close();
-      await pair.plain.close();
-    }
+    });
   });
 });
