@@ -9,7 +9,6 @@
 // Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
 
-import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
@@ -91,12 +90,7 @@ export async function runWorker(config: ServeConfig): Promise<number> {
   const channel = new PrimaryChannel((message) => void commitForwarded(writer, channel, message));
   const common = {
     logBindings: { worker: slot, role },
-    prepare: async (app: FastifyInstance) => {
-      app.addHook('onSend', (_request, reply, payload, done) => {
-        reply.header('idnc-worker', String(slot));
-        done(null, payload);
-      });
-    },
+    answerHeaders: { 'idnc-worker': String(slot) },
     listening: (port: number, dnc: Dnc) => channel.send({ idnc: 'ready', port, seq: dnc.lastSeq }),
     stopRequested: () => channel.stopRequested,
   };

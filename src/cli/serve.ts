@@ -7,7 +7,6 @@ import cluster from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
 import { METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
@@ -107,8 +106,8 @@ export interface ServeRole {
   /** pino bindings added to every log line (a worker's slot). */
   readonly logBindings: Record<string, unknown>;
   openEngine(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void): Promise<Dnc>;
-  /** Last touches to the app before it listens (a worker's identifying header). */
-  prepare(app: FastifyInstance, dnc: Dnc): Promise<void>;
+  /** Headers every answer carries (a worker's identifying `idnc-worker`). */
+  readonly answerHeaders: Readonly<Record<string, string>>;
   /** Called once listening on `port`. */
   listening(port: number, dnc: Dnc): void;
   /** Resolves with a reason when the process must stop (a signal, or the cluster primary). */
@@ -131,7 +130,7 @@ const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
   openEngine: (config, logger, fsyncObserver) =>
     openDnc(writerOptions(config, logger, fsyncObserver)),
-  prepare: async () => undefined,
+  answerHeaders: {},
   listening: () => undefined,
   stopRequested: () => signalled(),
 };
@@ -165,8 +164,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     const metrics = new IdncMetrics();
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath });
-    await role.prepare(app, dnc);
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders });
     await app.listen({ host: config.host, port: config.port });
     // Fastify has no logger of its own (src/http/access-log.ts): its start line is written here.
     for (const address of app.addresses()) if (typeof address !== 'string') logger.info(`Server listening at ${listeningUrl(address)}`);

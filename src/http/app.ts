@@ -63,6 +63,8 @@ export interface AppOptions {
   readonly accessLog?: boolean;
   /** A request taking at least this long is logged even when successful (default HTTP_SLOW_REQUEST_MS). */
   readonly slowRequestMs?: number;
+  /** Headers every answer carries (a `--workers` worker's `idnc-worker`), whichever path answers. */
+  readonly answerHeaders?: Readonly<Record<string, string>>;
   /**
    * Answer plain `GET` status requests before Fastify's router (status-fast-path.ts; default true).
    * Only requests that arrive over the server's sockets take it: `inject()` always goes through Fastify.
@@ -88,17 +90,19 @@ interface AppHookParts {
 
 /**
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
- * every request). onRequest: the start time, the request id header, the head limits, the
- * requests-per-connection count. onSend: the not_found request count and the log line (at most
+ * every request). onRequest: the start time, the request id and answerHeaders headers, the head
+ * limits, the requests-per-connection count. onSend: the not_found request count and the log line (at most
  * one per request). Per-route parts (key check, request count) are attached by onRoute hooks in
  * request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts.
  */
 function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): AppHookParts {
   const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));
+  const answerHeaders = Object.entries(options.answerHeaders ?? {});
   decorateRequestTiming(app);
   app.addHook('onRequest', (request, reply, done) => {
     markRequestStart(request);
     reply.header('x-request-id', request.id);
+    for (let i = 0; i < answerHeaders.length; i++) reply.header(answerHeaders[i]![0], answerHeaders[i]![1]);
     try {
       checkRequestHead(request.raw, limits);
     } catch (error) {
@@ -208,6 +212,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       countRequest,
       observe: metrics.routeObserver(PDNC_PATH),
       logResponse,
+      answerHeaders: options.answerHeaders ?? {},
       closing: () => closing,
     });
   }

@@ -14,8 +14,9 @@
 // first and change nothing, and the rate-limit token is taken last: a request that falls through
 // is then checked again by Fastify exactly as if the fast path did not exist (an exhausted bucket
 // takes no token, so it refuses the same way twice). What the answer carries is Fastify's: the
-// request id (same generator), `Connection: close` on a connection's last allowed request (same
-// counter), the metrics series and the log line (same functions).
+// request id (same generator), the app's own answer headers (a worker's `idnc-worker`),
+// `Connection: close` on a connection's last allowed request (same counter), the metrics series
+// and the log line (same functions).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -50,6 +51,8 @@ export interface StatusFastPathOptions {
   readonly observe: RouteObserver;
   /** The app's response log (errors, slow requests, or every request with the access log), or null. */
   readonly logResponse: ResponseLogger | null;
+  /** Headers every answer of the app carries (AppOptions.answerHeaders). */
+  readonly answerHeaders: Readonly<Record<string, string>>;
   /** True once the app has begun closing: Fastify answers from then on (503 on kept-alive connections). */
   readonly closing: () => boolean;
 }
@@ -76,6 +79,7 @@ export type StatusFastPath = (request: IncomingMessage, response: ServerResponse
 
 export function makeStatusFastPath(options: StatusFastPathOptions): StatusFastPath {
   const { dnc, keys, limiter, limits, requestId, countRequest, observe, logResponse, closing } = options;
+  const extraHeaders = Object.entries(options.answerHeaders);
   return (request, response) => {
     if (request.method !== 'GET') return false;
     const url = request.url;
@@ -112,6 +116,7 @@ export function makeStatusFastPath(options: StatusFastPathOptions): StatusFastPa
       'content-type': JSON_CONTENT_TYPE,
       'content-length': Buffer.byteLength(body),
     };
+    for (let i = 0; i < extraHeaders.length; i++) answerHeaders[extraHeaders[i]![0]] = extraHeaders[i]![1];
     if (last) answerHeaders.connection = 'close';
     response.writeHead(200, answerHeaders);
     response.end(body);

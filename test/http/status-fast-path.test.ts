@@ -214,6 +214,22 @@ describe('status fast path, side by side with Fastify', () => {
 });
 
 describe('status fast path: what it shares with Fastify', () => {
+  it("adds the app's own answer headers (a worker's idnc-worker) as Fastify does, to answers and refusals", async () => {
+    await withPair([reader], { answerHeaders: { 'idnc-worker': '3' } }, async (pair) => {
+      const requests = [
+        get('actionType=status&phoneList=5039367187', { Host: 'x', loginId: reader.key }),
+        get('actionType=status&phoneList=BADNUMBER', { Host: 'x', loginId: reader.key }),
+        get('actionType=count', { Host: 'x' }),
+      ];
+      for (const request of requests) {
+        const [fast, plain] = await Promise.all([exchange(pair.fastPort, [request]), exchange(pair.plainPort, [request])]);
+        expect(comparable(fast.responses[0]!)).toEqual(comparable(plain.responses[0]!));
+        expect(fast.responses[0]!.headers).toContainEqual(['idnc-worker', '3']);
+      }
+      expect(pair.fastifyRequests()).toBe(2);
+    });
+  });
+
   it('takes from the same rate-limit bucket: N answers, then RATE_LIMITED from Fastify, and no token taken by a refused request', async () => {
     const limited = { key: reader.key, record: { ...reader.record, rateLimit: 3 } };
     await withPair([limited], { rateLimiter: new KeyRateLimiter(() => 1_000) }, async (pair) => {
