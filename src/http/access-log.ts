@@ -11,7 +11,7 @@
 // hook, timed from the app's onRequest hook (request-timing.ts): the time until the answer is handed
 // to the socket.
 
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 
 export interface AccessLogOptions {
   /** Where lines go (its serializers should be the safe ones, log-serializers.ts). */
@@ -23,8 +23,6 @@ export interface AccessLogOptions {
   /** Whether the app's logger writes debug lines (decided once: successful requests cost nothing otherwise). */
   readonly debug: boolean;
 }
-
-export type ResponseObserver = (request: FastifyRequest, reply: FastifyReply, elapsedMs: number) => void;
 
 /** What a log line says of a request (the safe serializers keep method, path and address). */
 export interface LoggedRequest {
@@ -45,11 +43,6 @@ export function responseLogger(options: AccessLogOptions): ResponseLogger {
       logger.debug({ reqId, req: request, res: { statusCode }, responseTime }, 'request completed');
     }
   };
-}
-
-export function accessLogger(options: AccessLogOptions): ResponseObserver {
-  const log = responseLogger(options);
-  return (request, reply, responseTime) => log(request.id, request, reply.statusCode, responseTime);
 }
 
 /** Whether `logger` writes debug lines (pino's isLevelEnabled; else judged from its level name). */

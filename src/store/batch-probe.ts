@@ -7,8 +7,8 @@
 // and, per chunk, first works out every number's pool word, then reads all those words in a loop
 // that does nothing else (NumberSet.markChunk), then tests the bits: the reads overlap.
 //
-// Measured at 100M registry-shaped numbers, 1M probes (bench/tmp scripts, one process,
-// interleaved rounds): 47-51 ms per batch against 68-73 ms for the previous design, which grouped
+// Measured at 100M registry-shaped numbers, 1M probes (scratch A/B script, not kept: one process,
+// interleaved rounds): 44-58 ms per batch against 66-73 ms for the previous design, which grouped
 // the batch by area code first (a counting sort, about 23 ms of the 70) so that each area's probes
 // stayed within its pages; with the reads in a loop of their own, the TLB misses of input order
 // overlap like the cache misses and the grouping no longer pays.
