@@ -21,7 +21,10 @@
 // (start, length-1) u16 pairs. All multi-byte values are little-endian, as on every host idnc runs.
 
 import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
-import { WordPool, type PoolRegion } from './word-pool.js';
+import { PoolPlacementError, WordPool, type PoolRegion } from './word-pool.js';
+
+/** How a bitmap gets into its pool: copied into a new region, or moved down within the pool's buffer. */
+export type BitmapPlacement = 'copy' | 'move-down';
 
 const COOKIE_NO_RUNS = 12346;
 const COOKIE_WITH_RUNS = 12347;
@@ -92,9 +95,13 @@ export class PortableBitmap implements PoolRegion {
 
   /**
    * Checks `serialised` and copies it into a new region of `pool` (a pool of its own by default).
-   * The caller keeps its bytes.
+   * The caller keeps its bytes. With `placement` 'move-down', `serialised` lies in the buffer of a
+   * pool made by WordPool.holding, at or after where its region goes: the region is placed next
+   * (WordPool.placeNext) and the bytes move down into it, overwriting what was there (the caller's
+   * view of them with it). A move up would overwrite bytes of bitmaps not placed yet: it throws
+   * PoolPlacementError instead.
    */
-  constructor(serialised: Uint8Array, pool: WordPool = new WordPool()) {
+  constructor(serialised: Uint8Array, pool: WordPool = new WordPool(), placement: BitmapPlacement = 'copy') {
     const header = readHeader(serialised);
     this.pool = pool;
     this.byteShift = header.containersStart & 1;
@@ -117,8 +124,13 @@ export class PortableBitmap implements PoolRegion {
     }
     this.expandedContainers = copies;
     this.length = bytesWords + copies * BITMAP_CONTAINER_WORDS;
-    this.origin = pool.allocate(this, this.length);
-    new Uint8Array(pool.words.buffer, 2 * this.origin + this.byteShift, serialised.length).set(serialised);
+    if (placement === 'copy') {
+      this.origin = pool.allocate(this, this.length);
+      new Uint8Array(pool.words.buffer, pool.words.byteOffset + 2 * this.origin + this.byteShift, serialised.length).set(serialised);
+    } else {
+      this.origin = pool.placeNext(this, this.length);
+      moveDown(serialised, pool.words, 2 * this.origin + this.byteShift);
+    }
     try {
       if (this.offsets[CONTAINER_KEY_SLOTS - 1]! >= 0) this.requireBelowRestModulus(CONTAINER_KEY_SLOTS - 1);
     } catch (error) {
@@ -173,6 +185,8 @@ export class PortableBitmap implements PoolRegion {
     const copy = origin + start;
     const at = origin + this.offsets[key]!;
     const end = at + (this.metas[key]! >>> 2);
+    // Words of a region placed over a snapshot's bytes are not zero (WordPool.holding).
+    words.fill(0, copy, copy + BITMAP_CONTAINER_WORDS);
     for (let i = at; i < end; i++) {
       const low = words[i]!;
       words[copy + (low >>> 4)]! |= 1 << (low & 15);
@@ -317,6 +331,16 @@ export class PortableBitmap implements PoolRegion {
     }
     return searchRuns(words, at + 1, meta >>> 2, low);
   }
+}
+
+/** Moves `bytes`, which lie in the buffer of `words`, down to byte `target` of `words`. */
+function moveDown(bytes: Uint8Array, words: Uint16Array, target: number): void {
+  const absoluteTarget = words.byteOffset + target;
+  if (bytes.buffer !== words.buffer || bytes.byteOffset < absoluteTarget) {
+    throw new PoolPlacementError(`bitmap bytes at byte ${bytes.byteOffset} cannot move down to byte ${absoluteTarget} of the pool`);
+  }
+  if (bytes.byteOffset === absoluteTarget) return;
+  new Uint8Array(words.buffer).copyWithin(absoluteTarget, bytes.byteOffset, bytes.byteOffset + bytes.length);
 }
 
 /** Whether container `index` of the bitmap is a run container. */

@@ -14,6 +14,9 @@
 // so whoever keeps views of regions past a change of the list (a snapshot being written) pins the
 // pool: while pinned, released words are held back and only become holes once it is unpinned (a
 // compaction meanwhile leaves the old buffer, and the views, untouched).
+//
+// A snapshot's list is read straight into the buffer of its pool (WordPool.holding): the regions
+// are then placed in order from word 0 over bytes that are not zero (see snapshot-read.ts).
 
 import { WORD_POOL_SLACK_DIVISOR, WORD_POOL_WORDS_MIN } from '../constants.js';
 
@@ -24,6 +27,14 @@ export interface PoolRegion {
   /** Words the region holds. */
   readonly length: number;
   moveTo(origin: number): void;
+}
+
+/** A region cannot go where the caller asked (`placeNext`, or PortableBitmap's move into place). */
+export class PoolPlacementError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoolPlacementError';
+  }
 }
 
 interface Hole {
@@ -51,6 +62,18 @@ export class WordPool {
 
   constructor(capacityWords = 0) {
     this.words = new Uint16Array(capacityWords);
+  }
+
+  /**
+   * A pool over `words`, which already hold its regions' bytes (a snapshot read into place): the
+   * regions are placed in order from word 0 with `placeNext`, which does not clear their words.
+   * Every word is taken as not zero, so later allocations clear what they take.
+   */
+  static holding(words: Uint16Array): WordPool {
+    const pool = new WordPool();
+    pool.words = words;
+    pool.touched = words.length;
+    return pool;
   }
 
   /** Words held by live regions. */
@@ -81,6 +104,21 @@ export class WordPool {
       if (origin < this.touched) this.words.fill(0, origin, Math.min(this.used, this.touched));
       this.touched = Math.max(this.touched, this.used);
     }
+    this.live += length;
+    this.regions.add(region);
+    return origin;
+  }
+
+  /**
+   * Places `region` right after the regions placed so far, without clearing its words (a pool made
+   * by `holding`, before any other change); returns its origin.
+   */
+  placeNext(region: PoolRegion, length: number): number {
+    if (this.holes.length > 0 || this.used + length > this.words.length) {
+      throw new PoolPlacementError(`no room for ${length} words after word ${this.used} of ${this.words.length}`);
+    }
+    const origin = this.used;
+    this.used += length;
     this.live += length;
     this.regions.add(region);
     return origin;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../../src/constants.js';
 import { CorruptBitmapError, PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
+import { PoolPlacementError, WordPool } from '../../src/store/word-pool.js';
 
 function frozen(bitmap: RoaringBitmap32): PortableBitmap {
   return new PortableBitmap(bitmap.serialize('portable'));
@@ -103,6 +104,28 @@ describe('PortableBitmap', () => {
         expect(Buffer.from(portable.bytes).equals(serialised)).toBe(true);
       }
     }
+  });
+
+  it('moves bytes down within the pool buffer that holds them, at any byte offset, and never up', () => {
+    const bitmap = new RoaringBitmap32([...Array.from({ length: 3000 }, (_, i) => 7 * i), 70_000, 9_999_999]);
+    const serialised = bitmap.serialize('portable');
+    const regionWords = PortableBitmap.regionWords(serialised);
+    for (const offset of [0, 1, 2, 3, 1001]) {
+      const words = new Uint16Array(regionWords + 600).fill(0xffff); // stale bytes where the copy goes
+      const bytes = new Uint8Array(words.buffer);
+      bytes.set(serialised, offset);
+      const portable = new PortableBitmap(bytes.subarray(offset, offset + serialised.length), WordPool.holding(words), 'move-down');
+      expect(portable.origin).toBe(0);
+      expectSameMembers(bitmap, portable);
+      expect(Buffer.from(portable.bytes).equals(serialised)).toBe(true);
+    }
+    const words = new Uint16Array(2 * regionWords + 8);
+    const pool = WordPool.holding(words);
+    new Uint8Array(words.buffer).set(serialised, 0);
+    new PortableBitmap(new Uint8Array(words.buffer, 0, serialised.length), pool, 'move-down');
+    new Uint8Array(words.buffer).set(serialised, 2 * regionWords - 2); // before where the next region goes
+    expect(() => new PortableBitmap(new Uint8Array(words.buffer, 2 * regionWords - 2, serialised.length), pool, 'move-down')).toThrow(PoolPlacementError);
+    expect(() => new PortableBitmap(serialised, WordPool.holding(new Uint16Array(2 * regionWords)), 'move-down')).toThrow(PoolPlacementError);
   });
 
   it('refuses malformed bytes instead of reading out of bounds', () => {

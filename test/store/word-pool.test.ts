@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WORD_POOL_SLACK_DIVISOR, WORD_POOL_WORDS_MIN } from '../../src/constants.js';
-import { WordPool, type PoolRegion } from '../../src/store/word-pool.js';
+import { PoolPlacementError, WordPool, type PoolRegion } from '../../src/store/word-pool.js';
 
 /** A region that writes a recognisable pattern (its id) into its words. */
 class PatternRegion implements PoolRegion {
@@ -114,5 +114,26 @@ describe('WordPool', () => {
     const more = Array.from({ length: 50 }, (_, i) => new PatternRegion(pool, i + 51, 20_000));
     expect(pool.compactions).toBe(compactions);
     expect([...regions, ...more].every((region) => region.intact())).toBe(true);
+  });
+
+  it('places regions in order over words it holds, without clearing them; later allocations clear', () => {
+    const words = new Uint16Array(10_000).fill(7);
+    const pool = WordPool.holding(words);
+    const placed = (length: number): PoolRegion & { origin: number } => {
+      const region = { origin: 0, length, moveTo: (origin: number) => (region.origin = origin) };
+      region.origin = pool.placeNext(region, length);
+      return region;
+    };
+    const first = placed(3000);
+    const second = placed(4000);
+    expect([first.origin, second.origin]).toEqual([0, 3000]);
+    expect(words.every((word) => word === 7)).toBe(true); // nothing cleared
+    expect(() => placed(3001)).toThrow(PoolPlacementError);
+    const fresh = new PatternRegion(pool, 9, 2000); // from words still holding 7s
+    expect(fresh.zeroed && fresh.origin === 7000).toBe(true);
+    pool.release(first);
+    expect(() => placed(10)).toThrow(PoolPlacementError); // only before any other change
+    const grown = new PatternRegion(pool, 10, 5000); // compacts: second and fresh move
+    expect(grown.zeroed && fresh.intact() && pool.words.subarray(second.origin, second.origin + 4000).every((word) => word === 7)).toBe(true);
   });
 });
