@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { captureStore, installSnapshot, readSnapshot, writeSnapshot } from '../src/persist/snapshot.js';
+import { captureStore, installSnapshot, writeSnapshot } from '../src/persist/snapshot.js';
+import { readSnapshot } from '../src/persist/snapshot-read.js';
 import { nodeFileSystem } from '../src/persist/file-system.js';
 import { stateDigest } from '../src/persist/state-digest.js';
 import { DncStore } from '../src/store/dnc-store.js';

@@ -17,7 +17,8 @@ import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
 import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
-import { installSnapshot, readSnapshot } from './snapshot.js';
+import { installSnapshot } from './snapshot.js';
+import { readSnapshot } from './snapshot-read.js';
 
 export type RecoveryMode = 'write' | 'read';
 

@@ -2,10 +2,12 @@
 //
 // Layout: 8 bytes SNAPSHOT_MAGIC, then a stream of msgpack items, then an 8-byte footer
 // (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
-//   { format, lastSeq, createdAt, lists }                       the header
+//   { format, lastSeq, createdAt, lists, listBytes, listPoolWords }    the header
 //   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list
 // where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests. Many small
-// items instead of one big object keep msgpackr at full speed and memory flat.
+// items instead of one big object keep msgpackr at full speed and memory flat. `listBytes` (bytes
+// of each list's items) and `listPoolWords` (words its pool needs) let a reader read each list
+// straight into its pool (snapshot-read.ts); files without them are read whole.
 //
 // Written to `<name>.tmp`, flushed, renamed into place, then the directory is flushed: a reader
 // sees either the old set of snapshots or the new one, never a partial file under a final name.
@@ -16,19 +18,23 @@ import { Packr, unpackMultiple } from 'msgpackr';
 import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
-import { PortableBitmap } from '../store/portable-bitmap.js';
+import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import type { PersistFileSystem } from './file-system.js';
 import { temporaryPath } from './data-dir.js';
 
-const FOOTER_BYTES = 8;
+export const FOOTER_BYTES = 8;
 /** fixmap(2) + fixstr 'area' + uint16 + fixstr 'bitmap' + bin32 header. */
-const AREA_ITEM_HEAD_BYTES = 1 + 5 + 3 + 7 + 5;
-const MAGIC_BYTES = 8;
+export const AREA_ITEM_HEAD_BYTES = 1 + 5 + 3 + 7 + 5;
+export const MAGIC_BYTES = 8;
+const MAGIC = Buffer.from(SNAPSHOT_MAGIC, 'latin1');
+const END_MAGIC = Buffer.from(SNAPSHOT_END_MAGIC, 'latin1');
 /** Snapshot bytes buffered before one write call. */
 const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 const AREA_CODE_MIN = 200;
 const AREA_CODE_MAX = 999;
+/** At most one area item per area code in a list. */
+export const AREA_ITEMS_PER_LIST_MAX = AREA_CODE_MAX - AREA_CODE_MIN + 1;
 
 export interface CapturedList {
   readonly address: ListAddress;
@@ -91,12 +97,15 @@ class ChecksummedWriter {
 
 async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[]): Promise<void> {
   const packr = new Packr({ useRecords: false });
-  await writer.push(Buffer.from(SNAPSHOT_MAGIC, 'latin1'));
-  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length };
+  const listHeads = lists.map(({ address, size, areas }) =>
+    Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
+  const listBytes = lists.map((list, l) => list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
+  const listPoolWords = lists.map((list) => list.areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
+  await writer.push(MAGIC);
+  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords };
   await writer.push(packr.pack(header));
-  for (const list of lists) {
-    const { org, projId } = list.address;
-    await writer.push(packr.pack({ org, projId, size: list.size, areas: list.areas.length }));
+  for (const [l, list] of lists.entries()) {
+    await writer.pushImmutable(listHeads[l]!);
     for (const [area, bitmap] of list.areas) {
       await writer.pushImmutable(areaItemHead(area, bitmap.length));
       await writer.pushImmutable(bitmap);
@@ -157,50 +166,77 @@ export async function writeSnapshot(
 
 /** Explicit load outcomes, after Redis: the caller decides what each means. */
 export type SnapshotLoad =
-  | { readonly outcome: 'ok'; readonly lastSeq: number; readonly lists: LoadedList[]; readonly bytes: number }
+  | {
+    readonly outcome: 'ok';
+    readonly lastSeq: number;
+    readonly lists: LoadedList[];
+    readonly bytes: number;
+    /** Whether each list was read straight into its pool (snapshot-read.ts), not the whole file at once. */
+    readonly readInPlace: boolean;
+  }
   | { readonly outcome: 'missing' | 'empty' | 'truncated' | 'corrupt'; readonly detail: string };
 
 export interface LoadedList {
   readonly address: ListAddress;
-  /** Holds the list's bitmaps, sized exactly; the list's set adopts it. */
+  /** Holds the list's bitmaps; the list's set adopts it. */
   readonly pool: WordPool;
   readonly areas: ReadonlyArray<readonly [number, PortableBitmap]>;
 }
 
-/** Reads and fully checks a snapshot file; nothing is installed anywhere. */
-export async function readSnapshot(filePath: string): Promise<SnapshotLoad> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.promises.readFile(filePath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { outcome: 'missing', detail: 'file does not exist' };
-    throw error;
-  }
-  return checkSnapshotBytes(bytes);
-}
-
+/** Fully checks a whole snapshot file's bytes and decodes them; nothing is installed anywhere. */
 export function checkSnapshotBytes(bytes: Buffer): SnapshotLoad {
   if (bytes.length === 0) return { outcome: 'empty', detail: 'file is empty' };
-  const magicOk = bytes.subarray(0, MAGIC_BYTES).equals(Buffer.from(SNAPSHOT_MAGIC, 'latin1'));
-  if (!magicOk) return { outcome: 'corrupt', detail: 'file does not start with the snapshot magic (or is another format version)' };
-  const footerOk = bytes.length >= MAGIC_BYTES + FOOTER_BYTES &&
-    bytes.subarray(bytes.length - 4).equals(Buffer.from(SNAPSHOT_END_MAGIC, 'latin1'));
-  if (!footerOk) return { outcome: 'truncated', detail: `file of ${bytes.length} bytes has no end marker` };
+  if (!hasMagic(bytes)) return { outcome: 'corrupt', detail: 'file does not start with the snapshot magic (or is another format version)' };
+  if (bytes.length < MAGIC_BYTES + FOOTER_BYTES || !hasEndMagic(bytes.subarray(bytes.length - FOOTER_BYTES))) {
+    return { outcome: 'truncated', detail: `file of ${bytes.length} bytes has no end marker` };
+  }
   const stored = bytes.readUInt32LE(bytes.length - FOOTER_BYTES);
-  const actual = crc32(bytes.subarray(0, bytes.length - FOOTER_BYTES));
-  if (stored !== actual) return { outcome: 'corrupt', detail: 'whole-file CRC-32 checksum does not match' };
+  if (stored !== crc32(bytes.subarray(0, bytes.length - FOOTER_BYTES))) return CHECKSUM_MISMATCH;
   try {
     const { lastSeq, lists } = decodeItems(bytes.subarray(MAGIC_BYTES, bytes.length - FOOTER_BYTES));
-    return { outcome: 'ok', lastSeq, lists, bytes: bytes.length };
+    return { outcome: 'ok', lastSeq, lists, bytes: bytes.length, readInPlace: false };
   } catch (error) {
-    return { outcome: 'corrupt', detail: `checksum matches but content is invalid: ${(error as Error).message}` };
+    return invalidContent(error);
   }
+}
+
+export const CHECKSUM_MISMATCH: SnapshotLoad = { outcome: 'corrupt', detail: 'whole-file CRC-32 checksum does not match' };
+
+/** The outcome for content that fails its checks although the checksum matches. */
+export function invalidContent(error: unknown): SnapshotLoad {
+  return { outcome: 'corrupt', detail: `checksum matches but content is invalid: ${(error as Error).message}` };
+}
+
+export function hasMagic(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAGIC_BYTES)).equals(MAGIC);
+}
+
+/** Whether the footer (its last 8 bytes) ends with the end marker. */
+export function hasEndMagic(footer: Uint8Array): boolean {
+  return footer.length === FOOTER_BYTES && Buffer.from(footer.buffer, footer.byteOffset + 4, 4).equals(END_MAGIC);
 }
 
 function field<T>(value: unknown, key: string, type: 'number' | 'string'): T {
   const result = (value as Record<string, unknown> | null)?.[key];
   if (typeof result !== type) throw new Error(`item lacks ${key}`);
   return result as T;
+}
+
+export interface SnapshotHeader {
+  readonly lastSeq: number;
+  readonly listCount: number;
+  /** Per list, bytes of its items and words of its pool; absent in files written before them. */
+  readonly layout: { readonly listBytes: readonly number[]; readonly listPoolWords: readonly number[] } | undefined;
+}
+
+export function checkHeader(header: unknown): SnapshotHeader {
+  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new Error('unknown format version');
+  const lastSeq = field<number>(header, 'lastSeq', 'number');
+  const listCount = field<number>(header, 'lists', 'number');
+  const { listBytes, listPoolWords } = header as { listBytes?: unknown; listPoolWords?: unknown };
+  const counts = (value: unknown): value is number[] =>
+    Array.isArray(value) && value.length === listCount && value.every((count) => Number.isSafeInteger(count) && count >= 0);
+  return { lastSeq, listCount, layout: counts(listBytes) && counts(listPoolWords) ? { listBytes, listPoolWords } : undefined };
 }
 
 function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
@@ -210,41 +246,53 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
     if (index >= items.length) throw new Error('fewer items than the header announces');
     return items[index++];
   };
-  const header = next();
-  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new Error('unknown format version');
-  const lastSeq = field<number>(header, 'lastSeq', 'number');
-  const listCount = field<number>(header, 'lists', 'number');
+  const { lastSeq, listCount } = checkHeader(next());
   const lists: LoadedList[] = [];
-  for (let l = 0; l < listCount; l++) lists.push(decodeList(next));
+  for (let l = 0; l < listCount; l++) {
+    const head = checkListHead(next());
+    const bitmaps: [number, Uint8Array][] = [];
+    for (let a = 0; a < head.areaCount; a++) bitmaps.push(checkAreaItem(next()));
+    const pool = new WordPool(bitmaps.reduce((words, [, bytes]) => words + PortableBitmap.regionWords(bytes), 0));
+    lists.push(placeList(head, bitmaps, pool, 'copy'));
+  }
   if (index !== items.length) throw new Error('more items than the header announces');
   return { lastSeq, lists };
 }
 
-function decodeList(next: () => unknown): LoadedList {
-  const item = next();
+export interface ListHead {
+  readonly address: ListAddress;
+  readonly size: number;
+  readonly areaCount: number;
+}
+
+export function checkListHead(item: unknown): ListHead {
   const address = checkListAddress({ org: field<string>(item, 'org', 'string'), projId: field<string>(item, 'projId', 'string') });
-  const size = field<number>(item, 'size', 'number');
-  const areaCount = field<number>(item, 'areas', 'number');
-  const entries: [number, Uint8Array][] = [];
-  let poolWords = 0;
-  for (let a = 0; a < areaCount; a++) {
-    const entry = next() as { area?: unknown; bitmap?: unknown } | null;
-    const area = entry?.area;
-    if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
-    if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
-    poolWords += PortableBitmap.regionWords(entry.bitmap);
-    entries.push([area, entry.bitmap]);
-  }
-  const pool = new WordPool(poolWords);
+  return { address, size: field<number>(item, 'size', 'number'), areaCount: field<number>(item, 'areas', 'number') };
+}
+
+/** An area item's area code and bitmap bytes (a view into the item's bytes). */
+export function checkAreaItem(item: unknown): [number, Uint8Array] {
+  const entry = item as { area?: unknown; bitmap?: unknown } | null;
+  const area = entry?.area;
+  if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
+  if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
+  return [area, entry.bitmap];
+}
+
+/**
+ * Puts a list's bitmaps, in order, into `pool` (PortableBitmap's placements) and checks them
+ * against the list's size.
+ */
+export function placeList(head: ListHead, bitmaps: readonly [number, Uint8Array][], pool: WordPool, placement: BitmapPlacement): LoadedList {
   const areas: [number, PortableBitmap][] = [];
   let total = 0;
-  for (const [area, bytes] of entries) {
-    const bitmap = new PortableBitmap(bytes, pool);
+  for (const [area, bytes] of bitmaps) {
+    const bitmap = new PortableBitmap(bytes, pool, placement);
     total += bitmap.size;
     areas.push([area, bitmap]);
   }
-  if (total !== size) throw new Error(`list size ${size} does not match its bitmaps (${total})`);
-  return { address, pool, areas };
+  if (total !== head.size) throw new Error(`list size ${head.size} does not match its bitmaps (${total})`);
+  return { address: head.address, pool, areas };
 }
 
 /** Installs a checked snapshot into an empty store. */

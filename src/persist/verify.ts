@@ -11,7 +11,7 @@ import { nodeFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import { judgeStop, recoverDataDir } from './recovery.js';
 import { scanSegment } from './segment-scan.js';
-import { readSnapshot } from './snapshot.js';
+import { readSnapshot } from './snapshot-read.js';
 
 export type FileOutcome = 'ok' | 'missing' | 'empty' | 'truncated' | 'corrupt';
 
