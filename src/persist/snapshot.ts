@@ -65,10 +65,16 @@ export function captureStore(store: DncStore): CapturedStore {
   return { lists, release: () => unpins.forEach((unpin) => unpin()) };
 }
 
+/**
+ * Buffers the snapshot's bytes into chunks of WRITE_CHUNK_BYTES and writes each while the next is
+ * checksummed and gathered: one write in flight at a time, so at most two chunks are held.
+ */
 class ChecksummedWriter {
   private chunks: Buffer[] = [];
   private chunkBytes = 0;
   private position = 0;
+  /** The write in flight (a failure is kept for the next flush, never left unhandled). */
+  private writing: Promise<void> = Promise.resolve();
   checksum = 0;
 
   constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number) {}
@@ -83,12 +89,25 @@ class ChecksummedWriter {
     this.checksum = crc32(bytes, this.checksum);
     this.chunks.push(bytes);
     this.chunkBytes += bytes.length;
-    if (this.chunkBytes >= WRITE_CHUNK_BYTES) await this.flush();
+    if (this.chunkBytes >= WRITE_CHUNK_BYTES) await this.startWrite();
   }
 
+  /** Writes everything pushed so far and waits for it. */
   async flush(): Promise<void> {
+    await this.startWrite();
+    await this.writing;
+  }
+
+  /** Waits for the write in flight to end, whether or not it succeeded (before closing the file). */
+  async settle(): Promise<void> {
+    await this.writing.catch(() => undefined);
+  }
+
+  private async startWrite(): Promise<void> {
+    await this.writing;
     if (this.chunkBytes === 0) return;
-    await this.fileSystem.writev(this.fd, this.chunks, this.position);
+    this.writing = this.fileSystem.writev(this.fd, this.chunks, this.position);
+    this.writing.catch(() => undefined); // awaited by the next startWrite or flush
     this.position += this.chunkBytes;
     this.chunks = [];
     this.chunkBytes = 0;
@@ -143,8 +162,8 @@ export async function writeSnapshot(
   const tempPath = temporaryPath(finalPath);
   const fd = await fileSystem.open(tempPath, 'w');
   let size = 0;
+  const writer = new ChecksummedWriter(fileSystem, fd);
   try {
-    const writer = new ChecksummedWriter(fileSystem, fd);
     await writeItems(writer, lastSeq, lists);
     const footer = Buffer.alloc(FOOTER_BYTES);
     footer.writeUInt32LE(writer.checksum, 0);
@@ -154,6 +173,7 @@ export async function writeSnapshot(
     await fileSystem.fsync(fd);
     size = (await fs.promises.stat(tempPath)).size;
   } catch (error) {
+    await writer.settle();
     await fileSystem.close(fd).catch(() => undefined);
     await fs.promises.rm(tempPath, { force: true }).catch(() => undefined);
     throw error;
