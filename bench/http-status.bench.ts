@@ -17,10 +17,11 @@
 
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { generateKey } from '../src/keys/key-format.js';
 import { check, plain, versus } from './figures.js';
 import { median } from './harness.js';
+import { PROJECT_ROOT, benchModule } from './paths.js';
 import type { BenchContext, Scenario } from './scenario.js';
 
 const CONNECTIONS = 10;
@@ -39,8 +40,8 @@ const LISTED_NUMBERS = 10_000;
 const TARGET_RATIO = 0.85;
 const PHONE = '5039367187';
 
-const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
-const SERVER_CHILD = fileURLToPath(new URL('./http-server-child.ts', import.meta.url));
+const AUTOCANNON_CLI = path.join(PROJECT_ROOT, 'node_modules/autocannon/autocannon.js');
+const SERVER_CHILD = benchModule('http-server-child');
 
 /** What http-server-child.ts serves (it imports this type). */
 export interface ServerSpec {
@@ -57,7 +58,7 @@ interface ServerProcess {
 }
 
 async function startServer(spec: ServerSpec): Promise<ServerProcess> {
-  const child = fork(SERVER_CHILD, [JSON.stringify(spec)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(SERVER_CHILD.file, [JSON.stringify(spec)], { execArgv: SERVER_CHILD.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`the ${spec.variant} server process exited (code ${String(code)}) before listening`);
   });

@@ -9,11 +9,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BENCH_MODULE_DIR, BENCH_SOURCE_DIR, MODULE_EXTENSION } from './paths.js';
 import { machineInfo, renderMarkdown, type RunReport, type ScenarioOutcome } from './report.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenario.js';
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIO_SUFFIX = '.bench.ts';
+/** Scenario modules: bench/*.bench.ts, or their compiled .js when compiled (bench/paths.ts). */
+const SCENARIO_SUFFIX = `.bench${MODULE_EXTENSION}`;
 /** Children at national scale hold 100M numbers several times over; the default heap is too small. */
 const NATIONAL_HEAP_MB = 12_288;
 
@@ -30,7 +31,7 @@ function parseArguments(argv: readonly string[]): Arguments {
   const names: string[] = [];
   let childFile: string | undefined;
   let resultPath: string | undefined;
-  let outDir = path.join(BENCH_DIR, 'results');
+  let outDir = path.join(BENCH_SOURCE_DIR, 'results');
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
     if (argument === '--scale') {
@@ -48,7 +49,7 @@ function parseArguments(argv: readonly string[]): Arguments {
 }
 
 async function scenarioFiles(names: readonly string[] = []): Promise<string[]> {
-  const files = (await readdir(BENCH_DIR)).filter((file) => file.endsWith(SCENARIO_SUFFIX)).sort();
+  const files = (await readdir(BENCH_MODULE_DIR)).filter((file) => file.endsWith(SCENARIO_SUFFIX)).sort();
   const wanted = files.filter((file) => names.length === 0 || names.includes(file.slice(0, -SCENARIO_SUFFIX.length)));
   const unknown = names.filter((name) => !files.includes(name + SCENARIO_SUFFIX));
   if (unknown.length > 0) throw new Error(`no such scenario: ${unknown.join(', ')} (have: ${files.join(', ')})`);
@@ -60,7 +61,7 @@ function context(scale: BenchContext['scale']): BenchContext {
 }
 
 async function runChild(file: string, resultPath: string, scale: BenchContext['scale']): Promise<void> {
-  const module = (await import(pathToFileURL(path.join(BENCH_DIR, file)).href)) as { default: Scenario };
+  const module = (await import(pathToFileURL(path.join(BENCH_MODULE_DIR, file)).href)) as { default: Scenario };
   const result = await module.default(context(scale));
   await writeFile(resultPath, JSON.stringify(result));
 }
@@ -122,7 +123,7 @@ async function runAll(options: Arguments): Promise<number> {
   await writeFile(path.join(options.outDir, 'latest.md'), renderMarkdown(report));
   if (!smoke && options.names.length === 0) {
     const reportFile = options.scale === '100M' ? 'RESULTS-100M.md' : 'RESULTS.md';
-    await writeFile(path.join(BENCH_DIR, reportFile), renderMarkdown(report));
+    await writeFile(path.join(BENCH_SOURCE_DIR, reportFile), renderMarkdown(report));
     process.stderr.write(`wrote bench/${reportFile}\n`);
   }
   const failed = outcomes.filter((outcome) => outcome.error !== undefined);

@@ -1,7 +1,8 @@
 // Every bench scenario (bench/*.bench.ts, including ones added later) runs at its smoke size inside
 // `npm test`, so the suite never rots: each must finish quickly, pass its own result checks and
-// return finite figures. The runner itself is run once as a real child process (node + tsx), since
-// vitest would hide module-loading problems that `npm run bench` would meet.
+// return finite figures. The runner itself is run as a real child process, both from the sources
+// (node + tsx) and compiled through `npm run bench`, since vitest would hide module-loading
+// problems that either would meet.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -66,6 +67,19 @@ describe('bench runner', () => {
     expect(report.outcomes).toHaveLength(1);
     expect(report.outcomes[0].error).toBeUndefined();
     expect(report.outcomes[0].result.figures[0].unit).toBe('numbers/s');
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('runs compiled through npm run bench, as the reports are made: it finds its scenarios and writes latest.json', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'idnc-bench-test-'));
+    dirs.push(out);
+    const { stderr } = await exec('npm', ['run', 'bench', '--', '--out', out, 'codec'], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_SMOKE: '1' },
+      timeout: SCENARIO_TIMEOUT_MS,
+    });
+    expect(stderr).toContain('bench codec (standard)');
+    const report = JSON.parse(await readFile(path.join(out, 'latest.json'), 'utf8'));
+    expect(report.outcomes.map((outcome: { name: string; error?: string }) => [outcome.name, outcome.error])).toEqual([['codec', undefined]]);
   }, SCENARIO_TIMEOUT_MS);
 
   it('refuses an unknown scenario name', async () => {
