@@ -134,7 +134,8 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
   const ranges: Buffer[] = [];
   for (let l = 0; l < plan.header.listCount; l++) {
     const bytes = listBytes[l]!;
-    const words = new Uint16Array(poolBufferBytes(bytes, listPoolWords[l]!) / 2);
+    const words = allocateWords(poolBufferBytes(bytes, listPoolWords[l]!) / 2);
+    if (words === undefined) return undefined; // the layout, read before the checksum, asked too much
     const range = Buffer.from(words.buffer, words.byteLength - bytes, bytes);
     const read = await readChecksummed(handle, range, position, checksum);
     if (read === undefined) return undefined; // the file shrank meanwhile: the whole read says how
@@ -151,6 +152,16 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
     // The bytes are as written (the checksum matches), so the layout was wrong, or the content is:
     // the whole-file read decides which, without the layout.
     return undefined;
+  }
+}
+
+/** A new array of `count` words, or undefined if there is not that much memory. */
+function allocateWords(count: number): Uint16Array | undefined {
+  try {
+    return new Uint16Array(count);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
   }
 }
 

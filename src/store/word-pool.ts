@@ -70,6 +70,8 @@ export class WordPool {
    * Every word is taken as not zero, so later allocations clear what they take.
    */
   static holding(words: Uint16Array): WordPool {
+    // Regions' byte views (PortableBitmap.bytes) are taken from the start of the buffer.
+    if (words.byteOffset !== 0) throw new PoolPlacementError('a pool must start at the start of its buffer');
     const pool = new WordPool();
     pool.words = words;
     pool.touched = words.length;

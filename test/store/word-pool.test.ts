@@ -129,6 +129,7 @@ describe('WordPool', () => {
     expect([first.origin, second.origin]).toEqual([0, 3000]);
     expect(words.every((word) => word === 7)).toBe(true); // nothing cleared
     expect(() => placed(3001)).toThrow(PoolPlacementError);
+    expect(() => WordPool.holding(new Uint16Array(100).subarray(10))).toThrow(PoolPlacementError);
     const fresh = new PatternRegion(pool, 9, 2000); // from words still holding 7s
     expect(fresh.zeroed && fresh.origin === 7000).toBe(true);
     pool.release(first);
