@@ -14,6 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { unpackMultiple } from 'msgpackr';
 import { ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
+import { BITMAP_CONTAINER_BYTES } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import {
   AREA_ITEM_HEAD_BYTES, AREA_ITEMS_PER_LIST_MAX, CHECKSUM_MISMATCH, FOOTER_BYTES, MAGIC_BYTES, checkAreaItem, checkHeader,
@@ -27,7 +28,6 @@ const HEAD_READ_BYTES = 64 * 1024;
 const HEAD_READ_GROWTH = 8;
 /** Bytes per read call; the checksum of one chunk is computed while the next is read. */
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
-const BITMAP_CONTAINER_BYTES = 8192;
 /**
  * A pool needs at most this many bytes per byte of its list's items: each bitmap copy (8 KiB) is
  * made for an array container of at least ARRAY_EXPAND_CARDINALITY_MIN 2-byte values. A layout

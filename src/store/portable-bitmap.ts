@@ -30,7 +30,8 @@ const COOKIE_NO_RUNS = 12346;
 const COOKIE_WITH_RUNS = 12347;
 const NO_OFFSET_THRESHOLD = 4;
 const ARRAY_CARDINALITY_MAX = 4096;
-const BITMAP_CONTAINER_BYTES = 8192;
+/** A bitmap container (and a bitmap copy): 65,536 bits. */
+export const BITMAP_CONTAINER_BYTES = 8192;
 const BITMAP_CONTAINER_WORDS = BITMAP_CONTAINER_BYTES / 2;
 
 /** Array containers up to this many values are searched whole (they span two cache lines). */
