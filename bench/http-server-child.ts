@@ -13,13 +13,15 @@ import { buildApp } from '../src/http/app.js';
 import { KeyStore } from '../src/keys/key-store.js';
 import type { ServerSpec } from './http-status.bench.js';
 
-const { variant, keyId, keyHash, phone, listedNumbers } = JSON.parse(process.argv[2]!) as ServerSpec;
+const { variant, keyId, keyHash, phone, listedNumbers, bareShortPath } = JSON.parse(process.argv[2]!) as ServerSpec;
 
 let app: FastifyInstance;
 let close: () => Promise<void>;
 if (variant === 'bare') {
   app = Fastify();
-  app.get('/bare', async () => 'ok');
+  // The status request's own path (the bare route ignores its query and headers), and a short one.
+  app.get('/app/main/rpc/pdnc', async () => 'ok');
+  app.get(bareShortPath, async () => 'ok');
   close = () => app.close();
 } else {
   const dnc = await openDnc();
