@@ -12,6 +12,8 @@ import { CommitAssembler } from './commit-assembler.js';
 import { judgeStop, recoverDataDir } from './recovery.js';
 import { scanSegment } from './segment-scan.js';
 import { readSnapshot } from './snapshot-read.js';
+import type { LoadedList } from './snapshot.js';
+import { CorruptBitmapError } from '../store/portable-bitmap.js';
 
 export type FileOutcome = 'ok' | 'missing' | 'empty' | 'truncated' | 'corrupt';
 
@@ -83,6 +85,27 @@ function unfinishedChange(assembler: CommitAssembler, isLast: boolean): Pick<Fil
   return { outcome: 'corrupt', detail: `${what}, but another segment follows` };
 }
 
+/**
+ * What is wrong inside a loaded snapshot's bitmaps, or null. The checksum proves the bytes are the
+ * ones written, not that they are valid Roaring bitmaps; startup does not check this (it costs
+ * about as much as the load itself at 100M numbers), each bitmap is checked before it first reaches
+ * CRoaring (PortableBitmap.checkContents), so `verify` is where a bad one is found ahead of time.
+ */
+function contentsProblem(lists: readonly LoadedList[]): string | null {
+  for (const list of lists) {
+    for (const [areaCode, bitmap] of list.areas) {
+      try {
+        bitmap.checkContents();
+      } catch (error) {
+        if (!(error instanceof CorruptBitmapError)) throw error;
+        const project = list.address.projId === '' ? 'master list' : `project ${JSON.stringify(list.address.projId)}`;
+        return `organisation ${JSON.stringify(list.address.org)}, ${project}, area code ${areaCode}: ${error.message}`;
+      }
+    }
+  }
+  return null;
+}
+
 export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
   const resolved = path.resolve(dataDir);
   const listing = await listDataDir(resolved);
@@ -91,8 +114,10 @@ export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
     const load = await readSnapshot(snapshot.path);
     const file = path.basename(snapshot.path);
     if (load.outcome === 'ok') {
-      const outcome = load.lastSeq === snapshot.lastSeq ? 'ok' : 'corrupt';
-      files.push({ file, kind: 'snapshot', outcome, detail: `covers seq ${load.lastSeq}, ${load.lists.length} lists`, lastSeq: load.lastSeq });
+      const contents = contentsProblem(load.lists);
+      const outcome = load.lastSeq === snapshot.lastSeq && contents === null ? 'ok' : 'corrupt';
+      const detail = `covers seq ${load.lastSeq}, ${load.lists.length} lists${contents === null ? '' : `; ${contents}`}`;
+      files.push({ file, kind: 'snapshot', outcome, detail, lastSeq: load.lastSeq });
     } else files.push({ file, kind: 'snapshot', outcome: load.outcome, detail: load.detail });
   }
   files.push(...(await verifySegments(listing.segments)));

@@ -122,7 +122,7 @@ export class AreaSet {
   private replaceBase(bitmap: RoaringBitmap32): void {
     bitmap.runOptimize();
     this.base.release();
-    this.base = new PortableBitmap(bitmap.serialize('portable'), this.pool);
+    this.base = PortableBitmap.ofNative(bitmap, this.pool);
   }
 
   /** The portable serialisation of the whole set (compacts first). */
@@ -131,8 +131,14 @@ export class AreaSet {
     return this.base.bytes;
   }
 
+  /** Throws CorruptBitmapError when the base's containers are not what CRoaring assumes (PortableBitmap.checkContents). */
+  checkContents(): void {
+    this.base.checkContents();
+  }
+
   /** A native bitmap of the whole set, for set algebra and iteration; the caller owns it. */
   toBitmap(): RoaringBitmap32 {
+    this.base.checkContents(); // a bitmap CRoaring cannot trust must not reach it
     const bitmap = RoaringBitmap32.deserialize(this.base.bytes, 'portable');
     if (this.delta !== undefined) {
       for (const [rest, present] of this.delta) {

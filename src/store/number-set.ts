@@ -7,7 +7,7 @@ import { AREA_CODE_SLOTS, AREA_REST_MODULUS, BATCH_PROBE_CHUNK_NUMBERS, POOL_RES
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import type { RoaringBitmap32 } from './roaring.js';
-import { BIT_START_ABSENT, BIT_START_SEARCH, CONTAINER_KEY_SLOTS, PortableBitmap } from './portable-bitmap.js';
+import { BIT_START_ABSENT, BIT_START_SEARCH, CONTAINER_KEY_SLOTS, CorruptBitmapError, PortableBitmap } from './portable-bitmap.js';
 import { WordPool } from './word-pool.js';
 
 /** Probe-table rows reserved at first; the rows double when an area code needs one more. */
@@ -249,6 +249,18 @@ export class NumberSet {
       const portable = area.portable(); // compacts: the probe tables change
       this.refreshProbe(areaCode);
       yield [areaCode, portable];
+    }
+  }
+
+  /** Checks every area's bitmap as CRoaring would (PortableBitmap.checkContents); throws CorruptBitmapError naming the area code. */
+  checkContents(): void {
+    for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
+      try {
+        this.byAreaCode[areaCode]?.checkContents();
+      } catch (error) {
+        if (error instanceof CorruptBitmapError) throw new CorruptBitmapError(`area code ${areaCode}: ${error.message}`);
+        throw error;
+      }
     }
   }
 

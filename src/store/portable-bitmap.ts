@@ -21,6 +21,7 @@
 // (start, length-1) u16 pairs. All multi-byte values are little-endian, as on every host idnc runs.
 
 import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
+import type { RoaringBitmap32 } from './roaring.js';
 import { PoolPlacementError, WordPool, type PoolRegion } from './word-pool.js';
 
 /** How a bitmap gets into its pool: copied into a new region, or moved down within the pool's buffer. */
@@ -93,6 +94,8 @@ export class PortableBitmap implements PoolRegion {
    * else BIT_START_ABSENT or BIT_START_SEARCH (then call `search`).
    */
   private readonly bitStarts: Int32Array;
+  /** Set once checkContents has passed. */
+  private contentsChecked = false;
 
   /**
    * Checks `serialised` and copies it into a new region of `pool` (a pool of its own by default).
@@ -138,6 +141,16 @@ export class PortableBitmap implements PoolRegion {
       pool.release(this);
       throw error;
     }
+  }
+
+  /**
+   * A bitmap of CRoaring's own serialisation of `bitmap`, copied into `pool`: valid by
+   * construction, so checkContents has nothing to do (an area's base after every merge).
+   */
+  static ofNative(bitmap: RoaringBitmap32, pool: WordPool): PortableBitmap {
+    const portable = new PortableBitmap(bitmap.serialize('portable'), pool);
+    portable.contentsChecked = true;
+    return portable;
   }
 
   /** Words a bitmap of these bytes takes in a pool (to size a pool before loading a snapshot). */
@@ -299,6 +312,43 @@ export class PortableBitmap implements PoolRegion {
     if (largest > lastValid) throw new CorruptBitmapError(`holds a value beyond 7 digits`);
   }
 
+  /**
+   * Checks what CRoaring assumes of every container and the probes here do not need (its
+   * roaring_bitmap_internal_validate): array values strictly increasing, a bitmap container's bits
+   * adding up to its declared cardinality, runs in order, apart and within 16 bits, and the
+   * containers adding up to `size`. Call it before the bytes reach CRoaring (AreaSet.toBitmap): a
+   * snapshot's checksum proves the bytes are the ones written, not that they were ever a valid
+   * bitmap, and CRoaring trusts these counts when it allocates (a bitmap container holding more
+   * bits than it declares overran its output in `toUint32Array` and aborted the process). Once a
+   * bitmap passes, later calls return at once (the bytes never change).
+   */
+  checkContents(): void {
+    if (this.contentsChecked) return;
+    const words = this.pool.words;
+    let total = 0;
+    for (let key = 0; key < CONTAINER_KEY_SLOTS; key++) {
+      if (this.offsets[key]! < 0) continue;
+      const at = this.origin + this.offsets[key]!;
+      const meta = this.metas[key]!;
+      const kind = meta & 3;
+      const count = meta >>> 2;
+      if (kind === KIND_BITMAP) {
+        const bits = countBits(words, at, BITMAP_CONTAINER_WORDS);
+        if (bits !== count) throw new CorruptBitmapError(`bitmap container ${key} declares ${count} values and holds ${bits}`);
+        total += bits;
+      } else if (kind === KIND_RUN) {
+        total += checkRuns(words, at + 1, count, key);
+      } else {
+        for (let i = at + 1; i < at + count; i++) {
+          if (words[i]! <= words[i - 1]!) throw new CorruptBitmapError(`array container ${key} is not strictly increasing`);
+        }
+        total += count;
+      }
+    }
+    if (total !== this.size) throw new CorruptBitmapError(`declares ${this.size} values and holds ${total}`);
+    this.contentsChecked = true;
+  }
+
   has(rest: number): boolean {
     const key = rest >>> 16;
     if (key >= CONTAINER_KEY_SLOTS) return false;
@@ -342,6 +392,38 @@ function moveDown(bytes: Uint8Array, words: Uint16Array, target: number): void {
   }
   if (bytes.byteOffset === absoluteTarget) return;
   new Uint8Array(words.buffer).copyWithin(absoluteTarget, bytes.byteOffset, bytes.byteOffset + bytes.length);
+}
+
+/** Set bits in `count` 16-bit words from `start`. */
+function countBits(words: Uint16Array, start: number, count: number): number {
+  let bits = 0;
+  for (let i = start; i < start + count; i += 2) {
+    let v = (words[i]! | (words[i + 1]! << 16)) >>> 0;
+    v -= (v >>> 1) & 0x55555555;
+    v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+    bits += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return bits;
+}
+
+/**
+ * Checks `runs` (start, length-1) pairs from `first` as CRoaring's run_container_validate does (at
+ * least one run; each within 16 bits; each starting after the previous one ends, with a gap);
+ * returns how many values they hold.
+ */
+function checkRuns(words: Uint16Array, first: number, runs: number, key: number): number {
+  if (runs === 0) throw new CorruptBitmapError(`run container ${key} has no runs`);
+  let values = 0;
+  let previousEnd = -1;
+  for (let run = 0; run < runs; run++) {
+    const start = words[first + 2 * run]!;
+    const end = start + words[first + 2 * run + 1]! + 1;
+    if (end > 65536) throw new CorruptBitmapError(`run container ${key} has a run past 16 bits`);
+    if (start <= previousEnd) throw new CorruptBitmapError(`run container ${key} has runs out of order or touching`);
+    values += end - start;
+    previousEnd = end;
+  }
+  return values;
 }
 
 /** Whether container `index` of the bitmap is a run container. */

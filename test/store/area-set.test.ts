@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { AREA_DELTA_ENTRIES_MAX } from '../../src/constants.js';
 import { AreaSet } from '../../src/store/area-set.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
-import { PortableBitmap } from '../../src/store/portable-bitmap.js';
+import { CorruptBitmapError, PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { WordPool } from '../../src/store/word-pool.js';
+import { bitmapWords, portableBytes } from './portable-bytes.js';
 
 const REST_RANGE = 3 * AREA_DELTA_ENTRIES_MAX;
 
@@ -52,5 +53,22 @@ describe('AreaSet', () => {
     const restored = RoaringBitmap32.deserialize(area.portable(), 'portable');
     expect(restored.toArray()).toEqual([2, 3, 4, 5]);
     expect(area.size).toBe(4);
+  });
+
+  it('keeps a base CRoaring could not trust from reaching it: the merge fails cleanly and nothing changes', () => {
+    // A bitmap container with one bit more than it declares: CRoaring's toUint32Array sized its
+    // output by the declared count and wrote past it (the process aborted with a heap corruption).
+    const evens = Array.from({ length: 5000 }, (_, i) => 2 * i);
+    const bytes = portableBytes([{ key: 0, cardinality: 5000, kind: 'bitmap', words: bitmapWords([...evens, 10_001]) }]);
+    const pool = new WordPool();
+    const area = new AreaSet(pool, new PortableBitmap(bytes, pool));
+    expect(area.has(10_001)).toBe(true); // the probes read bits and need no count
+    expect(() => area.toBitmap()).toThrowError(CorruptBitmapError);
+    const many = Uint32Array.from({ length: AREA_DELTA_ENTRIES_MAX + 1 }, (_, i) => 20_000 + i);
+    expect(() => area.apply(many, true)).toThrowError(/bitmap container 0 declares 5000 values and holds 5001/);
+    expect(area.size).toBe(5000);
+    expect(area.has(20_000)).toBe(false);
+    area.apply(Uint32Array.of(20_000), true); // small changes still go to the delta
+    expect(area.has(20_000)).toBe(true);
   });
 });

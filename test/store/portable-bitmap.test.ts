@@ -4,6 +4,7 @@ import { AREA_REST_MODULUS, ARRAY_EXPAND_CARDINALITY_MIN } from '../../src/const
 import { CorruptBitmapError, PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
 import { PoolPlacementError, WordPool } from '../../src/store/word-pool.js';
+import { bitmapWords, portableBytes, type HandContainer } from './portable-bytes.js';
 
 function frozen(bitmap: RoaringBitmap32): PortableBitmap {
   return new PortableBitmap(bitmap.serialize('portable'));
@@ -143,5 +144,56 @@ describe('PortableBitmap', () => {
     expect(() => frozen(make())).toThrowError(/beyond 7 digits/);
     const largest = RoaringBitmap32.fromRange(AREA_REST_MODULUS - 10_000, AREA_REST_MODULUS);
     expect(frozen(largest).has(AREA_REST_MODULUS - 1)).toBe(true);
+  });
+});
+
+describe('PortableBitmap.checkContents', () => {
+  const evens = Array.from({ length: 5000 }, (_, i) => 2 * i);
+  const bitmapContainer: HandContainer = { key: 0, cardinality: 5000, kind: 'bitmap', words: bitmapWords(evens) };
+  const arrayContainer: HandContainer = { key: 1, cardinality: 3, kind: 'array', words: [4, 9, 700] };
+  // Runs [10, 14] and [20, 20]: six values.
+  const runContainer: HandContainer = { key: 2, cardinality: 6, kind: 'run', words: [2, 10, 4, 20, 0] };
+
+  it('passes hand-made bytes of every container kind, and CRoaring reads them as written', () => {
+    const bytes = portableBytes([bitmapContainer, arrayContainer, runContainer]);
+    const portable = new PortableBitmap(bytes);
+    expect(() => portable.checkContents()).not.toThrow();
+    const expected = [...evens, 65536 + 4, 65536 + 9, 65536 + 700, ...[10, 11, 12, 13, 14, 20].map((low) => 2 * 65536 + low)];
+    expect(Array.from(RoaringBitmap32.deserialize(bytes, 'portable').toUint32Array())).toEqual(expected);
+    expect(portable.size).toBe(expected.length);
+  });
+
+  it('passes whatever CRoaring writes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: AREA_REST_MODULUS - 1 }), { maxLength: 3000 }),
+        fc.array(fc.record({ start: fc.integer({ min: 0, max: AREA_REST_MODULUS - 70_000 }), length: fc.integer({ min: 1, max: 70_000 }) }), { maxLength: 3 }),
+        fc.boolean(),
+        (values, ranges, optimise) => {
+          const bitmap = new RoaringBitmap32(values);
+          for (const { start, length } of ranges) bitmap.addRange(start, start + length);
+          if (optimise) bitmap.runOptimize();
+          frozen(bitmap).checkContents();
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it.each<[string, HandContainer, RegExp]>([
+    ['a bitmap container holding one bit more than it declares', { ...bitmapContainer, words: bitmapWords([...evens, 10_001]) }, /bitmap container 0 declares 5000 values and holds 5001/],
+    ['a bitmap container holding one bit less than it declares', { ...bitmapContainer, words: bitmapWords(evens.slice(1)) }, /declares 5000 values and holds 4999/],
+    ['an array container out of order', { ...arrayContainer, words: [4, 700, 9] }, /array container 1 is not strictly increasing/],
+    ['an array container with a value twice', { ...arrayContainer, words: [4, 9, 9] }, /array container 1 is not strictly increasing/],
+    ['a run container with no runs', { ...runContainer, words: [0] }, /run container 2 has no runs/],
+    ['a run container whose run passes 16 bits', { ...runContainer, words: [1, 65530, 9] }, /run container 2 has a run past 16 bits/],
+    ['a run container whose runs overlap', { ...runContainer, words: [2, 10, 4, 12, 0] }, /run container 2 has runs out of order or touching/],
+    ['a run container whose runs touch', { ...runContainer, words: [2, 10, 4, 15, 0] }, /run container 2 has runs out of order or touching/],
+    ['a run container holding other than it declares', { ...runContainer, words: [2, 10, 4, 20, 1] }, /declares \d+ values and holds \d+/],
+  ])('refuses %s', (_case, container, message) => {
+    const containers = [bitmapContainer, arrayContainer, runContainer].map((c) => (c.key === container.key ? container : c));
+    const portable = new PortableBitmap(portableBytes(containers));
+    expect(() => portable.checkContents()).toThrowError(CorruptBitmapError);
+    expect(() => portable.checkContents()).toThrowError(message);
   });
 });

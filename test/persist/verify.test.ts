@@ -1,0 +1,66 @@
+// verifyDataDir on snapshots whose checksum holds but whose bitmaps CRoaring could not trust: the
+// checksum proves the bytes are the ones written, not that they were ever a valid bitmap.
+
+import fs from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { snapshotPath } from '../../src/persist/data-dir.js';
+import { nodeFileSystem } from '../../src/persist/file-system.js';
+import { FOOTER_BYTES, captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
+import { verifyDataDir } from '../../src/persist/verify.js';
+import { DncStore } from '../../src/store/dnc-store.js';
+import { makeTempDir, removeDir } from './helpers.js';
+
+const AREA_CODE = 212;
+const ADDRESS = { org: 'default', projId: 'spring' };
+/** 5,000 even rests: one bitmap container (key 0) of area code 212. */
+const RESTS = Array.from({ length: 5000 }, (_, i) => 2 * i);
+/** The portable header of one container without runs: cookie, count, one description, one offset. */
+const ONE_CONTAINER_HEADER_BYTES = 16;
+
+describe('verifyDataDir', () => {
+  let dir: string;
+  let file: string;
+  let portable: Buffer;
+
+  beforeEach(async () => {
+    dir = await makeTempDir('idnc-verify-');
+    file = snapshotPath(dir, 1);
+    const store = new DncStore();
+    const list = store.listForWrite(ADDRESS);
+    list.addSorted(Float64Array.from(RESTS, (rest) => AREA_CODE * 1e7 + rest));
+    portable = Buffer.from(list.area(AREA_CODE)!.portable());
+    const captured = captureStore(store);
+    await writeSnapshot(nodeFileSystem, dir, file, 1, captured.lists);
+    captured.release();
+  });
+
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  /** Sets one more bit in the bitmap container than it declares, and re-seals the file's checksum. */
+  async function addUndeclaredBit(value: number): Promise<void> {
+    const bytes = await fs.promises.readFile(file);
+    const at = bytes.indexOf(portable);
+    expect(at).toBeGreaterThan(0);
+    expect(bytes.indexOf(portable, at + 1)).toBe(-1);
+    const data = at + ONE_CONTAINER_HEADER_BYTES;
+    bytes[data + (value >>> 3)]! |= 1 << (value & 7);
+    bytes.writeUInt32LE(crc32(bytes.subarray(0, bytes.length - FOOTER_BYTES)), bytes.length - FOOTER_BYTES);
+    await fs.promises.writeFile(file, bytes);
+  }
+
+  it('passes a snapshot as written', async () => {
+    const report = await verifyDataDir(dir);
+    expect(report.files).toEqual([expect.objectContaining({ kind: 'snapshot', outcome: 'ok' })]);
+  });
+
+  it('reports a bitmap whose bits disagree with its count, naming the list and area code', async () => {
+    await addUndeclaredBit(10_001);
+    const report = await verifyDataDir(dir);
+    expect(report.files).toHaveLength(1);
+    expect(report.files[0]).toMatchObject({ kind: 'snapshot', outcome: 'corrupt' });
+    expect(report.files[0]!.detail).toMatch(/organisation "default", project "spring", area code 212: .*bitmap container 0 declares 5000 values and holds 5001/);
+  });
+});
