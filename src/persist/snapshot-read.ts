@@ -80,23 +80,30 @@ async function planInPlaceRead(handle: FileHandle, size: number, headReadBytes: 
     const head = Buffer.allocUnsafe(length);
     if (await readFully(handle, head, 0) !== length || !hasMagic(head)) return undefined;
     const item = firstItem(head.subarray(MAGIC_BYTES));
-    if (item !== undefined) return checkLayout(head, MAGIC_BYTES + item.end, item.value, footer.readUInt32LE(0), size);
+    if (item === INVALID_ITEM) return undefined; // more bytes cannot help: the whole read says what is wrong
+    if (item !== INCOMPLETE_ITEM) return checkLayout(head, MAGIC_BYTES + item.end, item.value, footer.readUInt32LE(0), size);
     if (length === bodyEnd) return undefined;
   }
 }
 
-/** The first msgpack item of `bytes` and where it ends, or undefined if it is cut short or invalid. */
-function firstItem(bytes: Buffer): { value: unknown; end: number } | undefined {
+const INCOMPLETE_ITEM = 'incomplete';
+const INVALID_ITEM = 'invalid';
+
+/**
+ * The first msgpack item of `bytes` and where it ends; INCOMPLETE_ITEM when the bytes end inside
+ * it (msgpackr marks such errors `incomplete`), INVALID_ITEM when it cannot be decoded at all.
+ */
+function firstItem(bytes: Buffer): { value: unknown; end: number } | typeof INCOMPLETE_ITEM | typeof INVALID_ITEM {
   let item: { value: unknown; end: number } | undefined;
   try {
     unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
       item = { value, end: end! };
       return false;
     });
-  } catch {
-    return undefined;
+  } catch (error) {
+    return (error as { incomplete?: boolean }).incomplete === true ? INCOMPLETE_ITEM : INVALID_ITEM;
   }
-  return item;
+  return item ?? INCOMPLETE_ITEM;
 }
 
 function checkLayout(head: Buffer, headerEnd: number, item: unknown, storedChecksum: number, size: number): InPlaceRead | undefined {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { Packr, unpackMultiple } from 'msgpackr';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AREA_REST_MODULUS } from '../../src/constants.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { readSnapshot } from '../../src/persist/snapshot-read.js';
@@ -126,6 +126,23 @@ describe('readSnapshot', () => {
     const { loaded, readInPlace } = await load({ headReadBytes: 9 });
     expect(readInPlace).toBe(true);
     expect(stateDigest(loaded)).toBe(stateDigest(store));
+  });
+
+  it('reads an undecodable header once, not growing the first read to the whole file first', async () => {
+    const bytes = fs.readFileSync(file);
+    bytes.set([0xd4, 0x05, 0x00], MAGIC_BYTES); // an extension msgpackr does not know: the header item cannot be decoded
+    fs.writeFileSync(file, bytes);
+    const probe = await fs.promises.open(file, 'r');
+    const fileHandleRead = vi.spyOn(Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => unknown }, 'read');
+    await probe.close();
+    try {
+      expect((await readSnapshot(file, { headReadBytes: 64 })).outcome).toBe('corrupt');
+      const requested = fileHandleRead.mock.calls.reduce((sum, call) => sum + (call[2] as number), 0);
+      // The footer, the 64-byte head, then the whole file once (growing by 8x would read it twice).
+      expect(requested).toBe(FOOTER_BYTES + 64 + bytes.length);
+    } finally {
+      fileHandleRead.mockRestore();
+    }
   });
 
   it('reads a file without the layout fields (written before them) whole', async () => {
