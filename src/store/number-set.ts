@@ -192,6 +192,7 @@ export class NumberSet {
   private applySorted(sorted: Float64Array, adding: boolean): number {
     // A bulk add reserves its room once: growing a 100M-number pool by compactions copied it ~8 times.
     if (adding && sorted.length >= POOL_RESERVE_NUMBERS_MIN) this.pool.reserve(Math.ceil(sorted.length * POOL_WORDS_PER_NUMBER_ESTIMATE));
+    this.checkAreasOf(sorted);
     let changed = 0;
     forEachAreaCodeRun(sorted, (areaCode, rests) => {
       let area = this.byAreaCode[areaCode];
@@ -209,6 +210,29 @@ export class NumberSet {
     });
     this.total += adding ? changed : -changed;
     return changed;
+  }
+
+  /**
+   * Checks the base of every area code `sorted` touches (PortableBitmap.checkContents) before the
+   * batch changes anything: a base CRoaring could not trust then fails the whole batch, not the
+   * area codes after the ones already changed. Each base is checked once; a merge's new base is
+   * CRoaring's own and needs no check.
+   */
+  private checkAreasOf(sorted: Float64Array): void {
+    for (let runStart = 0; runStart < sorted.length; ) {
+      const areaCode = areaCodeOf(sorted[runStart]!);
+      this.checkArea(areaCode);
+      runStart = firstAtLeast(sorted, (areaCode + 1) * AREA_REST_MODULUS, runStart);
+    }
+  }
+
+  private checkArea(areaCode: number): void {
+    try {
+      this.byAreaCode[areaCode]?.checkContents();
+    } catch (error) {
+      if (error instanceof CorruptBitmapError) throw new CorruptBitmapError(`area code ${areaCode}: ${error.message}`);
+      throw error;
+    }
   }
 
   /**
@@ -249,18 +273,6 @@ export class NumberSet {
       const portable = area.portable(); // compacts: the probe tables change
       this.refreshProbe(areaCode);
       yield [areaCode, portable];
-    }
-  }
-
-  /** Checks every area's bitmap as CRoaring would (PortableBitmap.checkContents); throws CorruptBitmapError naming the area code. */
-  checkContents(): void {
-    for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
-      try {
-        this.byAreaCode[areaCode]?.checkContents();
-      } catch (error) {
-        if (error instanceof CorruptBitmapError) throw new CorruptBitmapError(`area code ${areaCode}: ${error.message}`);
-        throw error;
-      }
     }
   }
 

@@ -8,6 +8,7 @@ import { AREA_DELTA_ENTRIES_MAX, AREA_REST_MODULUS } from '../../src/constants.j
 import { NumberSet } from '../../src/store/number-set.js';
 import { PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { RoaringBitmap32 } from '../../src/store/roaring.js';
+import { bitmapWords, portableBytes } from './portable-bytes.js';
 
 const AREA_CODES = [201, 503];
 const number = fc.record({ areaCode: fc.constantFrom(...AREA_CODES), rest: fc.integer({ min: 2_000_000, max: 2_000_000 + 3 * 65536 }) })
@@ -82,5 +83,23 @@ describe('NumberSet', () => {
       for (const rest of RoaringBitmap32.deserialize(bytes, 'portable')) stored.add(areaCode * AREA_REST_MODULUS + rest);
     }
     expect(stored).toEqual(model);
+  });
+
+  it('checks every area a batch touches before changing any: a base CRoaring could not trust fails the whole batch', () => {
+    const set = new NumberSet();
+    set.addSorted(Float64Array.from({ length: 3 }, (_, i) => 202 * AREA_REST_MODULUS + i));
+    // Area code 303: a bitmap container holding one bit more than it declares (test/store/portable-bytes.ts).
+    const evens = Array.from({ length: 5000 }, (_, i) => 2 * i);
+    set.loadArea(303, new PortableBitmap(portableBytes([{ key: 0, cardinality: 5000, kind: 'bitmap', words: bitmapWords([...evens, 10_001]) }])));
+    const batch = Float64Array.from([
+      ...Array.from({ length: AREA_DELTA_ENTRIES_MAX + 1 }, (_, i) => 202 * AREA_REST_MODULUS + 100_000 + i),
+      ...Array.from({ length: AREA_DELTA_ENTRIES_MAX + 1 }, (_, i) => 303 * AREA_REST_MODULUS + 200_000 + i),
+    ]);
+    expect(() => set.addSorted(batch)).toThrowError(/area code 303: .*bitmap container 0 declares 5000 values and holds 5001/);
+    expect(set.size).toBe(3 + 5000);
+    expect(set.has(202 * AREA_REST_MODULUS + 100_000)).toBe(false);
+    expect(set.has(303 * AREA_REST_MODULUS + 200_000)).toBe(false);
+    // A batch that only touches the good area code goes through.
+    expect(set.addSorted(batch.subarray(0, AREA_DELTA_ENTRIES_MAX + 1))).toBe(AREA_DELTA_ENTRIES_MAX + 1);
   });
 });
