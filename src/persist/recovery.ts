@@ -17,6 +17,7 @@ import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
 import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
+import { CorruptBitmapError } from '../store/portable-bitmap.js';
 import { installSnapshot } from './snapshot.js';
 import { readSnapshot } from './snapshot-read.js';
 
@@ -99,7 +100,8 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
 }
 
 /** Replays the log into `store` on top of a snapshot at `snapshotSeq`. */
-async function replayLog(store: DncStore, options: RecoveryOptions, segments: SegmentFile[], snapshotSeq: number) {
+async function replayLog(store: DncStore, options: RecoveryOptions, segments: SegmentFile[], snapshot: { snapshotSeq: number; snapshotPath: string | null }) {
+  const { snapshotSeq, snapshotPath } = snapshot;
   let start = -1;
   for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSeq <= snapshotSeq + 1) start = i;
   if (segments.length > 0 && start === -1) {
@@ -112,7 +114,14 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
   let tail: RecoveredTail | null = null;
   const assembler = new CommitAssembler();
   const apply = (record: LogRecord): void => {
-    applyRecord(store, record);
+    try {
+      applyRecord(store, record);
+    } catch (error) {
+      // Only a snapshot's bitmap can be invalid (a merge's new bitmap is CRoaring's own): the change
+      // would go through against an older snapshot, which `idnc repair` falls back to.
+      if (!(error instanceof CorruptBitmapError) || snapshotPath === null) throw error;
+      throw corruptionError(options.dataDir, snapshotPath, 0, `snapshot of seq ${snapshotSeq}`, `replaying seq ${record.seq}: ${error.message}`);
+    }
     replayed++;
   };
   for (let i = Math.max(start, 0); i < segments.length; i++) {
@@ -172,7 +181,7 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
     for (const temporary of listing.temporaries) await fs.promises.rm(temporary, { force: true });
   }
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
-  const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, snapshotSeq);
+  const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
   if (tail !== null) await cutTornTail(options, tail);
   return { snapshotSeq, snapshotPath, lastSeq, replayed, replayedBytes, tail, durationMs: performance.now() - started };
 }

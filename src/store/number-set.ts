@@ -230,7 +230,7 @@ export class NumberSet {
     try {
       this.byAreaCode[areaCode]?.checkContents();
     } catch (error) {
-      if (error instanceof CorruptBitmapError) throw new CorruptBitmapError(`area code ${areaCode}: ${error.message}`);
+      if (error instanceof CorruptBitmapError) throw new CorruptBitmapError(`area code ${areaCode}: ${error.detail}`);
       throw error;
     }
   }

@@ -55,9 +55,13 @@ export const BIT_START_SEARCH = -2;
 export const CONTAINER_KEY_SLOTS = Math.floor((AREA_REST_MODULUS - 1) / 65536) + 1;
 
 export class CorruptBitmapError extends Error {
-  constructor(message: string) {
-    super(`corrupt Roaring portable bitmap: ${message}`);
+  /** What is wrong, without the common prefix of the message. */
+  readonly detail: string;
+
+  constructor(detail: string) {
+    super(`corrupt Roaring portable bitmap: ${detail}`);
     this.name = 'CorruptBitmapError';
+    this.detail = detail;
   }
 }
 

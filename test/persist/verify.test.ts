@@ -4,8 +4,11 @@
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { snapshotPath } from '../../src/persist/data-dir.js';
+import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
+import { encodeRecords } from '../../src/persist/record.js';
+import { recoverDataDir } from '../../src/persist/recovery.js';
+import { segmentHeader } from '../../src/persist/segment-scan.js';
 import { FOOTER_BYTES, captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
 import { verifyDataDir } from '../../src/persist/verify.js';
 import { DncStore } from '../../src/store/dnc-store.js';
@@ -62,5 +65,18 @@ describe('verifyDataDir', () => {
     expect(report.files).toHaveLength(1);
     expect(report.files[0]).toMatchObject({ kind: 'snapshot', outcome: 'corrupt' });
     expect(report.files[0]!.detail).toMatch(/organisation "default", project "spring", area code 212: .*bitmap container 0 declares 5000 values and holds 5001/);
+  });
+
+  it('refuses to start when the log changes such a bitmap, naming the snapshot, instead of failing half-way or aborting', async () => {
+    await addUndeclaredBit(10_001);
+    const change = { op: 'add' as const, ...ADDRESS, numbers: Float64Array.of(AREA_CODE * 1e7 + 1), ts: Date.now(), keyId: null };
+    await fs.promises.writeFile(segmentPath(dir, 2), Buffer.concat([segmentHeader(), ...encodeRecords(2, [change])]));
+    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const recovery = recoverDataDir(new DncStore(), { dataDir: dir, fileSystem: nodeFileSystem, logger, mode: 'read' });
+    await expect(recovery).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    await expect(recovery).rejects.toThrow(/snapshot-0+1\.idncsnap .*replaying seq 2: corrupt Roaring portable bitmap: area code 212: bitmap container 0 declares 5000 values and holds 5001/);
+    const report = await verifyDataDir(dir);
+    expect(report.startable).toBe(false);
+    expect(report.files.find((f) => f.kind === 'snapshot')).toMatchObject({ outcome: 'corrupt' });
   });
 });
