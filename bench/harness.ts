@@ -27,6 +27,8 @@ export interface MicroResult {
   readonly samples: number;
   /** The largest of benchmark.js's relative margins of error (of the mean, in percent) over the rounds. */
   readonly rmePercent: number;
+  /** Median nanoseconds per operation within each round, in round order (see pairedRatio). */
+  readonly roundNsPerOp: readonly number[];
 }
 
 export interface MicroOptions {
@@ -50,15 +52,30 @@ let sink = 0;
 /** Runs the cases in interleaved rounds (synchronously); returns each one's median per operation. */
 export function runMicro(cases: readonly MicroCase[], options: MicroOptions): MicroResult[] {
   const rounds = options.smoke ? 1 : options.rounds ?? STANDARD_ROUNDS;
-  const pooled: { samples: number[]; rme: number[] }[] = cases.map(() => ({ samples: [], rme: [] }));
+  const pooled: { samples: number[]; rme: number[]; roundNsPerOp: number[] }[] = cases.map(() => ({ samples: [], rme: [], roundNsPerOp: [] }));
   for (let round = 0; round < rounds; round++) {
     cases.forEach((microCase, index) => {
       const bench = sampleCase(microCase, options, rounds);
-      pooled[index]!.samples.push(...bench.stats.sample);
-      pooled[index]!.rme.push(bench.stats.rme);
+      const into = pooled[index]!;
+      into.samples.push(...bench.stats.sample);
+      into.rme.push(bench.stats.rme);
+      into.roundNsPerOp.push(nsPerOpOf(microCase, bench.stats.sample));
     });
   }
-  return cases.map((microCase, index) => summarise(microCase, pooled[index]!.samples, Math.max(...pooled[index]!.rme)));
+  return cases.map((microCase, index) => summarise(microCase, pooled[index]!));
+}
+
+/**
+ * The median over the rounds of baseline / value, each pair measured in the same round: > 1 when
+ * `value` is faster. On this shared machine the same loop's speed moves by 2x from one second to
+ * the next (a flat bit array probe measured 26 to 66 ns in one process), so two medians pooled over
+ * the whole run can compare a fast spell with a slow one; cases that took turns within a fraction
+ * of a second met the same spell.
+ */
+export function pairedRatio(value: MicroResult, baseline: MicroResult): number {
+  if (value.roundNsPerOp.length !== baseline.roundNsPerOp.length) throw new Error(`${value.name} and ${baseline.name} ran different rounds`);
+  const ratios = value.roundNsPerOp.map((ns, round) => baseline.roundNsPerOp[round]! / ns);
+  return median(ratios.sort((a, b) => a - b));
 }
 
 function sampleCase(microCase: MicroCase, options: MicroOptions, rounds: number): Benchmark {
@@ -76,11 +93,21 @@ function sampleCase(microCase: MicroCase, options: MicroOptions, rounds: number)
   return bench;
 }
 
-function summarise(microCase: MicroCase, samples: number[], rmePercent: number): MicroResult {
-  const sorted = samples.slice().sort((a, b) => a - b);
-  if (sorted.length === 0) throw new Error(`benchmark ${microCase.name} collected no samples`);
-  const nsPerOp = (median(sorted) * 1e9) / microCase.opsPerCall;
-  return { name: microCase.name, nsPerOp, opsPerSecond: 1e9 / nsPerOp, samples: sorted.length, rmePercent };
+function nsPerOpOf(microCase: MicroCase, samples: readonly number[]): number {
+  if (samples.length === 0) throw new Error(`benchmark ${microCase.name} collected no samples`);
+  return (median(samples.slice().sort((a, b) => a - b)) * 1e9) / microCase.opsPerCall;
+}
+
+function summarise(microCase: MicroCase, pooled: { samples: number[]; rme: number[]; roundNsPerOp: number[] }): MicroResult {
+  const nsPerOp = nsPerOpOf(microCase, pooled.samples);
+  return {
+    name: microCase.name,
+    nsPerOp,
+    opsPerSecond: 1e9 / nsPerOp,
+    samples: pooled.samples.length,
+    rmePercent: Math.max(...pooled.rme),
+    roundNsPerOp: pooled.roundNsPerOp,
+  };
 }
 
 export function median(sorted: readonly number[]): number {

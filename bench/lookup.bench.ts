@@ -8,7 +8,7 @@ import type { Dnc } from '../src/index.js';
 import { parsePhone } from '../src/index.js';
 import { generateNumbers, probeSet, sortedContains, toDigits, type NumberData } from './data/registry.js';
 import { check, plain, versus } from './figures.js';
-import { bitsPerNumber, memoryDelta, memorySnapshot, probeBatchCase, requireGcUnlessSmoke, runMicro, timeMs, timeMsAsync, trackedBytes } from './harness.js';
+import { bitsPerNumber, memoryDelta, memorySnapshot, pairedRatio, probeBatchCase, requireGcUnlessSmoke, runMicro, timeMs, timeMsAsync, trackedBytes } from './harness.js';
 import { AreaRoaring, FlatBits, loadDnc } from './layouts.js';
 import type { BenchContext, Figure, Scenario } from './scenario.js';
 
@@ -20,6 +20,12 @@ const SET_ENTRIES_MAX = 16_000_000;
 const PROBES = 1 << 16;
 const SMOKE_PROBES = 1 << 12;
 const PROBE_HIT_FRACTION = 0.5;
+/**
+ * The cases take turns in this many short rounds (0.3 s each per case); the targets judge the
+ * median of the ratios within each round (harness.ts pairedRatio).
+ */
+const ROUNDS = 9;
+const SECONDS_PER_ROUND = 0.3;
 const SEED = 7;
 
 function countHits(probes: Float64Array, has: (number: number) => boolean): number {
@@ -127,20 +133,28 @@ async function measureSize(size: number, context: BenchContext): Promise<Figure[
         return hits;
       }),
     ],
-    { smoke: context.smoke, maxTimeSeconds: 1.5 },
+    { smoke: context.smoke, rounds: ROUNDS, maxTimeSeconds: ROUNDS * SECONDS_PER_ROUND },
   );
   const setName = built.setNumbers < size ? `${setResult!.name} (capped at ${built.setNumbers})` : setResult!.name;
   const label = `${size} numbers`;
   const idncNs = idnc!.nsPerOp;
   const numberNs = idncNumber!.nsPerOp;
+  const rounds = idncNumber!.roundNsPerOp.length;
+  const withinRounds = `within each of ${rounds} rounds (median)`;
+  const versusHas = pairedRatio(idncNumber!, roaringResult!);
+  const versusFloor = pairedRatio(idncNumber!, flatResult!);
+  const digitsVersusFloor = pairedRatio(idnc!, flatDigits!);
   return [
-    versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', roaringResult!.name, roaringResult!.nsPerOp,
-      { target: '>= 4x faster at 100M (issue 7)', met: roaringResult!.nsPerOp / numberNs >= 4 }),
-    versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', flatResult!.name, flatResult!.nsPerOp,
-      { target: 'within 3x of the floor at 100M (ratio >= 0.33, issue 7)', met: numberNs <= 3 * flatResult!.nsPerOp }),
+    plain(`isBlocked(number), ${label}: ${roaringResult!.name} / isBlocked, ${withinRounds}`, versusHas, 'x',
+      { target: '>= 4 at 100M (issue 7)', met: versusHas >= 4 }),
+    plain(`isBlocked(number), ${label}: ${flatResult!.name} / isBlocked, ${withinRounds}`, versusFloor, 'x',
+      { target: '>= 0.33 at 100M: within 3x of the floor (issue 7)', met: versusFloor >= 1 / 3 }),
+    plain(`isBlocked(digits), ${label}: ${flatDigits!.name} / isBlocked, ${withinRounds}`, digitsVersusFloor, 'x',
+      { target: '>= 0.33: within 3x of the same floor given digits', met: digitsVersusFloor >= 1 / 3 }),
+    versus(`isBlocked(number), ${label} (median over all rounds)`, numberNs, 'ns/op', roaringResult!.name, roaringResult!.nsPerOp),
+    versus(`isBlocked(number), ${label} (median over all rounds)`, numberNs, 'ns/op', flatResult!.name, flatResult!.nsPerOp),
     versus(`isBlocked(number), ${label}`, numberNs, 'ns/op', setName, setResult!.nsPerOp),
-    versus(`isBlocked(digits), ${label}`, idncNs, 'ns/op', flatDigits!.name, flatDigits!.nsPerOp,
-      { target: 'within 3x of the same floor given digits', met: idncNs <= 3 * flatDigits!.nsPerOp }),
+    versus(`isBlocked(digits), ${label} (median over all rounds)`, idncNs, 'ns/op', flatDigits!.name, flatDigits!.nsPerOp),
     versus(`isBlocked(digits), ${label}`, idncNs, 'ns/op', `${roaringResult!.name} (parsed numbers)`, roaringResult!.nsPerOp),
     ...built.figures,
   ];
