@@ -30,7 +30,15 @@ export const MAGIC_BYTES = 8;
 const MAGIC = Buffer.from(SNAPSHOT_MAGIC, 'latin1');
 const END_MAGIC = Buffer.from(SNAPSHOT_END_MAGIC, 'latin1');
 /** Snapshot bytes buffered before one write call. */
-const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+export const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Written bytes after which an fdatasync starts in the background while the rest is written (at
+ * most one in flight), so the disk works while the snapshot is still being produced and the page
+ * cache never holds the whole file dirty. Writing 130 MB in 4 MiB chunks then flushing took 106-132
+ * ms (medians of 8 rounds, three runs), with single rounds stalled up to 517 ms in write() on
+ * writeback; with an fdatasync every 8-64 MiB it took 73-95 ms and no round stalled.
+ */
+export const FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 const AREA_CODE_MIN = 200;
 const AREA_CODE_MAX = 999;
 /** At most one area item per area code in a list. */
@@ -65,9 +73,16 @@ export function captureStore(store: DncStore): CapturedStore {
   return { lists, release: () => unpins.forEach((unpin) => unpin()) };
 }
 
+/** Chunk and flush sizes; tests make them small so that a small snapshot takes every path. */
+export interface SnapshotWriteOptions {
+  readonly writeChunkBytes?: number;
+  readonly flushBehindBytes?: number;
+}
+
 /**
- * Buffers the snapshot's bytes into chunks of WRITE_CHUNK_BYTES and writes each while the next is
- * checksummed and gathered: one write in flight at a time, so at most two chunks are held.
+ * Buffers the snapshot's bytes into chunks of `writeChunkBytes` and writes each while the next is
+ * checksummed and gathered: one write in flight at a time, so at most two chunks are held. Every
+ * `flushBehindBytes` written, an fdatasync starts behind the writes (FLUSH_BEHIND_BYTES).
  */
 class ChecksummedWriter {
   private chunks: Buffer[] = [];
@@ -75,9 +90,22 @@ class ChecksummedWriter {
   private position = 0;
   /** The write in flight (a failure is kept for the next flush, never left unhandled). */
   private writing: Promise<void> = Promise.resolve();
+  /**
+   * The background fdatasyncs, chained: once one fails the chain stays failed and `flush` throws
+   * it (after a failed fdatasync the kernel may have dropped the pages, so a later fsync's success
+   * would prove nothing).
+   */
+  private flushing: Promise<void> = Promise.resolve();
+  private flushInFlight = false;
+  private flushedUpTo = 0;
+  private readonly writeChunkBytes: number;
+  private readonly flushBehindBytes: number;
   checksum = 0;
 
-  constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number) {}
+  constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number, options: SnapshotWriteOptions) {
+    this.writeChunkBytes = options.writeChunkBytes ?? WRITE_CHUNK_BYTES;
+    this.flushBehindBytes = options.flushBehindBytes ?? FLUSH_BEHIND_BYTES;
+  }
 
   /** Pushes bytes that may be reused by their producer (msgpackr's pack buffer): copies them. */
   async push(bytes: Buffer): Promise<void> {
@@ -89,28 +117,42 @@ class ChecksummedWriter {
     this.checksum = crc32(bytes, this.checksum);
     this.chunks.push(bytes);
     this.chunkBytes += bytes.length;
-    if (this.chunkBytes >= WRITE_CHUNK_BYTES) await this.startWrite();
+    if (this.chunkBytes >= this.writeChunkBytes) await this.startWrite();
   }
 
-  /** Writes everything pushed so far and waits for it. */
+  /** Writes everything pushed so far and waits for it, and for the background flushes. */
   async flush(): Promise<void> {
     await this.startWrite();
     await this.writing;
+    await this.flushing;
   }
 
-  /** Waits for the write in flight to end, whether or not it succeeded (before closing the file). */
+  /** Waits for the write and flush in flight to end, whether or not they succeeded (before closing the file). */
   async settle(): Promise<void> {
     await this.writing.catch(() => undefined);
+    await this.flushing.catch(() => undefined);
   }
 
   private async startWrite(): Promise<void> {
     await this.writing;
+    this.flushBehind();
     if (this.chunkBytes === 0) return;
     this.writing = this.fileSystem.writev(this.fd, this.chunks, this.position);
     this.writing.catch(() => undefined); // awaited by the next startWrite or flush
     this.position += this.chunkBytes;
     this.chunks = [];
     this.chunkBytes = 0;
+  }
+
+  /** Called when every byte below `position` is written. */
+  private flushBehind(): void {
+    if (this.flushInFlight || this.position - this.flushedUpTo < this.flushBehindBytes) return;
+    this.flushInFlight = true;
+    this.flushedUpTo = this.position;
+    this.flushing = this.flushing.then(() => this.fileSystem.fdatasync(this.fd)).finally(() => {
+      this.flushInFlight = false;
+    });
+    this.flushing.catch(() => undefined); // awaited by flush or settle
   }
 }
 
@@ -158,11 +200,12 @@ export async function writeSnapshot(
   finalPath: string,
   lastSeq: number,
   lists: readonly CapturedList[],
+  options: SnapshotWriteOptions = {},
 ): Promise<number> {
   const tempPath = temporaryPath(finalPath);
   const fd = await fileSystem.open(tempPath, 'w');
   let size = 0;
-  const writer = new ChecksummedWriter(fileSystem, fd);
+  const writer = new ChecksummedWriter(fileSystem, fd, options);
   try {
     await writeItems(writer, lastSeq, lists);
     const footer = Buffer.alloc(FOOTER_BYTES);
