@@ -201,12 +201,15 @@ export class NumberSet {
         area = new AreaSet(this.pool);
         this.byAreaCode[areaCode] = area;
       }
+      const baseVersion = area.baseVersion;
       changed += area.apply(rests, adding);
       if (area.size === 0) {
         area.release();
         this.byAreaCode[areaCode] = undefined;
       }
-      this.refreshProbe(areaCode);
+      const rowStart = this.probeTable[areaCode]!;
+      if (area.size === 0 || area.baseVersion !== baseVersion || rowStart === ABSENT_ROW_START) this.refreshProbe(areaCode);
+      else area.fillProbeEntries(this.probeTable, rowStart, rests);
     });
     this.total += adding ? changed : -changed;
     return changed;

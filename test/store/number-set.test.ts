@@ -85,6 +85,32 @@ describe('NumberSet', () => {
     expect(stored).toEqual(model);
   });
 
+  it('probes every container of an area in its new base after a merge that changed only one of them', () => {
+    const set = new NumberSet();
+    // Area 202: containers in keys 30-35. The merging batch falls in key 40 only, and its run
+    // container grows the base's header, so the other containers move in the region too.
+    const members = Array.from({ length: 100_000 }, (_, i) => 202 * AREA_REST_MODULUS + 2_000_000 + i * 3);
+    set.addSorted(Float64Array.from(members));
+    const merging = Array.from({ length: AREA_DELTA_ENTRIES_MAX + 1 }, (_, i) => 202 * AREA_REST_MODULUS + 40 * 65536 + i);
+    set.addSorted(Float64Array.from(merging));
+    const wrong = [...members.filter((value) => !set.has(value) || set.has(value + 1)), ...merging.filter((value) => !set.has(value))];
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
+
+  it('after single adds and their removal, each touched container is probed through the pending changes, then the base again', () => {
+    const set = new NumberSet();
+    const base = Array.from({ length: 50_000 }, (_, i) => 202 * AREA_REST_MODULUS + 2_000_000 + i * 5);
+    set.addSorted(Float64Array.from(base));
+    const added = [202 * AREA_REST_MODULUS + 2_000_001, 202 * AREA_REST_MODULUS + 2_200_003];
+    for (const value of added) set.addSorted(Float64Array.of(value));
+    expect(added.map((value) => set.has(value))).toEqual([true, true]);
+    expect(set.has(base[1]! + 1)).toBe(false);
+    for (const value of added) set.removeSorted(Float64Array.of(value));
+    expect(added.map((value) => set.has(value))).toEqual([false, false]);
+    expect(base.filter((value) => !set.has(value)).slice(0, 5)).toEqual([]);
+    expect(set.size).toBe(base.length);
+  });
+
   it('checks every area a batch touches before changing any: a base CRoaring could not trust fails the whole batch', () => {
     const set = new NumberSet();
     set.addSorted(Float64Array.from({ length: 3 }, (_, i) => 202 * AREA_REST_MODULUS + i));
