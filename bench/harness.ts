@@ -49,18 +49,26 @@ const SMOKE_MAX_TIME_SECONDS = 0.005;
 
 let sink = 0;
 
-/** Runs the cases in interleaved rounds (synchronously); returns each one's median per operation. */
+/**
+ * Runs the cases in interleaved rounds (synchronously); returns each one's median per operation.
+ * The order flips every round (A B C, C B A, A B C, ...), so no case always runs first or last in
+ * a round, and cases next to each other in `cases` run back to back in every round: put the cases
+ * a pairedRatio compares next to each other.
+ */
 export function runMicro(cases: readonly MicroCase[], options: MicroOptions): MicroResult[] {
   const rounds = options.smoke ? 1 : options.rounds ?? STANDARD_ROUNDS;
   const pooled: { samples: number[]; rme: number[]; roundNsPerOp: number[] }[] = cases.map(() => ({ samples: [], rme: [], roundNsPerOp: [] }));
+  const forward = cases.map((_, index) => index);
+  const backward = forward.slice().reverse();
   for (let round = 0; round < rounds; round++) {
-    cases.forEach((microCase, index) => {
+    for (const index of round % 2 === 0 ? forward : backward) {
+      const microCase = cases[index]!;
       const bench = sampleCase(microCase, options, rounds);
       const into = pooled[index]!;
       into.samples.push(...bench.stats.sample);
       into.rme.push(bench.stats.rme);
       into.roundNsPerOp.push(nsPerOpOf(microCase, bench.stats.sample));
-    });
+    }
   }
   return cases.map((microCase, index) => summarise(microCase, pooled[index]!));
 }
@@ -69,8 +77,8 @@ export function runMicro(cases: readonly MicroCase[], options: MicroOptions): Mi
  * The median over the rounds of baseline / value, each pair measured in the same round: > 1 when
  * `value` is faster. On this shared machine the same loop's speed moves by 2x from one second to
  * the next (a flat bit array probe measured 26 to 66 ns in one process), so two medians pooled over
- * the whole run can compare a fast spell with a slow one; cases that took turns within a fraction
- * of a second met the same spell.
+ * the whole run can compare a fast spell with a slow one; two cases run back to back (runMicro)
+ * meet much the same spell.
  */
 export function pairedRatio(value: MicroResult, baseline: MicroResult): number {
   if (value.roundNsPerOp.length !== baseline.roundNsPerOp.length) throw new Error(`${value.name} and ${baseline.name} ran different rounds`);

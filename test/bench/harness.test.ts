@@ -43,4 +43,18 @@ describe('runMicro', () => {
     for (const ns of only!.roundNsPerOp) expect(ns).toBeGreaterThan(0);
     expect(calls).toBeGreaterThan(0);
   });
+
+  it('flips the order of the cases every round, so neighbours run back to back and none always first', () => {
+    const runs: string[] = [];
+    const tracked = (name: string) => ({
+      name,
+      opsPerCall: 1,
+      fn: () => {
+        if (runs[runs.length - 1] !== name) runs.push(name);
+        return 1;
+      },
+    });
+    runMicro([tracked('a'), tracked('b'), tracked('c')], { smoke: false, rounds: 3, maxTimeSeconds: 0.15 });
+    expect(runs).toEqual(['a', 'b', 'c', 'b', 'a', 'b', 'c']);
+  });
 });
