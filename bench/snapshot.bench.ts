@@ -39,21 +39,25 @@ function buildStore(numbers: Float64Array): DncStore {
 async function writeAndFlush(file: string, bytes: number, flushBehindBytes = Number.POSITIVE_INFINITY): Promise<void> {
   const chunk = Buffer.alloc(WRITE_CHUNK_BYTES, 0x5a);
   const handle = await fs.promises.open(file, 'w');
-  let flushing: Promise<void> | null = null;
+  // The background flush, kept until awaited: a failure is thrown at the end, never left unhandled.
+  let flushing: Promise<void> = Promise.resolve();
+  let flushInFlight = false;
   try {
     let flushedUpTo = 0;
     for (let written = 0; written < bytes;) {
       await handle.write(chunk, 0, Math.min(chunk.length, bytes - written));
       written += Math.min(chunk.length, bytes - written);
-      if (flushing === null && written - flushedUpTo >= flushBehindBytes) {
+      if (!flushInFlight && written - flushedUpTo >= flushBehindBytes) {
         flushedUpTo = written;
-        flushing = handle.datasync().finally(() => (flushing = null));
+        flushInFlight = true;
+        flushing = flushing.then(() => handle.datasync()).finally(() => (flushInFlight = false));
+        flushing.catch(() => undefined);
       }
     }
     await flushing;
     await handle.datasync();
   } finally {
-    await (flushing as Promise<void> | null)?.catch(() => undefined);
+    await flushing.catch(() => undefined);
     await handle.close();
   }
 }
