@@ -3,9 +3,9 @@
 // same run: appending 100-byte records with one fdatasync per batch of the same size. The disk of a
 // shared machine changes speed from second to second, so the two alternate in short rounds: each
 // figure is the median of its rounds, and the target judges the median of the ratios within each
-// round (a durable round against the raw round just before it). Also reports how many adds shared one fdatasync (the raw
-// loop's is its batch size). Checks itself by reopening the data directory and counting every
-// acknowledged add, and the raw file's size.
+// round (a durable round against the raw round just before it). Also reports how many adds shared
+// one fdatasync (the raw loop's is its batch size). Checks itself by reopening the data directory
+// and counting every acknowledged add, and the raw file's size.
 
 import fs from 'node:fs';
 import os from 'node:os';
