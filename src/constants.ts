@@ -155,6 +155,13 @@ export const SHUTDOWN_GRACE_MS = 30_000;
 /** Name of the key file inside the data directory, and its mode (secret-adjacent: owner only). */
 export const KEYS_FILE_NAME = 'keys.json';
 export const KEYS_FILE_MODE = 0o600;
+/**
+ * How long a starting writer waits for the writer lock before DATA_DIR_LOCKED: long enough for a
+ * holder that was just killed to finish dying, short enough that a second writer hears of the first.
+ */
+export const WRITER_LOCK_WAIT_MS = 1000;
+/** Mode of files idnc creates in a data directory: they hold or describe personal data (owner only). */
+export const FILE_MODE_OWNER_ONLY = 0o600;
 export const KEYS_FILE_FORMAT_VERSION = 1;
 /** Random bytes of a key's secret (256 bits; the issue asks for at least 128). */
 export const API_KEY_SECRET_BYTES = 32;

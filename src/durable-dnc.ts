@@ -59,6 +59,19 @@ function checkPositive(value: number | undefined, name: string, fallback: number
   return value;
 }
 
+/**
+ * Creates `dataDir` and any missing parents, flushing the parent of each directory created: a new
+ * directory's entry must survive power loss as much as the files written in it.
+ */
+async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Promise<void> {
+  const firstCreated = await fs.promises.mkdir(dataDir, { recursive: true });
+  if (firstCreated === undefined) return;
+  for (let created = dataDir; ; created = path.dirname(created)) {
+    await fileSystem.fsyncDirectory(path.dirname(created));
+    if (created === firstCreated) return;
+  }
+}
+
 export class DurableDnc extends Dnc {
   private writer: LogWriter | null = null;
   private lock: WriterLock | null = null;
@@ -97,8 +110,8 @@ export class DurableDnc extends Dnc {
       await dnc.recover();
       return dnc;
     }
-    await fs.promises.mkdir(dnc.dataDir, { recursive: true });
-    dnc.lock = acquireWriterLock(dnc.dataDir, dnc.logger);
+    await createDataDir(dnc.dataDir, dnc.fileSystem);
+    dnc.lock = await acquireWriterLock(dnc.dataDir, dnc.fileSystem, dnc.logger);
     try {
       const recovered = await dnc.recover();
       dnc.writer = await dnc.openWriter(recovered);

@@ -3,7 +3,7 @@
 // directory alone (no manifest file to race with):
 //   log-<first seq, 16 digits>.idnclog        log segments, in seq order by name
 //   snapshot-<last seq, 16 digits>.idncsnap   snapshots; the highest name is the newest
-//   *.tmp                                     a snapshot being written (ignored by readers)
+//   snapshot-<seq>.idncsnap.tmp               a snapshot being written (ignored by readers)
 //   writer.lock                               the writer's lock (pid, host, start time)
 // Zero-padding to 16 digits makes lexical order equal numeric order.
 
@@ -16,6 +16,8 @@ const SEQ_DIGITS = 16;
 const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;
 const SNAPSHOT_PATTERN = /^snapshot-(\d{16})\.idncsnap$/;
 const TEMP_SUFFIX = '.tmp';
+/** Only a snapshot's own temporary file: other `*.tmp` files (a concurrent `idnc keys`) are not ours to remove. */
+const SNAPSHOT_TEMP_PATTERN = /^snapshot-\d{16}\.idncsnap\.tmp$/;
 
 export interface SegmentFile {
   readonly firstSeq: number;
@@ -62,7 +64,7 @@ export async function listDataDir(dataDir: string): Promise<DataDirListing> {
     const snapshot = SNAPSHOT_PATTERN.exec(name);
     if (segment !== null) segments.push({ firstSeq: Number(segment[1]), path: path.join(dataDir, name) });
     else if (snapshot !== null) snapshots.push({ lastSeq: Number(snapshot[1]), path: path.join(dataDir, name) });
-    else if (name.endsWith(TEMP_SUFFIX)) temporaries.push(path.join(dataDir, name));
+    else if (SNAPSHOT_TEMP_PATTERN.test(name)) temporaries.push(path.join(dataDir, name));
   }
   segments.sort((a, b) => a.firstSeq - b.firstSeq);
   snapshots.sort((a, b) => b.lastSeq - a.lastSeq);

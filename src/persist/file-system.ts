@@ -1,9 +1,10 @@
 // The file-system seam of the persistence layer: every write, flush, truncate and rename the log
-// writer and snapshot writer do goes through this interface, so tests can inject a full disk or a
+// writer and snapshot writer do, and the writer lock, go through this interface, so tests can inject a full disk or a
 // failing fsync at an exact call without a real broken disk. `nodeFileSystem` is the real one.
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { tryLockFile, type FileLock } from './file-lock.js';
 
 export interface PersistFileSystem {
   /** Opens a file and returns its descriptor (flags as in fs.open: 'r', 'r+', 'wx', ...). */
@@ -18,6 +19,11 @@ export interface PersistFileSystem {
   unlink(path: string): Promise<void>;
   /** Flushes a directory, so a create/rename/unlink in it survives power loss. */
   fsyncDirectory(path: string): Promise<void>;
+  /**
+   * Takes an exclusive lock on `path` (created if missing) that is released when this process dies
+   * (the kernel's flock in the real one) or when released; null when another holder has it.
+   */
+  tryLockExclusive(path: string): Promise<FileLock | null>;
 }
 
 const writevAsync = promisify(fs.writev);
@@ -56,6 +62,7 @@ export const nodeFileSystem: PersistFileSystem = {
   close: (fd) => closeAsync(fd),
   rename: (from, to) => fs.promises.rename(from, to),
   unlink: (path) => fs.promises.unlink(path),
+  tryLockExclusive: (path) => tryLockFile(path),
   async fsyncDirectory(path) {
     const fd = await openAsync(path, 'r');
     try {

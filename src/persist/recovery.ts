@@ -178,7 +178,7 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
   const started = performance.now();
   const listing = await listDataDir(options.dataDir);
   if (options.mode === 'write') {
-    for (const temporary of listing.temporaries) await fs.promises.rm(temporary, { force: true });
+    for (const temporary of listing.temporaries) await options.fileSystem.unlink(temporary).catch(() => undefined);
   }
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
   const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });

@@ -58,7 +58,7 @@ function stamp(): string {
 /** Carries out `plan` (after taking the writer lock) and checks that the directory now starts. */
 export async function applyRepair(dataDir: string, plan: RepairPlan, logger: EngineLogger): Promise<{ backupDir: string; lastSeq: number }> {
   if (plan.impossible !== null) throw new IdncError('DATA_CORRUPT', `cannot repair ${dataDir}: ${plan.impossible}`);
-  const lock = acquireWriterLock(dataDir, logger);
+  const lock = await acquireWriterLock(dataDir, nodeFileSystem, logger);
   try {
     const backupDir = path.join(dataDir, `repair-${stamp()}`);
     await fs.promises.mkdir(backupDir);

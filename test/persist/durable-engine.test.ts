@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DurableDnc, IdncError, openDnc } from '../../src/index.js';
+import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
 
 let dir: string;
@@ -213,17 +214,34 @@ describe('durable engine', () => {
     await after.close();
   });
 
-  it('takes over the stale lock of a dead process on this host, with a warning', async () => {
+  it('starts whatever a dead writer left in the lock file: empty, another host, its own pid', async () => {
+    const leftovers = [
+      '',
+      JSON.stringify({ pid: 1, host: 'another-host', startedAt: new Date().toISOString() }),
+      JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), startedAt: new Date().toISOString() }),
+    ];
+    for (const leftover of leftovers) {
+      fs.writeFileSync(path.join(dir, 'writer.lock'), leftover);
+      const dnc = await open();
+      await dnc.add(numbers(1));
+      await dnc.close();
+    }
+  });
+
+  it('lets exactly one of two simultaneous openers write', async () => {
+    const outcomes = await Promise.allSettled([open(), open()]);
+    const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(opened).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'DATA_DIR_LOCKED' });
+    await (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof open>>>).value.close();
+  });
+
+  it('keeps the lock file after close, owner-only', async () => {
     const dnc = await open();
     await dnc.close();
-    const { spawnSync } = await import('node:child_process');
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    const lock = { pid: Number(dead.stdout), host: (await import('node:os')).hostname(), startedAt: new Date().toISOString() };
-    fs.writeFileSync(path.join(dir, 'writer.lock'), JSON.stringify(lock));
-    const logger = recordingLogger();
-    const taken = await open({ logger });
-    expect(logger.text('warn')).toMatch(new RegExp(`stale writer lock of pid ${lock.pid}`));
-    await taken.close();
+    expect(fs.statSync(path.join(dir, 'writer.lock')).mode & 0o777).toBe(0o600);
   });
 
   it('rejects an invalid fsync mode and refuses writes on a read-only open', async () => {
@@ -256,5 +274,37 @@ describe.each(['interval', 'none'] as const)('fsync %s', (fsync) => {
     const again = await open();
     expect(again.count()).toBe(20);
     await again.close();
+  });
+});
+
+describe('creating the data directory', () => {
+  it('flushes the parent of every directory it creates', async () => {
+    const parent = await makeTempDir();
+    const flushed: string[] = [];
+    const fileSystem = new FaultyFileSystem();
+    fileSystem.fsyncDirectory = async (directory: string) => {
+      flushed.push(directory);
+      await nodeFileSystem.fsyncDirectory(directory);
+    };
+    const dataDir = path.join(parent, 'a', 'b', 'data');
+    const dnc = await DurableDnc.open({ dataDir, fileSystem });
+    await dnc.close();
+    for (const directory of [parent, path.join(parent, 'a'), path.join(parent, 'a', 'b')]) expect(flushed).toContain(directory);
+    await removeDir(parent);
+  });
+});
+
+describe('leftover temporary files', () => {
+  it('removes a snapshot temporary file at startup, and no other *.tmp file', async () => {
+    const parent = await makeTempDir();
+    const snapshotTemp = path.join(parent, 'snapshot-0000000000000007.idncsnap.tmp');
+    const keysTemp = path.join(parent, 'keys.json.1234.abcd.tmp');
+    fs.writeFileSync(snapshotTemp, 'partial');
+    fs.writeFileSync(keysTemp, '{}');
+    const dnc = await DurableDnc.open({ dataDir: parent });
+    await dnc.close();
+    expect(fs.existsSync(snapshotTemp)).toBe(false);
+    expect(fs.existsSync(keysTemp)).toBe(true);
+    await removeDir(parent);
   });
 });

@@ -52,6 +52,7 @@ export class FaultyFileSystem implements PersistFileSystem {
   rename = nodeFileSystem.rename;
   unlink = nodeFileSystem.unlink;
   fsyncDirectory = nodeFileSystem.fsyncDirectory;
+  tryLockExclusive = nodeFileSystem.tryLockExclusive;
 
   async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
     if (this.failWrites !== null) {
