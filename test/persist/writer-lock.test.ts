@@ -50,7 +50,7 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-it('lets exactly one of several racing processes hold the lock, even over a dead holder's file', async () => {
+it('lets exactly one of several racing processes hold the lock, even over a dead holder lock file', async () => {
   const dead = JSON.stringify({ pid: 2 ** 22 + 1, host: os.hostname(), startedAt: new Date().toISOString() });
   fs.writeFileSync(path.join(dir, 'writer.lock'), dead);
   const starters = Array.from({ length: 4 }, () => starter(dir));
