@@ -162,6 +162,8 @@ export const KEYS_FILE_MODE = 0o600;
 export const WRITER_LOCK_WAIT_MS = 1000;
 /** Mode of files idnc creates in a data directory: they hold or describe personal data (owner only). */
 export const FILE_MODE_OWNER_ONLY = 0o600;
+/** Mode of a data directory idnc creates: only its owner may list or enter it. */
+export const DIRECTORY_MODE_OWNER_ONLY = 0o700;
 export const KEYS_FILE_FORMAT_VERSION = 1;
 /** Random bytes of a key's secret (256 bits; the issue asks for at least 128). */
 export const API_KEY_SECRET_BYTES = 32;

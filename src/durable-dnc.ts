@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  DIRECTORY_MODE_OWNER_ONLY,
   LOG_RECORD_NUMBERS_MAX,
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
@@ -60,11 +61,11 @@ function checkPositive(value: number | undefined, name: string, fallback: number
 }
 
 /**
- * Creates `dataDir` and any missing parents, flushing the parent of each directory created: a new
+ * Creates `dataDir` and any missing parents (owner-only: the files hold personal data), flushing the parent of each directory created: a new
  * directory's entry must survive power loss as much as the files written in it.
  */
 async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Promise<void> {
-  const firstCreated = await fs.promises.mkdir(dataDir, { recursive: true });
+  const firstCreated = await fs.promises.mkdir(dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
   if (firstCreated === undefined) return;
   for (let created = dataDir; ; created = path.dirname(created)) {
     await fileSystem.fsyncDirectory(path.dirname(created));
