@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
-import { METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
+import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { buildApp } from '../http/app.js';
@@ -158,7 +158,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   // listener would take Node's default action and kill the process without a clean close.
   const stopRequested = role.stopRequested();
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
     const metrics = new IdncMetrics();
