@@ -33,6 +33,9 @@ function newRecord(request: CreateKeyRequest, existing: readonly KeyRecord[]): C
     throw new KeyInputError(`a key named ${JSON.stringify(name)} already exists; revoke it or pick another name`);
   }
   if (request.scopes.length === 0) throw new KeyInputError('a key needs at least one scope');
+  if (request.projects !== undefined && (request.scopes.includes('admin') || request.scopes.includes('operator'))) {
+    throw new KeyInputError('a key limited to projects cannot have the admin or operator scope (they cover a whole organisation or the server): give it read,write');
+  }
   let generated = generateKey();
   while (existing.some((r) => r.id === generated.id)) generated = generateKey();
   const record: KeyRecord = {
@@ -75,7 +78,7 @@ export async function ensureFirstKey(dataDir: string): Promise<CreatedKey | unde
           `Restore keys.json from a backup, or create a key first: idnc keys create --org ORG --scopes admin --data-dir ${dataDir}`,
       );
     }
-    const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin'], name: 'admin' }, []);
+    const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin', 'operator'], name: 'admin' }, []);
     await writeKeysFile(path, { ...EMPTY, keys: [created.record] });
     return created;
   });

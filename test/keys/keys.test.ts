@@ -112,9 +112,17 @@ describe('the key file', () => {
     expect(reused.record.name).toBe('first');
   });
 
+  it('refuses admin or operator on a key limited to projects', async () => {
+    for (const scopes of [['admin'], ['read', 'operator']] as const) {
+      await expect(createKey(dir, { org: 'acme', scopes, projects: ['p1'] })).rejects.toThrow(/limited to projects cannot have the admin or operator scope/);
+    }
+    expect(parseScopes('operator')).toEqual(['operator']);
+    expect(await listKeys(dir)).toHaveLength(0);
+  });
+
   it('creates the first admin key only when there is no file', async () => {
     const first = await ensureFirstKey(dir);
-    expect(first?.record).toMatchObject({ org: 'default', scopes: ['admin'] });
+    expect(first?.record).toMatchObject({ org: 'default', scopes: ['admin', 'operator'] });
     expect(await ensureFirstKey(dir)).toBeUndefined();
     expect(await listKeys(dir)).toHaveLength(1);
   });
