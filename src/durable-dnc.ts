@@ -69,6 +69,8 @@ export class DurableDnc extends Dnc {
   private readonly snapshotIntervalMs: number;
   private readonly snapshotLogBytes: number;
   private snapshotSeq = 0;
+  /** Seqs of the snapshots known to be good: the one recovery loaded and those this process wrote. */
+  private readonly goodSnapshotSeqs = new Set<number>();
   private recoveredSeq = 0;
   private logBytesAtSnapshot = 0;
   private lastSnapshotAtMs: number | null = null;
@@ -164,6 +166,7 @@ export class DurableDnc extends Dnc {
     const mode = this.readOnly ? 'read' : 'write';
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
     this.snapshotSeq = result.snapshotSeq;
+    if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
     this.recoveredSeq = result.lastSeq;
     if (result.snapshotPath !== null) {
       this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
@@ -284,6 +287,7 @@ export class DurableDnc extends Dnc {
       captured.release();
     }
     this.snapshotSeq = seq;
+    this.goodSnapshotSeqs.add(seq);
     this.logBytesAtSnapshot = bytesMark;
     this.lastSnapshotAtMs = Date.now();
     this.lastSnapshotDurationMs = performance.now() - started;
@@ -294,16 +298,20 @@ export class DurableDnc extends Dnc {
   }
 
   /**
-   * Keeps the newest SNAPSHOTS_KEPT snapshots and removes the log segments the oldest kept one
-   * covers, so recovery can still fall back to that snapshot if the newest fails its checks.
+   * Keeps the newest SNAPSHOTS_KEPT snapshots known to be good (a snapshot that failed its checks at
+   * recovery would not help it) and removes older snapshots and the log segments the oldest kept one
+   * covers, so recovery can still fall back to that one if the newest fails its checks.
    */
   private async removeCovered(): Promise<number> {
     const { snapshots, segments } = await listDataDir(this.dataDir);
-    const doomed = snapshots.slice(SNAPSHOTS_KEPT).map((snapshot) => snapshot.path);
-    const coveredSeq = snapshots.length >= SNAPSHOTS_KEPT ? snapshots[SNAPSHOTS_KEPT - 1]!.lastSeq : 0;
+    const good = snapshots.filter((snapshot) => this.goodSnapshotSeqs.has(snapshot.lastSeq));
+    if (good.length < SNAPSHOTS_KEPT) return 0;
+    const coveredSeq = good[SNAPSHOTS_KEPT - 1]!.lastSeq;
+    const doomed = snapshots.filter((snapshot) => snapshot.lastSeq < coveredSeq).map((snapshot) => snapshot.path);
     for (let i = 0; i + 1 < segments.length; i++) {
       if (segments[i + 1]!.firstSeq - 1 <= coveredSeq) doomed.push(segments[i]!.path);
     }
+    for (const seq of this.goodSnapshotSeqs) if (seq < coveredSeq) this.goodSnapshotSeqs.delete(seq);
     for (const file of doomed) await this.fileSystem.unlink(file).catch(() => undefined);
     if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
     return doomed.length;

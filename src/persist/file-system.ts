@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 
 export interface PersistFileSystem {
-  /** Opens a file and returns its descriptor (flags as in fs.open: 'r', 'r+', 'wx', ...). */
-  open(path: string, flags: string): Promise<number>;
+  /** Opens a file and returns its descriptor (flags as in fs.open: 'r', 'r+', 'wx', ...; mode for a new file). */
+  open(path: string, flags: string, mode?: number): Promise<number>;
   /** Writes all of `buffers` at `position` (positional, so a failed write never moves an offset). */
   writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void>;
   fdatasync(fd: number): Promise<void>;
@@ -48,7 +48,7 @@ function dropWritten(buffers: Buffer[], written: number): Buffer[] {
 }
 
 export const nodeFileSystem: PersistFileSystem = {
-  open: (path, flags) => openAsync(path, flags),
+  open: (path, flags, mode) => openAsync(path, flags, mode),
   writev: writevAll,
   fdatasync: (fd) => fdatasyncAsync(fd),
   fsync: (fd) => fsyncAsync(fd),
