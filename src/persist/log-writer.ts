@@ -198,6 +198,12 @@ export class LogWriter {
     const due = this.rotationRequested || this.segment.size >= segmentBytesMax;
     const hasRecords = this.segment.firstSeq <= this.lastSeq;
     if (!due || !hasRecords) return;
+    // The old segment's records reach the disk before a new segment exists: a crash must never leave
+    // a torn segment that is no longer the last one (startup refuses such a log).
+    if (this.unsyncedBytes > 0) {
+      await this.syncOrStop();
+      if (this.state !== 'open') return;
+    }
     const { fileSystem, dataDir } = this.options;
     const firstSeq = this.lastSeq + 1;
     const newPath = segmentPath(dataDir, firstSeq);
@@ -212,7 +218,6 @@ export class LogWriter {
       await fileSystem.unlink(newPath).catch(() => undefined);
       throw error;
     }
-    if (this.unsyncedBytes > 0) await this.syncOrStop();
     const old = this.segment;
     this.segment = { firstSeq, fd, size: segmentHeader().length };
     this.rotationRequested = false;

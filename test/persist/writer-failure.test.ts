@@ -1,14 +1,17 @@
-// The log and snapshot writers' failure paths, driven through the file-system seam: only snapshots
-// known to be good count among the ones kept, and a failed snapshot removes its temporary file.
+// The log and snapshot writers' failure paths, driven through the file-system seam: in fsync
+// interval/none modes the old segment is flushed before a new one is created; only snapshots known
+// to be good count among the ones kept, and a failed snapshot removes its temporary file.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DurableDncOptions } from '../../src/durable-dnc.js';
 import { DurableDnc } from '../../src/index.js';
-import { snapshotPath } from '../../src/persist/data-dir.js';
+import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 import { errnoError, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+
+const REJECTED = '3125550100';
 
 type Call = 'open' | 'writev' | 'fdatasync' | 'fsync' | 'ftruncate' | 'close' | 'rename' | 'unlink' | 'fsyncDirectory';
 
@@ -99,6 +102,38 @@ function open(options: Partial<DurableDncOptions> = {}): Promise<DurableDnc> {
 function dataFiles(): string[] {
   return fs.readdirSync(dir).filter((name) => name !== 'writer.lock').sort();
 }
+
+describe('rotation in fsync none mode (interval mode takes the same path)', () => {
+  it('flushes the old segment before it creates the new one', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem, fsync: 'none' });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    fileSystem.journal.length = 0;
+    await dnc.add(REJECTED);
+    const oldSync = fileSystem.journal.indexOf(`fdatasync ${path.basename(segmentPath(dir, 1))}`);
+    const newOpen = fileSystem.journal.indexOf(`open ${path.basename(segmentPath(dir, 2))}`);
+    expect(newOpen).toBeGreaterThan(-1);
+    expect(oldSync).toBeGreaterThan(-1);
+    expect(oldSync).toBeLessThan(newOpen);
+    await dnc.close();
+  });
+
+  it('stops without creating the new segment when that flush fails', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem, fsync: 'none' });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    const oldName = path.basename(segmentPath(dir, 1));
+    fileSystem.fail = (call, file) => (call === 'fdatasync' && file === oldName ? 'EIO' : null);
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(fs.existsSync(segmentPath(dir, 2))).toBe(false);
+    expect(dnc.isBlocked(REJECTED)).toBe(false);
+    await expect(dnc.add('4155550200')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    fileSystem.fail = null;
+    await dnc.close();
+  });
+});
 
 function flipByte(file: string): void {
   const bytes = fs.readFileSync(file);
