@@ -3,6 +3,8 @@
 // group commit, and the snapshot schedule (every snapshotIntervalMs when something changed, when the
 // log since the last snapshot exceeds snapshotLogBytes, and on close). Writes go on while a snapshot
 // is written: the state is serialised synchronously at one seq, the file is written asynchronously.
+// A writer that fail-stops (src/persist/log-writer.ts) gets no more snapshots, not even at close:
+// memory may lack a durable change, which only a replay of the log at the next start brings back.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +40,12 @@ export interface DurableDncOptions extends OpenDncOptions {
    * caller's error, although the change is stored.
    */
   readonly afterCommit?: (seq: number) => Promise<void>;
+  /**
+   * Called once if the log writer fail-stops (a durable change failed to apply, or a rejected batch
+   * could not be cut from the log): writes and snapshots are refused from then on, and only a
+   * restart (which replays the log or refuses until `idnc repair`) resumes. `idnc serve` exits.
+   */
+  readonly onWriterStopped?: (reason: string) => void;
 }
 
 /** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
@@ -153,10 +161,13 @@ export class DurableDnc extends Dnc {
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     if (this.writer === null) return;
     await this.writer.drain();
-    try {
-      await this.snapshotOnce();
-    } catch (error) {
-      this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+    if (this.writer.status.state === 'stopped') this.logger.warn('no final snapshot: the log writer stopped, and the next start replays the log');
+    else {
+      try {
+        await this.snapshotOnce();
+      } catch (error) {
+        this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+      }
     }
     await this.writer.close();
     await this.lock?.release();
@@ -206,6 +217,7 @@ export class DurableDnc extends Dnc {
           this.snapshotIfLogLarge();
         },
         onFsync: this.options.fsyncObserver,
+        onStopped: this.options.onWriterStopped,
       },
       segment,
       lastSeq,
@@ -252,6 +264,7 @@ export class DurableDnc extends Dnc {
 
   private snapshotIfChanged(): void {
     if (this.snapshotRunning !== null || this.writer === null || this.writer.durableSeq === this.snapshotSeq) return;
+    if (this.writer.status.state === 'stopped') return;
     this.snapshotOnce().catch((error: Error) => this.logger.error(`snapshot failed (${error.message}); the log still holds every change, retrying later`));
   }
 
@@ -274,7 +287,10 @@ export class DurableDnc extends Dnc {
 
   private async writeSnapshotNow(): Promise<void> {
     const writer = this.writer;
-    if (writer === null || writer.durableSeq === this.snapshotSeq) return;
+    if (writer === null) return;
+    const { state, reason } = writer.status;
+    if (state === 'stopped') throw new IdncError('STORAGE_UNAVAILABLE', `no snapshot is written: ${reason}`);
+    if (writer.durableSeq === this.snapshotSeq) return;
     const started = performance.now();
     const seq = writer.durableSeq;
     const captured = captureStore(this.store);
