@@ -122,6 +122,10 @@ export const SNAPSHOTS_KEPT = 2;
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */
 export const STORAGE_PROBE_BYTES = 4096;
+/** Format version of a rejected-records marker (src/persist/rejected-records.ts). */
+export const REJECTED_MARKER_FORMAT_VERSION = 1;
+/** A marker is under 200 bytes of JSON: a bigger file is not one idnc wrote, and is not parsed. */
+export const REJECTED_MARKER_BYTES_MAX = 4096;
 
 // --- HTTP API and API keys (src/http/, src/keys/, src/config.ts) ---
 

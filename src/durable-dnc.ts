@@ -3,6 +3,8 @@
 // group commit, and the snapshot schedule (every snapshotIntervalMs when something changed, when the
 // log since the last snapshot exceeds snapshotLogBytes, and on close). Writes go on while a snapshot
 // is written: the state is serialised synchronously at one seq, the file is written asynchronously.
+// A writer that fail-stops (src/persist/log-writer.ts) gets no more snapshots, not even at close:
+// memory may lack a durable change, which only a replay of the log at the next start brings back.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,6 +41,12 @@ export interface DurableDncOptions extends OpenDncOptions {
    * caller's error, although the change is stored.
    */
   readonly afterCommit?: (seq: number) => Promise<void>;
+  /**
+   * Called once if the log writer fail-stops (a durable change failed to apply, or a rejected batch
+   * could not be cut from the log): writes and snapshots are refused from then on, and only a
+   * restart (which replays the log or refuses until `idnc repair`) resumes. `idnc serve` exits.
+   */
+  readonly onWriterStopped?: (reason: string) => void;
 }
 
 /** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
@@ -83,6 +91,8 @@ export class DurableDnc extends Dnc {
   private readonly snapshotIntervalMs: number;
   private readonly snapshotLogBytes: number;
   private snapshotSeq = 0;
+  /** Seqs of the snapshots known to be good: the one recovery loaded and those this process wrote. */
+  private readonly goodSnapshotSeqs = new Set<number>();
   private recoveredSeq = 0;
   private logBytesAtSnapshot = 0;
   private lastSnapshotAtMs: number | null = null;
@@ -165,10 +175,13 @@ export class DurableDnc extends Dnc {
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     if (this.writer === null) return;
     await this.writer.drain();
-    try {
-      await this.snapshotOnce();
-    } catch (error) {
-      this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+    if (this.writer.status.state === 'stopped') this.logger.warn('no final snapshot: the log writer stopped, and the next start replays the log');
+    else {
+      try {
+        await this.snapshotOnce();
+      } catch (error) {
+        this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+      }
     }
     await this.writer.close();
     await this.lock?.release();
@@ -178,6 +191,7 @@ export class DurableDnc extends Dnc {
     const mode = this.readOnly ? 'read' : 'write';
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
     this.snapshotSeq = result.snapshotSeq;
+    if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
     this.recoveredSeq = result.lastSeq;
     if (result.snapshotPath !== null) {
       this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
@@ -217,6 +231,7 @@ export class DurableDnc extends Dnc {
           this.snapshotIfLogLarge();
         },
         onFsync: this.options.fsyncObserver,
+        onStopped: this.options.onWriterStopped,
       },
       segment,
       lastSeq,
@@ -263,6 +278,7 @@ export class DurableDnc extends Dnc {
 
   private snapshotIfChanged(): void {
     if (this.snapshotRunning !== null || this.writer === null || this.writer.durableSeq === this.snapshotSeq) return;
+    if (this.writer.status.state === 'stopped') return;
     this.snapshotOnce().catch((error: Error) => this.logger.error(`snapshot failed (${error.message}); the log still holds every change, retrying later`));
   }
 
@@ -285,7 +301,10 @@ export class DurableDnc extends Dnc {
 
   private async writeSnapshotNow(): Promise<void> {
     const writer = this.writer;
-    if (writer === null || writer.durableSeq === this.snapshotSeq) return;
+    if (writer === null) return;
+    const { state, reason } = writer.status;
+    if (state === 'stopped') throw new IdncError('STORAGE_UNAVAILABLE', `no snapshot is written: ${reason}`);
+    if (writer.durableSeq === this.snapshotSeq) return;
     const started = performance.now();
     const seq = writer.durableSeq;
     const captured = captureStore(this.store);
@@ -298,6 +317,7 @@ export class DurableDnc extends Dnc {
       captured.release();
     }
     this.snapshotSeq = seq;
+    this.goodSnapshotSeqs.add(seq);
     this.logBytesAtSnapshot = bytesMark;
     this.lastSnapshotAtMs = Date.now();
     this.lastSnapshotDurationMs = performance.now() - started;
@@ -308,16 +328,20 @@ export class DurableDnc extends Dnc {
   }
 
   /**
-   * Keeps the newest SNAPSHOTS_KEPT snapshots and removes the log segments the oldest kept one
-   * covers, so recovery can still fall back to that snapshot if the newest fails its checks.
+   * Keeps the newest SNAPSHOTS_KEPT snapshots known to be good (a snapshot that failed its checks at
+   * recovery would not help it) and removes older snapshots and the log segments the oldest kept one
+   * covers, so recovery can still fall back to that one if the newest fails its checks.
    */
   private async removeCovered(): Promise<number> {
     const { snapshots, segments } = await listDataDir(this.dataDir);
-    const doomed = snapshots.slice(SNAPSHOTS_KEPT).map((snapshot) => snapshot.path);
-    const coveredSeq = snapshots.length >= SNAPSHOTS_KEPT ? snapshots[SNAPSHOTS_KEPT - 1]!.lastSeq : 0;
+    const good = snapshots.filter((snapshot) => this.goodSnapshotSeqs.has(snapshot.lastSeq));
+    if (good.length < SNAPSHOTS_KEPT) return 0;
+    const coveredSeq = good[SNAPSHOTS_KEPT - 1]!.lastSeq;
+    const doomed = snapshots.filter((snapshot) => snapshot.lastSeq < coveredSeq).map((snapshot) => snapshot.path);
     for (let i = 0; i + 1 < segments.length; i++) {
       if (segments[i + 1]!.firstSeq - 1 <= coveredSeq) doomed.push(segments[i]!.path);
     }
+    for (const seq of this.goodSnapshotSeqs) if (seq < coveredSeq) this.goodSnapshotSeqs.delete(seq);
     for (const file of doomed) await this.fileSystem.unlink(file).catch(() => undefined);
     if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
     return doomed.length;

@@ -1,10 +1,12 @@
 // `idnc repair --yes [--data-dir D]`: cuts the log at its first bad record and moves everything
 // taken away into `repair-<time>/` inside the data directory. Without --yes it prints the plan and
-// changes nothing (exit 1), because a cut drops the changes recorded after the bad record.
+// changes nothing (exit 1), because a cut drops the changes recorded after the bad record. It also
+// cuts the records a rejected-records marker names (src/persist/rejected-records.ts).
 
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { EngineLogger } from '../engine.js';
+import { describeRejectedCut, planRejectedCuts } from '../persist/rejected-records.js';
 import { applyRepair, planRepair } from '../persist/repair.js';
 import { DEFAULT_DATA_DIR } from './verify.js';
 
@@ -29,11 +31,12 @@ export async function repair(dataDir: string, yes: boolean): Promise<number> {
   const resolved = path.resolve(dataDir);
   try {
     const plan = await planRepair(resolved);
+    const rejectedCuts = await planRejectedCuts(resolved);
     if (plan.impossible !== null) {
       process.stderr.write(`idnc repair: cannot repair ${resolved}: ${plan.impossible}\n`);
       return 1;
     }
-    if (plan.cut === null && plan.moveAside.length === 0) {
+    if (plan.cut === null && plan.moveAside.length === 0 && rejectedCuts.length === 0) {
       process.stdout.write(`nothing to repair in ${resolved}\n`);
       return 0;
     }
@@ -41,6 +44,7 @@ export async function repair(dataDir: string, yes: boolean): Promise<number> {
       process.stdout.write(`cut ${plan.cut.file} at offset ${plan.cut.offset}, keeping records up to seq ${plan.cut.afterSeq}\n`);
     }
     for (const file of plan.moveAside) process.stdout.write(`move aside ${file}\n`);
+    for (const cut of rejectedCuts) process.stdout.write(`${describeRejectedCut(cut)}\n`);
     if (!yes) {
       process.stdout.write('nothing changed: run again with --yes to do this (changes after the cut are lost)\n');
       return 1;

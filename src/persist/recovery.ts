@@ -18,6 +18,7 @@ import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
 import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
 import { CorruptBitmapError } from '../store/portable-bitmap.js';
+import { settleRejectedRecords } from './rejected-records.js';
 import { installSnapshot } from './snapshot.js';
 import { readSnapshot } from './snapshot-read.js';
 
@@ -180,6 +181,7 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
   if (options.mode === 'write') {
     for (const temporary of listing.temporaries) await options.fileSystem.unlink(temporary).catch(() => undefined);
   }
+  await settleRejectedRecords(options, listing.rejected);
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
   const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
   if (tail !== null) await cutTornTail(options, tail);

@@ -11,6 +11,7 @@ import { DncStore } from '../store/dnc-store.js';
 import { listDataDir } from './data-dir.js';
 import { nodeFileSystem } from './file-system.js';
 import { recoverDataDir } from './recovery.js';
+import { cutRejectedRecords } from './rejected-records.js';
 import { segmentHeader } from './segment-scan.js';
 import { verifyDataDir, verifySegments, type FileReport } from './verify.js';
 import { acquireWriterLock } from './writer-lock.js';
@@ -72,6 +73,7 @@ export async function applyRepair(dataDir: string, plan: RepairPlan, logger: Eng
       await nodeFileSystem.fsync(fd).finally(() => nodeFileSystem.close(fd));
     }
     for (const file of plan.moveAside) await fs.promises.rename(path.join(dataDir, file), path.join(backupDir, file));
+    await cutRejectedRecords(dataDir, backupDir, logger);
     await nodeFileSystem.fsyncDirectory(dataDir);
     const recovered = await recoverDataDir(new DncStore(), { dataDir, fileSystem: nodeFileSystem, logger, mode: 'read' });
     return { backupDir, lastSeq: recovered.lastSeq };
