@@ -5,12 +5,14 @@
 //   snapshot-<last seq, 16 digits>.idncsnap   snapshots; the highest name is the newest
 //   *.tmp                                     a snapshot being written (ignored by readers)
 //   writer.lock                               the writer's lock (pid, host, start time)
+//   durable-seq.idncmark                      the seq the writer has acknowledged (durable-mark.ts)
 // Zero-padding to 16 digits makes lexical order equal numeric order.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 export const WRITER_LOCK_FILE = 'writer.lock';
+export const DURABLE_MARK_FILE = 'durable-seq.idncmark';
 export const STORAGE_PROBE_FILE = '.idnc-storage-probe';
 const SEQ_DIGITS = 16;
 const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;

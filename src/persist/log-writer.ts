@@ -52,6 +52,12 @@ export interface LogWriterOptions {
   readonly onBatchApplied?: () => void;
   /** Called with the duration of each fdatasync of a batch or interval flush, in seconds (metrics). */
   readonly onFsync?: (seconds: number) => void;
+  /**
+   * Awaited once a batch is acknowledged-durable (after its fdatasync under 'always', after its
+   * write otherwise) with the batch's last seq, before the batch is applied and its promises
+   * resolve: followers learn the seq before any caller does. Must not reject.
+   */
+  readonly onDurable?: (seq: number) => Promise<void>;
 }
 
 export type WriterState = 'open' | 'unwritable' | 'failed' | 'closed';
@@ -168,6 +174,7 @@ export class LogWriter {
     } else this.unsyncedBytes += bytes;
     this.segment.size += bytes;
     this.bytesWritten += bytes;
+    await this.options.onDurable?.(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
     this.applyBatch(batch);
   }
 
