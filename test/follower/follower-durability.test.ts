@@ -2,12 +2,14 @@
 // fdatasync has not returned (or failed) is never applied; after `idnc repair` and a restarted
 // writer that reuses the seqs of removed records, or after a segment is replaced under it, the
 // follower reloads and ends with the writer's digest; when the directory holds less than the writer
-// acknowledged, the follower goes stale instead of calling itself current.
+// acknowledged, or the mark itself is damaged, the follower goes stale instead of calling itself
+// current.
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
 import { listDataDir, temporaryPath } from '../../src/persist/data-dir.js';
+import { durableMarkPath } from '../../src/persist/durable-mark.js';
 import { applyRepair, planRepair } from '../../src/persist/repair.js';
 import { scanSegment } from '../../src/persist/segment-scan.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
@@ -105,6 +107,27 @@ describe('a follower applies only acknowledged changes', () => {
   });
 });
 
+describe('the durable-seq mark', () => {
+  it('when damaged, stops followers (stale, and a new one refuses to open) until the writer rewrites it', async () => {
+    let w = await writer();
+    await w.add(numbers(2));
+    const f = await follower({ staleAfterMs: 100 });
+    const events: string[] = [];
+    f.on('stale', () => events.push('stale')).on('fresh', () => events.push('fresh'));
+    await w.close();
+    const mark = fs.readFileSync(durableMarkPath(dir));
+    mark[24]! ^= 0x01;
+    fs.writeFileSync(durableMarkPath(dir), mark);
+    await vi.waitFor(() => expect(events).toEqual(['stale']), { timeout: 5000 });
+    await expect(follower()).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    w = await writer();
+    const next = await w.add('6175550123');
+    await f.waitFor(next.seq, 5000);
+    await vi.waitFor(() => expect(events).toEqual(['stale', 'fresh']), { timeout: 5000 });
+    expect(f.digest()).toBe(w.digest());
+  }, 20_000);
+});
+
 describe('a follower does not drift', () => {
   it('reloads after repair moves its segment aside and a restarted writer reuses those seqs', async () => {
     let w = await writer({ segmentBytesMax: 1 });
@@ -121,6 +144,11 @@ describe('a follower does not drift', () => {
     fs.writeFileSync(damaged.path, bytes);
     await expect(openDnc({ dataDir: dir, logger: recordingLogger() })).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
     await applyRepair(dir, await planRepair(dir), recordingLogger());
+    // The repair's new epoch alone (no writer yet) takes the follower to the repaired state.
+    const repaired = await follower();
+    expect(repaired.lastSeq).toBe(3);
+    await vi.waitFor(() => expect([f.lastSeq, f.digest()]).toEqual([3, repaired.digest()]), { timeout: 5000 });
+    expect(f.isBlocked(numbers(1, 2_125_550_003)[0]!)).toBe(false);
 
     w = await writer({ segmentBytesMax: 1 });
     let last = 0;
