@@ -92,6 +92,7 @@ export class LogTail {
     const moved = await this.checkSameLog(mark);
     if (moved !== null) return { kind: 'behind', reason: moved };
     const cap = mark?.seq ?? Number.POSITIVE_INFINITY;
+    if (this.applied >= cap) return { kind: 'current' };
     const { segments } = await listDataDir(this.dataDir);
     for (;;) {
       if (this.applied >= cap) return { kind: 'current' };
