@@ -118,6 +118,12 @@ export const SNAPSHOT_END_MAGIC = 'IDNE';
 export const SNAPSHOT_FORMAT_VERSION = 1;
 /** Snapshots kept: the newest and the one before it (recovery falls back to it if the newest is bad). */
 export const SNAPSHOTS_KEPT = 2;
+/** First bytes of the durable-seq mark (src/persist/durable-mark.ts); the 1 is its format version. */
+export const DURABLE_MARK_MAGIC = 'IDNCDSQ1';
+/** The mark: magic, epoch, base seq, seq (8 bytes each), 4 reserved, CRC-32: one write, one page. */
+export const DURABLE_MARK_BYTES = 40;
+/** Reads of the mark before a bad checksum counts as damage, not as a rewrite caught half done. */
+export const DURABLE_MARK_READ_ATTEMPTS = 5;
 /** After a failed append, how often the writer probes whether the disk takes writes again. */
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */

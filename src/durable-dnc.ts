@@ -18,6 +18,7 @@ import {
 import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
+import { DurableMarkWriter } from './persist/durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
 import { LogWriter, type OpenSegment } from './persist/log-writer.js';
 import type { LogChange } from './persist/record.js';
@@ -84,6 +85,8 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
 export class DurableDnc extends Dnc {
   private writer: LogWriter | null = null;
   private lock: WriterLock | null = null;
+  private mark: DurableMarkWriter | null = null;
+  private markFailed = false;
   private readonly logger: EngineLogger;
   private readonly fileSystem: PersistFileSystem;
   private readonly readOnly: boolean;
@@ -125,10 +128,12 @@ export class DurableDnc extends Dnc {
     dnc.lock = await acquireWriterLock(dnc.dataDir, dnc.fileSystem, dnc.logger);
     try {
       const recovered = await dnc.recover();
+      dnc.mark = await DurableMarkWriter.open(dnc.fileSystem, dnc.dataDir, recovered.lastSeq);
       dnc.writer = await dnc.openWriter(recovered);
       // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
       dnc.logBytesAtSnapshot = -recovered.replayedBytes;
     } catch (error) {
+      await dnc.mark?.close(dnc.recoveredSeq).catch(() => undefined);
       await dnc.lock.release();
       throw error;
     }
@@ -184,6 +189,7 @@ export class DurableDnc extends Dnc {
       }
     }
     await this.writer.close();
+    await this.mark?.close(this.writer.durableSeq).catch((error: Error) => this.logger.error(`flushing the durable-seq mark at close failed: ${error.message}`));
     await this.lock?.release();
   }
 
@@ -232,10 +238,26 @@ export class DurableDnc extends Dnc {
         },
         onFsync: this.options.fsyncObserver,
         onStopped: this.options.onWriterStopped,
+        onDurable: (seq) => this.advanceMark(seq),
       },
       segment,
       lastSeq,
     );
+  }
+
+  /**
+   * Followers apply nothing above the mark. A failed write of it leaves them behind, never wrong:
+   * the batch is durable, so it is still acknowledged, and the next batch writes the mark again.
+   */
+  private async advanceMark(seq: number): Promise<void> {
+    try {
+      await this.mark!.write(seq);
+      if (this.markFailed) this.logger.warn('the durable-seq mark is written again: followers catch up');
+      this.markFailed = false;
+    } catch (error) {
+      if (!this.markFailed) this.logger.error(`writing the durable-seq mark failed (${(error as Error).message}): followers do not see seq ${seq} until it is written`);
+      this.markFailed = true;
+    }
   }
 
   private async createSegment(firstSeq: number): Promise<OpenSegment> {

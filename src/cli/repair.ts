@@ -1,7 +1,8 @@
-// `idnc repair --yes [--data-dir D]`: cuts the log at its first bad record and moves everything
-// taken away into `repair-<time>/` inside the data directory. Without --yes it prints the plan and
-// changes nothing (exit 1), because a cut drops the changes recorded after the bad record. It also
-// cuts the records a rejected-records marker names (src/persist/rejected-records.ts).
+// `idnc repair --yes [--data-dir D]`: keeps every record recovery can prove, cuts the log at the
+// first bad record it needs, cuts the records a rejected-records marker names
+// (src/persist/rejected-records.ts), and moves everything taken away into `repair-<time>-<random>/`
+// inside the data directory (src/persist/repair.ts). Without --yes it prints the plan and changes
+// nothing (exit 1), because a cut drops the changes recorded after the bad record.
 
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -19,7 +20,7 @@ const cliLogger: EngineLogger = {
 export function registerRepairCommand(program: Command): void {
   program
     .command('repair')
-    .description('cut the log at its first bad record (only with --yes; removed files are kept in repair-<time>/)')
+    .description('cut the log at the first bad record startup needs (only with --yes; removed files are kept in repair-<time>-*/)')
     .option('--data-dir <dir>', 'data directory (default ./snapshots)')
     .option('--yes', 'really change the data directory')
     .action(async (flags: { dataDir?: string; yes?: boolean }) => {
@@ -40,8 +41,14 @@ export async function repair(dataDir: string, yes: boolean): Promise<number> {
       process.stdout.write(`nothing to repair in ${resolved}\n`);
       return 0;
     }
-    if (plan.cut !== null) {
-      process.stdout.write(`cut ${plan.cut.file} at offset ${plan.cut.offset}, keeping records up to seq ${plan.cut.afterSeq}\n`);
+    const { cut } = plan;
+    if (cut !== null && cut.keptFrom === null) {
+      process.stdout.write(`cut ${cut.file} at offset ${cut.offset}, keeping records up to seq ${cut.afterSeq}\n`);
+    } else if (cut !== null && cut.keptFrom !== null) {
+      process.stdout.write(
+        `replace ${cut.file} by ${cut.keptFrom.file}: its bytes ${cut.keptFrom.offset} to ${cut.offset}, the records after the snapshot, ` +
+          `keeping records up to seq ${cut.afterSeq}\n`,
+      );
     }
     for (const file of plan.moveAside) process.stdout.write(`move aside ${file}\n`);
     for (const cut of rejectedCuts) process.stdout.write(`${describeRejectedCut(cut)}\n`);

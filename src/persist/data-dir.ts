@@ -6,14 +6,17 @@
 //   rejected-<first seq>.idncrejected         records of a failed batch the writer could not cut from
 //                                             the log (src/persist/rejected-records.ts): startup
 //                                             refuses until `idnc repair --yes` cuts them
-//   <snapshot or marker name>.tmp             a snapshot or marker being written (ignored by readers)
+//   <snapshot, marker or segment name>.tmp    a file being written (ignored by readers; a segment's by
+//                                             `idnc repair`)
 //   writer.lock                               the writer's lock (pid, host, start time)
+//   durable-seq.idncmark                      the seq the writer has acknowledged (durable-mark.ts)
 // Zero-padding to 16 digits makes lexical order equal numeric order.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 export const WRITER_LOCK_FILE = 'writer.lock';
+export const DURABLE_MARK_FILE = 'durable-seq.idncmark';
 export const STORAGE_PROBE_FILE = '.idnc-storage-probe';
 const SEQ_DIGITS = 16;
 const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;
@@ -21,7 +24,7 @@ const SNAPSHOT_PATTERN = /^snapshot-(\d{16})\.idncsnap$/;
 const REJECTED_PATTERN = /^rejected-(\d{16})\.idncrejected$/;
 const TEMP_SUFFIX = '.tmp';
 /** Only our own temporary files: other `*.tmp` files (a concurrent `idnc keys`) are not ours to remove. */
-const OWN_TEMP_PATTERN = /^(snapshot-\d{16}\.idncsnap|rejected-\d{16}\.idncrejected)\.tmp$/;
+const OWN_TEMP_PATTERN = /^(snapshot-\d{16}\.idncsnap|rejected-\d{16}\.idncrejected|log-\d{16}\.idnclog)\.tmp$/;
 
 export interface SegmentFile {
   readonly firstSeq: number;

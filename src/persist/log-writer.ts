@@ -59,6 +59,12 @@ export interface LogWriterOptions {
   readonly onFsync?: (seconds: number) => void;
   /** Called once if the writer fail-stops (state 'stopped'), with the reason. */
   readonly onStopped?: (reason: string) => void;
+  /**
+   * Awaited once a batch is acknowledged-durable (after its fdatasync under 'always', after its
+   * write otherwise) with the batch's last seq, before the batch is applied and its promises
+   * resolve: followers learn the seq before any caller does. Must not reject.
+   */
+  readonly onDurable?: (seq: number) => Promise<void>;
 }
 
 /**
@@ -203,6 +209,7 @@ export class LogWriter {
     } else this.unsyncedBytes += bytes;
     this.segment.size += bytes;
     this.bytesWritten += bytes;
+    await this.options.onDurable?.(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
     this.applyBatch(batch);
   }
 

@@ -30,6 +30,11 @@ export interface RecoveryOptions {
   readonly logger: EngineLogger;
   /** 'write' cuts a torn tail and removes leftover temp files; 'read' changes nothing. */
   readonly mode: RecoveryMode;
+  /**
+   * 'read' only: replay no record above this seq (a follower passes the writer's durable-seq mark).
+   * Whatever follows it is being written: it is neither applied nor judged.
+   */
+  readonly upToSeq?: number;
 }
 
 export interface RecoveredTail {
@@ -113,6 +118,9 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
   let replayedBytes = 0;
   let lastSeq = snapshotSeq;
   let tail: RecoveredTail | null = null;
+  const upTo = Math.max(options.upToSeq ?? Number.POSITIVE_INFINITY, snapshotSeq);
+  let tailIndex = segments.length - 1;
+  while (tailIndex > Math.max(start, 0) && segments[tailIndex]!.firstSeq > upTo) tailIndex--;
   const assembler = new CommitAssembler();
   const apply = (record: LogRecord): void => {
     try {
@@ -125,7 +133,7 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     }
     replayed++;
   };
-  for (let i = Math.max(start, 0); i < segments.length; i++) {
+  for (let i = Math.max(start, 0); i <= tailIndex; i++) {
     const segment = segments[i]!;
     const isLast = i === segments.length - 1;
     if (i > start && segment.firstSeq !== lastSeq + 1) {
@@ -133,16 +141,23 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     }
     const bytes = await fs.promises.readFile(segment.path);
     let firstReplayedOffset = -1;
+    let aboveCapOffset = -1;
     const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => {
+      if (record.seq > upTo) {
+        if (aboveCapOffset === -1) aboveCapOffset = offset;
+        return;
+      }
       if (firstReplayedOffset === -1) firstReplayedOffset = offset;
       assembler.accept(record, offset, apply);
     }, snapshotSeq + 1);
-    const verdict = judgeStop(bytes, scan, isLast);
+    const capped = scan.lastSeq >= upTo;
+    const verdict = capped ? 'ok' : judgeStop(bytes, scan, isLast);
     if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
     }
     let { endOffset, lastSeq: segmentLastSeq } = scan;
+    if (capped && aboveCapOffset !== -1) [endOffset, segmentLastSeq] = [aboveCapOffset, upTo];
     const unfinishedSeq = assembler.heldFirstSeq;
     if (unfinishedSeq !== undefined) {
       if (!isLast) {
@@ -155,7 +170,7 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     }
     lastSeq = Math.max(lastSeq, segmentLastSeq);
     if (firstReplayedOffset !== -1) replayedBytes += Math.max(0, endOffset - firstReplayedOffset);
-    if (isLast) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: bytes.length - endOffset };
+    if (i === tailIndex) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: bytes.length - endOffset };
   }
   return { replayed, replayedBytes, lastSeq, tail };
 }

@@ -14,7 +14,7 @@ import { REJECTED_MARKER_BYTES_MAX, REJECTED_MARKER_FORMAT_VERSION } from '../co
 import type { EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
-import { nodeFileSystem, type PersistFileSystem } from './file-system.js';
+import type { PersistFileSystem } from './file-system.js';
 import { scanSegment } from './segment-scan.js';
 
 export interface RejectedRecords {
@@ -182,7 +182,7 @@ export function describeRejectedCut(cut: RejectedCut): string {
  * Cuts the records every marker names (the segment's original is copied into `backupDir` first,
  * unless it is already there), then moves the marker into `backupDir`. Run under the writer lock.
  */
-export async function cutRejectedRecords(dataDir: string, backupDir: string, logger: EngineLogger): Promise<void> {
+export async function cutRejectedRecords(dataDir: string, backupDir: string, logger: EngineLogger, fileSystem: PersistFileSystem): Promise<void> {
   const cuts = await planRejectedCuts(dataDir);
   for (const cut of cuts) {
     if (cut.bytes > 0) {
@@ -190,16 +190,16 @@ export async function cutRejectedRecords(dataDir: string, backupDir: string, log
       await fs.promises.copyFile(segment, path.join(backupDir, cut.rejected.segment), fs.constants.COPYFILE_EXCL).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'EEXIST') throw error;
       });
-      const fd = await nodeFileSystem.open(segment, 'r+');
+      const fd = await fileSystem.open(segment, 'r+');
       try {
-        await nodeFileSystem.ftruncate(fd, cut.rejected.offset);
-        await nodeFileSystem.fsync(fd);
+        await fileSystem.ftruncate(fd, cut.rejected.offset);
+        await fileSystem.fsync(fd);
       } finally {
-        await nodeFileSystem.close(fd);
+        await fileSystem.close(fd);
       }
     }
-    await fs.promises.rename(cut.marker, path.join(backupDir, path.basename(cut.marker)));
+    await fileSystem.rename(cut.marker, path.join(backupDir, path.basename(cut.marker)));
     logger.info(describeRejectedCut(cut));
   }
-  if (cuts.length > 0) await nodeFileSystem.fsyncDirectory(dataDir);
+  if (cuts.length > 0) await fileSystem.fsyncDirectory(dataDir);
 }

@@ -70,7 +70,8 @@ export async function verifySegments(segments: readonly SegmentFile[]): Promise<
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       reports.push({ ...base, outcome: 'corrupt', detail: `at offset ${scan.stop.offset} (${seq}): ${scan.stop.detail}`, badOffset: scan.stop.offset });
     }
-    expected = scan.lastSeq + 1;
+    // Where a corrupt segment really ends is unknown: the next one cannot be said to leave a gap.
+    expected = verdict === 'corrupt' ? null : scan.lastSeq + 1;
   }
   return reports;
 }
