@@ -106,6 +106,8 @@ export class DncFollower extends Dnc {
   private lastReloadReason = '';
   private lastProblem = '';
   private checkWanted = false;
+  /** The record past the writer's mark seen at the last checks, and since when it stays there. */
+  private unacknowledged: { readonly seq: number; readonly since: number } | null = null;
   private checking: Promise<void> | null = null;
   private watcher: fs.FSWatcher | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -280,7 +282,7 @@ export class DncFollower extends Dnc {
     const outcome = await this.tail.read((record) => applyRecord(this.store, record));
     if (this.tail.lastSeq !== before) this.applied();
     if (outcome.kind === 'current') {
-      this.currentAsOf = startedAt;
+      this.currentAsOf = this.unacknowledgedSince(outcome.unacknowledgedSeq, startedAt);
       this.lastProblem = '';
       this.reloadReason = null;
       this.lastReloadReason = '';
@@ -289,6 +291,17 @@ export class DncFollower extends Dnc {
       if (Date.now() >= this.reloadNotBefore) this.checkWanted = true;
     } else this.problem(`${outcome.detail}; waiting for the writer (see idnc verify)`);
     this.updateStale();
+  }
+
+  /**
+   * When this follower was last known current. A record written past the writer's mark is not
+   * acknowledged yet; a live writer acknowledges it within an fdatasync. If the same record stays
+   * there (the writer died or hangs with it, and a restart would recover it as acknowledged), this
+   * follower counts as current only as of when it first saw it, so its lag grows and it goes stale.
+   */
+  private unacknowledgedSince(seq: number | null, startedAt: number): number {
+    if (seq !== this.unacknowledged?.seq) this.unacknowledged = seq === null ? null : { seq, since: startedAt };
+    return this.unacknowledged?.since ?? startedAt;
   }
 
   /** Loads the newest snapshot + log into a new store and swaps it in; false when it failed. */

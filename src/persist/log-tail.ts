@@ -49,7 +49,16 @@ export interface TailPosition {
  * blocked  an unreadable record that a restarted writer would refuse too: wait for `idnc repair`
  */
 export type TailOutcome =
-  | { readonly kind: 'current' }
+  | {
+    readonly kind: 'current';
+    /**
+     * Seq of the first complete record on disk past the mark, if any: written, not (yet) acknowledged.
+     * A live writer acknowledges it within an fdatasync; one that stays there means the writer died
+     * or hangs with it, and a restarted writer would recover it as acknowledged (the mark is not
+     * flushed per batch, so after a power loss it can also be behind records that were acknowledged).
+     */
+    readonly unacknowledgedSeq: number | null;
+  }
   | { readonly kind: 'behind'; readonly reason: string }
   | { readonly kind: 'blocked'; readonly detail: string };
 
@@ -62,6 +71,8 @@ export class LogTail {
   /** File offset just after the last change applied (0: the segment's header is not read yet). */
   private offset: number;
   private applied: number;
+  /** The first complete record past the mark seen by the current `read`, or null. */
+  private pastMark: number | null = null;
 
   /** `epoch`: of the durable-seq mark read before `position` was loaded; null when there was none. */
   constructor(private readonly dataDir: string, position: TailPosition, private epoch: string | null) {
@@ -85,6 +96,7 @@ export class LogTail {
 
   /** Reads and applies (through `apply`, synchronously per chunk) every acknowledged change on disk. */
   async read(apply: (record: LogRecord) => void): Promise<TailOutcome> {
+    this.pastMark = null;
     const read = await readDurableMark(this.dataDir);
     if (read.kind === 'unreadable') return { kind: 'blocked', detail: `${read.detail}; nothing more is applied until the writer rewrites it` };
     if (read.kind === 'missing' && this.epoch !== null) return { kind: 'behind', reason: 'the durable-seq mark of the data directory is gone' };
@@ -92,10 +104,10 @@ export class LogTail {
     const moved = await this.checkSameLog(mark);
     if (moved !== null) return { kind: 'behind', reason: moved };
     const cap = mark?.seq ?? Number.POSITIVE_INFINITY;
-    if (this.applied >= cap) return { kind: 'current' };
+    if (this.applied >= cap && !(await this.holdsMoreBytes())) return this.current();
     const { segments } = await listDataDir(this.dataDir);
     for (;;) {
-      if (this.applied >= cap) return { kind: 'current' };
+      if (this.applied >= cap && this.segment === null) return this.current();
       if (this.segment === null) {
         const found = this.findSegment(segments);
         if (found !== null) return found;
@@ -104,7 +116,7 @@ export class LogTail {
       const step = await this.readSegment(apply, cap, mark === null);
       if (step.kind === 'behind' || step.kind === 'blocked') return step;
       if (step.kind === 'marked') return this.read(apply);
-      if (step.kind === 'capped') return { kind: 'current' };
+      if (step.kind === 'capped') return this.current();
       const current = this.segment!;
       const next = segments.find((segment) => segment.firstSeq > current.firstSeq);
       if (next === undefined) return this.endOfLog(cap);
@@ -127,9 +139,19 @@ export class LogTail {
     await handle?.close().catch(() => undefined);
   }
 
+  private current(): TailOutcome {
+    return { kind: 'current', unacknowledgedSeq: this.pastMark };
+  }
+
+  /** Whether the open segment has bytes after what was applied (cheap: one fstat). */
+  private async holdsMoreBytes(): Promise<boolean> {
+    if (this.handle === null) return false;
+    return (await this.handle.stat()).size > this.offset;
+  }
+
   /** At the end of the log: current, unless the mark says acknowledged records are missing. */
   private endOfLog(cap: number): TailOutcome {
-    if (this.applied >= cap) return { kind: 'current' };
+    if (this.applied >= cap) return this.current();
     return { kind: 'behind', reason: `the writer acknowledged up to seq ${cap} but the log holds only up to seq ${this.applied}` };
   }
 
@@ -216,7 +238,9 @@ export class LogTail {
       const chunkStart = position;
       let aboveCap = -1;
       const onRecord = (record: LogRecord, offset: number): void => {
-        if (record.seq > cap) aboveCap = aboveCap === -1 ? chunkStart + offset : aboveCap;
+        if (record.seq > cap) {
+          if (aboveCap === -1) [aboveCap, this.pastMark] = [chunkStart + offset, record.seq];
+        }
         else if (record.seq > this.applied) assembler.accept(record, chunkStart + offset, applyChange);
       };
       const decodeFrom = this.applied + 1;
