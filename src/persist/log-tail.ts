@@ -104,8 +104,11 @@ export class LogTail {
     const moved = await this.checkSameLog(mark);
     if (moved !== null) return { kind: 'behind', reason: moved };
     const cap = mark?.seq ?? Number.POSITIVE_INFINITY;
-    if (this.applied >= cap && !(await this.holdsMoreBytes())) return this.current();
+    const atMarkAndEnd = this.applied >= cap && !(await this.holdsMoreBytes());
+    if (atMarkAndEnd && this.segment === null) return this.current();
     const { segments } = await listDataDir(this.dataDir);
+    // At the mark and at the end of its segment: current, unless a newer segment holds records.
+    if (atMarkAndEnd && !segments.some((segment) => segment.firstSeq > this.segment!.firstSeq)) return this.current();
     for (;;) {
       if (this.applied >= cap && this.segment === null) return this.current();
       if (this.segment === null) {
@@ -248,8 +251,10 @@ export class LogTail {
       position = aboveCap !== -1 ? aboveCap : chunkStart + scan.endOffset;
       expectedSeq = scan.lastSeq + 1;
       this.offset = assembler.heldRecords > 0 ? assembler.heldStartOffset : position;
-      // Past the mark the writer is still writing: nothing there is applied or judged yet.
-      if (scan.lastSeq >= cap) return this.applied >= cap ? { kind: 'capped' } : { kind: 'unfinished' };
+      // Past the mark the writer is still writing: nothing there is applied or judged yet. At the
+      // mark with the whole file read, the next segment may hold records past it: read on.
+      const wholeFileRead = scan.stop.kind === 'end' && chunkStart + chunk.length >= size;
+      if (scan.lastSeq >= cap && (aboveCap !== -1 || !wholeFileRead)) return this.applied >= cap ? { kind: 'capped' } : { kind: 'unfinished' };
       const step = this.judge(chunk, chunkStart, scan, size);
       if (step !== null) return step.kind === 'end' && assembler.heldRecords > 0 ? { kind: 'unfinished' } : step;
     }
