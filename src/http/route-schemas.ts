@@ -10,7 +10,7 @@ export const ERROR_BODY_SCHEMA = {
   required: ['error', 'code'],
   properties: {
     error: { type: 'string', description: 'what went wrong, naming the problem' },
-    code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE), description: 'machine-readable code (README error table)' },
+    code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE), description: 'machine-readable code (error table of docs/http-api.md)' },
     invalid: {
       type: 'array',
       items: { type: 'string' },
