@@ -80,7 +80,7 @@ function curlHost(host: string): string {
 export function printFirstKey(created: CreatedKey, host: string, port: number): void {
   const url = `http://${curlHost(host)}:${port}${PDNC_PATH}?actionType=count`;
   process.stdout.write(
-    `\nidnc: created the first API key (organisation "${created.record.org}", scope admin, id ${created.record.id}).\n` +
+    `\nidnc: created the first API key (organisation "${created.record.org}", scopes ${created.record.scopes.join(', ')}, id ${created.record.id}).\n` +
       `It is shown only this once; keep it (more keys: idnc keys create --org ORG):\n\n  ${created.key}\n\n` +
       `Try it:\n\n  curl -H 'loginId: ${created.key}' '${url}'\n\n`,
   );
