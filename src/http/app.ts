@@ -20,6 +20,7 @@ import type { AuthThrottle } from './auth-throttle.js';
 import { errorHandler, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
 import { notFoundObserver, registerMetrics } from './metrics-route.js';
+import { registerJsonBody } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { KeyRateLimiter } from './rate-limit.js';
 import { registerRequestGuard } from './request-guard.js';
@@ -180,6 +181,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerOpenApi(app);
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
+  registerJsonBody(app, limits.bodyBytesMax);
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
   const metrics = options.metrics ?? new IdncMetrics();
   metrics.bindEngine(options.dnc);

@@ -211,6 +211,25 @@ describe('fields from query and body', () => {
     expect(t.dnc.count()).toBe(0);
   });
 
+  it('a key repeated in a JSON body is INVALID_PARAMETER naming it, at any depth, however it is escaped; nothing changes', async () => {
+    const json = (payload: string) => t.app.inject({ method: 'POST', url: PDNC, headers: { loginId: t.admin, 'content-type': 'application/json' }, payload });
+    const cases: [string, string][] = [
+      ['{"actionType":"count","actionType":"add","phoneList":"5039367187"}', 'actionType'],
+      ['{"actionType":"add","phoneList":"5039367187","phoneList":"5039367188"}', 'phoneList'],
+      ['{"action\\u0054ype":"count","actionType":"add","phoneList":"5039367187"}', 'actionType'],
+      ['{ "actionType" : "add" , "phoneList":"5039367187", "version":{"a":1,"b":{"c":[{"d":1,"d":2}]}}}', 'd'],
+      ['{"actionType":"add","phoneList":"5039367187","x\\"y":1,"x\\"y":2}', 'x"y'],
+    ];
+    for (const [payload, name] of cases) {
+      const body = expectError(await json(payload), 400, 'INVALID_PARAMETER');
+      expect(body.error).toContain(JSON.stringify(name));
+      expect(body.error).toContain('more than once');
+    }
+    // Keys that differ only inside escapes, or are equal in different objects, are not repeats.
+    expect((await json('{"actionType":"add","phoneList":"5039367187","v":{"k":1},"w":{"k":1},"a\\\\":1,"a\\\\\\\\":2}')).statusCode).toBe(200);
+    expect(t.dnc.count()).toBe(1);
+  });
+
   it('non-string JSON values and non-object bodies are INVALID_PARAMETER', async () => {
     expectError(await t.postJson({ actionType: 'add', phoneList: 5039367187 }), 400, 'INVALID_PARAMETER');
     expectError(await t.postJson({ actionType: 'add', phoneList: ['5039367187'] }), 400, 'INVALID_PARAMETER');
