@@ -4,7 +4,7 @@
 // beyond Node's limit reaches the client error handler, which tells URL from headers by looking at
 // the bytes Node still holds. Either way the answer is a 4xx JSON error, never a 5xx.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HTTP_CLIENT_ERROR_LINGER_MS } from '../constants.js';
 import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
@@ -15,13 +15,17 @@ export interface HeadLimits {
 }
 
 /**
- * Throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host (the app's
- * onRequest hook, and the status fast path before it answers).
+ * Throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host and for a GET or
+ * HEAD with a body (the app's onRequest hook, and the status fast path before it answers).
  */
 export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): void {
   const url = request.url ?? '';
-  if (request.headers.host === undefined && request.httpVersion === '1.1') {
+  const headers = request.headers;
+  if (headers.host === undefined && request.httpVersion === '1.1') {
     throw new IdncError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
+  }
+  if ((request.method === 'GET' || request.method === 'HEAD') && hasBody(headers)) {
+    throw new IdncError('BAD_REQUEST', `a ${request.method} request may not carry a body: send the fields in the query string, or POST them`);
   }
   if (url.length > limits.urlBytesMax) {
     throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
@@ -32,6 +36,15 @@ export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): 
   if (bytes > limits.headersBytesMax) {
     throw new IdncError('HEADERS_TOO_LARGE', `the request headers have about ${bytes} bytes, at most ${limits.headersBytesMax} are accepted`);
   }
+}
+
+/**
+ * Whether the head announces a body. Only POST reads one: a body on GET would be a second, silent
+ * source of fields (and a request-smuggling vector behind proxies that ignore it), so it is refused.
+ */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && Number(length) !== 0);
 }
 
 const CHAR_LF = 10;
