@@ -31,7 +31,7 @@ import { decorateRequestTiming, elapsedMs, markRequestStart } from './request-ti
 import { PDNC_PATH, registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerScrubRoute } from './scrub-route.js';
-import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
+import { checkRequestHead, hasBody, makeClientErrorHandler } from './request-limits.js';
 import { makeStatusFastPath, type StatusFastPath } from './status-fast-path.js';
 
 export interface HttpLimits {
@@ -92,8 +92,8 @@ interface AppHookParts {
 /**
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
  * every request). onRequest: the start time, the request id and answerHeaders headers, the head
- * limits, the requests-per-connection count. onSend: the not_found request count and the log line
- * (at most one per request). Per-route parts (key check, request count) are attached by onRoute
+ * limits, the requests-per-connection count. onSend: `Connection: close` on a refusal sent before
+ * the body was read, the not_found request count and the log line (at most one per request). Per-route parts (key check, request count) are attached by onRoute
  * hooks in request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts. The status
  * fast path (status-fast-path.ts) shares the counter and the log line.
  */
@@ -122,6 +122,9 @@ function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyB
     debug: writesDebug(logger),
   });
   app.addHook('onSend', (request, reply, payload, done) => {
+    // A refusal before the body was read (key, scope, rate limit, head checks): close rather than
+    // read and discard the rest of a body nobody will use, as Fastify's own 413 does.
+    if (reply.statusCode >= 400 && !request.raw.complete && hasBody(request.headers)) reply.header('connection', 'close');
     const elapsed = elapsedMs(request);
     observeNotFound(request, reply, elapsed);
     if (logResponse !== null) logResponse(request.id, request, reply.statusCode, elapsed);
