@@ -1,8 +1,11 @@
 // Size limits on the request head: 64 KiB of URL (414) and 16 KiB of headers (431), enforced on the
-// parsed request. Node counts the request line against its own header limit, which is set higher
-// (HTTP_PARSER_HEADER_BYTES_MAX) so that these exact checks decide in the normal range; only a head
-// beyond Node's limit reaches the client error handler, which tells URL from headers by looking at
-// the bytes Node still holds. Either way the answer is a 4xx JSON error, never a 5xx.
+// parsed request, every header counted (the server keeps them all: Node would drop those past its
+// maxHeadersCount). Node counts the request line against its own header limit, which is set higher
+// (twice both limits) so that these exact checks decide in the normal range; only a head beyond
+// Node's limit reaches the client error handler, which sees only the chunk Node was parsing: it
+// answers 414 when that chunk shows the URL overflowing, else 431, naming both limits when the chunk
+// is the middle of one long token (a URL and a header value look alike there). Never a 414 for a
+// header; either way a 4xx JSON error, never a 5xx.
 
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -53,9 +56,10 @@ const REQUEST_LINE_START = /^[A-Z]{3,10} /;
 
 /**
  * Which part of the head made Node's parser overflow, judged from the chunk it was parsing
- * (`rawPacket`) and where in it the error arose (`bytesParsed`).
+ * (`rawPacket`) and where in it the error arose (`bytesParsed`): 'unknown' inside one long token
+ * begun in an earlier chunk with no space (a URL, or a header value).
  */
-export function overflowPart(packet: Buffer | undefined, bytesParsed: number | undefined, urlBytesMax: number): 'url' | 'headers' {
+export function overflowPart(packet: Buffer | undefined, bytesParsed: number | undefined, urlBytesMax: number): 'url' | 'headers' | 'unknown' {
   if (packet === undefined || packet.length === 0) return 'headers';
   const at = Math.min(Math.max(bytesParsed ?? packet.length, 0), packet.length);
   if (packet.toString('latin1', at, at + 6) === ' HTTP/') return 'url';
@@ -65,8 +69,8 @@ export function overflowPart(packet: Buffer | undefined, bytesParsed: number | u
     return REQUEST_LINE_START.test(head) && firstLf > urlBytesMax ? 'url' : 'headers';
   }
   if (REQUEST_LINE_START.test(head)) return 'url';
-  // Inside one long token that began in an earlier chunk: a URL has no raw spaces, header values may.
-  return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'url';
+  // A URL has no raw spaces, a header value may; without one the two cannot be told apart here.
+  return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'unknown';
 }
 
 function rawErrorResponse(code: ErrorCode, message: string): string {
@@ -92,6 +96,15 @@ interface ClientError extends Error {
   bytesParsed?: number;
 }
 
+function overflowResponse(part: 'url' | 'headers' | 'unknown', limits: HeadLimits): string {
+  if (part === 'url') return rawErrorResponse('URL_TOO_LONG', `the URL is longer than ${limits.urlBytesMax} bytes; POST long lists in the body`);
+  if (part === 'headers') return rawErrorResponse('HEADERS_TOO_LARGE', `the request headers are larger than ${limits.headersBytesMax} bytes`);
+  return rawErrorResponse(
+    'HEADERS_TOO_LARGE',
+    `the request head is too large: at most ${limits.headersBytesMax} bytes of headers and ${limits.urlBytesMax} of URL are accepted (POST long lists in the body)`,
+  );
+}
+
 /** Replaces Fastify's clientErrorHandler: errors before a request exists (bad head, timeout). */
 export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socket: Socket) => void {
   return (clientError, socket) => {
@@ -99,10 +112,7 @@ export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socke
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     let response: string;
     if (error.code === 'HPE_HEADER_OVERFLOW') {
-      response =
-        overflowPart(error.rawPacket, error.bytesParsed, limits.urlBytesMax) === 'url'
-          ? rawErrorResponse('URL_TOO_LONG', `the URL is longer than ${limits.urlBytesMax} bytes; POST long lists in the body`)
-          : rawErrorResponse('HEADERS_TOO_LARGE', `the request headers are larger than ${limits.headersBytesMax} bytes`);
+      response = overflowResponse(overflowPart(error.rawPacket, error.bytesParsed, limits.urlBytesMax), limits);
     } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       response = rawErrorResponse('REQUEST_TIMEOUT', 'the request was not received in time');
     } else {
