@@ -93,9 +93,10 @@ interface AppHookParts {
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
  * every request). onRequest: the start time, the request id and answerHeaders headers, the head
  * limits, the requests-per-connection count. onSend: `Connection: close` on a refusal sent before
- * the body was read, the not_found request count and the log line (at most one per request). Per-route parts (key check, request count) are attached by onRoute
- * hooks in request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts. The status
- * fast path (status-fast-path.ts) shares the counter and the log line.
+ * the body was read, the not_found request count and the log line (at most one per request).
+ * Per-route parts (key check, request count) are attached by onRoute hooks in request-guard.ts and
+ * metrics-route.ts. No onResponse hook: see access-log.ts. The status fast path
+ * (status-fast-path.ts) shares the counter and the log line.
  */
 function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): AppHookParts {
   const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));

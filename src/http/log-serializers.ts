@@ -35,6 +35,13 @@ function percentDecoded(text: string): string {
   return text;
 }
 
+const KEY_OR_SECRET = /idnc_|[A-Za-z0-9_-]{32,}/i;
+
+/** Whether `text` (as it is, not decoded) holds something redact would mask as a key. */
+export function looksLikeKey(text: string): boolean {
+  return KEY_OR_SECRET.test(text);
+}
+
 /** Masks anything that may be a phone number or an API key, in the text percent-decoded. */
 export function redact(text: string): string {
   return percentDecoded(text)

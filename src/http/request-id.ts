@@ -2,14 +2,15 @@
 // `x-request-id`, so an operator can follow one dialer request through the logs. An incoming
 // `x-request-id` (set by a load balancer or the client) is kept only when it is short, of safe
 // characters, and cannot carry a phone number or an API key (those are never logged): at most
-// REQUEST_ID_DIGITS_MAX digits in all, whatever separates them (503-936-7187), and nothing the log
-// would mask; otherwise the server makes one: a random per-process prefix and a counter, cheaper
-// than a UUID per request.
+// REQUEST_ID_DIGITS_MAX digits in all, whatever separates them (503-936-7187), and nothing shaped
+// like a key; otherwise the server makes one: a random per-process prefix and a counter, cheaper
+// than a UUID per request. An accepted id holds nothing the log would mask (too few digits for a
+// number, no key shape), checked without running the log's masks on every request.
 
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { REQUEST_ID_CHARS_MAX, REQUEST_ID_DIGITS_MAX } from '../constants.js';
-import { redact } from './log-serializers.js';
+import { looksLikeKey } from './log-serializers.js';
 
 const SAFE_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${REQUEST_ID_CHARS_MAX}}$`);
 const CHAR_0 = 48;
@@ -23,7 +24,7 @@ export function acceptedRequestId(value: unknown): string | undefined {
     const code = value.charCodeAt(i);
     if (code >= CHAR_0 && code <= CHAR_9 && ++digits > REQUEST_ID_DIGITS_MAX) return undefined;
   }
-  return redact(value) === value ? value : undefined;
+  return looksLikeKey(value) ? undefined : value;
 }
 
 export function makeRequestIdGenerator(): (request: IncomingMessage) => string {
