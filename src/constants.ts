@@ -230,6 +230,10 @@ export const AUTH_BLOCK_MS_MAX = 5 * 60 * 1000;
 export const AUTH_TRACKED_ADDRESSES_MAX = 100_000;
 /** An incoming `x-request-id` is used (and logged) only if it is this short and of safe characters. */
 export const REQUEST_ID_CHARS_MAX = 64;
+/** Digits an incoming `x-request-id` may hold: seven could be a local phone number, ten a full one. */
+export const REQUEST_ID_DIGITS_MAX = 6;
+/** Rounds of percent-decoding before a logged path is masked: a number encoded twice is still found. */
+export const LOG_PERCENT_DECODE_ROUNDS_MAX = 4;
 /**
  * A request that takes at least this long (ms) is logged at info even when it succeeded and the
  * access log is off: a pdnc request answers in well under a millisecond, so this marks trouble.

@@ -51,8 +51,9 @@ export function registerServeCommand(program: Command): void {
     });
 }
 
-function engineLoggerOf(logger: Logger): EngineLogger {
-  const engine = logger.child({ component: 'engine' });
+/** The lines of one component (engine, keys): one child logger each, so `component` appears once. */
+function engineLoggerOf(logger: Logger, component: 'engine' | 'keys'): EngineLogger {
+  const engine = logger.child({ component });
   return {
     info: (message) => engine.info(message),
     warn: (message) => engine.warn(message),
@@ -153,7 +154,7 @@ export function signalled(): Promise<string> {
 
 export async function runServer(config: ServeConfig, role: ServeRole): Promise<number> {
   const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child(role.logBindings);
-  const engineLogger = engineLoggerOf(logger);
+  const engineLogger = engineLoggerOf(logger, 'engine');
   let keys: WatchedKeyStore | undefined;
   let dnc: Dnc | undefined;
   let firstKey: CreatedKey | undefined;
@@ -164,7 +165,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
-    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
+    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
     const metrics = new IdncMetrics();
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };

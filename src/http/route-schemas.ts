@@ -84,6 +84,7 @@ const PDNC_RESPONSES = {
 
 export const PDNC_GET_SCHEMA = {
   summary: 'DNCScrub-compatible Internal DNC endpoint (query string)',
+  description: 'The fields come from the query string only: a GET with a body is refused (400 BAD_REQUEST), never answered from the query alone.',
   tags: ['pdnc'],
   security: [{ apiKey: [] }],
   querystring: PDNC_QUERY,

@@ -85,7 +85,7 @@ export function makeStatusFastPath(options: StatusFastPathOptions): StatusFastPa
     const url = request.url;
     if (url === undefined || !url.startsWith(STATUS_URL_PREFIX)) return false;
     const started = performance.now();
-    // A GET with a body: Fastify reads its fields too.
+    // A GET with a body is refused by Fastify's head check (request-limits.ts); an empty one is answered there too.
     const headers = request.headers;
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     if (url.length > limits.urlBytesMax || closing()) return false;

@@ -236,6 +236,12 @@ describe('GET /openapi.json', () => {
     const pdncGet = doc.paths[PDNC]!.get! as unknown as { parameters: { in: string; name: string }[]; responses: Record<string, unknown> };
     expect(pdncGet.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['query:actionType', 'query:phoneList', 'query:projId', 'query:ignoreInvalid']));
     expect(Object.keys(pdncGet.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '413', '429']));
+    // The one rule for fields, as the routes apply it: a GET takes no body, a POST's body wins.
+    const pdncPost = doc.paths[PDNC]!.post! as unknown as { summary: string; requestBody?: unknown };
+    expect(pdncGet).not.toHaveProperty('requestBody');
+    expect((pdncGet as unknown as { description: string }).description).toMatch(/GET with a body is refused \(400 BAD_REQUEST\)/);
+    expect(pdncPost.requestBody).toBeDefined();
+    expect(pdncPost.summary).toMatch(/body fields win over query fields/);
   });
 
   it('the documentation schemas never validate: bad input keeps its catalogue code', async () => {
