@@ -8,7 +8,7 @@
 //   sequence    a valid record with the wrong seq (gap, duplicate, misplaced file)
 // Only a follower may read 'incomplete' as "not yet written"; only at the end of the last segment
 // may recovery cut 'incomplete'/'checksum'/'length' as a torn tail, and only if no valid record
-// follows (`findValidFrameAfter`).
+// follows (`findValidFrameAfter`, `judgeStop`).
 
 import {
   LOG_FORMAT_VERSION,
@@ -169,4 +169,26 @@ export function findValidFrameAfter(bytes: Buffer, from: number, lastGoodSeq: nu
 
 function u32At(bytes: Buffer, offset: number): number {
   return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) + bytes[offset + 3]! * 0x1000000;
+}
+
+/** How the scan of one segment ended: fine, a torn tail (last segment only), or corrupt. */
+export type StopVerdict = 'ok' | 'torn' | 'corrupt';
+
+/**
+ * The verdict on a stop that needs no search, or null for a bad record at the end of the last
+ * segment: that is a torn tail only if no valid frame follows it (`findValidFrameAfter` from
+ * `stop.offset + 1`).
+ */
+export function verdictBeforeSearch(stop: ScanStop, isLastSegment: boolean): StopVerdict | null {
+  if (stop.kind === 'end') return 'ok';
+  if (!isLastSegment) return 'corrupt';
+  if (stop.kind !== 'incomplete' && stop.kind !== 'checksum' && stop.kind !== 'length') return 'corrupt';
+  return null;
+}
+
+/** The verdict on a scan of `bytes` that reach the end of the segment file. */
+export function judgeStop(bytes: Buffer, scan: SegmentScan, isLastSegment: boolean): StopVerdict {
+  const verdict = verdictBeforeSearch(scan.stop, isLastSegment);
+  if (verdict !== null) return verdict;
+  return findValidFrameAfter(bytes, scan.stop.offset + 1, scan.lastSeq) === -1 ? 'torn' : 'corrupt';
 }

@@ -4,13 +4,17 @@
 // tail of that pattern at a size the plain search needs hours for is judged within a test timeout.
 // The CRC-32 range arithmetic under it is checked against node:zlib directly.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_HEADER_BYTES } from '../../src/constants.js';
 import { Crc32Ranges, crc32Shift } from '../../src/persist/crc32-ranges.js';
 import { frameChecksumMatches } from '../../src/persist/record.js';
+import { findValidFrameInFile } from '../../src/persist/segment-read.js';
 import { findValidFrameAfter } from '../../src/persist/segment-scan.js';
+import { makeTempDir, removeDir } from './helpers.js';
 import { longCandidates } from './hostile-tails.js';
 
 const RESYNC_SEQ_WINDOW = 1 << 24;
@@ -139,6 +143,58 @@ describe('findValidFrameAfter', () => {
     const valid = frame(4, 0, Buffer.from('the record after the damage'));
     expect(findValidFrameAfter(Buffer.concat([tail, valid]), 0, 3)).toBe(tail.length);
   }, 30_000);
+});
+
+describe('findValidFrameInFile', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  async function searchFile(bytes: Buffer, from: number, lastGoodSeq: number, chunkBytes: number): Promise<number> {
+    const file = path.join(dir, 'tail');
+    fs.writeFileSync(file, bytes);
+    const handle = await fs.promises.open(file, 'r');
+    try {
+      return await findValidFrameInFile(handle, from, bytes.length, lastGoodSeq, chunkBytes);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  it('finds the same frame as the plain search when the bytes after the stop span many windows', async () => {
+    const MiB = 1024 * 1024;
+    const longest = frame(8, 0, Buffer.alloc(LOG_RECORD_BODY_BYTES_MAX, 7));
+    // Filled with 0xff (a length beyond the limit at every offset), which the plain search rejects fast.
+    const fill = (size: number): Buffer => Buffer.alloc(size, 0xff);
+    const cases: { name: string; bytes: Buffer }[] = [
+      { name: 'nothing valid', bytes: Buffer.concat([longCandidates(4096), fill(18 * MiB)]) },
+      { name: 'a frame beyond the first window', bytes: Buffer.concat([fill(18 * MiB + 5), frame(9, 0, Buffer.from('late'))]) },
+      { name: 'the longest frame starting at the last offset of a window', bytes: Buffer.concat([fill(MiB), longest, fill(100)]) },
+      { name: 'the longest frame one past the first window', bytes: Buffer.concat([fill(MiB + 1), longest]) },
+      { name: 'the longest frame cut by one byte', bytes: Buffer.concat([fill(MiB), longest.subarray(0, longest.length - 1)]) },
+    ];
+    const found: boolean[] = [];
+    for (const { name, bytes } of cases) {
+      const expected = naiveFindValidFrameAfter(bytes, 1, 3);
+      expect(await searchFile(bytes, 1, 3, MiB), name).toBe(expected);
+      found.push(expected !== -1);
+    }
+    expect(found).toEqual([false, true, true, true, false]);
+  }, 60_000);
+
+  it('finds the same frame as the plain search with tiny windows', async () => {
+    await fc.assert(
+      fc.asyncProperty(searches, fc.integer({ min: 1, max: 64 }), async (search, chunkBytes) => {
+        const { bytes, from } = build(search);
+        expect(await searchFile(bytes, from, search.lastGoodSeq, chunkBytes)).toBe(naiveFindValidFrameAfter(bytes, from, search.lastGoodSeq));
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
 
 describe('CRC-32 of byte ranges', () => {
