@@ -105,6 +105,13 @@ export const LOG_RECORD_NUMBERS_MAX = 1_048_576;
 export const LOG_RECORD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 /** A new segment is started once the current one exceeds this size (snapshots remove old ones). */
 export const LOG_SEGMENT_BYTES_MAX = 32 * 1024 * 1024;
+/**
+ * Recovery and `idnc verify` read a segment in chunks of this many bytes (plus the record that
+ * straddles a chunk's end): above a full segment and its last batch, so a normal segment is one
+ * read, while a bigger one (a bulk change written past the rotation size) never needs more memory
+ * than this + LOG_RECORD_BODY_BYTES_MAX + one record header.
+ */
+export const LOG_READ_CHUNK_BYTES = 64 * 1024 * 1024;
 /** The log writer's reused write buffer (a batch of about 800 single adds); bigger batches allocate. */
 export const LOG_WRITE_SCRATCH_BYTES = 64 * 1024;
 /** `--fsync interval`: the window of acknowledged changes a power loss may cost. */
