@@ -131,7 +131,7 @@ async function withPair(extraKeys: TestKey[], app: Parameters<typeof makePair>[1
   }
 }
 
-const admin = makeKey('default', ['admin']);
+const admin = makeKey('default', ['admin', 'operator']);
 const reader = makeKey('default', ['read']);
 const writer = makeKey('default', ['write']);
 const springOnly = makeKey('default', ['read'], ['spring']);
