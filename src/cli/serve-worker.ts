@@ -6,9 +6,10 @@
 //   follower  a read-only follower of the data directory (reads are local); add/remove are
 //             validated here (the same errors as anywhere) and forwarded through the primary to the
 //             writer; the answer comes once this worker has applied the change's seq too.
-// Rate limits and the failed-authentication throttle are the primary's, shared by every worker
-// (cluster-limits.ts). Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
+// Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
+// Rate limits and the failed-authentication throttle are the primary's, shared by every worker
+// (cluster-limits.ts).
 
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
