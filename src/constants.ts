@@ -311,3 +311,11 @@ export const WORKER_RESTART_DELAY_MS_MIN = 100;
 export const WORKER_RESTART_DELAY_MS_MAX = 10_000;
 /** A worker that ran this long before dying is restarted after the minimum delay again. */
 export const WORKER_STABLE_AFTER_MS = 30_000;
+/**
+ * `--workers`: a key's rate-limit bucket lives in the primary; the workers together hold at most
+ * this fraction of its per-second limit in tokens taken ahead of use (split evenly between them),
+ * so the server as a whole never passes more than the bucket allows plus this much. Small enough to
+ * keep the limit within 10 %; at 1,000/s and 2 workers it is 25 tokens a worker, one round trip to
+ * the primary per dozen requests, taken before the stock runs out (docs/http-api.md, Rate limits).
+ */
+export const CLUSTER_RATE_LEASE_FRACTION = 0.05;

@@ -9,6 +9,8 @@ import type { ForwardedChange } from '../dnc-follower.js';
 
 export const WORKER_ROLE_ENV = 'IDNC_WORKER_ROLE';
 export const WORKER_SLOT_ENV = 'IDNC_WORKER_SLOT';
+/** How many workers the primary runs (a worker's share of what may be held ahead of a rate limit). */
+export const WORKER_COUNT_ENV = 'IDNC_WORKER_COUNT';
 export type WorkerRole = 'writer' | 'follower';
 
 export interface SerializedError {
@@ -36,7 +38,11 @@ export type WorkerMessage =
   /** The writer answers a forwarded change. */
   | { readonly idnc: 'changed'; readonly origin: number; readonly id: number; readonly result?: ChangeResult; readonly error?: SerializedError }
   /** The writer waits until every follower has applied `seq` before it answers a change. */
-  | { readonly idnc: 'barrier'; readonly id: number; readonly seq: number };
+  | { readonly idnc: 'barrier'; readonly id: number; readonly seq: number }
+  /** Tokens of a key's rate-limit bucket, up to `wanted` (cluster-limits.ts). */
+  | { readonly idnc: 'lease'; readonly id: number; readonly keyId: string; readonly perSecond: number; readonly wanted: number }
+  /** A failed authentication from `address`. */
+  | { readonly idnc: 'auth-fail'; readonly id: number; readonly address: string };
 
 /** Primary -> worker. */
 export type PrimaryMessage =
@@ -44,6 +50,10 @@ export type PrimaryMessage =
   | { readonly idnc: 'change'; readonly origin: number; readonly id: number; readonly change: ForwardedChange }
   | { readonly idnc: 'changed'; readonly id: number; readonly result?: ChangeResult; readonly error?: SerializedError }
   | { readonly idnc: 'barrier-done'; readonly id: number; readonly error?: SerializedError }
+  /** `waitMs` > 0 when the bucket ran out before `wanted` (the wait for its next token). */
+  | { readonly idnc: 'leased'; readonly id: number; readonly tokens: number; readonly waitMs: number }
+  /** As AuthThrottle.fail: 0 = answer 401, else refused for this long (429). */
+  | { readonly idnc: 'auth-failed'; readonly id: number; readonly waitMs: number }
   | { readonly idnc: 'shutdown' };
 
 export function isIdncMessage<T extends { idnc: string }>(message: unknown): message is T {

@@ -8,6 +8,8 @@
 //     So when an add is answered, every worker's status already shows it.
 //   - a new follower is counted in barriers as soon as it has loaded, and before it listens it
 //     catches up to the newest seq the primary knows of, so it never serves an older state.
+//   - the rate-limit buckets and the failed-authentication counts live here, so they hold for the
+//     server as a whole (cluster-limits.ts): workers take tokens in batches and report failures.
 // A worker that dies is restarted with a doubling delay; SIGINT/SIGTERM stop the followers, then the
 // writer (final snapshot), and exit 0.
 
@@ -25,9 +27,11 @@ import {
 import { IdncError } from '../errors.js';
 import { safeSerializers } from '../http/log-serializers.js';
 import { ensureFirstKey, forgetUnshownFirstKey, type CreatedKey } from '../keys/key-admin.js';
+import { ClusterLimits } from './cluster-limits.js';
 import {
   isIdncMessage,
   serializeError,
+  WORKER_COUNT_ENV,
   WORKER_ROLE_ENV,
   WORKER_SLOT_ENV,
   type PrimaryMessage,
@@ -98,6 +102,7 @@ class ClusterPrimary {
   private barriers: Barrier[] = [];
   /** Changes forwarded to the writer and not answered yet: `${origin}:${id}`. */
   private readonly forwarded = new Map<string, { origin: number; id: number }>();
+  private readonly limits = new ClusterLimits();
   private latestSeq = 0;
   private shuttingDown = false;
   /** Until every worker first served, a worker that dies fails the start instead of being restarted. */
@@ -135,7 +140,7 @@ class ClusterPrimary {
   }
 
   private fork(slot: Slot): Promise<number> {
-    const worker = cluster.fork({ [WORKER_ROLE_ENV]: slot.role, [WORKER_SLOT_ENV]: String(slot.index) });
+    const worker = cluster.fork({ [WORKER_ROLE_ENV]: slot.role, [WORKER_SLOT_ENV]: String(slot.index), [WORKER_COUNT_ENV]: String(this.slots.length) });
     slot.worker = worker;
     slot.ready = false;
     slot.startedAt = Date.now();
@@ -203,6 +208,10 @@ class ClusterPrimary {
         this.latestSeq = Math.max(this.latestSeq, message.seq);
         this.barriers.push({ id: message.id, seq: message.seq, timer: setTimeout(() => this.barrierTimedOut(message.id), CLUSTER_APPLY_WAIT_MS) });
         this.checkBarriers();
+        return;
+      case 'lease':
+      case 'auth-fail':
+        this.send(slot.worker, this.limits.answer(message));
         return;
     }
   }

@@ -8,6 +8,8 @@
 //             writer; the answer comes once this worker has applied the change's seq too.
 // Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
+// Rate limits and the failed-authentication throttle are the primary's, shared by every worker
+// (cluster-limits.ts).
 
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
@@ -15,10 +17,12 @@ import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
 import { DurableDnc } from '../durable-dnc.js';
 import type { Dnc, EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
+import { workerLimits } from './cluster-limits.js';
 import {
   isIdncMessage,
   rebuildError,
   serializeError,
+  WORKER_COUNT_ENV,
   WORKER_ROLE_ENV,
   WORKER_SLOT_ENV,
   type ChangeResult,
@@ -76,16 +80,16 @@ function resultOf(message: PrimaryMessage): ChangeResult {
   return message.result!;
 }
 
-export function workerRole(): { role: WorkerRole; slot: number } {
+export function workerRole(): { role: WorkerRole; slot: number; workers: number } {
   const role = process.env[WORKER_ROLE_ENV] === 'writer' ? 'writer' : 'follower';
-  return { role, slot: Number(process.env[WORKER_SLOT_ENV] ?? 0) };
+  return { role, slot: Number(process.env[WORKER_SLOT_ENV] ?? 0), workers: Number(process.env[WORKER_COUNT_ENV] ?? 1) };
 }
 
 export async function runWorker(config: ServeConfig): Promise<number> {
   const ignore = (): void => undefined;
   process.on('SIGINT', ignore);
   process.on('SIGTERM', ignore);
-  const { role, slot } = workerRole();
+  const { role, slot, workers } = workerRole();
   let writer: DurableDnc | null = null;
   const channel = new PrimaryChannel((message) => void commitForwarded(writer, channel, message));
   const common = {
@@ -93,6 +97,7 @@ export async function runWorker(config: ServeConfig): Promise<number> {
     answerHeaders: { 'idnc-worker': String(slot) },
     listening: (port: number, dnc: Dnc) => channel.send({ idnc: 'ready', port, seq: dnc.lastSeq }),
     stopRequested: () => channel.stopRequested,
+    limits: workerLimits((build) => channel.request(build), workers),
   };
   const serveRole: ServeRole =
     role === 'writer'

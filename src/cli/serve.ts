@@ -14,7 +14,7 @@ import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type Se
 import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
-import { buildApp } from '../http/app.js';
+import { buildApp, type AppOptions } from '../http/app.js';
 import { safeSerializers } from '../http/log-serializers.js';
 import { IdncMetrics } from '../http/metrics.js';
 import { METRICS_PATH, portOf, serveMetricsOnly } from '../http/metrics-route.js';
@@ -115,6 +115,8 @@ export interface ServeRole {
   listening(port: number, dnc: Dnc): void;
   /** Resolves with a reason when the process must stop (a signal, or the cluster primary). */
   stopRequested(): Promise<string>;
+  /** A worker's rate limiter and failed-authentication throttle, shared through the primary; absent: the app's own. */
+  readonly limits?: Pick<AppOptions, 'rateLimiter' | 'authThrottle'>;
 }
 
 /** The writer engine's options from the serve settings (single process and cluster writer alike). */
@@ -169,7 +171,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     const metrics = new IdncMetrics();
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits });
     await app.listen({ host: config.host, port: config.port });
     // Fastify has no logger of its own (src/http/access-log.ts): its start line is written here.
     for (const address of app.addresses()) if (typeof address !== 'string') logger.info(`Server listening at ${listeningUrl(address)}`);

@@ -16,13 +16,13 @@ import {
 import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { responseLogger, writesDebug, type ResponseLogger } from './access-log.js';
-import type { AuthThrottle } from './auth-throttle.js';
+import type { FailureThrottle } from './auth-throttle.js';
 import { errorHandler, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
 import { notFoundObserver, registerMetrics } from './metrics-route.js';
 import { registerJsonBody } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
-import { KeyRateLimiter } from './rate-limit.js';
+import { KeyRateLimiter, type KeyLimiter } from './rate-limit.js';
 import { registerRequestGuard } from './request-guard.js';
 import { makeRequestIdGenerator } from './request-id.js';
 import { applyConnectionLimits, connectionServerOptions, resolveConnectionLimits, type ConnectionLimits, type SocketRequestCounter } from './server-limits.js';
@@ -55,9 +55,12 @@ export interface AppOptions {
   readonly connections?: Partial<ConnectionLimits>;
   /** Metrics registry; absent: the app makes its own, bound to `dnc`. */
   readonly metrics?: IdncMetrics;
-  /** Test seams: the per-key rate limiter and the failed-authentication throttle (injectable clocks). */
-  readonly rateLimiter?: KeyRateLimiter;
-  readonly authThrottle?: AuthThrottle;
+  /**
+   * The per-key rate limiter and the failed-authentication throttle: test seams (injectable clocks),
+   * and a `--workers` worker's, which share the primary's (src/cli/cluster-limits.ts).
+   */
+  readonly rateLimiter?: KeyLimiter;
+  readonly authThrottle?: FailureThrottle;
   /** Entries one POST /v1/scrub stream may carry (default SCRUB_STREAM_NUMBERS_MAX). */
   readonly scrubNumbersMax?: number;
   /** Log every request at info (access-log.ts); default: only errors and slow requests. */

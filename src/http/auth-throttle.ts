@@ -4,7 +4,9 @@
 // refused or soon after, up to AUTH_BLOCK_MS_MAX. Only failures count and only the failing address
 // is refused: a request with a valid key always goes through, so neither an attacker nor a
 // misconfigured client next door can lock out a legitimate key. Memory is bounded by
-// AUTH_TRACKED_ADDRESSES_MAX (the quietest addresses are forgotten first).
+// AUTH_TRACKED_ADDRESSES_MAX (the quietest addresses are forgotten first). With `idnc serve
+// --workers N` the primary process holds the one AuthThrottle and a worker asks it about each
+// failure (src/cli/cluster-limits.ts): failures are rare next to requests, and must count exactly.
 
 import {
   AUTH_BLOCK_MS_MAX,
@@ -24,6 +26,12 @@ export interface AuthThrottleOptions {
   readonly now?: Clock;
 }
 
+/** What the request guard records failed authentications with. */
+export interface FailureThrottle {
+  /** As AuthThrottle.fail; a worker's answer comes later (never rejects). */
+  fail(address: string): number | Promise<number>;
+}
+
 interface AddressState {
   failures: number;
   atMs: number;
@@ -31,7 +39,7 @@ interface AddressState {
   blockMs: number;
 }
 
-export class AuthThrottle {
+export class AuthThrottle implements FailureThrottle {
   private readonly addresses = new Map<string, AddressState>();
   private readonly burst: number;
   private readonly perSecond: number;

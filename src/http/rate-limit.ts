@@ -4,11 +4,33 @@
 // running server reloads from keys.json), the check runs after authentication in the same hook,
 // costs one Map lookup and a few float operations per request, and the clock can be injected so
 // tests decide exactly at the boundary (N allowed, N+1 refused) without sleeping.
+// With `idnc serve --workers N` the buckets live in the primary process and each worker takes
+// tokens from them in small batches (src/cli/cluster-limits.ts), behind the same KeyLimiter shape.
 
 /** Milliseconds from an arbitrary origin; must never go backwards. */
 export type Clock = () => number;
 
 export const monotonicClock: Clock = () => performance.now();
+
+/** What the request guard and the status fast path take a key's tokens from. */
+export interface KeyLimiter {
+  /**
+   * Takes a token if one is at hand, never waiting: 0 = go ahead, else > 0 (the milliseconds until
+   * one would be, as far as this process knows). Nothing is taken when it refuses.
+   */
+  take(keyId: string, perSecond: number): number;
+  /**
+   * Present where `take` can refuse only because no token is at hand in this process (a worker
+   * whose tokens are spent): asks the owner of the bucket, and resolves as `take` returns. Never rejects.
+   */
+  readonly acquire?: (keyId: string, perSecond: number) => Promise<number>;
+}
+
+/** Tokens taken at once from a bucket; `waitMs` > 0 when it ran out first (the wait for the next one). */
+export interface TakenTokens {
+  readonly tokens: number;
+  readonly waitMs: number;
+}
 
 interface Bucket {
   tokens: number;
@@ -16,7 +38,7 @@ interface Bucket {
   perSecond: number;
 }
 
-export class KeyRateLimiter {
+export class KeyRateLimiter implements KeyLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(private readonly now: Clock = monotonicClock) {}
@@ -45,6 +67,18 @@ export class KeyRateLimiter {
       return 0;
     }
     return Math.ceil(((1 - bucket.tokens) * 1000) / perSecond);
+  }
+
+  /** Takes as many of `wanted` tokens as the bucket of `keyId` holds (a worker's batch, at the primary). */
+  takeUpTo(keyId: string, perSecond: number, wanted: number): TakenTokens {
+    const waitMs = this.take(keyId, perSecond);
+    if (waitMs > 0) return { tokens: 0, waitMs };
+    if (perSecond <= 0) return { tokens: wanted, waitMs: 0 };
+    const bucket = this.buckets.get(keyId)!;
+    const more = Math.min(wanted - 1, Math.floor(bucket.tokens));
+    bucket.tokens -= more;
+    if (more === wanted - 1) return { tokens: wanted, waitMs: 0 };
+    return { tokens: 1 + more, waitMs: Math.ceil(((1 - bucket.tokens) * 1000) / perSecond) };
   }
 
   /** Keys with a bucket (bounded by the keys ever authenticated). */

@@ -10,9 +10,9 @@ import { IdncError } from '../errors.js';
 import { rateLimitOf, type KeyRecord } from '../keys/key-records.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate } from './auth.js';
-import { AuthThrottle } from './auth-throttle.js';
+import { AuthThrottle, type FailureThrottle } from './auth-throttle.js';
 import { sendError } from './error-replies.js';
-import { KeyRateLimiter, retryAfterSeconds } from './rate-limit.js';
+import { KeyRateLimiter, retryAfterSeconds, type KeyLimiter } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,8 +27,8 @@ declare module 'fastify' {
 
 export interface RequestGuardOptions {
   readonly keys: Pick<KeyStore, 'authenticate'>;
-  readonly limiter?: KeyRateLimiter;
-  readonly throttle?: AuthThrottle;
+  readonly limiter?: KeyLimiter;
+  readonly throttle?: FailureThrottle;
 }
 
 function refuse(reply: FastifyReply, waitMs: number, message: string): void {
@@ -37,9 +37,23 @@ function refuse(reply: FastifyReply, waitMs: number, message: string): void {
   sendError(reply, { error: `${message}; retry after ${seconds} s`, code: 'RATE_LIMITED' });
 }
 
+function failed(reply: FastifyReply, waitMs: number, error: IdncError, done: (error?: Error) => void): void {
+  if (waitMs > 0) refuse(reply, waitMs, 'too many failed authentications from this address');
+  else done(error);
+}
+
+function admit(request: FastifyRequest, reply: FastifyReply, key: KeyRecord, waitMs: number, done: (error?: Error) => void): void {
+  if (waitMs > 0) {
+    refuse(reply, waitMs, `this API key is limited to ${rateLimitOf(key)} requests per second`);
+    return;
+  }
+  request.idncKey = key;
+  done();
+}
+
 export function registerRequestGuard(app: FastifyInstance, options: RequestGuardOptions): void {
-  const limiter = options.limiter ?? new KeyRateLimiter();
-  const throttle = options.throttle ?? new AuthThrottle();
+  const limiter: KeyLimiter = options.limiter ?? new KeyRateLimiter();
+  const throttle: FailureThrottle = options.throttle ?? new AuthThrottle();
   app.decorateRequest('idncKey', null);
   const guard = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
     let key: KeyRecord;
@@ -47,13 +61,15 @@ export function registerRequestGuard(app: FastifyInstance, options: RequestGuard
       key = authenticate(request.headers, options.keys);
     } catch (error) {
       const waitMs = throttle.fail(request.ip);
-      if (waitMs > 0) refuse(reply, waitMs, 'too many failed authentications from this address');
-      else done(error as IdncError);
+      if (typeof waitMs === 'number') failed(reply, waitMs, error as IdncError, done);
+      else void waitMs.then((later) => failed(reply, later, error as IdncError, done));
       return;
     }
     const waitMs = limiter.take(key.id, rateLimitOf(key));
     if (waitMs > 0) {
-      refuse(reply, waitMs, `this API key is limited to ${rateLimitOf(key)} requests per second`);
+      // A worker out of tokens asks the primary: only then does a request wait.
+      if (limiter.acquire === undefined) admit(request, reply, key, waitMs, done);
+      else void limiter.acquire(key.id, rateLimitOf(key)).then((later) => admit(request, reply, key, later, done));
       return;
     }
     request.idncKey = key;

@@ -28,7 +28,7 @@ import type { LoggedRequest, ResponseLogger } from './access-log.js';
 import { authenticate, authorise } from './auth.js';
 import type { RouteObserver } from './metrics.js';
 import { readPdncParams } from './pdnc-params.js';
-import type { KeyRateLimiter } from './rate-limit.js';
+import type { KeyLimiter } from './rate-limit.js';
 import { checkRequestHead, type HeadLimits } from './request-limits.js';
 import type { SocketRequestCounter } from './server-limits.js';
 import { statusJson } from './status-json.js';
@@ -41,7 +41,7 @@ export interface StatusFastPathOptions {
   readonly dnc: Dnc;
   readonly keys: Pick<KeyStore, 'authenticate'>;
   /** The same limiter as the request guard's: one bucket per key whichever path answers. */
-  readonly limiter: KeyRateLimiter;
+  readonly limiter: KeyLimiter;
   readonly limits: HeadLimits & { readonly requestNumbersMax: number };
   /** The app's request id generator (ids stay unique across both paths). */
   readonly requestId: (request: IncomingMessage) => string;

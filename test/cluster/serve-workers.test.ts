@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AUTH_FAILURES_BURST, CLUSTER_RATE_LEASE_FRACTION } from '../../src/constants.js';
 import { freePort } from '../durability/server-process.js';
 import { makeTempDir, numbers, removeDir } from '../persist/helpers.js';
 
@@ -265,5 +266,86 @@ describe('idnc serve --workers', () => {
       execFileSync('umount', ['-l', mountPoint]);
       fs.rmSync(root, { recursive: true, force: true });
     }
+  }, TEST_TIMEOUT_MS);
+});
+
+/** A key of organisation "default" made with the CLI before the cluster starts (no first key then). */
+function createKey(dataDir: string, name: string, rateLimit: number): string {
+  const args = [CLI, 'keys', 'create', '--org', 'default', '--scopes', 'read', '--name', name, '--rate-limit', String(rateLimit), '--data-dir', dataDir];
+  return execFileSync(process.execPath, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+}
+
+/** `total` count requests, `concurrency` at a time, each on a new connection (spread over the workers). */
+async function flood(port: number, key: string, total: number, concurrency: number): Promise<{ answers: Answer[]; seconds: number }> {
+  const answers: Answer[] = [];
+  const started = performance.now();
+  let sent = 0;
+  const lane = async (): Promise<void> => {
+    while (sent < total) {
+      sent++;
+      answers.push(await request(port, key, { actionType: 'count' }));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { answers, seconds: (performance.now() - started) / 1000 };
+}
+
+function byWorker(answers: readonly Answer[], status: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const answer of answers) if (answer.status === status) counts.set(answer.worker!, (counts.get(answer.worker!) ?? 0) + 1);
+  return counts;
+}
+
+describe('idnc serve --workers: limits hold for the server as a whole', () => {
+  it('a key limited to N requests per second gets at most its bucket through, whichever worker answers', async () => {
+    // 20/s: every request asks the primary (no stock); 200/s: each worker holds 5 tokens ahead.
+    const limits = [20, 200];
+    const keys = limits.map((perSecond) => createKey(dir, `limited-${perSecond}`, perSecond));
+    const cluster = await startCluster(['--workers', '2']);
+    for (const [i, perSecond] of limits.entries()) {
+      // Five times what the bucket holds, as fast as the client can: each worker on its own would
+      // let a full bucket through, the two together twice the limit.
+      const { answers, seconds } = await flood(cluster.port, keys[i]!, 5 * perSecond, 8);
+      const passed = answers.filter((answer) => answer.status === 200).length;
+      const refused = answers.filter((answer) => answer.status === 429).length;
+      expect(passed + refused, `every answer is 200 or 429 (${perSecond}/s)`).toBe(answers.length);
+      expect([...byWorker(answers, 200).keys()].sort(), `both workers let requests through (${perSecond}/s)`).toEqual(['0', '1']);
+      // The documented bucket: one second's worth at once (plus what workers hold ahead), then the
+      // rate; the window is the client's, which contains the server's.
+      const allowed = perSecond * (1 + CLUSTER_RATE_LEASE_FRACTION) + perSecond * 1.1 * seconds;
+      expect(passed, `${perSecond}/s over ${seconds.toFixed(2)} s`).toBeLessThanOrEqual(Math.floor(allowed));
+      // The full bucket at the start passes: the limit is not enforced by refusing too much.
+      expect(passed, `${perSecond}/s over ${seconds.toFixed(2)} s`).toBeGreaterThanOrEqual(perSecond);
+    }
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  it('failed authentications from one address reach 429 at the documented count, whichever worker they hit', async () => {
+    const valid = createKey(dir, 'valid', 0);
+    const cluster = await startCluster(['--workers', '2']);
+    const failures: Answer[] = [];
+    let slowed: Answer | undefined;
+    // Twice the burst would pass if each worker counted on its own.
+    for (let i = 0; i < 3 * AUTH_FAILURES_BURST && slowed === undefined; i++) {
+      const answer = await request(cluster.port, 'idnc_wrong', { actionType: 'count' });
+      if (answer.status === 429) slowed = answer;
+      else failures.push(answer);
+    }
+    expect(slowed, 'a 429 came').toBeDefined();
+    expect(JSON.parse(slowed!.body).code).toBe('RATE_LIMITED');
+    expect(failures.every((answer) => answer.status === 401)).toBe(true);
+    expect([...byWorker(failures, 401).keys()].sort()).toEqual(['0', '1']);
+    // 20 in a burst, one more earned back per second the failures took: within 10 %.
+    expect(failures.length).toBeGreaterThanOrEqual(Math.floor(AUTH_FAILURES_BURST * 0.9));
+    expect(failures.length).toBeLessThanOrEqual(Math.ceil(AUTH_FAILURES_BURST * 1.1));
+    // Every worker refuses the address now; a valid key from it still passes on every worker.
+    const after = await Promise.all(Array.from({ length: 4 }, () => request(cluster.port, 'idnc_wrong', { actionType: 'count' })));
+    expect(after.map((answer) => answer.status)).toEqual([429, 429, 429, 429]);
+    const validAnswers = await Promise.all(Array.from({ length: 4 }, () => request(cluster.port, valid, { actionType: 'count' })));
+    expect(validAnswers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect([...byWorker(validAnswers, 200).keys()].sort()).toEqual(['0', '1']);
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toBe(0);
   }, TEST_TIMEOUT_MS);
 });
