@@ -540,9 +540,9 @@ export class SimulatedDisk {
     return this.dice.int(Math.min(durable, cached), Math.max(durable, cached));
   }
 
-  /** Flips one bit of synced data of a log segment or snapshot (medium and page cache); null if none found. */
-  flipSyncedBit(): BitFlip | null {
-    const candidates = [...this.durableEntries].filter(([name, id]) => DATA_FILE_PATTERN.test(name) && this.live.get(name)?.id === id && this.files.get(id)!.durable.length > 0);
+  /** Flips one bit of synced data of a log segment or snapshot that `wanted` accepts (medium and page cache); null if none found. */
+  flipSyncedBit(wanted: (name: string) => boolean = () => true): BitFlip | null {
+    const candidates = [...this.durableEntries].filter(([name, id]) => DATA_FILE_PATTERN.test(name) && wanted(name) && this.live.get(name)?.id === id && this.files.get(id)!.durable.length > 0);
     if (candidates.length === 0) return null;
     const [name, fileId] = this.dice.pick(candidates);
     const file = this.files.get(fileId)!;
