@@ -42,6 +42,8 @@ export interface Change {
 
 /** Numbers per list: a state of one list fits in the 32 bits of a bit operation. */
 export const NUMBERS_PER_LIST = 24;
+/** Process lives whose refused changes `explain` looks for in a state that does not match. */
+const PAST_LIVES_KEPT = 4;
 const AREA_REST_MODULUS = 10_000_000;
 
 export function popcount(mask: number): number {
@@ -59,6 +61,8 @@ export class History {
   private lifeRefused: number[] = [];
   /** `sequence()`, kept while nothing but new changes happen. */
   private sequenceCache: Change[] | null = null;
+  /** The last few process lives (the seq each started at, every change it made), for `explain`. */
+  private pastLives: { base: number; changes: Change[] }[] = [];
   private nextId = 1;
   /** The highest seq ever acknowledged: no start may recover less (bit flips aside, then repair). */
   acknowledgedSeq = 0;
@@ -136,6 +140,8 @@ export class History {
   started(lastSeq: number): void {
     const sequence = this.sequence();
     if (lastSeq > sequence.length) throw new Error(`model: start at seq ${lastSeq} beyond the ${sequence.length} changes known`);
+    this.pastLives.unshift({ base: this.settled.length, changes: this.life });
+    if (this.pastLives.length > PAST_LIVES_KEPT) this.pastLives.pop();
     this.settled = sequence.slice(0, lastSeq);
     this.life = [];
     this.lifeRefused = [];
@@ -162,17 +168,21 @@ export class History {
   }
 
   /**
-   * Why a state with `masks` at `seq` is not the model's: which refused changes of this life it
-   * holds, if taking them back in explains it; else null.
+   * Why a state with `masks` at `seq` is not the model's: which refused changes of this or a recent
+   * process life it holds, if taking them back in explains it; else null.
    */
   explain(seq: number, masks: readonly number[]): string | null {
-    const everything = [...this.settled, ...this.life];
-    if (seq > everything.length) return null;
-    const state = new Array<number>(this.lists.length).fill(0);
-    for (const change of everything.slice(0, seq)) state[change.list] = change.op === 'add' ? state[change.list]! | change.mask : state[change.list]! & ~change.mask;
-    if (state.some((mask, l) => mask !== masks[l])) return null;
-    const back = everything.slice(0, seq).filter((change) => change.outcome === 'rejected');
-    return back.length === 0 ? null : `it holds refused change${back.length > 1 ? 's' : ''} ${back.map((change) => `#${change.id} (${change.detail})`).join(', ')}`;
+    const lives = [{ base: this.settled.length, changes: this.life }, ...this.pastLives];
+    for (const { base, changes } of lives) {
+      if (base > this.settled.length || seq > base + changes.length) continue;
+      const everything = [...this.settled.slice(0, base), ...changes];
+      const state = new Array<number>(this.lists.length).fill(0);
+      for (const change of everything.slice(0, seq)) state[change.list] = change.op === 'add' ? state[change.list]! | change.mask : state[change.list]! & ~change.mask;
+      if (state.some((mask, l) => mask !== masks[l])) continue;
+      const back = everything.slice(0, seq).filter((change) => change.outcome === 'rejected');
+      if (back.length > 0) return `it holds refused change${back.length > 1 ? 's' : ''} ${back.map((change) => `#${change.id} (${change.detail})`).join(', ')}`;
+    }
+    return null;
   }
 
   /** SHA-256 of the state `masks` in the engine's digest format: lists by organisation then project, areas ascending. */

@@ -32,7 +32,7 @@ import { FAULT_KINDS, SimulatedDisk, type BitFlip, type CrashKind, type DiskOpti
 import { installSynchronousFsPromises } from './synchronous-fs.js';
 
 /** Steps of one seed unless told otherwise. */
-export const SEED_STEPS_DEFAULT = 1000;
+export const SEED_STEPS_DEFAULT = 600;
 /** A timer period no run reaches: the engine's timers never fire, so only the seed orders events. */
 const NEVER_MS = 1_000_000_000;
 /** Refusals that tell the client its change was not made. Any other error leaves the outcome unknown. */
@@ -245,7 +245,7 @@ export class SeedRun {
   constructor(readonly seed: number, private readonly options: SeedOptions = {}) {
     this.dice = new Dice(seed);
     this.segmentBytesMax = this.dice.pick([512, 1024, 2048, 4096, 8192, 16384]);
-    this.snapshotLogBytes = this.dice.pick([1024, 4096, 16384, 65536]);
+    this.snapshotLogBytes = this.dice.pick([2048, 8192, 32768]);
   }
 
   async run(): Promise<SeedReport> {
