@@ -17,7 +17,7 @@ import { runCrashCycles } from './crash-cycles.js';
 import { formatFailure, runSeed, SEED_STEPS_DEFAULT, type SeedFigures } from './simulator/run-seed.js';
 
 /** Seeds one child runs before it is replaced: memory a run leaves behind (a dead writer's promises) stays bounded. */
-const SEEDS_PER_CHILD = 250;
+const SEEDS_PER_CHILD = 200;
 const PROGRESS_EVERY_MS = 10_000;
 
 interface SeedResult {

@@ -83,7 +83,13 @@ interface OpenFile {
   readonly id: number | null;
 }
 
-const NEVER: Promise<never> = new Promise<never>(() => undefined);
+/**
+ * What a dead process's call returns: a promise that never settles, a new one each time, so that
+ * nothing holds on to the dead process's frozen continuations and they are collected.
+ */
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
+}
 
 function errnoError(code: string, call: string, target: string): NodeJS.ErrnoException {
   const error = new Error(`${code}: simulated ${code === 'EIO' ? 'i/o error' : 'full disk'}, ${call} '${target}'`) as NodeJS.ErrnoException;
@@ -218,14 +224,14 @@ export class SimulatedDisk {
 
   /** The gate every call of a live process goes through: hook, crash, fault, then the work. */
   call<T>(process: SimulatedProcess, kind: CallKind, target: string, work: () => T, effects: { fault?: () => void; crash?: () => void } = {}): Promise<T> {
-    if (process.dead) return NEVER;
+    if (process.dead) return never();
     const gate = this.beforeCall?.(kind) ?? null;
     if (gate === null) return this.perform(process, kind, target, work, effects);
     return gate.then(() => this.perform(process, kind, target, work, effects));
   }
 
   private perform<T>(process: SimulatedProcess, kind: CallKind, target: string, work: () => T, effects: { fault?: () => void; crash?: () => void }): Promise<T> {
-    if (process.dead) return NEVER;
+    if (process.dead) return never();
     this.calls++;
     this.record(`${process.name} ${kind} ${target}`);
     if (this.crash !== null && --this.crash.countdown === 0) {
@@ -235,7 +241,7 @@ export class SimulatedDisk {
       this.event(`CRASH (${crashKind}) at call ${this.calls}: ${kind} ${target}`);
       this.lastCrash = crashKind;
       this.kill(process);
-      return NEVER;
+      return never();
     }
     const fault = this.takeFault(kind);
     if (fault !== null) {
