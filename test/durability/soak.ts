@@ -75,22 +75,12 @@ function addFigures(total: Partial<SeedFigures>, figures: SeedFigures): void {
   for (const [key, value] of Object.entries(figures) as [keyof SeedFigures, number][]) total[key] = (total[key] ?? 0) + value;
 }
 
-/** The parent: hands seeds to `jobs` children one at a time (so a slow seed never idles the other), replacing each child that leaves. */
-async function manySeeds(first: number, count: number, steps: number, jobs: number): Promise<number> {
-  const started = Date.now();
-  const queue = Array.from({ length: count }, (_, i) => first + i);
-  const failures: SeedResult[] = [];
-  const totals: Partial<SeedFigures> = {};
-  let finished = 0;
-  let cpuMs = 0;
-  let lastProgress = Date.now();
-  process.stdout.write(`simulator: seeds ${first} .. ${first + count - 1}, ${steps} steps each, ${jobs} processes\n`);
-  const progress = (): void => {
-    const minutes = (Date.now() - started) / 60_000;
-    const eta = finished === 0 ? 0 : (minutes / finished) * (count - finished);
-    process.stdout.write(`  ${finished}/${count} seeds, ${failures.length} failing, ${minutes.toFixed(1)} min, ${(cpuMs / Math.max(1, finished)).toFixed(0)} ms CPU a seed, about ${eta.toFixed(1)} min left\n`);
-  };
-  await new Promise<void>((resolve, reject) => {
+/**
+ * Hands the seeds of `queue` to `jobs` children one at a time (so a slow seed never idles the
+ * others), replacing each child that leaves; resolves once every seed has been answered.
+ */
+function runInChildren(queue: number[], steps: number, jobs: number, onResult: (result: SeedResult) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let children = 0;
     const launch = (): void => {
       if (queue.length === 0) {
@@ -101,25 +91,10 @@ async function manySeeds(first: number, count: number, steps: number, jobs: numb
       const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       let current: number | null = null;
       child.on('error', () => undefined); // a send racing the child's planned exit; 'exit' below requeues its seed
-      const next = (): void => {
+      child.on('message', (message: SeedResult | { ready: true }) => {
+        if (!('ready' in message)) onResult(message);
         current = queue.shift() ?? null;
         child.send(current === null ? { stop: true } : { seed: current, steps });
-      };
-      child.on('message', (message: SeedResult | { ready: true }) => {
-        if (!('ready' in message)) {
-          finished++;
-          cpuMs += message.cpuMs;
-          addFigures(totals, message.figures);
-          if (message.failure !== null) {
-            failures.push(message);
-            process.stdout.write(`${message.failure.split('\n')[0]}\n  replay: npm run soak -- --seed ${message.seed}\n`);
-          }
-          if (Date.now() - lastProgress > PROGRESS_EVERY_MS) {
-            lastProgress = Date.now();
-            progress();
-          }
-        }
-        next();
       });
       child.on('exit', (code) => {
         children--;
@@ -132,6 +107,35 @@ async function manySeeds(first: number, count: number, steps: number, jobs: numb
       });
     };
     for (let j = 0; j < jobs; j++) launch();
+  });
+}
+
+/** The parent: runs seeds first .. first+count-1 in children, printing progress and every failure. */
+async function manySeeds(first: number, count: number, steps: number, jobs: number): Promise<number> {
+  const started = Date.now();
+  const failures: SeedResult[] = [];
+  const totals: Partial<SeedFigures> = {};
+  let finished = 0;
+  let cpuMs = 0;
+  let lastProgress = Date.now();
+  process.stdout.write(`simulator: seeds ${first} .. ${first + count - 1}, ${steps} steps each, ${jobs} processes\n`);
+  const progress = (): void => {
+    const minutes = (Date.now() - started) / 60_000;
+    const eta = finished === 0 ? 0 : (minutes / finished) * (count - finished);
+    process.stdout.write(`  ${finished}/${count} seeds, ${failures.length} failing, ${minutes.toFixed(1)} min, ${(cpuMs / Math.max(1, finished)).toFixed(0)} ms CPU a seed, about ${eta.toFixed(1)} min left\n`);
+  };
+  await runInChildren(Array.from({ length: count }, (_, i) => first + i), steps, jobs, (result) => {
+    finished++;
+    cpuMs += result.cpuMs;
+    addFigures(totals, result.figures);
+    if (result.failure !== null) {
+      failures.push(result);
+      process.stdout.write(`${result.failure.split('\n')[0]}\n  replay: npm run soak -- --seed ${result.seed}\n`);
+    }
+    if (Date.now() - lastProgress > PROGRESS_EVERY_MS) {
+      lastProgress = Date.now();
+      progress();
+    }
   });
   progress();
   process.stdout.write(`figures over all seeds: ${JSON.stringify(totals)}\n`);
