@@ -570,6 +570,7 @@ export class SeedRun {
    */
   private async start(reason: string): Promise<void> {
     let minimumSeq = this.history.acknowledgedSeq;
+    let repaired = false;
     for (let attempt = 1; attempt <= START_ATTEMPTS_MAX; attempt++) {
       const process = this.disk.newProcess(`writer${++this.processCount}`);
       const faultsBefore = this.disk.faultsFired;
@@ -581,7 +582,7 @@ export class SeedRun {
         continue;
       }
       if (opened.kind === 'value') {
-        this.started({ dnc: opened.value, process }, minimumSeq, reason);
+        this.started({ dnc: opened.value, process }, minimumSeq, repaired ? `${reason} and idnc repair` : reason);
         return;
       }
       this.disk.kill(process);
@@ -592,6 +593,7 @@ export class SeedRun {
       if (code === 'DATA_CORRUPT' && (faultHit || this.refusalExcused(opened.error))) {
         this.figures.refusedStarts++;
         minimumSeq = await this.repair();
+        repaired = true;
         continue;
       }
       this.fail(`${reason}: the start was refused with ${code} although ${this.refusalContext()}: ${messageOf(opened.error)}`);
