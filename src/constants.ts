@@ -105,6 +105,13 @@ export const LOG_RECORD_NUMBERS_MAX = 1_048_576;
 export const LOG_RECORD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 /** A new segment is started once the current one exceeds this size (snapshots remove old ones). */
 export const LOG_SEGMENT_BYTES_MAX = 32 * 1024 * 1024;
+/**
+ * Recovery and `idnc verify` read a segment in chunks of this many bytes (plus the record that
+ * straddles a chunk's end): above a full segment and its last batch, so a normal segment is one
+ * read, while a bigger one (a bulk change written past the rotation size) never needs more memory
+ * than this + LOG_RECORD_BODY_BYTES_MAX + one record header.
+ */
+export const LOG_READ_CHUNK_BYTES = 64 * 1024 * 1024;
 /** The log writer's reused write buffer (a batch of about 800 single adds); bigger batches allocate. */
 export const LOG_WRITE_SCRATCH_BYTES = 64 * 1024;
 /** `--fsync interval`: the window of acknowledged changes a power loss may cost. */
@@ -118,10 +125,20 @@ export const SNAPSHOT_END_MAGIC = 'IDNE';
 export const SNAPSHOT_FORMAT_VERSION = 1;
 /** Snapshots kept: the newest and the one before it (recovery falls back to it if the newest is bad). */
 export const SNAPSHOTS_KEPT = 2;
+/** First bytes of the durable-seq mark (src/persist/durable-mark.ts); the 1 is its format version. */
+export const DURABLE_MARK_MAGIC = 'IDNCDSQ1';
+/** The mark: magic, epoch, base seq, seq (8 bytes each), 4 reserved, CRC-32: one write, one page. */
+export const DURABLE_MARK_BYTES = 40;
+/** Reads of the mark before a bad checksum counts as damage, not as a rewrite caught half done. */
+export const DURABLE_MARK_READ_ATTEMPTS = 5;
 /** After a failed append, how often the writer probes whether the disk takes writes again. */
 export const STORAGE_PROBE_INTERVAL_MS = 1000;
 /** Bytes the probe writes and flushes: one page, enough to see ENOSPC on a full file system. */
 export const STORAGE_PROBE_BYTES = 4096;
+/** Format version of a rejected-records marker (src/persist/rejected-records.ts). */
+export const REJECTED_MARKER_FORMAT_VERSION = 1;
+/** A marker is under 200 bytes of JSON: a bigger file is not one idnc wrote, and is not parsed. */
+export const REJECTED_MARKER_BYTES_MAX = 4096;
 
 // --- HTTP API and API keys (src/http/, src/keys/, src/config.ts) ---
 
@@ -162,6 +179,8 @@ export const KEYS_FILE_MODE = 0o600;
 export const WRITER_LOCK_WAIT_MS = 1000;
 /** Mode of files idnc creates in a data directory: they hold or describe personal data (owner only). */
 export const FILE_MODE_OWNER_ONLY = 0o600;
+/** Mode of a data directory idnc creates: only its owner may list or enter it. */
+export const DIRECTORY_MODE_OWNER_ONLY = 0o700;
 export const KEYS_FILE_FORMAT_VERSION = 1;
 /** Random bytes of a key's secret (256 bits; the issue asks for at least 128). */
 export const API_KEY_SECRET_BYTES = 32;
@@ -218,6 +237,10 @@ export const AUTH_BLOCK_MS_MAX = 5 * 60 * 1000;
 export const AUTH_TRACKED_ADDRESSES_MAX = 100_000;
 /** An incoming `x-request-id` is used (and logged) only if it is this short and of safe characters. */
 export const REQUEST_ID_CHARS_MAX = 64;
+/** Digits an incoming `x-request-id` may hold: seven could be a local phone number, ten a full one. */
+export const REQUEST_ID_DIGITS_MAX = 6;
+/** Rounds of percent-decoding before a logged path is masked: a number encoded twice is still found. */
+export const LOG_PERCENT_DECODE_ROUNDS_MAX = 4;
 /**
  * A request that takes at least this long (ms) is logged at info even when it succeeded and the
  * access log is off: a pdnc request answers in well under a millisecond, so this marks trouble.

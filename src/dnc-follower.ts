@@ -5,14 +5,21 @@
 // events are unreliable), applying each with recovery's own `applyRecord`. It never writes to the
 // data directory and never takes the writer lock.
 //
+// It applies only what the writer has acknowledged: records up to the writer's durable-seq mark
+// (src/persist/durable-mark.ts), read before the log, at load and on every check (see log-tail.ts).
+//
 // When records it needs are gone (the writer removed segments after a snapshot while this process
 // was not reading, or `idnc repair` cut the log), it loads the newest snapshot and log into a NEW
 // store and swaps it in at once: reads are synchronous, so they see the old state or the new one.
+// When the directory holds less than the mark says was acknowledged, the load is swapped in but
+// never counts as current: the follower goes stale and loads again until the writer (restarted,
+// with a new mark) or a repair makes the directory whole.
 //
-// Freshness: `lagMs` is the time since the start of the last check that found every complete record
-// on disk applied. So every change the writer acknowledged more than `lagMs` ago is visible here;
-// while healthy it stays below the poll interval plus one read, and it grows without bound when this
-// process cannot keep up or cannot read the log. 'stale' / 'fresh' fire when it crosses `staleAfterMs`.
+// Freshness: `lagMs` is the time since the start of the last check that found every record the
+// writer had acknowledged applied. So every change the writer acknowledged more than `lagMs` ago is
+// visible here; while healthy it stays below the poll interval plus one read, and it grows without
+// bound when this process cannot keep up or cannot read the log. 'stale' / 'fresh' fire when it
+// crosses `staleAfterMs`.
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -27,6 +34,7 @@ import {
 } from './constants.js';
 import { Dnc, type ChangeOperation, type EngineLogger, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
+import { readDurableMark, type MarkRead } from './persist/durable-mark.js';
 import { nodeFileSystem } from './persist/file-system.js';
 import { LogTail, type TailPosition } from './persist/log-tail.js';
 import { applyRecord, recoverDataDir, type RecoveryResult } from './persist/recovery.js';
@@ -60,6 +68,14 @@ export interface DncFollowerOptions extends OpenDncOptions {
 
 export type FollowerEvent = 'stale' | 'fresh' | 'applied';
 
+/** A loaded state; `short`: why it holds less than the writer acknowledged (null when it does not). */
+interface Loaded {
+  readonly store: DncStore;
+  readonly tail: LogTail;
+  readonly at: number;
+  readonly short: string | null;
+}
+
 const stderrLogger: EngineLogger = {
   info: () => undefined,
   warn: (message) => process.stderr.write(`idnc warning: ${message}\n`),
@@ -87,14 +103,17 @@ export class DncFollower extends Dnc {
   private isStale = false;
   private reloadReason: string | null = null;
   private reloadNotBefore = 0;
+  private lastReloadReason = '';
   private lastProblem = '';
   private checkWanted = false;
+  /** The record past the writer's mark seen at the last checks, and since when it stays there. */
+  private unacknowledged: { readonly seq: number; readonly since: number } | null = null;
   private checking: Promise<void> | null = null;
   private watcher: fs.FSWatcher | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  private constructor(private readonly options: DncFollowerOptions, loaded: { store: DncStore; tail: LogTail; at: number }) {
+  private constructor(private readonly options: DncFollowerOptions, loaded: Loaded) {
     super();
     this.dataDir = path.resolve(options.dataDir);
     this.logger = options.logger ?? stderrLogger;
@@ -104,6 +123,7 @@ export class DncFollower extends Dnc {
     this.store = loaded.store;
     this.tail = loaded.tail;
     this.currentAsOf = loaded.at;
+    if (loaded.short !== null) this.loadedShort(loaded.short);
   }
 
   /** Loads the directory's newest snapshot and log, then follows the writer until close(). */
@@ -180,19 +200,45 @@ export class DncFollower extends Dnc {
     return result;
   }
 
-  /** Snapshot + log into a fresh store, retried: the writer may remove files while they are read. */
-  private static async load(dataDir: string, logger: EngineLogger): Promise<{ store: DncStore; tail: LogTail; at: number }> {
+  /**
+   * Snapshot + log into a fresh store, retried: the writer may remove files while they are read,
+   * or restart (a new epoch in its mark) while they are loaded.
+   */
+  private static async load(dataDir: string, logger: EngineLogger): Promise<Loaded> {
     for (let attempt = 1; ; attempt++) {
-      const at = Date.now();
-      const store = new DncStore();
+      let failure: unknown;
       try {
-        const result = await recoverDataDir(store, { dataDir, fileSystem: nodeFileSystem, logger, mode: 'read' });
-        return { store, tail: new LogTail(dataDir, positionAfter(result)), at };
+        const loaded = await DncFollower.loadAtMark(dataDir, logger);
+        if (loaded !== null) return loaded;
+        failure = new Error(`the writer of ${dataDir} restarted during each of ${attempt} loads`);
       } catch (error) {
-        if (attempt >= FOLLOWER_LOAD_ATTEMPTS) throw error;
-        await pause(FOLLOWER_LOAD_RETRY_MS);
+        failure = error;
       }
+      if (attempt >= FOLLOWER_LOAD_ATTEMPTS) throw failure;
+      await pause(FOLLOWER_LOAD_RETRY_MS);
     }
+  }
+
+  /**
+   * Loads up to the durable-seq mark read before it; null when the mark's epoch changed by the time
+   * the current segment is open (that file may not be the one loaded: load again).
+   */
+  private static async loadAtMark(dataDir: string, logger: EngineLogger): Promise<Loaded | null> {
+    const at = Date.now();
+    const before = await readDurableMark(dataDir);
+    if (before.kind === 'unreadable') throw new IdncError('DATA_CORRUPT', `${before.detail} in ${dataDir}: followers wait until the writer rewrites it`);
+    const mark = before.kind === 'ok' ? before.mark : null;
+    const store = new DncStore();
+    const upTo = mark === null ? {} : { upToSeq: mark.seq };
+    const result = await recoverDataDir(store, { dataDir, fileSystem: nodeFileSystem, logger, mode: 'read', ...upTo });
+    const tail = new LogTail(dataDir, positionAfter(result), mark?.epoch ?? null);
+    await tail.openSegment();
+    if (markEpoch(await readDurableMark(dataDir)) !== markEpoch(before)) {
+      await tail.close();
+      return null;
+    }
+    const short = mark !== null && result.lastSeq < mark.seq ? `the writer acknowledged up to seq ${mark.seq} but ${dataDir} holds only up to seq ${result.lastSeq}` : null;
+    return { store, tail, at, short };
   }
 
   private start(): void {
@@ -237,25 +283,41 @@ export class DncFollower extends Dnc {
 
   private async checkOnce(): Promise<void> {
     const startedAt = Date.now();
-    if (this.reloadReason !== null && !(await this.reload())) return;
+    // While a reload waits for its retry time the tail goes on: it applies only what it can prove
+    // continues this state, and a restarted writer that continues from here makes it current.
+    const reloadDue = this.reloadReason !== null && startedAt >= this.reloadNotBefore;
+    if (reloadDue && !(await this.reload())) return;
     const before = this.tail.lastSeq;
     const outcome = await this.tail.read((record) => applyRecord(this.store, record));
     if (this.tail.lastSeq !== before) this.applied();
     if (outcome.kind === 'current') {
-      this.currentAsOf = startedAt;
+      this.currentAsOf = this.unacknowledgedSince(outcome.unacknowledgedSeq, startedAt);
       this.lastProblem = '';
+      this.reloadReason = null;
+      this.lastReloadReason = '';
     } else if (outcome.kind === 'behind') {
       this.reloadReason = outcome.reason;
-      this.checkWanted = true;
+      if (Date.now() >= this.reloadNotBefore) this.checkWanted = true;
     } else this.problem(`${outcome.detail}; waiting for the writer (see idnc verify)`);
     this.updateStale();
   }
 
+  /**
+   * When this follower was last known current. A record written past the writer's mark is not
+   * acknowledged yet; a live writer acknowledges it within an fdatasync. If the same record stays
+   * there (the writer died or hangs with it, and a restart would recover it as acknowledged), this
+   * follower counts as current only as of when it first saw it, so its lag grows and it goes stale.
+   */
+  private unacknowledgedSince(seq: number | null, startedAt: number): number {
+    if (seq !== this.unacknowledged?.seq) this.unacknowledged = seq === null ? null : { seq, since: startedAt };
+    return this.unacknowledged?.since ?? startedAt;
+  }
+
   /** Loads the newest snapshot + log into a new store and swaps it in; false when it failed. */
   private async reload(): Promise<boolean> {
-    if (Date.now() < this.reloadNotBefore) return false;
-    this.logger.warn(`reloading ${this.dataDir} from its newest snapshot: ${this.reloadReason}`);
-    let loaded: { store: DncStore; tail: LogTail; at: number };
+    if (this.reloadReason !== this.lastReloadReason) this.logger.warn(`reloading ${this.dataDir} from its newest snapshot: ${this.reloadReason}`);
+    this.lastReloadReason = this.reloadReason ?? '';
+    let loaded: Loaded;
     try {
       loaded = await DncFollower.load(this.dataDir, this.logger);
     } catch (error) {
@@ -275,8 +337,19 @@ export class DncFollower extends Dnc {
     this.store = loaded.store;
     this.tail = loaded.tail;
     this.reloadReason = null;
+    if (loaded.short !== null) this.loadedShort(loaded.short);
     if (loaded.tail.lastSeq !== previousSeq) this.applied();
     return true;
+  }
+
+  /**
+   * The directory holds less than the writer acknowledged: not current (lagMs keeps growing). The
+   * tail still follows, so a restarted writer that continues from here is followed at once; else
+   * the next check is 'behind' again and loads again after FOLLOWER_RELOAD_RETRY_MS.
+   */
+  private loadedShort(short: string): void {
+    this.reloadNotBefore = Date.now() + FOLLOWER_RELOAD_RETRY_MS;
+    this.problem(`${short}; waiting for the writer or idnc repair`);
   }
 
   private applied(): void {
@@ -298,6 +371,11 @@ export class DncFollower extends Dnc {
     this.lastProblem = message;
     this.logger.error(message);
   }
+}
+
+/** The epoch of a mark read, or what stands for it when there is none; equal reads, equal values. */
+function markEpoch(read: MarkRead): string {
+  return read.kind === 'ok' ? read.mark.epoch : read.kind;
 }
 
 /** Where following continues after a load: after the last record of the log's last segment. */

@@ -3,10 +3,13 @@
 // group commit, and the snapshot schedule (every snapshotIntervalMs when something changed, when the
 // log since the last snapshot exceeds snapshotLogBytes, and on close). Writes go on while a snapshot
 // is written: the state is serialised synchronously at one seq, the file is written asynchronously.
+// A writer that fail-stops (src/persist/log-writer.ts) gets no more snapshots, not even at close:
+// memory may lack a durable change, which only a replay of the log at the next start brings back.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  DIRECTORY_MODE_OWNER_ONLY,
   LOG_RECORD_NUMBERS_MAX,
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
@@ -15,6 +18,7 @@ import {
 import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
+import { DurableMarkWriter } from './persist/durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
 import { LogWriter, type OpenSegment } from './persist/log-writer.js';
 import type { LogChange } from './persist/record.js';
@@ -38,6 +42,12 @@ export interface DurableDncOptions extends OpenDncOptions {
    * caller's error, although the change is stored.
    */
   readonly afterCommit?: (seq: number) => Promise<void>;
+  /**
+   * Called once if the log writer fail-stops (a durable change failed to apply, or a rejected batch
+   * could not be cut from the log): writes and snapshots are refused from then on, and only a
+   * restart (which replays the log or refuses until `idnc repair`) resumes. `idnc serve` exits.
+   */
+  readonly onWriterStopped?: (reason: string) => void;
 }
 
 /** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
@@ -60,11 +70,11 @@ function checkPositive(value: number | undefined, name: string, fallback: number
 }
 
 /**
- * Creates `dataDir` and any missing parents, flushing the parent of each directory created: a new
+ * Creates `dataDir` and any missing parents (owner-only: the files hold personal data), flushing the parent of each directory created: a new
  * directory's entry must survive power loss as much as the files written in it.
  */
 async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Promise<void> {
-  const firstCreated = await fs.promises.mkdir(dataDir, { recursive: true });
+  const firstCreated = await fs.promises.mkdir(dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
   if (firstCreated === undefined) return;
   for (let created = dataDir; ; created = path.dirname(created)) {
     await fileSystem.fsyncDirectory(path.dirname(created));
@@ -75,6 +85,8 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
 export class DurableDnc extends Dnc {
   private writer: LogWriter | null = null;
   private lock: WriterLock | null = null;
+  private mark: DurableMarkWriter | null = null;
+  private markFailed = false;
   private readonly logger: EngineLogger;
   private readonly fileSystem: PersistFileSystem;
   private readonly readOnly: boolean;
@@ -82,6 +94,8 @@ export class DurableDnc extends Dnc {
   private readonly snapshotIntervalMs: number;
   private readonly snapshotLogBytes: number;
   private snapshotSeq = 0;
+  /** Seqs of the snapshots known to be good: the one recovery loaded and those this process wrote. */
+  private readonly goodSnapshotSeqs = new Set<number>();
   private recoveredSeq = 0;
   private logBytesAtSnapshot = 0;
   private lastSnapshotAtMs: number | null = null;
@@ -114,10 +128,12 @@ export class DurableDnc extends Dnc {
     dnc.lock = await acquireWriterLock(dnc.dataDir, dnc.fileSystem, dnc.logger);
     try {
       const recovered = await dnc.recover();
+      dnc.mark = await DurableMarkWriter.open(dnc.fileSystem, dnc.dataDir, recovered.lastSeq);
       dnc.writer = await dnc.openWriter(recovered);
       // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
       dnc.logBytesAtSnapshot = -recovered.replayedBytes;
     } catch (error) {
+      await dnc.mark?.close(dnc.recoveredSeq).catch(() => undefined);
       await dnc.lock.release();
       throw error;
     }
@@ -164,12 +180,16 @@ export class DurableDnc extends Dnc {
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     if (this.writer === null) return;
     await this.writer.drain();
-    try {
-      await this.snapshotOnce();
-    } catch (error) {
-      this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+    if (this.writer.status.state === 'stopped') this.logger.warn('no final snapshot: the log writer stopped, and the next start replays the log');
+    else {
+      try {
+        await this.snapshotOnce();
+      } catch (error) {
+        this.logger.error(`final snapshot failed (${(error as Error).message}); the log still holds every change`);
+      }
     }
     await this.writer.close();
+    await this.mark?.close(this.writer.durableSeq).catch((error: Error) => this.logger.error(`flushing the durable-seq mark at close failed: ${error.message}`));
     await this.lock?.release();
   }
 
@@ -177,6 +197,7 @@ export class DurableDnc extends Dnc {
     const mode = this.readOnly ? 'read' : 'write';
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
     this.snapshotSeq = result.snapshotSeq;
+    if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
     this.recoveredSeq = result.lastSeq;
     if (result.snapshotPath !== null) {
       this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
@@ -216,10 +237,27 @@ export class DurableDnc extends Dnc {
           this.snapshotIfLogLarge();
         },
         onFsync: this.options.fsyncObserver,
+        onStopped: this.options.onWriterStopped,
+        onDurable: (seq) => this.advanceMark(seq),
       },
       segment,
       lastSeq,
     );
+  }
+
+  /**
+   * Followers apply nothing above the mark. A failed write of it leaves them behind, never wrong:
+   * the batch is durable, so it is still acknowledged, and the next batch writes the mark again.
+   */
+  private async advanceMark(seq: number): Promise<void> {
+    try {
+      await this.mark!.write(seq);
+      if (this.markFailed) this.logger.warn('the durable-seq mark is written again: followers catch up');
+      this.markFailed = false;
+    } catch (error) {
+      if (!this.markFailed) this.logger.error(`writing the durable-seq mark failed (${(error as Error).message}): followers do not see seq ${seq} until it is written`);
+      this.markFailed = true;
+    }
   }
 
   private async createSegment(firstSeq: number): Promise<OpenSegment> {
@@ -262,6 +300,7 @@ export class DurableDnc extends Dnc {
 
   private snapshotIfChanged(): void {
     if (this.snapshotRunning !== null || this.writer === null || this.writer.durableSeq === this.snapshotSeq) return;
+    if (this.writer.status.state === 'stopped') return;
     this.snapshotOnce().catch((error: Error) => this.logger.error(`snapshot failed (${error.message}); the log still holds every change, retrying later`));
   }
 
@@ -284,7 +323,10 @@ export class DurableDnc extends Dnc {
 
   private async writeSnapshotNow(): Promise<void> {
     const writer = this.writer;
-    if (writer === null || writer.durableSeq === this.snapshotSeq) return;
+    if (writer === null) return;
+    const { state, reason } = writer.status;
+    if (state === 'stopped') throw new IdncError('STORAGE_UNAVAILABLE', `no snapshot is written: ${reason}`);
+    if (writer.durableSeq === this.snapshotSeq) return;
     const started = performance.now();
     const seq = writer.durableSeq;
     const captured = captureStore(this.store);
@@ -297,6 +339,7 @@ export class DurableDnc extends Dnc {
       captured.release();
     }
     this.snapshotSeq = seq;
+    this.goodSnapshotSeqs.add(seq);
     this.logBytesAtSnapshot = bytesMark;
     this.lastSnapshotAtMs = Date.now();
     this.lastSnapshotDurationMs = performance.now() - started;
@@ -307,16 +350,20 @@ export class DurableDnc extends Dnc {
   }
 
   /**
-   * Keeps the newest SNAPSHOTS_KEPT snapshots and removes the log segments the oldest kept one
-   * covers, so recovery can still fall back to that snapshot if the newest fails its checks.
+   * Keeps the newest SNAPSHOTS_KEPT snapshots known to be good (a snapshot that failed its checks at
+   * recovery would not help it) and removes older snapshots and the log segments the oldest kept one
+   * covers, so recovery can still fall back to that one if the newest fails its checks.
    */
   private async removeCovered(): Promise<number> {
     const { snapshots, segments } = await listDataDir(this.dataDir);
-    const doomed = snapshots.slice(SNAPSHOTS_KEPT).map((snapshot) => snapshot.path);
-    const coveredSeq = snapshots.length >= SNAPSHOTS_KEPT ? snapshots[SNAPSHOTS_KEPT - 1]!.lastSeq : 0;
+    const good = snapshots.filter((snapshot) => this.goodSnapshotSeqs.has(snapshot.lastSeq));
+    if (good.length < SNAPSHOTS_KEPT) return 0;
+    const coveredSeq = good[SNAPSHOTS_KEPT - 1]!.lastSeq;
+    const doomed = snapshots.filter((snapshot) => snapshot.lastSeq < coveredSeq).map((snapshot) => snapshot.path);
     for (let i = 0; i + 1 < segments.length; i++) {
       if (segments[i + 1]!.firstSeq - 1 <= coveredSeq) doomed.push(segments[i]!.path);
     }
+    for (const seq of this.goodSnapshotSeqs) if (seq < coveredSeq) this.goodSnapshotSeqs.delete(seq);
     for (const file of doomed) await this.fileSystem.unlink(file).catch(() => undefined);
     if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
     return doomed.length;

@@ -18,7 +18,7 @@ import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 
 // The number path of isBlocked reads these through module-local names: V8 loads an imported binding
 // from its module cell, with a hole check, at every use in optimised code, where a module's own
-// const is folded into the code (what this and the rest of the number path saved: README, Design).
+// const is folded into the code (what this and the rest of the number path saved: docs/design.md).
 const REST_MODULUS = AREA_REST_MODULUS;
 const isValidSplitNumber = isValidSplit;
 

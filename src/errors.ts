@@ -12,6 +12,7 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_NUMBERS: { statusCode: 413, summary: 'the request carries more numbers than allowed' },
   RATE_LIMITED: { statusCode: 429, summary: 'too many requests for this API key' },
   STORAGE_UNAVAILABLE: { statusCode: 503, summary: 'changes cannot be stored right now' },
+  STORED_NOT_APPLIED: { statusCode: 503, summary: 'the change is stored in the log but could not be applied; the writer stopped and a restart replays it' },
   READ_ONLY: { statusCode: 403, summary: 'this instance is a read-only follower' },
   CLOSED: { statusCode: 503, summary: 'the engine has been closed' },
   WAIT_TIMEOUT: { statusCode: 504, summary: 'a change was not applied where it is read within the time allowed' },

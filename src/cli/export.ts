@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConfigError, resolveDataDir } from '../config.js';
-import { EXPORT_WRITE_NUMBERS } from '../constants.js';
+import { EXPORT_WRITE_NUMBERS, FILE_MODE_OWNER_ONLY } from '../constants.js';
 import { openDnc, type Dnc } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
@@ -65,7 +65,7 @@ export async function runExport(flags: ExportFlags): Promise<number> {
 async function writeFile(dnc: Dnc, address: ListAddress, format: string, out: string): Promise<number> {
   const target = path.resolve(out);
   const temporary = `${target}.${process.pid}.tmp`;
-  const stream = fs.createWriteStream(temporary, { flags: 'wx' });
+  const stream = fs.createWriteStream(temporary, { flags: 'wx', mode: FILE_MODE_OWNER_ONLY });
   try {
     const count = await writeList(dnc, address, format, stream);
     await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));

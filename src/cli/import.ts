@@ -1,8 +1,9 @@
 // `idnc import FILE...`: loads numbers in bulk. Offline (the default) it opens the data directory as
-// its writer, so it refuses at once, pointing to --url/--key, when a server holds it; the whole input
+// its writer, so it refuses at once, pointing to --url, when a server holds it; the whole input
 // is read and checked first (atomic by default: one invalid row and nothing is imported), then it
-// lands as ONE durable change through Dnc.addNumbers. Online (--url, --key) the same checked input
-// goes to a running server's POST /v1/import in batches (src/cli/import-online.ts).
+// lands as ONE durable change through Dnc.addNumbers. Online (--url) the same checked input
+// goes to a running server's POST /v1/import in batches (src/cli/import-online.ts), with the key
+// from IDNC_KEY or --key-file (src/cli/import-key.ts).
 // Exit codes: 0 done, 1 refused (invalid rows, bad flags, locked directory, server error).
 
 import type { Command } from 'commander';
@@ -13,6 +14,7 @@ import { readInputs, type ReadResult } from '../bulk/read-inputs.js';
 import { openDnc, type Dnc } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress } from '../store/list-id.js';
+import { checkKeyTransport, resolveImportKey } from './import-key.js';
 import { importOnline } from './import-online.js';
 import { startProgress } from './import-progress.js';
 
@@ -26,6 +28,8 @@ export interface ImportFlags {
   format?: string;
   url?: string;
   key?: string;
+  keyFile?: string;
+  insecure?: boolean;
 }
 
 export interface ImportSummary {
@@ -48,7 +52,9 @@ export function registerImportCommand(program: Command): void {
     .option('--column <n|name>', 'CSV/TSV column holding the number: 1-based index or header name (default 1)')
     .option('--format <format>', 'text | csv | tsv (default: from the extension, else from the first line)')
     .option('--url <url>', 'import through a running server (its POST /v1/import) instead of the data directory')
-    .option('--key <key>', 'API key with write scope, with --url')
+    .option('--key-file <file>', 'file holding the API key (write scope) for --url; or set IDNC_KEY')
+    .option('--key <key>', 'API key on the command line (visible to other users in ps: prefer IDNC_KEY or --key-file)')
+    .option('--insecure', 'allow --url over plain http to a host other than this machine (the key crosses in clear text)')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = await runImport(files, flags);
     });
@@ -72,7 +78,11 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
   try {
     const column = parseColumn(flags.column);
     const format = parseFormat(flags.format);
-    if ((flags.url === undefined) !== (flags.key === undefined)) throw new ConfigError('--url and --key go together');
+    if (flags.url === undefined && (flags.key !== undefined || flags.keyFile !== undefined || flags.insecure === true)) {
+      throw new ConfigError('--key, --key-file and --insecure go with --url');
+    }
+    const key = flags.url === undefined ? undefined : resolveImportKey(flags, process.env, (message) => process.stderr.write(`idnc import: warning: ${message}\n`));
+    if (flags.url !== undefined) checkKeyTransport(flags.url, flags.insecure === true);
     if (flags.url !== undefined && flags.org !== undefined) throw new ConfigError('--org does not apply with --url: the key decides the organisation');
     if (flags.url !== undefined && flags.dataDir !== undefined) throw new ConfigError('--data-dir does not apply with --url');
     const address = checkListAddress({ org: flags.org, projId: flags.project });
@@ -93,7 +103,7 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     const remove = flags.remove === true;
     let summary: ImportSummary;
     if (dnc === undefined) {
-      summary = await importOnline(input, { url: flags.url!, key: flags.key!, projId: address.projId, remove });
+      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove });
     } else {
       process.stderr.write(`idnc import: storing ${input.numbers.length} distinct numbers as one change\n`);
       const options = { org: address.org, projId: address.projId };
@@ -115,7 +125,7 @@ async function openWriter(dataDir: string): Promise<Dnc> {
     if (error instanceof IdncError && error.code === 'DATA_DIR_LOCKED') {
       throw new IdncError(
         'DATA_DIR_LOCKED',
-        `${error.message}. A server holds this directory: import through it with --url http://HOST:PORT --key KEY (a key with write scope)`,
+        `${error.message}. A server holds this directory: import through it with --url http://HOST:PORT and IDNC_KEY=KEY (a key with write scope) in the environment`,
       );
     }
     throw error;

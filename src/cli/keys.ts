@@ -63,7 +63,7 @@ export function registerKeysCommand(program: Command): void {
     .command('create')
     .description('create an API key and print it, alone, on stdout (shown only once)')
     .requiredOption('--org <org>', 'organisation the key belongs to')
-    .option('--scopes <scopes>', 'comma-separated: read (status, count), write (add, remove), admin (everything)', 'read,write')
+    .option('--scopes <scopes>', 'comma-separated: read (status, count), write (add, remove), admin (everything in its organisation), operator (server-wide /metrics)', 'read,write')
     .option('--projects <projects>', 'limit the key to these projects (comma-separated); it then cannot use the master list')
     .option('--name <name>', 'a name to recognise (and revoke) the key by')
     .option('--rate-limit <n>', 'requests per second this key may make, 0 = unlimited (default 1000)')

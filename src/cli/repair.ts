@@ -1,10 +1,13 @@
-// `idnc repair --yes [--data-dir D]`: cuts the log at its first bad record and moves everything
-// taken away into `repair-<time>/` inside the data directory. Without --yes it prints the plan and
-// changes nothing (exit 1), because a cut drops the changes recorded after the bad record.
+// `idnc repair --yes [--data-dir D]`: keeps every record recovery can prove, cuts the log at the
+// first bad record it needs, cuts the records a rejected-records marker names
+// (src/persist/rejected-records.ts), and moves everything taken away into `repair-<time>-<random>/`
+// inside the data directory (src/persist/repair.ts). Without --yes it prints the plan and changes
+// nothing (exit 1), because a cut drops the changes recorded after the bad record.
 
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { EngineLogger } from '../engine.js';
+import { describeRejectedCut, planRejectedCuts } from '../persist/rejected-records.js';
 import { applyRepair, planRepair } from '../persist/repair.js';
 import { DEFAULT_DATA_DIR } from './verify.js';
 
@@ -17,7 +20,7 @@ const cliLogger: EngineLogger = {
 export function registerRepairCommand(program: Command): void {
   program
     .command('repair')
-    .description('cut the log at its first bad record (only with --yes; removed files are kept in repair-<time>/)')
+    .description('cut the log at the first bad record startup needs (only with --yes; removed files are kept in repair-<time>-*/)')
     .option('--data-dir <dir>', 'data directory (default ./snapshots)')
     .option('--yes', 'really change the data directory')
     .action(async (flags: { dataDir?: string; yes?: boolean }) => {
@@ -29,18 +32,26 @@ export async function repair(dataDir: string, yes: boolean): Promise<number> {
   const resolved = path.resolve(dataDir);
   try {
     const plan = await planRepair(resolved);
+    const rejectedCuts = await planRejectedCuts(resolved);
     if (plan.impossible !== null) {
       process.stderr.write(`idnc repair: cannot repair ${resolved}: ${plan.impossible}\n`);
       return 1;
     }
-    if (plan.cut === null && plan.moveAside.length === 0) {
+    if (plan.cut === null && plan.moveAside.length === 0 && rejectedCuts.length === 0) {
       process.stdout.write(`nothing to repair in ${resolved}\n`);
       return 0;
     }
-    if (plan.cut !== null) {
-      process.stdout.write(`cut ${plan.cut.file} at offset ${plan.cut.offset}, keeping records up to seq ${plan.cut.afterSeq}\n`);
+    const { cut } = plan;
+    if (cut !== null && cut.keptFrom === null) {
+      process.stdout.write(`cut ${cut.file} at offset ${cut.offset}, keeping records up to seq ${cut.afterSeq}\n`);
+    } else if (cut !== null && cut.keptFrom !== null) {
+      process.stdout.write(
+        `replace ${cut.file} by ${cut.keptFrom.file}: its bytes ${cut.keptFrom.offset} to ${cut.offset}, the records after the snapshot, ` +
+          `keeping records up to seq ${cut.afterSeq}\n`,
+      );
     }
     for (const file of plan.moveAside) process.stdout.write(`move aside ${file}\n`);
+    for (const cut of rejectedCuts) process.stdout.write(`${describeRejectedCut(cut)}\n`);
     if (!yes) {
       process.stdout.write('nothing changed: run again with --yes to do this (changes after the cut are lost)\n');
       return 1;

@@ -98,8 +98,8 @@ export async function runWorker(config: ServeConfig): Promise<number> {
     role === 'writer'
       ? {
           ...common,
-          openEngine: async (serveConfig, logger, fsyncObserver) => {
-            writer = await openWriter(serveConfig, logger, channel, fsyncObserver);
+          openEngine: async (serveConfig, logger, fsyncObserver, onWriterStopped) => {
+            writer = await openWriter(serveConfig, logger, channel, fsyncObserver, onWriterStopped);
             return writer;
           },
         }
@@ -112,9 +112,10 @@ async function openWriter(
   logger: EngineLogger,
   channel: PrimaryChannel,
   fsyncObserver?: (seconds: number) => void,
+  onWriterStopped?: (reason: string) => void,
 ): Promise<DurableDnc> {
   return DurableDnc.open({
-    ...writerOptions(config, logger, fsyncObserver),
+    ...writerOptions(config, logger, fsyncObserver, onWriterStopped),
     afterCommit: async (seq) => {
       const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
       if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);

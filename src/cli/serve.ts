@@ -1,7 +1,9 @@
 // `idnc serve`: validates the settings, opens the key store and the engine on the data directory,
 // listens, and shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests,
-// close the engine, exit 0). Logs (pino, JSON) go to stderr; stdout carries only what the user is
-// meant to read, the first key with a ready-to-paste curl line.
+// close the engine, exit 0). If the engine's log writer fail-stops, it shuts down the same way but
+// exits 1, so a supervisor restarts it (the restart replays the log, or refuses until repaired).
+// Logs (pino, JSON) go to stderr; stdout carries only what the user is meant to read, the first key
+// with a ready-to-paste curl line.
 
 import cluster from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
@@ -9,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
-import { METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
+import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { buildApp } from '../http/app.js';
@@ -49,8 +51,9 @@ export function registerServeCommand(program: Command): void {
     });
 }
 
-function engineLoggerOf(logger: Logger): EngineLogger {
-  const engine = logger.child({ component: 'engine' });
+/** The lines of one component (engine, keys): one child logger each, so `component` appears once. */
+function engineLoggerOf(logger: Logger, component: 'engine' | 'keys'): EngineLogger {
+  const engine = logger.child({ component });
   return {
     info: (message) => engine.info(message),
     warn: (message) => engine.warn(message),
@@ -78,7 +81,7 @@ function curlHost(host: string): string {
 export function printFirstKey(created: CreatedKey, host: string, port: number): void {
   const url = `http://${curlHost(host)}:${port}${PDNC_PATH}?actionType=count`;
   process.stdout.write(
-    `\nidnc: created the first API key (organisation "${created.record.org}", scope admin, id ${created.record.id}).\n` +
+    `\nidnc: created the first API key (organisation "${created.record.org}", scopes ${created.record.scopes.join(', ')}, id ${created.record.id}).\n` +
       `It is shown only this once; keep it (more keys: idnc keys create --org ORG):\n\n  ${created.key}\n\n` +
       `Try it:\n\n  curl -H 'loginId: ${created.key}' '${url}'\n\n`,
   );
@@ -105,7 +108,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 export interface ServeRole {
   /** pino bindings added to every log line (a worker's slot). */
   readonly logBindings: Record<string, unknown>;
-  openEngine(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void): Promise<Dnc>;
+  openEngine(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void, onWriterStopped?: (reason: string) => void): Promise<Dnc>;
   /** Headers every answer carries (a worker's identifying `idnc-worker`). */
   readonly answerHeaders: Readonly<Record<string, string>>;
   /** Called once listening on `port`. */
@@ -115,9 +118,10 @@ export interface ServeRole {
 }
 
 /** The writer engine's options from the serve settings (single process and cluster writer alike). */
-export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void) {
+export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void, onWriterStopped?: (reason: string) => void) {
   return {
     ...(fsyncObserver === undefined ? {} : { fsyncObserver }),
+    ...(onWriterStopped === undefined ? {} : { onWriterStopped }),
     dataDir: config.dataDir,
     fsync: config.fsync,
     snapshotIntervalMs: config.snapshotIntervalMs,
@@ -128,8 +132,8 @@ export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncOb
 
 const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
-  openEngine: (config, logger, fsyncObserver) =>
-    openDnc(writerOptions(config, logger, fsyncObserver)),
+  openEngine: (config, logger, fsyncObserver, onWriterStopped) =>
+    openDnc(writerOptions(config, logger, fsyncObserver, onWriterStopped)),
   answerHeaders: {},
   listening: () => undefined,
   stopRequested: () => signalled(),
@@ -150,19 +154,20 @@ export function signalled(): Promise<string> {
 
 export async function runServer(config: ServeConfig, role: ServeRole): Promise<number> {
   const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child(role.logBindings);
-  const engineLogger = engineLoggerOf(logger);
+  const engineLogger = engineLoggerOf(logger, 'engine');
   let keys: WatchedKeyStore | undefined;
   let dnc: Dnc | undefined;
   let firstKey: CreatedKey | undefined;
   // Listen for SIGINT/SIGTERM before anything else: a signal between the ready message and a later
   // listener would take Node's default action and kill the process without a clean close.
   const stopRequested = role.stopRequested();
+  const writerStopped = new WriterStopped(logger);
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
-    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger.child({ component: 'keys' })));
+    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
     const metrics = new IdncMetrics();
-    dnc = await role.openEngine(config, engineLogger, metrics.observeFsync);
+    dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
     const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders });
     await app.listen({ host: config.host, port: config.port });
@@ -174,12 +179,13 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     role.listening(port, dnc);
     const metricsServer = config.metricsPort === null ? null : await serveMetricsOnly(metrics, METRICS_HOST, config.metricsPort);
     if (metricsServer !== null) logger.info(`metrics without a key on http://${METRICS_HOST}:${portOf(metricsServer)}${METRICS_PATH}`);
-    return await untilStopped(stopRequested, async () => {
+    const exitCode = await untilStopped(Promise.race([stopRequested, writerStopped.stopped]), async () => {
       metricsServer?.close();
       await app.close();
       keys?.close();
       await dnc?.close();
     }, logger);
+    return writerStopped.happened ? 1 : exitCode;
   } catch (error) {
     reportStartFailure(error);
     keys?.close();
@@ -189,13 +195,31 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   }
 }
 
-/** Waits for `requested`, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
+/** A fail-stop of the engine's log writer: one clear log line, then the server stops and exits 1. */
+class WriterStopped {
+  happened = false;
+  readonly stopped: Promise<string>;
+  readonly observe: (reason: string) => void;
+
+  constructor(logger: Logger) {
+    let resolve!: (reason: string) => void;
+    this.stopped = new Promise((done) => (resolve = done));
+    this.observe = (reason) => {
+      if (this.happened) return;
+      this.happened = true;
+      logger.fatal(`the log writer stopped (${reason}): exiting with code 1; a restart replays the log, or refuses until \`idnc repair --yes\``);
+      resolve('the log writer stopped');
+    };
+  }
+}
+
 /** As Fastify writes it: http://127.0.0.1:3000, http://[::1]:3000. */
 function listeningUrl(address: AddressInfo): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
 }
 
+/** Waits for `requested`, then runs `stop` within SHUTDOWN_GRACE_MS; resolves to the exit code. */
 function untilStopped(requested: Promise<string>, stop: () => Promise<void>, logger: Logger): Promise<number> {
   return new Promise((resolve) => {
     const onStop = (reason: string): void => {

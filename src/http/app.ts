@@ -20,6 +20,7 @@ import type { AuthThrottle } from './auth-throttle.js';
 import { errorHandler, handleNotFound } from './error-replies.js';
 import { IdncMetrics } from './metrics.js';
 import { notFoundObserver, registerMetrics } from './metrics-route.js';
+import { registerJsonBody } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { KeyRateLimiter } from './rate-limit.js';
 import { registerRequestGuard } from './request-guard.js';
@@ -30,7 +31,7 @@ import { decorateRequestTiming, elapsedMs, markRequestStart } from './request-ti
 import { PDNC_PATH, registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerScrubRoute } from './scrub-route.js';
-import { checkRequestHead, makeClientErrorHandler } from './request-limits.js';
+import { checkRequestHead, hasBody, makeClientErrorHandler } from './request-limits.js';
 import { makeStatusFastPath, type StatusFastPath } from './status-fast-path.js';
 
 export interface HttpLimits {
@@ -91,10 +92,11 @@ interface AppHookParts {
 /**
  * The app-wide hooks, one per phase (each hook Fastify runs costs a step of its hook iterator on
  * every request). onRequest: the start time, the request id and answerHeaders headers, the head
- * limits, the requests-per-connection count. onSend: the not_found request count and the log line
- * (at most one per request). Per-route parts (key check, request count) are attached by onRoute
- * hooks in request-guard.ts and metrics-route.ts. No onResponse hook: see access-log.ts. The status
- * fast path (status-fast-path.ts) shares the counter and the log line.
+ * limits, the requests-per-connection count. onSend: `Connection: close` on a refusal sent before
+ * the body was read, the not_found request count and the log line (at most one per request).
+ * Per-route parts (key check, request count) are attached by onRoute hooks in request-guard.ts and
+ * metrics-route.ts. No onResponse hook: see access-log.ts. The status fast path
+ * (status-fast-path.ts) shares the counter and the log line.
  */
 function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyBaseLogger | undefined, limits: HttpLimits, metrics: IdncMetrics): AppHookParts {
   const countRequest = applyConnectionLimits(app, resolveConnectionLimits(options.connections));
@@ -121,6 +123,9 @@ function addAppHooks(app: FastifyInstance, options: AppOptions, logger: FastifyB
     debug: writesDebug(logger),
   });
   app.addHook('onSend', (request, reply, payload, done) => {
+    // A refusal before the body was read (key, scope, rate limit, head checks): close rather than
+    // read and discard the rest of a body nobody will use, as Fastify's own 413 does.
+    if (reply.statusCode >= 400 && !request.raw.complete && hasBody(request.headers)) reply.header('connection', 'close');
     const elapsed = elapsedMs(request);
     observeNotFound(request, reply, elapsed);
     if (logResponse !== null) logResponse(request.id, request, reply.statusCode, elapsed);
@@ -180,6 +185,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerOpenApi(app);
   // Bodies are form-urlencoded or JSON, nothing else (Fastify would also take text/plain).
   app.removeContentTypeParser('text/plain');
+  registerJsonBody(app, limits.bodyBytesMax);
   app.register(formbody, { bodyLimit: limits.bodyBytesMax });
   const metrics = options.metrics ?? new IdncMetrics();
   metrics.bindEngine(options.dnc);

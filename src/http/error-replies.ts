@@ -32,7 +32,7 @@ export function errorBody(error: unknown): ErrorBody {
   }
   if (error instanceof IdncError) return { error: error.message, code: error.code };
   const fastifyError = error as Partial<FastifyError>;
-  const mapped = typeof fastifyError.code === 'string' ? FASTIFY_CODES[fastifyError.code] : undefined;
+  const mapped = typeof fastifyError.code === 'string' && Object.hasOwn(FASTIFY_CODES, fastifyError.code) ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped !== undefined) {
     return { error: FASTIFY_MESSAGES[mapped] ?? `malformed request: ${describeClientError(fastifyError)}`, code: mapped };
   }

@@ -1,4 +1,4 @@
-// `GET /metrics` (Prometheus text format; admin key required) and the onSend hook that counts
+// `GET /metrics` (Prometheus text format; an operator key sees everything, an admin key its lists) and the onSend hook that counts
 // and times every request for it (onSend, not onResponse: see access-log.ts). The separate,
 // key-less `--metrics-port` listener of `idnc serve` serves the same registry (serveMetricsOnly).
 
@@ -6,7 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IdncError } from '../errors.js';
-import { actionLabel, type IdncMetrics } from './metrics.js';
+import type { KeyRecord } from '../keys/key-records.js';
+import { actionLabel, EVERYTHING, type IdncMetrics, type MetricsView } from './metrics.js';
 import { elapsedMs } from './request-timing.js';
 
 export const METRICS_PATH = '/metrics';
@@ -34,11 +35,22 @@ export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): voi
   });
   app.get(METRICS_PATH, async (request, reply) => {
     const key = request.idncKey;
-    if (key === null || !key.scopes.includes('admin')) {
-      throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin scope');
-    }
-    return reply.type(metrics.contentType).send(await metrics.text(key.org));
+    if (key === null) throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
+    return reply.type(metrics.contentType).send(await metrics.text(metricsViewOf(key)));
   });
+}
+
+/**
+ * What a key sees in /metrics: a server operator everything; an organisation's admin the lists it
+ * may read through the API (all of its organisation, or only its projects) and nothing server-wide,
+ * since request counts and the log's seq reveal other tenants' activity.
+ */
+export function metricsViewOf(key: KeyRecord): MetricsView {
+  if (key.scopes.includes('operator')) return EVERYTHING;
+  if (!key.scopes.includes('admin')) throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
+  const projects = key.projects;
+  if (projects === undefined) return { serverWide: false, list: (list) => list.org === key.org };
+  return { serverWide: false, list: (list) => list.org === key.org && list.projId !== '' && projects.includes(list.projId) };
 }
 
 /** A key-less listener serving only the metrics (for `--metrics-port`); resolves once listening. */

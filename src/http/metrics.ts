@@ -10,7 +10,7 @@
 import { Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
 import { METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
-import type { Dnc } from '../engine.js';
+import type { Dnc, ListStats } from '../engine.js';
 
 interface RequestSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -59,24 +59,40 @@ function record(series: RequestSeries, seconds: number): void {
   series.buckets[bucket]!++;
 }
 
+/**
+ * What one scrape may see: `serverWide` (requests of every tenant, the log, fsyncs, follower lag)
+ * only for a server operator; `list` picks the lists whose names and sizes it may read.
+ */
+export interface MetricsView {
+  readonly serverWide: boolean;
+  readonly list: (list: ListStats) => boolean;
+}
+
+/** The operator's view (and the key-less local --metrics-port listener's): everything. */
+export const EVERYTHING: MetricsView = { serverWide: true, list: () => true };
+
 export class IdncMetrics {
-  readonly registry = new Registry();
+  /** Every series; a scrape with a tenant's key reads `listRegistry` alone. */
+  readonly registry: Registry;
+  private readonly serverRegistry = new Registry();
+  private readonly listRegistry = new Registry();
   private readonly fsyncSeconds: Histogram;
   private readonly series = new Map<string, RequestSeries>();
   private dnc: Dnc | undefined;
-  /** While a scrape for one organisation collects: only its lists are exported. */
-  private scopeOrg: string | undefined;
+  /** While a scrape collects: the lists it may see. */
+  private listFilter: (list: ListStats) => boolean = () => true;
 
   constructor() {
-    const registers = [this.registry];
     this.registerRequestMetrics();
     this.fsyncSeconds = new Histogram({
       name: 'idnc_log_fsync_duration_seconds',
       help: 'Duration of each fdatasync of the change log',
       buckets: METRICS_FSYNC_SECONDS_BUCKETS,
-      registers,
+      registers: [this.serverRegistry],
     });
-    this.registerEngineGauges(registers);
+    this.registerListGauges([this.listRegistry]);
+    this.registerEngineGauges([this.serverRegistry]);
+    this.registry = Registry.merge([this.serverRegistry, this.listRegistry]);
   }
 
   /** The engine whose figures are read at scrape time. */
@@ -157,22 +173,21 @@ export class IdncMetrics {
         return { ...histogram, values };
       },
     };
-    this.registry.registerMetric(counter as unknown as Metric);
-    this.registry.registerMetric(histogram as unknown as Metric);
+    this.serverRegistry.registerMetric(counter as unknown as Metric);
+    this.serverRegistry.registerMetric(histogram as unknown as Metric);
   }
 
   /**
-   * The exposition text. With `org` (a scrape with that organisation's admin key) the per-list
-   * series cover only its lists, so one tenant never sees another's list names or sizes; the
-   * server-wide figures are the same for all. Collectors run synchronously when metrics() starts,
-   * so the scope cannot leak into a concurrent scrape.
+   * The exposition text of what `view` may see: one tenant never sees another's list names or
+   * sizes, nor the server-wide series that reveal other tenants' activity. Collectors run
+   * synchronously when metrics() starts, so the filter cannot leak into a concurrent scrape.
    */
-  text(org?: string): Promise<string> {
-    this.scopeOrg = org;
+  text(view: MetricsView = EVERYTHING): Promise<string> {
+    this.listFilter = view.list;
     try {
-      return this.registry.metrics();
+      return (view.serverWide ? this.registry : this.listRegistry).metrics();
     } finally {
-      this.scopeOrg = undefined;
+      this.listFilter = () => true;
     }
   }
 
@@ -180,14 +195,9 @@ export class IdncMetrics {
     return this.registry.contentType;
   }
 
-  private registerEngineGauges(registers: Registry[]): void {
+  private registerListGauges(registers: Registry[]): void {
     const metrics = this;
-    const stats = () => metrics.dnc?.stats();
-    const lists = () => {
-      const all = stats()?.lists ?? [];
-      const org = metrics.scopeOrg;
-      return org === undefined ? all : all.filter((list) => list.org === org);
-    };
+    const lists = () => (metrics.dnc?.stats().lists ?? []).filter(metrics.listFilter);
     new Gauge({
       name: 'idnc_list_numbers',
       help: `Numbers on each list (project "" is the master list); at most ${METRICS_LIST_SERIES_MAX} lists, see idnc_lists`,
@@ -200,12 +210,17 @@ export class IdncMetrics {
     });
     new Gauge({
       name: 'idnc_lists',
-      help: 'Lists (master and project lists of every organisation) held in memory',
+      help: 'Lists (master and project lists) held in memory that this scrape may see',
       registers,
       collect() {
         this.set(lists().length);
       },
     });
+  }
+
+  private registerEngineGauges(registers: Registry[]): void {
+    const metrics = this;
+    const stats = () => metrics.dnc?.stats();
     const logGauge = (name: string, help: string, read: (log: NonNullable<ReturnType<Dnc['stats']>['log']>) => number | null): void => {
       new Gauge({
         name,

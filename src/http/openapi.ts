@@ -57,7 +57,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         openapi: '3.0.3',
         info: {
           title: 'idnc',
-          description: 'Internal Do-Not-Call list: a drop-in for the DNCScrub Internal DNC API (README: HTTP API)',
+          description: 'Internal Do-Not-Call list: a drop-in for the DNCScrub Internal DNC API (docs/http-api.md)',
           version: packageVersion(),
         },
         components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'loginId' } } },

@@ -2,6 +2,8 @@
 // (form-urlencoded or JSON) at once; when a field is in both, the BODY wins (it is the explicit
 // part of a POST, as in PHP's request order). A field given twice in one place (an array) or with
 // a non-string JSON value is INVALID_PARAMETER; unknown fields are ignored (clients send version=3).
+// Client-supplied names are looked up in Maps or by own property only: an actionType such as
+// `constructor` or `__proto__` must find nothing, not Object.prototype's members.
 
 import { IdncError } from '../errors.js';
 import { checkProjectId } from '../store/list-id.js';
@@ -19,7 +21,7 @@ export interface PdncParams {
 
 type Fields = Record<string, unknown>;
 
-const ACTIONS: Record<string, Action> = { add: 'add', remove: 'remove', count: 'count', status: 'status' };
+const ACTIONS: ReadonlyMap<string, Action> = new Map([['add', 'add'], ['remove', 'remove'], ['count', 'count'], ['status', 'status']]);
 const NOT_ONLY_SEPARATORS = /[^\s,]/;
 
 function fieldsOf(value: unknown, where: string): Fields | undefined {
@@ -43,7 +45,7 @@ function stringField(name: string, value: unknown): string | undefined {
 
 function parseAction(value: string | undefined): Action {
   if (value === undefined || value === '') throw new IdncError('MISSING_INPUT', 'actionType is required: add, remove, count or status');
-  const action = ACTIONS[value.toLowerCase()];
+  const action = ACTIONS.get(value.toLowerCase());
   if (action === undefined) {
     const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value);
     throw new IdncError('INVALID_ACTION', `unknown actionType ${shown}: expected add, remove, count or status`);

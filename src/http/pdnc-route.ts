@@ -51,6 +51,9 @@ function answer(params: PdncParams, org: string, keyId: string, options: PdncRou
     case 'add':
     case 'remove':
       return write(params.action, params.phoneList!, { ...list, keyId }, dnc, reply);
+    default:
+      // A bug, not input: an action outside the four would leave the request unanswered.
+      throw new Error(`unhandled pdnc action ${String(params.action satisfies never)}`);
   }
 }
 

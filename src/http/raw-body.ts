@@ -2,8 +2,9 @@
 // application/x-www-form-urlencoded): they are declared in an encapsulated scope whose only
 // content-type parser hands the raw request stream through, so nothing buffers the body and the
 // app's form/JSON parsers (and its body limit) stay as they are for the other routes.
-// Reading stops early without destroying the request: the rest is drained so that the answer
-// (an error, or the end of a stream) reaches the client on a connection that stays usable.
+// Reading stops early without destroying the request: the rest is drained so that the end of a
+// stream reaches the client on a connection that stays usable; an error answer sent before the
+// body ended says Connection: close instead (app.ts), and the server closes once it is out.
 
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,10 +1,13 @@
 // Size limits on the request head: 64 KiB of URL (414) and 16 KiB of headers (431), enforced on the
-// parsed request. Node counts the request line against its own header limit, which is set higher
-// (HTTP_PARSER_HEADER_BYTES_MAX) so that these exact checks decide in the normal range; only a head
-// beyond Node's limit reaches the client error handler, which tells URL from headers by looking at
-// the bytes Node still holds. Either way the answer is a 4xx JSON error, never a 5xx.
+// parsed request, every header counted (the server keeps them all: Node would drop those past its
+// maxHeadersCount). Node counts the request line against its own header limit, which is set higher
+// (twice both limits) so that these exact checks decide in the normal range; only a head beyond
+// Node's limit reaches the client error handler, which sees only the chunk Node was parsing: it
+// answers 414 when that chunk shows the URL overflowing, else 431, naming both limits when the chunk
+// is the middle of one long token (a URL and a header value look alike there). Never a 414 for a
+// header; either way a 4xx JSON error, never a 5xx.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HTTP_CLIENT_ERROR_LINGER_MS } from '../constants.js';
 import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
@@ -15,13 +18,17 @@ export interface HeadLimits {
 }
 
 /**
- * Throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host (the app's
- * onRequest hook, and the status fast path before it answers).
+ * Throws URL_TOO_LONG / HEADERS_TOO_LARGE, or BAD_REQUEST for HTTP/1.1 without Host and for a GET or
+ * HEAD with a body (the app's onRequest hook, and the status fast path before it answers).
  */
 export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): void {
   const url = request.url ?? '';
-  if (request.headers.host === undefined && request.httpVersion === '1.1') {
+  const headers = request.headers;
+  if (headers.host === undefined && request.httpVersion === '1.1') {
     throw new IdncError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
+  }
+  if ((request.method === 'GET' || request.method === 'HEAD') && hasBody(headers)) {
+    throw new IdncError('BAD_REQUEST', `a ${request.method} request may not carry a body: send the fields in the query string, or POST them`);
   }
   if (url.length > limits.urlBytesMax) {
     throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
@@ -34,15 +41,25 @@ export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): 
   }
 }
 
+/**
+ * Whether the head announces a body. Only POST reads one: a body on GET would be a second, silent
+ * source of fields (and a request-smuggling vector behind proxies that ignore it), so it is refused.
+ */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && Number(length) !== 0);
+}
+
 const CHAR_LF = 10;
 const CHAR_SPACE = 32;
 const REQUEST_LINE_START = /^[A-Z]{3,10} /;
 
 /**
  * Which part of the head made Node's parser overflow, judged from the chunk it was parsing
- * (`rawPacket`) and where in it the error arose (`bytesParsed`).
+ * (`rawPacket`) and where in it the error arose (`bytesParsed`): 'unknown' inside one long token
+ * begun in an earlier chunk with no space (a URL, or a header value).
  */
-export function overflowPart(packet: Buffer | undefined, bytesParsed: number | undefined, urlBytesMax: number): 'url' | 'headers' {
+export function overflowPart(packet: Buffer | undefined, bytesParsed: number | undefined, urlBytesMax: number): 'url' | 'headers' | 'unknown' {
   if (packet === undefined || packet.length === 0) return 'headers';
   const at = Math.min(Math.max(bytesParsed ?? packet.length, 0), packet.length);
   if (packet.toString('latin1', at, at + 6) === ' HTTP/') return 'url';
@@ -52,8 +69,8 @@ export function overflowPart(packet: Buffer | undefined, bytesParsed: number | u
     return REQUEST_LINE_START.test(head) && firstLf > urlBytesMax ? 'url' : 'headers';
   }
   if (REQUEST_LINE_START.test(head)) return 'url';
-  // Inside one long token that began in an earlier chunk: a URL has no raw spaces, header values may.
-  return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'url';
+  // A URL has no raw spaces, a header value may; without one the two cannot be told apart here.
+  return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'unknown';
 }
 
 function rawErrorResponse(code: ErrorCode, message: string): string {
@@ -79,6 +96,15 @@ interface ClientError extends Error {
   bytesParsed?: number;
 }
 
+function overflowResponse(part: 'url' | 'headers' | 'unknown', limits: HeadLimits): string {
+  if (part === 'url') return rawErrorResponse('URL_TOO_LONG', `the URL is longer than ${limits.urlBytesMax} bytes; POST long lists in the body`);
+  if (part === 'headers') return rawErrorResponse('HEADERS_TOO_LARGE', `the request headers are larger than ${limits.headersBytesMax} bytes`);
+  return rawErrorResponse(
+    'HEADERS_TOO_LARGE',
+    `the request head is too large: at most ${limits.headersBytesMax} bytes of headers and ${limits.urlBytesMax} of URL are accepted (POST long lists in the body)`,
+  );
+}
+
 /** Replaces Fastify's clientErrorHandler: errors before a request exists (bad head, timeout). */
 export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socket: Socket) => void {
   return (clientError, socket) => {
@@ -86,10 +112,7 @@ export function makeClientErrorHandler(limits: HeadLimits): (error: Error, socke
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     let response: string;
     if (error.code === 'HPE_HEADER_OVERFLOW') {
-      response =
-        overflowPart(error.rawPacket, error.bytesParsed, limits.urlBytesMax) === 'url'
-          ? rawErrorResponse('URL_TOO_LONG', `the URL is longer than ${limits.urlBytesMax} bytes; POST long lists in the body`)
-          : rawErrorResponse('HEADERS_TOO_LARGE', `the request headers are larger than ${limits.headersBytesMax} bytes`);
+      response = overflowResponse(overflowPart(error.rawPacket, error.bytesParsed, limits.urlBytesMax), limits);
     } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       response = rawErrorResponse('REQUEST_TIMEOUT', 'the request was not received in time');
     } else {

@@ -10,7 +10,7 @@ export const ERROR_BODY_SCHEMA = {
   required: ['error', 'code'],
   properties: {
     error: { type: 'string', description: 'what went wrong, naming the problem' },
-    code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE), description: 'machine-readable code (README error table)' },
+    code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE), description: 'machine-readable code (error table of docs/http-api.md)' },
     invalid: {
       type: 'array',
       items: { type: 'string' },
@@ -84,6 +84,7 @@ const PDNC_RESPONSES = {
 
 export const PDNC_GET_SCHEMA = {
   summary: 'DNCScrub-compatible Internal DNC endpoint (query string)',
+  description: 'The fields come from the query string only: a GET with a body is refused (400 BAD_REQUEST), never answered from the query alone.',
   tags: ['pdnc'],
   security: [{ apiKey: [] }],
   querystring: PDNC_QUERY,

@@ -82,6 +82,9 @@ export type SocketRequestCounter = (socket: Socket | null | undefined) => boolea
 /** Sets maxConnections; returns the per-request counter, or null when requests per connection are unlimited. */
 export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits): SocketRequestCounter | null {
   if (limits.connectionsMax > 0) app.server.maxConnections = limits.connectionsMax;
+  // Keep every header (Node drops those past 2,000 raw entries): the head check counts them all,
+  // and their bytes are bounded by the parser's maxHeaderSize.
+  app.server.maxHeadersCount = 0;
   const max = limits.requestsPerSocketMax;
   if (max <= 0) return null;
   return (socket) => {

@@ -4,7 +4,7 @@
 // unchanged. Why: measured on this project's 2-core VM, Fastify's per-request pipeline (routing,
 // the request and reply objects, the hook runners) costs more than the status lookup itself, so the
 // status route stayed at 0.71-0.76x of a bare Fastify route however much of idnc's own code was
-// trimmed (README, Benchmarks). Answering here, the status request does only idnc's own work.
+// trimmed (docs/design.md, HTTP). Answering here, the status request does only idnc's own work.
 //
 // The fast path takes a request only when Fastify would answer it 200 with the same body and
 // headers (tested side by side over sockets, test/http/status-fast-path.test.ts): a GET whose
@@ -85,7 +85,7 @@ export function makeStatusFastPath(options: StatusFastPathOptions): StatusFastPa
     const url = request.url;
     if (url === undefined || !url.startsWith(STATUS_URL_PREFIX)) return false;
     const started = performance.now();
-    // A GET with a body: Fastify reads its fields too.
+    // A GET with a body is refused by Fastify's head check (request-limits.ts); an empty one is answered there too.
     const headers = request.headers;
     if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     if (url.length > limits.urlBytesMax || closing()) return false;

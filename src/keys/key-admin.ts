@@ -6,7 +6,8 @@ import { FIRST_KEY_ORGANISATION, KEY_RATE_LIMIT_PER_SECOND_DEFAULT, KEYS_FILE_FO
 import { generateKey, isKeyId } from './key-format.js';
 import { unlink } from 'node:fs/promises';
 import { keysFilePath, readKeysFile, withKeysLock, writeKeysFile } from './key-file.js';
-import { checkName, checkOrg, isActive, KeyInputError, type KeyRecord, type KeysFile, type Scope } from './key-records.js';
+import { listDataDir } from '../persist/data-dir.js';
+import { checkName, checkOrg, isActive, KeyInputError, KeysFileError, type KeyRecord, type KeysFile, type Scope } from './key-records.js';
 
 export interface CreateKeyRequest {
   readonly org: string;
@@ -32,6 +33,9 @@ function newRecord(request: CreateKeyRequest, existing: readonly KeyRecord[]): C
     throw new KeyInputError(`a key named ${JSON.stringify(name)} already exists; revoke it or pick another name`);
   }
   if (request.scopes.length === 0) throw new KeyInputError('a key needs at least one scope');
+  if (request.projects !== undefined && (request.scopes.includes('admin') || request.scopes.includes('operator'))) {
+    throw new KeyInputError('a key limited to projects cannot have the admin or operator scope (they cover a whole organisation or the server): give it read,write');
+  }
   let generated = generateKey();
   while (existing.some((r) => r.id === generated.id)) generated = generateKey();
   const record: KeyRecord = {
@@ -58,12 +62,23 @@ export async function createKey(dataDir: string, request: CreateKeyRequest): Pro
   });
 }
 
-/** Creates the admin key of organisation `default` when there is no key file at all. */
+/**
+ * Creates the admin key of organisation `default` when there is no key file at all, but only in a
+ * new data directory: where there is data, a missing key file was deleted or lost, and a fresh
+ * admin key would quietly replace every key the clients hold, so the start is refused instead.
+ */
 export async function ensureFirstKey(dataDir: string): Promise<CreatedKey | undefined> {
   const path = keysFilePath(dataDir);
   return withKeysLock(path, async () => {
     if ((await readKeysFile(path)) !== undefined) return undefined;
-    const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin'], name: 'admin' }, []);
+    const { segments, snapshots } = await listDataDir(dataDir);
+    if (segments.length > 0 || snapshots.length > 0) {
+      throw new KeysFileError(
+        `${path} is missing, but ${dataDir} holds data: no existing key would work and a new admin key would replace them all. ` +
+          `Restore keys.json from a backup, or create a key first: idnc keys create --org ORG --scopes admin --data-dir ${dataDir}`,
+      );
+    }
+    const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin', 'operator'], name: 'admin' }, []);
     await writeKeysFile(path, { ...EMPTY, keys: [created.record] });
     return created;
   });

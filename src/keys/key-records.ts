@@ -6,7 +6,11 @@
 import { KEY_NAME_PATTERN, KEY_PROJECTS_MAX, KEY_RATE_LIMIT_PER_SECOND_DEFAULT, KEY_RATE_LIMIT_PER_SECOND_MAX, KEYS_FILE_FORMAT_VERSION, ORGANISATION_ID_PATTERN, PROJECT_ID_PATTERN } from '../constants.js';
 import { isKeyHash, isKeyId } from './key-format.js';
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
+/**
+ * read: status, count; write: add, remove; admin: everything in its organisation; operator: the
+ * server-wide series of /metrics (every tenant's activity), never implied by admin.
+ */
+export const SCOPES = ['read', 'write', 'admin', 'operator'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface KeyRecord {
@@ -55,7 +59,7 @@ export function parseScopes(text: string): Scope[] {
   for (const part of text.split(',')) {
     const scope = part.trim();
     if (!(SCOPES as readonly string[]).includes(scope)) {
-      throw new KeyInputError(`invalid scope ${shown(scope)}: expected a comma-separated list of read, write, admin`);
+      throw new KeyInputError(`invalid scope ${shown(scope)}: expected a comma-separated list of read, write, admin, operator`);
     }
     if (!scopes.includes(scope as Scope)) scopes.push(scope as Scope);
   }

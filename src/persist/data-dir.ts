@@ -3,21 +3,28 @@
 // directory alone (no manifest file to race with):
 //   log-<first seq, 16 digits>.idnclog        log segments, in seq order by name
 //   snapshot-<last seq, 16 digits>.idncsnap   snapshots; the highest name is the newest
-//   snapshot-<seq>.idncsnap.tmp               a snapshot being written (ignored by readers)
+//   rejected-<first seq>.idncrejected         records of a failed batch the writer could not cut from
+//                                             the log (src/persist/rejected-records.ts): startup
+//                                             refuses until `idnc repair --yes` cuts them
+//   <snapshot, marker or segment name>.tmp    a file being written (ignored by readers; a segment's by
+//                                             `idnc repair`)
 //   writer.lock                               the writer's lock (pid, host, start time)
+//   durable-seq.idncmark                      the seq the writer has acknowledged (durable-mark.ts)
 // Zero-padding to 16 digits makes lexical order equal numeric order.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 export const WRITER_LOCK_FILE = 'writer.lock';
+export const DURABLE_MARK_FILE = 'durable-seq.idncmark';
 export const STORAGE_PROBE_FILE = '.idnc-storage-probe';
 const SEQ_DIGITS = 16;
 const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;
 const SNAPSHOT_PATTERN = /^snapshot-(\d{16})\.idncsnap$/;
+const REJECTED_PATTERN = /^rejected-(\d{16})\.idncrejected$/;
 const TEMP_SUFFIX = '.tmp';
-/** Only a snapshot's own temporary file: other `*.tmp` files (a concurrent `idnc keys`) are not ours to remove. */
-const SNAPSHOT_TEMP_PATTERN = /^snapshot-\d{16}\.idncsnap\.tmp$/;
+/** Only our own temporary files: other `*.tmp` files (a concurrent `idnc keys`) are not ours to remove. */
+const OWN_TEMP_PATTERN = /^(snapshot-\d{16}\.idncsnap|rejected-\d{16}\.idncrejected|log-\d{16}\.idnclog)\.tmp$/;
 
 export interface SegmentFile {
   readonly firstSeq: number;
@@ -36,6 +43,8 @@ export interface DataDirListing {
   readonly snapshots: SnapshotFile[];
   /** Leftover temporary files of interrupted snapshot writes. */
   readonly temporaries: string[];
+  /** Markers of rejected records still in the log, ascending by their first seq. */
+  readonly rejected: string[];
 }
 
 function padSeq(seq: number): string {
@@ -50,6 +59,11 @@ export function snapshotPath(dataDir: string, lastSeq: number): string {
   return path.join(dataDir, `snapshot-${padSeq(lastSeq)}.idncsnap`);
 }
 
+/** The marker of rejected records from `firstSeq` on. */
+export function rejectedRecordsPath(dataDir: string, firstSeq: number): string {
+  return path.join(dataDir, `rejected-${padSeq(firstSeq)}.idncrejected`);
+}
+
 export function temporaryPath(finalPath: string): string {
   return `${finalPath}${TEMP_SUFFIX}`;
 }
@@ -59,14 +73,17 @@ export async function listDataDir(dataDir: string): Promise<DataDirListing> {
   const segments: SegmentFile[] = [];
   const snapshots: SnapshotFile[] = [];
   const temporaries: string[] = [];
+  const rejected: string[] = [];
   for (const name of names) {
     const segment = SEGMENT_PATTERN.exec(name);
     const snapshot = SNAPSHOT_PATTERN.exec(name);
     if (segment !== null) segments.push({ firstSeq: Number(segment[1]), path: path.join(dataDir, name) });
     else if (snapshot !== null) snapshots.push({ lastSeq: Number(snapshot[1]), path: path.join(dataDir, name) });
-    else if (SNAPSHOT_TEMP_PATTERN.test(name)) temporaries.push(path.join(dataDir, name));
+    else if (REJECTED_PATTERN.test(name)) rejected.push(path.join(dataDir, name));
+    else if (OWN_TEMP_PATTERN.test(name)) temporaries.push(path.join(dataDir, name));
   }
   segments.sort((a, b) => a.firstSeq - b.firstSeq);
   snapshots.sort((a, b) => b.lastSeq - a.lastSeq);
-  return { segments, snapshots, temporaries };
+  rejected.sort();
+  return { segments, snapshots, temporaries, rejected };
 }

@@ -4,10 +4,11 @@
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { FILE_MODE_OWNER_ONLY } from '../constants.js';
 import { tryLockFile, type FileLock } from './file-lock.js';
 
 export interface PersistFileSystem {
-  /** Opens a file and returns its descriptor (flags as in fs.open: 'r', 'r+', 'wx', ...). */
+  /** Opens a file and returns its descriptor (flags as in fs.open: 'r', 'r+', 'wx', ...); a new file is owner-only. */
   open(path: string, flags: string): Promise<number>;
   /** Writes all of `buffers` at `position` (positional, so a failed write never moves an offset). */
   writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void>;
@@ -54,7 +55,7 @@ function dropWritten(buffers: Buffer[], written: number): Buffer[] {
 }
 
 export const nodeFileSystem: PersistFileSystem = {
-  open: (path, flags) => openAsync(path, flags),
+  open: (path, flags) => openAsync(path, flags, FILE_MODE_OWNER_ONLY),
   writev: writevAll,
   fdatasync: (fd) => fdatasyncAsync(fd),
   fsync: (fd) => fsyncAsync(fd),

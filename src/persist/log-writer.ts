@@ -4,10 +4,14 @@
 // memory (in seq order, synchronously) only after the batch is durable, then their promises resolve:
 // nothing is visible before it is on disk, and nothing is acknowledged that is not.
 //
-// Failures: a failed write (ENOSPC, EIO) rejects the batch and everything queued with
-// STORAGE_UNAVAILABLE, cuts the segment back to the last good record and refuses writes until a
-// probe shows the disk writable again. A failed fsync is not retried (the kernel may have dropped
-// the pages): the writer stops for good and says so through logger.error.
+// Failures: a failed write (ENOSPC, EIO) cuts the batch's records from the segment they were written
+// to (truncate and flush), rejects the batch and everything queued with STORAGE_UNAVAILABLE and
+// refuses writes until a probe shows the disk writable again. A failed fsync is not retried (the
+// kernel may have dropped the pages): the batch is cut the same way and the writer refuses writes
+// until restart. If a cut fails, the rejected records could come back at the next start: the writer
+// fail-stops and leaves evidence for startup and `idnc repair` (src/persist/rejected-records.ts). A
+// change that fails to apply to memory once it is durable fail-stops the writer too: memory no
+// longer matches the log, so nothing more may be written, not even a snapshot that would drop it.
 
 import path from 'node:path';
 import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, LOG_WRITE_SCRATCH_BYTES, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
@@ -16,6 +20,7 @@ import { IdncError } from '../errors.js';
 import { segmentPath, STORAGE_PROBE_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { encodeRecords, type LogChange } from './record.js';
+import { writeRejectedMarker, zeroRejectedBytes, type RejectedRecords } from './rejected-records.js';
 import { segmentHeader } from './segment-scan.js';
 
 /** Applies a durable change to memory and returns how many numbers changed. */
@@ -52,9 +57,45 @@ export interface LogWriterOptions {
   readonly onBatchApplied?: () => void;
   /** Called with the duration of each fdatasync of a batch or interval flush, in seconds (metrics). */
   readonly onFsync?: (seconds: number) => void;
+  /** Called once if the writer fail-stops (state 'stopped'), with the reason. */
+  readonly onStopped?: (reason: string) => void;
+  /**
+   * Awaited once a batch is acknowledged-durable (after its fdatasync under 'always', after its
+   * write otherwise) with the batch's last seq, before the batch is applied and its promises
+   * resolve: followers learn the seq before any caller does. Must not reject.
+   */
+  readonly onDurable?: (seq: number) => Promise<void>;
 }
 
-export type WriterState = 'open' | 'unwritable' | 'failed' | 'closed';
+/**
+ * The writer's states. Every change of state goes through `enter`, which allows only the moves in
+ * NEXT_STATES and says what each state means to the operator:
+ *   open        accepting changes
+ *   unwritable  an append failed and its records were cut: changes are refused until a probe shows
+ *               that the disk takes writes again (back to open)
+ *   failed      an fdatasync failed (the kernel may have dropped written pages): changes are refused
+ *               until restart; memory holds what was acknowledged, so reads and snapshots go on
+ *   stopped     fail-stop: memory and the log disagree (a durable change could not be applied, or a
+ *               rejected batch could not be cut from the log): nothing more is written, not even a
+ *               snapshot; a restart replays the log, or refuses until `idnc repair`
+ *   closed      closed by its owner
+ */
+export type WriterState = 'open' | 'unwritable' | 'failed' | 'stopped' | 'closed';
+
+const NEXT_STATES: Readonly<Record<WriterState, readonly WriterState[]>> = {
+  open: ['unwritable', 'failed', 'stopped', 'closed'],
+  unwritable: ['open', 'failed', 'stopped', 'closed'],
+  failed: ['stopped', 'closed'],
+  stopped: ['closed'],
+  closed: [],
+};
+
+/** How cutting a failed batch from the log went: null when it is cut, else why the writer stops. */
+interface FailedCut {
+  readonly reason: string;
+  /** False when the records may be replayed at the next start (neither cut, marked nor overwritten). */
+  readonly contained: boolean;
+}
 
 export class LogWriter {
   private queue: PendingAppend[] = [];
@@ -115,10 +156,10 @@ export class LogWriter {
     if (this.intervalTimer !== null) clearInterval(this.intervalTimer);
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     const { fileSystem } = this.options;
-    if (this.state !== 'failed' && this.unsyncedBytes > 0) {
-      await fileSystem.fdatasync(this.segment.fd).catch((error: Error) => this.stop(`fsync at close failed: ${error.message}`));
+    if ((this.state === 'open' || this.state === 'unwritable') && this.unsyncedBytes > 0) {
+      await fileSystem.fdatasync(this.segment.fd).catch((error: Error) => this.enter('failed', `fsync at close failed: ${error.message}`));
     }
-    this.state = 'closed';
+    this.enter('closed', 'the log writer has been closed');
     await fileSystem.close(this.segment.fd).catch(() => undefined);
   }
 
@@ -141,10 +182,10 @@ export class LogWriter {
     this.flushing = null;
   }
 
+  /** The batch goes at `segment.size` of the segment current after any rotation, where a failure cuts it. */
   private async writeBatch(batch: PendingAppend[]): Promise<void> {
     const { fileSystem, fsync } = this.options;
-    const startOffset = this.segment.size;
-    let frames: Buffer[];
+    let frames: Buffer[] | null = null;
     try {
       await this.rotateIfDue();
       if (this.state !== 'open') {
@@ -154,20 +195,21 @@ export class LogWriter {
       frames = this.encode(batch);
       await fileSystem.writev(this.segment.fd, frames, this.segment.size);
     } catch (error) {
-      await this.writeFailed(batch, error as NodeJS.ErrnoException, this.segment.size);
+      await this.writeFailed(batch, error as NodeJS.ErrnoException, frames);
       return;
     }
-    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+    const bytes = byteLength(frames);
     if (fsync === 'always') {
       try {
         await this.timedFdatasync(this.segment.fd);
       } catch (error) {
-        await this.fsyncFailed(batch, error as NodeJS.ErrnoException, startOffset);
+        await this.fsyncFailed(batch, error as NodeJS.ErrnoException, bytes);
         return;
       }
     } else this.unsyncedBytes += bytes;
     this.segment.size += bytes;
     this.bytesWritten += bytes;
+    await this.options.onDurable?.(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
     this.applyBatch(batch);
   }
 
@@ -178,19 +220,39 @@ export class LogWriter {
   }
 
   private applyBatch(batch: readonly PendingAppend[]): void {
-    for (const pending of batch) {
-      this.lastSeq += pending.records.length;
+    for (let index = 0; index < batch.length; index++) {
+      const pending = batch[index]!;
       let changed: number;
       try {
         changed = pending.apply();
       } catch (error) {
-        this.options.logger.error(`applying durable seq ${this.lastSeq} to memory failed: ${(error as Error).message}`);
-        pending.reject(error as Error);
-        continue;
+        this.applyFailed(batch, index, error as Error);
+        break;
       }
+      this.lastSeq += pending.records.length;
       pending.resolve({ seq: this.lastSeq, changed });
     }
     this.options.onBatchApplied?.();
+  }
+
+  /**
+   * The change at `failedIndex` is durable but memory does not hold it (and may hold part of it):
+   * the writer stops, so no snapshot drops it and a restart replays it. lastSeq stays at the last
+   * change applied. Its client and those of the later changes of the batch (durable too, never
+   * applied) are told the change is stored, not that it failed.
+   */
+  private applyFailed(batch: readonly PendingAppend[], failedIndex: number, error: Error): void {
+    const failedSeq = this.lastSeq + 1;
+    this.enter('stopped', `applying the durable change at seq ${failedSeq} to memory failed (${error.message})`);
+    let seq = this.lastSeq;
+    for (let index = failedIndex; index < batch.length; index++) {
+      const pending = batch[index]!;
+      const firstSeq = seq + 1;
+      seq += pending.records.length;
+      const seqs = seq === firstSeq ? `seq ${seq}` : `seq ${firstSeq}-${seq}`;
+      const why = index === failedIndex ? 'applying it to memory failed' : `the change before it (seq ${failedSeq}) failed to apply`;
+      pending.reject(new IdncError('STORED_NOT_APPLIED', `the change is stored in the log (${seqs}) but not applied: ${why}, so the writer stopped; a restart replays it`));
+    }
   }
 
   private async rotateIfDue(): Promise<void> {
@@ -198,6 +260,12 @@ export class LogWriter {
     const due = this.rotationRequested || this.segment.size >= segmentBytesMax;
     const hasRecords = this.segment.firstSeq <= this.lastSeq;
     if (!due || !hasRecords) return;
+    // The old segment's records reach the disk before a new segment exists: a crash must never leave
+    // a torn segment that is no longer the last one (startup refuses such a log).
+    if (this.unsyncedBytes > 0) {
+      await this.syncOrStop();
+      if (this.state !== 'open') return;
+    }
     const { fileSystem, dataDir } = this.options;
     const firstSeq = this.lastSeq + 1;
     const newPath = segmentPath(dataDir, firstSeq);
@@ -212,7 +280,6 @@ export class LogWriter {
       await fileSystem.unlink(newPath).catch(() => undefined);
       throw error;
     }
-    if (this.unsyncedBytes > 0) await this.syncOrStop();
     const old = this.segment;
     this.segment = { firstSeq, fd, size: segmentHeader().length };
     this.rotationRequested = false;
@@ -225,7 +292,7 @@ export class LogWriter {
       await this.timedFdatasync(this.segment.fd);
       this.unsyncedBytes -= covered;
     } catch (error) {
-      this.stop(`fdatasync of the log failed (${describeError(error)})`);
+      this.enter('failed', `fdatasync of the log failed (${describeError(error)})`);
     }
   }
 
@@ -246,31 +313,105 @@ export class LogWriter {
     for (const pending of batch) pending.reject(error);
   }
 
-  private async writeFailed(batch: PendingAppend[], error: NodeJS.ErrnoException, goodOffset: number): Promise<void> {
+  /** `frames` is null when the failure came before anything of the batch was written. */
+  private async writeFailed(batch: PendingAppend[], error: NodeJS.ErrnoException, frames: Buffer[] | null): Promise<void> {
     const reason = `appending to the log failed (${describeError(error)})`;
-    this.state = 'unwritable';
-    this.stateReason = `${reason}; writes are refused until the disk takes writes again`;
-    this.options.logger.error(`${this.stateReason} (${path.basename(segmentPath('', this.segment.firstSeq))} cut back to ${goodOffset} bytes)`);
-    this.rejectAll(batch, new IdncError('STORAGE_UNAVAILABLE', `changes cannot be stored right now: ${reason}`));
-    this.rejectAll(this.queue.splice(0), new IdncError('STORAGE_UNAVAILABLE', `changes cannot be stored right now: ${reason}`));
-    await this.options.fileSystem.ftruncate(this.segment.fd, goodOffset).catch(() => undefined);
-    this.scheduleProbe(goodOffset);
+    const goodOffset = this.segment.size;
+    this.enter('unwritable', reason);
+    const cut = frames === null ? null : await this.cutFailedBatch(batch, byteLength(frames));
+    if (cut === null) this.scheduleProbe(goodOffset);
+    else this.enter('stopped', `${reason}; ${cut.reason}`);
+    this.rejectFailedBatch(batch, cut);
   }
 
-  private async fsyncFailed(batch: PendingAppend[], error: NodeJS.ErrnoException, goodOffset: number): Promise<void> {
-    this.stop(`fdatasync of the log failed (${describeError(error)})`);
-    const refusal = new IdncError('STORAGE_UNAVAILABLE', `changes cannot be stored right now: ${this.stateReason}`);
-    this.rejectAll(batch, refusal);
+  private async fsyncFailed(batch: PendingAppend[], error: NodeJS.ErrnoException, bytes: number): Promise<void> {
+    const reason = `fdatasync of the log failed (${describeError(error)})`;
+    this.enter('failed', reason);
+    const cut = await this.cutFailedBatch(batch, bytes);
+    if (cut !== null) this.enter('stopped', `${reason}; ${cut.reason}`);
+    this.rejectFailedBatch(batch, cut);
+  }
+
+  /** Rejects a failed batch (once its records are cut or marked) and everything queued behind it. */
+  private rejectFailedBatch(batch: PendingAppend[], cut: FailedCut | null): void {
+    const refusal = this.refusal()!;
+    const unknown = cut !== null && !cut.contained;
+    this.rejectAll(batch, unknown ? new IdncError('STORAGE_UNAVAILABLE', `the change may or may not be stored: ${this.stateReason}`) : refusal);
     this.rejectAll(this.queue.splice(0), refusal);
-    await this.options.fileSystem.ftruncate(this.segment.fd, goodOffset).catch(() => undefined);
   }
 
-  /** An fsync failure: the writer stops for good; only a restart (which re-reads the log) resumes. */
-  private stop(reason: string): void {
-    if (this.state === 'failed') return;
-    this.state = 'failed';
-    this.stateReason = `${reason}; the kernel may have dropped written data, so writes are stopped until restart`;
-    this.options.logger.error(`STORAGE FAILURE: ${this.stateReason}. Acknowledged changes are safe; check the disk, then restart`);
+  /**
+   * Cuts the failed batch (`bytes` bytes from the segment's good prefix on, the seqs after lastSeq)
+   * from the current segment and flushes the cut. If that fails, the records could be replayed as
+   * acknowledged at the next start: this leaves a marker naming them, or else overwrites them with
+   * zeros, and returns why the writer must stop.
+   */
+  private async cutFailedBatch(batch: readonly PendingAppend[], bytes: number): Promise<FailedCut | null> {
+    const { fileSystem, dataDir } = this.options;
+    const { fd, size: offset } = this.segment;
+    let cutError: unknown;
+    try {
+      await fileSystem.ftruncate(fd, offset);
+      await fileSystem.fdatasync(fd);
+      return null;
+    } catch (error) {
+      cutError = error;
+    }
+    let records = 0;
+    for (const pending of batch) records += pending.records.length;
+    const rejected: RejectedRecords = { segment: this.segmentName(), offset, firstSeq: this.lastSeq + 1, lastSeq: this.lastSeq + records };
+    const what = `the rejected records seq ${rejected.firstSeq}-${rejected.lastSeq} could not be cut from ${rejected.segment} at offset ${offset} (${describeError(cutError)})`;
+    let markerError: unknown;
+    try {
+      const marker = await writeRejectedMarker(fileSystem, dataDir, rejected);
+      return { reason: `${what}; ${path.basename(marker)} names them, so startup refuses until \`idnc repair --yes\` cuts them`, contained: true };
+    } catch (error) {
+      markerError = error;
+    }
+    const unmarked = `${what}, nor marked (${describeError(markerError)})`;
+    try {
+      await zeroRejectedBytes(fileSystem, fd, offset, bytes);
+      return { reason: `${unmarked}: they were overwritten with zeros, which the next start cuts as a torn tail`, contained: true };
+    } catch (error) {
+      const how = `cut ${rejected.segment} back to ${offset} bytes by hand before the next start`;
+      return { reason: `${unmarked}, nor overwritten (${describeError(error)}): the next start would replay them; ${how}`, contained: false };
+    }
+  }
+
+  /**
+   * The only place the state changes: refuses moves NEXT_STATES does not allow (a stopped writer
+   * never reopens), sets the reason refusals carry, and tells the operator.
+   */
+  private enter(next: WriterState, reason: string): void {
+    if (!NEXT_STATES[this.state].includes(next)) return;
+    this.state = next;
+    const { logger } = this.options;
+    switch (next) {
+      case 'open':
+        this.stateReason = '';
+        logger.warn('the disk takes writes again: accepting changes');
+        return;
+      case 'unwritable':
+        this.stateReason = `${reason}; writes are refused until the disk takes writes again`;
+        logger.error(this.stateReason);
+        return;
+      case 'failed':
+        this.stateReason = `${reason}; the kernel may have dropped written data, so writes are stopped until restart`;
+        logger.error(`STORAGE FAILURE: ${this.stateReason}. Acknowledged changes are safe; check the disk, then restart`);
+        return;
+      case 'stopped':
+        this.stateReason = `${reason}; the writer stopped: nothing more is written, not even a snapshot, until restart`;
+        logger.error(`WRITER STOPPED: ${this.stateReason}`);
+        this.options.onStopped?.(reason);
+        return;
+      case 'closed':
+        this.stateReason = reason;
+        return;
+    }
+  }
+
+  private segmentName(): string {
+    return path.basename(segmentPath('', this.segment.firstSeq));
   }
 
   private scheduleProbe(goodOffset: number): void {
@@ -283,7 +424,7 @@ export class LogWriter {
   private async probe(goodOffset: number): Promise<void> {
     this.probeTimer = null;
     if (this.state !== 'unwritable') return;
-    const { fileSystem, dataDir, logger } = this.options;
+    const { fileSystem, dataDir } = this.options;
     const probePath = path.join(dataDir, STORAGE_PROBE_FILE);
     try {
       await fileSystem.ftruncate(this.segment.fd, goodOffset);
@@ -302,10 +443,14 @@ export class LogWriter {
     }
     if (this.state !== 'unwritable') return;
     this.segment.size = goodOffset;
-    this.state = 'open';
-    this.stateReason = '';
-    logger.warn('the disk takes writes again: accepting changes');
+    this.enter('open', '');
   }
+}
+
+function byteLength(frames: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const frame of frames) bytes += frame.length;
+  return bytes;
 }
 
 function describeError(error: unknown): string {

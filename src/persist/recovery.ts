@@ -7,7 +7,6 @@
 // Anything else (a bad record followed by good ones, a seq gap, no valid snapshot) refuses to start
 // with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
@@ -16,8 +15,9 @@ import { listDataDir, type SegmentFile } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
-import { findValidFrameAfter, scanSegment, type SegmentScan } from './segment-scan.js';
+import { readSegmentFile } from './segment-read.js';
 import { CorruptBitmapError } from '../store/portable-bitmap.js';
+import { settleRejectedRecords } from './rejected-records.js';
 import { installSnapshot } from './snapshot.js';
 import { readSnapshot } from './snapshot-read.js';
 
@@ -29,6 +29,13 @@ export interface RecoveryOptions {
   readonly logger: EngineLogger;
   /** 'write' cuts a torn tail and removes leftover temp files; 'read' changes nothing. */
   readonly mode: RecoveryMode;
+  /**
+   * 'read' only: replay no record above this seq (a follower passes the writer's durable-seq mark).
+   * Whatever follows it is being written: it is neither applied nor judged.
+   */
+  readonly upToSeq?: number;
+  /** Bytes of a segment read at once (LOG_READ_CHUNK_BYTES); tests use tiny chunks. */
+  readonly readChunkBytes?: number;
 }
 
 export interface RecoveredTail {
@@ -52,16 +59,7 @@ export interface RecoveryResult {
   readonly durationMs: number;
 }
 
-/** How the scan of one segment ended: fine, a torn tail (last segment only), or corrupt. */
-export type StopVerdict = 'ok' | 'torn' | 'corrupt';
-
-export function judgeStop(bytes: Buffer, scan: SegmentScan, isLastSegment: boolean): StopVerdict {
-  const { kind, offset } = scan.stop;
-  if (kind === 'end') return 'ok';
-  if (!isLastSegment) return 'corrupt';
-  if (kind !== 'incomplete' && kind !== 'checksum' && kind !== 'length') return 'corrupt';
-  return findValidFrameAfter(bytes, offset + 1, scan.lastSeq) === -1 ? 'torn' : 'corrupt';
-}
+export { judgeStop, type StopVerdict } from './segment-scan.js';
 
 export function corruptionError(dataDir: string, file: string, offset: number, seq: string, detail: string): IdncError {
   return new IdncError(
@@ -112,6 +110,9 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
   let replayedBytes = 0;
   let lastSeq = snapshotSeq;
   let tail: RecoveredTail | null = null;
+  const upTo = Math.max(options.upToSeq ?? Number.POSITIVE_INFINITY, snapshotSeq);
+  let tailIndex = segments.length - 1;
+  while (tailIndex > Math.max(start, 0) && segments[tailIndex]!.firstSeq > upTo) tailIndex--;
   const assembler = new CommitAssembler();
   const apply = (record: LogRecord): void => {
     try {
@@ -124,24 +125,33 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     }
     replayed++;
   };
-  for (let i = Math.max(start, 0); i < segments.length; i++) {
+  for (let i = Math.max(start, 0); i <= tailIndex; i++) {
     const segment = segments[i]!;
     const isLast = i === segments.length - 1;
     if (i > start && segment.firstSeq !== lastSeq + 1) {
       throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}`);
     }
-    const bytes = await fs.promises.readFile(segment.path);
     let firstReplayedOffset = -1;
-    const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => {
+    let aboveCapOffset = -1;
+    const onRecord = (record: LogRecord, offset: number): void => {
+      if (record.seq > upTo) {
+        if (aboveCapOffset === -1) aboveCapOffset = offset;
+        return;
+      }
       if (firstReplayedOffset === -1) firstReplayedOffset = offset;
       assembler.accept(record, offset, apply);
-    }, snapshotSeq + 1);
-    const verdict = judgeStop(bytes, scan, isLast);
+    };
+    const read = { isLast, onRecord, decodeFromSeq: snapshotSeq + 1, chunkBytes: options.readChunkBytes };
+    const { scan, verdict: stopVerdict, fileBytes } = await readSegmentFile(segment, read);
+    // Past the cap the writer is still writing: nothing there is applied or judged.
+    const capped = scan.lastSeq >= upTo;
+    const verdict = capped ? 'ok' : stopVerdict;
     if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
     }
     let { endOffset, lastSeq: segmentLastSeq } = scan;
+    if (capped && aboveCapOffset !== -1) [endOffset, segmentLastSeq] = [aboveCapOffset, upTo];
     const unfinishedSeq = assembler.heldFirstSeq;
     if (unfinishedSeq !== undefined) {
       if (!isLast) {
@@ -154,7 +164,7 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
     }
     lastSeq = Math.max(lastSeq, segmentLastSeq);
     if (firstReplayedOffset !== -1) replayedBytes += Math.max(0, endOffset - firstReplayedOffset);
-    if (isLast) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: bytes.length - endOffset };
+    if (i === tailIndex) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: fileBytes - endOffset };
   }
   return { replayed, replayedBytes, lastSeq, tail };
 }
@@ -180,6 +190,7 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
   if (options.mode === 'write') {
     for (const temporary of listing.temporaries) await options.fileSystem.unlink(temporary).catch(() => undefined);
   }
+  await settleRejectedRecords(options, listing.rejected);
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
   const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
   if (tail !== null) await cutTornTail(options, tail);

@@ -1,81 +1,206 @@
-// `idnc repair`: make a data directory startable again by cutting the log at its first bad record.
-// Everything taken away is moved (not deleted) into `repair-<time>/` inside the data directory: the
-// whole original of a cut segment, later segments, and snapshots that fail their checks. It takes
-// the writer lock, so it cannot run beside a live server. Without `--yes` it only shows the plan.
+// `idnc repair`: make a data directory startable again, keeping every record recovery can prove.
+// It reads the directory as recovery does: the newest snapshot that passes its checks, then the log
+// from the segment holding the seq after it. Damage in segments recovery never reads (those the
+// snapshot covers, kept only to fall back to an older snapshot) costs nothing: they are moved aside.
+// In the log recovery reads, the first bad record ends what can be kept; when it lies among records
+// the snapshot covers, the records after the snapshot are kept in a new segment of their own.
+// Everything taken away is moved (not deleted) into `repair-<time>-<random>/` inside the directory:
+// the whole original of a cut segment, later segments, and snapshots that fail their checks.
+//
+// A segment is never changed in place: its kept records are written to a new file (temp, fsync,
+// rename, directory fsync), so a follower holding the old file open sees another inode, and a
+// repair interrupted at any call leaves either the old file or the new one. Last, the durable-seq
+// mark gets a new epoch at the repaired seq: followers reload if they applied anything removed.
+// Every write goes through the file-system seam. It takes the writer lock, so it cannot run beside a
+// live server. Without `--yes` the CLI only shows the plan.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { DIRECTORY_MODE_OWNER_ONLY, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
 import type { EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { DncStore } from '../store/dnc-store.js';
-import { listDataDir } from './data-dir.js';
-import { nodeFileSystem } from './file-system.js';
-import { recoverDataDir } from './recovery.js';
-import { segmentHeader } from './segment-scan.js';
-import { verifyDataDir, verifySegments, type FileReport } from './verify.js';
+import { CommitAssembler } from './commit-assembler.js';
+import { listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
+import { DurableMarkWriter } from './durable-mark.js';
+import { nodeFileSystem, type PersistFileSystem } from './file-system.js';
+import type { LogRecord } from './record.js';
+import { judgeStop, recoverDataDir } from './recovery.js';
+import { cutRejectedRecords } from './rejected-records.js';
+import { findValidFrameAfter, scanRecords, scanSegment, segmentHeader } from './segment-scan.js';
+import { verifyDataDir } from './verify.js';
 import { acquireWriterLock } from './writer-lock.js';
 
+export interface RepairCut {
+  /** The damaged segment; its original is kept in the backup directory. */
+  readonly file: string;
+  /** Where its kept records end: the bytes from here on are dropped. */
+  readonly offset: number;
+  /** Seq of the state after the repair. */
+  readonly afterSeq: number;
+  /**
+   * Set when the bad record is one the snapshot covers: the records after the snapshot, from
+   * `offset` of the original, go into the new segment `file` (the original is moved aside).
+   */
+  readonly keptFrom: { readonly offset: number; readonly file: string } | null;
+}
+
 export interface RepairPlan {
-  /** Segment cut at its first bad record: the bytes from `offset` on are dropped. */
-  readonly cut: { readonly file: string; readonly offset: number; readonly afterSeq: number } | null;
-  /** Files moved aside (later segments, snapshots that fail their checks). */
+  readonly cut: RepairCut | null;
+  /** Files moved aside (segments that cannot be kept or are not needed, snapshots that fail their checks). */
   readonly moveAside: string[];
   /** Why the directory cannot be repaired by cutting (records missing before any good state). */
   readonly impossible: string | null;
 }
 
+/** The records recovery can prove in one segment: bytes [from, to), up to `lastSeq`. */
+interface Kept {
+  readonly from: number;
+  readonly to: number;
+  readonly lastSeq: number;
+  readonly whole: boolean;
+}
+
+const name = (segment: SegmentFile): string => path.basename(segment.path);
+
 export async function planRepair(dataDir: string): Promise<RepairPlan> {
-  const listing = await listDataDir(dataDir);
+  const { segments } = await listDataDir(dataDir);
   const report = await verifyDataDir(dataDir);
-  const moveAside: string[] = report.files.filter((f) => f.kind === 'snapshot' && f.outcome !== 'ok').map((f) => f.file);
-  const goodSnapshot = report.files.find((f) => f.kind === 'snapshot' && f.outcome === 'ok');
-  const snapshotSeq = goodSnapshot?.lastSeq ?? 0;
-  const segmentReports = await verifySegments(listing.segments);
-  const firstBad = segmentReports.findIndex((f) => f.outcome === 'corrupt' || f.outcome === 'truncated');
-  let cut: RepairPlan['cut'] = null;
-  if (firstBad !== -1) {
-    const bad: FileReport = segmentReports[firstBad]!;
-    cut = { file: bad.file, offset: bad.goodBytes ?? 0, afterSeq: (bad.firstSeq ?? 1) - 1 + (bad.records ?? 0) };
-    const later = segmentReports.slice(firstBad + 1).map((f) => f.file).filter((f) => f !== bad.file);
-    moveAside.push(...new Set(later));
-    if (bad.outcome === 'corrupt' && bad.badOffset === 0 && bad.records === 0) {
-      moveAside.push(bad.file);
-      cut = null;
-    }
+  const moveAside = report.files.filter((f) => f.kind === 'snapshot' && f.outcome !== 'ok').map((f) => f.file);
+  const snapshotSeq = report.files.find((f) => f.kind === 'snapshot' && f.outcome === 'ok')?.lastSeq ?? 0;
+  let start = -1;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSeq <= snapshotSeq + 1) start = i;
+  if (segments.length > 0 && start === -1) {
+    const impossible = `no valid snapshot covers seq ${segments[0]!.firstSeq - 1} and the log starts at seq ${segments[0]!.firstSeq}: records are missing, restore a backup`;
+    return { cut: null, moveAside, impossible };
   }
-  const keptSegments = listing.segments.filter((s) => !moveAside.includes(path.basename(s.path)));
-  const firstKept = keptSegments[0]?.firstSeq;
-  const impossible = firstKept !== undefined && firstKept > snapshotSeq + 1
-    ? `no valid snapshot covers seq ${firstKept - 1} and the log starts at seq ${firstKept}: records are missing, restore a backup`
-    : null;
-  return { cut, moveAside: [...new Set(moveAside)], impossible };
+  moveAside.push(...(await unusableCovered(segments.slice(0, Math.max(start, 0)), segments[start]?.firstSeq ?? 0)));
+  const { cut, dropped } = await planLog(segments.slice(Math.max(start, 0)), snapshotSeq);
+  moveAside.push(...dropped);
+  return { cut, moveAside, impossible: null };
+}
+
+/**
+ * Segments before the one recovery starts from serve only a fall back to an older snapshot, which
+ * needs them whole and in sequence: a damaged one goes aside with every one before it.
+ */
+async function unusableCovered(covered: readonly SegmentFile[], nextFirstSeq: number): Promise<string[]> {
+  let lastUnusable = -1;
+  for (let i = 0; i < covered.length; i++) {
+    const bytes = await fs.promises.readFile(covered[i]!.path);
+    const assembler = new CommitAssembler();
+    const scan = scanSegment(bytes, covered[i]!.firstSeq, (record, offset) => assembler.accept(record, offset, () => undefined));
+    const followedBy = covered[i + 1]?.firstSeq ?? nextFirstSeq;
+    if (scan.stop.kind !== 'end' || assembler.heldRecords > 0 || followedBy !== scan.lastSeq + 1) lastUnusable = i;
+  }
+  return covered.slice(0, lastUnusable + 1).map(name);
+}
+
+/** The log from the segment recovery starts at: what to cut, and what to move aside after it. */
+async function planLog(segments: readonly SegmentFile[], snapshotSeq: number): Promise<{ cut: RepairCut | null; dropped: string[] }> {
+  let lastSeq = snapshotSeq;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const rest = segments.slice(i + 1).map(name);
+    if (i > 0 && segment.firstSeq !== lastSeq + 1) return { cut: null, dropped: [name(segment), ...rest] };
+    const kept = keptRecords(await fs.promises.readFile(segment.path), segment.firstSeq, snapshotSeq, i === segments.length - 1);
+    if (kept.whole) {
+      lastSeq = Math.max(lastSeq, kept.lastSeq);
+      continue;
+    }
+    const afterSeq = Math.max(lastSeq, kept.lastSeq);
+    if (kept.from === 0 && kept.to <= LOG_SEGMENT_HEADER_BYTES) return { cut: null, dropped: [name(segment), ...rest] };
+    const keptFrom = kept.from === 0 ? null : { offset: kept.from, file: path.basename(segmentPath('', snapshotSeq + 1)) };
+    return { cut: { file: name(segment), offset: kept.to, afterSeq, keptFrom }, dropped: rest };
+  }
+  return { cut: null, dropped: [] };
+}
+
+/**
+ * What recovery can prove in one segment (read as recovery reads it: records the snapshot covers
+ * checked, not decoded). A bad record among those covered ends nothing: what recovery needs starts
+ * at the record after the snapshot, found again past the damage.
+ */
+function keptRecords(bytes: Buffer, firstSeq: number, snapshotSeq: number, isLast: boolean): Kept {
+  const prefix = provable(bytes, 0, firstSeq, snapshotSeq, isLast);
+  if (prefix.whole || prefix.lastSeq >= snapshotSeq || prefix.torn) return prefix;
+  const at = findValidFrameAfter(bytes, prefix.to + 1, snapshotSeq);
+  if (at === -1 || Number(bytes.readBigUInt64LE(at + 8)) !== snapshotSeq + 1) return { ...prefix, from: 0, to: 0 };
+  return { ...provable(bytes, at, snapshotSeq + 1, snapshotSeq, isLast), whole: false };
+}
+
+/** The records from `from` (a record boundary, or 0 for the whole file) that recovery would keep. */
+function provable(bytes: Buffer, from: number, firstSeq: number, snapshotSeq: number, isLast: boolean): Kept & { torn: boolean } {
+  const assembler = new CommitAssembler();
+  const accept = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
+  const scan = from === 0 ? scanSegment(bytes, firstSeq, accept, snapshotSeq + 1) : scanRecords(bytes, from, firstSeq, accept, snapshotSeq + 1);
+  const verdict = judgeStop(bytes, scan, isLast);
+  const held = assembler.heldFirstSeq;
+  if (held !== undefined) return { from, to: assembler.heldStartOffset, lastSeq: held - 1, whole: false, torn: isLast };
+  return { from, to: scan.endOffset, lastSeq: scan.lastSeq, whole: verdict === 'ok', torn: verdict === 'torn' };
 }
 
 function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
 }
 
-/** Carries out `plan` (after taking the writer lock) and checks that the directory now starts. */
-export async function applyRepair(dataDir: string, plan: RepairPlan, logger: EngineLogger): Promise<{ backupDir: string; lastSeq: number }> {
+/**
+ * Carries out `plan` (after taking the writer lock), checks that the directory now starts and
+ * gives the durable-seq mark a new epoch at its seq. Every write goes through `fileSystem`.
+ */
+export async function applyRepair(
+  dataDir: string,
+  plan: RepairPlan,
+  logger: EngineLogger,
+  fileSystem: PersistFileSystem = nodeFileSystem,
+): Promise<{ backupDir: string; lastSeq: number }> {
   if (plan.impossible !== null) throw new IdncError('DATA_CORRUPT', `cannot repair ${dataDir}: ${plan.impossible}`);
-  const lock = await acquireWriterLock(dataDir, nodeFileSystem, logger);
+  const lock = await acquireWriterLock(dataDir, fileSystem, logger);
   try {
-    const backupDir = path.join(dataDir, `repair-${stamp()}`);
-    await fs.promises.mkdir(backupDir);
-    if (plan.cut !== null) {
-      const segment = path.join(dataDir, plan.cut.file);
-      await fs.promises.copyFile(segment, path.join(backupDir, plan.cut.file));
-      const offset = Math.max(plan.cut.offset, 0);
-      if (offset < segmentHeader().length) await fs.promises.writeFile(segment, segmentHeader());
-      else await fs.promises.truncate(segment, offset);
-      const fd = await nodeFileSystem.open(segment, 'r+');
-      await nodeFileSystem.fsync(fd).finally(() => nodeFileSystem.close(fd));
-    }
-    for (const file of plan.moveAside) await fs.promises.rename(path.join(dataDir, file), path.join(backupDir, file));
-    await nodeFileSystem.fsyncDirectory(dataDir);
-    const recovered = await recoverDataDir(new DncStore(), { dataDir, fileSystem: nodeFileSystem, logger, mode: 'read' });
+    const backupDir = await fs.promises.mkdtemp(path.join(dataDir, `repair-${stamp()}-`));
+    await fs.promises.chmod(backupDir, DIRECTORY_MODE_OWNER_ONLY);
+    // First the records of a failed batch (at the end of the log, after any cut the plan makes).
+    await cutRejectedRecords(dataDir, backupDir, logger, fileSystem);
+    // Newest first, so that at every step the directory holds the log up to some point.
+    for (const file of [...plan.moveAside].reverse()) await fileSystem.rename(path.join(dataDir, file), path.join(backupDir, file));
+    if (plan.cut !== null) await replaceCutSegment(fileSystem, dataDir, backupDir, plan.cut);
+    await fileSystem.fsyncDirectory(dataDir);
+    await fileSystem.fsyncDirectory(backupDir);
+    const recovered = await recoverDataDir(new DncStore(), { dataDir, fileSystem, logger, mode: 'read' });
+    const mark = await DurableMarkWriter.open(fileSystem, dataDir, recovered.lastSeq);
+    await mark.close(recovered.lastSeq);
     return { backupDir, lastSeq: recovered.lastSeq };
   } finally {
     await lock.release();
+  }
+}
+
+/** Writes the kept records of `cut` as a new file that takes the segment's place. */
+async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string, backupDir: string, cut: RepairCut): Promise<void> {
+  const original = path.join(dataDir, cut.file);
+  const bytes = await fs.promises.readFile(original);
+  const target = path.join(dataDir, cut.keptFrom?.file ?? cut.file);
+  const from = cut.keptFrom?.offset ?? 0;
+  await writeFileDurably(fileSystem, temporaryPath(target), from === 0 ? [bytes.subarray(0, cut.offset)] : [segmentHeader(), bytes.subarray(from, cut.offset)]);
+  if (cut.keptFrom === null) {
+    // The original's name is about to be taken: keep a copy of it first.
+    await writeFileDurably(fileSystem, path.join(backupDir, cut.file), [bytes]);
+    await fileSystem.fsyncDirectory(backupDir);
+    await fileSystem.rename(temporaryPath(target), target);
+    return;
+  }
+  // The new segment (it starts after the snapshot) is in place before the original goes.
+  await fileSystem.rename(temporaryPath(target), target);
+  await fileSystem.fsyncDirectory(dataDir);
+  await fileSystem.rename(original, path.join(backupDir, cut.file));
+}
+
+async function writeFileDurably(fileSystem: PersistFileSystem, file: string, buffers: readonly Buffer[]): Promise<void> {
+  const fd = await fileSystem.open(file, 'w');
+  try {
+    await fileSystem.writev(fd, buffers, 0);
+    await fileSystem.fsync(fd);
+  } finally {
+    await fileSystem.close(fd);
   }
 }

@@ -218,7 +218,7 @@ export async function writeSnapshot(
   } catch (error) {
     await writer.settle();
     await fileSystem.close(fd).catch(() => undefined);
-    await fs.promises.rm(tempPath, { force: true }).catch(() => undefined);
+    await fileSystem.unlink(tempPath).catch(() => undefined);
     throw error;
   }
   await fileSystem.close(fd);

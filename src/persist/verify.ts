@@ -2,15 +2,15 @@
 // would start on it. It never changes a file and takes no lock, so it can run beside a live server
 // (whose last record may then show as an incomplete tail).
 
-import fs from 'node:fs';
 import path from 'node:path';
 import { DncStore } from '../store/dnc-store.js';
 import type { EngineLogger } from '../engine.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
 import { nodeFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
-import { judgeStop, recoverDataDir } from './recovery.js';
-import { scanSegment } from './segment-scan.js';
+import type { LogRecord } from './record.js';
+import { recoverDataDir } from './recovery.js';
+import { readSegmentFile } from './segment-read.js';
 import { readSnapshot } from './snapshot-read.js';
 import type { LoadedList } from './snapshot.js';
 import { CorruptBitmapError } from '../store/portable-bitmap.js';
@@ -43,7 +43,8 @@ export interface VerifyReport {
 
 const silentLogger: EngineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-export async function verifySegments(segments: readonly SegmentFile[]): Promise<FileReport[]> {
+/** `readChunkBytes`: bytes of a segment read at once (LOG_READ_CHUNK_BYTES); tests use tiny chunks. */
+export async function verifySegments(segments: readonly SegmentFile[], readChunkBytes?: number): Promise<FileReport[]> {
   const reports: FileReport[] = [];
   const assembler = new CommitAssembler();
   let expected: number | null = null;
@@ -54,23 +55,23 @@ export async function verifySegments(segments: readonly SegmentFile[]): Promise<
       const detail = `sequence gap: the previous segment ends at seq ${expected - 1}, this one starts at ${segment.firstSeq}`;
       reports.push({ file, kind: 'segment', outcome: 'corrupt', detail, badOffset: 0, goodBytes: 0, records: 0 });
     }
-    const bytes = await fs.promises.readFile(segment.path);
     const isLast = i === segments.length - 1;
-    const scan = scanSegment(bytes, segment.firstSeq, (record, offset) => assembler.accept(record, offset, () => undefined));
-    const verdict = judgeStop(bytes, scan, isLast);
+    const onRecord = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
+    const { scan, verdict, fileBytes } = await readSegmentFile(segment, { isLast, onRecord, chunkBytes: readChunkBytes });
     const base = { file, kind: 'segment' as const, records: scan.records, firstSeq: segment.firstSeq, lastSeq: scan.lastSeq, goodBytes: scan.endOffset };
     const gapReported = reports.at(-1)?.file === file;
     const unfinished = verdict === 'ok' && assembler.heldFirstSeq !== undefined ? unfinishedChange(assembler, isLast) : null;
     if (unfinished !== null) reports.push({ ...base, ...unfinished, badOffset: assembler.heldStartOffset });
-    else if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: bytes.length === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
+    else if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: fileBytes === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
     else if (verdict === 'torn') {
-      const detail = `torn tail: ${bytes.length - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}); startup cuts them`;
+      const detail = `torn tail: ${fileBytes - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}); startup cuts them`;
       reports.push({ ...base, outcome: 'truncated', detail, badOffset: scan.stop.offset });
     } else if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       reports.push({ ...base, outcome: 'corrupt', detail: `at offset ${scan.stop.offset} (${seq}): ${scan.stop.detail}`, badOffset: scan.stop.offset });
     }
-    expected = scan.lastSeq + 1;
+    // Where a corrupt segment really ends is unknown: the next one cannot be said to leave a gap.
+    expected = verdict === 'corrupt' ? null : scan.lastSeq + 1;
   }
   return reports;
 }

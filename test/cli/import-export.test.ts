@@ -28,10 +28,11 @@ interface Run {
   readonly stderr: string;
 }
 
-function idnc(args: string[], stdin?: string): Promise<Run> {
+function idnc(args: string[], stdin?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const env = { ...process.env };
+    const env = { ...process.env, ...extraEnv };
     delete env.IDNC_DATA_DIR;
+    if (extraEnv['IDNC_KEY'] === undefined) delete env.IDNC_KEY;
     const child = execFile(process.execPath, [cli, ...args], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
     });
@@ -139,6 +140,23 @@ async function writerCount(dnc: Awaited<ReturnType<typeof openDnc>>): Promise<nu
 }
 
 describe('idnc import --url', () => {
+  it('refuses plain http to another host unless --insecure, and a missing or doubled key', async () => {
+    await writeFile(join(dir, 'list.txt'), '5039367187\n');
+    const remote = await idnc(['import', 'list.txt', '--url', 'http://192.0.2.1:3000'], undefined, { IDNC_KEY: 'idnc_x' });
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toContain('plain http to another host');
+    const noKey = await idnc(['import', 'list.txt', '--url', 'http://127.0.0.1:9']);
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain('set IDNC_KEY, or give --key-file FILE');
+    const twice = await idnc(['import', 'list.txt', '--url', 'http://127.0.0.1:9', '--key', 'a', '--key-file', 'k']);
+    expect(twice.stderr).toContain('give the key one way');
+    const noFile = await idnc(['import', 'list.txt', '--url', 'http://127.0.0.1:9', '--key-file', 'missing.txt']);
+    expect(noFile.stderr).toContain('--key-file missing.txt: cannot read it (ENOENT)');
+    const offline = await idnc(['import', 'list.txt', '--key-file', 'k']);
+    expect(offline.stderr).toContain('go with --url');
+    for (const run of [remote, noKey, twice, noFile, offline]) expect(run.stderr).not.toContain('idnc_x');
+  });
+
   it('imports through a running built server; re-running is safe; a refused batch says how to resume', async () => {
     const server = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: dir });
     children.push(server);
@@ -154,16 +172,19 @@ describe('idnc import --url', () => {
     const [, key, base] = match!;
     const { text, expected } = sampleList(5000);
     await writeFile(join(dir, 'list.txt'), text);
-    const imported = await idnc(['import', 'list.txt', '--url', base!, '--key', key!, '--project', 'p2']);
+    const imported = await idnc(['import', 'list.txt', '--url', base!, '--project', 'p2'], undefined, { IDNC_KEY: key! });
     expect(imported.stderr).not.toContain('refused');
+    expect(imported.stderr).not.toContain('warning');
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain(`added:            ${expected.length}`);
-    const again = await idnc(['import', 'list.txt', '--url', base!, '--key', key!, '--project', 'p2']);
+    await writeFile(join(dir, 'key.txt'), `${key!}\n`, { mode: 0o600 });
+    const again = await idnc(['import', 'list.txt', '--url', base!, '--key-file', 'key.txt', '--project', 'p2']);
     expect(again.stdout).toContain(`already present:  ${expected.length}`);
     const count = await fetch(`${base}/app/main/rpc/pdnc?actionType=count&projId=p2`, { headers: { loginId: key! } });
     expect(await count.text()).toBe(String(expected.length));
     const badKey = await idnc(['import', 'list.txt', '--url', base!, '--key', 'idnc_wrong']);
     expect(badKey.code).toBe(1);
+    expect(badKey.stderr).toContain('--key shows the key to every user of this machine');
     expect(badKey.stderr).toContain('INVALID_API_KEY');
     expect(badKey.stderr).toContain('running the same command again resumes safely');
     server.kill('SIGTERM');

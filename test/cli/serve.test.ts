@@ -4,7 +4,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -75,6 +75,30 @@ async function statusOf(base: string, key: string, query: string): Promise<numbe
 }
 
 describe('idnc serve (built CLI)', () => {
+  it('refuses to start on a directory with data whose keys.json is gone, creating no key', async () => {
+    const first = startServer();
+    const [, adminKey, url] = (await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(first.stdout) ?? undefined)) as unknown as [string, string, string];
+    const added = await fetch(`${new URL(url).origin}${PDNC}?actionType=add&phoneList=5039367187`, { headers: { loginId: adminKey } });
+    expect(added.status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    await rm(join(dir, 'keys.json'));
+    const second = startServer();
+    expect(await second.exited).toBe(1);
+    expect(second.stderr).toContain('keys.json is missing, but');
+    expect(second.stderr).toContain('idnc keys create --org ORG --scopes admin');
+    expect(second.stdout).not.toContain('idnc_');
+    expect(existsSync(join(dir, 'keys.json'))).toBe(false);
+    await keys('create', '--org', 'default', '--scopes', 'admin');
+    const third = startServer();
+    await waitFor(() => (third.stderr.includes('Server listening') ? true : undefined));
+    expect(third.stdout).not.toContain('idnc_');
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  });
+
+
   it('prints the first key with a working curl line; keys commands work beside it; SIGTERM exits 0', async () => {
     const server = startServer();
     const curl = await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(server.stdout) ?? undefined);

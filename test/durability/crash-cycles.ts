@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mulberry32 } from './random.js';
-import { freePort, firstKeyOf, kill9, pdnc, startServer, stopGracefully, waitUntilServing, killAll, type ServerProcess } from './server-process.js';
+import { freePort, firstKeyOf, kill9, kill9Group, pdnc, startServer, stopGracefully, waitUntilServing, killAll, type ServerProcess } from './server-process.js';
 
 type NumberState = 'present' | 'absent' | 'adding' | 'removing';
 
@@ -19,6 +19,11 @@ export interface CrashOptions {
   readonly loadMsMax: number;
   readonly seed?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Kill the server's process group and start the next server in the same instant, without waiting
+   * for the old one to die (a supervisor's `Restart=always`); every start must succeed.
+   */
+  readonly restartAtOnce?: boolean;
 }
 
 export interface CrashFigures {
@@ -110,6 +115,9 @@ function readRecoveryLine(stderr: string, figures: CrashFigures): void {
   if (stderr.includes('torn log tail cut')) figures.tornTailsCut++;
 }
 
+/** Small snapshot trigger: snapshots, rotations and segment removal happen in every cycle. */
+const SERVE_ARGS = ['--snapshot-log-bytes', '65536'];
+
 export async function runCrashCycles(options: CrashOptions): Promise<CrashFigures> {
   const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'idnc-crash-'));
   const rand = mulberry32(options.seed ?? Date.now());
@@ -118,8 +126,10 @@ export async function runCrashCycles(options: CrashOptions): Promise<CrashFigure
   const port = await freePort();
   let key: string | null = null;
   try {
+    let next: ServerProcess | null = null;
     for (let cycle = 1; cycle <= options.cycles && figures.failures.length === 0; cycle++) {
-      const server = startServer(dataDir, port, ['--snapshot-log-bytes', '65536']);
+      const server = next ?? startServer(dataDir, port, SERVE_ARGS, options.restartAtOnce);
+      next = null;
       await waitUntilServing(server);
       key ??= firstKeyOf(server);
       if (key === null) throw new Error(`the first start printed no key:\n${server.stdout}`);
@@ -129,9 +139,12 @@ export async function runCrashCycles(options: CrashOptions): Promise<CrashFigure
       const load: Load = { stopped: false };
       const running = loadUntilStopped(server, key, model, options, rand, figures, load);
       await new Promise((resolve) => setTimeout(resolve, ms));
-      const killed = kill9(server);
       load.stopped = true;
-      await killed;
+      if (options.restartAtOnce === true) {
+        kill9Group(server);
+        if (cycle < options.cycles) next = startServer(dataDir, port, SERVE_ARGS, true);
+        await server.exited;
+      } else await kill9(server);
       await running;
       figures.cycles = cycle;
       options.log?.(`cycle ${cycle}: ${figures.acknowledgedAdds} adds, ${figures.acknowledgedRemoves} removes acknowledged so far`);

@@ -29,10 +29,16 @@ export interface ServerProcess {
   readonly exited: Promise<number | null>;
 }
 
-export function startServer(dataDir: string, port: number, extraArgs: string[] = []): ServerProcess {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--data-dir', dataDir, '--fsync', 'always', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * `asInContainer`: the server runs in a process group of its own (so kill9Group reaches its
+ * workers) under a parent that never reaps it, as under a container's pid 1: once killed, its pid
+ * stays a zombie while the next server starts. `child` is then that parent.
+ */
+export function startServer(dataDir: string, port: number, extraArgs: string[] = [], asInContainer = false): ServerProcess {
+  const args = [CLI, 'serve', '--port', String(port), '--data-dir', dataDir, '--fsync', 'always', ...extraArgs];
+  const child = asInContainer
+    ? spawn('sh', ['-c', '"$0" "$@" & exec sleep 100000', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(child);
   const server: ServerProcess = {
     child,
@@ -76,6 +82,14 @@ export async function kill9(server: ServerProcess): Promise<void> {
   await server.exited;
 }
 
+/**
+ * SIGKILL to the server's whole process group (started `detached`), as a supervisor does, without
+ * waiting for anything to die: the caller restarts at once, racing the kernel's cleanup.
+ */
+export function kill9Group(server: ServerProcess): void {
+  process.kill(-server.child.pid!, 'SIGKILL');
+}
+
 export async function stopGracefully(server: ServerProcess): Promise<number | null> {
   server.child.kill('SIGTERM');
   return server.exited;
@@ -83,7 +97,13 @@ export async function stopGracefully(server: ServerProcess): Promise<number | nu
 
 /** Stops every child still running (afterAll / error paths). */
 export async function killAll(): Promise<void> {
-  for (const child of started) child.kill('SIGKILL');
+  for (const child of started) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 

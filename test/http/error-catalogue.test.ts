@@ -1,11 +1,11 @@
 // The error catalogue: every code is defined once, has an error HTTP status, and is documented in
-// the README's error table with that same status (clients key on these codes).
+// the error table of docs/http-api.md with that same status (clients key on these codes).
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/errors.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const reference = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
 const source = readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8');
 
 describe('error catalogue', () => {
@@ -20,10 +20,10 @@ describe('error catalogue', () => {
     }
   });
 
-  it('documents every code in the README with its HTTP status', () => {
+  it('documents every code in the HTTP API reference with its HTTP status', () => {
     for (const code of codes) {
-      const row = new RegExp(`^\\| \`${code}\` \\| (\\d{3}) \\|`, 'm').exec(readme);
-      expect(row, `${code} is not in the README error table`).not.toBeNull();
+      const row = new RegExp(`^\\| \`${code}\` \\| (\\d{3}) \\|`, 'm').exec(reference);
+      expect(row, `${code} is not in the error table of docs/http-api.md`).not.toBeNull();
       expect(Number(row![1])).toBe(ERROR_CATALOGUE[code].statusCode);
     }
   });

@@ -36,7 +36,7 @@ export interface TestApp {
   readonly app: FastifyInstance;
   readonly dnc: Dnc;
   readonly keys: KeyStore;
-  /** Admin key of organisation `default`. */
+  /** Admin key of organisation `default`, also the server's operator (as the first key of idnc serve). */
   readonly admin: string;
   /** Everything the app logged, one JSON line each. */
   readonly logLines: string[];
@@ -52,7 +52,7 @@ export async function makeTestApp(
   options: { limits?: Partial<HttpLimits>; extraKeys?: TestKey[]; app?: Partial<Omit<AppOptions, 'dnc' | 'keys' | 'logger' | 'limits'>> } = {},
 ): Promise<TestApp> {
   const dnc = await openDnc();
-  const admin = makeKey('default', ['admin']);
+  const admin = makeKey('default', ['admin', 'operator']);
   const keys = new KeyStore([admin.record, ...(options.extraKeys ?? []).map((k) => k.record)]);
   const logLines: string[] = [];
   const sink = new Writable({

@@ -1,6 +1,7 @@
-// The server logs at info, but never a phone number (query string, body, paths, error messages)
-// nor an API key (loginId header): the captured log stream is searched for both, with the access
-// log on (every request logged) and with the default (only errors and slow requests logged).
+// The server logs at info, but never a phone number (query string, body, paths, error messages,
+// request ids) nor an API key (loginId header, paths): the captured log stream, percent-decoded, is
+// searched for both, the numbers also with separators between their digits, with the access log on
+// (every request logged) and with the default (only errors and slow requests logged).
 
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -18,7 +19,27 @@ afterEach(async () => {
 
 const NUMBERS = ['5039367187', '2125551234', '4155550100'];
 
-/** Seven requests: three successful (add, status, remove), four refused or failed (400, 401, 404, 500). */
+/** Paths a number or a key may reach the log by: formatted, percent-encoded (twice), the secret alone. */
+function secretPaths(key: string): string[] {
+  const encodedDigits = [...NUMBERS[0]!].map((digit) => `%3${digit}`).join('');
+  return [
+    '/503-936-7187',
+    '/(503)%20936%207187',
+    '/lookup/503.936.7187',
+    '/+1%20503%20936%207187',
+    `/${encodedDigits}`,
+    `/${encodedDigits.replace(/%/g, '%25')}`,
+    `/${key.replace(/_/g, '%5F')}`,
+    `/${key.replace(/_/g, '%5f').replace(/i/, '%69')}`,
+    `/${key.slice(18)}`,
+  ];
+}
+
+/**
+ * Seven requests: three successful (add, status, remove), four refused or failed (400, 401, 404,
+ * 500); between the 404 and the 500, one 404 per secretPaths entry and a 401 whose request id is a
+ * formatted number.
+ */
 async function sendMix(app: TestApp): Promise<void> {
   expect((await app.get({ actionType: 'add', phoneList: NUMBERS.join(',') })).statusCode).toBe(200);
   expect((await app.get({ actionType: 'status', phoneList: `${NUMBERS[0]},${NUMBERS[1]}` })).statusCode).toBe(200);
@@ -27,17 +48,30 @@ async function sendMix(app: TestApp): Promise<void> {
   expect((await app.get({ actionType: 'count' }, `${app.admin}x`)).statusCode).toBe(401);
   const lookup = await app.app.inject({ method: 'GET', url: `/lookup/${NUMBERS[0]}?phone=${NUMBERS[1]}`, headers: { loginId: app.admin } });
   expect(lookup.statusCode).toBe(404);
+  for (const url of secretPaths(app.admin)) expect((await app.app.inject({ method: 'GET', url, headers: { loginId: app.admin } })).statusCode).toBe(404);
+  const formattedId = await app.app.inject({ method: 'GET', url: `${PDNC}?actionType=count`, headers: { 'x-request-id': '503-936-7187' } });
+  expect(formattedId.statusCode).toBe(401);
+  expect(formattedId.headers['x-request-id']).not.toBe('503-936-7187');
   app.dnc.count = () => {
     throw new Error(`failure while counting ${NUMBERS[2]} for ${app.admin}`);
   };
   expect((await app.get({ actionType: 'count' })).statusCode).toBe(500);
 }
 
+/** The text with its percent-escapes decoded, as often as they nest. */
+function percentDecoded(text: string): string {
+  for (let previous = ''; previous !== text; ) {
+    previous = text;
+    text = text.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  return text;
+}
+
 function expectNothingSecret(app: TestApp): void {
-  const log = app.logLines.join('\n');
-  for (const number of NUMBERS) expect(log).not.toContain(number);
-  expect(log).not.toContain(app.admin);
-  expect(log).not.toContain(app.admin.slice(18));
+  const log = percentDecoded(app.logLines.join('\n'));
+  // A number with up to three non-alphanumeric characters between its digits: (503) 936-7187.
+  for (const number of NUMBERS) expect(log).not.toMatch(new RegExp([...number].join('[^0-9A-Za-z]{0,3}')));
+  expect(log.toLowerCase()).not.toContain(app.admin.slice(18).toLowerCase());
   expect(log).not.toMatch(/phoneList|loginid/i);
 }
 
@@ -52,7 +86,7 @@ describe('request logging', () => {
   it('with the access log on, logs every request without numbers or keys', async () => {
     t = await makeTestApp({ app: { accessLog: true } });
     await sendMix(t);
-    expect(completedStatuses(t)).toEqual([200, 200, 200, 400, 401, 404, 500]);
+    expect(completedStatuses(t)).toEqual([200, 200, 200, 400, 401, 404, ...secretPaths(t.admin).map(() => 404), 401, 500]);
     const log = t.logLines.join('\n');
     expect(log).toContain(`"path":"${PDNC}"`);
     expect(log).toContain('"method":"POST"');
@@ -62,7 +96,7 @@ describe('request logging', () => {
   it('by default logs errors (4xx, 5xx) but not successful requests, without numbers or keys', async () => {
     t = await makeTestApp();
     await sendMix(t);
-    expect(completedStatuses(t)).toEqual([400, 401, 404, 500]);
+    expect(completedStatuses(t)).toEqual([400, 401, 404, ...secretPaths(t.admin).map(() => 404), 401, 500]);
     expect(t.logLines.join('\n')).toContain('request failed with an unexpected error');
     expectNothingSecret(t);
   });

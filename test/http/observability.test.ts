@@ -48,6 +48,40 @@ describe('GET /metrics', () => {
     expect(ok.body).toContain('# TYPE idnc_http_requests_total counter');
   });
 
+  it('shows a tenant only the lists it may read, and server-wide series only to an operator', async () => {
+    const orgAdmin = makeKey('default', ['admin']);
+    const projectAdmin = makeKey('default', ['admin'], ['p1']);
+    const otherAdmin = makeKey('other', ['admin']);
+    const operatorOnly = makeKey('other', ['operator']);
+    t = await makeTestApp({ extraKeys: [orgAdmin, projectAdmin, otherAdmin, operatorOnly] });
+    await t.get({ actionType: 'add', phoneList: '5039367187,2125551234' });
+    await t.get({ actionType: 'add', phoneList: '4155550100', projId: 'p1' });
+    await t.get({ actionType: 'add', phoneList: '4155550101', projId: 'p2' });
+    await t.get({ actionType: 'add', phoneList: '4155550102' }, otherAdmin.key);
+    const scrape = async (key: string) => (await t!.app.inject({ method: 'GET', url: '/metrics', headers: { loginId: key } })).body;
+    const serverWide = ['idnc_http_requests_total', 'idnc_http_request_duration_seconds', 'idnc_log_', 'idnc_snapshot_', 'idnc_follower_lag_seconds'];
+
+    const ofOrg = await scrape(orgAdmin.key);
+    expect(sample(ofOrg, 'idnc_list_numbers', { org: 'default', project: '' })).toBe(2);
+    expect(sample(ofOrg, 'idnc_list_numbers', { org: 'default', project: 'p2' })).toBe(1);
+    expect(ofOrg).not.toContain('org="other"');
+    expect(sample(ofOrg, 'idnc_lists')).toBe(3);
+    for (const name of serverWide) expect(ofOrg).not.toContain(name);
+
+    const ofProject = await scrape(projectAdmin.key);
+    expect(sample(ofProject, 'idnc_list_numbers', { org: 'default', project: 'p1' })).toBe(1);
+    expect(ofProject).not.toContain('project=""');
+    expect(ofProject).not.toContain('project="p2"');
+    expect(sample(ofProject, 'idnc_lists')).toBe(1);
+    for (const name of serverWide) expect(ofProject).not.toContain(name);
+
+    const ofOperator = await scrape(operatorOnly.key);
+    for (const name of ['idnc_http_requests_total', 'idnc_log_fsync_duration_seconds', 'idnc_follower_lag_seconds']) expect(ofOperator).toContain(name);
+    expect(sample(ofOperator, 'idnc_list_numbers', { org: 'other', project: '' })).toBe(1);
+    expect(sample(ofOperator, 'idnc_list_numbers', { org: 'default', project: 'p2' })).toBe(1);
+    expect((await t.get({ actionType: 'count' }, operatorOnly.key)).statusCode).toBe(403);
+  });
+
   it('counts requests by route, action and status, with latency histograms and numbers per list', async () => {
     t = await makeTestApp();
     await t.get({ actionType: 'add', phoneList: '5039367187,2125551234' });
@@ -82,7 +116,7 @@ describe('GET /metrics', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'idnc-metrics-'));
     const metrics = new IdncMetrics();
     const dnc = await openDnc({ dataDir, fsyncObserver: metrics.observeFsync });
-    const admin = makeKey('default', ['admin']);
+    const admin = makeKey('default', ['admin', 'operator']);
     const app = buildApp({ dnc, keys: new KeyStore([admin.record]), metrics });
     const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics', headers: { loginId: admin.key } })).body;
     try {
@@ -155,7 +189,7 @@ describe('request ids', () => {
   it('the new routes and refusals log no numbers or keys either', async () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString()), done()) });
-    const admin = makeKey('default', ['admin']);
+    const admin = makeKey('default', ['admin', 'operator']);
     const dnc = await openDnc();
     const app = buildApp({ dnc, keys: new KeyStore([{ ...admin.record, rateLimit: 1 }]), logger: pino(sink), accessLog: true });
     try {
@@ -202,6 +236,12 @@ describe('GET /openapi.json', () => {
     const pdncGet = doc.paths[PDNC]!.get! as unknown as { parameters: { in: string; name: string }[]; responses: Record<string, unknown> };
     expect(pdncGet.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['query:actionType', 'query:phoneList', 'query:projId', 'query:ignoreInvalid']));
     expect(Object.keys(pdncGet.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '413', '429']));
+    // The one rule for fields, as the routes apply it: a GET takes no body, a POST's body wins.
+    const pdncPost = doc.paths[PDNC]!.post! as unknown as { summary: string; requestBody?: unknown };
+    expect(pdncGet).not.toHaveProperty('requestBody');
+    expect((pdncGet as unknown as { description: string }).description).toMatch(/GET with a body is refused \(400 BAD_REQUEST\)/);
+    expect(pdncPost.requestBody).toBeDefined();
+    expect(pdncPost.summary).toMatch(/body fields win over query fields/);
   });
 
   it('the documentation schemas never validate: bad input keeps its catalogue code', async () => {

@@ -176,6 +176,27 @@ describe('fields from query and body', () => {
     expect(again.body).toBe('1');
   });
 
+  it('one rule for every method: fields in the query or in a POST body are answered alike; a GET with a body is refused, never half-read', async () => {
+    const fields = { actionType: 'add', phoneList: '5039367187' };
+    const form = new URLSearchParams(fields).toString();
+    const withBody = (method: 'GET' | 'POST', type: string, payload: string, url = PDNC) =>
+      t.app.inject({ method, url, headers: { loginId: t.admin, 'content-type': type }, payload });
+    for (const [type, payload] of [['application/x-www-form-urlencoded', form], ['application/json', JSON.stringify(fields)], ['text/plain', form]] as const) {
+      const body = expectError(await withBody('GET', type, payload), 400, 'BAD_REQUEST');
+      expect(body.error).toMatch(/GET .*body/);
+      // A conflicting query: neither part is acted on.
+      expectError(await withBody('GET', type, payload, `${PDNC}?actionType=count`), 400, 'BAD_REQUEST');
+    }
+    expect(t.dnc.count()).toBe(0);
+    const byQuery = await t.get(fields);
+    const byBody = await withBody('POST', 'application/x-www-form-urlencoded', new URLSearchParams({ ...fields, phoneList: '5039367188' }).toString());
+    expect([byQuery.statusCode, byQuery.headers['idnc-changed']]).toEqual([200, '1']);
+    expect([byBody.statusCode, byBody.headers['idnc-changed']]).toEqual([200, '1']);
+    // No body, or an empty one, is no body.
+    const empty = await withBody('GET', 'application/x-www-form-urlencoded', '', `${PDNC}?actionType=count`);
+    expect([empty.statusCode, empty.body]).toEqual([200, '2']);
+  });
+
   it('actionType is case-insensitive', async () => {
     expect((await t.get({ actionType: 'ADD', phoneList: '5039367187' })).statusCode).toBe(200);
     expect((await t.get({ actionType: 'Count' })).body).toBe('1');
@@ -209,6 +230,25 @@ describe('fields from query and body', () => {
     });
     expectError(form, 400, 'INVALID_PARAMETER');
     expect(t.dnc.count()).toBe(0);
+  });
+
+  it('a key repeated in a JSON body is INVALID_PARAMETER naming it, at any depth, however it is escaped; nothing changes', async () => {
+    const json = (payload: string) => t.app.inject({ method: 'POST', url: PDNC, headers: { loginId: t.admin, 'content-type': 'application/json' }, payload });
+    const cases: [string, string][] = [
+      ['{"actionType":"count","actionType":"add","phoneList":"5039367187"}', 'actionType'],
+      ['{"actionType":"add","phoneList":"5039367187","phoneList":"5039367188"}', 'phoneList'],
+      ['{"action\\u0054ype":"count","actionType":"add","phoneList":"5039367187"}', 'actionType'],
+      ['{ "actionType" : "add" , "phoneList":"5039367187", "version":{"a":1,"b":{"c":[{"d":1,"d":2}]}}}', 'd'],
+      ['{"actionType":"add","phoneList":"5039367187","x\\"y":1,"x\\"y":2}', 'x"y'],
+    ];
+    for (const [payload, name] of cases) {
+      const body = expectError(await json(payload), 400, 'INVALID_PARAMETER');
+      expect(body.error).toContain(JSON.stringify(name));
+      expect(body.error).toContain('more than once');
+    }
+    // Keys that differ only inside escapes, or are equal in different objects, are not repeats.
+    expect((await json('{"actionType":"add","phoneList":"5039367187","v":{"k":1},"w":{"k":1},"a\\\\":1,"a\\\\\\\\":2}')).statusCode).toBe(200);
+    expect(t.dnc.count()).toBe(1);
   });
 
   it('non-string JSON values and non-object bodies are INVALID_PARAMETER', async () => {

@@ -1,12 +1,13 @@
 // Slow and greedy clients over real sockets, each limit at a small configured value: a head that
 // stalls gets 408 within the head timeout, a body that stalls within the request timeout, an idle
 // keep-alive connection is closed, connection N+1 is refused, request N on a connection says
-// Connection: close; the body limit is exact (N bytes pass, N+1 are 413).
+// Connection: close; the body limit is exact (N bytes pass, N+1 are 413); a request refused before
+// its body is read is answered with Connection: close and the body is not read.
 
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionLimits } from '../../src/http/server-limits.js';
-import { makeTestApp, PDNC, type TestApp } from './helpers.js';
+import { makeKey, makeTestApp, PDNC, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -134,5 +135,70 @@ describe('body limit', () => {
     expect(t.dnc.count()).toBe(0);
     expect((await post(exact)).statusCode).toBe(200);
     expect(t.dnc.count()).toBe(1);
+  });
+});
+
+/**
+ * Writes a head announcing a large body and the first bytes of it, never the rest; resolves with
+ * the answer once it is complete, and whether the server then closed the connection (it has
+ * 2 s: a server that keeps reading waits for the request timeout instead).
+ */
+function refusedMidBody(port: number, head: string): Promise<{ data: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+    let data = '';
+    let answered = false;
+    const done = (closed: boolean): void => {
+      socket.destroy();
+      resolve({ data, closed });
+    };
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      const headEnd = data.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(data)?.[1] ?? NaN);
+      if (!answered && headEnd !== -1 && data.length >= headEnd + 4 + length) {
+        answered = true;
+        setTimeout(() => done(false), 2000);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => done(true));
+  });
+}
+
+describe('refusals before the body is read', () => {
+  it('401, 403, 429 and a GET with a body answer Connection: close and the server stops reading; an answer after the body keeps the connection', async () => {
+    const reader = makeKey('default', ['read']);
+    const writer = makeKey('default', ['write']);
+    const limited = makeKey('default', ['admin']);
+    t = await makeTestApp({ extraKeys: [reader, writer, { key: limited.key, record: { ...limited.record, rateLimit: 1 } }] });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (t.app.server.address() as AddressInfo).port;
+    const post = (path: string, key: string | null, method = 'POST') =>
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\n${key === null ? '' : `loginId: ${key}\r\n`}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\nactionType=add&phoneList=5039367187`;
+    // The rate-limited key's one token goes to a request without a body.
+    expect((await t.get({ actionType: 'count' }, limited.key)).statusCode).toBe(200);
+    const cases: [string, string, number, string][] = [
+      ['no key', post(PDNC, null), 401, 'MISSING_API_KEY'],
+      ['a wrong key', post(PDNC, `${t.admin}x`), 401, 'INVALID_API_KEY'],
+      ['a key over its rate limit', post(PDNC, limited.key), 429, 'RATE_LIMITED'],
+      ['import with a read key', post('/v1/import', reader.key), 403, 'FORBIDDEN'],
+      ['scrub with a write key', post('/v1/scrub', writer.key), 403, 'FORBIDDEN'],
+      ['a GET with a body', post(`${PDNC}?actionType=count`, t.admin, 'GET'), 400, 'BAD_REQUEST'],
+    ];
+    for (const [what, head, status, code] of cases) {
+      const outcome = await refusedMidBody(port, head);
+      expect(statusOf(outcome.data), what).toBe(status);
+      expect(outcome.data, what).toContain(`"code":"${code}"`);
+      expect(outcome.data, what).toMatch(/\r\nconnection: close\r\n/i);
+      expect(outcome.closed, what).toBe(true);
+    }
+    // Refused after its (whole) body was read: the connection stays open for the next request.
+    const read = `POST ${PDNC} HTTP/1.1\r\nHost: x\r\nloginId: ${t.admin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16\r\n\r\nactionType=xyzzy`;
+    const kept = await refusedMidBody(port, read);
+    expect(statusOf(kept.data)).toBe(400);
+    expect(kept.data).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    expect(kept.closed).toBe(false);
+    expect(t.dnc.count()).toBe(0);
   });
 });

@@ -183,6 +183,9 @@ describe('status fast path, side by side with Fastify', () => {
     ['another case in the path', get('actionType=status&phoneList=5039367187', auth(reader), '1.1', '/APP/main/rpc/pdnc'), false],
     ['a HEAD', get('actionType=status&phoneList=5039367187', auth(reader)).replace(/^GET/, 'HEAD'), false],
     ['a GET with a form body', `GET ${PDNC}?phoneList=5039367187 HTTP/1.1\r\nHost: x\r\nloginId: ${reader.key}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 17\r\n\r\nactionType=status`, false],
+    ['a GET with a JSON body under a full status query', `GET ${PDNC}?actionType=status&phoneList=5039367187 HTTP/1.1\r\nHost: x\r\nloginId: ${reader.key}\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"actionType":"count"}`, false],
+    ['a GET with a chunked body', `GET ${PDNC}?actionType=status&phoneList=5039367187 HTTP/1.1\r\nHost: x\r\nloginId: ${reader.key}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, false],
+    ['a GET with an empty body', `GET ${PDNC}?actionType=status&phoneList=5039367187 HTTP/1.1\r\nHost: x\r\nloginId: ${reader.key}\r\nContent-Length: 0\r\n\r\n`, false],
     ['a POST', `POST ${PDNC}?actionType=status&phoneList=5039367187 HTTP/1.1\r\nHost: x\r\nloginId: ${reader.key}\r\nContent-Length: 0\r\n\r\n`, false],
   ];
 

@@ -68,6 +68,26 @@ describe('scopes and projects', () => {
   });
 });
 
+describe('Object.prototype names given to the key commands and the store', () => {
+  const names = [...new Set(Object.getOwnPropertyNames(Object.prototype).flatMap((name) => [name, name.toLowerCase(), name.toUpperCase()]))];
+
+  it('are no scope, are projects, organisations and names like any other, and no key or key id', async () => {
+    const admin = await createKey(dir, { org: 'acme', scopes: ['admin'], name: 'real' });
+    for (const name of names) {
+      expect(() => parseScopes(name)).toThrow(KeyInputError);
+      expect(parseProjects(name)).toEqual([name]);
+      await expect(revokeKey(dir, name)).rejects.toThrow(/no key with id or name/);
+    }
+    const created = await createKey(dir, { org: '__proto__', scopes: ['read'], projects: ['constructor', 'toString'], name: 'hasOwnProperty' });
+    const store = new KeyStore(await listKeys(dir));
+    for (const name of names) expect(store.authenticate(name)).toBeUndefined();
+    expect(store.authenticate(`idnc_${'0'.repeat(12)}_constructor`)).toBeUndefined();
+    expect(store.authenticate(created.key)).toMatchObject({ org: '__proto__', projects: ['constructor', 'toString'] });
+    expect(store.authenticate(admin.key)?.org).toBe('acme');
+    expect((await revokeKey(dir, 'hasOwnProperty')).id).toBe(created.record.id);
+  });
+});
+
 describe('the key file', () => {
   it('creates keys.json with mode 0600 holding hashes, never keys', async () => {
     const created = await createKey(dir, { org: 'acme', scopes: ['read'], projects: ['p1'], name: 'dialer' });
@@ -112,9 +132,17 @@ describe('the key file', () => {
     expect(reused.record.name).toBe('first');
   });
 
+  it('refuses admin or operator on a key limited to projects', async () => {
+    for (const scopes of [['admin'], ['read', 'operator']] as const) {
+      await expect(createKey(dir, { org: 'acme', scopes, projects: ['p1'] })).rejects.toThrow(/limited to projects cannot have the admin or operator scope/);
+    }
+    expect(parseScopes('operator')).toEqual(['operator']);
+    expect(await listKeys(dir)).toHaveLength(0);
+  });
+
   it('creates the first admin key only when there is no file', async () => {
     const first = await ensureFirstKey(dir);
-    expect(first?.record).toMatchObject({ org: 'default', scopes: ['admin'] });
+    expect(first?.record).toMatchObject({ org: 'default', scopes: ['admin', 'operator'] });
     expect(await ensureFirstKey(dir)).toBeUndefined();
     expect(await listKeys(dir)).toHaveLength(1);
   });

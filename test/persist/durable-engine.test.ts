@@ -308,3 +308,17 @@ describe('leftover temporary files', () => {
     await removeDir(parent);
   });
 });
+
+describe('a change that changes nothing', () => {
+  it('is still logged: a repeated request is evidence that the consumer asked again', async () => {
+    const dataDir = await makeTempDir();
+    const dnc = await DurableDnc.open({ dataDir });
+    const first = await dnc.add(numbers(2));
+    const again = await dnc.add(numbers(2));
+    expect(again).toMatchObject({ changed: 0, seq: first.seq + 1 });
+    const removedAbsent = await dnc.remove(numbers(1, 3_125_550_000));
+    expect(removedAbsent).toMatchObject({ changed: 0, seq: first.seq + 2 });
+    await dnc.close();
+    await removeDir(dataDir);
+  });
+});

@@ -1,14 +1,22 @@
 // Recovery against damaged logs built inside the test: a log cut at every byte offset of its last
 // records recovers exactly the complete prefix (and a later write survives the next restart); bit
-// flips in records and snapshots are detected, never applied or skipped silently.
+// flips in records and snapshots are detected, never applied or skipped silently. A long tail built
+// to make the search for valid records after the damage work hard is judged in linear time (first
+// through the built CLI with a timeout, so a slow search fails the test instead of hanging it).
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Dnc, type DurableDnc, openDnc } from '../../src/index.js';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
+import { encodeRecord } from '../../src/persist/record.js';
+import type { VerifyReport } from '../../src/persist/verify.js';
 import { makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+import { longCandidates } from './hostile-tails.js';
 
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let dir: string;
 let work: string;
 beforeEach(async () => {
@@ -97,6 +105,42 @@ describe('torn tail', () => {
       await dnc.close();
     }
   });
+});
+
+describe('a long damaged tail', () => {
+  /** `idnc verify --json` by the built CLI, killed after a timeout no linear search comes near. */
+  function verifyCli(dataDir: string): { status: number | null; report: VerifyReport | null } {
+    const result = spawnSync(process.execPath, [CLI, 'verify', '--json', '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
+    return { status: result.status, report: result.status === null ? null : (JSON.parse(result.stdout) as VerifyReport) };
+  }
+
+  it('is judged in linear time: 8 MiB of long plausible frames are cut, or refused when a valid record follows them', async () => {
+    const { segment } = await writeLog();
+    const name = path.basename(segment);
+    const log = fs.readFileSync(segment);
+    const hostile = longCandidates(8 * 1024 * 1024);
+    const target = path.join(work, 'long');
+    copyTo(target, name, Buffer.concat([log, hostile]));
+    const torn = verifyCli(target);
+    expect(torn.status, 'idnc verify finished').toBe(0);
+    expect(torn.report).toMatchObject({ startable: true, lastSeq: CHANGES.length, files: [{ file: name, outcome: 'truncated', badOffset: log.length }] });
+    const logger = recordingLogger();
+    const dnc = (await openDnc({ dataDir: target, logger })) as DurableDnc;
+    expect(dnc.lastSeq).toBe(CHANGES.length);
+    expect(dnc.digest()).toBe(await prefixDigest(CHANGES.length));
+    expect(logger.text('warn')).toContain(`dropped ${hostile.length} bytes`);
+    await dnc.close();
+    expect(fs.statSync(path.join(target, name)).size).toBe(log.length);
+
+    const next = encodeRecord(CHANGES.length + 1, { op: 'add', org: 'default', projId: '', numbers: Float64Array.of(6_175_550_123), ts: 0, keyId: null });
+    copyTo(target, name, Buffer.concat([log, hostile, next]));
+    const corrupt = verifyCli(target);
+    expect(corrupt.status, 'idnc verify finished').toBe(1);
+    expect(corrupt.report).toMatchObject({ startable: false, files: [{ file: name, outcome: 'corrupt', badOffset: log.length }] });
+    const failure = openDnc({ dataDir: target, logger: recordingLogger() });
+    await expect(failure).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    await expect(failure).rejects.toThrow(`at offset ${log.length} `);
+  }, 90_000);
 });
 
 describe('bit flips', () => {

@@ -1,0 +1,140 @@
+// The durable-seq mark: one small file in the data directory saying up to which seq the writer has
+// acknowledged changes. Followers apply nothing above it, so a record that is on disk but whose
+// fdatasync has not returned (or failed) is never shown by any reader. Layout (little-endian):
+//   offset  0   8 bytes  DURABLE_MARK_MAGIC
+//   offset  8   8 bytes  epoch: random, chosen each time a writer opens (or `idnc repair` runs)
+//   offset 16   u64      base seq: the seq the writer recovered when it opened (its epoch's start)
+//   offset 24   u64      seq: the last seq acknowledged (>= base seq)
+//   offset 32   u32      reserved, zero
+//   offset 36   u32      CRC-32 of bytes [0, 36)
+// The writer rewrites it in place (one positional write) after every acknowledged batch and
+// fsyncs it only when it opens and closes: followers on this machine read the page cache, so a
+// flush per batch would buy them nothing. A reader that catches a write half done sees a bad CRC
+// and reads again. A new epoch tells followers the log may have been rewritten under them (a
+// restart, a repair); the base seq says how much of it the new writer found intact.
+// The file is never replaced, only rewritten, so its identity never changes.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { DURABLE_MARK_BYTES, DURABLE_MARK_MAGIC, DURABLE_MARK_READ_ATTEMPTS } from '../constants.js';
+import { DURABLE_MARK_FILE } from './data-dir.js';
+import type { PersistFileSystem } from './file-system.js';
+
+export interface DurableMark {
+  /** 16 hex digits, new at every writer open. */
+  readonly epoch: string;
+  readonly baseSeq: number;
+  readonly seq: number;
+}
+
+/**
+ * ok           the mark as the writer last wrote it
+ * missing      no mark: a directory whose writer is older than the mark (or never started)
+ * unreadable   a mark that keeps failing its checks (not a write caught half done)
+ */
+export type MarkRead =
+  | { readonly kind: 'ok'; readonly mark: DurableMark }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unreadable'; readonly detail: string };
+
+const CRC_OFFSET = DURABLE_MARK_BYTES - 4;
+
+export function encodeMark(mark: DurableMark): Buffer {
+  const bytes = Buffer.alloc(DURABLE_MARK_BYTES);
+  bytes.write(DURABLE_MARK_MAGIC, 0, 'latin1');
+  bytes.write(mark.epoch, 8, 'hex');
+  bytes.writeBigUInt64LE(BigInt(mark.baseSeq), 16);
+  bytes.writeBigUInt64LE(BigInt(mark.seq), 24);
+  bytes.writeUInt32LE(crc32(bytes.subarray(0, CRC_OFFSET)), CRC_OFFSET);
+  return bytes;
+}
+
+/** The mark in `bytes`, or why they are not one. */
+export function decodeMark(bytes: Buffer): DurableMark | string {
+  if (bytes.length < DURABLE_MARK_BYTES) return `${bytes.length} bytes, expected ${DURABLE_MARK_BYTES}`;
+  if (bytes.toString('latin1', 0, 8) !== DURABLE_MARK_MAGIC) return 'not an idnc durable-seq mark (or another version)';
+  if (crc32(bytes.subarray(0, CRC_OFFSET)) !== bytes.readUInt32LE(CRC_OFFSET)) return 'fails its CRC-32 checksum';
+  const baseSeq = Number(bytes.readBigUInt64LE(16));
+  const seq = Number(bytes.readBigUInt64LE(24));
+  if (!Number.isSafeInteger(seq) || seq < baseSeq) return `seq ${seq} is below its base seq ${baseSeq}`;
+  return { epoch: bytes.toString('hex', 8, 16), baseSeq, seq };
+}
+
+export function durableMarkPath(dataDir: string): string {
+  return path.join(dataDir, DURABLE_MARK_FILE);
+}
+
+/** Reads the mark, reading again when the writer was caught half way through rewriting it. */
+export async function readDurableMark(dataDir: string): Promise<MarkRead> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(durableMarkPath(dataDir), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    throw error;
+  }
+  try {
+    const bytes = Buffer.alloc(DURABLE_MARK_BYTES);
+    let problem = '';
+    for (let attempt = 0; attempt < DURABLE_MARK_READ_ATTEMPTS; attempt++) {
+      const { bytesRead } = await handle.read(bytes, 0, DURABLE_MARK_BYTES, 0);
+      const decoded = decodeMark(bytes.subarray(0, bytesRead));
+      if (typeof decoded !== 'string') return { kind: 'ok', mark: decoded };
+      problem = decoded;
+    }
+    return { kind: 'unreadable', detail: `${DURABLE_MARK_FILE} ${problem}` };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The writer's side: a new epoch at open, the acknowledged seq after each batch, a flush at close. */
+export class DurableMarkWriter {
+  private constructor(
+    private readonly fileSystem: PersistFileSystem,
+    private readonly fd: number,
+    private readonly epoch: string,
+    private readonly baseSeq: number,
+  ) {}
+
+  /** Starts a new epoch at `seq` (what recovery found) and flushes it before any change is accepted. */
+  static async open(fileSystem: PersistFileSystem, dataDir: string, seq: number): Promise<DurableMarkWriter> {
+    const file = durableMarkPath(dataDir);
+    let created = false;
+    let fd: number;
+    try {
+      fd = await fileSystem.open(file, 'r+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      fd = await fileSystem.open(file, 'wx');
+      created = true;
+    }
+    const writer = new DurableMarkWriter(fileSystem, fd, randomBytes(8).toString('hex'), seq);
+    try {
+      await writer.write(seq);
+      await fileSystem.fsync(fd);
+      if (created) await fileSystem.fsyncDirectory(dataDir);
+    } catch (error) {
+      await fileSystem.close(fd).catch(() => undefined);
+      throw error;
+    }
+    return writer;
+  }
+
+  /** Records `seq` as acknowledged (not flushed: followers read it from the page cache). */
+  write(seq: number): Promise<void> {
+    return this.fileSystem.writev(this.fd, [encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq })], 0);
+  }
+
+  /** Writes `seq`, flushes and closes; the file is closed even when the flush fails. */
+  async close(seq: number): Promise<void> {
+    try {
+      await this.write(seq);
+      await this.fileSystem.fsync(this.fd);
+    } finally {
+      await this.fileSystem.close(this.fd).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,377 @@
+// The log writer's failure paths, driven through the file-system seam: a batch that failed (its
+// write or its fdatasync) is cut from the very file it was written to, or, when that cut fails too,
+// the writer stops and leaves evidence so that startup refuses until `idnc repair --yes` cuts exactly
+// those records; a change that cannot be applied after it is durable stops the writer (no more
+// writes, no snapshot that would drop it); in fsync interval/none modes the old segment is flushed
+// before a new one is created; and only snapshots known to be good count among the ones kept.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
+import type { DurableDncOptions } from '../../src/durable-dnc.js';
+import { DurableDnc } from '../../src/index.js';
+import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
+import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
+import { BAD_AREA_CODE, BAD_LIST, writeBadBitmapSnapshot } from './bad-bitmap-snapshot.js';
+import { errnoError, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const REJECTED = '3125550100';
+
+type Call = 'open' | 'writev' | 'fdatasync' | 'fsync' | 'ftruncate' | 'close' | 'rename' | 'unlink' | 'fsyncDirectory';
+
+/** node:fs with a journal of its calls (kind and file name) and a rule that can fail any of them. */
+class ScriptedFileSystem implements PersistFileSystem {
+  readonly journal: string[] = [];
+  fail: ((call: Call, file: string) => string | null) | null = null;
+  private readonly names = new Map<number, string>();
+
+  private check(call: Call, file: string): void {
+    this.journal.push(`${call} ${file}`);
+    const code = this.fail?.(call, file) ?? null;
+    if (code !== null) throw errnoError(code);
+  }
+
+  tryLockExclusive = nodeFileSystem.tryLockExclusive;
+
+  private nameOf(fd: number): string {
+    return this.names.get(fd) ?? `fd ${fd}`;
+  }
+
+  async open(file: string, flags: string): Promise<number> {
+    this.check('open', path.basename(file));
+    const fd = await nodeFileSystem.open(file, flags);
+    this.names.set(fd, path.basename(file));
+    return fd;
+  }
+
+  /** A failing write leaves half of its bytes behind, as a real full disk often does. */
+  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
+    try {
+      this.check('writev', this.nameOf(fd));
+    } catch (error) {
+      const bytes = Buffer.concat(buffers);
+      await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
+      throw error;
+    }
+    await nodeFileSystem.writev(fd, buffers, position);
+  }
+
+  async fdatasync(fd: number): Promise<void> {
+    this.check('fdatasync', this.nameOf(fd));
+    await nodeFileSystem.fdatasync(fd);
+  }
+
+  async fsync(fd: number): Promise<void> {
+    this.check('fsync', this.nameOf(fd));
+    await nodeFileSystem.fsync(fd);
+  }
+
+  async ftruncate(fd: number, length: number): Promise<void> {
+    this.check('ftruncate', this.nameOf(fd));
+    await nodeFileSystem.ftruncate(fd, length);
+  }
+
+  async close(fd: number): Promise<void> {
+    this.check('close', this.nameOf(fd));
+    this.names.delete(fd);
+    await nodeFileSystem.close(fd);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.check('rename', path.basename(to));
+    await nodeFileSystem.rename(from, to);
+  }
+
+  async unlink(file: string): Promise<void> {
+    this.check('unlink', path.basename(file));
+    await nodeFileSystem.unlink(file);
+  }
+
+  async fsyncDirectory(dir: string): Promise<void> {
+    this.check('fsyncDirectory', '<dir>');
+    await nodeFileSystem.fsyncDirectory(dir);
+  }
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir();
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+function open(options: Partial<DurableDncOptions> = {}): Promise<DurableDnc> {
+  return DurableDnc.open({ dataDir: dir, logger: recordingLogger(), snapshotIntervalMs: 3_600_000, ...options });
+}
+
+function idnc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Fails the `nth` fdatasync of segment `firstSeq` from now on (the first flushes its new header). */
+function failSegmentSync(firstSeq: number, nth: number): (call: Call, file: string) => string | null {
+  const name = path.basename(segmentPath(dir, firstSeq));
+  let syncs = 0;
+  return (call, file) => (call === 'fdatasync' && file === name && ++syncs === nth ? 'EIO' : null);
+}
+
+function dataFiles(): string[] {
+  return fs.readdirSync(dir).filter((name) => name !== 'writer.lock').sort();
+}
+
+describe('a batch whose fdatasync fails on the first batch after a snapshot (a new segment)', () => {
+  it('is cut from the new segment, exactly, and does not come back after a restart', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    const oldSize = fs.statSync(segmentPath(dir, 1)).size;
+    fileSystem.fail = failSegmentSync(2, 2);
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    fileSystem.fail = null;
+    expect(fs.statSync(segmentPath(dir, 2)).size).toBe(LOG_SEGMENT_HEADER_BYTES);
+    expect(fs.statSync(segmentPath(dir, 1)).size).toBe(oldSize);
+    await dnc.close();
+
+    const again = await open();
+    expect(again.isBlocked(REJECTED)).toBe(false);
+    expect(again.count()).toBe(3);
+    expect(again.lastSeq).toBe(1);
+    await again.close();
+  });
+
+  it('when the cut fails too: stops, startup refuses naming the evidence, and repair cuts exactly those records', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const logger = recordingLogger();
+    const dnc = await open({ fileSystem, logger });
+    const acknowledged = numbers(3);
+    await dnc.add(acknowledged);
+    await dnc.snapshot();
+    await dnc.add('4155550100');
+    await dnc.snapshot();
+    const segmentSync = failSegmentSync(3, 2);
+    fileSystem.fail = (call, file) => (call === 'ftruncate' ? 'EIO' : segmentSync(call, file));
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    fileSystem.fail = null;
+    expect(dnc.stats().log!.writerState).toBe('stopped');
+    await expect(dnc.add('4155550101')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(logger.text('error')).toMatch(/log-0000000000000003\.idnclog/);
+    expect(logger.text('error')).not.toContain(REJECTED);
+    await dnc.close();
+    expect(fs.statSync(segmentPath(dir, 3)).size).toBeGreaterThan(LOG_SEGMENT_HEADER_BYTES);
+
+    const refusal = open();
+    await expect(refusal).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    await expect(refusal).rejects.toThrow(/rejected-0000000000000003\.idncrejected.*log-0000000000000003\.idnclog.*idnc repair --yes/s);
+    expect(idnc('verify', '--data-dir', dir).status).toBe(1);
+
+    const dryRun = idnc('repair', '--data-dir', dir);
+    expect(dryRun.status).toBe(1);
+    expect(dryRun.stdout).toMatch(/seq 3 at offset \d+ of log-0000000000000003\.idnclog/);
+    const repair = idnc('repair', '--yes', '--data-dir', dir);
+    expect(repair.status, repair.stderr).toBe(0);
+    expect(fs.statSync(segmentPath(dir, 3)).size).toBe(LOG_SEGMENT_HEADER_BYTES);
+    expect(dataFiles().filter((name) => name.includes('rejected'))).toEqual([]);
+
+    const repaired = await open();
+    expect(repaired.isBlocked(REJECTED)).toBe(false);
+    for (const phone of [...acknowledged, '4155550100']) expect(repaired.isBlocked(phone)).toBe(true);
+    expect(repaired.lastSeq).toBe(2);
+    await repaired.add('4155550102');
+    await repaired.close();
+    const reopened = await open();
+    expect(reopened.isBlocked('4155550102')).toBe(true);
+    expect(reopened.isBlocked(REJECTED)).toBe(false);
+    await reopened.close();
+  });
+});
+
+describe('a batch whose cut is truncated but not flushed', () => {
+  it('stops the writer; the next start finds the records gone, flushes the cut again and drops the evidence', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    const segment = path.basename(segmentPath(dir, 2));
+    let syncs = 0;
+    fileSystem.fail = (call, file) => (call === 'fdatasync' && file === segment && ++syncs >= 2 ? 'EIO' : null);
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    fileSystem.fail = null;
+    expect(dnc.stats().log!.writerState).toBe('stopped');
+    await dnc.close();
+    const marker = 'rejected-0000000000000002.idncrejected';
+    expect(dataFiles()).toContain(marker);
+    expect((fs.statSync(path.join(dir, marker)).mode & 0o777).toString(8)).toBe('600');
+
+    const logger = recordingLogger();
+    const again = await open({ logger });
+    expect(logger.text('warn')).toContain(`removed ${marker}`);
+    expect(dataFiles()).not.toContain(marker);
+    expect(again.isBlocked(REJECTED)).toBe(false);
+    await again.add('4155550100');
+    await again.close();
+  });
+});
+
+describe('a failed write whose cut fails too', () => {
+  /** Two changes in one batch; the small one is whole in the half of the batch a failed write leaves. */
+  async function failBatch(dnc: DurableDnc, fileSystem: ScriptedFileSystem, alsoFail: (call: Call, file: string) => boolean): Promise<void> {
+    const segment = path.basename(segmentPath(dir, 1));
+    let segmentWrites = 0;
+    const failedWrite = (call: Call, file: string): boolean => call === 'writev' && file === segment && ++segmentWrites === 1;
+    fileSystem.fail = (call, file) => (failedWrite(call, file) || alsoFail(call, file) ? 'ENOSPC' : null);
+    const small = dnc.add(REJECTED);
+    const large = dnc.add(numbers(2000, 6_025_550_000));
+    for (const result of await Promise.allSettled([small, large])) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    }
+    fileSystem.fail = null;
+  }
+
+  it('stops the writer, and a change of the batch that was whole on disk never comes back', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem, storageProbeIntervalMs: 20 });
+    await dnc.add(numbers(2));
+    await failBatch(dnc, fileSystem, (call) => call === 'ftruncate');
+    expect(dnc.stats().log!.writerState).toBe('stopped');
+    await dnc.close();
+
+    await expect(open()).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    const repair = idnc('repair', '--yes', '--data-dir', dir);
+    expect(repair.status, repair.stderr).toBe(0);
+    const repaired = await open();
+    expect(repaired.isBlocked(REJECTED)).toBe(false);
+    expect(repaired.count()).toBe(2);
+    await repaired.close();
+  });
+
+  it('overwrites the records with zeros when not even the evidence can be written, so a restart cuts them', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const logger = recordingLogger();
+    const dnc = await open({ fileSystem, logger, storageProbeIntervalMs: 20 });
+    await dnc.add(numbers(2));
+    await failBatch(dnc, fileSystem, (call, file) => call === 'ftruncate' || (call === 'open' && file.includes('rejected')));
+    expect(dnc.stats().log!.writerState).toBe('stopped');
+    expect(logger.text('error')).toMatch(/zeros/);
+    await dnc.close();
+
+    const again = await open();
+    expect(again.isBlocked(REJECTED)).toBe(false);
+    expect(again.count()).toBe(2);
+    await again.close();
+  });
+});
+
+describe('a durable change that fails to apply to memory', () => {
+  it('stops the writer: later writes and snapshots are refused, and a restart does not drop the change', async () => {
+    await writeBadBitmapSnapshot(dir);
+    let stoppedReason: string | null = null;
+    const logger = recordingLogger();
+    const dnc = await open({ logger, onWriterStopped: (reason) => (stoppedReason = reason) });
+    const before = dnc.add('4155550100');
+    const failing = dnc.add(`${BAD_AREA_CODE}5550001`, BAD_LIST);
+    const after = dnc.add('4155550101');
+    await expect(before).resolves.toMatchObject({ seq: 2 });
+    for (const change of [failing, after]) {
+      await expect(change).rejects.toMatchObject({ code: 'STORED_NOT_APPLIED' });
+      await expect(change).rejects.toThrow(/stored.*restart/);
+    }
+    expect(stoppedReason).toMatch(/seq 3/);
+    expect(dnc.stats().log!.writerState).toBe('stopped');
+    expect(dnc.lastSeq).toBe(2);
+    await expect(dnc.add('4155550102')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    await expect(dnc.snapshot()).rejects.toThrow(/stopped/);
+    expect(logger.text('error')).toMatch(/seq 3/);
+    await dnc.close();
+    expect(dataFiles().filter((name) => name.endsWith('.idncsnap'))).toEqual([path.basename(snapshotPath(dir, 1))]);
+
+    // The change is in the log: the restart replays it, against the same bad bitmap, and refuses.
+    await expect(open()).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    await expect(open()).rejects.toThrow(/snapshot-0+1\.idncsnap.*replaying seq 3/);
+  });
+});
+
+describe('rotation in fsync none mode (interval mode takes the same path)', () => {
+  it('flushes the old segment before it creates the new one', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem, fsync: 'none' });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    fileSystem.journal.length = 0;
+    await dnc.add(REJECTED);
+    const oldSync = fileSystem.journal.indexOf(`fdatasync ${path.basename(segmentPath(dir, 1))}`);
+    const newOpen = fileSystem.journal.indexOf(`open ${path.basename(segmentPath(dir, 2))}`);
+    expect(newOpen).toBeGreaterThan(-1);
+    expect(oldSync).toBeGreaterThan(-1);
+    expect(oldSync).toBeLessThan(newOpen);
+    await dnc.close();
+  });
+
+  it('stops without creating the new segment when that flush fails', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem, fsync: 'none' });
+    await dnc.add(numbers(3));
+    await dnc.snapshot();
+    const oldName = path.basename(segmentPath(dir, 1));
+    fileSystem.fail = (call, file) => (call === 'fdatasync' && file === oldName ? 'EIO' : null);
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(fs.existsSync(segmentPath(dir, 2))).toBe(false);
+    expect(dnc.isBlocked(REJECTED)).toBe(false);
+    await expect(dnc.add('4155550200')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    fileSystem.fail = null;
+    await dnc.close();
+  });
+});
+
+function flipByte(file: string): void {
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length >> 1]! ^= 0x40;
+  fs.writeFileSync(file, bytes);
+}
+
+describe('the snapshots kept', () => {
+  it('are only snapshots known to be good, so the log an older good one needs stays', async () => {
+    const first = await open();
+    await first.add(numbers(2));
+    await first.snapshot();
+    await first.add(numbers(2, 4_155_550_000));
+    await first.snapshot();
+    await first.add(numbers(2, 6_025_550_000));
+    await first.close();
+    expect(dataFiles().filter((name) => name.endsWith('.idncsnap'))).toHaveLength(2);
+    // The newest snapshot goes bad: the next start falls back to the one before it.
+    flipByte(snapshotPath(dir, 3));
+    const second = await open();
+    expect(second.count()).toBe(6);
+    await second.add(numbers(2, 7_185_550_000));
+    await second.snapshot();
+    await second.close();
+    // Then the snapshot that process wrote goes bad as well: the older good one must still start.
+    flipByte(snapshotPath(dir, 4));
+    const third = await open();
+    expect(third.count()).toBe(8);
+    expect(third.lastSeq).toBe(4);
+    await third.close();
+  });
+});
+
+describe('a snapshot whose write fails', () => {
+  it('removes its temporary file through the file-system seam', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem });
+    await dnc.add(numbers(3));
+    const temporary = `${path.basename(snapshotPath(dir, 1))}.tmp`;
+    fileSystem.fail = (call, file) => (call === 'fsync' && file === temporary ? 'EIO' : null);
+    await expect(dnc.snapshot()).rejects.toThrow(/EIO/);
+    fileSystem.fail = null;
+    expect(fileSystem.journal).toContain(`unlink ${temporary}`);
+    expect(dataFiles()).not.toContain(temporary);
+    await dnc.close();
+  });
+});
