@@ -167,6 +167,15 @@ export class DncFollower extends Dnc {
     return this;
   }
 
+  /**
+   * Reads the data directory now, as a poll would, and resolves once that read is done: for code
+   * that knows the writer has just written (the fault simulator drives its followers with it).
+   */
+  async checkNow(): Promise<void> {
+    this.requestCheck();
+    await this.checking;
+  }
+
   override async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

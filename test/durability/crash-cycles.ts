@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { mulberry32 } from './random.js';
 import { freePort, firstKeyOf, kill9, kill9Group, pdnc, startServer, stopGracefully, waitUntilServing, killAll, type ServerProcess } from './server-process.js';
 
 type NumberState = 'present' | 'absent' | 'adding' | 'removing';
@@ -34,18 +35,6 @@ export interface CrashFigures {
   recoveryMs: number[];
   replayedRecords: number[];
   failures: string[];
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be repeated with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class Model {
@@ -131,7 +120,7 @@ const SERVE_ARGS = ['--snapshot-log-bytes', '65536'];
 
 export async function runCrashCycles(options: CrashOptions): Promise<CrashFigures> {
   const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'idnc-crash-'));
-  const rand = random(options.seed ?? Date.now());
+  const rand = mulberry32(options.seed ?? Date.now());
   const model = new Model();
   const figures: CrashFigures = { cycles: 0, acknowledgedAdds: 0, acknowledgedRemoves: 0, unknownResolved: 0, tornTailsCut: 0, recoveryMs: [], replayedRecords: [], failures: [] };
   const port = await freePort();

@@ -11,6 +11,12 @@ export async function makeTempDir(prefix = 'idnc-persist-'): Promise<string> {
   return fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/** A temp dir in memory (/dev/shm) where the machine has one: the fault simulator writes many small files. */
+export async function makeMemoryTempDir(prefix = 'idnc-sim-'): Promise<string> {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  return fs.promises.mkdtemp(path.join(base, prefix));
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true });
 }
