@@ -134,7 +134,7 @@ export class DncFollower extends Dnc {
     if (stat === null || !stat.isDirectory()) {
       throw new IdncError('INVALID_PARAMETER', `data directory ${dataDir} does not exist: start the writer (idnc serve) on it first`);
     }
-    const loaded = await DncFollower.load(dataDir, logger);
+    const loaded = await DncFollower.load(dataDir, logger, 'snapshot-only');
     const follower = new DncFollower(options, loaded);
     follower.start();
     follower.requestCheck();
@@ -204,11 +204,11 @@ export class DncFollower extends Dnc {
    * Snapshot + log into a fresh store, retried: the writer may remove files while they are read,
    * or restart (a new epoch in its mark) while they are loaded.
    */
-  private static async load(dataDir: string, logger: EngineLogger): Promise<Loaded> {
+  private static async load(dataDir: string, logger: EngineLogger, onUnreadableMark: UnreadableMarkRule = 'refuse'): Promise<Loaded> {
     for (let attempt = 1; ; attempt++) {
       let failure: unknown;
       try {
-        const loaded = await DncFollower.loadAtMark(dataDir, logger);
+        const loaded = await DncFollower.loadAtMark(dataDir, logger, onUnreadableMark);
         if (loaded !== null) return loaded;
         failure = new Error(`the writer of ${dataDir} restarted during each of ${attempt} loads`);
       } catch (error) {
@@ -223,13 +223,18 @@ export class DncFollower extends Dnc {
    * Loads up to the durable-seq mark read before it; null when the mark's epoch changed by the time
    * the current segment is open (that file may not be the one loaded: load again).
    */
-  private static async loadAtMark(dataDir: string, logger: EngineLogger): Promise<Loaded | null> {
-    const at = Date.now();
+  private static async loadAtMark(dataDir: string, logger: EngineLogger, onUnreadableMark: UnreadableMarkRule): Promise<Loaded | null> {
     const before = await readDurableMark(dataDir);
-    if (before.kind === 'unreadable') throw new IdncError('DATA_CORRUPT', `${before.detail} in ${dataDir}: followers wait until the writer rewrites it`);
+    // A damaged mark says nothing of what was acknowledged: a new follower opens on the snapshot
+    // alone, stale from the start (lag counted from the epoch), until the writer rewrites the mark;
+    // a reload refuses, keeping the state it has (it never steps back to the snapshot).
+    const unreadable = before.kind === 'unreadable';
+    if (unreadable && onUnreadableMark === 'refuse') throw new IdncError('DATA_CORRUPT', `${before.detail} in ${dataDir}: followers wait until the writer rewrites it`);
+    if (unreadable) logger.error(`${before.detail} in ${dataDir}: this follower shows the newest snapshot only, stale, until the writer rewrites it`);
+    const at = unreadable ? 0 : Date.now();
     const mark = before.kind === 'ok' ? before.mark : null;
     const store = new DncStore();
-    const upTo = mark === null ? {} : { upToSeq: mark.seq };
+    const upTo = mark === null ? (unreadable ? { upToSeq: 0 } : {}) : { upToSeq: mark.seq };
     const result = await recoverDataDir(store, { dataDir, fileSystem: nodeFileSystem, logger, mode: 'read', ...upTo });
     const tail = new LogTail(dataDir, positionAfter(result), mark?.epoch ?? null);
     await tail.openSegment();
@@ -374,6 +379,9 @@ export class DncFollower extends Dnc {
 }
 
 /** The epoch of a mark read, or what stands for it when there is none; equal reads, equal values. */
+/** What a load does when the durable-seq mark is damaged: refuse, or load the snapshot alone. */
+type UnreadableMarkRule = 'refuse' | 'snapshot-only';
+
 function markEpoch(read: MarkRead): string {
   return read.kind === 'ok' ? read.mark.epoch : read.kind;
 }

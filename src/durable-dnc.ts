@@ -18,7 +18,7 @@ import {
 import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
-import { DurableMarkWriter } from './persist/durable-mark.js';
+import { DurableMarkWriter, readDurableMark } from './persist/durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
 import { LogWriter, type OpenSegment } from './persist/log-writer.js';
 import type { LogChange } from './persist/record.js';
@@ -86,7 +86,6 @@ export class DurableDnc extends Dnc {
   private writer: LogWriter | null = null;
   private lock: WriterLock | null = null;
   private mark: DurableMarkWriter | null = null;
-  private markFailed = false;
   private readonly logger: EngineLogger;
   private readonly fileSystem: PersistFileSystem;
   private readonly readOnly: boolean;
@@ -195,7 +194,10 @@ export class DurableDnc extends Dnc {
 
   private async recover(): Promise<RecoveryResult> {
     const mode = this.readOnly ? 'read' : 'write';
-    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode });
+    // Under fsync 'always' the last writer's mark tells an acknowledged record from a torn write.
+    const mark = this.fsync === 'always' ? await readDurableMark(this.dataDir) : null;
+    const acknowledged = mark?.kind === 'ok' ? { acknowledgedSeq: mark.mark.seq } : {};
+    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode, ...acknowledged });
     this.snapshotSeq = result.snapshotSeq;
     if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
     this.recoveredSeq = result.lastSeq;
@@ -246,18 +248,12 @@ export class DurableDnc extends Dnc {
   }
 
   /**
-   * Followers apply nothing above the mark. A failed write of it leaves them behind, never wrong:
-   * the batch is durable, so it is still acknowledged, and the next batch writes the mark again.
+   * Followers apply nothing above the mark, so a batch is acknowledged only once the mark says so:
+   * a failed write of it stops the writer (the log writer tells the batch's clients the change is
+   * stored, and a restart writes the mark again).
    */
-  private async advanceMark(seq: number): Promise<void> {
-    try {
-      await this.mark!.write(seq);
-      if (this.markFailed) this.logger.warn('the durable-seq mark is written again: followers catch up');
-      this.markFailed = false;
-    } catch (error) {
-      if (!this.markFailed) this.logger.error(`writing the durable-seq mark failed (${(error as Error).message}): followers do not see seq ${seq} until it is written`);
-      this.markFailed = true;
-    }
+  private advanceMark(seq: number): Promise<void> {
+    return this.mark!.write(seq);
   }
 
   private async createSegment(firstSeq: number): Promise<OpenSegment> {

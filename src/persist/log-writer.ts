@@ -209,7 +209,14 @@ export class LogWriter {
     } else this.unsyncedBytes += bytes;
     this.segment.size += bytes;
     this.bytesWritten += bytes;
-    await this.options.onDurable?.(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
+    if (this.options.onDurable !== undefined) {
+      try {
+        await this.options.onDurable(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
+      } catch (error) {
+        this.notAcknowledged(batch, 0, `telling followers about it failed (${describeError(error)})`);
+        return;
+      }
+    }
     this.applyBatch(batch);
   }
 
@@ -242,16 +249,25 @@ export class LogWriter {
    * applied) are told the change is stored, not that it failed.
    */
   private applyFailed(batch: readonly PendingAppend[], failedIndex: number, error: Error): void {
+    this.notAcknowledged(batch, failedIndex, `applying it to memory failed (${error.message})`);
+  }
+
+  /**
+   * The changes of `batch` from `fromIndex` on are durable but cannot be acknowledged (`why`): the
+   * writer stops, so nothing is written after them and a restart replays them (followers and
+   * memory never showed them); their clients are told the change is stored, not that it failed.
+   */
+  private notAcknowledged(batch: readonly PendingAppend[], fromIndex: number, why: string): void {
     const failedSeq = this.lastSeq + 1;
-    this.enter('stopped', `applying the durable change at seq ${failedSeq} to memory failed (${error.message})`);
+    this.enter('stopped', `the durable change at seq ${failedSeq}: ${why}`);
     let seq = this.lastSeq;
-    for (let index = failedIndex; index < batch.length; index++) {
+    for (let index = fromIndex; index < batch.length; index++) {
       const pending = batch[index]!;
       const firstSeq = seq + 1;
       seq += pending.records.length;
       const seqs = seq === firstSeq ? `seq ${seq}` : `seq ${firstSeq}-${seq}`;
-      const why = index === failedIndex ? 'applying it to memory failed' : `the change before it (seq ${failedSeq}) failed to apply`;
-      pending.reject(new IdncError('STORED_NOT_APPLIED', `the change is stored in the log (${seqs}) but not applied: ${why}, so the writer stopped; a restart replays it`));
+      const reason = index === fromIndex ? why : `the change before it (seq ${failedSeq}) failed: ${why}`;
+      pending.reject(new IdncError('STORED_NOT_APPLIED', `the change is stored in the log (${seqs}) but not applied: ${reason}, so the writer stopped; a restart replays it`));
     }
   }
 
@@ -277,13 +293,30 @@ export class LogWriter {
       await fileSystem.fsyncDirectory(dataDir);
     } catch (error) {
       await fileSystem.close(fd).catch(() => undefined);
-      await fileSystem.unlink(newPath).catch(() => undefined);
+      await this.forgetNewSegment(newPath, error);
       throw error;
     }
     const old = this.segment;
     this.segment = { firstSeq, fd, size: segmentHeader().length };
     this.rotationRequested = false;
     await fileSystem.close(old.fd).catch(() => undefined);
+  }
+
+  /**
+   * Removes a segment whose creation failed, durably: the writer goes on in the old segment, and an
+   * empty newer segment brought back by a power loss would make recovery start there and skip the
+   * records written after it. If the removal cannot be made durable, no more records are written.
+   */
+  private async forgetNewSegment(newPath: string, cause: unknown): Promise<void> {
+    const { fileSystem, dataDir } = this.options;
+    try {
+      await fileSystem.unlink(newPath).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await fileSystem.fsyncDirectory(dataDir);
+    } catch (error) {
+      this.enter('failed', `creating ${path.basename(newPath)} failed (${describeError(cause)}) and removing it failed too (${describeError(error)})`);
+    }
   }
 
   private async syncOrStop(): Promise<void> {

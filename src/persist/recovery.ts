@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
-import { listDataDir, type SegmentFile } from './data-dir.js';
+import { listDataDir, type DataDirListing, type SegmentFile } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
@@ -34,6 +34,13 @@ export interface RecoveryOptions {
    * Whatever follows it is being written: it is neither applied nor judged.
    */
   readonly upToSeq?: number;
+  /**
+   * Seq up to which the last writer acknowledged changes (its durable-seq mark, under fsync
+   * 'always'): a damaged record at or below it at the end of the log is corruption, never a torn
+   * write to cut. The mark is flushed only at writer open and close, so after a power loss it may
+   * be behind, and a damaged last acknowledged record past it still looks torn.
+   */
+  readonly acknowledgedSeq?: number;
   /** Bytes of a segment read at once (LOG_READ_CHUNK_BYTES); tests use tiny chunks. */
   readonly readChunkBytes?: number;
 }
@@ -150,12 +157,18 @@ async function replayLog(store: DncStore, options: RecoveryOptions, segments: Se
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
     }
+    const acknowledged = options.acknowledgedSeq ?? 0;
+    if (verdict === 'torn' && scan.lastSeq + 1 <= acknowledged) {
+      const detail = `${scan.stop.detail}, but the writer acknowledged up to seq ${acknowledged} (its durable-seq mark): not a torn write`;
+      throw corruptionError(options.dataDir, segment.path, scan.stop.offset, `seq ${scan.lastSeq + 1}`, detail);
+    }
     let { endOffset, lastSeq: segmentLastSeq } = scan;
     if (capped && aboveCapOffset !== -1) [endOffset, segmentLastSeq] = [aboveCapOffset, upTo];
     const unfinishedSeq = assembler.heldFirstSeq;
     if (unfinishedSeq !== undefined) {
-      if (!isLast) {
-        const detail = `the change starting at seq ${unfinishedSeq} has no last record, but another segment follows`;
+      if (!isLast || unfinishedSeq <= acknowledged) {
+        const why = isLast ? `the writer acknowledged up to seq ${acknowledged}` : 'another segment follows';
+        const detail = `the change starting at seq ${unfinishedSeq} has no last record, but ${why}`;
         throw corruptionError(options.dataDir, segment.path, assembler.heldStartOffset, `seq ${unfinishedSeq}`, detail);
       }
       options.logger.warn(`an interrupted change of ${assembler.heldRecords} log records (from seq ${unfinishedSeq}) was never completed: it is not applied`);
@@ -194,5 +207,25 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
   const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
   if (tail !== null) await cutTornTail(options, tail);
+  if (options.mode === 'write') await flushWhatWasRecovered(options, listing);
   return { snapshotSeq, snapshotPath, lastSeq, replayed, replayedBytes, tail, durationMs: performance.now() - started };
+}
+
+/**
+ * A writer killed before its last fdatasync leaves bytes, files and renames that live only in the
+ * page cache. Recovery read them, and the writer is about to acknowledge changes on top of them:
+ * they must reach the disk first, or a later power loss takes them (and what was built on them)
+ * away. Files that are already on disk cost one cheap flush each.
+ */
+async function flushWhatWasRecovered(options: RecoveryOptions, listing: DataDirListing): Promise<void> {
+  const { fileSystem } = options;
+  for (const file of [...listing.snapshots.map((snapshot) => snapshot.path), ...listing.segments.map((segment) => segment.path)]) {
+    const fd = await fileSystem.open(file, 'r');
+    try {
+      await fileSystem.fsync(fd);
+    } finally {
+      await fileSystem.close(fd);
+    }
+  }
+  await fileSystem.fsyncDirectory(options.dataDir);
 }

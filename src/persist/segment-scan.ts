@@ -51,15 +51,25 @@ export function segmentHeader(): Buffer {
 /** 'incomplete' if shorter than a header, 'header' if the header is not ours, null if fine. */
 function checkHeader(bytes: Buffer): ScanStop | null {
   const expected = segmentHeader();
-  if (bytes.length < LOG_SEGMENT_HEADER_BYTES) {
-    const prefixMatches = expected.subarray(0, bytes.length).equals(bytes);
-    if (prefixMatches) return { kind: 'incomplete', offset: 0, seq: null, detail: 'segment header incomplete' };
-    return { kind: 'header', offset: 0, seq: null, detail: 'segment header is not an idnc log header' };
+  const header = bytes.subarray(0, LOG_SEGMENT_HEADER_BYTES);
+  if (expected.equals(header)) return null;
+  if (isTornHeader(header, expected)) {
+    return { kind: 'incomplete', offset: 0, seq: null, detail: 'segment header incomplete (its bytes are not all written)' };
   }
-  if (!expected.equals(bytes.subarray(0, LOG_SEGMENT_HEADER_BYTES))) {
-    return { kind: 'header', offset: 0, seq: null, detail: 'segment header is not an idnc log header (or another version)' };
-  }
-  return null;
+  const version = bytes.length < LOG_SEGMENT_HEADER_BYTES ? '' : ' (or another version)';
+  return { kind: 'header', offset: 0, seq: null, detail: `segment header is not an idnc log header${version}` };
+}
+
+/**
+ * A header that was being written when the power went: a prefix of ours, then nothing or zeros (a
+ * new file's pages that never reached the disk read as zeros). No record follows a header that was
+ * not flushed, so at the end of the log it is a torn tail like any other.
+ */
+function isTornHeader(header: Buffer, expected: Buffer): boolean {
+  let written = 0;
+  while (written < header.length && header[written] === expected[written]) written++;
+  for (let i = written; i < header.length; i++) if (header[i] !== 0) return false;
+  return true;
 }
 
 /**

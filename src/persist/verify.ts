@@ -6,6 +6,7 @@ import path from 'node:path';
 import { DncStore } from '../store/dnc-store.js';
 import type { EngineLogger } from '../engine.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
+import { readDurableMark } from './durable-mark.js';
 import { nodeFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
@@ -123,7 +124,10 @@ export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
   }
   files.push(...(await verifySegments(listing.segments)));
   try {
-    const recovered = await recoverDataDir(new DncStore(), { dataDir: resolved, fileSystem: nodeFileSystem, logger: silentLogger, mode: 'read' });
+    // As a writer under the default fsync 'always' starts: the mark tells acknowledged from torn.
+    const mark = await readDurableMark(resolved);
+    const acknowledged = mark.kind === 'ok' ? { acknowledgedSeq: mark.mark.seq } : {};
+    const recovered = await recoverDataDir(new DncStore(), { dataDir: resolved, fileSystem: nodeFileSystem, logger: silentLogger, mode: 'read', ...acknowledged });
     return { dataDir: resolved, files, startable: true, startError: null, lastSeq: recovered.lastSeq };
   } catch (error) {
     return { dataDir: resolved, files, startable: false, startError: (error as Error).message, lastSeq: null };

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import type { DurableDncOptions } from '../../src/durable-dnc.js';
-import { DurableDnc } from '../../src/index.js';
+import { DurableDnc, openDnc } from '../../src/index.js';
 import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 import { BAD_AREA_CODE, BAD_LIST, writeBadBitmapSnapshot } from './bad-bitmap-snapshot.js';
@@ -373,5 +373,26 @@ describe('a snapshot whose write fails', () => {
     expect(fileSystem.journal).toContain(`unlink ${temporary}`);
     expect(dataFiles()).not.toContain(temporary);
     await dnc.close();
+  });
+});
+
+describe('a batch whose durable-seq mark cannot be written', () => {
+  it('is not acknowledged: stored, never shown to a follower, and shown after a restart', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem });
+    await dnc.add(numbers(2));
+    const follower = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger(), pollIntervalMs: 10 });
+    fileSystem.fail = (call, file) => (call === 'writev' && file === 'durable-seq.idncmark' ? 'EIO' : null);
+    await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORED_NOT_APPLIED' });
+    expect(dnc.isBlocked(REJECTED)).toBe(false);
+    await expect(dnc.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(follower.isBlocked(REJECTED)).toBe(false);
+    fileSystem.fail = null;
+    await follower.close();
+    await dnc.close();
+    const again = await open();
+    expect(again.isBlocked(REJECTED)).toBe(true);
+    expect(again.count()).toBe(3);
+    await again.close();
   });
 });
