@@ -62,10 +62,15 @@ async function sendBatch(url: string, key: string, batch: Float64Array, sent: nu
   const resume = `${sent} of ${total} numbers were stored before this; running the same command again resumes safely`;
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: { loginId: key, 'content-type': 'text/plain' }, body: batchBody(batch) });
+    // Never follow a redirect: fetch would send the key on to wherever it points, over any scheme.
+    response = await fetch(url, { method: 'POST', headers: { loginId: key, 'content-type': 'text/plain' }, body: batchBody(batch), redirect: 'manual' });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw new IdncError('STORAGE_UNAVAILABLE', `cannot reach ${new URL(url).origin} (${cause}); ${resume}`);
+  }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get('location') ?? 'nowhere';
+    throw new IdncError('STORAGE_UNAVAILABLE', `${new URL(url).origin} answered a redirect (HTTP ${response.status} to ${location}): the key is sent only to the URL given; give --url the server's own address; ${resume}`);
   }
   const text = await response.text();
   let body: { changed?: number; error?: string; code?: string } = {};

@@ -19,6 +19,7 @@ import { pino, type Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
 import {
   CLUSTER_APPLY_WAIT_MS,
+  DIRECTORY_MODE_OWNER_ONLY,
   SHUTDOWN_GRACE_MS,
   WORKER_RESTART_DELAY_MS_MAX,
   WORKER_RESTART_DELAY_MS_MIN,
@@ -71,7 +72,7 @@ async function runPrimary(config: ServeConfig, workers: number): Promise<number>
   const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child({ component: 'primary' });
   let firstKey: CreatedKey | undefined;
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
   } catch (error) {
     reportStartFailure(error);

@@ -75,7 +75,8 @@ export async function ensureFirstKey(dataDir: string): Promise<CreatedKey | unde
     if (segments.length > 0 || snapshots.length > 0) {
       throw new KeysFileError(
         `${path} is missing, but ${dataDir} holds data: no existing key would work and a new admin key would replace them all. ` +
-          `Restore keys.json from a backup, or create a key first: idnc keys create --org ORG --scopes admin --data-dir ${dataDir}`,
+          `Restore keys.json from a backup; if this directory never had keys (an offline idnc import filled it), create the first one: ` +
+          `idnc keys create --org default --scopes admin,operator --data-dir ${dataDir}`,
       );
     }
     const created = newRecord({ org: FIRST_KEY_ORGANISATION, scopes: ['admin', 'operator'], name: 'admin' }, []);

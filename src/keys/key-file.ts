@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { KEYS_FILE_MODE, KEYS_FILE_NAME, KEYS_LOCK_STALE_MS, KEYS_LOCK_WAIT_MS } from '../constants.js';
+import { DIRECTORY_MODE_OWNER_ONLY, KEYS_FILE_MODE, KEYS_FILE_NAME, KEYS_LOCK_STALE_MS, KEYS_LOCK_WAIT_MS } from '../constants.js';
 import { KeysFileError, parseKeysFile, type KeysFile } from './key-records.js';
 
 const LOCK_RETRY_MS = 25;
@@ -29,7 +29,7 @@ export async function readKeysFile(path: string): Promise<KeysFile | undefined> 
 
 export async function writeKeysFile(path: string, file: KeysFile): Promise<void> {
   const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
+  await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', KEYS_FILE_MODE);
   try {
@@ -53,7 +53,7 @@ export async function writeKeysFile(path: string, file: KeysFile): Promise<void>
 
 /** Runs `fn` holding `<keys file>.lock`; waits up to KEYS_LOCK_WAIT_MS for another holder. */
 export async function withKeysLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
   const lockPath = `${path}.lock`;
   const deadline = Date.now() + KEYS_LOCK_WAIT_MS;
   for (;;) {

@@ -17,12 +17,13 @@ export interface ExposedFile {
 /** The data directory itself and each file directly in it whose mode lets others in, sorted by name. */
 export async function exposedFiles(dataDir: string): Promise<ExposedFile[]> {
   const exposed: ExposedFile[] = [];
-  const check = async (file: string): Promise<void> => {
-    const stat = await fs.promises.lstat(file).catch(() => null);
+  const check = async (file: string, follow: boolean): Promise<void> => {
+    const stat = await (follow ? fs.promises.stat(file) : fs.promises.lstat(file)).catch(() => null);
     if (stat !== null && !stat.isSymbolicLink() && (stat.mode & GROUP_OTHER_BITS) !== 0) exposed.push({ path: file, mode: stat.mode & 0o777 });
   };
-  await check(dataDir);
+  // The directory itself is followed when it is a link (a common layout); links inside it are not ours.
+  await check(dataDir, true);
   const names = (await fs.promises.readdir(dataDir)).sort();
-  for (const name of names) await check(path.join(dataDir, name));
+  for (const name of names) await check(path.join(dataDir, name), false);
   return exposed;
 }

@@ -2,6 +2,8 @@
 // directory and online through a running built server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -140,7 +142,33 @@ async function writerCount(dnc: Awaited<ReturnType<typeof openDnc>>): Promise<nu
 }
 
 describe('idnc import --url', () => {
-  it('refuses plain http to another host unless --insecure, and a missing or doubled key', async () => {
+  it('never follows a redirect with the key', { timeout: 30_000 }, async () => {
+    const seen: (string | undefined)[] = [];
+    const elsewhere = http.createServer((request, response) => {
+      seen.push(request.headers.loginid as string | undefined);
+      response.end('{}');
+    });
+    const redirecting = http.createServer((_request, response) => {
+      response.writeHead(307, { location: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/v1/import` });
+      response.end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      await writeFile(join(dir, 'list.txt'), '5039367187\n');
+      const base = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+      const run = await idnc(['import', 'list.txt', '--url', base], undefined, { IDNC_KEY: 'idnc_secret_never_forwarded' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('answered a redirect (HTTP 307');
+      expect(run.stderr).not.toContain('idnc_secret_never_forwarded');
+      expect(seen).toEqual([]);
+    } finally {
+      redirecting.close();
+      elsewhere.close();
+    }
+  });
+
+  it('refuses plain http to another host unless --insecure, and a missing or doubled key', { timeout: 60_000 }, async () => {
     await writeFile(join(dir, 'list.txt'), '5039367187\n');
     const remote = await idnc(['import', 'list.txt', '--url', 'http://192.0.2.1:3000'], undefined, { IDNC_KEY: 'idnc_x' });
     expect(remote.code).toBe(1);

@@ -75,7 +75,7 @@ async function statusOf(base: string, key: string, query: string): Promise<numbe
 }
 
 describe('idnc serve (built CLI)', () => {
-  it('refuses to start on a directory with data whose keys.json is gone, creating no key', async () => {
+  it('refuses to start on a directory with data whose keys.json is gone, creating no key', { timeout: 60_000 }, async () => {
     const first = startServer();
     const [, adminKey, url] = (await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(first.stdout) ?? undefined)) as unknown as [string, string, string];
     const added = await fetch(`${new URL(url).origin}${PDNC}?actionType=add&phoneList=5039367187`, { headers: { loginId: adminKey } });
@@ -87,7 +87,7 @@ describe('idnc serve (built CLI)', () => {
     const second = startServer();
     expect(await second.exited).toBe(1);
     expect(second.stderr).toContain('keys.json is missing, but');
-    expect(second.stderr).toContain('idnc keys create --org ORG --scopes admin');
+    expect(second.stderr).toContain('idnc keys create --org default --scopes admin,operator');
     expect(second.stdout).not.toContain('idnc_');
     expect(existsSync(join(dir, 'keys.json'))).toBe(false);
     await keys('create', '--org', 'default', '--scopes', 'admin');

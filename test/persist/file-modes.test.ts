@@ -1,11 +1,12 @@
 // Phone numbers are personal data: every file idnc writes is owner-only and a data directory it
 // creates is 0700, whatever the umask allows; `idnc verify` names what others can read.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { DurableDnc, openDnc } from '../../src/index.js';
 import { makeTempDir, numbers, removeDir } from './helpers.js';
 
@@ -44,7 +45,7 @@ it('creates the data directory 0700 and every file in it 0600 under a permissive
   for (const name of names) expect({ name, mode: modeOf(path.join(dataDir, name)) }).toEqual({ name, mode: 0o600 });
 });
 
-it('writes an export file 0600', async () => {
+it('writes an export file 0600', { timeout: 30_000 }, async () => {
   const dataDir = path.join(parent, 'data');
   const dnc = await openDnc({ dataDir });
   await dnc.add(numbers(3));
@@ -55,7 +56,7 @@ it('writes an export file 0600', async () => {
   expect(modeOf(out)).toBe(0o600);
 });
 
-it('has verify name the directory and files that others can read', async () => {
+it('has verify name the directory and files that others can read', { timeout: 60_000 }, async () => {
   const dataDir = path.join(parent, 'data');
   const dnc = await openDnc({ dataDir });
   await dnc.add(numbers(3));
@@ -72,7 +73,26 @@ it('has verify name the directory and files that others can read', async () => {
     { path: dataDir, mode: '0755' },
     { path: path.join(dataDir, segment), mode: '0644' },
   ]);
+  const link = path.join(parent, 'link-to-data');
+  fs.symlinkSync(dataDir, link);
+  expect(idnc('verify', '--data-dir', link).stderr).toContain(`${link} is open to other users (mode 0755)`);
   fs.chmodSync(path.join(dataDir, segment), 0o600);
   fs.chmodSync(dataDir, 0o700);
   expect(idnc('verify', '--data-dir', dataDir).stderr).not.toContain('open to other users');
+});
+
+it('creates the data directory 0700 through idnc keys create and idnc serve --workers too', { timeout: 60_000 }, async () => {
+  const byKeys = path.join(parent, 'by-keys');
+  const created = idnc('keys', 'create', '--org', 'acme', '--data-dir', byKeys);
+  expect(created.status, created.stderr).toBe(0);
+  expect(modeOf(byKeys)).toBe(0o700);
+  const byCluster = path.join(parent, 'by-cluster');
+  const server = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '2', '--data-dir', byCluster], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await vi.waitFor(() => expect(fs.existsSync(path.join(byCluster, 'keys.json'))).toBe(true), { timeout: 15_000, interval: 25 });
+    expect(modeOf(byCluster)).toBe(0o700);
+  } finally {
+    server.kill('SIGTERM');
+    if (server.exitCode === null && server.signalCode === null) await once(server, 'exit');
+  }
 });
