@@ -503,6 +503,12 @@ export class SeedRun {
     try {
       dnc = await DncFollower.open({ dataDir: this.dir, watch: false, pollIntervalMs: NEVER_MS, staleAfterMs: NEVER_MS, logger: this.logger });
     } catch (error) {
+      // A flipped snapshot whose log is gone leaves the state in the writer's memory alone: a new
+      // follower must refuse, naming that file (the writer, restarted, would refuse too).
+      if (codeOf(error) === 'DATA_CORRUPT' && this.refusalExcused(error)) {
+        this.say(`follower ${name} rightly refuses: ${messageOf(error)}`);
+        return;
+      }
       this.fail(`follower ${name} cannot open the directory the writer runs on: ${codeOf(error)}: ${messageOf(error)}`);
     }
     const follower = { name, dnc };
