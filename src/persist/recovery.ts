@@ -7,6 +7,7 @@
 // Anything else (a bad record followed by good ones, a seq gap, no valid snapshot) refuses to start
 // with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';
@@ -207,8 +208,35 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
   const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
   const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
   if (tail !== null) await cutTornTail(options, tail);
-  if (options.mode === 'write') await flushWhatWasRecovered(options, listing);
+  if (options.mode === 'write') {
+    if (tail !== null) await rewriteTail(options, tail);
+    await flushWhatWasRecovered(options, listing);
+  }
   return { snapshotSeq, snapshotPath, lastSeq, replayed, replayedBytes, tail, durationMs: performance.now() - started };
+}
+
+/**
+ * The last segment is the one file whose recovered bytes may live in the page cache alone, and an
+ * earlier flush of them may have failed: the kernel then marks those pages clean, and no later
+ * flush, even a successful one, carries them to the disk. Writing the same bytes again makes them
+ * dirty, so the flush that follows really persists what recovery read (at most one segment).
+ */
+async function rewriteTail(options: RecoveryOptions, tail: RecoveredTail): Promise<void> {
+  if (tail.endOffset === 0) return;
+  const bytes = Buffer.allocUnsafe(tail.endOffset);
+  const handle = await fs.promises.open(tail.segment.path, 'r');
+  try {
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
+    if (bytesRead !== bytes.length) throw new Error(`${path.basename(tail.segment.path)} holds ${bytesRead} bytes, not the ${bytes.length} recovered`);
+  } finally {
+    await handle.close();
+  }
+  const fd = await options.fileSystem.open(tail.segment.path, 'r+');
+  try {
+    await options.fileSystem.writev(fd, [bytes], 0);
+  } finally {
+    await options.fileSystem.close(fd);
+  }
 }
 
 /**

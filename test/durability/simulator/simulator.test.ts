@@ -19,6 +19,8 @@ const REGRESSION_SEEDS: readonly (readonly [number, string])[] = [
   [203, 'a flipped last acknowledged record was cut as a torn write although the mark said acknowledged'],
   [252, 'a flipped record past a mark lost with the power: the one loss startup cannot see, and no other'],
   [279, 'a flipped last acknowledged record after kill -9 was cut as a torn write'],
+  [353, 'a new follower rightly refuses a flipped snapshot whose log is gone (the simulator called it a failure)'],
+  [743, 'a restart\'s failed flush left the tail\'s pages clean but not on disk; a later successful flush did not carry them'],
 ];
 /** A wait far beyond a seed's run (well under a second): only a hang reaches it. */
 const SEED_TIMEOUT_MS = 60_000;
