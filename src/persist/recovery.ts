@@ -91,7 +91,7 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
     if (load.outcome === 'ok' && load.lastSeq === snapshot.lastSeq) {
       installSnapshot(store, load.lists);
       if (problems.length > 0) options.logger.warn(`recovering from the older snapshot ${path.basename(snapshot.path)}`);
-      return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path };
+      return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path, skipped: problems };
     }
     const detail = load.outcome === 'ok' ? `its content covers seq ${load.lastSeq}, not the seq in its name` : load.detail;
     const problem = `snapshot ${path.basename(snapshot.path)} is ${load.outcome === 'ok' ? 'corrupt' : load.outcome}: ${detail}`;
@@ -102,17 +102,23 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
     const newest = snapshots[0]!;
     throw corruptionError(options.dataDir, newest.path, 0, `snapshot of seq ${newest.lastSeq}`, `no snapshot passes its checks (${problems.join('; ')})`);
   }
-  return { snapshotSeq: 0, snapshotPath: null };
+  return { snapshotSeq: 0, snapshotPath: null, skipped: problems };
 }
 
-/** Replays the log into `store` on top of a snapshot at `snapshotSeq`. */
-async function replayLog(store: DncStore, options: RecoveryOptions, segments: SegmentFile[], snapshot: { snapshotSeq: number; snapshotPath: string | null }) {
+/** Replays the log into `store` on top of a snapshot at `snapshotSeq` (`skipped`: newer ones that failed their checks). */
+async function replayLog(
+  store: DncStore,
+  options: RecoveryOptions,
+  segments: SegmentFile[],
+  snapshot: { snapshotSeq: number; snapshotPath: string | null; skipped: readonly string[] },
+) {
   const { snapshotSeq, snapshotPath } = snapshot;
   let start = -1;
   for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSeq <= snapshotSeq + 1) start = i;
   if (segments.length > 0 && start === -1) {
     const first = segments[0]!;
-    throw corruptionError(options.dataDir, first.path, 0, `seq ${first.firstSeq}`, `the log starts at seq ${first.firstSeq} but the state is only known up to seq ${snapshotSeq}: records are missing`);
+    const why = snapshot.skipped.length === 0 ? '' : ` (a newer ${snapshot.skipped.join('; ')})`;
+    throw corruptionError(options.dataDir, first.path, 0, `seq ${first.firstSeq}`, `the log starts at seq ${first.firstSeq} but the state is only known up to seq ${snapshotSeq}${why}: records are missing`);
   }
   let replayed = 0;
   let replayedBytes = 0;
@@ -205,8 +211,9 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
     for (const temporary of listing.temporaries) await options.fileSystem.unlink(temporary).catch(() => undefined);
   }
   await settleRejectedRecords(options, listing.rejected);
-  const { snapshotSeq, snapshotPath } = await loadNewestSnapshot(store, options, listing.snapshots);
-  const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, { snapshotSeq, snapshotPath });
+  const loaded = await loadNewestSnapshot(store, options, listing.snapshots);
+  const { snapshotSeq, snapshotPath } = loaded;
+  const { replayed, replayedBytes, lastSeq, tail } = await replayLog(store, options, listing.segments, loaded);
   if (tail !== null) await cutTornTail(options, tail);
   if (options.mode === 'write') {
     if (tail !== null) await rewriteTail(options, tail);

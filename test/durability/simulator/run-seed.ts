@@ -245,6 +245,8 @@ export class SeedRun {
   private faultsAtStart = 0;
   /** A power loss since the writer last started: the mark on disk may lag what was acknowledged. */
   private powerLostSinceStart = false;
+  /** The seq of the durable-seq mark on disk at a start after a power loss (null otherwise). */
+  private markSeqAtStart: number | null = null;
   /** What Date.now() returns during the run (see `run`). */
   private clock = 0;
   private readonly segmentBytesMax: number;
@@ -636,9 +638,11 @@ export class SeedRun {
    * flipped record that is last can go this way: the start may then end just before it.
    */
   private async pastLostMark(acknowledgedSeq: number): Promise<number> {
+    this.markSeqAtStart = null;
     if (!this.powerLostSinceStart) return acknowledgedSeq;
     const read = await readDurableMark(this.dir);
     const markSeq = read.kind === 'ok' ? read.mark.seq : 0;
+    this.markSeqAtStart = markSeq;
     const flipped = this.heldFlips().filter((held) => held.seq !== null && held.seq > markSeq && held.seq <= acknowledgedSeq).map((held) => held.seq!);
     if (flipped.length === 0) return acknowledgedSeq;
     const first = Math.min(...flipped);
@@ -650,6 +654,14 @@ export class SeedRun {
   private refusalExcused(error: unknown): boolean {
     if (this.disk.faultsFired > this.faultsAtStart) return true;
     const message = messageOf(error);
+    // A power loss during the flush of a batch that spans pages can keep a later page of it and lose
+    // an earlier one: a damaged record with valid ones after it. Past the mark on disk nothing says
+    // the batch was acknowledged, so startup refuses rather than guess; repair then cuts it.
+    const damaged = /\.idnclog in .* \((?:the record after seq (\d+)|seq (\d+))\): record fails/.exec(message);
+    if (damaged !== null && this.markSeqAtStart !== null) {
+      const seq = damaged[1] !== undefined ? Number(damaged[1]) + 1 : Number(damaged[2]);
+      if (seq > this.markSeqAtStart) return true;
+    }
     return this.heldFlips().some((held) => message.includes(held.flip.name));
   }
 
@@ -707,7 +719,9 @@ export class SeedRun {
     if (report.startable) this.fail('the start was refused but idnc verify says the directory is startable');
     const plan = await planRepair(this.dir);
     if (plan.impossible !== null) {
-      if (bound === null) {
+      // Repair refuses rather than start without acknowledged changes the flips left no copy of here
+      // (an earlier repair may hold them in its backup directory): that is destroyed data, not a bug.
+      if (bound === null || bound < this.history.acknowledgedSeq) {
         this.figures.destroyed++;
         throw new SeedEnded(`bit flips destroyed every copy of acknowledged changes and idnc repair rightly refuses: ${plan.impossible}`);
       }
