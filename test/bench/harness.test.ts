@@ -36,7 +36,8 @@ describe('pairedRatio', () => {
 });
 
 describe('runMicro', () => {
-  it('reports one median per round for every case', () => {
+  // Each case runs for maxTimeSeconds per round in benchmark.js: seconds of wall time, more on a loaded machine.
+  it('reports one median per round for every case', { timeout: 30_000 }, () => {
     let calls = 0;
     const [only] = runMicro([{ name: 'count', opsPerCall: 1, fn: () => ++calls }], { smoke: false, rounds: 2, maxTimeSeconds: 0.1 });
     expect(only!.roundNsPerOp).toHaveLength(2);
@@ -44,7 +45,7 @@ describe('runMicro', () => {
     expect(calls).toBeGreaterThan(0);
   });
 
-  it('flips the order of the cases every round, so neighbours run back to back and none always first', () => {
+  it('flips the order of the cases every round, so neighbours run back to back and none always first', { timeout: 30_000 }, () => {
     const runs: string[] = [];
     const tracked = (name: string) => ({
       name,
