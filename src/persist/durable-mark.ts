@@ -123,12 +123,19 @@ export class DurableMarkWriter {
     return writer;
   }
 
+  /** The highest seq written in this epoch: the mark never goes back within an epoch. */
+  private highestSeq = 0;
+
   /** Records `seq` as acknowledged (not flushed: followers read it from the page cache). */
   write(seq: number): Promise<void> {
-    return this.fileSystem.writev(this.fd, [encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq })], 0);
+    this.highestSeq = Math.max(this.highestSeq, seq);
+    return this.fileSystem.writev(this.fd, [encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq: this.highestSeq })], 0);
   }
 
-  /** Writes `seq`, flushes and closes; the file is closed even when the flush fails. */
+  /**
+   * Writes `seq` (or the higher seq already written: a batch marked before its apply failed stays
+   * marked, and a restart replays it), flushes and closes; the file is closed even when the flush fails.
+   */
   async close(seq: number): Promise<void> {
     try {
       await this.write(seq);

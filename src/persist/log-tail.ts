@@ -167,9 +167,26 @@ export class LogTail {
     if (mark.baseSeq < this.applied) {
       return `the writer restarted from seq ${mark.baseSeq} (after a repair or a lost tail), below seq ${this.applied} applied here`;
     }
+    // The newest writer's base says nothing of epochs this follower never saw (a repair, then a
+    // writer that reused the repaired-away seqs, then another): what was applied here is still the
+    // log's only if the file it came from is still there under its name, the same file, not shorter.
+    const moved = await this.heldFileMoved();
+    if (moved !== null) return `a new writer started (epoch ${mark.epoch}) and ${moved}: reloading to stay with the log`;
     await this.close();
     if (this.segment !== null) [this.segment, this.offset] = [null, 0];
     this.epoch = mark.epoch;
+    return null;
+  }
+
+  /** Why the file this tail applied records from is no longer the log's (gone, replaced, cut), or null. */
+  private async heldFileMoved(): Promise<string | null> {
+    if (this.handle === null) return null;
+    const name = path.basename(this.segment!.path);
+    const opened = await this.handle.stat({ bigint: true });
+    const named = await fs.promises.stat(this.segment!.path, { bigint: true }).catch(() => null);
+    if (named === null) return `${name} is no longer in the directory`;
+    if (named.ino !== opened.ino || named.dev !== opened.dev) return `${name} was replaced by another file`;
+    if (named.size < BigInt(this.offset)) return `${name} was cut below the ${this.offset} bytes applied`;
     return null;
   }
 

@@ -161,6 +161,30 @@ describe('the durable-seq mark', () => {
 });
 
 describe('a follower does not drift', () => {
+  it('reloads when it missed a repair and two writers between two checks (the newest base is above its seq)', async () => {
+    let w = await writer();
+    for (let i = 0; i < 6; i++) await w.add(numbers(1, 2_125_550_000 + i));
+    const f = await follower({ watch: false, pollIntervalMs: 3_600_000 });
+    await f.waitFor(6, 5000);
+    await w.close();
+    await removeSnapshots();
+    const segment = (await listDataDir(dir)).segments[0]!;
+    const bytes = fs.readFileSync(segment.path);
+    bytes[recordOffsets(segment.path, segment.firstSeq)[3]! + 20]! ^= 0x01;
+    fs.writeFileSync(segment.path, bytes);
+    expect((await applyRepair(dir, await planRepair(dir), recordingLogger())).lastSeq).toBe(3);
+    w = await writer();
+    for (let i = 0; i < 6; i++) await w.add(numbers(1, 3_125_550_000 + i));
+    await w.close();
+    w = await writer();
+    expect(w.lastSeq).toBe(9);
+    await f.checkNow();
+    expect(f.lastSeq).toBe(9);
+    expect(f.isBlocked('3125550000')).toBe(true);
+    expect(f.isBlocked('2125550004')).toBe(false);
+    expect(f.digest()).toBe(w.digest());
+  });
+
   it('reloads after repair moves its segment aside and a restarted writer reuses those seqs', async () => {
     let w = await writer({ segmentBytesMax: 1 });
     for (let i = 0; i < 6; i++) await w.add(numbers(1, 2_125_550_000 + i));
