@@ -59,7 +59,7 @@ export const WORD_POOL_WORDS_MIN = 65_536;
 /**
  * Room a pool keeps after a compaction, as a fraction 1/N of its live words: what a list may hold
  * beyond its data (at 100M uniform-random numbers 1/8 put idnc at 1.26x Roaring alone, over the
- * 1.25x of issue 7). Bulk adds reserve their room at once, so growing by compactions is rare.
+ * 1.25x target). Bulk adds reserve their room at once, so growing by compactions is rare.
  */
 export const WORD_POOL_SLACK_DIVISOR = 16;
 /**

@@ -1,4 +1,4 @@
-// Crash test (issue 4): the built server under concurrent add/remove load over HTTP with
+// Crash test: the built server under concurrent add/remove load over HTTP with
 // --fsync always, killed with SIGKILL at random moments, 20 cycles. Every acknowledged add is
 // present after the restart, every acknowledged remove absent, nothing appears that was never
 // requested, and every restart succeeds. `npm run soak` runs the same experiment for hundreds.
