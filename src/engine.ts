@@ -3,6 +3,8 @@
 // that resolves once the change is applied (and, with a data directory, durable).
 
 import { IdncError } from './errors.js';
+import type { EngineLogger } from './engine-logger.js';
+import type { FsyncMode } from './persist/log-writer.js';
 import { formatDigits, isValidNumber, isValidSplit } from './phone/digits.js';
 import { AREA_REST_MODULUS } from './constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
@@ -290,14 +292,8 @@ export class Dnc {
 }
 
 /** How a durable engine flushes its log before acknowledging (see the durability design). */
-export type FsyncMode = 'always' | 'interval' | 'none';
-
-/** Where the engine reports operational events; never given phone numbers or keys. */
-export interface EngineLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type { FsyncMode } from './persist/log-writer.js';
+export type { EngineLogger } from './engine-logger.js';
 
 export interface OpenDncOptions {
   /** Data directory for the durable log and snapshots; without it idnc is purely in memory. */

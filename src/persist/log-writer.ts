@@ -15,13 +15,16 @@
 
 import path from 'node:path';
 import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, LOG_WRITE_SCRATCH_BYTES, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
-import type { EngineLogger, FsyncMode } from '../engine.js';
+import type { EngineLogger } from '../engine-logger.js';
 import { IdncError } from '../errors.js';
 import { segmentPath, STORAGE_PROBE_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { encodeRecords, type LogChange } from './record.js';
 import { writeRejectedMarker, zeroRejectedBytes, type RejectedRecords } from './rejected-records.js';
 import { segmentHeader } from './segment-scan.js';
+
+/** When a change is flushed: before it is acknowledged, every 100 ms, or when the OS decides. */
+export type FsyncMode = 'always' | 'interval' | 'none';
 
 /** Applies a durable change to memory and returns how many numbers changed. */
 export type ApplyChange = () => number;

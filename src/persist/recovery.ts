@@ -9,7 +9,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineLogger } from '../engine.js';
+import type { EngineLogger } from '../engine-logger.js';
 import { IdncError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { listDataDir, type DataDirListing, type SegmentFile } from './data-dir.js';
