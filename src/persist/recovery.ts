@@ -113,11 +113,12 @@ async function replayLog(
   snapshot: { snapshotSeq: number; snapshotPath: string | null; skipped: readonly string[] },
 ) {
   const { snapshotSeq, snapshotPath } = snapshot;
+  // A gap right after falling back past a newer snapshot is that snapshot's failure: name it.
+  const why = snapshot.skipped.length === 0 ? '' : ` (a newer ${snapshot.skipped.join('; ')})`;
   let start = -1;
   for (let i = 0; i < segments.length; i++) if (segments[i]!.firstSeq <= snapshotSeq + 1) start = i;
   if (segments.length > 0 && start === -1) {
     const first = segments[0]!;
-    const why = snapshot.skipped.length === 0 ? '' : ` (a newer ${snapshot.skipped.join('; ')})`;
     throw corruptionError(options.dataDir, first.path, 0, `seq ${first.firstSeq}`, `the log starts at seq ${first.firstSeq} but the state is only known up to seq ${snapshotSeq}${why}: records are missing`);
   }
   let replayed = 0;
@@ -143,7 +144,7 @@ async function replayLog(
     const segment = segments[i]!;
     const isLast = i === segments.length - 1;
     if (i > start && segment.firstSeq !== lastSeq + 1) {
-      throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}`);
+      throw corruptionError(options.dataDir, segment.path, 0, `seq ${segment.firstSeq}`, `sequence gap: the previous segment ends at seq ${lastSeq}${why}`);
     }
     let firstReplayedOffset = -1;
     let aboveCapOffset = -1;

@@ -25,6 +25,7 @@ import type { Dnc, EngineLogger } from '../../../src/engine.js';
 import { IdncError } from '../../../src/errors.js';
 import { readDurableMark } from '../../../src/persist/durable-mark.js';
 import { applyRepair, planRepair } from '../../../src/persist/repair.js';
+import { scanSegment } from '../../../src/persist/segment-scan.js';
 import { verifyDataDir } from '../../../src/persist/verify.js';
 import { makeMemoryTempDir, removeDir } from '../../persist/helpers.js';
 import { Dice } from '../random.js';
@@ -759,6 +760,12 @@ export class SeedRun {
         if (last <= from) return;
         const name = `log-${String(first).padStart(16, '0')}.idnclog`;
         for (const flip of held) if (flip.flip.name === name && flip.seq !== null) end = Math.min(end, Math.max(flip.seq, from + 1) - 1);
+        // A gap before the next segment (an earlier repair kept only what a snapshot it trusted
+        // needed, and that snapshot has since failed): nothing after the gap connects to `from`.
+        if (i + 1 < segments.length) {
+          const segmentLast = scanSegment(fs.readFileSync(path.join(this.dir, name)), first).lastSeq;
+          if (segmentLast < last) end = Math.min(end, Math.max(segmentLast, from));
+        }
       });
       return Math.max(from, Math.min(acknowledged, end));
     };

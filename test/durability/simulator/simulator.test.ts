@@ -21,6 +21,7 @@ const REGRESSION_SEEDS: readonly (readonly [number, string])[] = [
   [279, 'a flipped last acknowledged record after kill -9 was cut as a torn write'],
   [353, 'a new follower rightly refuses a flipped snapshot whose log is gone (the simulator called it a failure)'],
   [743, 'a restart\'s failed flush left the tail\'s pages clean but not on disk; a later successful flush did not carry them'],
+  [10495, 'a sequence gap after falling back past a flipped snapshot did not name it; the simulator ignored gaps an earlier repair left'],
   [1537, 'a power loss kept a later page of a batch and lost an earlier one: startup rightly refuses, repair keeps every acknowledged change'],
 ];
 /** A wait far beyond a seed's run (well under a second): only a hang reaches it. */
