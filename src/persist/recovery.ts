@@ -17,6 +17,7 @@ import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
 import { readSegmentFile } from './segment-read.js';
+import type { StopVerdict } from './segment-scan.js';
 import { CorruptBitmapError } from '../store/portable-bitmap.js';
 import { settleRejectedRecords } from './rejected-records.js';
 import { installSnapshot } from './snapshot.js';
@@ -160,7 +161,10 @@ async function replayLog(
     const { scan, verdict: stopVerdict, fileBytes } = await readSegmentFile(segment, read);
     // Past the cap the writer is still writing: nothing there is applied or judged.
     const capped = scan.lastSeq >= upTo;
-    const verdict = capped ? 'ok' : stopVerdict;
+    const verdict = capped ? 'ok' : settleDamaged(stopVerdict, scan.lastSeq + 1, options.acknowledgedSeq);
+    if (stopVerdict === 'damaged' && verdict === 'torn') {
+      options.logger.warn(`a damaged log record at seq ${scan.lastSeq + 1} has valid records after it, all past the durable-seq mark (seq ${options.acknowledgedSeq}): a batch interrupted by a power loss, never acknowledged`);
+    }
     if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
       throw corruptionError(options.dataDir, segment.path, scan.stop.offset, seq, scan.stop.detail);
@@ -188,6 +192,16 @@ async function replayLog(
     if (i === tailIndex) tail = { segment, endOffset, lastSeq: segmentLastSeq, droppedBytes: fileBytes - endOffset };
   }
   return { replayed, replayedBytes, lastSeq, tail };
+}
+
+/**
+ * A damaged record followed by valid ones (`damaged`) is a torn batch when the durable-seq mark
+ * proves that none of it was acknowledged (`firstBadSeq` past the mark), and corruption otherwise
+ * (no mark to tell, or an acknowledged record is damaged).
+ */
+export function settleDamaged(verdict: StopVerdict, firstBadSeq: number, acknowledgedSeq: number | undefined): Exclude<StopVerdict, 'damaged'> {
+  if (verdict !== 'damaged') return verdict;
+  return acknowledgedSeq !== undefined && firstBadSeq > acknowledgedSeq ? 'torn' : 'corrupt';
 }
 
 async function cutTornTail(options: RecoveryOptions, tail: RecoveredTail): Promise<void> {

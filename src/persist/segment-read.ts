@@ -92,7 +92,7 @@ export async function readSegmentFile(segment: SegmentFile, options: SegmentRead
 async function judgeStopInFile(handle: fs.promises.FileHandle, base: number, scan: SegmentScan, size: number, isLast: boolean, chunkBytes: number): Promise<StopVerdict> {
   const verdict = verdictBeforeSearch(scan.stop, isLast);
   if (verdict !== null) return verdict;
-  return (await findValidFrameInFile(handle, base + scan.stop.offset + 1, size, scan.lastSeq, chunkBytes)) === -1 ? 'torn' : 'corrupt';
+  return (await findValidFrameInFile(handle, base + scan.stop.offset + 1, size, scan.lastSeq, chunkBytes)) === -1 ? 'torn' : 'damaged';
 }
 
 /**

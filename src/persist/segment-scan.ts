@@ -181,8 +181,16 @@ function u32At(bytes: Buffer, offset: number): number {
   return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) + bytes[offset + 3]! * 0x1000000;
 }
 
-/** How the scan of one segment ended: fine, a torn tail (last segment only), or corrupt. */
-export type StopVerdict = 'ok' | 'torn' | 'corrupt';
+/**
+ * How the scan of one segment ended:
+ *   ok       fine
+ *   torn     a bad record at the end of the last segment with nothing valid after it
+ *   damaged  a bad record in the last segment with valid frames after it: corruption, or a power
+ *            loss that kept a later page of a batch and not an earlier one; only the durable-seq
+ *            mark can tell (past it, nothing was acknowledged)
+ *   corrupt  anything else
+ */
+export type StopVerdict = 'ok' | 'torn' | 'damaged' | 'corrupt';
 
 /**
  * The verdict on a stop that needs no search, or null for a bad record at the end of the last
@@ -200,5 +208,5 @@ export function verdictBeforeSearch(stop: ScanStop, isLastSegment: boolean): Sto
 export function judgeStop(bytes: Buffer, scan: SegmentScan, isLastSegment: boolean): StopVerdict {
   const verdict = verdictBeforeSearch(scan.stop, isLastSegment);
   if (verdict !== null) return verdict;
-  return findValidFrameAfter(bytes, scan.stop.offset + 1, scan.lastSeq) === -1 ? 'torn' : 'corrupt';
+  return findValidFrameAfter(bytes, scan.stop.offset + 1, scan.lastSeq) === -1 ? 'torn' : 'damaged';
 }

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { DncStore } from '../store/dnc-store.js';
 import type { EngineLogger } from '../engine-logger.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
-import { readDurableMark } from './durable-mark.js';
+import { readAcknowledgedSeq } from './durable-mark.js';
 import { nodeFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
-import { recoverDataDir } from './recovery.js';
+import { recoverDataDir, settleDamaged } from './recovery.js';
 import { readSegmentFile } from './segment-read.js';
 import { readSnapshot } from './snapshot-read.js';
 import type { LoadedList } from './snapshot.js';
@@ -44,8 +44,12 @@ export interface VerifyReport {
 
 const silentLogger: EngineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** `readChunkBytes`: bytes of a segment read at once (LOG_READ_CHUNK_BYTES); tests use tiny chunks. */
-export async function verifySegments(segments: readonly SegmentFile[], readChunkBytes?: number): Promise<FileReport[]> {
+/**
+ * `acknowledgedSeq`: the durable-seq mark, which tells a batch torn by a power loss from corruption
+ * (as a writer under fsync 'always' starts); `readChunkBytes`: bytes of a segment read at once
+ * (LOG_READ_CHUNK_BYTES); tests use tiny chunks.
+ */
+export async function verifySegments(segments: readonly SegmentFile[], acknowledgedSeq?: number, readChunkBytes?: number): Promise<FileReport[]> {
   const reports: FileReport[] = [];
   const assembler = new CommitAssembler();
   let expected: number | null = null;
@@ -58,14 +62,17 @@ export async function verifySegments(segments: readonly SegmentFile[], readChunk
     }
     const isLast = i === segments.length - 1;
     const onRecord = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
-    const { scan, verdict, fileBytes } = await readSegmentFile(segment, { isLast, onRecord, chunkBytes: readChunkBytes });
+    const read = await readSegmentFile(segment, { isLast, onRecord, chunkBytes: readChunkBytes });
+    const { scan, fileBytes } = read;
+    const verdict = settleDamaged(read.verdict, scan.lastSeq + 1, acknowledgedSeq);
     const base = { file, kind: 'segment' as const, records: scan.records, firstSeq: segment.firstSeq, lastSeq: scan.lastSeq, goodBytes: scan.endOffset };
     const gapReported = reports.at(-1)?.file === file;
     const unfinished = verdict === 'ok' && assembler.heldFirstSeq !== undefined ? unfinishedChange(assembler, isLast) : null;
     if (unfinished !== null) reports.push({ ...base, ...unfinished, badOffset: assembler.heldStartOffset });
     else if (verdict === 'ok' && !gapReported) reports.push({ ...base, outcome: fileBytes === 0 ? 'empty' : 'ok', detail: `${scan.records} records` });
     else if (verdict === 'torn') {
-      const detail = `torn tail: ${fileBytes - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}); startup cuts them`;
+      const past = read.verdict === 'damaged' ? `, with valid records after it, all past the durable-seq mark (seq ${acknowledgedSeq})` : '';
+      const detail = `torn tail: ${fileBytes - scan.endOffset} bytes after seq ${scan.lastSeq} (${scan.stop.detail}${past}); startup cuts them`;
       reports.push({ ...base, outcome: 'truncated', detail, badOffset: scan.stop.offset });
     } else if (verdict === 'corrupt') {
       const seq = scan.stop.seq !== null ? `seq ${scan.stop.seq}` : `the record after seq ${scan.lastSeq}`;
@@ -122,11 +129,12 @@ export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
       files.push({ file, kind: 'snapshot', outcome, detail, lastSeq: load.lastSeq });
     } else files.push({ file, kind: 'snapshot', outcome: load.outcome, detail: load.detail });
   }
-  files.push(...(await verifySegments(listing.segments)));
+  // As a writer under the default fsync 'always' starts: the mark tells acknowledged from torn.
+  const acknowledgedSeq = await readAcknowledgedSeq(resolved).catch((error: Error) => error);
+  const acknowledged = typeof acknowledgedSeq === 'number' ? { acknowledgedSeq } : {};
+  files.push(...(await verifySegments(listing.segments, acknowledged.acknowledgedSeq)));
   try {
-    // As a writer under the default fsync 'always' starts: the mark tells acknowledged from torn.
-    const mark = await readDurableMark(resolved);
-    const acknowledged = mark.kind === 'ok' ? { acknowledgedSeq: mark.mark.seq } : {};
+    if (acknowledgedSeq instanceof Error) throw acknowledgedSeq;
     const recovered = await recoverDataDir(new DncStore(), { dataDir: resolved, fileSystem: nodeFileSystem, logger: silentLogger, mode: 'read', ...acknowledged });
     return { dataDir: resolved, files, startable: true, startError: null, lastSeq: recovered.lastSeq };
   } catch (error) {

@@ -142,7 +142,7 @@ async function recoveryOutcome(readChunkBytes?: number): Promise<unknown> {
 }
 
 async function verifyOutcome(readChunkBytes?: number): Promise<unknown> {
-  return verifySegments((await listDataDir(dir)).segments, readChunkBytes);
+  return verifySegments((await listDataDir(dir)).segments, undefined, readChunkBytes);
 }
 
 describe('reading segments in chunks', () => {
