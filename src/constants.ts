@@ -127,8 +127,13 @@ export const SNAPSHOT_FORMAT_VERSION = 1;
 export const SNAPSHOTS_KEPT = 2;
 /** First bytes of the durable-seq mark (src/persist/durable-mark.ts); the 1 is its format version. */
 export const DURABLE_MARK_MAGIC = 'IDNCDSQ1';
-/** The mark: magic, epoch, base seq, seq (8 bytes each), 4 reserved, CRC-32: one write, one page. */
+/** One copy of the mark: magic, epoch, base seq, seq (8 bytes each), 4 reserved, CRC-32, within one sector. */
 export const DURABLE_MARK_BYTES = 40;
+/**
+ * Where the mark's second copy, the one flushed before a batch is acknowledged, starts: a sector of
+ * its own (disks write 512-byte sectors whole), so writing either copy never tears the other.
+ */
+export const DURABLE_MARK_FLUSHED_OFFSET = 512;
 /** Reads of the mark before a bad checksum counts as damage, not as a rewrite caught half done. */
 export const DURABLE_MARK_READ_ATTEMPTS = 5;
 /** After a failed append, how often the writer probes whether the disk takes writes again. */

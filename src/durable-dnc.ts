@@ -18,7 +18,7 @@ import {
 import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
 import { IdncError } from './errors.js';
 import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
-import { DurableMarkWriter, readDurableMark } from './persist/durable-mark.js';
+import { DurableMarkWriter, readAcknowledgedSeq } from './persist/durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
 import { LogWriter, type OpenSegment } from './persist/log-writer.js';
 import type { LogChange } from './persist/record.js';
@@ -195,8 +195,8 @@ export class DurableDnc extends Dnc {
   private async recover(): Promise<RecoveryResult> {
     const mode = this.readOnly ? 'read' : 'write';
     // Under fsync 'always' the last writer's mark tells an acknowledged record from a torn write.
-    const mark = this.fsync === 'always' ? await readDurableMark(this.dataDir) : null;
-    const acknowledged = mark?.kind === 'ok' ? { acknowledgedSeq: mark.mark.seq } : {};
+    const acknowledgedSeq = this.fsync === 'always' ? await readAcknowledgedSeq(this.dataDir) : null;
+    const acknowledged = acknowledgedSeq !== null ? { acknowledgedSeq } : {};
     const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode, ...acknowledged });
     this.snapshotSeq = result.snapshotSeq;
     if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
@@ -248,12 +248,13 @@ export class DurableDnc extends Dnc {
   }
 
   /**
-   * Followers apply nothing above the mark, so a batch is acknowledged only once the mark says so:
-   * a failed write of it stops the writer (the log writer tells the batch's clients the change is
-   * stored, and a restart writes the mark again).
+   * Followers apply nothing above the mark, so a batch is acknowledged only once the mark says so;
+   * under fsync 'always' the mark is flushed too, so that after a power loss it still covers every
+   * acknowledged record. A failed write or flush of it stops the writer (the log writer tells the
+   * batch's clients the change is stored, and a restart writes the mark again).
    */
   private advanceMark(seq: number): Promise<void> {
-    return this.mark!.write(seq);
+    return this.fsync === 'always' ? this.mark!.writeDurable(seq) : this.mark!.write(seq);
   }
 
   private async createSegment(firstSeq: number): Promise<OpenSegment> {

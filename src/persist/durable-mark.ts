@@ -1,24 +1,28 @@
 // The durable-seq mark: one small file in the data directory saying up to which seq the writer has
-// acknowledged changes. Followers apply nothing above it, so a record that is on disk but whose
-// fdatasync has not returned (or failed) is never shown by any reader. Layout (little-endian):
+// acknowledged changes. It holds two copies of the same 40-byte layout (little-endian):
 //   offset  0   8 bytes  DURABLE_MARK_MAGIC
 //   offset  8   8 bytes  epoch: random, chosen each time a writer opens (or `idnc repair` runs)
 //   offset 16   u64      base seq: the seq the writer recovered when it opened (its epoch's start)
 //   offset 24   u64      seq: the last seq acknowledged (>= base seq)
 //   offset 32   u32      reserved, zero
 //   offset 36   u32      CRC-32 of bytes [0, 36)
-// The writer rewrites it in place (one positional write) after every acknowledged batch and
-// fsyncs it only when it opens and closes: followers on this machine read the page cache, so a
-// flush per batch would buy them nothing. A reader that catches a write half done sees a bad CRC
-// and reads again. A new epoch tells followers the log may have been rewritten under them (a
-// restart, a repair); the base seq says how much of it the new writer found intact.
-// The file is never replaced, only rewritten, so its identity never changes.
+// The shown copy, at offset 0, is what followers read: they apply nothing above it, so it is
+// written only once a batch is acknowledged, and a record on disk whose fdatasync has not returned
+// (or failed) is never shown by any reader. The flushed copy, at DURABLE_MARK_FLUSHED_OFFSET, is
+// what startup reads: under fsync 'always' it is written and flushed before the batch is
+// acknowledged (and before the shown copy moves), so after a power loss it covers every
+// acknowledged record and startup can tell a damaged acknowledged record (corruption, refused) from
+// a torn unacknowledged one (cut). Under 'interval' and 'none' the file is flushed only at open and
+// close. Each copy is one positional write within one sector; a reader that catches the shown copy
+// half written sees a bad CRC and reads again. A new epoch tells followers the log may have been
+// rewritten under them (a restart, a repair); the base seq says how much of it the new writer found
+// intact. The file is never replaced, only rewritten, so its identity never changes.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { DURABLE_MARK_BYTES, DURABLE_MARK_MAGIC, DURABLE_MARK_READ_ATTEMPTS } from '../constants.js';
+import { DURABLE_MARK_BYTES, DURABLE_MARK_FLUSHED_OFFSET, DURABLE_MARK_MAGIC, DURABLE_MARK_READ_ATTEMPTS } from '../constants.js';
 import { DURABLE_MARK_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 
@@ -90,6 +94,26 @@ export async function readDurableMark(dataDir: string): Promise<MarkRead> {
   }
 }
 
+/**
+ * What startup may take as acknowledged: the higher seq of the two copies that pass their checks
+ * (a file written before the flushed copy existed has only the shown one), or null when neither does.
+ */
+export async function readAcknowledgedSeq(dataDir: string): Promise<number | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(durableMarkPath(dataDir));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let seq: number | null = null;
+  for (const offset of [0, DURABLE_MARK_FLUSHED_OFFSET]) {
+    const decoded = decodeMark(bytes.subarray(offset, offset + DURABLE_MARK_BYTES));
+    if (typeof decoded !== 'string') seq = Math.max(seq ?? 0, decoded.seq);
+  }
+  return seq;
+}
+
 /** The writer's side: a new epoch at open, the acknowledged seq after each batch, a flush at close. */
 export class DurableMarkWriter {
   private constructor(
@@ -113,7 +137,7 @@ export class DurableMarkWriter {
     }
     const writer = new DurableMarkWriter(fileSystem, fd, randomBytes(8).toString('hex'), seq);
     try {
-      await writer.write(seq);
+      await writer.writeBoth(seq);
       await fileSystem.fsync(fd);
       if (created) await fileSystem.fsyncDirectory(dataDir);
     } catch (error) {
@@ -126,10 +150,32 @@ export class DurableMarkWriter {
   /** The highest seq written in this epoch: the mark never goes back within an epoch. */
   private highestSeq = 0;
 
-  /** Records `seq` as acknowledged (not flushed: followers read it from the page cache). */
+  /** Shows `seq` to followers (not flushed: they read it from the page cache). */
   write(seq: number): Promise<void> {
     this.highestSeq = Math.max(this.highestSeq, seq);
-    return this.fileSystem.writev(this.fd, [encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq: this.highestSeq })], 0);
+    return this.fileSystem.writev(this.fd, [this.encode()], 0);
+  }
+
+  /**
+   * Flushes `seq` in the flushed copy, then shows it: once this resolves, a power loss keeps a mark
+   * of `seq` or above; if it rejects, followers were never shown `seq`.
+   */
+  async writeDurable(seq: number): Promise<void> {
+    this.highestSeq = Math.max(this.highestSeq, seq);
+    await this.fileSystem.writev(this.fd, [this.encode()], DURABLE_MARK_FLUSHED_OFFSET);
+    await this.fileSystem.fdatasync(this.fd);
+    await this.write(seq);
+  }
+
+  private writeBoth(seq: number): Promise<void> {
+    this.highestSeq = Math.max(this.highestSeq, seq);
+    const mark = this.encode();
+    const gap = Buffer.alloc(DURABLE_MARK_FLUSHED_OFFSET - mark.length);
+    return this.fileSystem.writev(this.fd, [mark, gap, mark], 0);
+  }
+
+  private encode(): Buffer {
+    return encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq: this.highestSeq });
   }
 
   /**
@@ -138,7 +184,7 @@ export class DurableMarkWriter {
    */
   async close(seq: number): Promise<void> {
     try {
-      await this.write(seq);
+      await this.writeBoth(seq);
       await this.fileSystem.fsync(this.fd);
     } finally {
       await this.fileSystem.close(this.fd).catch(() => undefined);

@@ -2,7 +2,10 @@
 // arrive while a batch is being written and flushed queue up and become the next batch, so any
 // number of concurrent writers share one fdatasync per batch. A batch's changes are applied to
 // memory (in seq order, synchronously) only after the batch is durable, then their promises resolve:
-// nothing is visible before it is on disk, and nothing is acknowledged that is not.
+// nothing is visible before it is on disk, and nothing is acknowledged that is not. Acknowledging
+// a batch (onDurable: the durable-seq mark, flushed under fsync 'always') overlaps the write and
+// fdatasync of the next batch, at most one batch behind, so the mark's flush costs latency, not
+// throughput; acknowledgements still happen one batch at a time, in seq order.
 //
 // Failures: a failed write (ENOSPC, EIO) cuts the batch's records from the segment they were written
 // to (truncate and flush), rejects the batch and everything queued with STORAGE_UNAVAILABLE and
@@ -63,9 +66,10 @@ export interface LogWriterOptions {
   /** Called once if the writer fail-stops (state 'stopped'), with the reason. */
   readonly onStopped?: (reason: string) => void;
   /**
-   * Awaited once a batch is acknowledged-durable (after its fdatasync under 'always', after its
-   * write otherwise) with the batch's last seq, before the batch is applied and its promises
-   * resolve: followers learn the seq before any caller does. Must not reject.
+   * Awaited once a batch is durable (after its fdatasync under 'always', after its write otherwise)
+   * with the batch's last seq, before the batch is applied and its promises resolve: followers learn
+   * the seq before any caller does. Calls never overlap and come in seq order; a rejection stops the
+   * writer (the batch is stored, not acknowledged).
    */
   readonly onDurable?: (seq: number) => Promise<void>;
 }
@@ -109,6 +113,12 @@ export class LogWriter {
   private probeTimer: NodeJS.Timeout | null = null;
   private intervalTimer: NodeJS.Timeout | null = null;
   private unsyncedBytes = 0;
+  /** Set while the flush loop waits for an acknowledgement: an append wakes it. */
+  private wakeFlushLoop: (() => void) | null = null;
+  /** The acknowledgement of the last batch written (resolves once it is applied or refused). */
+  private acknowledging: Promise<void> = Promise.resolve();
+  /** Seq of the last record written to the log (and flushed under 'always'); acknowledged or not yet. */
+  private writtenSeq: number;
   /** Reused by every batch (one is in flight at a time): a group commit allocates no write buffer. */
   private readonly writeScratch = Buffer.allocUnsafeSlow(LOG_WRITE_SCRATCH_BYTES);
   /** Bytes appended since this writer opened (snapshot triggers compare against it). */
@@ -117,9 +127,10 @@ export class LogWriter {
   constructor(
     private readonly options: LogWriterOptions,
     private segment: OpenSegment,
-    /** Seq of the last durable record. */
+    /** Seq of the last acknowledged (applied) record. */
     private lastSeq: number,
   ) {
+    this.writtenSeq = lastSeq;
     if (options.fsync === 'interval') {
       this.intervalTimer = setInterval(() => void this.intervalFlush(), FSYNC_INTERVAL_MS);
       this.intervalTimer.unref();
@@ -141,6 +152,7 @@ export class LogWriter {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ records, apply, resolve, reject });
       if (this.flushing === null) this.flushing = new Promise<void>((done) => setImmediate(done)).then(() => this.flushLoop());
+      else this.wakeFlushLoop?.();
     });
   }
 
@@ -173,7 +185,16 @@ export class LogWriter {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.queue.length > 0) {
+    for (;;) {
+      if (this.queue.length === 0) {
+        // The last batch's acknowledgement may still run: a change queued meanwhile is written at once.
+        const acknowledged = await Promise.race([this.acknowledging.then(() => true), this.nextAppend()]);
+        this.wakeFlushLoop = null;
+        if (this.queue.length === 0) {
+          if (acknowledged) break;
+          continue;
+        }
+      }
       const batch = this.queue;
       this.queue = [];
       if (this.state !== 'open') {
@@ -212,11 +233,29 @@ export class LogWriter {
     } else this.unsyncedBytes += bytes;
     this.segment.size += bytes;
     this.bytesWritten += bytes;
+    const firstSeq = this.writtenSeq + 1;
+    this.writtenSeq += recordCount(batch);
+    const previous = this.acknowledging;
+    this.acknowledging = previous.then(() => this.acknowledge(batch, firstSeq)).catch((error: Error) => this.enter('stopped', `acknowledging seq ${firstSeq} threw (${error.message})`));
+    // At most one batch waits for its acknowledgement while the next one is written.
+    await previous;
+  }
+
+  private nextAppend(): Promise<false> {
+    return new Promise<false>((resolve) => (this.wakeFlushLoop = () => resolve(false)));
+  }
+
+  /** Tells followers (the mark), then applies and resolves; refuses if the writer stopped meanwhile. */
+  private async acknowledge(batch: readonly PendingAppend[], firstSeq: number): Promise<void> {
+    if (this.state === 'stopped') {
+      this.notAcknowledged(batch, 0, firstSeq, 'the writer stopped before it was acknowledged');
+      return;
+    }
     if (this.options.onDurable !== undefined) {
       try {
-        await this.options.onDurable(this.lastSeq + batch.reduce((records, pending) => records + pending.records.length, 0));
+        await this.options.onDurable(firstSeq - 1 + recordCount(batch));
       } catch (error) {
-        this.notAcknowledged(batch, 0, `telling followers about it failed (${describeError(error)})`);
+        this.notAcknowledged(batch, 0, firstSeq, `telling followers about it failed (${describeError(error)})`);
         return;
       }
     }
@@ -226,7 +265,7 @@ export class LogWriter {
   private encode(batch: readonly PendingAppend[]): Buffer[] {
     const changes: LogChange[] = [];
     for (const pending of batch) for (const record of pending.records) changes.push(record);
-    return encodeRecords(this.lastSeq + 1, changes, this.writeScratch);
+    return encodeRecords(this.writtenSeq + 1, changes, this.writeScratch);
   }
 
   private applyBatch(batch: readonly PendingAppend[]): void {
@@ -252,7 +291,7 @@ export class LogWriter {
    * applied) are told the change is stored, not that it failed.
    */
   private applyFailed(batch: readonly PendingAppend[], failedIndex: number, error: Error): void {
-    this.notAcknowledged(batch, failedIndex, `applying it to memory failed (${error.message})`);
+    this.notAcknowledged(batch, failedIndex, this.lastSeq + 1, `applying it to memory failed (${error.message})`);
   }
 
   /**
@@ -260,10 +299,9 @@ export class LogWriter {
    * writer stops, so nothing is written after them and a restart replays them (followers and
    * memory never showed them); their clients are told the change is stored, not that it failed.
    */
-  private notAcknowledged(batch: readonly PendingAppend[], fromIndex: number, why: string): void {
-    const failedSeq = this.lastSeq + 1;
+  private notAcknowledged(batch: readonly PendingAppend[], fromIndex: number, failedSeq: number, why: string): void {
     this.enter('stopped', `the durable change at seq ${failedSeq}: ${why}`);
-    let seq = this.lastSeq;
+    let seq = failedSeq - 1;
     for (let index = fromIndex; index < batch.length; index++) {
       const pending = batch[index]!;
       const firstSeq = seq + 1;
@@ -277,7 +315,7 @@ export class LogWriter {
   private async rotateIfDue(): Promise<void> {
     const segmentBytesMax = this.options.segmentBytesMax ?? LOG_SEGMENT_BYTES_MAX;
     const due = this.rotationRequested || this.segment.size >= segmentBytesMax;
-    const hasRecords = this.segment.firstSeq <= this.lastSeq;
+    const hasRecords = this.segment.firstSeq <= this.writtenSeq;
     if (!due || !hasRecords) return;
     // The old segment's records reach the disk before a new segment exists: a crash must never leave
     // a torn segment that is no longer the last one (startup refuses such a log).
@@ -286,7 +324,7 @@ export class LogWriter {
       if (this.state !== 'open') return;
     }
     const { fileSystem, dataDir } = this.options;
-    const firstSeq = this.lastSeq + 1;
+    const firstSeq = this.writtenSeq + 1;
     const newPath = segmentPath(dataDir, firstSeq);
     const fd = await fileSystem.open(newPath, 'wx');
     try {
@@ -395,7 +433,7 @@ export class LogWriter {
     }
     let records = 0;
     for (const pending of batch) records += pending.records.length;
-    const rejected: RejectedRecords = { segment: this.segmentName(), offset, firstSeq: this.lastSeq + 1, lastSeq: this.lastSeq + records };
+    const rejected: RejectedRecords = { segment: this.segmentName(), offset, firstSeq: this.writtenSeq + 1, lastSeq: this.writtenSeq + records };
     const what = `the rejected records seq ${rejected.firstSeq}-${rejected.lastSeq} could not be cut from ${rejected.segment} at offset ${offset} (${describeError(cutError)})`;
     let markerError: unknown;
     try {
@@ -481,6 +519,12 @@ export class LogWriter {
     this.segment.size = goodOffset;
     this.enter('open', '');
   }
+}
+
+function recordCount(batch: readonly PendingAppend[]): number {
+  let records = 0;
+  for (const pending of batch) records += pending.records.length;
+  return records;
 }
 
 function byteLength(frames: readonly Buffer[]): number {

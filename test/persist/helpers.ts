@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EngineLogger } from '../../src/engine.js';
+import { DURABLE_MARK_FILE } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 
 export async function makeTempDir(prefix = 'idnc-persist-'): Promise<string> {
@@ -43,15 +44,27 @@ export function errnoError(code: string): NodeJS.ErrnoException {
   return error;
 }
 
-/** A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them. */
+/**
+ * A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them.
+ * The switches leave the durable-seq mark alone (its own flushes are counted in `markFlushes`): the
+ * tests that use them are about the log and snapshots; writer-failure.test.ts fails the mark itself.
+ */
 export class FaultyFileSystem implements PersistFileSystem {
   failWrites: string | null = null;
   failFdatasync: string | null = null;
   fdatasyncCalls = 0;
+  markFlushes = 0;
   /** When set, each fdatasync waits for this promise before flushing. */
   fdatasyncGate: Promise<void> | null = null;
+  private readonly markFds = new Set<number>();
 
-  open = nodeFileSystem.open;
+  async open(file: string, flags: string): Promise<number> {
+    const fd = await nodeFileSystem.open(file, flags);
+    if (path.basename(file) === DURABLE_MARK_FILE) this.markFds.add(fd);
+    else this.markFds.delete(fd);
+    return fd;
+  }
+
   fsync = nodeFileSystem.fsync;
   ftruncate = nodeFileSystem.ftruncate;
   close = nodeFileSystem.close;
@@ -61,7 +74,7 @@ export class FaultyFileSystem implements PersistFileSystem {
   tryLockExclusive = nodeFileSystem.tryLockExclusive;
 
   async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
-    if (this.failWrites !== null) {
+    if (this.failWrites !== null && !this.markFds.has(fd)) {
       // A real full disk often takes part of a write before failing: leave half of it behind.
       const half = Buffer.concat(buffers).subarray(0, Math.floor(Buffer.concat(buffers).length / 2));
       await nodeFileSystem.writev(fd, [half], position);
@@ -71,6 +84,10 @@ export class FaultyFileSystem implements PersistFileSystem {
   }
 
   async fdatasync(fd: number): Promise<void> {
+    if (this.markFds.has(fd)) {
+      this.markFlushes++;
+      return nodeFileSystem.fdatasync(fd);
+    }
     this.fdatasyncCalls++;
     if (this.fdatasyncGate !== null) await this.fdatasyncGate;
     if (this.failFdatasync !== null) throw errnoError(this.failFdatasync);

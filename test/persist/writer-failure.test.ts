@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import type { DurableDncOptions } from '../../src/durable-dnc.js';
 import { DurableDnc, openDnc } from '../../src/index.js';
@@ -27,9 +27,13 @@ type Call = 'open' | 'writev' | 'fdatasync' | 'fsync' | 'ftruncate' | 'close' | 
 class ScriptedFileSystem implements PersistFileSystem {
   readonly journal: string[] = [];
   fail: ((call: Call, file: string) => string | null) | null = null;
+  /** When it returns a promise, the call waits for it before it is journalled and judged by `fail`. */
+  hold: ((call: Call, file: string) => Promise<void> | null) | null = null;
   private readonly names = new Map<number, string>();
 
-  private check(call: Call, file: string): void {
+  private async check(call: Call, file: string): Promise<void> {
+    const held = this.hold?.(call, file) ?? null;
+    if (held !== null) await held;
     this.journal.push(`${call} ${file}`);
     const code = this.fail?.(call, file) ?? null;
     if (code !== null) throw errnoError(code);
@@ -42,7 +46,7 @@ class ScriptedFileSystem implements PersistFileSystem {
   }
 
   async open(file: string, flags: string): Promise<number> {
-    this.check('open', path.basename(file));
+    await this.check('open', path.basename(file));
     const fd = await nodeFileSystem.open(file, flags);
     this.names.set(fd, path.basename(file));
     return fd;
@@ -51,7 +55,7 @@ class ScriptedFileSystem implements PersistFileSystem {
   /** A failing write leaves half of its bytes behind, as a real full disk often does. */
   async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
     try {
-      this.check('writev', this.nameOf(fd));
+      await this.check('writev', this.nameOf(fd));
     } catch (error) {
       const bytes = Buffer.concat(buffers);
       await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
@@ -61,38 +65,38 @@ class ScriptedFileSystem implements PersistFileSystem {
   }
 
   async fdatasync(fd: number): Promise<void> {
-    this.check('fdatasync', this.nameOf(fd));
+    await this.check('fdatasync', this.nameOf(fd));
     await nodeFileSystem.fdatasync(fd);
   }
 
   async fsync(fd: number): Promise<void> {
-    this.check('fsync', this.nameOf(fd));
+    await this.check('fsync', this.nameOf(fd));
     await nodeFileSystem.fsync(fd);
   }
 
   async ftruncate(fd: number, length: number): Promise<void> {
-    this.check('ftruncate', this.nameOf(fd));
+    await this.check('ftruncate', this.nameOf(fd));
     await nodeFileSystem.ftruncate(fd, length);
   }
 
   async close(fd: number): Promise<void> {
-    this.check('close', this.nameOf(fd));
+    await this.check('close', this.nameOf(fd));
     this.names.delete(fd);
     await nodeFileSystem.close(fd);
   }
 
   async rename(from: string, to: string): Promise<void> {
-    this.check('rename', path.basename(to));
+    await this.check('rename', path.basename(to));
     await nodeFileSystem.rename(from, to);
   }
 
   async unlink(file: string): Promise<void> {
-    this.check('unlink', path.basename(file));
+    await this.check('unlink', path.basename(file));
     await nodeFileSystem.unlink(file);
   }
 
   async fsyncDirectory(dir: string): Promise<void> {
-    this.check('fsyncDirectory', '<dir>');
+    await this.check('fsyncDirectory', '<dir>');
     await nodeFileSystem.fsyncDirectory(dir);
   }
 }
@@ -376,13 +380,13 @@ describe('a snapshot whose write fails', () => {
   });
 });
 
-describe('a batch whose durable-seq mark cannot be written', () => {
-  it('is not acknowledged: stored, never shown to a follower, and shown after a restart', async () => {
+describe('a batch whose durable-seq mark cannot be written or flushed', () => {
+  it.each(['writev', 'fdatasync'] as const)('is not acknowledged when the mark\'s %s fails: stored, never shown to a follower, and shown after a restart', async (failedCall) => {
     const fileSystem = new ScriptedFileSystem();
     const dnc = await open({ fileSystem });
     await dnc.add(numbers(2));
     const follower = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger(), pollIntervalMs: 10 });
-    fileSystem.fail = (call, file) => (call === 'writev' && file === 'durable-seq.idncmark' ? 'EIO' : null);
+    fileSystem.fail = (call, file) => (call === failedCall && file === 'durable-seq.idncmark' ? 'EIO' : null);
     await expect(dnc.add(REJECTED)).rejects.toMatchObject({ code: 'STORED_NOT_APPLIED' });
     expect(dnc.isBlocked(REJECTED)).toBe(false);
     await expect(dnc.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
@@ -393,6 +397,42 @@ describe('a batch whose durable-seq mark cannot be written', () => {
     const again = await open();
     expect(again.isBlocked(REJECTED)).toBe(true);
     expect(again.count()).toBe(3);
+    await again.close();
+  });
+});
+
+describe('a batch acknowledged while the next one is written', () => {
+  it('overlaps the mark\'s flush with the next batch\'s log flush, and a failed mark flush refuses both batches', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const dnc = await open({ fileSystem });
+    await dnc.add(numbers(2));
+    const [first, second] = [numbers(1, 3_125_550_000)[0]!, numbers(1, 4_125_550_000)[0]!];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let markFlushHeld!: () => void;
+    const markFlushStarted = new Promise<void>((resolve) => (markFlushHeld = resolve));
+    fileSystem.hold = (call, file) => {
+      if (call !== 'fdatasync' || file !== 'durable-seq.idncmark') return null;
+      markFlushHeld();
+      return released;
+    };
+    const firstAdd = dnc.add(first);
+    await markFlushStarted;
+    const logFlushesBefore = fileSystem.journal.filter((line) => line.startsWith('fdatasync log-')).length;
+    const secondAdd = dnc.add(second);
+    await vi.waitFor(() => expect(fileSystem.journal.filter((line) => line.startsWith('fdatasync log-')).length).toBe(logFlushesBefore + 1));
+    fileSystem.fail = (call, file) => (call === 'fdatasync' && file === 'durable-seq.idncmark' ? 'EIO' : null);
+    release();
+    await expect(firstAdd).rejects.toMatchObject({ code: 'STORED_NOT_APPLIED' });
+    await expect(secondAdd).rejects.toMatchObject({ code: 'STORED_NOT_APPLIED' });
+    expect(dnc.isBlocked(first)).toBe(false);
+    expect(dnc.isBlocked(second)).toBe(false);
+    fileSystem.fail = null;
+    fileSystem.hold = null;
+    await dnc.close();
+    const again = await open();
+    expect(again.isBlocked(first)).toBe(true);
+    expect(again.isBlocked(second)).toBe(true);
     await again.close();
   });
 });

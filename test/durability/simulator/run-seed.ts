@@ -23,7 +23,6 @@ import { DncFollower } from '../../../src/dnc-follower.js';
 import { DurableDnc, type DurableDncOptions } from '../../../src/durable-dnc.js';
 import type { Dnc, EngineLogger } from '../../../src/engine.js';
 import { IdncError } from '../../../src/errors.js';
-import { readDurableMark } from '../../../src/persist/durable-mark.js';
 import { applyRepair, planRepair } from '../../../src/persist/repair.js';
 import { scanSegment } from '../../../src/persist/segment-scan.js';
 import { verifyDataDir } from '../../../src/persist/verify.js';
@@ -108,8 +107,6 @@ export interface SeedFigures {
   followerChecks: number;
   /** 1 when injected flips destroyed every copy of acknowledged data and repair rightly refused. */
   destroyed: number;
-  /** Starts after a power loss with a flipped acknowledged record past the mark on disk, which they may cut (the documented limit). */
-  cutPastMark: number;
 }
 
 export interface SeedFailure {
@@ -229,7 +226,7 @@ export class SeedRun {
   private readonly history = new History(LISTS, POOL);
   private readonly figures: SeedFigures = {
     changes: 0, acknowledged: 0, refused: 0, unknown: 0, snapshots: 0, starts: 0, processCrashes: 0, powerLosses: 0,
-    faults: 0, bitFlips: 0, refusedStarts: 0, repairs: 0, followerChecks: 0, destroyed: 0, cutPastMark: 0,
+    faults: 0, bitFlips: 0, refusedStarts: 0, repairs: 0, followerChecks: 0, destroyed: 0,
   };
   private disk!: SimulatedDisk;
   private dir = '';
@@ -244,10 +241,6 @@ export class SeedRun {
   private processCount = 0;
   private followerCount = 0;
   private faultsAtStart = 0;
-  /** A power loss since the writer last started: the mark on disk may lag what was acknowledged. */
-  private powerLostSinceStart = false;
-  /** The seq of the durable-seq mark on disk at a start after a power loss (null otherwise). */
-  private markSeqAtStart: number | null = null;
   /** What Date.now() returns during the run (see `run`). */
   private clock = 0;
   private readonly segmentBytesMax: number;
@@ -487,7 +480,6 @@ export class SeedRun {
   /** Followers die with the machine; the disk keeps what it keeps. */
   private async powerLoss(): Promise<void> {
     this.figures.powerLosses++;
-    this.powerLostSinceStart = true;
     for (const follower of this.followers) await follower.dnc.close();
     this.followers = [];
     this.say(`power loss: ${this.disk.powerLoss()}`);
@@ -599,7 +591,7 @@ export class SeedRun {
    * last writer stopped on), then `idnc repair` runs and the start is tried again.
    */
   private async start(reason: string): Promise<void> {
-    let minimumSeq = await this.pastLostMark(this.history.acknowledgedSeq);
+    let minimumSeq = this.history.acknowledgedSeq;
     let repaired = false;
     for (let attempt = 1; attempt <= START_ATTEMPTS_MAX; attempt++) {
       const process = this.disk.newProcess(`writer${++this.processCount}`);
@@ -631,38 +623,9 @@ export class SeedRun {
     this.fail(`${reason}: no start in ${START_ATTEMPTS_MAX} attempts`);
   }
 
-  /**
-   * The one loss startup cannot see (docs/operations.md, durability): the durable-seq mark is
-   * flushed only at writer open and close, so after a power loss it can lag the log, and a bit flip
-   * in the last acknowledged record past it looks exactly like a torn write, which startup cuts.
-   * Records after the flipped one would be valid frames and make startup refuse instead, so only a
-   * flipped record that is last can go this way: the start may then end just before it.
-   */
-  private async pastLostMark(acknowledgedSeq: number): Promise<number> {
-    this.markSeqAtStart = null;
-    if (!this.powerLostSinceStart) return acknowledgedSeq;
-    const read = await readDurableMark(this.dir);
-    const markSeq = read.kind === 'ok' ? read.mark.seq : 0;
-    this.markSeqAtStart = markSeq;
-    const flipped = this.heldFlips().filter((held) => held.seq !== null && held.seq > markSeq && held.seq <= acknowledgedSeq).map((held) => held.seq!);
-    if (flipped.length === 0) return acknowledgedSeq;
-    const first = Math.min(...flipped);
-    this.figures.cutPastMark++;
-    this.say(`a flip hit seq ${first}, past the mark on disk (seq ${markSeq}): a start may cut it as a torn write`);
-    return first - 1;
-  }
-
   private refusalExcused(error: unknown): boolean {
     if (this.disk.faultsFired > this.faultsAtStart) return true;
     const message = messageOf(error);
-    // A power loss during the flush of a batch that spans pages can keep a later page of it and lose
-    // an earlier one: a damaged record with valid ones after it. Past the mark on disk nothing says
-    // the batch was acknowledged, so startup refuses rather than guess; repair then cuts it.
-    const damaged = /\.idnclog in .* \((?:the record after seq (\d+)|seq (\d+))\): record fails/.exec(message);
-    if (damaged !== null && this.markSeqAtStart !== null) {
-      const seq = damaged[1] !== undefined ? Number(damaged[1]) + 1 : Number(damaged[2]);
-      if (seq > this.markSeqAtStart) return true;
-    }
     return this.heldFlips().some((held) => message.includes(held.flip.name));
   }
 
@@ -687,7 +650,6 @@ export class SeedRun {
     this.history.started(seq);
     this.history.acknowledgedSeq = Math.min(this.history.acknowledgedSeq, Math.max(seq, minimumSeq));
     this.writer = writer;
-    this.powerLostSinceStart = false;
     this.faultsAtStart = this.disk.faultsFired;
     this.say(`${reason}: recovered seq ${seq}`);
   }
