@@ -17,7 +17,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { openDnc } from '../src/index.js';
 import { check, plain, versus } from './figures.js';
-import { PROJECT_ROOT } from './paths.js';
+import { AUTOCANNON_CLI, PROJECT_ROOT, TSC } from './paths.js';
 import type { Figure, Scenario } from './scenario.js';
 
 const RATES = [1000, 10_000];
@@ -33,7 +33,6 @@ const WARMUP_SECONDS = 1;
 const SMOKE_ROUNDS = 1;
 const PHONE = '5039367187';
 const ROOT = PROJECT_ROOT;
-const AUTOCANNON_CLI = path.join(ROOT, 'node_modules/autocannon/autocannon.js');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -50,7 +49,7 @@ function ensureBuilt(log: (line: string) => void): void {
   if (fs.existsSync(CLI) && newestMtimeMs(path.join(ROOT, 'src'), '.ts') <= newestMtimeMs(path.join(ROOT, 'dist'), '.js')) return;
   log('dist/ is older than src/: compiling');
   try {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
   } catch {
     // tsc emits despite type errors (someone's unfinished edit): measure what it emitted.
     log('tsc reported errors (above); measuring what it emitted');
