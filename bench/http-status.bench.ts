@@ -6,7 +6,7 @@
 // constant (no logger, no hooks), both on loopback, loaded by autocannon (in a child process, so
 // the load generator shares neither the servers' event loop nor their CPU accounting) in rounds of
 // the same run whose order flips every round, after an uncounted warm-up round per server; each
-// round's ratio of the two is taken, and the median over the rounds is judged. Target (issue 3):
+// round's ratio of the two is taken, and the median over the rounds is judged. Target:
 // status >= 85 % of bare in req/s; the same is judged for the server's CPU time per request, which
 // other load on the machine distorts less. The best rounds are reported beside them.
 //
