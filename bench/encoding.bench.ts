@@ -1,4 +1,4 @@
-// The issue-2 encoding question on clustered registry data: one RoaringBitmap32 per area code holding
+// The encoding question on clustered registry data: one RoaringBitmap32 per area code holding
 // the 7-digit rest (what src/store/number-set.ts does) versus a hi/lo 2^32 split (one bitmap per
 // hi = floor(number / 2^32) holding the low 32 bits). Build time, per-call lookup, serialized
 // (portable) bytes and in-memory bytes, each figure with the area-code split as the value and the

@@ -6,7 +6,7 @@
 // constant (no logger, no hooks), both on loopback, loaded by autocannon (in a child process, so
 // the load generator shares neither the servers' event loop nor their CPU accounting) in rounds of
 // the same run whose order flips every round, after an uncounted warm-up round per server; each
-// round's ratio of the two is taken, and the median over the rounds is judged. Target (issue 3):
+// round's ratio of the two is taken, and the median over the rounds is judged. Target:
 // status >= 85 % of bare in req/s; the same is judged for the server's CPU time per request, which
 // other load on the machine distorts less. The best rounds are reported beside them.
 //
@@ -25,11 +25,10 @@
 
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { generateKey } from '../src/keys/key-format.js';
 import { check, plain, versus } from './figures.js';
 import { median } from './harness.js';
-import { PROJECT_ROOT, benchModule } from './paths.js';
+import { AUTOCANNON_CLI, benchModule } from './paths.js';
 import type { BenchContext, Scenario } from './scenario.js';
 
 const CONNECTIONS = 10;
@@ -61,7 +60,6 @@ const PHONE = '5039367187';
 /** The bare route's second path, loaded without the key header: the shorter request of earlier runs. */
 const BARE_SHORT_PATH = '/bare';
 
-const AUTOCANNON_CLI = path.join(PROJECT_ROOT, 'node_modules/autocannon/autocannon.js');
 const SERVER_CHILD = benchModule('http-server-child');
 
 /** What http-server-child.ts serves (it imports this type). */

@@ -163,7 +163,7 @@ const scenario: Scenario = async (context) => {
       sizes: { numbers: size, fileBytes, fsync: 'always', rounds },
       figures: [
         versus(`import ${size} end to end`, rate, 'numbers/s', 'naive readline + Number() parse only', perSecond(naive.ms), {
-          target: '>= 10M numbers/s (issue 6)',
+          target: '>= 10M numbers/s',
           met: rate >= TARGET_NUMBERS_PER_SECOND,
         }),
         versus(`import ${size} end to end`, rate, 'numbers/s', 'reading the file bytes only (numbers/s equivalent)', perSecond(read.ms)),

@@ -1,6 +1,6 @@
 // The baselines the scenarios measure idnc against, built straight from a sorted Float64Array and
 // independent of src/store, so a change to idnc's own layout can never change its yardstick:
-// - AreaRoaring: one RoaringBitmap32 per area code holding the 7-digit rest (the issue-2 encoding);
+// - AreaRoaring: one RoaringBitmap32 per area code holding the 7-digit rest (idnc's encoding);
 // - HiLoRoaring: one RoaringBitmap32 per hi = floor(number / 2^32) holding lo = number mod 2^32;
 // - FlatBits:    one plain 10^7-bit block per populated area code, the memory-access floor;
 // - and idnc itself, loaded through the public API in comma-list batches.

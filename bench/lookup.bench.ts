@@ -73,7 +73,7 @@ async function buildStructures(data: NumberData, context: BenchContext): Promise
     versus(`build: idnc add() in comma batches, ${n} numbers`, (n / loadMs) * 1000, 'numbers/s', `${setLabel} add()`, (setNumbers / setMs) * 1000),
     versus(`memory: idnc (heap + typed arrays + Roaring), ${n} numbers`, bitsPerNumber(idncBytes, n), 'bits/number',
       `${setLabel}`, bitsPerNumber(trackedBytes(setMemory), setNumbers),
-      { target: '<= 16 bits/number at 100M (issue 7)', met: bitsPerNumber(idncBytes, n) <= 16 }),
+      { target: '<= 16 bits/number at 100M', met: bitsPerNumber(idncBytes, n) <= 16 }),
     versus(`memory: idnc (heap + typed arrays + Roaring), ${n} numbers`, bitsPerNumber(idncBytes, n), 'bits/number', 'Roaring alone (area layout)',
       bitsPerNumber(trackedBytes(roaringMemory), n)),
     plain(`memory: flat bit array (exact bytes), ${n} numbers`, bitsPerNumber(flat.bytes, n), 'bits/number'),
@@ -149,9 +149,9 @@ async function measureSize(size: number, context: BenchContext): Promise<Figure[
   const digitsVersusFloor = pairedRatio(idnc!, flatDigits!);
   return [
     plain(`isBlocked(number), ${label}: ${roaringResult!.name} / isBlocked, ${withinRounds}`, versusHas, 'x',
-      { target: '>= 4 at 100M (issue 7)', met: versusHas >= 4 }),
+      { target: '>= 4 at 100M', met: versusHas >= 4 }),
     plain(`isBlocked(number), ${label}: ${flatResult!.name} / isBlocked, ${withinRounds}`, versusFloor, 'x',
-      { target: '>= 0.33 at 100M: within 3x of the floor (issue 7)', met: versusFloor >= 1 / 3 }),
+      { target: '>= 0.33 at 100M: within 3x of the floor', met: versusFloor >= 1 / 3 }),
     plain(`isBlocked(digits), ${label}: ${flatDigits!.name} / isBlocked, ${withinRounds}`, digitsVersusFloor, 'x',
       { target: '>= 0.33: within 3x of the same floor given digits', met: digitsVersusFloor >= 1 / 3 }),
     versus(`isBlocked(number), ${label} (median over all rounds)`, numberNs, 'ns/op', roaringResult!.name, roaringResult!.nsPerOp),
@@ -177,7 +177,7 @@ async function uniformMemory(size: number, context: BenchContext): Promise<Figur
   const aloneBits = bitsPerNumber(trackedBytes(alone), size);
   return [
     versus(`memory, uniform random ${size}: idnc`, idncBits, 'bits/number', 'Roaring alone (area layout)', aloneBits,
-      { target: '<= 1.25x Roaring alone at 100M (issue 7)', met: idncBits <= 1.25 * aloneBits }),
+      { target: '<= 1.25x Roaring alone at 100M', met: idncBits <= 1.25 * aloneBits }),
   ];
 }
 

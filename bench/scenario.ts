@@ -20,7 +20,7 @@ export interface Figure {
   /** value / baseline.value (or the inverse for lower-is-better units, see `higherIsBetter`). */
   readonly ratio?: number;
   readonly higherIsBetter?: boolean;
-  /** The target from the issue, in words (e.g. '>= 0.85 of bare route'), and whether it was met. */
+  /** The target, in words (e.g. '>= 0.85 of bare route'), and whether it was met. */
   readonly target?: string;
   readonly met?: boolean;
 }

@@ -1,11 +1,11 @@
 // Scrub: `dnc.scrub(commaList)` of 10k / 100k / 1M numbers against registry-shaped sets of 1M and 10M
 // (100M with --scale 100M), beside the per-number `dnc.isBlocked` loop over the same entries; and the
 // batch scrub of parsed numbers (`dnc.blockingCodes`, what the streaming scrub endpoint uses) beside
-// the per-number RoaringBitmap32.has() loop over the same parsed numbers (the issue-7 baseline).
+// the per-number RoaringBitmap32.has() loop over the same parsed numbers (the baseline of its target).
 // Then a sweep of batch sizes: the engine's two strategies on its own NumberSet (one frozen probe
 // per number, and the chunked probe whose pool reads run in a loop of their own), whose crossover
 // backs BATCH_CHUNKED_NUMBERS_MIN; and the engine's scrub beside native set operations (per-area-code
-// query bitmaps intersected with the list), the alternative the issues name.
+// query bitmaps intersected with the list), the obvious alternative.
 
 import type { Dnc } from '../src/index.js';
 import * as constants from '../src/constants.js';
@@ -86,7 +86,7 @@ async function measureBatch(dnc: Dnc, layout: AreaRoaring, data: NumberData, bat
   return [
     versus(`${label} (comma list in, digits out)`, perSecond(scrubMs!), 'numbers/s', 'per-number dnc.isBlocked(digits) loop', perSecond(loopMs!)),
     versus(`${label}, parsed numbers (dnc.blockingCodes)`, perSecond(codesMs!), 'numbers/s', 'per-number RoaringBitmap32.has() loop (parsed numbers)', perSecond(hasMs!),
-      national ? { target: '>= 20M numbers/s and >= 5x has() loop (issue 7)', met: perSecond(codesMs!) >= 20e6 && hasMs! / codesMs! >= 5 } : {}),
+      national ? { target: '>= 20M numbers/s and >= 5x has() loop', met: perSecond(codesMs!) >= 20e6 && hasMs! / codesMs! >= 5 } : {}),
   ];
 }
 
@@ -169,7 +169,7 @@ function sweep(dnc: Dnc, layout: AreaRoaring, data: NumberData, context: BenchCo
       { smoke: context.smoke, maxTimeSeconds: 1 },
     );
     figures.push(versus(`sweep ${size}: idnc scrub (blockingCodes)`, engine!.opsPerSecond, 'numbers/s', 'native set operations', setOps!.opsPerSecond,
-      { target: 'the engine\'s scrub beats set operations at every size (issue 2)', met: engine!.opsPerSecond >= setOps!.opsPerSecond }));
+      { target: 'the engine\'s scrub beats set operations at every size', met: engine!.opsPerSecond >= setOps!.opsPerSecond }));
     const wins = chunked!.opsPerSecond >= each!.opsPerSecond;
     if (wins && crossover === undefined) crossover = size;
     if (!wins) crossover = undefined;

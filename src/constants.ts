@@ -24,31 +24,20 @@ export const AREA_REST_MODULUS = 10_000_000;
 export const AREA_DELTA_ENTRIES_MAX = 4096;
 /**
  * Array containers (at most 4,096 values of a 65,536-value block) holding at least this many values
- * get a plain 8 KiB bitmap copy for one-access lookups (src/store/portable-bitmap.ts). At 1,536 the
- * copy costs at most about 43 bits per number of such a container; registry-shaped data at 100M
- * pays about 3.7 bits per number overall (14.1 bits per number in all, against 13.5 at 2,048), and
- * a search in a sparser array costs several cache misses at that scale: with 2,048, 2.6 % of the
- * lookup benchmark's probes searched and `isBlocked` measured 128 ns; with 1,024 it measured 101 ns
- * (bench/lookup, 100M). Uniform-random data holds one value per container for every 97,656
- * numbers (6.4 * 10^9 valid numbers, blocks of 65,536), about 1,024 at 100M: at 1,024 half of its
- * containers got copies (51.8 bits per number instead of 19.8), at 1,536 none do. Uniform data
- * reaches this density from about 140M numbers.
+ * get a plain 8 KiB bitmap copy for one-access lookups (src/store/portable-bitmap.ts): at most about
+ * 43 bits per number of such a container, in exchange for a search of several cache misses. High
+ * enough that uniform-random data gets no copies below about 140M numbers (docs/design.md, Lookups).
  */
 export const ARRAY_EXPAND_CARDINALITY_MIN = 1536;
 /**
  * Batches of at least this many numbers are probed in chunks (NumberSet.markChunk: the pool reads
- * of a chunk in a loop of their own); smaller batches are probed number by number. From the sweep
- * in bench/scrub.bench.ts (chunked vs one probe per number): the chunked probe has no set-up cost
- * to repay (no allocation, no grouping), and measured against 10M numbers it matched the
- * per-number probe from 16 numbers and won from 1,024 (34 vs 25M numbers/s); against 100M the
- * per-number probe keeps fewer cache misses in flight and loses at every size.
+ * of a chunk in a loop of their own); smaller batches number by number. The chunked probe has no
+ * set-up cost, so it catches up early: the sweep in bench/scrub.bench.ts (docs/design.md, Scrub).
  */
 export const BATCH_CHUNKED_NUMBERS_MIN = 128;
 /**
  * Numbers per chunk of the batch probe (NumberSet.markChunk; its scratch is 9 bytes per number,
- * 576 KiB). Against 100M numbers, 1M probes, per batch in one process: 4,096 took 58 ms, 16,384
- * 52 ms, 65,536 48-54 ms, 262,144 47 ms and the whole batch at once 49 ms (the previous design,
- * measured beside each, 66-71 ms): the gain flattens out from 65,536.
+ * 576 KiB): bigger chunks gain nothing more (docs/design.md, Scrub).
  */
 export const BATCH_PROBE_CHUNK_NUMBERS = 65_536;
 /**
@@ -58,8 +47,8 @@ export const BATCH_PROBE_CHUNK_NUMBERS = 65_536;
 export const WORD_POOL_WORDS_MIN = 65_536;
 /**
  * Room a pool keeps after a compaction, as a fraction 1/N of its live words: what a list may hold
- * beyond its data (at 100M uniform-random numbers 1/8 put idnc at 1.26x Roaring alone, over the
- * 1.25x target). Bulk adds reserve their room at once, so growing by compactions is rare.
+ * beyond its data (1/8 broke the memory target on uniform data: docs/design.md). Bulk adds reserve
+ * their room at once, so growing by compactions is rare.
  */
 export const WORD_POOL_SLACK_DIVISOR = 16;
 /**

@@ -172,10 +172,7 @@ export class Dnc {
   /** Synchronous single-number check; throws InvalidPhoneError for an invalid number. */
   isBlocked(phone: string | number, options?: ListOptions): boolean {
     // Two methods behind a small dispatcher, so that a caller's loop can inline the number path
-    // whatever else the process checks: when both paths lived here, string checks made V8 compile
-    // this method with the digit parser inlined, too big to inline anywhere, and a number lookup
-    // became a call (measured at 1M numbers: 62-66 ns per lookup after a mix of string and number
-    // checks, 32-37 ns otherwise).
+    // whatever else the process checks (docs/design.md, the number path).
     if (typeof phone === 'number' && options === undefined) return this.isBlockedInDefaultMaster(phone);
     return this.isBlockedInList(phone, options);
   }

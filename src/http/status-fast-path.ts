@@ -1,10 +1,9 @@
 // The one request a dialer fleet sends thousands of times a second, `GET /app/main/rpc/pdnc` with
 // `actionType=status`, answered before Fastify's router when it is well-formed and allowed; every
 // other request, and any status request that would get anything but a plain 200, goes to Fastify
-// unchanged. Why: measured on this project's 2-core VM, Fastify's per-request pipeline (routing,
-// the request and reply objects, the hook runners) costs more than the status lookup itself, so the
-// status route stayed at 0.71-0.76x of a bare Fastify route however much of idnc's own code was
-// trimmed (docs/design.md, HTTP). Answering here, the status request does only idnc's own work.
+// unchanged. Why: Fastify's per-request pipeline (routing, the request and reply objects, the hook
+// runners) costs more than the status lookup itself, so no trimming of idnc's own code brought the
+// route near a bare Fastify route (docs/design.md, HTTP). Here it does only idnc's own work.
 //
 // The fast path takes a request only when Fastify would answer it 200 with the same body and
 // headers (tested side by side over sockets, test/http/status-fast-path.test.ts): a GET whose
@@ -60,7 +59,7 @@ export interface StatusFastPathOptions {
 /**
  * The request as the log line sees it; the client address is read only when a line is written. A
  * class, not an object literal with a getter: such a literal defines its accessor at run time on
- * every request (measured: 5.7 us of the fast path's own time per request, and more GC).
+ * every request (docs/design.md, HTTP).
  */
 class LoggedStatusRequest implements LoggedRequest {
   readonly method = 'GET';

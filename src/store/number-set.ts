@@ -44,7 +44,7 @@ export class NumberSet {
    * BIT_START_SEARCH (AreaSet.fillProbeRow). Refreshed after every change to that area and after
    * the pool compacts. At national scale a lookup is then two reads in this table (cached) and one
    * in the pool: the pool read is the one likely miss, as in a flat bit array (measured:
-   * word-pool.ts). One typed array for both parts: every typed array a lookup reads costs a field
+   * docs/design.md). One typed array for both parts: every typed array a lookup reads costs a field
    * load, its header loads and a bounds check on each call.
    */
   private probeTable = newProbeTable(PROBE_ROWS_INITIAL);
