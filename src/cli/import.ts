@@ -15,7 +15,7 @@ import { openDnc, type Dnc } from '../engine.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress } from '../store/list-id.js';
 import { checkKeyTransport, resolveImportKey } from './import-key.js';
-import { importOnline } from './import-online.js';
+import { importOnline, type ImportSummary } from './import-online.js';
 import { startProgress } from './import-progress.js';
 
 export interface ImportFlags {
@@ -30,13 +30,6 @@ export interface ImportFlags {
   key?: string;
   keyFile?: string;
   insecure?: boolean;
-}
-
-export interface ImportSummary {
-  readonly rows: number;
-  readonly distinct: number;
-  readonly changed: number;
-  readonly invalid: number;
 }
 
 export function registerImportCommand(program: Command): void {
