@@ -13,9 +13,10 @@
 
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
-import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
-import { DurableDnc } from '../durable-dnc.js';
-import type { Dnc, EngineLogger } from '../engine.js';
+import type { EngineLogger } from '../engine-logger.js';
+import type { ForwardedChange } from '../engine/follower.js';
+import type { Dnc } from '../engine/views.js';
+import { DncFollower, DurableDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { workerLimits } from './cluster-limits.js';
 import {
