@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { openDnc } from '../src/engine.js';
+import { openDnc } from '../src/open.js';
 import { buildApp } from '../src/http/app.js';
 import { KeyStore } from '../src/keys/key-store.js';
 import type { ServerSpec } from './http-status.bench.js';

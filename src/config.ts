@@ -19,7 +19,7 @@ import {
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
 } from './constants.js';
-import type { FsyncMode } from './engine.js';
+import type { FsyncMode } from './persist/log-writer.js';
 import type { ConnectionLimits } from './http/server-limits.js';
 
 /** A setting with a bad value; the message names the setting and what is expected. */

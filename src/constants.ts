@@ -277,7 +277,7 @@ export const EXPORT_WRITE_NUMBERS = 65_536;
  */
 export const LOG_RECORD_DELTA_NUMBERS_MIN = 65_536;
 
-// --- Read-only followers and `idnc serve --workers` (src/dnc-follower.ts, src/persist/log-tail.ts, src/cli/serve-cluster.ts) ---
+// --- Read-only followers and `idnc serve --workers` (src/engine/follower.ts, src/persist/log-tail.ts, src/cli/serve-cluster.ts) ---
 
 /**
  * A follower re-checks the data directory this often even without a file-system event: the

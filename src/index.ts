@@ -1,10 +1,10 @@
 // The public library API of idnc, and nothing else.
 
-export { openDnc, Dnc } from './engine.js';
-export { DurableDnc } from './durable-dnc.js';
-export type { DurableDncOptions } from './durable-dnc.js';
-export { DncFollower } from './dnc-follower.js';
-export type { DncFollowerOptions, FollowerEvent, ForwardedChange } from './dnc-follower.js';
+export { openDnc, Dnc } from './open.js';
+export { DurableDnc } from './open.js';
+export type { DurableDncOptions } from './engine/durable-log.js';
+export { DncFollower } from './open.js';
+export type { DncFollowerOptions, FollowerEvent, ForwardedChange } from './engine/follower.js';
 export type { PersistFileSystem } from './persist/file-system.js';
 export type {
   BatchOptions,
@@ -16,7 +16,7 @@ export type {
   StatusEntry,
   WriteOptions,
   WriteResult,
-} from './engine.js';
+} from './engine/types.js';
 export type { BlockingList } from './store/lookup.js';
 export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';
 export { parsePhone, parsePhoneList } from './phone/phone-list.js';

@@ -5,7 +5,7 @@
 // errors, so a client gets the same status, code and body from any worker.
 
 import { IdncError, InvalidPhoneError, type ErrorCode, type InvalidEntry } from '../errors.js';
-import type { ForwardedChange } from '../dnc-follower.js';
+import type { ForwardedChange } from '../engine/follower.js';
 
 export const WORKER_ROLE_ENV = 'IDNC_WORKER_ROLE';
 export const WORKER_SLOT_ENV = 'IDNC_WORKER_SLOT';

@@ -12,7 +12,8 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConfigError, resolveDataDir } from '../config.js';
 import { EXPORT_WRITE_NUMBERS, FILE_MODE_OWNER_ONLY } from '../constants.js';
-import { openDnc, type Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
+import { openDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
 

@@ -8,8 +8,15 @@ import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import type { ReadResult } from '../bulk/read-inputs.js';
 import { IdncError } from '../errors.js';
-import type { ImportSummary } from './import.js';
 import { startProgress } from './import-progress.js';
+
+/** What an import did, online or into the data directory (printed by import.ts). */
+export interface ImportSummary {
+  readonly rows: number;
+  readonly distinct: number;
+  readonly changed: number;
+  readonly invalid: number;
+}
 
 export interface OnlineTarget {
   readonly url: string;

@@ -11,11 +11,12 @@ import { ConfigError, resolveDataDir } from '../config.js';
 import { IMPORT_INVALID_SHOWN_MAX } from '../constants.js';
 import type { InputFormat } from '../bulk/number-parser.js';
 import { readInputs, type ReadResult } from '../bulk/read-inputs.js';
-import { openDnc, type Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
+import { openDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress } from '../store/list-id.js';
 import { checkKeyTransport, resolveImportKey } from './import-key.js';
-import { importOnline } from './import-online.js';
+import { importOnline, type ImportSummary } from './import-online.js';
 import { startProgress } from './import-progress.js';
 
 export interface ImportFlags {
@@ -30,13 +31,6 @@ export interface ImportFlags {
   key?: string;
   keyFile?: string;
   insecure?: boolean;
-}
-
-export interface ImportSummary {
-  readonly rows: number;
-  readonly distinct: number;
-  readonly changed: number;
-  readonly invalid: number;
 }
 
 export function registerImportCommand(program: Command): void {

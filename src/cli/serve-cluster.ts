@@ -39,7 +39,7 @@ import {
   type WorkerMessage,
   type WorkerRole,
 } from './cluster-messages.js';
-import { printFirstKey, reportStartFailure, signalled } from './serve.js';
+import { printFirstKey, reportStartFailure, signalled } from './serve-server.js';
 
 export async function serveCluster(config: ServeConfig, workers: number): Promise<number> {
   if (cluster.isWorker) {

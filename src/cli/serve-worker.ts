@@ -1,5 +1,5 @@
 // One worker process of `idnc serve --workers N`. It runs the same server as a single process
-// (runServer in serve.ts) with a different engine:
+// (runServer in serve-server.ts) with a different engine:
 //   writer    the durable engine; every change it commits (its own requests and those forwarded by
 //             the others) waits, before it is answered, until the primary says every follower has
 //             applied it, so an answered add is visible in every worker at once.
@@ -13,9 +13,10 @@
 
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
-import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
-import { DurableDnc } from '../durable-dnc.js';
-import type { Dnc, EngineLogger } from '../engine.js';
+import type { EngineLogger } from '../engine-logger.js';
+import type { ForwardedChange } from '../engine/follower.js';
+import type { Dnc } from '../engine/views.js';
+import { DncFollower, DurableDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { workerLimits } from './cluster-limits.js';
 import {
@@ -30,7 +31,7 @@ import {
   type WorkerMessage,
   type WorkerRole,
 } from './cluster-messages.js';
-import { runServer, writerOptions, type ServeRole } from './serve.js';
+import { runServer, writerOptions, type ServeRole } from './serve-server.js';
 
 /** Requests to the primary, matched to their answers by id. */
 class PrimaryChannel {

@@ -13,7 +13,7 @@ import {
   HTTP_URL_BYTES_MAX,
   REQUEST_NUMBERS_MAX,
 } from '../constants.js';
-import type { Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { responseLogger, writesDebug, type ResponseLogger } from './access-log.js';
 import type { FailureThrottle } from './auth-throttle.js';

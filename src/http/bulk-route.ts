@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NumberParser } from '../bulk/number-parser.js';
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
-import type { Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
 import { IdncError, InvalidPhoneError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate, authorise } from './auth.js';

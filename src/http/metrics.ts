@@ -10,7 +10,8 @@
 import { Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
 import { METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
-import type { Dnc, ListStats } from '../engine.js';
+import type { ListStats } from '../engine/types.js';
+import type { Dnc } from '../engine/views.js';
 
 interface RequestSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -239,8 +240,8 @@ export class IdncMetrics {
       help: 'Read-only follower: every change acknowledged longer ago than this is visible here (NaN on the writer)',
       registers,
       collect() {
-        const lagMs = (metrics.dnc as { lagMs?: unknown } | undefined)?.lagMs;
-        this.set(typeof lagMs === 'number' ? lagMs / 1000 : NaN);
+        const follower = metrics.dnc?.stats().follower;
+        this.set(follower === null || follower === undefined ? NaN : follower.lagMs / 1000);
       },
     });
     logGauge('idnc_log_seq', 'Seq of the last durable change', (log) => log.seq);

@@ -3,7 +3,7 @@
 // (add/remove: empty 200 with idnc-* headers; count: bare integer; status: JSON array).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { parsePhoneList } from '../phone/phone-list.js';

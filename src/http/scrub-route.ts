@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BLOCKING_LIST_OF_CODE, NOT_BLOCKED } from '../bulk/bulk-store.js';
 import { NumberParser, type InvalidRow } from '../bulk/number-parser.js';
 import { SCRUB_STREAM_NUMBERS_MAX } from '../constants.js';
-import type { Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { ListAddress } from '../store/list-id.js';

@@ -20,7 +20,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parse as parseQueryString } from 'fast-querystring';
-import type { Dnc } from '../engine.js';
+import type { Dnc } from '../engine/views.js';
 import { rateLimitOf } from '../keys/key-records.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { LoggedRequest, ResponseLogger } from './access-log.js';

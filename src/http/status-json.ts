@@ -3,7 +3,7 @@
 // text is built without JSON.stringify's generic walk over each object (a visible share of a
 // one-number status request). Its output is checked against JSON.stringify in the tests.
 
-import type { StatusEntry } from '../engine.js';
+import type { StatusEntry } from '../engine/types.js';
 
 function listJson(list: StatusEntry['list']): string {
   if (list === null) return 'null';

@@ -85,7 +85,7 @@ export class LogTail {
     return this.applied;
   }
 
-  /** Opens the current segment now, so that it is the file just loaded (see DncFollower.load). */
+  /** Opens the current segment now, so that it is the file just loaded (see LogFollower.load in engine/follower.ts). */
   async openSegment(): Promise<void> {
     if (this.segment === null || this.handle !== null) return;
     this.handle = await fs.promises.open(this.segment.path, 'r').catch((error: NodeJS.ErrnoException) => {

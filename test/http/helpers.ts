@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
-import { openDnc, type Dnc } from '../../src/engine.js';
+import { openDnc, type Dnc } from '../../src/open.js';
 import { buildApp, type AppOptions, type HttpLimits } from '../../src/http/app.js';
 import { generateKey } from '../../src/keys/key-format.js';
 import type { KeyRecord, Scope } from '../../src/keys/key-records.js';

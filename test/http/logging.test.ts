@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDnc } from '../../src/engine.js';
+import { openDnc } from '../../src/open.js';
 import { buildApp } from '../../src/http/app.js';
 import { KeyStore } from '../../src/keys/key-store.js';
 import { makeKey, makeTestApp, PDNC, type TestApp } from './helpers.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDnc } from '../../src/engine.js';
+import { openDnc } from '../../src/open.js';
 import { buildApp } from '../../src/http/app.js';
 import { IdncMetrics } from '../../src/http/metrics.js';
 import { serveMetricsOnly, portOf } from '../../src/http/metrics-route.js';

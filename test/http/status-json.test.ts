@@ -2,7 +2,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StatusEntry } from '../../src/engine.js';
+import type { StatusEntry } from '../../src/engine/types.js';
 import { statusJson } from '../../src/http/status-json.js';
 
 const entry: fc.Arbitrary<StatusEntry> = fc.record({

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ORGANISATION } from '../../src/constants.js';
-import { DurableDnc } from '../../src/durable-dnc.js';
+import { DurableDnc } from '../../src/open.js';
 import { segmentPath } from '../../src/persist/data-dir.js';
 import { durableMarkPath, encodeMark, readDurableMark } from '../../src/persist/durable-mark.js';
 import { encodeRecord } from '../../src/persist/record.js';

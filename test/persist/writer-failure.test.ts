@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
-import type { DurableDncOptions } from '../../src/durable-dnc.js';
+import type { DurableDncOptions } from '../../src/engine/durable-log.js';
 import { DurableDnc, openDnc } from '../../src/index.js';
 import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';

@@ -5,7 +5,8 @@
 
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DurableDnc, type DurableDncOptions } from '../../../src/durable-dnc.js';
+import type { DurableDncOptions } from '../../../src/engine/durable-log.js';
+import { DurableDnc } from '../../../src/open.js';
 import { IdncError } from '../../../src/errors.js';
 import { segmentHeader } from '../../../src/persist/segment-scan.js';
 import { makeMemoryTempDir, removeDir } from '../../persist/helpers.js';

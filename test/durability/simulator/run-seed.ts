@@ -19,9 +19,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../../src/constants.js';
-import { DncFollower } from '../../../src/dnc-follower.js';
-import { DurableDnc, type DurableDncOptions } from '../../../src/durable-dnc.js';
-import type { Dnc, EngineLogger } from '../../../src/engine.js';
+import type { EngineLogger } from '../../../src/engine-logger.js';
+import type { DurableDncOptions } from '../../../src/engine/durable-log.js';
+import type { Dnc } from '../../../src/engine/views.js';
+import { DncFollower, DurableDnc } from '../../../src/open.js';
 import { IdncError } from '../../../src/errors.js';
 import { applyRepair, planRepair } from '../../../src/persist/repair.js';
 import { scanSegment } from '../../../src/persist/segment-scan.js';

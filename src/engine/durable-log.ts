@@ -1,8 +1,9 @@
-// The durable engine: a Dnc whose changes go through the log (src/persist/) before they are applied.
-// It owns the pieces of one data directory: the writer lock, the recovered state, the log writer with
-// group commit, and the snapshot schedule (every snapshotIntervalMs when something changed, when the
-// log since the last snapshot exceeds snapshotLogBytes, and on close). Writes go on while a snapshot
-// is written: the state is serialised synchronously at one seq, the file is written asynchronously.
+// The durable engine's change sink: changes go through the log (src/persist/) before they are
+// applied to the engine's store. It owns the pieces of one data directory: the writer lock, the
+// recovered state, the log writer with group commit, and the snapshot schedule (every
+// snapshotIntervalMs when something changed, when the log since the last snapshot exceeds
+// snapshotLogBytes, and on close). Writes go on while a snapshot is written: the state is
+// serialised synchronously at one seq, the file is written asynchronously.
 // A writer that fail-stops (src/persist/log-writer.ts) gets no more snapshots, not even at close:
 // memory may lack a durable change, which only a replay of the log at the next start brings back.
 
@@ -14,19 +15,23 @@ import {
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
   SNAPSHOTS_KEPT,
-} from './constants.js';
-import { Dnc, type ChangeOperation, type EngineLogger, type EngineStats, type FsyncMode, type OpenDncOptions } from './engine.js';
-import { IdncError } from './errors.js';
-import { listDataDir, segmentPath, snapshotPath } from './persist/data-dir.js';
-import { DurableMarkWriter, readAcknowledgedSeq } from './persist/durable-mark.js';
-import { nodeFileSystem, type PersistFileSystem } from './persist/file-system.js';
-import { LogWriter, type OpenSegment } from './persist/log-writer.js';
-import type { LogChange } from './persist/record.js';
-import { recoverDataDir, type RecoveryResult } from './persist/recovery.js';
-import { segmentHeader } from './persist/segment-scan.js';
-import { captureStore, writeSnapshot } from './persist/snapshot.js';
-import { acquireWriterLock, type WriterLock } from './persist/writer-lock.js';
-import type { ListAddress } from './store/list-id.js';
+} from '../constants.js';
+import type { EngineLogger } from '../engine-logger.js';
+import { IdncError } from '../errors.js';
+import { listDataDir, segmentPath, snapshotPath } from '../persist/data-dir.js';
+import { DurableMarkWriter, readAcknowledgedSeq } from '../persist/durable-mark.js';
+import { nodeFileSystem, type PersistFileSystem } from '../persist/file-system.js';
+import { LogWriter, type FsyncMode, type OpenSegment } from '../persist/log-writer.js';
+import type { LogChange } from '../persist/record.js';
+import { recoverDataDir, type RecoveryResult } from '../persist/recovery.js';
+import { segmentHeader } from '../persist/segment-scan.js';
+import { captureStore, writeSnapshot } from '../persist/snapshot.js';
+import { acquireWriterLock, type WriterLock } from '../persist/writer-lock.js';
+import { DncStore } from '../store/dnc-store.js';
+import type { ListAddress } from '../store/list-id.js';
+import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
+import { checkFsyncMode, checkPositive, stderrLogger } from './options.js';
+import type { ChangeOperation, LogStats, OpenDncOptions } from './types.js';
 
 export interface DurableDncOptions extends OpenDncOptions {
   readonly dataDir: string;
@@ -50,25 +55,6 @@ export interface DurableDncOptions extends OpenDncOptions {
   readonly onWriterStopped?: (reason: string) => void;
 }
 
-/** Library default: warnings and errors to stderr, info dropped (a server passes its own logger). */
-const stderrLogger: EngineLogger = {
-  info: () => undefined,
-  warn: (message) => process.stderr.write(`idnc warning: ${message}\n`),
-  error: (message) => process.stderr.write(`idnc error: ${message}\n`),
-};
-
-function checkFsyncMode(fsync: unknown): FsyncMode {
-  if (fsync === undefined) return 'always';
-  if (fsync === 'always' || fsync === 'interval' || fsync === 'none') return fsync;
-  throw new IdncError('INVALID_PARAMETER', `invalid fsync mode ${JSON.stringify(fsync)}: expected always, interval or none`);
-}
-
-function checkPositive(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new IdncError('INVALID_PARAMETER', `invalid ${name} ${value}: expected a positive number`);
-  return value;
-}
-
 /**
  * Creates `dataDir` and any missing parents (owner-only: the files hold personal data), flushing the parent of each directory created: a new
  * directory's entry must survive power loss as much as the files written in it.
@@ -82,13 +68,15 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
   }
 }
 
-export class DurableDnc extends Dnc {
+export class DurableLog implements ChangeSink {
+  /** The store recovery fills and changes are applied to: the engine's (it never swaps it). */
+  readonly store = new DncStore();
   private writer: LogWriter | null = null;
   private lock: WriterLock | null = null;
   private mark: DurableMarkWriter | null = null;
+  private link: EngineLink | null = null;
   private readonly logger: EngineLogger;
   private readonly fileSystem: PersistFileSystem;
-  private readonly readOnly: boolean;
   private readonly fsync: FsyncMode;
   private readonly snapshotIntervalMs: number;
   private readonly snapshotLogBytes: number;
@@ -104,11 +92,11 @@ export class DurableDnc extends Dnc {
   private closing: Promise<void> | null = null;
 
   private constructor(private readonly options: DurableDncOptions) {
-    super();
+    // A durable engine is the writer; following a directory read-only is the follower's job.
+    if (options.readOnly === true) throw new IdncError('INVALID_PARAMETER', 'readOnly: open a follower with openDnc({ dataDir, readOnly: true })');
     this.dataDir = path.resolve(options.dataDir);
     this.logger = options.logger ?? stderrLogger;
     this.fileSystem = options.fileSystem ?? nodeFileSystem;
-    this.readOnly = options.readOnly === true;
     this.fsync = checkFsyncMode(options.fsync);
     this.snapshotIntervalMs = checkPositive(options.snapshotIntervalMs, 'snapshotIntervalMs', SNAPSHOT_INTERVAL_MS_DEFAULT);
     this.snapshotLogBytes = checkPositive(options.snapshotLogBytes, 'snapshotLogBytes', SNAPSHOT_LOG_BYTES_DEFAULT);
@@ -117,65 +105,62 @@ export class DurableDnc extends Dnc {
   readonly dataDir: string;
 
   /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
-  static async open(options: DurableDncOptions): Promise<DurableDnc> {
-    const dnc = new DurableDnc(options);
-    if (dnc.readOnly) {
-      await dnc.recover();
-      return dnc;
-    }
-    await createDataDir(dnc.dataDir, dnc.fileSystem);
-    dnc.lock = await acquireWriterLock(dnc.dataDir, dnc.fileSystem, dnc.logger);
+  static async open(options: DurableDncOptions): Promise<DurableLog> {
+    const log = new DurableLog(options);
+    await createDataDir(log.dataDir, log.fileSystem);
+    log.lock = await acquireWriterLock(log.dataDir, log.fileSystem, log.logger);
     try {
-      const recovered = await dnc.recover();
-      dnc.mark = await DurableMarkWriter.open(dnc.fileSystem, dnc.dataDir, recovered.lastSeq);
-      dnc.writer = await dnc.openWriter(recovered);
+      const recovered = await log.recover();
+      log.mark = await DurableMarkWriter.open(log.fileSystem, log.dataDir, recovered.lastSeq);
+      log.writer = await log.openWriter(recovered);
       // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
-      dnc.logBytesAtSnapshot = -recovered.replayedBytes;
+      log.logBytesAtSnapshot = -recovered.replayedBytes;
     } catch (error) {
-      await dnc.mark?.close(dnc.recoveredSeq).catch(() => undefined);
-      await dnc.lock.release();
+      await log.mark?.close(log.recoveredSeq).catch(() => undefined);
+      await log.lock.release();
       throw error;
     }
-    dnc.snapshotTimer = setInterval(() => dnc.snapshotIfChanged(), dnc.snapshotIntervalMs);
-    dnc.snapshotTimer.unref();
-    dnc.snapshotIfLogLarge();
-    return dnc;
+    log.snapshotTimer = setInterval(() => log.snapshotIfChanged(), log.snapshotIntervalMs);
+    log.snapshotTimer.unref();
+    log.snapshotIfLogLarge();
+    return log;
+  }
+
+  /** The engine this log commits for: told when a batch is applied (called once, by the engine). */
+  attach(link: EngineLink): void {
+    this.link = link;
   }
 
   /** Seq of the last change applied (and durable under fsync 'always'). */
-  override get lastSeq(): number {
+  get lastSeq(): number {
     return this.writer?.durableSeq ?? this.recoveredSeq;
   }
 
-  override stats(): EngineStats {
-    const writer = this.writer;
+  logStats(): LogStats {
+    const writer = this.writer!;
     const seq = this.lastSeq;
     return {
-      lists: super.stats().lists,
-      log: {
-        seq,
-        recordsSinceSnapshot: Math.max(0, seq - this.snapshotSeq),
-        bytesSinceSnapshot: writer === null ? 0 : writer.bytesWritten - this.logBytesAtSnapshot,
-        lastSnapshotAtMs: this.lastSnapshotAtMs,
-        lastSnapshotDurationMs: this.lastSnapshotDurationMs,
-        writerState: writer === null ? 'read-only' : writer.status.state,
-      },
+      seq,
+      recordsSinceSnapshot: Math.max(0, seq - this.snapshotSeq),
+      bytesSinceSnapshot: writer.bytesWritten - this.logBytesAtSnapshot,
+      lastSnapshotAtMs: this.lastSnapshotAtMs,
+      lastSnapshotDurationMs: this.lastSnapshotDurationMs,
+      writerState: writer.status.state,
     };
   }
 
   /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
   async snapshot(): Promise<void> {
-    this.assertOpen();
     await this.snapshotOnce();
   }
 
-  override async close(): Promise<void> {
+  /** After the engine refuses further calls: drains the log, takes the final snapshot, releases the lock. */
+  async close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
   }
 
   private async shutDown(): Promise<void> {
-    await super.close();
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     if (this.writer === null) return;
     await this.writer.drain();
@@ -193,11 +178,10 @@ export class DurableDnc extends Dnc {
   }
 
   private async recover(): Promise<RecoveryResult> {
-    const mode = this.readOnly ? 'read' : 'write';
     // Under fsync 'always' the last writer's mark tells an acknowledged record from a torn write.
     const acknowledgedSeq = this.fsync === 'always' ? await readAcknowledgedSeq(this.dataDir) : null;
     const acknowledged = acknowledgedSeq !== null ? { acknowledgedSeq } : {};
-    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode, ...acknowledged });
+    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode: 'write', ...acknowledged });
     this.snapshotSeq = result.snapshotSeq;
     if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
     this.recoveredSeq = result.lastSeq;
@@ -235,7 +219,7 @@ export class DurableDnc extends Dnc {
         probeIntervalMs: this.options.storageProbeIntervalMs,
         segmentBytesMax: this.options.segmentBytesMax,
         onBatchApplied: () => {
-          this.seqAdvanced();
+          this.link?.seqAdvanced();
           this.snapshotIfLogLarge();
         },
         onFsync: this.options.fsyncObserver,
@@ -266,13 +250,8 @@ export class DurableDnc extends Dnc {
   }
 
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
-  protected override commitChange(
-    operation: ChangeOperation,
-    address: ListAddress,
-    sorted: Float64Array,
-    keyId: string | null,
-  ): Promise<{ changed: number; seq: number }> {
-    if (this.writer === null) return Promise.reject(new IdncError('READ_ONLY', 'this engine opened its data directory read-only: changes go to the writer'));
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
+    if (this.writer === null) return Promise.reject(new Error('commit: the log writer is not open'));
     if (sorted.length === 0) return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
     const ts = Date.now();
     const { org, projId } = address;
@@ -286,7 +265,7 @@ export class DurableDnc extends Dnc {
         records.push({ op: operation, org, projId, numbers, ts, keyId, ...(more ? { more } : {}) });
       }
     }
-    const appended = this.writer.append(records, () => this.applyChange(operation, address, sorted));
+    const appended = this.writer.append(records, apply);
     const afterCommit = this.options.afterCommit;
     if (afterCommit === undefined) return appended;
     return appended.then(async (result) => {

@@ -1,22 +1,29 @@
 // The engine: the object a dialer or the server holds. It validates input, applies changes to the
 // in-memory store and answers lookups. Reads are synchronous local calls; writes return a promise
 // that resolves once the change is applied (and, with a data directory, durable).
+//
+// One class for every kind of engine, composed of a store and a change sink (change-sink.ts): in
+// memory, the durable log (durable-log.ts), or a follower (follower.ts) that swaps the store as it
+// follows the writer's log and forwards or refuses changes. open.ts picks the parts. One class
+// means one hidden shape whatever the kind, so the isBlocked path below stays monomorphic in V8.
+// The members only a durable engine or a follower has are reached through the DurableDnc and
+// DncFollower types (views.ts).
 
-import { IdncError } from './errors.js';
-import type { EngineLogger } from './engine-logger.js';
-import type { FsyncMode } from './persist/log-writer.js';
-import { formatDigits, isValidNumber, isValidSplit } from './phone/digits.js';
-import { AREA_REST_MODULUS } from './constants.js';
-import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
-import { DncStore } from './store/dnc-store.js';
-import { checkListAddress, type ListAddress } from './store/list-id.js';
-import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
-import type { InvalidEntry } from './errors.js';
-import { stateDigest } from './persist/state-digest.js';
+import { IdncError } from '../errors.js';
+import { formatDigits, isValidNumber, isValidSplit } from '../phone/digits.js';
+import { AREA_REST_MODULUS } from '../constants.js';
+import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from '../phone/phone-list.js';
+import { DncStore } from '../store/dnc-store.js';
+import { checkListAddress, type ListAddress } from '../store/list-id.js';
+import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers } from '../store/lookup.js';
+import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
-import type { DncFollower, DncFollowerOptions } from './dnc-follower.js';
-import { blockingCodes, listAreaNumbers } from './bulk/bulk-store.js';
-import { sortUniqueNumbers } from './bulk/sort-numbers.js';
+import { blockingCodes, listAreaNumbers } from '../bulk/bulk-store.js';
+import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
+import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
+import type { DurableLog } from './durable-log.js';
+import type { FollowerEvent, LogFollower } from './follower.js';
+import type { BatchOptions, ChangeOperation, EngineStats, ListOptions, ListStats, ScrubResult, StatusEntry, WriteOptions, WriteResult } from './types.js';
 
 // The number path of isBlocked reads these through module-local names: V8 loads an imported binding
 // from its module cell, with a hole check, at every use in optimised code, where a module's own
@@ -24,87 +31,46 @@ import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 const REST_MODULUS = AREA_REST_MODULUS;
 const isValidSplitNumber = isValidSplit;
 
-export interface ListOptions {
-  /** Organisation owning the list; defaults to `default`. */
-  org?: string;
-  /** Project list; absent or empty means the organisation's master list. */
-  projId?: string;
-}
-
-export interface BatchOptions extends ListOptions {
-  /** Skip invalid entries and report them instead of refusing the whole batch. */
-  ignoreInvalid?: boolean;
-}
-
-export interface WriteOptions extends BatchOptions {
-  /** Id (never the secret) of the API key making the change, recorded in the durable log. */
-  keyId?: string;
-}
-
-export interface WriteResult {
-  /** Numbers whose state changed (added and not present before, or removed and present before). */
-  readonly changed: number;
-  /** Invalid entries skipped (only with ignoreInvalid). */
-  readonly skipped: number;
-  /** The first skipped entries, with reasons. */
-  readonly invalid: readonly InvalidEntry[];
-  /** Log sequence number of the change (0 for a purely in-memory engine). */
-  readonly seq: number;
-}
-
-export interface StatusEntry {
-  readonly phone: string;
-  readonly onList: boolean;
-  readonly list: BlockingList;
-}
-
-export interface ScrubResult {
-  /** The blocked numbers of the input, in input order (a number given twice appears twice). */
-  readonly blocked: string[];
-  /** Valid numbers checked (duplicates included). */
-  readonly checked: number;
-  readonly skipped: number;
-  readonly invalid: readonly InvalidEntry[];
-}
-
-export type ChangeOperation = 'add' | 'remove';
-
-export interface ListStats {
-  readonly org: string;
-  /** '' for the master list. */
-  readonly projId: string;
-  readonly numbers: number;
-}
-
-/** What a durable engine reports about its log and snapshots (null for an in-memory engine). */
-export interface LogStats {
-  /** Seq of the last durable change. */
-  readonly seq: number;
-  /** Log records and bytes written since the last snapshot (bytes: since this process started, if later). */
-  readonly recordsSinceSnapshot: number;
-  readonly bytesSinceSnapshot: number;
-  /** Wall-clock time (ms since the epoch) of the last snapshot written or loaded; null: none yet. */
-  readonly lastSnapshotAtMs: number | null;
-  /** How long the last snapshot written by this process took; null: none yet. */
-  readonly lastSnapshotDurationMs: number | null;
-  /** 'open', 'unwritable' (disk full, probing), 'failed' (fsync failed) or 'closed'; 'read-only' for a follower. */
-  readonly writerState: string;
-}
-
-export interface EngineStats {
-  readonly lists: readonly ListStats[];
-  readonly log: LogStats | null;
+/** The parts of an engine (open.ts); absent parts: in memory. */
+export interface DncParts {
+  readonly store: DncStore;
+  readonly sink: ChangeSink;
+  /** A durable engine's log, snapshots and lock. */
+  readonly durable?: DurableLog;
+  /** A follower's reading of the writer's log. */
+  readonly follower?: LogFollower;
+  /** Called once by the constructor, so the parts can reach the engine. */
+  readonly attach?: (link: EngineLink) => void;
 }
 
 export class Dnc {
   /** Replaced whole (never mutated half-way) when a read-only follower reloads from a snapshot. */
-  protected store = new DncStore();
+  private store: DncStore;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private readonly seqWaiters = new SeqWaiters();
+  private readonly sink: ChangeSink;
+  private readonly durable: DurableLog | null;
+  private readonly follower: LogFollower | null;
+
+  /** Without parts: a purely in-memory engine. */
+  constructor(parts: DncParts = { store: new DncStore(), sink: IN_MEMORY }) {
+    this.store = parts.store;
+    this.sink = parts.sink;
+    this.durable = parts.durable ?? null;
+    this.follower = parts.follower ?? null;
+    parts.attach?.({
+      replaceStore: (store) => {
+        this.store = store;
+      },
+      seqAdvanced: () => this.seqWaiters.advance(this.lastSeq),
+      waitFor: (seq, timeoutMs) => this.waitFor(seq, timeoutMs),
+    });
+  }
 
   /** Seq of the last change applied to this instance's memory (0 for a purely in-memory engine). */
   get lastSeq(): number {
-    return 0;
+    return this.follower?.lastSeq ?? this.durable?.lastSeq ?? 0;
   }
 
   /**
@@ -118,11 +84,6 @@ export class Dnc {
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** Subclasses call this whenever `lastSeq` grows. */
-  protected seqAdvanced(): void {
-    this.seqWaiters.advance(this.lastSeq);
   }
 
   // Not async wrappers: change() is the one async layer of a write (each layer costs a promise and
@@ -226,7 +187,8 @@ export class Dnc {
   stats(): EngineStats {
     const lists: ListStats[] = [];
     for (const [address, set] of this.store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
-    return { lists, log: null };
+    const follower = this.follower === null ? null : { lagMs: this.follower.lagMs };
+    return { lists, log: this.durable?.logStats() ?? null, follower };
   }
 
   /**
@@ -238,12 +200,70 @@ export class Dnc {
     return stateDigest(this.store);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.seqWaiters.rejectAll(new IdncError('CLOSED', 'this idnc instance has been closed'));
+  /** Stops following (a follower), refuses further calls, then flushes and snapshots (a durable engine). */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
   }
 
-  protected assertOpen(): void {
+  private async shutDown(): Promise<void> {
+    await this.follower?.close();
+    this.closed = true;
+    this.seqWaiters.rejectAll(new IdncError('CLOSED', 'this idnc instance has been closed'));
+    await this.durable?.close();
+  }
+
+  // --- Members of one kind only, typed on DurableDnc or DncFollower alone (views.ts). ---
+
+  /** The data directory, resolved (a durable engine or a follower). */
+  get dataDir(): string {
+    const part = this.durable ?? this.follower;
+    if (part === null) throw new Error('dataDir: an in-memory engine has no data directory');
+    return part.dataDir;
+  }
+
+  /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
+  async snapshot(): Promise<void> {
+    this.assertOpen();
+    if (this.durable === null) throw new Error('snapshot: only a durable engine writes snapshots');
+    await this.durable.snapshot();
+  }
+
+  /** Milliseconds during which a change acknowledged by the writer may not be visible here (see follower.ts). */
+  get lagMs(): number {
+    return this.followerPart('lagMs').lagMs;
+  }
+
+  /** lagMs is above staleAfterMs (as of the last check or poll tick). */
+  get stale(): boolean {
+    return this.followerPart('stale').stale;
+  }
+
+  /** 'stale' / 'fresh' get the lag in ms; 'applied' gets the new lastSeq after each batch of records. */
+  on(event: FollowerEvent, listener: (value: number) => void): this {
+    this.followerPart('on').on(event, listener);
+    return this;
+  }
+
+  off(event: FollowerEvent, listener: (value: number) => void): this {
+    this.followerPart('off').off(event, listener);
+    return this;
+  }
+
+  /**
+   * Reads the data directory now, as a poll would, and resolves once that read is done: for code
+   * that knows the writer has just written (the fault simulator drives its followers with it).
+   */
+  checkNow(): Promise<void> {
+    return this.followerPart('checkNow').checkNow();
+  }
+
+  private followerPart(member: string): LogFollower {
+    if (this.follower === null) throw new Error(`${member}: only a follower (openDnc with readOnly: true) has it`);
+    return this.follower;
+  }
+
+  private assertOpen(): void {
     if (this.closed) throw new IdncError('CLOSED', 'this idnc instance has been closed');
   }
 
@@ -254,7 +274,7 @@ export class Dnc {
     requireValid(list, options.ignoreInvalid === true);
     const sorted = list.numbers.slice();
     if (sorted.length > 1) sorted.sort();
-    const { changed, seq } = await this.commitChange(operation, address, sorted, options.keyId ?? null);
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
     return { changed, skipped: list.invalidCount, invalid: list.invalid, seq };
   }
 
@@ -262,67 +282,15 @@ export class Dnc {
     this.assertOpen();
     const address = checkListAddress(options);
     const sorted = sortUniqueNumbers(numbers);
-    const { changed, seq } = await this.commitChange(operation, address, sorted, options.keyId ?? null);
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
     return { changed, skipped: 0, invalid: [], seq, distinct: sorted.length };
   }
 
-  /**
-   * Makes a validated change take effect. In memory it is applied at once; a durable engine
-   * overrides this to log the change first and apply it only once it is on stable storage.
-   */
-  protected async commitChange(
-    operation: ChangeOperation,
-    address: ListAddress,
-    sorted: Float64Array,
-    keyId: string | null,
-  ): Promise<{ changed: number; seq: number }> {
-    void keyId;
-    return { changed: this.applyChange(operation, address, sorted), seq: 0 };
-  }
-
   /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
-  protected applyChange(operation: ChangeOperation, address: ListAddress, sorted: Float64Array): number {
+  private applyChange(operation: ChangeOperation, address: ListAddress, sorted: Float64Array): number {
     if (operation === 'add') return this.store.listForWrite(address).addSorted(sorted);
     const list = this.store.list(address);
     return list === undefined ? 0 : list.removeSorted(sorted);
   }
 }
 
-/** How a durable engine flushes its log before acknowledging (see the durability design). */
-export type { FsyncMode } from './persist/log-writer.js';
-export type { EngineLogger } from './engine-logger.js';
-
-export interface OpenDncOptions {
-  /** Data directory for the durable log and snapshots; without it idnc is purely in memory. */
-  dataDir?: string;
-  /** Open a live data directory as a read-only follower of its writer. */
-  readOnly?: boolean;
-  /** Default 'always': acknowledge only after fdatasync (group commit). */
-  fsync?: FsyncMode;
-  /** Snapshot period when something changed (default 5 minutes). */
-  snapshotIntervalMs?: number;
-  /** Snapshot when the log since the last snapshot exceeds this size (default 64 MiB). */
-  snapshotLogBytes?: number;
-  logger?: EngineLogger;
-  /** Called with the duration of every fdatasync of the log, in seconds (metrics). */
-  fsyncObserver?: (seconds: number) => void;
-}
-
-/**
- * Opens an engine. Without a data directory it is purely in memory; with one it recovers the
- * directory's snapshot and log, takes the writer lock and logs every change before it is applied
- * (see src/durable-dnc.ts); with `readOnly: true` it follows a live data directory without writing
- * to it (see src/dnc-follower.ts). Both are loaded lazily: they extend Dnc, so a static import here
- * would be a module cycle.
- */
-export async function openDnc(options: DncFollowerOptions & { readOnly: true }): Promise<DncFollower>;
-export async function openDnc(options?: OpenDncOptions): Promise<Dnc>;
-export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
-  if (options.dataDir === undefined) return new Dnc();
-  if (options.readOnly === true) {
-    const { DncFollower } = await import('./dnc-follower.js');
-    return DncFollower.open({ ...options, dataDir: options.dataDir });
-  }
-  const { DurableDnc } = await import('./durable-dnc.js');
-  return DurableDnc.open({ ...options, dataDir: options.dataDir });
-}

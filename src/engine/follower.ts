@@ -1,9 +1,11 @@
 // A read-only follower of a live data directory: what a dialer process embeds, and what the extra
-// workers of `idnc serve --workers N` serve reads from. It loads the newest snapshot and the log like
-// recovery does (the same code, in 'read' mode), then follows the records the writer appends
-// (fs.watch on the directory, plus a poll every FOLLOWER_POLL_INTERVAL_MS for file systems whose
-// events are unreliable), applying each with recovery's own `applyRecord`. It never writes to the
-// data directory and never takes the writer lock.
+// workers of `idnc serve --workers N` serve reads from. The engine (dnc.ts) answers from the store
+// this part loads and swaps; the follower's change sink (end of this file) forwards changes to the
+// writer or refuses them. It loads the newest snapshot and the log like recovery does (the same
+// code, in 'read' mode), then follows the records the writer appends (fs.watch on the directory,
+// plus a poll every FOLLOWER_POLL_INTERVAL_MS for file systems whose events are unreliable),
+// applying each with recovery's own `applyRecord`. It never writes to the data directory and never
+// takes the writer lock.
 //
 // It applies only what the writer has acknowledged: records up to the writer's durable-seq mark
 // (src/persist/durable-mark.ts), read before the log, at load and on every check (see log-tail.ts).
@@ -20,6 +22,9 @@
 // visible here; while healthy it stays below the poll interval plus one read, and it grows without
 // bound when this process cannot keep up or cannot read the log. 'stale' / 'fresh' fire when it
 // crosses `staleAfterMs`.
+//
+// The follower is in one state of FollowerState at a time ('following', 'reload-wanted',
+// 'stopped'); `enter` is the one place it changes.
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -31,15 +36,18 @@ import {
   FOLLOWER_POLL_INTERVAL_MS,
   FOLLOWER_RELOAD_RETRY_MS,
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
-} from './constants.js';
-import { Dnc, type ChangeOperation, type EngineLogger, type OpenDncOptions } from './engine.js';
-import { IdncError } from './errors.js';
-import { readDurableMark, type MarkRead } from './persist/durable-mark.js';
-import { nodeFileSystem } from './persist/file-system.js';
-import { LogTail, type TailPosition } from './persist/log-tail.js';
-import { applyRecord, recoverDataDir, type RecoveryResult } from './persist/recovery.js';
-import { DncStore } from './store/dnc-store.js';
-import type { ListAddress } from './store/list-id.js';
+} from '../constants.js';
+import type { EngineLogger } from '../engine-logger.js';
+import { IdncError } from '../errors.js';
+import { readDurableMark, type MarkRead } from '../persist/durable-mark.js';
+import { nodeFileSystem } from '../persist/file-system.js';
+import { LogTail, type TailPosition } from '../persist/log-tail.js';
+import { applyRecord, recoverDataDir, type RecoveryResult } from '../persist/recovery.js';
+import { DncStore } from '../store/dnc-store.js';
+import type { ListAddress } from '../store/list-id.js';
+import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
+import { checkPositive, stderrLogger } from './options.js';
+import type { ChangeOperation, OpenDncOptions } from './types.js';
 
 /** A validated change a forwarding follower hands to the writer (numbers sorted ascending). */
 export interface ForwardedChange {
@@ -76,33 +84,37 @@ interface Loaded {
   readonly short: string | null;
 }
 
-const stderrLogger: EngineLogger = {
-  info: () => undefined,
-  warn: (message) => process.stderr.write(`idnc warning: ${message}\n`),
-  error: (message) => process.stderr.write(`idnc error: ${message}\n`),
-};
-
-function checkPositiveOption(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new IdncError('INVALID_PARAMETER', `invalid ${name} ${String(value)}: expected a positive number of milliseconds`);
-  }
-  return value;
-}
+/**
+ * Where a follower is, as Redis names its AOF states:
+ *   following      applying what the writer acknowledges (how current: lagMs)
+ *   reload-wanted  records it needs are gone (`reason`): it loads the newest snapshot and log into a
+ *                  new store and swaps it in, not before reloadNotBefore; meanwhile the tail goes on
+ *   stopped        closed: reads nothing more, emits nothing more
+ */
+type FollowerState = { readonly name: 'following' } | { readonly name: 'reload-wanted'; readonly reason: string } | { readonly name: 'stopped' };
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export class DncFollower extends Dnc {
+/** Milliseconds: the unit the follower's refusals of its options name. */
+const MS = 'of milliseconds';
+
+/** The reading part of a follower: loads, follows and reloads the writer's data directory. */
+export class LogFollower {
   readonly dataDir: string;
   private readonly logger: EngineLogger;
   private readonly staleAfterMs: number;
   private readonly pollIntervalMs: number;
   private readonly events = new EventEmitter();
+  private state: FollowerState = { name: 'following' };
+  private link: EngineLink | null = null;
+  private current: DncStore;
   private tail: LogTail;
   private currentAsOf: number;
+  /** Whether 'stale' was the last of 'stale' / 'fresh' emitted. */
   private isStale = false;
-  private reloadReason: string | null = null;
+  /** A short load or a failed reload waits until then before loading again. */
   private reloadNotBefore = 0;
+  /** What was logged since the follower was last current, so each is logged once. */
   private lastReloadReason = '';
   private lastProblem = '';
   private checkWanted = false;
@@ -111,38 +123,54 @@ export class DncFollower extends Dnc {
   private checking: Promise<void> | null = null;
   private watcher: fs.FSWatcher | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
 
   private constructor(private readonly options: DncFollowerOptions, loaded: Loaded) {
-    super();
     this.dataDir = path.resolve(options.dataDir);
     this.logger = options.logger ?? stderrLogger;
-    this.staleAfterMs = checkPositiveOption(options.staleAfterMs, 'staleAfterMs', FOLLOWER_STALE_AFTER_MS_DEFAULT);
-    this.pollIntervalMs = checkPositiveOption(options.pollIntervalMs, 'pollIntervalMs', FOLLOWER_POLL_INTERVAL_MS);
-    checkPositiveOption(options.forwardApplyWaitMs, 'forwardApplyWaitMs', 1);
-    this.store = loaded.store;
+    this.staleAfterMs = checkPositive(options.staleAfterMs, 'staleAfterMs', FOLLOWER_STALE_AFTER_MS_DEFAULT, MS);
+    this.pollIntervalMs = checkPositive(options.pollIntervalMs, 'pollIntervalMs', FOLLOWER_POLL_INTERVAL_MS, MS);
+    checkPositive(options.forwardApplyWaitMs, 'forwardApplyWaitMs', 1, MS);
+    this.current = loaded.store;
     this.tail = loaded.tail;
     this.currentAsOf = loaded.at;
     if (loaded.short !== null) this.loadedShort(loaded.short);
   }
 
-  /** Loads the directory's newest snapshot and log, then follows the writer until close(). */
-  static async open(options: DncFollowerOptions): Promise<DncFollower> {
+  /** Loads the directory's newest snapshot and log; following starts with start(), once the engine is attached. */
+  static async open(options: DncFollowerOptions): Promise<LogFollower> {
     const dataDir = path.resolve(options.dataDir);
     const logger = options.logger ?? stderrLogger;
     const stat = await fs.promises.stat(dataDir).catch(() => null);
     if (stat === null || !stat.isDirectory()) {
       throw new IdncError('INVALID_PARAMETER', `data directory ${dataDir} does not exist: start the writer (idnc serve) on it first`);
     }
-    const loaded = await DncFollower.load(dataDir, logger, 'snapshot-only');
-    const follower = new DncFollower(options, loaded);
-    follower.start();
-    follower.requestCheck();
-    return follower;
+    const loaded = await LogFollower.load(dataDir, logger, 'snapshot-only');
+    return new LogFollower(options, loaded);
+  }
+
+  /** The store loaded last: the engine answers from it (a reload replaces it through the link). */
+  get store(): DncStore {
+    return this.current;
+  }
+
+  /** The engine this follower loads for (called once, by the engine). */
+  attach(link: EngineLink): void {
+    this.link = link;
+  }
+
+  /** Follows the writer until close(): watches the directory, polls, and checks now. */
+  start(): void {
+    if (this.options.watch !== false) this.watchDirectory();
+    this.pollTimer = setInterval(() => {
+      this.updateStale();
+      this.requestCheck();
+    }, this.pollIntervalMs);
+    this.pollTimer.unref();
+    this.requestCheck();
   }
 
   /** Seq of the last record applied here. */
-  override get lastSeq(): number {
+  get lastSeq(): number {
     return this.tail.lastSeq;
   }
 
@@ -156,7 +184,6 @@ export class DncFollower extends Dnc {
     return this.isStale;
   }
 
-  /** 'stale' / 'fresh' get the lag in ms; 'applied' gets the new lastSeq after each batch of records. */
   on(event: FollowerEvent, listener: (value: number) => void): this {
     this.events.on(event, listener);
     return this;
@@ -167,37 +194,25 @@ export class DncFollower extends Dnc {
     return this;
   }
 
-  /**
-   * Reads the data directory now, as a poll would, and resolves once that read is done: for code
-   * that knows the writer has just written (the fault simulator drives its followers with it).
-   */
   async checkNow(): Promise<void> {
     this.requestCheck();
     await this.checking;
   }
 
-  override async close(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  async close(): Promise<void> {
+    if (this.state.name === 'stopped') return;
+    this.enter({ name: 'stopped' });
     this.watcher?.close();
     if (this.pollTimer !== null) clearInterval(this.pollTimer);
     await this.checking?.catch(() => undefined);
     await this.tail.close();
     this.events.removeAllListeners();
-    await super.close();
   }
 
-  protected override async commitChange(
-    operation: ChangeOperation,
-    address: ListAddress,
-    sorted: Float64Array,
-    keyId: string | null,
-  ): Promise<{ changed: number; seq: number }> {
-    const forward = this.options.forwardChange;
-    if (forward === undefined) throw new IdncError('READ_ONLY', 'this engine follows its data directory read-only: changes go to the writer');
-    const result = await forward({ op: operation, org: address.org, projId: address.projId, numbers: sorted, keyId });
-    await this.waitFor(result.seq, this.options.forwardApplyWaitMs ?? CLUSTER_APPLY_WAIT_MS);
-    return result;
+  /** The only place the state changes. */
+  private enter(next: FollowerState): void {
+    if (this.state.name === 'stopped') return;
+    this.state = next;
   }
 
   /**
@@ -208,7 +223,7 @@ export class DncFollower extends Dnc {
     for (let attempt = 1; ; attempt++) {
       let failure: unknown;
       try {
-        const loaded = await DncFollower.loadAtMark(dataDir, logger, onUnreadableMark);
+        const loaded = await LogFollower.loadAtMark(dataDir, logger, onUnreadableMark);
         if (loaded !== null) return loaded;
         failure = new Error(`the writer of ${dataDir} restarted during each of ${attempt} loads`);
       } catch (error) {
@@ -246,15 +261,6 @@ export class DncFollower extends Dnc {
     return { store, tail, at, short };
   }
 
-  private start(): void {
-    if (this.options.watch !== false) this.watchDirectory();
-    this.pollTimer = setInterval(() => {
-      this.updateStale();
-      this.requestCheck();
-    }, this.pollIntervalMs);
-    this.pollTimer.unref();
-  }
-
   private watchDirectory(): void {
     try {
       this.watcher = fs.watch(this.dataDir, { persistent: false }, () => this.requestCheck());
@@ -269,13 +275,13 @@ export class DncFollower extends Dnc {
   }
 
   private requestCheck(): void {
-    if (this.stopped) return;
+    if (this.state.name === 'stopped') return;
     this.checkWanted = true;
     this.checking ??= this.checkLoop();
   }
 
   private async checkLoop(): Promise<void> {
-    while (this.checkWanted && !this.stopped) {
+    while (this.checkWanted && this.state.name !== 'stopped') {
       this.checkWanted = false;
       try {
         await this.checkOnce();
@@ -290,18 +296,18 @@ export class DncFollower extends Dnc {
     const startedAt = Date.now();
     // While a reload waits for its retry time the tail goes on: it applies only what it can prove
     // continues this state, and a restarted writer that continues from here makes it current.
-    const reloadDue = this.reloadReason !== null && startedAt >= this.reloadNotBefore;
+    const reloadDue = this.state.name === 'reload-wanted' && startedAt >= this.reloadNotBefore;
     if (reloadDue && !(await this.reload())) return;
     const before = this.tail.lastSeq;
-    const outcome = await this.tail.read((record) => applyRecord(this.store, record));
+    const outcome = await this.tail.read((record) => applyRecord(this.current, record));
     if (this.tail.lastSeq !== before) this.applied();
     if (outcome.kind === 'current') {
       this.currentAsOf = this.unacknowledgedSince(outcome.unacknowledgedSeq, startedAt);
       this.lastProblem = '';
-      this.reloadReason = null;
+      this.enter({ name: 'following' });
       this.lastReloadReason = '';
     } else if (outcome.kind === 'behind') {
-      this.reloadReason = outcome.reason;
+      this.enter({ name: 'reload-wanted', reason: outcome.reason });
       if (Date.now() >= this.reloadNotBefore) this.checkWanted = true;
     } else this.problem(`${outcome.detail}; waiting for the writer (see idnc verify)`);
     this.updateStale();
@@ -320,17 +326,18 @@ export class DncFollower extends Dnc {
 
   /** Loads the newest snapshot + log into a new store and swaps it in; false when it failed. */
   private async reload(): Promise<boolean> {
-    if (this.reloadReason !== this.lastReloadReason) this.logger.warn(`reloading ${this.dataDir} from its newest snapshot: ${this.reloadReason}`);
-    this.lastReloadReason = this.reloadReason ?? '';
+    const reason = this.state.name === 'reload-wanted' ? this.state.reason : '';
+    if (reason !== this.lastReloadReason) this.logger.warn(`reloading ${this.dataDir} from its newest snapshot: ${reason}`);
+    this.lastReloadReason = reason;
     let loaded: Loaded;
     try {
-      loaded = await DncFollower.load(this.dataDir, this.logger);
+      loaded = await LogFollower.load(this.dataDir, this.logger);
     } catch (error) {
       this.reloadNotBefore = Date.now() + FOLLOWER_RELOAD_RETRY_MS;
       this.problem(`reloading ${this.dataDir} failed (${(error as Error).message}); retrying`);
       return false;
     }
-    if (this.stopped) {
+    if (this.state.name === 'stopped') {
       await loaded.tail.close();
       return false;
     }
@@ -339,9 +346,10 @@ export class DncFollower extends Dnc {
       this.logger.warn(`${this.dataDir} now ends at seq ${loaded.tail.lastSeq}, before seq ${previousSeq} applied here (cut by idnc repair?): following the directory`);
     }
     await this.tail.close();
-    this.store = loaded.store;
+    this.current = loaded.store;
+    this.link?.replaceStore(loaded.store);
     this.tail = loaded.tail;
-    this.reloadReason = null;
+    this.enter({ name: 'following' });
     if (loaded.short !== null) this.loadedShort(loaded.short);
     if (loaded.tail.lastSeq !== previousSeq) this.applied();
     return true;
@@ -358,14 +366,14 @@ export class DncFollower extends Dnc {
   }
 
   private applied(): void {
-    this.seqAdvanced();
+    this.link?.seqAdvanced();
     this.events.emit('applied', this.tail.lastSeq);
   }
 
   private updateStale(): void {
     const lag = this.lagMs;
     const stale = lag > this.staleAfterMs;
-    if (stale === this.isStale || this.stopped) return;
+    if (stale === this.isStale || this.state.name === 'stopped') return;
     this.isStale = stale;
     this.events.emit(stale ? 'stale' : 'fresh', lag);
   }
@@ -391,4 +399,35 @@ function positionAfter(result: RecoveryResult): TailPosition {
   const { tail, lastSeq } = result;
   if (tail === null || tail.lastSeq < lastSeq) return { segment: null, offset: 0, lastSeq };
   return { segment: tail.segment, offset: tail.endOffset, lastSeq: tail.lastSeq };
+}
+
+/** A follower's change sink without forwardChange: it stores nothing itself. */
+export const READ_ONLY: ChangeSink = {
+  commit: () => Promise.reject(new IdncError('READ_ONLY', 'this engine follows its data directory read-only: changes go to the writer')),
+};
+
+/** A follower's change sink with forwardChange: the writer stores it, then this engine waits to have applied it. */
+export class ForwardingSink implements ChangeSink {
+  private link: EngineLink | null = null;
+
+  constructor(
+    private readonly forward: (change: ForwardedChange) => Promise<CommitResult>,
+    private readonly applyWaitMs: number,
+  ) {}
+
+  attach(link: EngineLink): void {
+    this.link = link;
+  }
+
+  async commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null): Promise<CommitResult> {
+    const result = await this.forward({ op: operation, org: address.org, projId: address.projId, numbers: sorted, keyId });
+    await this.link!.waitFor(result.seq, this.applyWaitMs);
+    return result;
+  }
+}
+
+/** The sink of a follower opened with `options`: forwarding if it has forwardChange, else refusing. */
+export function followerSink(options: DncFollowerOptions): ChangeSink & { attach?(link: EngineLink): void } {
+  if (options.forwardChange === undefined) return READ_ONLY;
+  return new ForwardingSink(options.forwardChange, options.forwardApplyWaitMs ?? CLUSTER_APPLY_WAIT_MS);
 }

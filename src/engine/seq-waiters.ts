@@ -3,8 +3,8 @@
 // from an embedded follower waits here for its own write. Writers and followers share this one
 // implementation so code can treat both alike; each calls `advance` when its applied seq grows.
 
-import { WAIT_FOR_TIMEOUT_MS_MAX } from './constants.js';
-import { IdncError } from './errors.js';
+import { WAIT_FOR_TIMEOUT_MS_MAX } from '../constants.js';
+import { IdncError } from '../errors.js';
 
 interface Waiter {
   readonly seq: number;

@@ -1,0 +1,106 @@
+// The engine's public option and result types, in a module of their own so that the engine's
+// parts (engine/*.ts), the HTTP layer and the CLI can name them without importing the engine.
+
+import type { EngineLogger } from '../engine-logger.js';
+import type { InvalidEntry } from '../errors.js';
+import type { FsyncMode, WriterState } from '../persist/log-writer.js';
+import type { BlockingList } from '../store/lookup.js';
+
+export interface ListOptions {
+  /** Organisation owning the list; defaults to `default`. */
+  org?: string;
+  /** Project list; absent or empty means the organisation's master list. */
+  projId?: string;
+}
+
+export interface BatchOptions extends ListOptions {
+  /** Skip invalid entries and report them instead of refusing the whole batch. */
+  ignoreInvalid?: boolean;
+}
+
+export interface WriteOptions extends BatchOptions {
+  /** Id (never the secret) of the API key making the change, recorded in the durable log. */
+  keyId?: string;
+}
+
+export interface WriteResult {
+  /** Numbers whose state changed (added and not present before, or removed and present before). */
+  readonly changed: number;
+  /** Invalid entries skipped (only with ignoreInvalid). */
+  readonly skipped: number;
+  /** The first skipped entries, with reasons. */
+  readonly invalid: readonly InvalidEntry[];
+  /** Log sequence number of the change (0 for a purely in-memory engine). */
+  readonly seq: number;
+}
+
+export interface StatusEntry {
+  readonly phone: string;
+  readonly onList: boolean;
+  readonly list: BlockingList;
+}
+
+export interface ScrubResult {
+  /** The blocked numbers of the input, in input order (a number given twice appears twice). */
+  readonly blocked: string[];
+  /** Valid numbers checked (duplicates included). */
+  readonly checked: number;
+  readonly skipped: number;
+  readonly invalid: readonly InvalidEntry[];
+}
+
+export type ChangeOperation = 'add' | 'remove';
+
+export interface ListStats {
+  readonly org: string;
+  /** '' for the master list. */
+  readonly projId: string;
+  readonly numbers: number;
+}
+
+/** What a durable engine reports about its log and snapshots (null for an in-memory engine). */
+export interface LogStats {
+  /** Seq of the last durable change. */
+  readonly seq: number;
+  /** Log records and bytes written since the last snapshot (bytes: since this process started, if later). */
+  readonly recordsSinceSnapshot: number;
+  readonly bytesSinceSnapshot: number;
+  /** Wall-clock time (ms since the epoch) of the last snapshot written or loaded; null: none yet. */
+  readonly lastSnapshotAtMs: number | null;
+  /** How long the last snapshot written by this process took; null: none yet. */
+  readonly lastSnapshotDurationMs: number | null;
+  /** 'open', 'unwritable' (disk full, probing), 'failed' (fsync failed), 'stopped' (fail-stop) or 'closed'. */
+  readonly writerState: WriterState;
+}
+
+/** What a read-only follower reports about how current it is (null for a writer or an in-memory engine). */
+export interface FollowerStats {
+  /** Every change the writer acknowledged longer ago than this is visible here (see engine/follower.ts). */
+  readonly lagMs: number;
+}
+
+export interface EngineStats {
+  readonly lists: readonly ListStats[];
+  readonly log: LogStats | null;
+  readonly follower: FollowerStats | null;
+}
+
+/** How a durable engine flushes its log before acknowledging (see the durability design). */
+export type { FsyncMode } from '../persist/log-writer.js';
+export type { EngineLogger } from '../engine-logger.js';
+
+export interface OpenDncOptions {
+  /** Data directory for the durable log and snapshots; without it idnc is purely in memory. */
+  dataDir?: string;
+  /** Open a live data directory as a read-only follower of its writer. */
+  readOnly?: boolean;
+  /** Default 'always': acknowledge only after fdatasync (group commit). */
+  fsync?: FsyncMode;
+  /** Snapshot period when something changed (default 5 minutes). */
+  snapshotIntervalMs?: number;
+  /** Snapshot when the log since the last snapshot exceeds this size (default 64 MiB). */
+  snapshotLogBytes?: number;
+  logger?: EngineLogger;
+  /** Called with the duration of every fdatasync of the log, in seconds (metrics). */
+  fsyncObserver?: (seconds: number) => void;
+}

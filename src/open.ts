@@ -1,0 +1,53 @@
+// openDnc: picks the parts of an engine and wires them. Without a data directory it is in memory;
+// with one it recovers the directory's snapshot and log, takes the writer lock and logs every
+// change before it is applied (engine/durable-log.ts); with `readOnly: true` it follows a live data
+// directory without writing to it (engine/follower.ts). The one engine class (engine/dnc.ts) knows
+// none of this: it is given a store and a change sink.
+
+import { Dnc as Engine } from './engine/dnc.js';
+import { DurableLog, type DurableDncOptions } from './engine/durable-log.js';
+import { followerSink, LogFollower, type DncFollowerOptions } from './engine/follower.js';
+import type { OpenDncOptions } from './engine/types.js';
+import type { Dnc, DncFollower as DncFollowerView, DurableDnc as DurableDncView } from './engine/views.js';
+
+export { Dnc } from './engine/views.js';
+
+/** The writer of a data directory. */
+export type DurableDnc = DurableDncView;
+export const DurableDnc = {
+  /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
+  async open(options: DurableDncOptions): Promise<DurableDnc> {
+    const log = await DurableLog.open(options);
+    return new Engine({ store: log.store, sink: log, durable: log, attach: (link) => log.attach(link) });
+  },
+};
+
+/** A read-only follower of a live data directory. */
+export type DncFollower = DncFollowerView;
+export const DncFollower = {
+  /** Loads the directory's newest snapshot and log, then follows the writer until close(). */
+  async open(options: DncFollowerOptions): Promise<DncFollower> {
+    const follower = await LogFollower.open(options);
+    const sink = followerSink(options);
+    const dnc = new Engine({
+      store: follower.store,
+      sink,
+      follower,
+      attach: (link) => {
+        follower.attach(link);
+        sink.attach?.(link);
+      },
+    });
+    follower.start();
+    return dnc;
+  },
+};
+
+/** Opens an engine: in memory, the writer of a data directory, or a read-only follower of one. */
+export async function openDnc(options: DncFollowerOptions & { readOnly: true }): Promise<DncFollower>;
+export async function openDnc(options?: OpenDncOptions): Promise<Dnc>;
+export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
+  if (options.dataDir === undefined) return new Engine();
+  if (options.readOnly === true) return DncFollower.open({ ...options, dataDir: options.dataDir });
+  return DurableDnc.open({ ...options, dataDir: options.dataDir });
+}
