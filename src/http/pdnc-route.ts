@@ -4,10 +4,10 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dnc } from '../engine.js';
-import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { parsePhoneList } from '../phone/phone-list.js';
 import { authenticate, authorise } from './auth.js';
+import { HttpError } from './error-replies.js';
 import { readPdncParams, type PdncParams } from './pdnc-params.js';
 import { statusJson } from './status-json.js';
 
@@ -27,7 +27,7 @@ function checkNumberCount(phoneList: string, max: number): void {
   const parsed = parsePhoneList(phoneList);
   const entries = parsed.numbers.length + parsed.invalidCount;
   if (entries > max) {
-    throw new IdncError('TOO_MANY_NUMBERS', `phoneList has ${entries} numbers, at most ${max} are accepted per request`);
+    throw new HttpError('TOO_MANY_NUMBERS', `phoneList has ${entries} numbers, at most ${max} are accepted per request`);
   }
 }
 
