@@ -20,5 +20,5 @@ export type {
 export type { BlockingList } from './store/lookup.js';
 export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';
 export { parsePhone, parsePhoneList } from './phone/phone-list.js';
-export { IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
+export { DataCorruptError, IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
 export type { ErrorCode, InvalidEntry } from './errors.js';

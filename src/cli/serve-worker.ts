@@ -11,6 +11,7 @@
 // Rate limits and the failed-authentication throttle are the primary's, shared by every worker
 // (cluster-limits.ts).
 
+import { AssertionError } from '../assert.js';
 import type { ServeConfig } from '../config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
@@ -75,7 +76,7 @@ class PrimaryChannel {
 }
 
 function resultOf(message: PrimaryMessage): ChangeResult {
-  if (message.idnc !== 'changed') throw new Error(`unexpected answer ${message.idnc}`);
+  if (message.idnc !== 'changed') throw new AssertionError(`unexpected answer ${message.idnc}`);
   if (message.error !== undefined) throw rebuildError(message.error);
   return message.result!;
 }

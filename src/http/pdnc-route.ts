@@ -3,6 +3,7 @@
 // (add/remove: empty 200 with idnc-* headers; count: bare integer; status: JSON array).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AssertionError } from '../assert.js';
 import type { Dnc } from '../engine.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { parsePhoneList } from '../phone/phone-list.js';
@@ -53,7 +54,7 @@ function answer(params: PdncParams, org: string, keyId: string, options: PdncRou
       return write(params.action, params.phoneList!, { ...list, keyId }, dnc, reply);
     default:
       // A bug, not input: an action outside the four would leave the request unanswered.
-      throw new Error(`unhandled pdnc action ${String(params.action satisfies never)}`);
+      throw new AssertionError(`unhandled pdnc action ${String(params.action satisfies never)}`);
   }
 }
 
