@@ -4,7 +4,7 @@ export { openDnc, Dnc } from './engine.js';
 export { DurableDnc } from './durable-dnc.js';
 export type { DurableDncOptions } from './durable-dnc.js';
 export { DncFollower } from './dnc-follower.js';
-export type { DncFollowerOptions, FollowerEvent, ForwardedChange } from './dnc-follower.js';
+export type { DncFollowerOptions, FollowerEvent } from './dnc-follower.js';
 export type { PersistFileSystem } from './persist/file-system.js';
 export type {
   BatchOptions,
