@@ -12,7 +12,7 @@
 // (cluster-limits.ts).
 
 import { AssertionError } from '../assert.js';
-import type { ServeConfig } from '../config.js';
+import type { ServeConfig } from './config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import { DncFollower, type ForwardedChange } from '../dnc-follower.js';
 import { DurableDnc } from '../durable-dnc.js';

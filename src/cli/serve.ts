@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
+import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
 import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import { openDnc, type Dnc, type EngineLogger } from '../engine.js';
 import { IdncError } from '../errors.js';

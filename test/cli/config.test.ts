@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadServeConfig, parseBytes, parseDuration } from '../../src/config.js';
+import { ConfigError, loadServeConfig, parseBytes, parseDuration } from '../../src/cli/config.js';
 
 describe('serve configuration', () => {
   it('has the documented defaults', () => {

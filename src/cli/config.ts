@@ -1,6 +1,6 @@
 // The settings of `idnc serve` and the `keys` commands: defaults <- environment (IDNC_HOST,
 // IDNC_PORT, IDNC_DATA_DIR) <- command-line flags, validated once into a frozen object. Only this
-// module and src/cli/ read the environment or argv; everything else receives these values.
+// module and the rest of src/cli/ read the environment or argv; everything else receives these values.
 
 import { resolve } from 'node:path';
 import {
@@ -18,9 +18,9 @@ import {
   SERVE_WORKERS_MAX,
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
-} from './constants.js';
-import type { FsyncMode } from './engine.js';
-import type { ConnectionLimits } from './http/server-limits.js';
+} from '../constants.js';
+import type { ConnectionLimits } from '../http/server-limits.js';
+import type { FsyncMode } from '../persist/log-writer.js';
 
 /** A setting with a bad value; the message names the setting and what is expected. */
 export class ConfigError extends Error {
