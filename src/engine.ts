@@ -8,14 +8,13 @@ import type { FsyncMode } from './persist/log-writer.js';
 import { formatDigits, isValidNumber, isValidSplit } from './phone/digits.js';
 import { AREA_REST_MODULUS } from './constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from './phone/phone-list.js';
-import { DncStore } from './store/dnc-store.js';
+import { DncStore, listAreaNumbers } from './store/dnc-store.js';
 import { checkListAddress, type ListAddress } from './store/list-id.js';
-import { blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
+import { blockingCodes, blockingListIn, isBlockedNumber, resolveLists, scrubNumbers, type BlockingList } from './store/lookup.js';
 import type { InvalidEntry } from './errors.js';
 import { stateDigest } from './persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
 import type { DncFollower, DncFollowerOptions } from './dnc-follower.js';
-import { blockingCodes, listAreaNumbers } from './bulk/bulk-store.js';
 import { sortUniqueNumbers } from './bulk/sort-numbers.js';
 
 // The number path of isBlocked reads these through module-local names: V8 loads an imported binding

@@ -17,13 +17,13 @@
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BLOCKING_LIST_OF_CODE, NOT_BLOCKED } from '../bulk/bulk-store.js';
 import { NumberParser, type InvalidRow } from '../bulk/number-parser.js';
 import { SCRUB_STREAM_NUMBERS_MAX } from '../constants.js';
 import type { Dnc } from '../engine.js';
 import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { ListAddress } from '../store/list-id.js';
+import { BLOCKING_LIST_OF_CODE, NOT_BLOCKED } from '../store/lookup.js';
 import { authenticate, authorise } from './auth.js';
 import { BULK_QUERY_PROPERTIES, readBulkQuery } from './bulk-params.js';
 import { HttpError } from './error-replies.js';
