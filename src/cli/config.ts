@@ -72,6 +72,12 @@ export interface ServeConfig {
   readonly accessLog: boolean;
   /** Plain GET status requests answered before Fastify's router (status-fast-path.ts); default true. */
   readonly statusFastPath: boolean;
+  /**
+   * The follower workers' watching and polling (DncFollowerOptions): IDNC_FOLLOWER_POLL_MS (a
+   * positive period, else the default) and IDNC_FOLLOWER_WATCH=0 (poll only), for storage whose
+   * change events are unreliable; empty: the library's defaults.
+   */
+  readonly followerPolling: { readonly pollIntervalMs?: number; readonly watch?: boolean };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -114,6 +120,15 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     ...hardeningSettings(flags, env),
     accessLog: flags.accessLog === true || parseSwitch('IDNC_ACCESS_LOG', env.IDNC_ACCESS_LOG),
     statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
+    followerPolling: followerPolling(env),
+  });
+}
+
+function followerPolling(env: Env): ServeConfig['followerPolling'] {
+  const poll = Number(env.IDNC_FOLLOWER_POLL_MS);
+  return Object.freeze({
+    ...(Number.isFinite(poll) && poll > 0 ? { pollIntervalMs: poll } : {}),
+    ...(env.IDNC_FOLLOWER_WATCH === '0' ? { watch: false } : {}),
   });
 }
 
