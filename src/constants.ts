@@ -134,7 +134,7 @@ export const REJECTED_MARKER_FORMAT_VERSION = 1;
 /** A marker is under 200 bytes of JSON: a bigger file is not one idnc wrote, and is not parsed. */
 export const REJECTED_MARKER_BYTES_MAX = 4096;
 
-// --- HTTP API and API keys (src/http/, src/keys/, src/config.ts) ---
+// --- HTTP API and API keys (src/http/, src/keys/, src/cli/config.ts) ---
 
 /** Defaults of `idnc serve` (`--host`, `--port`, `--data-dir`); the data dir is relative to the cwd. */
 export const SERVE_HOST_DEFAULT = '127.0.0.1';

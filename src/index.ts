@@ -4,7 +4,7 @@ export { openDnc, Dnc } from './open.js';
 export { DurableDnc } from './open.js';
 export type { DurableDncOptions } from './engine/durable-log.js';
 export { DncFollower } from './open.js';
-export type { DncFollowerOptions, FollowerEvent, ForwardedChange } from './engine/follower.js';
+export type { DncFollowerOptions, FollowerEvent } from './engine/follower.js';
 export type { PersistFileSystem } from './persist/file-system.js';
 export type {
   BatchOptions,
@@ -20,5 +20,5 @@ export type {
 export type { BlockingList } from './store/lookup.js';
 export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';
 export { parsePhone, parsePhoneList } from './phone/phone-list.js';
-export { IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
+export { DataCorruptError, IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
 export type { ErrorCode, InvalidEntry } from './errors.js';

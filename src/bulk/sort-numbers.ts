@@ -8,6 +8,7 @@
 // The numbers are validated on the way (every bulk number passes here once), so the engine's bulk
 // path needs no other check.
 
+import { assert } from '../assert.js';
 import { AREA_CODE_SLOTS, AREA_REST_MODULUS } from '../constants.js';
 import { IdncError } from '../errors.js';
 
@@ -46,7 +47,7 @@ export class NumberSorter {
    * caller's bug or a library user's mistake, never silently dropped.
    */
   add(numbers: Float64Array, count = numbers.length): void {
-    if (this.finished) throw new Error('NumberSorter used after finish');
+    assert(!this.finished, 'NumberSorter used after finish');
     const bitsets = this.bitsets;
     for (let i = 0; i < count; i++) {
       const number = numbers[i]!;
@@ -73,7 +74,7 @@ export class NumberSorter {
    * numbers came from, which the sorter no longer needs) and returns that prefix of it.
    */
   finish(out: Float64Array = new Float64Array(this.added)): Float64Array {
-    if (this.finished) throw new Error('NumberSorter finished twice');
+    assert(!this.finished, 'NumberSorter finished twice');
     this.finished = true;
     let largestPending = 0;
     for (let area = 0; area < AREA_CODE_SLOTS; area++) largestPending = Math.max(largestPending, this.pendingCounts[area]!);

@@ -12,6 +12,7 @@
 // Failed authentications are rare next to requests and must count exactly: each one asks.
 // A worker whose primary is gone (it is stopping) limits on its own until it exits.
 
+import { AssertionError } from '../assert.js';
 import { CLUSTER_RATE_LEASE_FRACTION } from '../constants.js';
 import { AuthThrottle, type FailureThrottle } from '../http/auth-throttle.js';
 import { KeyRateLimiter, monotonicClock, type Clock, type KeyLimiter, type TakenTokens } from '../http/rate-limit.js';
@@ -121,7 +122,7 @@ export interface WorkerLimits {
 }
 
 function unexpected(answer: PrimaryMessage): never {
-  throw new Error(`the primary answered ${answer.idnc} to a limits request`);
+  throw new AssertionError(`the primary answered ${answer.idnc} to a limits request`);
 }
 
 /** A worker's limiter and throttle: the primary's, through `ask`; its own once the primary is gone. */

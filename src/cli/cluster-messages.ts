@@ -4,7 +4,7 @@
 // ours. Errors cross as { code, message, invalid, invalidCount } and are rebuilt as the same typed
 // errors, so a client gets the same status, code and body from any worker.
 
-import { IdncError, InvalidPhoneError, type ErrorCode, type InvalidEntry } from '../errors.js';
+import { DataCorruptError, IdncError, InvalidPhoneError, type ErrorCode, type InvalidEntry } from '../errors.js';
 import type { ForwardedChange } from '../engine/follower.js';
 
 export const WORKER_ROLE_ENV = 'IDNC_WORKER_ROLE';
@@ -73,6 +73,7 @@ export function rebuildError(serialized: SerializedError): Error {
   if (serialized.code === 'INVALID_PHONE' && serialized.invalid !== undefined) {
     return new InvalidPhoneError(serialized.invalid, serialized.invalidCount ?? serialized.invalid.length);
   }
+  if (serialized.code === 'DATA_CORRUPT') return new DataCorruptError(serialized.message);
   if (serialized.code !== null) return new IdncError(serialized.code, serialized.message);
   return new Error(serialized.message);
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, resolveDataDir } from './config.js';
 import { EXPORT_WRITE_NUMBERS, FILE_MODE_OWNER_ONLY } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
 import { openDnc } from '../open.js';

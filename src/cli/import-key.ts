@@ -4,7 +4,7 @@
 // carries the key in clear text, so it goes only to a loopback host unless --insecure says so.
 
 import fs from 'node:fs';
-import { ConfigError } from '../config.js';
+import { ConfigError } from './config.js';
 
 export interface ImportKeyFlags {
   readonly key?: string;

@@ -7,7 +7,7 @@
 // Exit codes: 0 done, 1 refused (invalid rows, bad flags, locked directory, server error).
 
 import type { Command } from 'commander';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, resolveDataDir } from './config.js';
 import { IMPORT_INVALID_SHOWN_MAX } from '../constants.js';
 import type { InputFormat } from '../bulk/number-parser.js';
 import { readInputs, type ReadResult } from '../bulk/read-inputs.js';

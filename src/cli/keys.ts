@@ -4,7 +4,7 @@
 // printed by `list`.
 
 import type { Command } from 'commander';
-import { ConfigError, resolveDataDir } from '../config.js';
+import { ConfigError, resolveDataDir } from './config.js';
 import { createKey, listKeys, revokeKey, setRateLimit } from '../keys/key-admin.js';
 import { KeyInputError, KeysFileError, parseProjects, parseRateLimit, parseScopes, rateLimitOf, type KeyRecord } from '../keys/key-records.js';
 

@@ -16,7 +16,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
-import type { ServeConfig } from '../config.js';
+import type { ServeConfig } from './config.js';
 import {
   CLUSTER_APPLY_WAIT_MS,
   DIRECTORY_MODE_OWNER_ONLY,

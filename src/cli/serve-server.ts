@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { ConfigError, type ServeConfig } from '../config.js';
+import { ConfigError, type ServeConfig } from './config.js';
 import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import type { Dnc } from '../engine/views.js';

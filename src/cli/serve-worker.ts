@@ -11,7 +11,8 @@
 // Rate limits and the failed-authentication throttle are the primary's, shared by every worker
 // (cluster-limits.ts).
 
-import type { ServeConfig } from '../config.js';
+import { AssertionError } from '../assert.js';
+import type { ServeConfig } from './config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
@@ -76,7 +77,7 @@ class PrimaryChannel {
 }
 
 function resultOf(message: PrimaryMessage): ChangeResult {
-  if (message.idnc !== 'changed') throw new Error(`unexpected answer ${message.idnc}`);
+  if (message.idnc !== 'changed') throw new AssertionError(`unexpected answer ${message.idnc}`);
   if (message.error !== undefined) throw rebuildError(message.error);
   return message.result!;
 }
@@ -132,7 +133,7 @@ async function openWriter(
 async function openFollower(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DncFollower> {
   const forwardChange = async (change: ForwardedChange): Promise<ChangeResult> =>
     resultOf(await channel.request((id) => ({ idnc: 'change', id, change })));
-  const dnc = await DncFollower.open({ dataDir: config.dataDir, logger, forwardChange, forwardApplyWaitMs: CLUSTER_APPLY_WAIT_MS, ...followerTuning() });
+  const dnc = await DncFollower.open({ dataDir: config.dataDir, logger, forwardChange, forwardApplyWaitMs: CLUSTER_APPLY_WAIT_MS, ...config.followerPolling });
   dnc.on('applied', (seq) => channel.send({ idnc: 'applied', seq }));
   dnc.on('stale', (lagMs) => logger.warn(`this worker's follower is ${lagMs} ms behind the log`));
   dnc.on('fresh', () => logger.info("this worker's follower has caught up with the log"));
@@ -140,18 +141,6 @@ async function openFollower(config: ServeConfig, logger: EngineLogger, channel: 
   const synced = await channel.request((id) => ({ idnc: 'sync', id }));
   if (synced.idnc === 'synced') await dnc.waitFor(synced.seq, CLUSTER_APPLY_WAIT_MS);
   return dnc;
-}
-
-/**
- * IDNC_FOLLOWER_POLL_MS (poll period) and IDNC_FOLLOWER_WATCH=0 (poll only) tune the follower
- * workers for storage whose change events are unreliable; tests use them to make followers slow.
- */
-function followerTuning(): { pollIntervalMs?: number; watch?: boolean } {
-  const poll = Number(process.env.IDNC_FOLLOWER_POLL_MS);
-  return {
-    ...(Number.isFinite(poll) && poll > 0 ? { pollIntervalMs: poll } : {}),
-    ...(process.env.IDNC_FOLLOWER_WATCH === '0' ? { watch: false } : {}),
-  };
 }
 
 /** The writer commits a change a follower forwarded and answers it through the primary. */

@@ -3,7 +3,7 @@
 
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from '../config.js';
+import { loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
 import { openDnc } from '../open.js';
 import { serveCluster } from './serve-cluster.js';
 import { reportStartFailure, runServer, signalled, writerOptions, type ServeRole } from './serve-server.js';

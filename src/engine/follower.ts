@@ -38,7 +38,7 @@ import {
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
 } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
-import { IdncError } from '../errors.js';
+import { DataCorruptError, IdncError } from '../errors.js';
 import { readDurableMark, type MarkRead } from '../persist/durable-mark.js';
 import { nodeFileSystem } from '../persist/file-system.js';
 import { LogTail, type TailPosition } from '../persist/log-tail.js';
@@ -244,7 +244,7 @@ export class LogFollower {
     // alone, stale from the start (lag counted from the epoch), until the writer rewrites the mark;
     // a reload refuses, keeping the state it has (it never steps back to the snapshot).
     const unreadable = before.kind === 'unreadable';
-    if (unreadable && onUnreadableMark === 'refuse') throw new IdncError('DATA_CORRUPT', `${before.detail} in ${dataDir}: followers wait until the writer rewrites it`);
+    if (unreadable && onUnreadableMark === 'refuse') throw new DataCorruptError(`${before.detail} in ${dataDir}: followers wait until the writer rewrites it`);
     if (unreadable) logger.error(`${before.detail} in ${dataDir}: this follower shows the newest snapshot only, stale, until the writer rewrites it`);
     const at = unreadable ? 0 : Date.now();
     const mark = before.kind === 'ok' ? before.mark : null;

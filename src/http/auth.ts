@@ -4,9 +4,9 @@
 // act only on those projects, never on the master list.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { IdncError } from '../errors.js';
 import type { KeyRecord, Scope } from '../keys/key-records.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { HttpError } from './error-replies.js';
 import type { Action } from './pdnc-params.js';
 
 const SCOPE_OF: Record<Action, Scope> = { add: 'write', remove: 'write', count: 'read', status: 'read' };
@@ -14,23 +14,23 @@ const SCOPE_OF: Record<Action, Scope> = { add: 'write', remove: 'write', count: 
 export function authenticate(headers: IncomingHttpHeaders, keys: Pick<KeyStore, 'authenticate'>): KeyRecord {
   const header = headers.loginid;
   if (header === undefined || header === '') {
-    throw new IdncError('MISSING_API_KEY', 'an API key is required in the loginId header');
+    throw new HttpError('MISSING_API_KEY', 'an API key is required in the loginId header');
   }
   const record = typeof header === 'string' ? keys.authenticate(header.trim()) : undefined;
-  if (record === undefined) throw new IdncError('INVALID_API_KEY', 'the API key in the loginId header is not valid');
+  if (record === undefined) throw new HttpError('INVALID_API_KEY', 'the API key in the loginId header is not valid');
   return record;
 }
 
 export function authorise(key: KeyRecord, action: Action, projId: string): void {
   const needed = SCOPE_OF[action];
   if (!key.scopes.includes(needed) && !key.scopes.includes('admin')) {
-    throw new IdncError('FORBIDDEN', `this API key may not ${action}: it lacks the ${needed} scope`);
+    throw new HttpError('FORBIDDEN', `this API key may not ${action}: it lacks the ${needed} scope`);
   }
   if (key.projects === undefined) return;
   if (projId === '') {
-    throw new IdncError('FORBIDDEN', 'this API key is limited to projects and may not use the master list; give projId');
+    throw new HttpError('FORBIDDEN', 'this API key is limited to projects and may not use the master list; give projId');
   }
   if (!key.projects.includes(projId)) {
-    throw new IdncError('FORBIDDEN', `this API key may not use project ${JSON.stringify(projId)}`);
+    throw new HttpError('FORBIDDEN', `this API key may not use project ${JSON.stringify(projId)}`);
   }
 }

@@ -9,10 +9,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NumberParser } from '../bulk/number-parser.js';
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
-import { IdncError, InvalidPhoneError } from '../errors.js';
+import { InvalidPhoneError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate, authorise } from './auth.js';
 import { BULK_QUERY_PROPERTIES, readBulkQuery } from './bulk-params.js';
+import { HttpError } from './error-replies.js';
 import { errorResponses } from './route-schemas.js';
 import { bodyStream, ChunkReader, registerRawBodyScope } from './raw-body.js';
 
@@ -92,6 +93,6 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
 }
 
-function tooMany(max: number): IdncError {
-  return new IdncError('TOO_MANY_NUMBERS', `the body has more than ${max} entries; send at most ${max} per request`);
+function tooMany(max: number): HttpError {
+  return new HttpError('TOO_MANY_NUMBERS', `the body has more than ${max} entries; send at most ${max} per request`);
 }

@@ -2,17 +2,82 @@
 // `{"error": message, "code": CODE}` (+ `"invalid"` for INVALID_PHONE): our typed errors keep their
 // code and message; Fastify's own client errors get a code from the catalogue; anything else is a
 // bug and becomes a 500 that says nothing about internals (the details go to the log, masked).
+// Statuses live here, not in the library: the library's codes mean the same without HTTP, and the
+// codes of requests (keys, routes, sizes) are raised only by this layer.
 
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CATALOGUE, IdncError, InvalidPhoneError, type ErrorCode } from '../errors.js';
+import { IdncError, InvalidPhoneError, type ErrorCode } from '../errors.js';
+
+/** The codes only the HTTP layer raises (the library never throws them). */
+export const HTTP_ERROR_CATALOGUE = {
+  MISSING_API_KEY: { summary: 'the loginId header with an API key is missing' },
+  INVALID_API_KEY: { summary: 'the API key is unknown, revoked or malformed' },
+  FORBIDDEN: { summary: 'the API key may not do this' },
+  MISSING_INPUT: { summary: 'a required parameter is missing' },
+  INVALID_ACTION: { summary: 'actionType is not add, remove, count or status' },
+  TOO_MANY_NUMBERS: { summary: 'the request carries more numbers than allowed' },
+  RATE_LIMITED: { summary: 'too many requests for this API key' },
+  BAD_REQUEST: { summary: 'the request is malformed (body not valid JSON, bad encoding)' },
+  NOT_FOUND: { summary: 'no such route' },
+  REQUEST_TIMEOUT: { summary: 'the request was not received in time' },
+  BODY_TOO_LARGE: { summary: 'the request body is larger than allowed' },
+  URL_TOO_LONG: { summary: 'the URL is longer than allowed (64 KiB)' },
+  UNSUPPORTED_MEDIA_TYPE: { summary: 'the body is neither form-urlencoded nor JSON' },
+  HEADERS_TOO_LARGE: { summary: 'the request headers are larger than allowed' },
+  INTERNAL: { summary: 'internal error (details are in the server log, never in the response)' },
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CATALOGUE;
+
+/** Every code an error reply can carry: the library's and the HTTP layer's own. */
+export type ReplyCode = ErrorCode | HttpErrorCode;
+
+/** The HTTP status of every code (the error table of docs/http-api.md); OpenAPI lists codes in this order. */
+export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
+  MISSING_API_KEY: 401,
+  INVALID_API_KEY: 401,
+  FORBIDDEN: 403,
+  MISSING_INPUT: 400,
+  INVALID_ACTION: 400,
+  INVALID_PHONE: 400,
+  INVALID_PARAMETER: 400,
+  TOO_MANY_NUMBERS: 413,
+  RATE_LIMITED: 429,
+  STORAGE_UNAVAILABLE: 503,
+  STORED_NOT_APPLIED: 503,
+  READ_ONLY: 403,
+  CLOSED: 503,
+  WAIT_TIMEOUT: 504,
+  DATA_DIR_LOCKED: 409,
+  DATA_CORRUPT: 500,
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
+  BODY_TOO_LARGE: 413,
+  URL_TOO_LONG: 414,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL: 500,
+};
+
+/** An error a request causes that only the HTTP layer knows of (keys, request shape, sizes). */
+export class HttpError extends Error {
+  readonly code: HttpErrorCode;
+
+  constructor(code: HttpErrorCode, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.code = code;
+  }
+}
 
 export interface ErrorBody {
   error: string;
-  code: ErrorCode;
+  code: ReplyCode;
   invalid?: string[];
 }
 
-const FASTIFY_CODES: Record<string, ErrorCode> = {
+const FASTIFY_CODES: Record<string, ReplyCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
@@ -21,7 +86,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_BAD_URL: 'BAD_REQUEST',
 };
 
-const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
+const FASTIFY_MESSAGES: Partial<Record<ReplyCode, string>> = {
   BODY_TOO_LARGE: 'the request body is larger than this server accepts',
   UNSUPPORTED_MEDIA_TYPE: 'the body must be application/x-www-form-urlencoded or application/json',
 };
@@ -30,7 +95,7 @@ export function errorBody(error: unknown): ErrorBody {
   if (error instanceof InvalidPhoneError) {
     return { error: error.message, code: error.code, invalid: error.invalid.map((entry) => entry.entry) };
   }
-  if (error instanceof IdncError) return { error: error.message, code: error.code };
+  if (error instanceof IdncError || error instanceof HttpError) return { error: error.message, code: error.code };
   const fastifyError = error as Partial<FastifyError>;
   const mapped = typeof fastifyError.code === 'string' && Object.hasOwn(FASTIFY_CODES, fastifyError.code) ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped !== undefined) {
@@ -52,7 +117,7 @@ function describeClientError(error: Partial<FastifyError>): string {
 
 export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
   return reply
-    .code(ERROR_CATALOGUE[body.code].statusCode)
+    .code(REPLY_STATUS[body.code])
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(body));
 }

@@ -7,6 +7,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { IdncError } from '../errors.js';
+import { HttpError } from './error-replies.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -84,13 +85,13 @@ export function registerJsonBody(app: FastifyInstance, bodyLimit: number): void 
     try {
       value = JSON.parse(text);
     } catch {
-      done(new IdncError('BAD_REQUEST', text.trim() === '' ? 'the JSON body is empty' : 'the request body is not valid JSON'), undefined);
+      done(new HttpError('BAD_REQUEST', text.trim() === '' ? 'the JSON body is empty' : 'the request body is not valid JSON'), undefined);
       return;
     }
     try {
       checkJsonKeys(text);
     } catch (error) {
-      done(error as IdncError, undefined);
+      done(error as Error, undefined);
       return;
     }
     done(null, value);

@@ -5,8 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { IdncError } from '../errors.js';
 import type { KeyRecord } from '../keys/key-records.js';
+import { HttpError } from './error-replies.js';
 import { actionLabel, EVERYTHING, type IdncMetrics, type MetricsView } from './metrics.js';
 import { elapsedMs } from './request-timing.js';
 
@@ -35,7 +35,7 @@ export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): voi
   });
   app.get(METRICS_PATH, async (request, reply) => {
     const key = request.idncKey;
-    if (key === null) throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
+    if (key === null) throw new HttpError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
     return reply.type(metrics.contentType).send(await metrics.text(metricsViewOf(key)));
   });
 }
@@ -47,7 +47,7 @@ export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): voi
  */
 export function metricsViewOf(key: KeyRecord): MetricsView {
   if (key.scopes.includes('operator')) return EVERYTHING;
-  if (!key.scopes.includes('admin')) throw new IdncError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
+  if (!key.scopes.includes('admin')) throw new HttpError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
   const projects = key.projects;
   if (projects === undefined) return { serverWide: false, list: (list) => list.org === key.org };
   return { serverWide: false, list: (list) => list.org === key.org && list.projId !== '' && projects.includes(list.projId) };

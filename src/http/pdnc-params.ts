@@ -7,6 +7,7 @@
 
 import { IdncError } from '../errors.js';
 import { checkProjectId } from '../store/list-id.js';
+import { HttpError } from './error-replies.js';
 
 export type Action = 'add' | 'remove' | 'count' | 'status';
 
@@ -44,11 +45,11 @@ function stringField(name: string, value: unknown): string | undefined {
 }
 
 function parseAction(value: string | undefined): Action {
-  if (value === undefined || value === '') throw new IdncError('MISSING_INPUT', 'actionType is required: add, remove, count or status');
+  if (value === undefined || value === '') throw new HttpError('MISSING_INPUT', 'actionType is required: add, remove, count or status');
   const action = ACTIONS.get(value.toLowerCase());
   if (action === undefined) {
     const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value);
-    throw new IdncError('INVALID_ACTION', `unknown actionType ${shown}: expected add, remove, count or status`);
+    throw new HttpError('INVALID_ACTION', `unknown actionType ${shown}: expected add, remove, count or status`);
   }
   return action;
 }
@@ -71,7 +72,7 @@ export function readPdncParams(queryValue: unknown, bodyValue: unknown): PdncPar
   if (action === 'count') return { action, phoneList: undefined, projId, ignoreInvalid };
   const phoneList = stringField('phoneList', pick('phoneList', query, body));
   if (phoneList === undefined || !NOT_ONLY_SEPARATORS.test(phoneList)) {
-    throw new IdncError('MISSING_INPUT', `phoneList is required for ${action}: comma-separated 10-digit numbers`);
+    throw new HttpError('MISSING_INPUT', `phoneList is required for ${action}: comma-separated 10-digit numbers`);
   }
   return { action, phoneList, projId, ignoreInvalid };
 }

@@ -3,11 +3,12 @@
 // (add/remove: empty 200 with idnc-* headers; count: bare integer; status: JSON array).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AssertionError } from '../assert.js';
 import type { Dnc } from '../engine/views.js';
-import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { parsePhoneList } from '../phone/phone-list.js';
 import { authenticate, authorise } from './auth.js';
+import { HttpError } from './error-replies.js';
 import { readPdncParams, type PdncParams } from './pdnc-params.js';
 import { statusJson } from './status-json.js';
 
@@ -27,7 +28,7 @@ function checkNumberCount(phoneList: string, max: number): void {
   const parsed = parsePhoneList(phoneList);
   const entries = parsed.numbers.length + parsed.invalidCount;
   if (entries > max) {
-    throw new IdncError('TOO_MANY_NUMBERS', `phoneList has ${entries} numbers, at most ${max} are accepted per request`);
+    throw new HttpError('TOO_MANY_NUMBERS', `phoneList has ${entries} numbers, at most ${max} are accepted per request`);
   }
 }
 
@@ -53,7 +54,7 @@ function answer(params: PdncParams, org: string, keyId: string, options: PdncRou
       return write(params.action, params.phoneList!, { ...list, keyId }, dnc, reply);
     default:
       // A bug, not input: an action outside the four would leave the request unanswered.
-      throw new Error(`unhandled pdnc action ${String(params.action satisfies never)}`);
+      throw new AssertionError(`unhandled pdnc action ${String(params.action satisfies never)}`);
   }
 }
 

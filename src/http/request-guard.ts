@@ -6,7 +6,6 @@
 // only authorises. Unknown routes (404) are not authenticated: they answer NOT_FOUND either way.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { IdncError } from '../errors.js';
 import { rateLimitOf, type KeyRecord } from '../keys/key-records.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate } from './auth.js';
@@ -37,7 +36,7 @@ function refuse(reply: FastifyReply, waitMs: number, message: string): void {
   sendError(reply, { error: `${message}; retry after ${seconds} s`, code: 'RATE_LIMITED' });
 }
 
-function failed(reply: FastifyReply, waitMs: number, error: IdncError, done: (error?: Error) => void): void {
+function failed(reply: FastifyReply, waitMs: number, error: Error, done: (error?: Error) => void): void {
   if (waitMs > 0) refuse(reply, waitMs, 'too many failed authentications from this address');
   else done(error);
 }
@@ -61,8 +60,8 @@ export function registerRequestGuard(app: FastifyInstance, options: RequestGuard
       key = authenticate(request.headers, options.keys);
     } catch (error) {
       const waitMs = throttle.fail(request.ip);
-      if (typeof waitMs === 'number') failed(reply, waitMs, error as IdncError, done);
-      else void waitMs.then((later) => failed(reply, later, error as IdncError, done));
+      if (typeof waitMs === 'number') failed(reply, waitMs, error as Error, done);
+      else void waitMs.then((later) => failed(reply, later, error as Error, done));
       return;
     }
     const waitMs = limiter.take(key.id, rateLimitOf(key));

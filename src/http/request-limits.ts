@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { HTTP_CLIENT_ERROR_LINGER_MS } from '../constants.js';
-import { ERROR_CATALOGUE, IdncError, type ErrorCode } from '../errors.js';
+import { HttpError, REPLY_STATUS, type HttpErrorCode } from './error-replies.js';
 
 export interface HeadLimits {
   readonly urlBytesMax: number;
@@ -25,19 +25,19 @@ export function checkRequestHead(request: IncomingMessage, limits: HeadLimits): 
   const url = request.url ?? '';
   const headers = request.headers;
   if (headers.host === undefined && request.httpVersion === '1.1') {
-    throw new IdncError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
+    throw new HttpError('BAD_REQUEST', 'malformed request: HTTP/1.1 requires a Host header');
   }
   if ((request.method === 'GET' || request.method === 'HEAD') && hasBody(headers)) {
-    throw new IdncError('BAD_REQUEST', `a ${request.method} request may not carry a body: send the fields in the query string, or POST them`);
+    throw new HttpError('BAD_REQUEST', `a ${request.method} request may not carry a body: send the fields in the query string, or POST them`);
   }
   if (url.length > limits.urlBytesMax) {
-    throw new IdncError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
+    throw new HttpError('URL_TOO_LONG', `the URL has ${url.length} bytes, at most ${limits.urlBytesMax} are accepted; POST long lists in the body`);
   }
   const raw = request.rawHeaders;
   let bytes = 0;
   for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length + 2;
   if (bytes > limits.headersBytesMax) {
-    throw new IdncError('HEADERS_TOO_LARGE', `the request headers have about ${bytes} bytes, at most ${limits.headersBytesMax} are accepted`);
+    throw new HttpError('HEADERS_TOO_LARGE', `the request headers have about ${bytes} bytes, at most ${limits.headersBytesMax} are accepted`);
   }
 }
 
@@ -73,9 +73,9 @@ export function overflowPart(packet: Buffer | undefined, bytesParsed: number | u
   return packet.subarray(0, at).includes(CHAR_SPACE) ? 'headers' : 'unknown';
 }
 
-function rawErrorResponse(code: ErrorCode, message: string): string {
+function rawErrorResponse(code: HttpErrorCode, message: string): string {
   const body = JSON.stringify({ error: message, code });
-  const status = ERROR_CATALOGUE[code].statusCode;
+  const status = REPLY_STATUS[code];
   return (
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n` +
     `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

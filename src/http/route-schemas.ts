@@ -3,14 +3,14 @@
 // input keeps its documented catalogue code (INVALID_PARAMETER, MISSING_INPUT...) instead of a
 // schema validator's wording. openapi.ts attaches them with a validator that accepts everything.
 
-import { ERROR_CATALOGUE } from '../errors.js';
+import { REPLY_STATUS } from './error-replies.js';
 
 export const ERROR_BODY_SCHEMA = {
   type: 'object',
   required: ['error', 'code'],
   properties: {
     error: { type: 'string', description: 'what went wrong, naming the problem' },
-    code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE), description: 'machine-readable code (error table of docs/http-api.md)' },
+    code: { type: 'string', enum: Object.keys(REPLY_STATUS), description: 'machine-readable code (error table of docs/http-api.md)' },
     invalid: {
       type: 'array',
       items: { type: 'string' },
@@ -24,8 +24,8 @@ export const ERROR_BODY_SCHEMA = {
 export function errorResponses(statuses: readonly number[]): Record<string, unknown> {
   const responses: Record<string, unknown> = {};
   for (const status of statuses) {
-    const codes = Object.entries(ERROR_CATALOGUE)
-      .filter(([, entry]) => entry.statusCode === status)
+    const codes = Object.entries(REPLY_STATUS)
+      .filter(([, replyStatus]) => replyStatus === status)
       .map(([code]) => code);
     responses[String(status)] = {
       description: `error: ${codes.join(', ')}`,

@@ -17,15 +17,16 @@
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BLOCKING_LIST_OF_CODE, NOT_BLOCKED } from '../bulk/bulk-store.js';
 import { NumberParser, type InvalidRow } from '../bulk/number-parser.js';
 import { SCRUB_STREAM_NUMBERS_MAX } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { ListAddress } from '../store/list-id.js';
+import { BLOCKING_LIST_OF_CODE, NOT_BLOCKED } from '../store/lookup.js';
 import { authenticate, authorise } from './auth.js';
 import { BULK_QUERY_PROPERTIES, readBulkQuery } from './bulk-params.js';
+import { HttpError } from './error-replies.js';
 import { errorResponses } from './route-schemas.js';
 import { bodyStream, ChunkReader, registerRawBodyScope } from './raw-body.js';
 
@@ -85,7 +86,7 @@ function answer(request: FastifyRequest, reply: FastifyReply, options: ScrubRout
 async function* scrubStream(reader: ChunkReader, parser: NumberParser, job: ScrubJob): AsyncGenerator<string> {
   const totals = { checked: 0, blocked: 0, invalid: 0 };
   let codes = new Uint8Array(1 << 16);
-  let stop: IdncError | null = null;
+  let stop: IdncError | HttpError | null = null;
   for (let ended = false; !ended && stop === null; ) {
     const entriesBefore = totals.checked + totals.invalid;
     try {
@@ -95,7 +96,7 @@ async function* scrubStream(reader: ChunkReader, parser: NumberParser, job: Scru
         ended = true;
       } else parser.push(chunk);
     } catch (error) {
-      if (!(error instanceof IdncError)) throw error;
+      if (!(error instanceof IdncError || error instanceof HttpError)) throw error;
       stop = error;
     }
     if (codes.length < parser.count) codes = new Uint8Array(parser.numbers.length);
@@ -104,7 +105,7 @@ async function* scrubStream(reader: ChunkReader, parser: NumberParser, job: Scru
     const text = formatChunk(parser, codes, job, totals, allowed);
     if (text !== '') yield text;
     if (parser.count + parser.invalid.length > allowed && stop === null) {
-      stop = new IdncError('TOO_MANY_NUMBERS', `the stream has more than ${job.limit} entries; the entries after the first ${job.limit} were not checked`);
+      stop = new HttpError('TOO_MANY_NUMBERS', `the stream has more than ${job.limit} entries; the entries after the first ${job.limit} were not checked`);
     }
     parser.clear();
   }

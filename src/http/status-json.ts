@@ -3,20 +3,21 @@
 // text is built without JSON.stringify's generic walk over each object (a visible share of a
 // one-number status request). Its output is checked against JSON.stringify in the tests.
 
+import { assert, AssertionError } from '../assert.js';
 import type { StatusEntry } from '../engine/types.js';
 
 function listJson(list: StatusEntry['list']): string {
   if (list === null) return 'null';
   if (list === 'master') return '"master"';
   if (list === 'project') return '"project"';
-  throw new Error(`status entry with an unknown list ${String(list)}`);
+  throw new AssertionError(`status entry with an unknown list ${String(list)}`);
 }
 
 export function statusJson(entries: readonly StatusEntry[]): string {
   let text = '[';
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    if (entry.phone.length !== 10) throw new Error('status entry whose phone is not 10 digits');
+    assert(entry.phone.length === 10, 'status entry whose phone is not 10 digits');
     text += `${i === 0 ? '' : ','}{"phone":"${entry.phone}","onList":${entry.onList ? 'true' : 'false'},"list":${listJson(entry.list)}}`;
   }
   return `${text}]`;

@@ -11,6 +11,8 @@
 // register for each non-zero hex digit of n. C(i) is kept every CRC_CHECKPOINT_BYTES bytes and
 // completed from there, so the memory is 4 / CRC_CHECKPOINT_BYTES bytes per byte of the buffer.
 
+import { AssertionError } from '../assert.js';
+
 /** Prefix CRCs are kept every this many bytes: 1/8 byte of memory per byte, at most 31 steps to finish one. */
 const CRC_CHECKPOINT_BYTES = 32;
 const CRC32_POLYNOMIAL_REFLECTED = 0xedb88320;
@@ -76,7 +78,7 @@ function zeroByteStep(register: number): number {
 
 /** Z^n(value): what n zero bytes do to a CRC register holding `value` (n below 16^7). */
 export function crc32Shift(value: number, n: number): number {
-  if (!(n >= 0 && n < SHIFT_BYTES_LIMIT && Number.isInteger(n))) throw new Error(`CRC shift of ${n} bytes is out of range`);
+  if (!(n >= 0 && n < SHIFT_BYTES_LIMIT && Number.isInteger(n))) throw new AssertionError(`CRC shift of ${n} bytes is out of range`);
   const operators = (shiftOperators ??= buildShiftOperators());
   let register = value | 0;
   for (let digit = 0, rest = n; rest !== 0; digit++, rest >>>= 4) {

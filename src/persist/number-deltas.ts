@@ -5,6 +5,8 @@
 // checksumming and fsyncing 800 MB of log. Decoding checks that the bytes hold exactly `count`
 // numbers; the record decoder then checks them like any other (sorted, 10 digits).
 
+import { DataCorruptError } from '../errors.js';
+
 const CONTINUE = 0x80;
 const LOW_BITS = 0x7f;
 const TWO_POW_31 = 0x80000000;
@@ -51,7 +53,7 @@ export function decodeDeltas(bytes: Uint8Array, count: number): Float64Array {
     let scale = 1;
     let byte: number;
     do {
-      if (at >= bytes.length || scale > 2 ** 35) throw new Error('number deltas are cut short or malformed');
+      if (at >= bytes.length || scale > 2 ** 35) throw new DataCorruptError('number deltas are cut short or malformed');
       byte = bytes[at++]!;
       delta += (byte & LOW_BITS) * scale;
       scale *= CONTINUE;
@@ -59,6 +61,6 @@ export function decodeDeltas(bytes: Uint8Array, count: number): Float64Array {
     value += delta;
     numbers[i] = value;
   }
-  if (at !== bytes.length) throw new Error('number deltas hold more bytes than their count');
+  if (at !== bytes.length) throw new DataCorruptError('number deltas hold more bytes than their count');
   return numbers;
 }

@@ -18,7 +18,9 @@
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
+import { AssertionError } from '../assert.js';
 import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
+import { DataCorruptError } from '../errors.js';
 import { decodeDeltas, encodeDeltas } from './number-deltas.js';
 import { checkListAddress } from '../store/list-id.js';
 
@@ -108,7 +110,7 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
 }
 
 function checkBodyLength(length: number): void {
-  if (length > LOG_RECORD_BODY_BYTES_MAX) throw new Error(`log record body of ${length} bytes exceeds the limit`);
+  if (length > LOG_RECORD_BODY_BYTES_MAX) throw new AssertionError(`log record body of ${length} bytes exceeds the limit`);
 }
 
 /** Length, seq, then the CRC-32 of seq + body (the body is already in place after the header). */
@@ -326,17 +328,17 @@ export function frameChecksumMatches(frame: Uint8Array): boolean {
  */
 export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   const value = unpack(body) as Record<string, unknown>;
-  if (value === null || typeof value !== 'object') throw new Error('record body is not a map');
+  if (value === null || typeof value !== 'object') throw new DataCorruptError('record body is not a map');
   const { org, projId, op, ts, keyId, more } = value;
-  if (op !== 'add' && op !== 'remove') throw new Error('record body has no valid op');
-  if (typeof org !== 'string' || typeof projId !== 'string') throw new Error('record body has no valid list');
+  if (op !== 'add' && op !== 'remove') throw new DataCorruptError('record body has no valid op');
+  if (typeof org !== 'string' || typeof projId !== 'string') throw new DataCorruptError('record body has no valid list');
   checkListAddress({ org, projId });
 
-  if (typeof ts !== 'number') throw new Error('record body has no valid ts');
-  if (keyId !== null && typeof keyId !== 'string') throw new Error('record body has no valid keyId');
-  if (more !== undefined && more !== true) throw new Error('record body has an invalid more flag');
+  if (typeof ts !== 'number') throw new DataCorruptError('record body has no valid ts');
+  if (keyId !== null && typeof keyId !== 'string') throw new DataCorruptError('record body has no valid keyId');
+  if (more !== undefined && more !== true) throw new DataCorruptError('record body has an invalid more flag');
   const decoded = numbersOf(value);
-  if (!sortedTenDigitNumbers(decoded)) throw new Error('record body numbers are not sorted 10-digit numbers');
+  if (!sortedTenDigitNumbers(decoded)) throw new DataCorruptError('record body numbers are not sorted 10-digit numbers');
   return more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
 }
 
@@ -344,11 +346,11 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
 function numbersOf(value: Record<string, unknown>): Float64Array {
   const { numbers, count, deltas } = value;
   if (numbers !== undefined) {
-    if (!(numbers instanceof Uint8Array) || numbers.length % 8 !== 0 || deltas !== undefined) throw new Error('record body has no valid numbers');
+    if (!(numbers instanceof Uint8Array) || numbers.length % 8 !== 0 || deltas !== undefined) throw new DataCorruptError('record body has no valid numbers');
     return bytesToNumbers(numbers);
   }
   if (!(deltas instanceof Uint8Array) || typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > deltas.length) {
-    throw new Error('record body has no valid numbers');
+    throw new DataCorruptError('record body has no valid numbers');
   }
   return decodeDeltas(deltas, count);
 }

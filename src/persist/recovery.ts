@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineLogger } from '../engine-logger.js';
-import { IdncError } from '../errors.js';
+import { DataCorruptError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { listDataDir, type DataDirListing, type SegmentFile } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
@@ -70,9 +70,8 @@ export interface RecoveryResult {
 
 export { judgeStop, type StopVerdict } from './segment-scan.js';
 
-export function corruptionError(dataDir: string, file: string, offset: number, seq: string, detail: string): IdncError {
-  return new IdncError(
-    'DATA_CORRUPT',
+export function corruptionError(dataDir: string, file: string, offset: number, seq: string, detail: string): DataCorruptError {
+  return new DataCorruptError(
     `${path.basename(file)} in ${dataDir} is corrupt at offset ${offset} (${seq}): ${detail}. ` +
       `Nothing was changed. Run \`idnc verify --data-dir ${dataDir}\` for a report, or ` +
       `\`idnc repair --yes --data-dir ${dataDir}\` to cut the log at the first bad record (what follows it is lost).`,

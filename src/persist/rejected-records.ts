@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REJECTED_MARKER_BYTES_MAX, REJECTED_MARKER_FORMAT_VERSION } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
-import { IdncError } from '../errors.js';
+import { DataCorruptError } from '../errors.js';
 import { listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { scanSegment } from './segment-scan.js';
@@ -108,17 +108,15 @@ export async function settleRejectedRecords(options: SettleOptions, markers: rea
   }
 }
 
-function rejectedRecordsError(dataDir: string, marker: string, rejected: RejectedRecords | null): IdncError {
+function rejectedRecordsError(dataDir: string, marker: string, rejected: RejectedRecords | null): DataCorruptError {
   const name = path.basename(marker);
   if (rejected === null) {
-    return new IdncError(
-      'DATA_CORRUPT',
+    return new DataCorruptError(
       `${name} in ${dataDir} marks rejected records that could not be cut from the log, but it is not a marker ` +
         'idnc wrote, so which records is unknown. Nothing was changed: check the log by hand before moving it aside.',
     );
   }
-  return new IdncError(
-    'DATA_CORRUPT',
+  return new DataCorruptError(
     `${name} in ${dataDir}: the records ${describeRecords(rejected)} were rejected (their clients were told the ` +
       `change failed) but could not be cut from the log. Nothing was changed. Run \`idnc repair --yes --data-dir ` +
       `${dataDir}\` to cut exactly those records.`,
@@ -165,9 +163,8 @@ async function prefixProblem(file: string, segmentFirstSeq: number, rejected: Re
   return `${rejected.segment} does not end at seq ${rejected.firstSeq - 1} at offset ${rejected.offset} (${scan.stop.detail} after seq ${scan.lastSeq})`;
 }
 
-function markerError(dataDir: string, marker: string, problem: string): IdncError {
-  return new IdncError(
-    'DATA_CORRUPT',
+function markerError(dataDir: string, marker: string, problem: string): DataCorruptError {
+  return new DataCorruptError(
     `cannot repair ${dataDir}: ${path.basename(marker)} names rejected records, but ${problem}. ` +
       'Nothing was changed: check the log by hand before moving the marker aside.',
   );

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DIRECTORY_MODE_OWNER_ONLY, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
-import { IdncError } from '../errors.js';
+import { DataCorruptError } from '../errors.js';
 import { DncStore } from '../store/dnc-store.js';
 import { CommitAssembler } from './commit-assembler.js';
 import { listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
@@ -154,7 +154,7 @@ export async function applyRepair(
   logger: EngineLogger,
   fileSystem: PersistFileSystem = nodeFileSystem,
 ): Promise<{ backupDir: string; lastSeq: number }> {
-  if (plan.impossible !== null) throw new IdncError('DATA_CORRUPT', `cannot repair ${dataDir}: ${plan.impossible}`);
+  if (plan.impossible !== null) throw new DataCorruptError(`cannot repair ${dataDir}: ${plan.impossible}`);
   const lock = await acquireWriterLock(dataDir, fileSystem, logger);
   try {
     const backupDir = await fs.promises.mkdtemp(path.join(dataDir, `repair-${stamp()}-`));

@@ -14,6 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { unpackMultiple } from 'msgpackr';
 import { ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
+import { DataCorruptError } from '../errors.js';
 import { BITMAP_CONTAINER_BYTES } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import {
@@ -176,7 +177,7 @@ function allocateWords(count: number): Uint16Array | undefined {
 function decodeListInPlace(range: Buffer, words: Uint16Array): LoadedList {
   const items = unpackMultiple(range) as unknown[];
   const head = checkListHead(items[0]);
-  if (items.length !== 1 + head.areaCount) throw new Error(`a list announces ${head.areaCount} areas but its bytes hold ${items.length - 1}`);
+  if (items.length !== 1 + head.areaCount) throw new DataCorruptError(`a list announces ${head.areaCount} areas but its bytes hold ${items.length - 1}`);
   return placeList(head, items.slice(1).map(checkAreaItem), WordPool.holding(words), 'move-down');
 }
 

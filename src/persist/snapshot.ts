@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
+import { DataCorruptError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
 import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
@@ -281,7 +282,7 @@ export function hasEndMagic(footer: Uint8Array): boolean {
 
 function field<T>(value: unknown, key: string, type: 'number' | 'string'): T {
   const result = (value as Record<string, unknown> | null)?.[key];
-  if (typeof result !== type) throw new Error(`item lacks ${key}`);
+  if (typeof result !== type) throw new DataCorruptError(`item lacks ${key}`);
   return result as T;
 }
 
@@ -293,7 +294,7 @@ export interface SnapshotHeader {
 }
 
 export function checkHeader(header: unknown): SnapshotHeader {
-  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new Error('unknown format version');
+  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new DataCorruptError('unknown format version');
   const lastSeq = field<number>(header, 'lastSeq', 'number');
   const listCount = field<number>(header, 'lists', 'number');
   const { listBytes, listPoolWords } = header as { listBytes?: unknown; listPoolWords?: unknown };
@@ -306,7 +307,7 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
   const items = unpackMultiple(body) as unknown[];
   let index = 0;
   const next = (): unknown => {
-    if (index >= items.length) throw new Error('fewer items than the header announces');
+    if (index >= items.length) throw new DataCorruptError('fewer items than the header announces');
     return items[index++];
   };
   const { lastSeq, listCount } = checkHeader(next());
@@ -318,7 +319,7 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
     const pool = new WordPool(bitmaps.reduce((words, [, bytes]) => words + PortableBitmap.regionWords(bytes), 0));
     lists.push(placeList(head, bitmaps, pool, 'copy'));
   }
-  if (index !== items.length) throw new Error('more items than the header announces');
+  if (index !== items.length) throw new DataCorruptError('more items than the header announces');
   return { lastSeq, lists };
 }
 
@@ -337,8 +338,8 @@ export function checkListHead(item: unknown): ListHead {
 export function checkAreaItem(item: unknown): [number, Uint8Array] {
   const entry = item as { area?: unknown; bitmap?: unknown } | null;
   const area = entry?.area;
-  if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new Error('invalid area code');
-  if (!(entry?.bitmap instanceof Uint8Array)) throw new Error('area item lacks its bitmap');
+  if (typeof area !== 'number' || area < AREA_CODE_MIN || area > AREA_CODE_MAX) throw new DataCorruptError('invalid area code');
+  if (!(entry?.bitmap instanceof Uint8Array)) throw new DataCorruptError('area item lacks its bitmap');
   return [area, entry.bitmap];
 }
 
@@ -354,7 +355,7 @@ export function placeList(head: ListHead, bitmaps: readonly [number, Uint8Array]
     total += bitmap.size;
     areas.push([area, bitmap]);
   }
-  if (total !== head.size) throw new Error(`list size ${head.size} does not match its bitmaps (${total})`);
+  if (total !== head.size) throw new DataCorruptError(`list size ${head.size} does not match its bitmaps (${total})`);
   return { address: head.address, pool, areas };
 }
 

@@ -5,6 +5,7 @@
 // Encoding: the number is the integer value of its 10 digits (exact in a double). Roaring is
 // 32-bit, so it is stored as area code (selects the bitmap) + 7-digit rest (the 32-bit value).
 
+import { AssertionError } from '../assert.js';
 import { AREA_REST_MODULUS, ENTRY_DISPLAY_CHARS_MAX, PHONE_DIGITS } from '../constants.js';
 
 const CHAR_0 = 48;
@@ -76,7 +77,7 @@ export function describeEntryProblem(text: string, start: number, end: number, o
     case ENTRY_EXCHANGE_LEADING:
       return 'exchange (4th digit) must be 2-9';
     default:
-      throw new Error(`unexpected entry outcome ${outcome}`);
+      throw new AssertionError(`unexpected entry outcome ${outcome}`);
   }
 }
 

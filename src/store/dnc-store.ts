@@ -2,6 +2,7 @@
 // Organisations never share a list: the same projId in two organisations is two NumberSets.
 
 import { DEFAULT_ORGANISATION } from '../constants.js';
+import { numberFromParts } from '../phone/digits.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
 import { NumberSet } from './number-set.js';
 
@@ -70,5 +71,17 @@ export class DncStore {
         yield [{ org, projId }, organisation.projects.get(projId)!];
       }
     }
+  }
+}
+
+/** The numbers of one list, ascending, one area code per yielded array (exports: one area in memory at a time). */
+export function* listAreaNumbers(store: DncStore, address: ListAddress): IterableIterator<Float64Array> {
+  const list = store.list(address);
+  if (list === undefined) return;
+  for (const [areaCode, bitmap] of list.areas()) {
+    const rests = bitmap.toUint32Array();
+    const numbers = new Float64Array(rests.length);
+    for (let i = 0; i < rests.length; i++) numbers[i] = numberFromParts(areaCode, rests[i]!);
+    yield numbers;
   }
 }

@@ -1,6 +1,7 @@
-// Read paths over a DncStore: which list blocks a number, and the batch scrub. A number is blocked
-// for project P if it is on P's list or on the organisation's master list; without a project only
-// the master list applies.
+// Which list blocks a number, in one place: for one number (isBlocked), per number of a batch
+// (status), as a code per number (streamed scrubs) and as the blocked subset (scrub). A number is
+// blocked for project P if it is on P's list or on the organisation's master list; without a
+// project only the master list applies. Batches go through the chunked probe of batch-probe.ts.
 
 import type { DncStore } from './dnc-store.js';
 import { DEFAULT_ORGANISATION } from '../constants.js';
@@ -10,6 +11,13 @@ import { markLists } from './batch-probe.js';
 
 /** Which list blocks a number: its project's own list wins when it is on both. */
 export type BlockingList = 'project' | 'master' | null;
+
+/** Lookup outcome codes written by `blockingCodes`. */
+export const NOT_BLOCKED = 0;
+export const BLOCKED_BY_PROJECT = 1;
+export const BLOCKED_BY_MASTER = 2;
+
+export const BLOCKING_LIST_OF_CODE: readonly BlockingList[] = [null, 'project', 'master'];
 
 /** The two lists that can block a number for one list address, resolved once per batch. */
 export interface ResolvedLists {
@@ -46,6 +54,14 @@ export function isBlockedNumber(store: DncStore, org: unknown, projId: unknown, 
     else if (project.has(number)) return true;
   }
   return organisation.master.has(number);
+}
+
+/** Writes into `out[i]` which list blocks `numbers[i]` for i < count (project wins over master). */
+export function blockingCodes(store: DncStore, address: ListAddress, numbers: Float64Array, count: number, out: Uint8Array): void {
+  const { project, master } = resolveLists(store, address);
+  // Bit 1 (project) and bit 2 (master) are the codes; on both lists (3) the project wins.
+  markLists([project, master], numbers, count, out);
+  for (let i = 0; i < count; i++) if (out[i] === BLOCKED_BY_PROJECT + BLOCKED_BY_MASTER) out[i] = BLOCKED_BY_PROJECT;
 }
 
 /**

@@ -3,6 +3,7 @@
 // area code selects the slot with one array access; inside, Roaring's 16-bit containers split the
 // rest into blocks of 65,536 (about six exchanges each).
 
+import { AssertionError } from '../assert.js';
 import { AREA_CODE_SLOTS, AREA_REST_MODULUS, BATCH_PROBE_CHUNK_NUMBERS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE } from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
@@ -243,7 +244,7 @@ export class NumberSet {
    * exactly) before any number is added; then load its bitmaps with `loadArea`.
    */
   adoptPool(pool: WordPool): void {
-    if (this.total !== 0 || this.byAreaCode.some((area) => area !== undefined)) throw new Error('a pool can only be adopted by an empty set');
+    if (this.total !== 0 || this.byAreaCode.some((area) => area !== undefined)) throw new AssertionError('a pool can only be adopted by an empty set');
     this.pool = pool;
     this.words = pool.words;
     pool.onMoved(() => this.poolMoved());
@@ -254,7 +255,7 @@ export class NumberSet {
    * a bitmap of another pool is copied into this set's.
    */
   loadArea(areaCode: number, bitmap: PortableBitmap): void {
-    if (this.byAreaCode[areaCode] !== undefined) throw new Error(`area code ${areaCode} is already loaded`);
+    if (this.byAreaCode[areaCode] !== undefined) throw new AssertionError(`area code ${areaCode} is already loaded`);
     if (bitmap.size === 0) {
       if (bitmap.pool === this.pool) bitmap.release();
       return;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOG_RECORD_DELTA_NUMBERS_MIN } from '../../src/constants.js';
+import { DataCorruptError } from '../../src/errors.js';
 import { decodeDeltas, encodeDeltas } from '../../src/persist/number-deltas.js';
 import { decodeBody, encodeRecord } from '../../src/persist/record.js';
 
@@ -17,6 +18,7 @@ describe('varint deltas of sorted numbers', () => {
     const bytes = encodeDeltas(Float64Array.of(5_039_367_187, 5_039_367_190));
     expect(() => decodeDeltas(bytes, 3)).toThrow(/cut short/);
     expect(() => decodeDeltas(bytes, 1)).toThrow(/more bytes/);
+    expect(() => decodeDeltas(bytes, 1)).toThrow(DataCorruptError);
     expect(() => decodeDeltas(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 1)).toThrow(/malformed/);
   });
 

@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadServeConfig, parseBytes, parseDuration } from '../../src/config.js';
+import { ConfigError, loadServeConfig, parseBytes, parseDuration } from '../../src/cli/config.js';
 
 describe('serve configuration', () => {
   it('has the documented defaults', () => {
@@ -28,8 +28,15 @@ describe('serve configuration', () => {
       metricsPort: null,
       accessLog: false,
       statusFastPath: true,
+      followerPolling: {},
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('takes the follower workers\' polling from IDNC_FOLLOWER_POLL_MS and IDNC_FOLLOWER_WATCH=0, ignoring other values', () => {
+    expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: '150', IDNC_FOLLOWER_WATCH: '0' }).followerPolling).toEqual({ pollIntervalMs: 150, watch: false });
+    for (const poll of ['0', '-5', 'soon', '']) expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: poll }).followerPolling).toEqual({});
+    expect(loadServeConfig({}, { IDNC_FOLLOWER_WATCH: '1' }).followerPolling).toEqual({});
   });
 
   it('takes the environment, and flags over it', () => {

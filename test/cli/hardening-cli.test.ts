@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadServeConfig } from '../../src/config.js';
+import { ConfigError, loadServeConfig } from '../../src/cli/config.js';
 import { HTTP_CONNECTIONS_MAX, HTTP_HEADERS_TIMEOUT_MS, KEY_RATE_LIMIT_PER_SECOND_DEFAULT } from '../../src/constants.js';
 
 const run = promisify(execFile);

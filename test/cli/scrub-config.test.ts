@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadServeConfig } from '../../src/config.js';
+import { loadServeConfig } from '../../src/cli/config.js';
 import { SCRUB_STREAM_NUMBERS_MAX } from '../../src/constants.js';
 
 describe('idnc serve --scrub-max-numbers', () => {

@@ -1,7 +1,7 @@
 // `--workers` <- IDNC_WORKERS <- 1, validated with a message naming the setting.
 
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveWorkers } from '../../src/config.js';
+import { ConfigError, resolveWorkers } from '../../src/cli/config.js';
 
 describe('--workers', () => {
   it('defaults to one worker, takes the environment, and the flag over it', () => {

@@ -9,8 +9,8 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
 import { AuthThrottle } from '../../src/http/auth-throttle.js';
+import { REPLY_STATUS, type ReplyCode } from '../../src/http/error-replies.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { makeKey, makeTestApp, PDNC, type TestApp, type TestKey } from './helpers.js';
 
@@ -155,8 +155,8 @@ async function checkCase(send: () => Promise<LightMyRequestResponse>, method = '
     if (method === 'HEAD') return; // HTTP sends no body with an answer to HEAD
     const body = JSON.parse(response.body) as { error: unknown; code: unknown };
     expect(typeof body.error).toBe('string');
-    expect(Object.hasOwn(ERROR_CATALOGUE, body.code as string), String(body.code)).toBe(true);
-    expect(ERROR_CATALOGUE[body.code as ErrorCode].statusCode).toBe(response.statusCode);
+    expect(Object.hasOwn(REPLY_STATUS, body.code as string), String(body.code)).toBe(true);
+    expect(REPLY_STATUS[body.code as ReplyCode]).toBe(response.statusCode);
   }
   const changed = changedBy(response);
   if (before !== after) {

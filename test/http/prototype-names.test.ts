@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../src/errors.js';
 import { AuthThrottle } from '../../src/http/auth-throttle.js';
+import type { ReplyCode } from '../../src/http/error-replies.js';
 import { routeTable } from '../../src/http/openapi.js';
 import { makeKey, makeTestApp, PDNC, type TestKey } from './helpers.js';
 
@@ -38,9 +38,9 @@ interface Probe {
   readonly what: string;
   readonly send: (name: string) => Sent;
   /** The catalogue code a name of no meaning gets here; absent: a name is a valid value here. */
-  readonly refused?: ErrorCode;
+  readonly refused?: ReplyCode;
   /** A name with its own documented answer here (a JSON key `__proto__`). */
-  readonly special?: Readonly<Record<string, ErrorCode>>;
+  readonly special?: Readonly<Record<string, ReplyCode>>;
 }
 
 const form = 'application/x-www-form-urlencoded';
@@ -55,7 +55,7 @@ function pdncProbes(method: 'GET' | 'POST', encoding: 'query' | 'form' | 'json')
     const body = encoding === 'form' ? query(fields) : JSON.stringify(fields);
     return { method, path: PDNC, headers: withKey({ 'content-type': encoding === 'form' ? form : json }, key), body };
   };
-  const probe = (what: string, fields: (name: string) => Record<string, string>, refused?: ErrorCode, key?: string): Probe => ({
+  const probe = (what: string, fields: (name: string) => Record<string, string>, refused?: ReplyCode, key?: string): Probe => ({
     what: `${method} pdnc (${encoding}) ${what}`,
     send: (name) => send(fields(name), key),
     ...(refused === undefined ? {} : { refused }),
@@ -70,7 +70,7 @@ function pdncProbes(method: 'GET' | 'POST', encoding: 'query' | 'form' | 'json')
     {
       ...probe('a field name', (name) => ({ actionType: 'count', [name]: 'add' })),
       // JSON.stringify writes an own __proto__ key; as a JSON key it is refused by name.
-      ...(encoding === 'json' ? { special: Object.fromEntries([['__proto__', 'INVALID_PARAMETER']]) as Record<string, ErrorCode> } : {}),
+      ...(encoding === 'json' ? { special: Object.fromEntries([['__proto__', 'INVALID_PARAMETER']]) as Record<string, ReplyCode> } : {}),
     },
   ];
 }

@@ -11,7 +11,7 @@
 import net, { type AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
+import { REPLY_STATUS, type ReplyCode } from '../../src/http/error-replies.js';
 import { makeTestApp, PDNC, type TestApp } from './helpers.js';
 
 const NUMBER = '5039367187';
@@ -119,7 +119,7 @@ describe('raw HTTP over a socket', () => {
             expect(answerHead).toMatch(/content-type: application\/json/i);
             const code = /"code":"([A-Z_]+)"/.exec(rest)?.[1];
             expect(code, rest.slice(0, 200)).toBeDefined();
-            expect(ERROR_CATALOGUE[code as ErrorCode].statusCode).toBe(status);
+            expect(REPLY_STATUS[code as ReplyCode]).toBe(status);
           }
         }
       }),

@@ -2,6 +2,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AssertionError } from '../../src/assert.js';
 import type { StatusEntry } from '../../src/engine/types.js';
 import { statusJson } from '../../src/http/status-json.js';
 
@@ -20,5 +21,6 @@ describe('statusJson', () => {
   it('refuses an entry outside the closed sets rather than write bad JSON', () => {
     expect(() => statusJson([{ phone: '503"936718', onList: true, list: 'nope' as never }])).toThrow(/unknown list/);
     expect(() => statusJson([{ phone: '50393671870', onList: true, list: null }])).toThrow(/10 digits/);
+    expect(() => statusJson([{ phone: '50393671870', onList: true, list: null }])).toThrow(AssertionError);
   });
 });

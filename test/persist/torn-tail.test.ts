@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Dnc, type DurableDnc, openDnc } from '../../src/index.js';
+import { DataCorruptError, Dnc, type DurableDnc, openDnc } from '../../src/index.js';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { encodeRecord } from '../../src/persist/record.js';
 import type { VerifyReport } from '../../src/persist/verify.js';
@@ -158,6 +158,7 @@ describe('bit flips', () => {
         copyTo(target, path.basename(segment), flipped);
         const failure = openDnc({ dataDir: target, logger: recordingLogger() });
         await expect(failure, `flip at ${offset}`).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+        await expect(failure).rejects.toBeInstanceOf(DataCorruptError);
         await expect(failure).rejects.toThrow(new RegExp(`${path.basename(segment)} in .* at offset ${start} .*idnc verify.*idnc repair --yes`, 's'));
         expect(fs.readFileSync(path.join(target, path.basename(segment))).equals(flipped)).toBe(true);
       }

@@ -42,7 +42,6 @@ describe('a single phone number', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(InvalidPhoneError);
       expect((error as InvalidPhoneError).code).toBe('INVALID_PHONE');
-      expect((error as InvalidPhoneError).statusCode).toBe(400);
     }
   });
 

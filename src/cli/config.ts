@@ -1,6 +1,6 @@
 // The settings of `idnc serve` and the `keys` commands: defaults <- environment (IDNC_HOST,
 // IDNC_PORT, IDNC_DATA_DIR) <- command-line flags, validated once into a frozen object. Only this
-// module and src/cli/ read the environment or argv; everything else receives these values.
+// module and the rest of src/cli/ read the environment or argv; everything else receives these values.
 
 import { resolve } from 'node:path';
 import {
@@ -18,9 +18,9 @@ import {
   SERVE_WORKERS_MAX,
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
-} from './constants.js';
-import type { FsyncMode } from './persist/log-writer.js';
-import type { ConnectionLimits } from './http/server-limits.js';
+} from '../constants.js';
+import type { ConnectionLimits } from '../http/server-limits.js';
+import type { FsyncMode } from '../persist/log-writer.js';
 
 /** A setting with a bad value; the message names the setting and what is expected. */
 export class ConfigError extends Error {
@@ -72,6 +72,12 @@ export interface ServeConfig {
   readonly accessLog: boolean;
   /** Plain GET status requests answered before Fastify's router (status-fast-path.ts); default true. */
   readonly statusFastPath: boolean;
+  /**
+   * The follower workers' watching and polling (DncFollowerOptions): IDNC_FOLLOWER_POLL_MS (a
+   * positive period, else the default) and IDNC_FOLLOWER_WATCH=0 (poll only), for storage whose
+   * change events are unreliable; empty: the library's defaults.
+   */
+  readonly followerPolling: { readonly pollIntervalMs?: number; readonly watch?: boolean };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -114,6 +120,15 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     ...hardeningSettings(flags, env),
     accessLog: flags.accessLog === true || parseSwitch('IDNC_ACCESS_LOG', env.IDNC_ACCESS_LOG),
     statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
+    followerPolling: followerPolling(env),
+  });
+}
+
+function followerPolling(env: Env): ServeConfig['followerPolling'] {
+  const poll = Number(env.IDNC_FOLLOWER_POLL_MS);
+  return Object.freeze({
+    ...(Number.isFinite(poll) && poll > 0 ? { pollIntervalMs: poll } : {}),
+    ...(env.IDNC_FOLLOWER_WATCH === '0' ? { watch: false } : {}),
   });
 }
 
