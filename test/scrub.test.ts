@@ -45,12 +45,6 @@ describe('scrub', () => {
     );
   });
 
-  it('keeps input order and duplicates', async () => {
-    const dnc = await openDnc();
-    await dnc.add('7075276405,5039367187');
-    expect(dnc.scrub('7075276405,3125550199,5039367187,7075276405').blocked).toEqual(['7075276405', '5039367187', '7075276405']);
-  });
-
   it('returns nothing for an organisation that has no lists', async () => {
     const dnc = await openDnc();
     await dnc.add('5039367187');
