@@ -12,32 +12,32 @@
 import { defineConfig } from 'vitest/config';
 
 const integration = [
-  'test/cli/hardening-cli.test.ts',
-  'test/cli/import-export.test.ts',
-  'test/cli/serve-fail-stop.test.ts',
+  'test/cli/serve.hardening.test.ts',
+  'test/cli/import.test.ts',
+  'test/cli/serve.fail-stop.test.ts',
   'test/cli/serve.test.ts',
-  'test/cli/version-help.test.ts',
+  'test/cli/main.test.ts',
   'test/durability/http-storage.test.ts',
-  'test/follower/dialer-example.test.ts',
-  'test/follower/follower-cli.test.ts',
-  'test/http/access-log-cli.test.ts',
-  'test/keys/key-reload-log.test.ts',
+  'test/examples/dialer.test.ts',
+  'test/engine/follower.process.test.ts',
+  'test/http/access-log.test.ts',
+  'test/keys/key-store.reload-log.test.ts',
   'test/persist/file-modes.test.ts',
-  'test/persist/torn-tail.test.ts',
-  'test/persist/verify-repair-cli.test.ts',
-  'test/persist/writer-failure.test.ts',
+  'test/persist/recovery.test.ts',
+  'test/cli/verify.test.ts',
+  'test/persist/log-writer.test.ts',
   'test/persist/writer-lock.test.ts',
 ];
 
 const slow = [
   'test/bench/harness.test.ts',
   'test/bench/smoke.test.ts',
-  'test/cluster/serve-workers.test.ts',
+  'test/cli/serve-cluster.test.ts',
   'test/durability/crash.test.ts',
   'test/durability/simulator/simulator.test.ts',
-  'test/http/fuzz.test.ts',
-  'test/http/prototype-names.test.ts',
-  'test/http/raw-socket-fuzz.test.ts',
+  'test/http/app.fuzz.test.ts',
+  'test/http/app.prototype-names.test.ts',
+  'test/http/app.raw-socket-fuzz.test.ts',
 ];
 
 const globalSetup = ['./test/global-setup.ts'];

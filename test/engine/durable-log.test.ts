@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DurableDnc, IdncError, openDnc } from '../../src/index.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
-import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 
 let dir: string;
 beforeEach(async () => {

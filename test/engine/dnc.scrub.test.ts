@@ -3,8 +3,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AREA_DELTA_ENTRIES_MAX } from '../src/constants.js';
-import { openDnc, type Dnc } from '../src/index.js';
+import { AREA_DELTA_ENTRIES_MAX } from '../../src/constants.js';
+import { openDnc, type Dnc } from '../../src/index.js';
 
 /** Numbers clustered in a few area codes and exchanges, so that hits are common. */
 const clusteredDigits = fc
