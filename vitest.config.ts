@@ -4,28 +4,30 @@
 //   integration  starts child processes from the built `dist/` (the CLI, a server, a follower): a
 //                global setup compiles `dist/` first when a source file is newer than its output.
 //   slow         crash cycles, cluster spawns, bench smoke, the simulator's seeds and the fuzzers.
-// A new test file is unit unless it is listed below. Where tests live: test/<dir>/<name>.test.ts
-// tests src/<dir>/<name>.ts, and test/<dir>/<name>.<topic>.test.ts one side of it; a test of how
-// several modules work together (the follower beside a server, a crash cycle) sits in the folder of
-// the module it is about, or in durability/ (the crash and fault-simulator experiments).
+// A new test file is unit unless it is listed below.
+// Where tests live: test/<dir>/<name>.test.ts tests src/<dir>/<name>.ts, and further files on the
+// same module are test/<dir>/<name>.<topic>.test.ts (follower.durability, app.fuzz); a test through
+// a command or a server is named after the module whose behaviour it checks. test/keys/keys.test.ts
+// covers the keys folder as a whole; test/bench and test/examples mirror bench/ and examples/;
+// test/durability holds the crash and fault-simulator experiments. Helpers sit beside their tests.
 
 import { defineConfig } from 'vitest/config';
 
 const integration = [
-  'test/cli/serve.hardening.test.ts',
   'test/cli/import.test.ts',
-  'test/cli/serve.fail-stop.test.ts',
-  'test/cli/serve.test.ts',
   'test/cli/main.test.ts',
+  'test/cli/serve.fail-stop.test.ts',
+  'test/cli/serve.hardening.test.ts',
+  'test/cli/serve.test.ts',
+  'test/cli/verify.test.ts',
   'test/durability/http-storage.test.ts',
-  'test/examples/dialer.test.ts',
   'test/engine/follower.process.test.ts',
+  'test/examples/dialer.test.ts',
   'test/http/access-log.test.ts',
   'test/keys/key-store.reload-log.test.ts',
   'test/persist/file-modes.test.ts',
-  'test/persist/recovery.test.ts',
-  'test/cli/verify.test.ts',
   'test/persist/log-writer.test.ts',
+  'test/persist/recovery.test.ts',
   'test/persist/writer-lock.test.ts',
 ];
 

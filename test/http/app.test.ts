@@ -1,5 +1,5 @@
 // Routes and status codes: healthz, 404, 500s that say nothing, the API over a real socket and a
-// malformed request there. The size limits (414, 431, 413) live in limit-boundaries.test.ts.
+// malformed request there. The size limits (414, 431, 413) live in request-limits.test.ts.
 
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';

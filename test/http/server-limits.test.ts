@@ -2,7 +2,7 @@
 // stalls gets 408 within the head timeout, a body that stalls within the request timeout, an idle
 // keep-alive connection is closed, connection N+1 is refused, request N on a connection says
 // Connection: close; a request refused before its body is read is answered with Connection: close
-// and the body is not read. The size limits (414, 431, 413) live in limit-boundaries.test.ts.
+// and the body is not read. The size limits (414, 431, 413) live in request-limits.test.ts.
 
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
