@@ -187,7 +187,6 @@ describe('Object.prototype names as client-supplied names', () => {
   });
 
   it(`every name, in every case, in every field of every route: an answer within ${ANSWER_MS} ms like any name's, then a clean stop`, { timeout: 120_000 }, async () => {
-    expect(NAMES).toEqual(expect.arrayContaining(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'CONSTRUCTOR', 'valueof']));
     const t = await makeTestApp({ extraKeys: [ADMIN, READER], app: { authThrottle: new AuthThrottle({ burst: 1e9 }) } });
     const agent = new http.Agent({ keepAlive: true });
     let closed = false;
