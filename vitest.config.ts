@@ -1,6 +1,6 @@
 // Vitest configuration: three tiers, so `npm run test:unit` is a fast loop and `npm test` runs all.
-//   unit         one process, no child process: the library, the store, persistence on temp dirs,
-//                the HTTP app through inject() and in-process sockets. Seconds.
+//   unit         in this process, starting no idnc process: the library, the store, persistence
+//                on temp dirs, the HTTP app through inject() and in-process sockets.
 //   integration  starts child processes from the built `dist/` (the CLI, a server, a follower): a
 //                global setup compiles `dist/` first when a source file is newer than its output.
 //   slow         crash cycles, cluster spawns, bench smoke, the simulator's seeds and the fuzzers.
