@@ -1,6 +1,6 @@
 // The built CLI as users run it: `idnc serve` prints the first key with a curl line that works,
-// `idnc keys create|list|revoke` act on the directory of the running server (which notices within
-// a second), and SIGTERM/SIGINT finish in-flight requests and exit 0.
+// `idnc keys create|list|revoke` act on the directory of the running server (which notices), and
+// SIGTERM/SIGINT finish in-flight requests and exit 0.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const run = promisify(execFile);
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -56,14 +56,21 @@ function startServer(): Server {
   return server;
 }
 
-async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** Waits until the child has printed a line matching `pattern` and returns the match. */
+async function printed(output: () => string, pattern: RegExp): Promise<RegExpExecArray> {
+  return vi.waitFor(
+    () => {
+      const match = pattern.exec(output());
+      if (match === null) throw new Error(`nothing printed matches ${pattern}:\n${output()}`);
+      return match;
+    },
+    { timeout: 10_000, interval: 25 },
+  );
+}
+
+/** Waits until requests with `key` get `status` (the server re-reads keys.json when it changes). */
+async function answers(base: string, key: string, status: number): Promise<void> {
+  await vi.waitFor(async () => expect(await statusOf(base, key, 'actionType=count')).toBe(status), { timeout: 10_000, interval: 25 });
 }
 
 function keys(...args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -77,7 +84,7 @@ async function statusOf(base: string, key: string, query: string): Promise<numbe
 describe('idnc serve (built CLI)', () => {
   it('refuses to start on a directory with data whose keys.json is gone, creating no key', { timeout: 60_000 }, async () => {
     const first = startServer();
-    const [, adminKey, url] = (await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(first.stdout) ?? undefined)) as unknown as [string, string, string];
+    const [, adminKey, url] = (await printed(() => first.stdout, /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/)) as unknown as [string, string, string];
     const added = await fetch(`${new URL(url).origin}${PDNC}?actionType=add&phoneList=5039367187`, { headers: { loginId: adminKey } });
     expect(added.status).toBe(200);
     first.child.kill('SIGTERM');
@@ -92,7 +99,7 @@ describe('idnc serve (built CLI)', () => {
     expect(existsSync(join(dir, 'keys.json'))).toBe(false);
     await keys('create', '--org', 'default', '--scopes', 'admin');
     const third = startServer();
-    await waitFor(() => (third.stderr.includes('Server listening') ? true : undefined));
+    await printed(() => third.stderr, /Server listening/);
     expect(third.stdout).not.toContain('idnc_');
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
@@ -101,7 +108,7 @@ describe('idnc serve (built CLI)', () => {
 
   it('prints the first key with a working curl line; keys commands work beside it; SIGTERM exits 0', async () => {
     const server = startServer();
-    const curl = await waitFor(() => /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(server.stdout) ?? undefined);
+    const curl = await printed(() => server.stdout, /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/);
     const [, adminKey, url] = curl as unknown as [string, string, string];
     expect(server.stdout).toContain('shown only this once');
     const base = new URL(url).origin;
@@ -125,7 +132,7 @@ describe('idnc serve (built CLI)', () => {
     const newKey = created.stdout.trim();
     expect(created.stdout).toMatch(/^idnc_[0-9a-f]{12}_\S{43}\n$/);
     expect(created.stderr).toContain('acme');
-    await waitFor(async () => ((await statusOf(base, newKey, 'actionType=count')) === 200 ? true : undefined), 2000);
+    await answers(base, newKey, 200);
     expect(await statusOf(base, newKey, 'actionType=add&phoneList=5039367187')).toBe(403);
 
     const listed = await keys('list');
@@ -139,7 +146,7 @@ describe('idnc serve (built CLI)', () => {
     expect(json.every((r) => !('hash' in r))).toBe(true);
 
     await keys('revoke', 'reporting');
-    await waitFor(async () => ((await statusOf(base, newKey, 'actionType=count')) === 401 ? true : undefined), 2000);
+    await answers(base, newKey, 401);
 
     await expect(keys('create', '--org', 'acme', '--scopes', 'read,delete')).rejects.toMatchObject({
       code: 1,
@@ -157,12 +164,12 @@ describe('idnc serve (built CLI)', () => {
 
   it('on a later start prints no key, and SIGINT lets an in-flight request finish', async () => {
     const first = startServer();
-    const key = (await waitFor(() => /loginId: (idnc_\S+)'/.exec(first.stdout)?.[1]))!;
+    const [, key] = (await printed(() => first.stdout, /loginId: (idnc_\S+)'/)) as unknown as [string, string];
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
     const server = startServer();
-    const port = Number(await waitFor(() => /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.stderr)?.[1]));
+    const port = Number((await printed(() => server.stderr, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/))[1]);
     expect(server.stdout).toBe('');
 
     const body = 'actionType=add&projId=&phoneList=5039367187';
@@ -173,7 +180,8 @@ describe('idnc serve (built CLI)', () => {
           port,
           method: 'POST',
           path: PDNC,
-          headers: { loginId: key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+          // 100-continue: the server's interim answer says it has the request in hand.
+          headers: { loginId: key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
         },
         (res) => {
           res.resume();
@@ -181,15 +189,11 @@ describe('idnc serve (built CLI)', () => {
         },
       );
       request.on('error', reject);
-      request.write(body.slice(0, 10));
-      request.on('socket', (socket) =>
-        socket.on('connect', () =>
-          setTimeout(() => {
-            server.child.kill('SIGINT');
-            setTimeout(() => request.end(body.slice(10)), 300);
-          }, 200),
-        ),
-      );
+      request.on('continue', () => {
+        server.child.kill('SIGINT');
+        printed(() => server.stderr, /SIGINT.*finishing in-flight requests/).then(() => request.end(body), reject);
+      });
+      request.flushHeaders();
     });
     expect(await response).toEqual({ status: 200, changed: '1' });
     expect(await server.exited).toBe(0);

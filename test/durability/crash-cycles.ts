@@ -56,6 +56,8 @@ class Model {
 
 interface Load {
   stopped: boolean;
+  /** Called after each acknowledged change. */
+  readonly acknowledged: () => void;
 }
 
 async function loadUntilStopped(server: ServerProcess, key: string, model: Model, options: CrashOptions, rand: () => number, figures: CrashFigures, load: Load) {
@@ -78,6 +80,7 @@ async function loadUntilStopped(server: ServerProcess, key: string, model: Model
       for (const phone of phones) model.state.set(phone, removing ? 'absent' : 'present');
       if (removing) figures.acknowledgedRemoves += phones.length;
       else figures.acknowledgedAdds += phones.length;
+      load.acknowledged();
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
@@ -136,8 +139,13 @@ export async function runCrashCycles(options: CrashOptions): Promise<CrashFigure
       readRecoveryLine(server.stderr, figures);
       if (cycle > 1) await check(server, key, model, figures, cycle);
       const ms = options.loadMsMin + rand() * (options.loadMsMax - options.loadMsMin);
-      const load: Load = { stopped: false };
+      let acknowledged!: () => void;
+      const firstAcknowledged = new Promise<void>((resolve) => (acknowledged = resolve));
+      const load: Load = { stopped: false, acknowledged };
       const running = loadUntilStopped(server, key, model, options, rand, figures, load);
+      // The random moment is counted from the cycle's first acknowledged change: every kill lands
+      // on a server under load, however slow this machine is.
+      await firstAcknowledged;
       await new Promise((resolve) => setTimeout(resolve, ms));
       load.stopped = true;
       if (options.restartAtOnce === true) {

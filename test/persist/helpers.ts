@@ -45,17 +45,22 @@ export function errnoError(code: string): NodeJS.ErrnoException {
 }
 
 /**
- * A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them.
- * The switches leave the durable-seq mark alone (its own flushes are counted in `markFlushes`): the
- * tests that use them are about the log and snapshots; writer-failure.test.ts fails the mark itself.
+ * A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them,
+ * and tell a test when the Nth fdatasync has started (an event to wait on instead of a sleep). The
+ * switches leave the durable-seq mark alone (its own flushes are counted in `markFlushes`): the
+ * tests that use them are about the log and snapshots; log-writer.test.ts fails the mark itself.
  */
 export class FaultyFileSystem implements PersistFileSystem {
   failWrites: string | null = null;
   failFdatasync: string | null = null;
   fdatasyncCalls = 0;
   markFlushes = 0;
+  /** The most fdatasyncs that were in flight at once (group commit flushes one batch at a time). */
+  fdatasyncsInFlightMax = 0;
   /** When set, each fdatasync waits for this promise before flushing. */
   fdatasyncGate: Promise<void> | null = null;
+  private fdatasyncsInFlight = 0;
+  private readonly startWaiters: { count: number; resolve: () => void }[] = [];
   private readonly markFds = new Set<number>();
 
   async open(file: string, flags: string): Promise<number> {
@@ -83,15 +88,31 @@ export class FaultyFileSystem implements PersistFileSystem {
     await nodeFileSystem.writev(fd, buffers, position);
   }
 
+  /** Resolves once `count` fdatasyncs (counted since this seam was made) have started. */
+  fdatasyncStarted(count: number): Promise<void> {
+    if (this.fdatasyncCalls >= count) return Promise.resolve();
+    return new Promise((resolve) => this.startWaiters.push({ count, resolve }));
+  }
+
   async fdatasync(fd: number): Promise<void> {
     if (this.markFds.has(fd)) {
       this.markFlushes++;
       return nodeFileSystem.fdatasync(fd);
     }
     this.fdatasyncCalls++;
-    if (this.fdatasyncGate !== null) await this.fdatasyncGate;
-    if (this.failFdatasync !== null) throw errnoError(this.failFdatasync);
-    await nodeFileSystem.fdatasync(fd);
+    this.fdatasyncsInFlight++;
+    this.fdatasyncsInFlightMax = Math.max(this.fdatasyncsInFlightMax, this.fdatasyncsInFlight);
+    for (const waiter of this.startWaiters.filter((w) => w.count <= this.fdatasyncCalls)) {
+      this.startWaiters.splice(this.startWaiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+    try {
+      if (this.fdatasyncGate !== null) await this.fdatasyncGate;
+      if (this.failFdatasync !== null) throw errnoError(this.failFdatasync);
+      await nodeFileSystem.fdatasync(fd);
+    } finally {
+      this.fdatasyncsInFlight--;
+    }
   }
 }
 

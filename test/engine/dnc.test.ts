@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { openDnc, InvalidPhoneError, IdncError } from '../src/index.js';
+import { openDnc, InvalidPhoneError, IdncError } from '../../src/index.js';
 
 describe('add and remove', () => {
   it('adds numbers and reports how many changed; a repeated add changes nothing', async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc } from '../../src/index.js';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -190,14 +190,14 @@ describe('idnc import --url', () => {
     children.push(server);
     let stdout = '';
     server.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const deadline = Date.now() + 15_000;
-    let match: RegExpExecArray | null = null;
-    while (match === null && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      match = /curl -H 'loginId: (idnc_\S+)' '(http:\/\/[^/]+)/.exec(stdout);
-    }
-    expect(match).not.toBeNull();
-    const [, key, base] = match!;
+    const [, key, base] = await vi.waitFor(
+      () => {
+        const match = /curl -H 'loginId: (idnc_\S+)' '(http:\/\/[^/]+)/.exec(stdout);
+        if (match === null) throw new Error(`the server printed no curl line:\n${stdout}`);
+        return match;
+      },
+      { timeout: 15_000, interval: 25 },
+    );
     const { text, expected } = sampleList(5000);
     await writeFile(join(dir, 'list.txt'), text);
     const imported = await idnc(['import', 'list.txt', '--url', base!, '--project', 'p2'], undefined, { IDNC_KEY: key! });

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const PDNC = '/app/main/rpc/pdnc';
@@ -32,12 +32,14 @@ async function serveAndLog(flags: string[], accessLogEnv: string | undefined): P
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 10_000;
-  let curl: RegExpExecArray | null = null;
-  while ((curl = /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(stdout)) === null) {
-    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const curl = await vi.waitFor(
+    () => {
+      const match = /curl -H 'loginId: (idnc_\S+)' '(http:\/\/\S+)'/.exec(stdout);
+      if (match === null) throw new Error(`server did not start: ${stderr}`);
+      return match;
+    },
+    { timeout: 10_000, interval: 25 },
+  );
   const [, key, url] = curl as unknown as [string, string, string];
   const base = new URL(url).origin;
   expect((await fetch(`${base}${PDNC}?actionType=status&phoneList=${NUMBER}`, { headers: { loginId: key } })).status).toBe(200);

@@ -4,7 +4,7 @@
 // writer restart, and across a writer killed mid-append whose torn record it never applies.
 
 import fs from 'node:fs';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc } from '../../src/index.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { encodeRecord } from '../../src/persist/record.js';
@@ -113,9 +113,19 @@ describe('follower process beside the built server', () => {
 
     const torn = encodeRecord(seq + 1, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([7_135_550_000]), ts: Date.now(), keyId: null });
     const { segments } = await listDataDir(dir);
+    const tornAt = Date.now();
     fs.appendFileSync(segments.at(-1)!.path, torn.subarray(0, torn.length - 3));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    let state = await follower.state(['7135550000']);
+    // The follower has read past the torn record once a check started after it found it current:
+    // its clock read the state after `asked`, so asked - lagMs is no later than that check's start.
+    let state = await vi.waitFor(
+      async () => {
+        const asked = Date.now();
+        const answer = await follower.state(['7135550000']);
+        expect(asked - answer.lagMs).toBeGreaterThan(tornAt);
+        return answer;
+      },
+      { timeout: 10_000, interval: 10 },
+    );
     expect(state.lastSeq).toBe(seq);
     expect(state.blocked).toEqual([false]);
     expect(state.lagMs).toBeLessThan(1000);

@@ -4,10 +4,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DurableDnc, IdncError, openDnc } from '../../src/index.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
-import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -67,8 +67,7 @@ describe('durable engine', () => {
     const hasSnapshot = (): boolean => fs.readdirSync(dir).some((name) => name.endsWith('.idncsnap'));
     expect(hasSnapshot()).toBe(false);
     const recovered = await open({ snapshotLogBytes: 256 });
-    for (let waited = 0; waited < 15_000 && !hasSnapshot(); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(hasSnapshot()).toBe(true);
+    await vi.waitFor(() => expect(hasSnapshot()).toBe(true), { timeout: 15_000 });
     expect(recovered.digest()).toBe(digest);
     await recovered.close();
     await dnc.close();
@@ -112,15 +111,13 @@ describe('durable engine', () => {
     fileSystem.fdatasyncGate = new Promise<void>((resolve) => (release = resolve));
     const before = fileSystem.fdatasyncCalls;
     const first = dnc.add(phones[0]!);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(fileSystem.fdatasyncCalls - before).toBe(1);
+    await fileSystem.fdatasyncStarted(before + 1);
     const queued = phones.slice(1).map((phone) => dnc.add(phone));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(fileSystem.fdatasyncCalls - before).toBe(1);
     fileSystem.fdatasyncGate = null;
     release();
     const results = await Promise.all([first, ...queued]);
     expect(fileSystem.fdatasyncCalls - before).toBe(2);
+    expect(fileSystem.fdatasyncsInFlightMax).toBe(1);
     expect(results.map((result) => result.seq)).toEqual(results.map((_, i) => results[0]!.seq + i));
     expect(dnc.count()).toBe(41);
     await dnc.close();
@@ -133,12 +130,12 @@ describe('durable engine', () => {
     fileSystem.fdatasyncGate = new Promise<void>((resolve) => (release = resolve));
     const phone = numbers(1)[0]!;
     let acknowledged = false;
+    const before = fileSystem.fdatasyncCalls;
     const pending = dnc.add(phone).then((result) => {
       acknowledged = true;
       return result;
     });
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(fileSystem.fdatasyncCalls).toBeGreaterThan(0);
+    await fileSystem.fdatasyncStarted(before + 1);
     expect(acknowledged).toBe(false);
     expect(dnc.isBlocked(phone)).toBe(false);
     release();

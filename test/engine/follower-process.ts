@@ -27,6 +27,7 @@ export class FollowerProcess {
   stderr = '';
   private nextId = 1;
   private readonly replies = new Map<number, (value: FollowerState) => void>();
+  private readonly appliedWaiters = new Set<(entry: Applied) => void>();
   private readonly opened: Promise<void>;
   readonly exited: Promise<number | null>;
 
@@ -41,7 +42,7 @@ export class FollowerProcess {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       const message = JSON.parse(line) as Record<string, unknown>;
       if (message.event === 'open') onOpen();
-      else if (message.event === 'applied') this.applied.push({ seq: message.seq as number, at: message.at as number });
+      else if (message.event === 'applied') this.onApplied({ seq: message.seq as number, at: message.at as number });
       else if (typeof message.event === 'string') this.events.push(message.event);
       else if (typeof message.reply === 'number') {
         this.replies.get(message.reply)?.(message as unknown as FollowerState);
@@ -73,18 +74,37 @@ export class FollowerProcess {
     });
   }
 
-  /** Resolves with the time the follower applied `seq` (its own clock: same host). */
+  /** Resolves with the time the follower applied `seq` (its own clock: same host), told by its 'applied' line. */
   async appliedAt(seq: number, timeoutMs = 10_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.applied.find((entry) => entry.seq >= seq);
-      if (hit !== undefined) return hit.at;
-      if (Date.now() > deadline) {
-        const state = await this.state();
-        throw new Error(`follower did not apply seq ${seq} within ${timeoutMs} ms (at seq ${state.lastSeq}):\n${this.stderr}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 2));
+    const hit = this.applied.find((entry) => entry.seq >= seq);
+    if (hit !== undefined) return hit.at;
+    let waiter!: (entry: Applied) => void;
+    let timer!: NodeJS.Timeout;
+    const applied = new Promise<number>((resolve) => {
+      waiter = (entry) => {
+        if (entry.seq >= seq) resolve(entry.at);
+      };
+      this.appliedWaiters.add(waiter);
+    });
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void this.state().then(
+          (state) => reject(new Error(`follower did not apply seq ${seq} within ${timeoutMs} ms (at seq ${state.lastSeq}):\n${this.stderr}`)),
+          reject,
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([applied, late]);
+    } finally {
+      clearTimeout(timer);
+      this.appliedWaiters.delete(waiter);
     }
+  }
+
+  private onApplied(entry: Applied): void {
+    this.applied.push(entry);
+    for (const waiter of this.appliedWaiters) waiter(entry);
   }
 
   async stop(): Promise<void> {
@@ -95,6 +115,8 @@ export class FollowerProcess {
 }
 
 export async function killAllFollowers(): Promise<void> {
-  for (const child of started) child.kill('SIGKILL');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const children = [...started];
+  const exits = children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve))));
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(exits);
 }

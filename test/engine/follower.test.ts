@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { durableMarkPath, DurableMarkWriter, encodeMark, readDurableMark } from '../../src/persist/durable-mark.js';
@@ -38,12 +38,9 @@ async function follower(options: Record<string, unknown> = {}): Promise<DncFollo
   return dnc;
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Resolves once a check of `f` that started after `since` found it current: it has read past that point. */
+async function checkedAfter(f: DncFollower, since: number): Promise<void> {
+  await vi.waitFor(() => expect(Date.now() - f.lagMs).toBeGreaterThan(since), { timeout: 5000, interval: 5 });
 }
 
 /** What the writer does once it has acknowledged up to `seq`: rewrite the mark in place. */
@@ -131,8 +128,9 @@ describe('read-only follower', () => {
     await w.close();
     // A writer killed mid-append: the first half of the next record, whose number never becomes visible.
     const torn = encodeRecord(first.seq + 1, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([9_195_550_000]), ts: Date.now(), keyId: null });
+    const tornAt = Date.now();
     fs.appendFileSync(await newestSegment(), torn.subarray(0, 20));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await checkedAfter(f, tornAt);
     expect(f.lastSeq).toBe(first.seq);
     expect(f.isBlocked('9195550000')).toBe(false);
     expect(f.lagMs).toBeLessThan(1000);
@@ -152,11 +150,13 @@ describe('read-only follower', () => {
     const first = await w.add(numbers(1));
     await w.close();
     const segment = await newestSegment();
-    const f = await follower();
+    const f = await follower({ staleAfterMs: 100, pollIntervalMs: 20 });
     const part = (seq: number, number: number, more: boolean): Buffer =>
       encodeRecord(seq, { op: 'add', org: 'default', projId: '', numbers: new Float64Array([number]), ts: Date.now(), keyId: null, ...(more ? { more } : {}) });
     fs.appendFileSync(segment, Buffer.concat([part(first.seq + 1, 3_105_550_010, true), part(first.seq + 2, 3_105_550_011, true)]));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Records past the mark that stay there make the follower current only as of when it first saw
+    // them, so it goes stale: the event that says it has read them.
+    await vi.waitFor(() => expect(f.stale).toBe(true), { timeout: 5000, interval: 5 });
     expect(f.lastSeq).toBe(first.seq);
     expect(f.isBlocked('3105550010')).toBe(false);
     await acknowledge(first.seq);
@@ -181,7 +181,7 @@ describe('read-only follower', () => {
     bad[bad.length - 1]! ^= 0xff;
     fs.appendFileSync(segment, Buffer.concat([bad, record(first.seq + 2, 3_105_550_001)]));
     await acknowledge(first.seq + 2);
-    await until(() => events.includes('stale'));
+    await vi.waitFor(() => expect(events).toContain('stale'), { timeout: 5000, interval: 5 });
     expect(f.lastSeq).toBe(first.seq);
     expect(f.isBlocked('3105550001')).toBe(false);
     expect(f.lagMs).toBeGreaterThan(100);
@@ -190,7 +190,7 @@ describe('read-only follower', () => {
     fs.appendFileSync(segment, record(first.seq + 1, 3_105_550_002));
     // As `idnc repair` (or a restarted writer) does: a new epoch starting at what the log now holds.
     await (await DurableMarkWriter.open(nodeFileSystem, dir, first.seq + 1)).close(first.seq + 1);
-    await until(() => events.includes('fresh'));
+    await vi.waitFor(() => expect(events).toContain('fresh'), { timeout: 5000, interval: 5 });
     expect(events).toEqual(['stale', 'fresh']);
     expect(f.isBlocked('3105550002')).toBe(true);
     expect(f.isBlocked('3105550000')).toBe(false);
@@ -233,14 +233,14 @@ describe('read-only follower', () => {
     let lastRecordOffset = -1;
     scanSegment(fs.readFileSync(segment), segments.at(-1)!.firstSeq, (_record, offset) => (lastRecordOffset = offset));
     fs.truncateSync(segment, lastRecordOffset);
-    await until(() => f.count() === 1);
+    await vi.waitFor(() => expect(f.count()).toBe(1), { timeout: 5000, interval: 5 });
     expect(f.isBlocked('3125550000')).toBe(false);
     expect(f.lastSeq).toBe(second.seq - 1);
 
     w = await writer();
     const next = await w.add('4125550000');
     expect(next.seq).toBe(second.seq);
-    await until(() => f.isBlocked('4125550000'));
+    await vi.waitFor(() => expect(f.isBlocked('4125550000')).toBe(true), { timeout: 5000, interval: 5 });
     expect(f.digest()).toBe(w.digest());
   });
 
@@ -254,7 +254,7 @@ describe('read-only follower', () => {
     const withTail = fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs, fs.statSync(path.join(dir, name)).size]);
     const f = await follower();
     expect(f.count()).toBe(4);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await checkedAfter(f, Date.now());
     const lock = await nodeFileSystem.tryLockExclusive(path.join(dir, 'writer.lock'));
     expect(lock).not.toBeNull();
     await lock!.release();

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AREA_REST_MODULUS } from '../../src/constants.js';
 import { temporaryPath } from '../../src/persist/data-dir.js';
 import { readSnapshot } from '../../src/persist/snapshot-read.js';
@@ -85,9 +85,8 @@ describe('writeSnapshot', () => {
     const saving = save(fileSystem, SMALL).finally(() => (settled = true));
     const temporary = temporaryPath(file);
     const written = (): number => fs.statSync(temporary, { throwIfNoEntry: false })?.size ?? 0;
-    for (let tries = 0; tries < 1000 && written() < bytes; tries++) await new Promise((resolve) => setTimeout(resolve, 2));
-    // The first flush started after 64 KiB and is held: the rest of the file was written anyway.
-    expect(written()).toBe(bytes);
+    // The first flush started after 64 KiB and is held: the rest of the file is written anyway.
+    await vi.waitFor(() => expect(written()).toBe(bytes), { timeout: 5000, interval: 2 });
     expect(fileSystem.fdatasyncCalls).toBe(1);
     expect(settled).toBe(false);
     release();

@@ -3,7 +3,7 @@
 // asynchronous source, as over the IPC channel. Together they pass at most what the bucket allows
 // plus what they hold ahead, a steady rate below the limit never waits for the primary, and the
 // request guard answers the same through a worker's limiter and throttle as through its own.
-// The cluster itself, through the built CLI: serve-workers.test.ts.
+// The cluster itself, through the built CLI: serve-cluster.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { AUTH_FAILURES_BURST, CLUSTER_RATE_LEASE_FRACTION } from '../../src/constants.js';

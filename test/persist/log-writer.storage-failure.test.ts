@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type DurableDnc, openDnc } from '../../src/index.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
 
@@ -17,14 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await removeDir(dir);
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function writable(dnc: DurableDnc, phone: string): Promise<boolean> {
   try {
@@ -57,7 +49,7 @@ describe.each(['ENOSPC', 'EIO'])('a failed append (%s)', (code) => {
     expect(logger.text('error')).not.toContain(failing[0]!);
 
     fileSystem.failWrites = null;
-    await waitFor(() => writable(dnc, '4155550101'));
+    await vi.waitFor(async () => expect(await writable(dnc, '4155550101')).toBe(true), { timeout: 5000, interval: 10 });
     expect(logger.text('warn')).toContain('takes writes again');
     const acknowledged = await dnc.add('4155550102');
     await dnc.close();
@@ -79,10 +71,16 @@ describe('a failed fdatasync', () => {
     const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
     await dnc.add(numbers(2));
     fileSystem.failFdatasync = 'EIO';
-    await expect(dnc.add('3125550100')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    // Timers made from here on are fake: a retry (a probe, as after a failed append) would be one.
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      await expect(dnc.add('3125550100')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(dnc.isBlocked('3125550100')).toBe(false);
     fileSystem.failFdatasync = null;
-    await new Promise((resolve) => setTimeout(resolve, 80));
     await expect(dnc.add('3125550101')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
     await expect(dnc.add('3125550101')).rejects.toThrow(/fdatasync/);
     expect(logger.text('error')).toMatch(/STORAGE FAILURE.*fdatasync.*EIO/);
@@ -127,7 +125,7 @@ describe('a real full file system (tmpfs)', () => {
       expect(dnc.count()).toBe(50);
       expect(dnc.isBlocked(big[0]!)).toBe(false);
       fs.rmSync(filler);
-      await waitFor(() => writable(dnc, '4155550100'));
+      await vi.waitFor(async () => expect(await writable(dnc, '4155550100')).toBe(true), { timeout: 5000, interval: 10 });
       const acknowledged = await dnc.add(big);
       expect(acknowledged.changed).toBe(20_000);
       await dnc.close();

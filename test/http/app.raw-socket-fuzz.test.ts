@@ -113,6 +113,7 @@ describe('raw HTTP over a socket', () => {
         expect(hung, `no close within ${HANG_MS} ms; got ${JSON.stringify(data.slice(0, 200))}`).toBe(false);
         const parsed = answers(data);
         expect(parsed.length, `no answer: ${JSON.stringify(data.slice(0, 200))}`).toBeGreaterThan(0);
+        expect(data.startsWith('HTTP/1.'), `bytes before the answer: ${JSON.stringify(data.slice(0, 200))}`).toBe(true);
         for (const { status, head: answerHead, rest } of parsed) {
           expect(status, data.slice(0, 300)).toBeLessThan(500);
           if (status >= 400) {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { openDnc } from '../../src/index.js';
-import { makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
+import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let dir: string;

@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { openDnc, type Dnc } from '../src/index.js';
+import { openDnc, type Dnc } from '../../src/index.js';
 
 const ORGS = ['default', 'acme', 'globex'];
 const PROJECTS = ['', 'p1', 'p2'];
