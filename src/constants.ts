@@ -30,6 +30,20 @@ export const AREA_DELTA_ENTRIES_MAX = 4096;
  */
 export const ARRAY_EXPAND_CARDINALITY_MIN = 1536;
 /**
+ * A list holds at most this many numbers as one sorted array of numbers (8 bytes each, 32 KiB at
+ * most: a binary search of 12 steps within L1-L2) before it moves to the probe-table layout, whose
+ * fixed cost (a 128 KiB word pool, a 4 KiB probe table, about 4 KiB per area code) only pays for
+ * itself past a few thousand numbers. Keeps a million small lists in memory (docs/design.md, Many
+ * lists).
+ */
+export const SORTED_LIST_NUMBERS_MAX = 4096;
+/**
+ * A list in the probe-table layout moves back to a sorted array once removes bring it to this many
+ * numbers or fewer: half the way up, so a list that hovers around SORTED_LIST_NUMBERS_MAX does not
+ * rebuild its layout on every change.
+ */
+export const SORTED_LIST_NUMBERS_RETURN = SORTED_LIST_NUMBERS_MAX / 2;
+/**
  * Batches of at least this many numbers are probed in chunks (NumberSet.markChunk: the pool reads
  * of a chunk in a loop of their own); smaller batches number by number. The chunked probe has no
  * set-up cost, so it catches up early: the sweep in bench/scrub.bench.ts (docs/design.md, Scrub).

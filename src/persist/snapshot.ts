@@ -365,5 +365,6 @@ export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): 
     const set = store.listForWrite(list.address);
     set.adoptPool(list.pool);
     for (const [area, bitmap] of list.areas) set.loadArea(area, bitmap);
+    set.finishLoading();
   }
 }

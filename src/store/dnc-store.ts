@@ -78,8 +78,7 @@ export class DncStore {
 export function* listAreaNumbers(store: DncStore, address: ListAddress): IterableIterator<Float64Array> {
   const list = store.list(address);
   if (list === undefined) return;
-  for (const [areaCode, bitmap] of list.areas()) {
-    const rests = bitmap.toUint32Array();
+  for (const [areaCode, rests] of list.areaRests()) {
     const numbers = new Float64Array(rests.length);
     for (let i = 0; i < rests.length; i++) numbers[i] = numberFromParts(areaCode, rests[i]!);
     yield numbers;

@@ -1,13 +1,23 @@
-// One list of numbers (a master list or a project list): a direct-indexed table of one AreaSet per
-// area code, each holding the 7-digit rests (exchange + line) in Roaring's portable layout. The
-// area code selects the slot with one array access; inside, Roaring's 16-bit containers split the
-// rest into blocks of 65,536 (about six exchanges each).
+// One list of numbers (a master list or a project list), in one of two layouts.
+// - Sorted (every list starts so): one sorted Float64Array of its numbers, up to
+//   SORTED_LIST_NUMBERS_MAX. A list then costs about its 8 bytes per number, so a million small
+//   project lists fit in one process; lookups are a binary search.
+// - Probe table (past SORTED_LIST_NUMBERS_MAX, back to sorted at SORTED_LIST_NUMBERS_RETURN): a
+//   direct-indexed table of one AreaSet per area code, each holding the 7-digit rests (exchange +
+//   line) in Roaring's portable layout. The area code selects the slot with one array access;
+//   inside, Roaring's 16-bit containers split the rest into blocks of 65,536 (about six exchanges).
+// Both layouts share `has`: a sorted list reads a probe table shared by every sorted list, whose
+// every entry says "search", and its search is the binary search. The national-scale path is then
+// the same code, with no branch on the layout before its one likely cache miss.
 
 import { AssertionError } from '../assert.js';
-import { AREA_CODE_SLOTS, AREA_REST_MODULUS, BATCH_PROBE_CHUNK_NUMBERS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE } from '../constants.js';
+import {
+  AREA_CODE_SLOTS, AREA_REST_MODULUS, BATCH_PROBE_CHUNK_NUMBERS, POOL_RESERVE_NUMBERS_MIN, POOL_WORDS_PER_NUMBER_ESTIMATE,
+  SORTED_LIST_NUMBERS_MAX, SORTED_LIST_NUMBERS_RETURN,
+} from '../constants.js';
 import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
-import type { RoaringBitmap32 } from './roaring.js';
+import { RoaringBitmap32 } from './roaring.js';
 import { BIT_START_ABSENT, BIT_START_SEARCH, CONTAINER_KEY_SLOTS, CorruptBitmapError, PortableBitmap } from './portable-bitmap.js';
 import { WordPool } from './word-pool.js';
 
@@ -31,11 +41,20 @@ const chunkWordAt = new Int32Array(BATCH_PROBE_CHUNK_NUMBERS);
 const chunkBitAt = new Uint8Array(BATCH_PROBE_CHUNK_NUMBERS);
 const chunkSearchAt = new Int32Array(BATCH_PROBE_CHUNK_NUMBERS);
 const REST_MODULUS = AREA_REST_MODULUS;
+/** What a sorted list holds in place of the probe-table layout's parts: shared, never written. */
+const NO_AREAS: readonly (AreaSet | undefined)[] = new Array<AreaSet | undefined>(AREA_CODE_SLOTS).fill(undefined);
+const NO_POOL = new WordPool();
+/** A new list's numbers: empty, so its first add allocates (never written). */
+const NO_NUMBERS = new Float64Array(0);
+/** Every area code points to one row of all BIT_START_SEARCH: every probe of a sorted list searches. */
+const SORTED_PROBE_TABLE = newProbeTable(1).fill(BIT_START_SEARCH, ROWS_START);
+/** Room a sorted list's array gets beyond its numbers when a change outgrows it, as a fraction 1/N. */
+const SORTED_SLACK_DIVISOR = 4;
 
 export class NumberSet {
-  private readonly byAreaCode: (AreaSet | undefined)[] = new Array(AREA_CODE_SLOTS).fill(undefined);
+  private byAreaCode = NO_AREAS as (AreaSet | undefined)[];
   /** Every area's bytes and bitmap copies (one buffer: see word-pool.ts). */
-  private pool = new WordPool();
+  private pool = NO_POOL;
   /** `pool.words`, read by `has` without going through the pool. */
   private words = this.pool.words;
   /**
@@ -48,13 +67,15 @@ export class NumberSet {
    * docs/design.md). One typed array for both parts: every typed array a lookup reads costs a field
    * load, its header loads and a bounds check on each call.
    */
-  private probeTable = newProbeTable(PROBE_ROWS_INITIAL);
+  private probeTable = SORTED_PROBE_TABLE;
   private probeRowsUsed = 1;
   private total = 0;
-
-  constructor() {
-    this.pool.onMoved(() => this.poolMoved());
-  }
+  /**
+   * The sorted layout: the numbers ascending in [0, size), room after them; undefined in the
+   * probe-table layout. Never changed in place while `sortedShared` (a snapshot holds a view).
+   */
+  private sorted: Float64Array | undefined = NO_NUMBERS;
+  private sortedShared = false;
 
   get size(): number {
     return this.total;
@@ -91,6 +112,10 @@ export class NumberSet {
    * numbers whose container must be searched are collected and searched last.
    */
   markChunk(numbers: Float64Array, from: number, to: number, out: Uint8Array, bit: number): void {
+    if (this.sorted !== undefined) {
+      this.markChunkSorted(this.sorted, numbers, from, to, out, bit);
+      return;
+    }
     const table = this.probeTable;
     const words = this.words;
     const wordAt = chunkWordAt;
@@ -124,8 +149,15 @@ export class NumberSet {
     }
   }
 
+  private markChunkSorted(sorted: Float64Array, numbers: Float64Array, from: number, to: number, out: Uint8Array, bit: number): void {
+    const count = this.total;
+    for (let i = from; i < to; i++) if (indexOfNumber(sorted, count, numbers[i]!) >= 0) out[i]! |= bit;
+  }
+
   /** The cold path of `has`; the probe may fill a container's bitmap copy: its entry is refreshed. */
   private search(areaCode: number, rest: number, key: number): boolean {
+    const sorted = this.sorted;
+    if (sorted !== undefined) return indexOfNumber(sorted, this.total, areaCode * REST_MODULUS + rest) >= 0;
     const area = this.byAreaCode[areaCode]!;
     const found = area.has(rest);
     const table = this.probeTable;
@@ -175,14 +207,137 @@ export class NumberSet {
     return { live: this.pool.liveWords, capacity: this.pool.capacityWords };
   }
 
-  /** Adds sorted numbers; returns how many were not already present. */
+  /** Whether the list is in the sorted layout (tests and memory reports). */
+  get isSortedLayout(): boolean {
+    return this.sorted !== undefined;
+  }
+
+  /** Adds sorted numbers (duplicates allowed); returns how many were not already present. */
   addSorted(sorted: Float64Array): number {
+    const current = this.sorted;
+    if (current !== undefined) {
+      const added = countAbsent(current, this.total, sorted, SORTED_LIST_NUMBERS_MAX - this.total);
+      if (this.total + added <= SORTED_LIST_NUMBERS_MAX) return this.mergeIntoSorted(current, sorted, added);
+      this.moveToProbeTable();
+    }
     return this.applySorted(sorted, true);
   }
 
-  /** Removes sorted numbers; returns how many were present. */
+  /** Removes sorted numbers (duplicates allowed); returns how many were present. */
   removeSorted(sorted: Float64Array): number {
-    return this.applySorted(sorted, false);
+    if (this.sorted !== undefined) return this.removeFromSorted(sorted);
+    const removed = this.applySorted(sorted, false);
+    if (this.total <= SORTED_LIST_NUMBERS_RETURN) this.useSorted();
+    return removed;
+  }
+
+  private mergeIntoSorted(current: Float64Array, sorted: Float64Array, added: number): number {
+    if (added === 0) return 0;
+    const count = this.total + added;
+    let target = current;
+    if (this.sortedShared || count > current.length) {
+      // A list's first add gets an exact fit: most project lists are loaded once and then read.
+      const room = this.total === 0 ? count : Math.min(SORTED_LIST_NUMBERS_MAX, count + Math.floor(count / SORTED_SLACK_DIVISOR));
+      target = new Float64Array(room);
+      target.set(current.subarray(0, this.total));
+      this.sorted = target;
+      this.sortedShared = false;
+    }
+    mergeBackwards(target, this.total, count, sorted);
+    this.total = count;
+    return added;
+  }
+
+  private removeFromSorted(sorted: Float64Array): number {
+    const current = this.sorted!;
+    const count = this.total;
+    const target = this.sortedShared ? new Float64Array(count) : current;
+    let kept = 0;
+    let j = 0;
+    for (let i = 0; i < count; i++) {
+      const value = current[i]!;
+      while (j < sorted.length && sorted[j]! < value) j++;
+      if (j < sorted.length && sorted[j] === value) continue;
+      target[kept++] = value;
+    }
+    if (kept === count) return 0; // nothing written differs (or a fresh copy is dropped)
+    this.sorted = kept <= target.length >>> 1 ? target.slice(0, kept) : target;
+    this.sortedShared = false;
+    this.total = kept;
+    return count - kept;
+  }
+
+  /** Moves a list in the sorted layout, with its numbers, to the probe-table layout. */
+  private moveToProbeTable(): void {
+    // The old array is never written again, so it can be read while the new layout fills.
+    const before = this.sorted!.subarray(0, this.total);
+    this.useProbeTable(new WordPool());
+    this.applySorted(before, true);
+  }
+
+  /** Switches an empty list to the probe-table layout over `pool`. */
+  private useProbeTable(pool: WordPool): void {
+    this.sorted = undefined;
+    this.sortedShared = false;
+    this.total = 0;
+    this.byAreaCode = new Array<AreaSet | undefined>(AREA_CODE_SLOTS).fill(undefined);
+    this.pool = pool;
+    this.words = pool.words;
+    this.probeTable = newProbeTable(PROBE_ROWS_INITIAL);
+    this.probeRowsUsed = 1;
+    pool.onMoved(() => this.poolMoved());
+  }
+
+  /**
+   * Moves a list back to the sorted layout (removes left it small). Its pool is dropped whole: a
+   * snapshot that pinned it holds its buffer through its own views.
+   */
+  private useSorted(): void {
+    const numbers = new Float64Array(this.total);
+    let at = 0;
+    for (const [areaCode, rests] of this.areaRests()) {
+      for (let i = 0; i < rests.length; i++) numbers[at++] = numberFromParts(areaCode, rests[i]!);
+    }
+    this.byAreaCode = NO_AREAS as (AreaSet | undefined)[];
+    this.pool = NO_POOL;
+    this.words = NO_POOL.words;
+    this.probeTable = SORTED_PROBE_TABLE;
+    this.probeRowsUsed = 1;
+    this.sorted = numbers;
+    this.sortedShared = false;
+  }
+
+  /**
+   * The numbers of a list in the sorted layout, ascending, as a view that stays unchanged (a later
+   * change copies them first): what a snapshot stores. Undefined in the probe-table layout.
+   */
+  shareSorted(): Float64Array | undefined {
+    if (this.sorted === undefined) return undefined;
+    this.sortedShared = true;
+    return this.sorted.subarray(0, this.total);
+  }
+
+  /**
+   * Installs a list's numbers (snapshot loading: checked ascending, distinct and valid) into an
+   * empty set; the set keeps `numbers` when they fit the sorted layout.
+   */
+  loadSorted(numbers: Float64Array): void {
+    if (this.total !== 0 || this.sorted === undefined) throw new AssertionError('numbers can only be loaded into an empty set');
+    if (numbers.length > SORTED_LIST_NUMBERS_MAX) {
+      this.addSorted(numbers);
+      return;
+    }
+    this.sorted = numbers;
+    this.sortedShared = false;
+    this.total = numbers.length;
+  }
+
+  /**
+   * After loading areas (loadArea): a list small enough goes to the sorted layout, as removes
+   * would have taken it (a snapshot written before the sorted layout holds every list as areas).
+   */
+  finishLoading(): void {
+    if (this.sorted === undefined && this.total <= SORTED_LIST_NUMBERS_RETURN) this.useSorted();
   }
 
   /** See WordPool.pin: views of `portableAreas` stay unchanged until the returned function is called. */
@@ -244,10 +399,8 @@ export class NumberSet {
    * exactly) before any number is added; then load its bitmaps with `loadArea`.
    */
   adoptPool(pool: WordPool): void {
-    if (this.total !== 0 || this.byAreaCode.some((area) => area !== undefined)) throw new AssertionError('a pool can only be adopted by an empty set');
-    this.pool = pool;
-    this.words = pool.words;
-    pool.onMoved(() => this.poolMoved());
+    if (this.total !== 0 || this.sorted === undefined) throw new AssertionError('a pool can only be adopted by an empty set');
+    this.useProbeTable(pool);
   }
 
   /**
@@ -255,6 +408,7 @@ export class NumberSet {
    * a bitmap of another pool is copied into this set's.
    */
   loadArea(areaCode: number, bitmap: PortableBitmap): void {
+    if (this.sorted !== undefined) this.moveToProbeTable();
     if (this.byAreaCode[areaCode] !== undefined) throw new AssertionError(`area code ${areaCode} is already loaded`);
     if (bitmap.size === 0) {
       if (bitmap.pool === this.pool) bitmap.release();
@@ -271,6 +425,10 @@ export class NumberSet {
    * views into the pool, valid until the next change unless the pool is pinned (pinPool).
    */
   *portableAreas(): IterableIterator<[number, Uint8Array]> {
+    if (this.sorted !== undefined) {
+      for (const [areaCode, bitmap] of this.areas()) yield [areaCode, bitmap.serialize('portable')];
+      return;
+    }
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
       const area = this.byAreaCode[areaCode];
       if (area === undefined) continue;
@@ -282,16 +440,42 @@ export class NumberSet {
 
   /** Every non-empty area code with a native bitmap of it (a copy the caller owns), ascending. */
   *areas(): IterableIterator<[number, RoaringBitmap32]> {
+    if (this.sorted !== undefined) {
+      for (const [areaCode, rests] of this.areaRests()) yield [areaCode, new RoaringBitmap32(rests)];
+      return;
+    }
     for (let areaCode = 0; areaCode < AREA_CODE_SLOTS; areaCode++) {
       const area = this.byAreaCode[areaCode];
       if (area !== undefined) yield [areaCode, area.toBitmap()];
     }
   }
 
+  /**
+   * Every non-empty area code with its rests ascending (an array the caller owns), ascending: the
+   * same whatever the layout (digests compare lists across processes).
+   */
+  *areaRests(): IterableIterator<[number, Uint32Array]> {
+    const sorted = this.sorted;
+    if (sorted === undefined) {
+      for (const [areaCode, bitmap] of this.areas()) yield [areaCode, bitmap.toUint32Array()];
+      return;
+    }
+    const numbers = sorted.subarray(0, this.total);
+    for (let runStart = 0; runStart < numbers.length; ) {
+      const areaCode = areaCodeOf(numbers[runStart]!);
+      const base = areaCode * AREA_REST_MODULUS;
+      const runEnd = firstAtLeast(numbers, base + AREA_REST_MODULUS, runStart);
+      const rests = new Uint32Array(runEnd - runStart);
+      for (let i = 0; i < rests.length; i++) rests[i] = numbers[runStart + i]! - base;
+      yield [areaCode, rests];
+      runStart = runEnd;
+    }
+  }
+
   /** Every number in ascending order (for exports, tests and digests). */
   *numbers(): IterableIterator<number> {
-    for (const [areaCode, bitmap] of this.areas()) {
-      for (const rest of bitmap) yield numberFromParts(areaCode, rest);
+    for (const [areaCode, rests] of this.areaRests()) {
+      for (const rest of rests) yield numberFromParts(areaCode, rest);
     }
   }
 }
@@ -330,6 +514,66 @@ function firstAtLeast(sorted: Float64Array, value: number, from: number): number
     else high = middle;
   }
   return low;
+}
+
+/** Index of `value` in sorted[0, count), or -1 (binary search). */
+function indexOfNumber(sorted: Float64Array, count: number, value: number): number {
+  let low = 0;
+  let high = count - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const found = sorted[middle]!;
+    if (found < value) low = middle + 1;
+    else if (found > value) high = middle - 1;
+    else return middle;
+  }
+  return -1;
+}
+
+/** Index of the first value >= `value` in sorted[0, count). */
+function lowerBound(sorted: Float64Array, count: number, value: number): number {
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * How many distinct values of `sorted` (ascending, duplicates allowed) current[0, count) lacks;
+ * counting stops past `limit` (a bulk add into a small list need not walk all its numbers).
+ */
+function countAbsent(current: Float64Array, count: number, sorted: Float64Array, limit: number): number {
+  if (sorted.length === 0) return 0;
+  let i = lowerBound(current, count, sorted[0]!);
+  let absent = 0;
+  for (let j = 0; j < sorted.length && absent <= limit; j++) {
+    const value = sorted[j]!;
+    if (j > 0 && sorted[j - 1] === value) continue;
+    while (i < count && current[i]! < value) i++;
+    if (i < count && current[i] === value) continue;
+    absent++;
+  }
+  return absent;
+}
+
+/**
+ * Merges the values of `sorted` (ascending, duplicates allowed) that target[0, count) lacks into
+ * it, from the back, so that target[0, merged) holds both; `merged` is that count (countAbsent).
+ */
+function mergeBackwards(target: Float64Array, count: number, merged: number, sorted: Float64Array): void {
+  let i = count - 1;
+  let at = merged - 1;
+  for (let j = sorted.length - 1; j >= 0 && at > i; j--) {
+    const value = sorted[j]!;
+    if (j + 1 < sorted.length && sorted[j + 1] === value) continue;
+    while (i >= 0 && target[i]! > value) target[at--] = target[i--]!;
+    if (i >= 0 && target[i] === value) continue;
+    target[at--] = value;
+  }
 }
 
 /** A probe table with room for `rows` rows, every area code pointing to the all-absent first row. */
