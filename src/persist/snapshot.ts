@@ -3,9 +3,12 @@
 // Layout: 8 bytes SNAPSHOT_MAGIC, then a stream of msgpack items, then an 8-byte footer
 // (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
 //   { format, lastSeq, createdAt, lists, listBytes, listPoolWords }    the header
-//   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list
-// where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests. Many small
-// items instead of one big object keep msgpackr at full speed and memory flat. `listBytes` (bytes
+//   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list in the probe-table layout
+//   { org, projId, size, numbers }                                         for each list in the sorted layout
+// where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests, and
+// `numbers` the list's numbers ascending as f64 little-endian (format 2; format 1 files, every list
+// as areas, still load). Many small items instead of one big object keep msgpackr at full speed
+// and memory flat. `listBytes` (bytes
 // of each list's items) and `listPoolWords` (words its pool needs) let a reader read each list
 // straight into its pool (snapshot-read.ts); files without them are read whole.
 //
@@ -15,8 +18,9 @@
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
-import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from '../constants.js';
+import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_MIN, SNAPSHOT_MAGIC } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
+import { isValidNumber } from '../phone/digits.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { checkListAddress, type ListAddress } from '../store/list-id.js';
 import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
@@ -48,7 +52,10 @@ export const AREA_ITEMS_PER_LIST_MAX = AREA_CODE_MAX - AREA_CODE_MIN + 1;
 export interface CapturedList {
   readonly address: ListAddress;
   readonly size: number;
+  /** A list in the probe-table layout: each area code's portable bitmap (none for a sorted list). */
   readonly areas: ReadonlyArray<readonly [number, Buffer]>;
+  /** A list in the sorted layout: its numbers ascending, f64 little-endian. */
+  readonly numbers?: Buffer;
 }
 
 export interface CapturedStore {
@@ -59,13 +66,19 @@ export interface CapturedStore {
 
 /**
  * Serialises every non-empty list now (synchronously), so writes may go on while it is written:
- * the bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`.
+ * the bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`, or the
+ * sorted lists' own arrays, which later changes copy before writing (NumberSet.shareSorted).
  */
 export function captureStore(store: DncStore): CapturedStore {
   const lists: CapturedList[] = [];
   const unpins: (() => void)[] = [];
   for (const [address, set] of store.lists()) {
     if (set.size === 0) continue;
+    const sorted = set.shareSorted();
+    if (sorted !== undefined) {
+      lists.push({ address, size: set.size, areas: [], numbers: Buffer.from(sorted.buffer, sorted.byteOffset, sorted.byteLength) });
+      continue;
+    }
     const areas: [number, Buffer][] = [];
     for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
     unpins.push(set.pinPool());
@@ -159,15 +172,18 @@ class ChecksummedWriter {
 
 async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[]): Promise<void> {
   const packr = new Packr({ useRecords: false });
-  const listHeads = lists.map(({ address, size, areas }) =>
-    Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
-  const listBytes = lists.map((list, l) => list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
+  const listHeads = lists.map(({ address, size, areas, numbers }) => numbers !== undefined
+    ? sortedListHead(address, size, numbers.length)
+    : Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
+  const listBytes = lists.map((list, l) =>
+    list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length + (list.numbers?.length ?? 0)));
   const listPoolWords = lists.map((list) => list.areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
   await writer.push(MAGIC);
   const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords };
   await writer.push(packr.pack(header));
   for (const [l, list] of lists.entries()) {
     await writer.pushImmutable(listHeads[l]!);
+    if (list.numbers !== undefined) await writer.pushImmutable(list.numbers);
     for (const [area, bitmap] of list.areas) {
       await writer.pushImmutable(areaItemHead(area, bitmap.length));
       await writer.pushImmutable(bitmap);
@@ -191,6 +207,35 @@ function areaItemHead(area: number, bitmapBytes: number): Buffer {
   at += head.write('bitmap', at, 'latin1');
   at = head.writeUInt8(0xc6, at);
   head.writeUInt32BE(bitmapBytes, at);
+  return head;
+}
+
+const MSGPACK_FIXSTR_CHARS_MAX = 31;
+
+/**
+ * The msgpack encoding of `{ org, projId, size, numbers }` up to the numbers' bytes (a bin32
+ * header), written by hand: a million small lists are a million heads, and the numbers follow as
+ * they are, never copied into msgpackr's buffer. Ids are ASCII of at most 64 characters (list-id.ts).
+ */
+function sortedListHead(address: ListAddress, size: number, numbersBytes: number): Buffer {
+  const stringBytes = (value: string): number => (value.length <= MSGPACK_FIXSTR_CHARS_MAX ? 1 : 2) + value.length;
+  const head = Buffer.allocUnsafe(1 + 4 + stringBytes(address.org) + 7 + stringBytes(address.projId) + 5 + 5 + 8 + 5);
+  let at = head.writeUInt8(0x84, 0);
+  const writeString = (value: string): void => {
+    if (value.length <= MSGPACK_FIXSTR_CHARS_MAX) at = head.writeUInt8(0xa0 | value.length, at);
+    else at = head.writeUInt16BE(0xd900 | value.length, at);
+    at += head.write(value, at, 'latin1');
+  };
+  writeString('org');
+  writeString(address.org);
+  writeString('projId');
+  writeString(address.projId);
+  writeString('size');
+  at = head.writeUInt8(0xce, at);
+  at = head.writeUInt32BE(size, at);
+  writeString('numbers');
+  at = head.writeUInt8(0xc6, at);
+  head.writeUInt32BE(numbersBytes, at);
   return head;
 }
 
@@ -242,9 +287,11 @@ export type SnapshotLoad =
 
 export interface LoadedList {
   readonly address: ListAddress;
-  /** Holds the list's bitmaps; the list's set adopts it. */
-  readonly pool: WordPool;
+  /** Holds the list's bitmaps (a list saved in the probe-table layout); the list's set adopts it. */
+  readonly pool: WordPool | undefined;
   readonly areas: ReadonlyArray<readonly [number, PortableBitmap]>;
+  /** A list saved in the sorted layout: its numbers, checked ascending, distinct and valid. */
+  readonly numbers: Float64Array | undefined;
 }
 
 /** Fully checks a whole snapshot file's bytes and decodes them; nothing is installed anywhere. */
@@ -294,7 +341,8 @@ export interface SnapshotHeader {
 }
 
 export function checkHeader(header: unknown): SnapshotHeader {
-  if (field<number>(header, 'format', 'number') !== SNAPSHOT_FORMAT_VERSION) throw new DataCorruptError('unknown format version');
+  const format = field<number>(header, 'format', 'number');
+  if (format < SNAPSHOT_FORMAT_VERSION_MIN || format > SNAPSHOT_FORMAT_VERSION) throw new DataCorruptError('unknown format version');
   const lastSeq = field<number>(header, 'lastSeq', 'number');
   const listCount = field<number>(header, 'lists', 'number');
   const { listBytes, listPoolWords } = header as { listBytes?: unknown; listPoolWords?: unknown };
@@ -314,6 +362,10 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
   const lists: LoadedList[] = [];
   for (let l = 0; l < listCount; l++) {
     const head = checkListHead(next());
+    if (head.numbers !== undefined) {
+      lists.push(sortedList(head, head.numbers));
+      continue;
+    }
     const bitmaps: [number, Uint8Array][] = [];
     for (let a = 0; a < head.areaCount; a++) bitmaps.push(checkAreaItem(next()));
     const pool = new WordPool(bitmaps.reduce((words, [, bytes]) => words + PortableBitmap.regionWords(bytes), 0));
@@ -326,12 +378,32 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
 export interface ListHead {
   readonly address: ListAddress;
   readonly size: number;
+  /** Area items after the head: 0 for a list saved in the sorted layout. */
   readonly areaCount: number;
+  /** A list saved in the sorted layout: its numbers' bytes (a view into the item's bytes). */
+  readonly numbers: Uint8Array | undefined;
 }
 
 export function checkListHead(item: unknown): ListHead {
   const address = checkListAddress({ org: field<string>(item, 'org', 'string'), projId: field<string>(item, 'projId', 'string') });
-  return { address, size: field<number>(item, 'size', 'number'), areaCount: field<number>(item, 'areas', 'number') };
+  const size = field<number>(item, 'size', 'number');
+  const numbers = (item as { numbers?: unknown }).numbers;
+  if (numbers instanceof Uint8Array) return { address, size, areaCount: 0, numbers };
+  return { address, size, areaCount: field<number>(item, 'areas', 'number'), numbers: undefined };
+}
+
+/** A list saved in the sorted layout: its numbers copied out of the file's bytes and checked. */
+export function sortedList(head: ListHead, bytes: Uint8Array): LoadedList {
+  if (bytes.length !== 8 * head.size) throw new DataCorruptError(`list size ${head.size} does not match its ${bytes.length} bytes of numbers`);
+  const numbers = new Float64Array(head.size);
+  new Uint8Array(numbers.buffer).set(bytes); // a copy: the file's bytes need not be 8-byte aligned
+  let previous = 0;
+  for (let i = 0; i < numbers.length; i++) {
+    const value = numbers[i]!;
+    if (!(value > previous) || !isValidNumber(value)) throw new DataCorruptError('a sorted list holds a number out of order or not a valid number');
+    previous = value;
+  }
+  return { address: head.address, pool: undefined, areas: [], numbers };
 }
 
 /** An area item's area code and bitmap bytes (a view into the item's bytes). */
@@ -356,14 +428,18 @@ export function placeList(head: ListHead, bitmaps: readonly [number, Uint8Array]
     areas.push([area, bitmap]);
   }
   if (total !== head.size) throw new DataCorruptError(`list size ${head.size} does not match its bitmaps (${total})`);
-  return { address: head.address, pool, areas };
+  return { address: head.address, pool, areas, numbers: undefined };
 }
 
 /** Installs a checked snapshot into an empty store. */
 export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): void {
   for (const list of lists) {
     const set = store.listForWrite(list.address);
-    set.adoptPool(list.pool);
+    if (list.numbers !== undefined) {
+      set.loadSorted(list.numbers);
+      continue;
+    }
+    set.adoptPool(list.pool!);
     for (const [area, bitmap] of list.areas) set.loadArea(area, bitmap);
     set.finishLoading();
   }

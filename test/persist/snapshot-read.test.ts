@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AREA_REST_MODULUS } from '../../src/constants.js';
+import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX } from '../../src/constants.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { readSnapshot } from '../../src/persist/snapshot-read.js';
 import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot } from '../../src/persist/snapshot.js';
@@ -27,7 +27,8 @@ function sortedUnique(values: number[]): Float64Array {
 }
 
 /**
- * Three lists with every kind of container: dense array containers (bitmap copies, filled on the
+ * Lists in both layouts (src/store/number-set.ts): two in the sorted layout, two in the probe-table
+ * layout with every kind of container: dense array containers (bitmap copies, filled on the
  * first probe), sparse arrays, bitmap containers and runs, over several area codes.
  */
 function buildStore(): DncStore {
@@ -46,6 +47,8 @@ function buildStore(): DncStore {
   // One bitmap copy, then many small area codes: the copy's room is only a little more than the
   // item heads of the areas after it, so the bytes must be read far enough into the pool's buffer.
   const fewCopies = rests.slice(0, 2500).map((rest) => 200 * AREA_REST_MODULUS + 2_031_616 + rest);
+  // A run, so that the list holds more than a sorted list can (SORTED_LIST_NUMBERS_MAX) and has a pool.
+  for (let rest = 7_000_000; rest < 7_000_000 + SORTED_LIST_NUMBERS_MAX; rest++) fewCopies.push(200 * AREA_REST_MODULUS + rest);
   for (let areaCode = 201; areaCode < 520; areaCode++) fewCopies.push(areaCode * AREA_REST_MODULUS + 5_550_000 + areaCode);
   store.listForWrite(FEW_COPIES).addSorted(sortedUnique(fewCopies));
   return store;
