@@ -3,7 +3,7 @@
 
 import type { Figure } from './scenario.js';
 
-const LOWER_IS_BETTER_UNITS = new Set(['ns/op', 'ms', 's', 'bits/number', 'bytes', 'MB']);
+const LOWER_IS_BETTER_UNITS = new Set(['ns/op', 'us', 'ms', 's', 'bits/number', 'bytes', 'MB']);
 
 export function lowerIsBetter(unit: string): boolean {
   return LOWER_IS_BETTER_UNITS.has(unit);

@@ -36,7 +36,7 @@ function buildStore(numbers: Float64Array): DncStore {
  * (at most one in flight), as the snapshot writer does: that shows what the save costs beyond its
  * way of flushing.
  */
-async function writeAndFlush(file: string, bytes: number, flushBehindBytes = Number.POSITIVE_INFINITY): Promise<void> {
+export async function writeAndFlush(file: string, bytes: number, flushBehindBytes = Number.POSITIVE_INFINITY): Promise<void> {
   const chunk = Buffer.alloc(WRITE_CHUNK_BYTES, 0x5a);
   const handle = await fs.promises.open(file, 'w');
   // The background flush, kept until awaited: a failure is thrown at the end, never left unhandled.
@@ -63,7 +63,7 @@ async function writeAndFlush(file: string, bytes: number, flushBehindBytes = Num
 }
 
 /** Reads a whole file into a new buffer with one read() call (files under 2 GiB). */
-async function readInOneCall(file: string): Promise<void> {
+export async function readInOneCall(file: string): Promise<void> {
   const handle = await fs.promises.open(file, 'r');
   try {
     const { size } = await handle.stat();
