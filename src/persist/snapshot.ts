@@ -67,11 +67,12 @@ export interface CapturedStore {
 /**
  * Serialises every non-empty list now (synchronously), so writes may go on while it is written:
  * the bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`, or the
- * sorted lists' own arrays, which later changes copy before writing (NumberSet.shareSorted).
+ * sorted lists' slots, which later changes leave for new slots (NumberSet.shareSorted), their
+ * pool pinned (SortedPool.pin) so that no other list reuses them meanwhile.
  */
 export function captureStore(store: DncStore): CapturedStore {
   const lists: CapturedList[] = [];
-  const unpins: (() => void)[] = [];
+  const unpins: (() => void)[] = [store.pinSortedLists()];
   for (const [address, set] of store.lists()) {
     if (set.size === 0) continue;
     const sorted = set.shareSorted();
@@ -290,8 +291,8 @@ export interface LoadedList {
   /** Holds the list's bitmaps (a list saved in the probe-table layout); the list's set adopts it. */
   readonly pool: WordPool | undefined;
   readonly areas: ReadonlyArray<readonly [number, PortableBitmap]>;
-  /** A list saved in the sorted layout: its numbers, checked ascending, distinct and valid. */
-  readonly numbers: Float64Array | undefined;
+  /** A list saved in the sorted layout: its numbers as f64 LE bytes, checked ascending, distinct and valid. */
+  readonly numbers: Uint8Array | undefined;
 }
 
 /** Fully checks a whole snapshot file's bytes and decodes them; nothing is installed anywhere. */
@@ -392,18 +393,20 @@ export function checkListHead(item: unknown): ListHead {
   return { address, size, areaCount: field<number>(item, 'areas', 'number'), numbers: undefined };
 }
 
-/** A list saved in the sorted layout: its numbers copied out of the file's bytes and checked. */
+/**
+ * A list saved in the sorted layout, its numbers checked where they lie in the file's bytes (not
+ * copied: the list's slot is their one copy, NumberSet.loadSorted).
+ */
 export function sortedList(head: ListHead, bytes: Uint8Array): LoadedList {
   if (bytes.length !== 8 * head.size) throw new DataCorruptError(`list size ${head.size} does not match its ${bytes.length} bytes of numbers`);
-  const numbers = new Float64Array(head.size);
-  new Uint8Array(numbers.buffer).set(bytes); // a copy: the file's bytes need not be 8-byte aligned
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let previous = 0;
-  for (let i = 0; i < numbers.length; i++) {
-    const value = numbers[i]!;
+  for (let at = 0; at < bytes.length; at += 8) {
+    const value = view.getFloat64(at, true);
     if (!(value > previous) || !isValidNumber(value)) throw new DataCorruptError('a sorted list holds a number out of order or not a valid number');
     previous = value;
   }
-  return { address: head.address, pool: undefined, areas: [], numbers };
+  return { address: head.address, pool: undefined, areas: [], numbers: bytes };
 }
 
 /** An area item's area code and bitmap bytes (a view into the item's bytes). */

@@ -1,14 +1,22 @@
 // The in-memory state: organisations, each with one master list and any number of project lists.
-// Organisations never share a list: the same projId in two organisations is two NumberSets.
+// Organisations never share a list: the same projId in two organisations is two NumberSets. The
+// lists of a store in the sorted layout share one SortedPool (sorted-pool.ts).
 
 import { DEFAULT_ORGANISATION } from '../constants.js';
 import { numberFromParts } from '../phone/digits.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
 import { NumberSet } from './number-set.js';
+import { SortedPool } from './sorted-pool.js';
 
 export class Organisation {
-  readonly master = new NumberSet();
+  readonly master: NumberSet;
   readonly projects = new Map<string, NumberSet>();
+  private readonly sortedPool: SortedPool;
+
+  constructor(sortedPool: SortedPool = new SortedPool()) {
+    this.sortedPool = sortedPool;
+    this.master = new NumberSet(sortedPool);
+  }
 
   list(projId: string): NumberSet | undefined {
     return projId === MASTER_LIST ? this.master : this.projects.get(projId);
@@ -18,7 +26,7 @@ export class Organisation {
     if (projId === MASTER_LIST) return this.master;
     let list = this.projects.get(projId);
     if (list === undefined) {
-      list = new NumberSet();
+      list = new NumberSet(this.sortedPool);
       this.projects.set(projId, list);
     }
     return list;
@@ -27,6 +35,7 @@ export class Organisation {
 
 export class DncStore {
   private readonly organisations = new Map<string, Organisation>();
+  private readonly sortedPool = new SortedPool();
 
   /**
    * The default organisation's master list once it exists: `isBlocked(number)` without options
@@ -55,11 +64,16 @@ export class DncStore {
   listForWrite(address: ListAddress): NumberSet {
     let organisation = this.organisations.get(address.org);
     if (organisation === undefined) {
-      organisation = new Organisation();
+      organisation = new Organisation(this.sortedPool);
       this.organisations.set(address.org, organisation);
       if (address.org === DEFAULT_ORGANISATION) this.defaultMaster = organisation.master;
     }
     return organisation.listForWrite(address.projId);
+  }
+
+  /** See SortedPool.pin: views of sorted lists (NumberSet.shareSorted) stay unchanged until the returned function is called. */
+  pinSortedLists(): () => void {
+    return this.sortedPool.pin();
   }
 
   /** Every list, in a stable order (organisation, then master before projects by id). */

@@ -1,7 +1,7 @@
 // One list of numbers (a master list or a project list), in one of two layouts.
-// - Sorted (every list starts so): one sorted Float64Array of its numbers, up to
-//   SORTED_LIST_NUMBERS_MAX. A list then costs about its 8 bytes per number, so a million small
-//   project lists fit in one process; lookups are a binary search.
+// - Sorted (every list starts so): its numbers ascending in one slot of the store's SortedPool
+//   (sorted-pool.ts), up to SORTED_LIST_NUMBERS_MAX. A list then costs about its 8 bytes per
+//   number, so a million small project lists fit in one process; lookups are a binary search.
 // - Probe table (past SORTED_LIST_NUMBERS_MAX, back to sorted at SORTED_LIST_NUMBERS_RETURN): a
 //   direct-indexed table of one AreaSet per area code, each holding the 7-digit rests (exchange +
 //   line) in Roaring's portable layout. The area code selects the slot with one array access;
@@ -19,6 +19,7 @@ import { areaCodeOf, numberFromParts } from '../phone/digits.js';
 import { AreaSet } from './area-set.js';
 import { RoaringBitmap32 } from './roaring.js';
 import { BIT_START_ABSENT, BIT_START_SEARCH, CONTAINER_KEY_SLOTS, CorruptBitmapError, PortableBitmap } from './portable-bitmap.js';
+import { SortedPool, type SortedSlot } from './sorted-pool.js';
 import { WordPool } from './word-pool.js';
 
 /** Probe-table rows reserved at first; the rows double when an area code needs one more. */
@@ -44,12 +45,10 @@ const REST_MODULUS = AREA_REST_MODULUS;
 /** What a sorted list holds in place of the probe-table layout's parts: shared, never written. */
 const NO_AREAS: readonly (AreaSet | undefined)[] = new Array<AreaSet | undefined>(AREA_CODE_SLOTS).fill(undefined);
 const NO_POOL = new WordPool();
-/** A new list's numbers: empty, so its first add allocates (never written). */
+/** A list without numbers in the sorted layout has no slot: this, with no room (never written). */
 const NO_NUMBERS = new Float64Array(0);
 /** Every area code points to one row of all BIT_START_SEARCH: every probe of a sorted list searches. */
 const SORTED_PROBE_TABLE = newProbeTable(1).fill(BIT_START_SEARCH, ROWS_START);
-/** Room a sorted list's array gets beyond its numbers when a change outgrows it, as a fraction 1/N. */
-const SORTED_SLACK_DIVISOR = 4;
 
 export class NumberSet {
   private byAreaCode = NO_AREAS as (AreaSet | undefined)[];
@@ -71,11 +70,17 @@ export class NumberSet {
   private probeRowsUsed = 1;
   private total = 0;
   /**
-   * The sorted layout: the numbers ascending in [0, size), room after them; undefined in the
-   * probe-table layout. Never changed in place while `sortedShared` (a snapshot holds a view).
+   * The sorted layout: the chunk of the list's slot in `sortedPool` (the numbers ascending in
+   * [sortedStart, sortedStart + size), `sortedRoom` numbers in all); undefined in the probe-table
+   * layout. Never changed in place while `sortedShared` (a snapshot holds a view of it).
    */
   private sorted: Float64Array | undefined = NO_NUMBERS;
+  private sortedStart = 0;
+  private sortedRoom = 0;
   private sortedShared = false;
+
+  /** `sortedPool`: where the list keeps its numbers in the sorted layout (one per store; its own by default). */
+  constructor(private readonly sortedPool: SortedPool = new SortedPool()) {}
 
   get size(): number {
     return this.total;
@@ -150,14 +155,15 @@ export class NumberSet {
   }
 
   private markChunkSorted(sorted: Float64Array, numbers: Float64Array, from: number, to: number, out: Uint8Array, bit: number): void {
-    const count = this.total;
-    for (let i = from; i < to; i++) if (indexOfNumber(sorted, count, numbers[i]!) >= 0) out[i]! |= bit;
+    const start = this.sortedStart;
+    const end = start + this.total;
+    for (let i = from; i < to; i++) if (indexOfNumber(sorted, start, end, numbers[i]!) >= 0) out[i]! |= bit;
   }
 
   /** The cold path of `has`; the probe may fill a container's bitmap copy: its entry is refreshed. */
   private search(areaCode: number, rest: number, key: number): boolean {
     const sorted = this.sorted;
-    if (sorted !== undefined) return indexOfNumber(sorted, this.total, areaCode * REST_MODULUS + rest) >= 0;
+    if (sorted !== undefined) return indexOfNumber(sorted, this.sortedStart, this.sortedStart + this.total, areaCode * REST_MODULUS + rest) >= 0;
     const area = this.byAreaCode[areaCode]!;
     const found = area.has(rest);
     const table = this.probeTable;
@@ -216,7 +222,7 @@ export class NumberSet {
   addSorted(sorted: Float64Array): number {
     const current = this.sorted;
     if (current !== undefined) {
-      const added = countAbsent(current, this.total, sorted, SORTED_LIST_NUMBERS_MAX - this.total);
+      const added = countAbsent(current, this.sortedStart, this.sortedStart + this.total, sorted, SORTED_LIST_NUMBERS_MAX - this.total);
       if (this.total + added <= SORTED_LIST_NUMBERS_MAX) return this.mergeIntoSorted(current, sorted, added);
       this.moveToProbeTable();
     }
@@ -234,51 +240,83 @@ export class NumberSet {
   private mergeIntoSorted(current: Float64Array, sorted: Float64Array, added: number): number {
     if (added === 0) return 0;
     const count = this.total + added;
-    let target = current;
-    if (this.sortedShared || count > current.length) {
-      // A list's first add gets an exact fit: most project lists are loaded once and then read.
-      const room = this.total === 0 ? count : Math.min(SORTED_LIST_NUMBERS_MAX, count + Math.floor(count / SORTED_SLACK_DIVISOR));
-      target = new Float64Array(room);
-      target.set(current.subarray(0, this.total));
-      this.sorted = target;
-      this.sortedShared = false;
+    if (this.sortedShared || count > this.sortedRoom) {
+      const slot = this.sortedPool.allocate(count);
+      slot.chunk.set(current.subarray(this.sortedStart, this.sortedStart + this.total), slot.start);
+      this.freeSlot();
+      this.useSlot(slot);
     }
-    mergeBackwards(target, this.total, count, sorted);
+    mergeBackwards(this.sorted!, this.sortedStart, this.total, count, sorted);
     this.total = count;
     return added;
   }
 
   private removeFromSorted(sorted: Float64Array): number {
     const current = this.sorted!;
+    const from = this.sortedStart;
     const count = this.total;
-    const target = this.sortedShared ? new Float64Array(count) : current;
     let kept = 0;
     let j = 0;
-    for (let i = 0; i < count; i++) {
+    // Counted first: a list a snapshot holds moves to a new slot only when something goes.
+    for (let i = from; i < from + count; i++) {
       const value = current[i]!;
       while (j < sorted.length && sorted[j]! < value) j++;
-      if (j < sorted.length && sorted[j] === value) continue;
-      target[kept++] = value;
+      if (j >= sorted.length || sorted[j] !== value) kept++;
     }
-    if (kept === count) return 0; // nothing written differs (or a fresh copy is dropped)
-    this.sorted = kept <= target.length >>> 1 ? target.slice(0, kept) : target;
-    this.sortedShared = false;
+    if (kept === count) return 0;
+    if (kept === 0) {
+      this.freeSlot();
+      this.total = 0;
+      return count;
+    }
+    // A list that lost most of its numbers moves to a slot of its size (two size classes down, so
+    // that adds and removes around one size do not move it back and forth).
+    const shrinks = 2 * SortedPool.capacityFor(kept) <= this.sortedRoom;
+    const slot = this.sortedShared || shrinks ? this.sortedPool.allocate(kept) : undefined;
+    const target = slot?.chunk ?? current;
+    let at = slot?.start ?? from;
+    j = 0;
+    for (let i = from; i < from + count; i++) {
+      const value = current[i]!;
+      while (j < sorted.length && sorted[j]! < value) j++;
+      if (j >= sorted.length || sorted[j] !== value) target[at++] = value;
+    }
+    if (slot !== undefined) {
+      this.freeSlot();
+      this.useSlot(slot);
+    }
     this.total = kept;
     return count - kept;
   }
 
+  private useSlot(slot: SortedSlot): void {
+    this.sorted = slot.chunk;
+    this.sortedStart = slot.start;
+    this.sortedRoom = slot.capacity;
+    this.sortedShared = false;
+  }
+
+  /** Gives the list's slot back to the pool (its numbers were copied elsewhere, or the list goes). */
+  private freeSlot(): void {
+    if (this.sortedRoom > 0) this.sortedPool.free({ chunk: this.sorted!, start: this.sortedStart, capacity: this.sortedRoom });
+    this.sorted = NO_NUMBERS;
+    this.sortedStart = 0;
+    this.sortedRoom = 0;
+    this.sortedShared = false;
+  }
+
   /** Moves a list in the sorted layout, with its numbers, to the probe-table layout. */
   private moveToProbeTable(): void {
-    // The old array is never written again, so it can be read while the new layout fills.
-    const before = this.sorted!.subarray(0, this.total);
+    const before = this.sorted!.slice(this.sortedStart, this.sortedStart + this.total);
+    this.freeSlot();
     this.useProbeTable(new WordPool());
     this.applySorted(before, true);
   }
 
   /** Switches an empty list to the probe-table layout over `pool`. */
   private useProbeTable(pool: WordPool): void {
+    this.freeSlot();
     this.sorted = undefined;
-    this.sortedShared = false;
     this.total = 0;
     this.byAreaCode = new Array<AreaSet | undefined>(AREA_CODE_SLOTS).fill(undefined);
     this.pool = pool;
@@ -293,18 +331,18 @@ export class NumberSet {
    * snapshot that pinned it holds its buffer through its own views.
    */
   private useSorted(): void {
-    const numbers = new Float64Array(this.total);
-    let at = 0;
+    const slot = this.total === 0 ? undefined : this.sortedPool.allocate(this.total);
+    let at = slot?.start ?? 0;
     for (const [areaCode, rests] of this.areaRests()) {
-      for (let i = 0; i < rests.length; i++) numbers[at++] = numberFromParts(areaCode, rests[i]!);
+      for (let i = 0; i < rests.length; i++) slot!.chunk[at++] = numberFromParts(areaCode, rests[i]!);
     }
     this.byAreaCode = NO_AREAS as (AreaSet | undefined)[];
     this.pool = NO_POOL;
     this.words = NO_POOL.words;
     this.probeTable = SORTED_PROBE_TABLE;
     this.probeRowsUsed = 1;
-    this.sorted = numbers;
-    this.sortedShared = false;
+    this.sorted = NO_NUMBERS;
+    if (slot !== undefined) this.useSlot(slot);
   }
 
   /**
@@ -314,22 +352,30 @@ export class NumberSet {
   shareSorted(): Float64Array | undefined {
     if (this.sorted === undefined) return undefined;
     this.sortedShared = true;
-    return this.sorted.subarray(0, this.total);
+    return this.sorted.subarray(this.sortedStart, this.sortedStart + this.total);
   }
 
   /**
-   * Installs a list's numbers (snapshot loading: checked ascending, distinct and valid) into an
-   * empty set; the set keeps `numbers` when they fit the sorted layout.
+   * Installs a list's numbers into an empty set (snapshot loading): `bytes` are the numbers as
+   * f64 little-endian, checked ascending, distinct and valid, copied as they are into the list's slot.
    */
-  loadSorted(numbers: Float64Array): void {
+  loadSorted(bytes: Uint8Array): void {
     if (this.total !== 0 || this.sorted === undefined) throw new AssertionError('numbers can only be loaded into an empty set');
-    if (numbers.length > SORTED_LIST_NUMBERS_MAX) {
-      this.addSorted(numbers);
+    const count = bytes.length / 8;
+    if (count > SORTED_LIST_NUMBERS_MAX) {
+      this.addSorted(new Float64Array(Uint8Array.from(bytes).buffer));
       return;
     }
-    this.sorted = numbers;
-    this.sortedShared = false;
-    this.total = numbers.length;
+    if (count === 0) return;
+    const slot = this.sortedPool.allocate(count);
+    new Uint8Array(slot.chunk.buffer, slot.chunk.byteOffset + 8 * slot.start, bytes.length).set(bytes);
+    this.useSlot(slot);
+    this.total = count;
+  }
+
+  /** Gives the list's storage back to its store (the list is dropped); the set must not be used afterwards. */
+  release(): void {
+    if (this.sorted !== undefined) this.freeSlot();
   }
 
   /**
@@ -460,7 +506,7 @@ export class NumberSet {
       for (const [areaCode, bitmap] of this.areas()) yield [areaCode, bitmap.toUint32Array()];
       return;
     }
-    const numbers = sorted.subarray(0, this.total);
+    const numbers = sorted.subarray(this.sortedStart, this.sortedStart + this.total);
     for (let runStart = 0; runStart < numbers.length; ) {
       const areaCode = areaCodeOf(numbers[runStart]!);
       const base = areaCode * AREA_REST_MODULUS;
@@ -516,10 +562,10 @@ function firstAtLeast(sorted: Float64Array, value: number, from: number): number
   return low;
 }
 
-/** Index of `value` in sorted[0, count), or -1 (binary search). */
-function indexOfNumber(sorted: Float64Array, count: number, value: number): number {
-  let low = 0;
-  let high = count - 1;
+/** Index of `value` in sorted[from, to), or -1 (binary search). */
+function indexOfNumber(sorted: Float64Array, from: number, to: number, value: number): number {
+  let low = from;
+  let high = to - 1;
   while (low <= high) {
     const middle = (low + high) >>> 1;
     const found = sorted[middle]!;
@@ -530,10 +576,10 @@ function indexOfNumber(sorted: Float64Array, count: number, value: number): numb
   return -1;
 }
 
-/** Index of the first value >= `value` in sorted[0, count). */
-function lowerBound(sorted: Float64Array, count: number, value: number): number {
-  let low = 0;
-  let high = count;
+/** Index of the first value >= `value` in sorted[from, to). */
+function lowerBound(sorted: Float64Array, from: number, to: number, value: number): number {
+  let low = from;
+  let high = to;
   while (low < high) {
     const middle = (low + high) >>> 1;
     if (sorted[middle]! < value) low = middle + 1;
@@ -543,35 +589,36 @@ function lowerBound(sorted: Float64Array, count: number, value: number): number 
 }
 
 /**
- * How many distinct values of `sorted` (ascending, duplicates allowed) current[0, count) lacks;
+ * How many distinct values of `sorted` (ascending, duplicates allowed) current[from, to) lacks;
  * counting stops past `limit` (a bulk add into a small list need not walk all its numbers).
  */
-function countAbsent(current: Float64Array, count: number, sorted: Float64Array, limit: number): number {
+function countAbsent(current: Float64Array, from: number, to: number, sorted: Float64Array, limit: number): number {
   if (sorted.length === 0) return 0;
-  let i = lowerBound(current, count, sorted[0]!);
+  let i = lowerBound(current, from, to, sorted[0]!);
   let absent = 0;
   for (let j = 0; j < sorted.length && absent <= limit; j++) {
     const value = sorted[j]!;
     if (j > 0 && sorted[j - 1] === value) continue;
-    while (i < count && current[i]! < value) i++;
-    if (i < count && current[i] === value) continue;
+    while (i < to && current[i]! < value) i++;
+    if (i < to && current[i] === value) continue;
     absent++;
   }
   return absent;
 }
 
 /**
- * Merges the values of `sorted` (ascending, duplicates allowed) that target[0, count) lacks into
- * it, from the back, so that target[0, merged) holds both; `merged` is that count (countAbsent).
+ * Merges the values of `sorted` (ascending, duplicates allowed) that target[from, from + count)
+ * lacks into it, from the back, so that target[from, from + merged) holds both; `merged` is that
+ * count (countAbsent).
  */
-function mergeBackwards(target: Float64Array, count: number, merged: number, sorted: Float64Array): void {
-  let i = count - 1;
-  let at = merged - 1;
+function mergeBackwards(target: Float64Array, from: number, count: number, merged: number, sorted: Float64Array): void {
+  let i = from + count - 1;
+  let at = from + merged - 1;
   for (let j = sorted.length - 1; j >= 0 && at > i; j--) {
     const value = sorted[j]!;
     if (j + 1 < sorted.length && sorted[j + 1] === value) continue;
-    while (i >= 0 && target[i]! > value) target[at--] = target[i--]!;
-    if (i >= 0 && target[i] === value) continue;
+    while (i >= from && target[i]! > value) target[at--] = target[i--]!;
+    if (i >= from && target[i] === value) continue;
     target[at--] = value;
   }
 }

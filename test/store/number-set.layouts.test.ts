@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX, SORTED_LIST_NUMBERS_RETURN } from '../../src/constants.js';
 import { markLists } from '../../src/store/batch-probe.js';
 import { NumberSet } from '../../src/store/number-set.js';
+import { SortedPool } from '../../src/store/sorted-pool.js';
 
 const AREA_CODES = [201, 503, 999];
 /** Rests per area code the numbers are drawn from: few enough that batches overlap and shrink lists. */
@@ -64,6 +65,24 @@ describe('NumberSet layouts', () => {
     );
   });
 
+  it('lists sharing one pool never see each other\'s numbers, through slot moves, frees and reuse', () => {
+    const smallStep = fc.record({ list: fc.integer({ min: 0, max: 4 }), adding: fc.boolean(), numbers: fc.array(number, { maxLength: 120 }) });
+    fc.assert(
+      fc.property(fc.array(smallStep, { minLength: 1, maxLength: 60 }), (steps) => {
+        const pool = new SortedPool();
+        const sets = Array.from({ length: 5 }, () => new NumberSet(pool));
+        const models = sets.map(() => new Set<number>());
+        for (const { list, adding, numbers } of steps) {
+          for (const value of numbers) adding ? models[list]!.add(value) : models[list]!.delete(value);
+          if (adding) sets[list]!.addSorted(sortedWithDuplicates(numbers));
+          else sets[list]!.removeSorted(sortedWithDuplicates(numbers));
+          sets.forEach((set, l) => expect([...set.numbers()]).toEqual([...models[l]!].sort((a, b) => a - b)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('switches exactly at the thresholds, counting only the numbers an add makes new', () => {
     const set = new NumberSet();
     set.addSorted(fill(SORTED_LIST_NUMBERS_MAX - 1));
@@ -90,18 +109,26 @@ describe('NumberSet layouts', () => {
     expect(set.has(removable[SORTED_LIST_NUMBERS_MAX - 1]!)).toBe(false);
   });
 
-  it('keeps a shared view of its sorted numbers unchanged through later adds and removes', () => {
-    const set = new NumberSet();
+  it('keeps a shared view of its sorted numbers unchanged through later adds and removes, and other lists out of its slot', () => {
+    const pool = new SortedPool();
+    const unpin = pool.pin();
+    const set = new NumberSet(pool);
+    const others = Array.from({ length: 4 }, () => new NumberSet(pool));
     set.addSorted(fill(100));
     const view = set.shareSorted()!;
     const copy = view.slice();
     set.removeSorted(fill(10));
     set.addSorted(Float64Array.of(503 * AREA_REST_MODULUS + 1));
+    set.removeSorted(fill(95)); // frees its slots while the pool is pinned
+    for (const other of others) other.addSorted(fill(100, 201)); // would take a freed slot of the same size
     expect(view).toEqual(copy);
-    expect(set.size).toBe(91);
+    unpin();
+    set.addSorted(fill(100));
+    expect(set.size).toBe(101);
     const again = set.shareSorted()!;
+    const againCopy = again.slice();
     set.addSorted(fill(SORTED_LIST_NUMBERS_MAX + 1, 999)); // moves to the probe table, reading the shared array
-    expect(again[0]).toBe(503 * AREA_REST_MODULUS + 1);
+    expect(again).toEqual(againCopy);
     expect(set.has(503 * AREA_REST_MODULUS + 1)).toBe(true);
     expect(set.shareSorted()).toBeUndefined();
   });
