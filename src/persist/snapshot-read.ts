@@ -17,12 +17,13 @@ import { crc32 } from 'node:zlib';
 import { unpackMultiple } from 'msgpackr';
 import { ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
+import { checkListAddress } from '../store/list-id.js';
 import { BITMAP_CONTAINER_BYTES } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import {
   AREA_ITEM_HEAD_BYTES, AREA_ITEMS_PER_LIST_MAX, CHECKSUM_MISMATCH, FOOTER_BYTES, MAGIC_BYTES, checkAreaItem, checkHeader,
-  checkListHead, checkSnapshotBytes, hasEndMagic, hasMagic, placeList, sortedList, type LoadedList, type SnapshotHeader,
-  type SnapshotLoad,
+  checkListHead, checkSnapshotBytes, hasEndMagic, hasMagic, placeList, sortedList, type ListHead, type LoadedList,
+  type SnapshotHeader, type SnapshotLoad,
 } from './snapshot.js';
 
 /** Bytes read first: they hold the header item unless the file has tens of thousands of lists. */
@@ -196,8 +197,60 @@ function allocateWords(count: number): Uint16Array | undefined {
   }
 }
 
-/** The items of `count` lists saved in the sorted layout, one item each. */
+/**
+ * The items of `count` lists saved in the sorted layout, one item each: read as snapshot.ts
+ * writes them (writeSortedListHead), byte by byte, since msgpackr's objects for a million items
+ * cost more than reading the file; any other encoding of the same items goes through msgpackr.
+ */
 function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
+  const lists: LoadedList[] = [];
+  let at = 0;
+  while (lists.length < count) {
+    const item = readSortedListItem(range, at);
+    if (item === undefined) return decodeSortedItems(range, count);
+    lists.push(sortedList(item.head, item.numbers));
+    at = item.end;
+  }
+  if (at !== range.length) throw new DataCorruptError(`${count} sorted lists announced, more bytes follow them`);
+  return lists;
+}
+
+/** One sorted list's item as writeSortedListHead lays it out, or undefined if it is laid out otherwise. */
+function readSortedListItem(bytes: Buffer, start: number): { head: ListHead; numbers: Uint8Array; end: number } | undefined {
+  let at = start;
+  const key = (name: string): boolean => {
+    if (bytes[at] !== (0xa0 | name.length) || bytes.toString('latin1', at + 1, at + 1 + name.length) !== name) return false;
+    at += 1 + name.length;
+    return true;
+  };
+  const text = (): string | undefined => {
+    const marker = bytes[at];
+    if (marker === undefined) return undefined;
+    const fixed = (marker & 0xe0) === 0xa0;
+    if (!fixed && marker !== 0xd9) return undefined;
+    const length = fixed ? marker & 0x1f : bytes[at + 1]!;
+    const from = at + (fixed ? 1 : 2);
+    if (from + length > bytes.length) return undefined;
+    at = from + length;
+    return bytes.toString('latin1', from, at);
+  };
+  if (bytes[at++] !== 0x84 || !key('org')) return undefined;
+  const org = text();
+  if (org === undefined || !key('projId')) return undefined;
+  const projId = text();
+  if (projId === undefined || !key('size') || bytes[at] !== 0xce || at + 5 > bytes.length) return undefined;
+  const size = bytes.readUInt32BE(at + 1);
+  at += 5;
+  if (!key('numbers') || bytes[at] !== 0xc6 || at + 5 > bytes.length) return undefined;
+  const length = bytes.readUInt32BE(at + 1);
+  at += 5;
+  if (at + length > bytes.length) return undefined;
+  const head: ListHead = { address: checkListAddress({ org, projId }), size, areaCount: 0, numbers: undefined };
+  return { head, numbers: bytes.subarray(at, at + length), end: at + length };
+}
+
+/** decodeSortedLists through msgpackr. */
+function decodeSortedItems(range: Buffer, count: number): LoadedList[] {
   const items = unpackMultiple(range) as unknown[];
   if (items.length !== count) throw new DataCorruptError(`${count} sorted lists announced, ${items.length} items read`);
   return items.map((item) => {

@@ -113,6 +113,9 @@ class ChecksummedWriter {
   private flushing: Promise<void> = Promise.resolve();
   private flushInFlight = false;
   private flushedUpTo = 0;
+  /** Where pushSortedList copies small lists, and how many of its bytes are used. */
+  private staging: Buffer | undefined = undefined;
+  private stagingUsed = 0;
   private readonly writeChunkBytes: number;
   private readonly flushBehindBytes: number;
   checksum = 0;
@@ -127,8 +130,35 @@ class ChecksummedWriter {
     await this.pushImmutable(Buffer.from(bytes));
   }
 
+  /**
+   * Copies a list saved in the sorted layout (its head, then its numbers) into the current staging
+   * buffer, pushed whole once full: a million small lists are then a few hundred pieces to
+   * checksum and write, not two million.
+   */
+  async pushSortedList(address: ListAddress, size: number, numbers: Buffer): Promise<void> {
+    const bytes = sortedListHeadBytes(address) + numbers.length;
+    if (this.staging === undefined || this.stagingUsed + bytes > this.staging.length) {
+      await this.pushStaged();
+      this.staging = Buffer.allocUnsafe(Math.max(this.writeChunkBytes, bytes));
+    }
+    const at = writeSortedListHead(this.staging, this.stagingUsed, address, size, numbers.length);
+    numbers.copy(this.staging, at);
+    this.stagingUsed = at + numbers.length;
+  }
+
+  /** Pushes the staged bytes (before reading `checksum`, which counts pushed bytes only). */
+  async pushStaged(): Promise<void> {
+    const staging = this.staging;
+    if (staging === undefined) return;
+    const used = this.stagingUsed;
+    this.staging = undefined;
+    this.stagingUsed = 0;
+    if (used > 0) await this.pushImmutable(staging.subarray(0, used));
+  }
+
   /** Pushes bytes nobody will change (frozen bitmap bytes): no copy. */
   async pushImmutable(bytes: Buffer): Promise<void> {
+    await this.pushStaged(); // bytes staged before these go first
     this.checksum = crc32(bytes, this.checksum);
     this.chunks.push(bytes);
     this.chunkBytes += bytes.length;
@@ -137,6 +167,7 @@ class ChecksummedWriter {
 
   /** Writes everything pushed so far and waits for it, and for the background flushes. */
   async flush(): Promise<void> {
+    await this.pushStaged();
     await this.startWrite();
     await this.writing;
     await this.flushing;
@@ -174,22 +205,27 @@ class ChecksummedWriter {
 async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[]): Promise<void> {
   const packr = new Packr({ useRecords: false });
   const listHeads = lists.map(({ address, size, areas, numbers }) => numbers !== undefined
-    ? sortedListHead(address, size, numbers.length)
+    ? undefined
     : Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
-  const listBytes = lists.map((list, l) =>
-    list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length + (list.numbers?.length ?? 0)));
+  const listBytes = lists.map((list, l) => list.numbers !== undefined
+    ? sortedListHeadBytes(list.address) + list.numbers.length
+    : list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
   const listPoolWords = lists.map((list) => list.areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
   await writer.push(MAGIC);
   const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords };
   await writer.push(packr.pack(header));
   for (const [l, list] of lists.entries()) {
+    if (list.numbers !== undefined) {
+      await writer.pushSortedList(list.address, list.size, list.numbers);
+      continue;
+    }
     await writer.pushImmutable(listHeads[l]!);
-    if (list.numbers !== undefined) await writer.pushImmutable(list.numbers);
     for (const [area, bitmap] of list.areas) {
       await writer.pushImmutable(areaItemHead(area, bitmap.length));
       await writer.pushImmutable(bitmap);
     }
   }
+  await writer.pushStaged();
 }
 
 /**
@@ -213,15 +249,23 @@ function areaItemHead(area: number, bitmapBytes: number): Buffer {
 
 const MSGPACK_FIXSTR_CHARS_MAX = 31;
 
+function msgpackStringBytes(value: string): number {
+  return (value.length <= MSGPACK_FIXSTR_CHARS_MAX ? 1 : 2) + value.length;
+}
+
+/** Bytes of a sorted list's head (writeSortedListHead). */
+function sortedListHeadBytes(address: ListAddress): number {
+  return 1 + 4 + msgpackStringBytes(address.org) + 7 + msgpackStringBytes(address.projId) + 5 + 5 + 8 + 5;
+}
+
 /**
- * The msgpack encoding of `{ org, projId, size, numbers }` up to the numbers' bytes (a bin32
- * header), written by hand: a million small lists are a million heads, and the numbers follow as
- * they are, never copied into msgpackr's buffer. Ids are ASCII of at most 64 characters (list-id.ts).
+ * Writes the msgpack encoding of `{ org, projId, size, numbers }` up to the numbers' bytes (a
+ * bin32 header) into `head` at `at`, by hand: a million small lists are a million heads, and the
+ * numbers follow as they are, never through msgpackr's buffer. Ids are ASCII of at most 64
+ * characters (list-id.ts). Returns where the numbers go.
  */
-function sortedListHead(address: ListAddress, size: number, numbersBytes: number): Buffer {
-  const stringBytes = (value: string): number => (value.length <= MSGPACK_FIXSTR_CHARS_MAX ? 1 : 2) + value.length;
-  const head = Buffer.allocUnsafe(1 + 4 + stringBytes(address.org) + 7 + stringBytes(address.projId) + 5 + 5 + 8 + 5);
-  let at = head.writeUInt8(0x84, 0);
+function writeSortedListHead(head: Buffer, start: number, address: ListAddress, size: number, numbersBytes: number): number {
+  let at = head.writeUInt8(0x84, start);
   const writeString = (value: string): void => {
     if (value.length <= MSGPACK_FIXSTR_CHARS_MAX) at = head.writeUInt8(0xa0 | value.length, at);
     else at = head.writeUInt16BE(0xd900 | value.length, at);
@@ -236,8 +280,7 @@ function sortedListHead(address: ListAddress, size: number, numbersBytes: number
   at = head.writeUInt32BE(size, at);
   writeString('numbers');
   at = head.writeUInt8(0xc6, at);
-  head.writeUInt32BE(numbersBytes, at);
-  return head;
+  return head.writeUInt32BE(numbersBytes, at);
 }
 
 /** Writes a snapshot atomically at `finalPath` (temp file, flush, rename, directory flush). */

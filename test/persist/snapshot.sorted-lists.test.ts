@@ -125,6 +125,17 @@ describe('snapshots of lists in the sorted layout', () => {
     expect(layouts(loaded)).toBe(layouts(store));
   });
 
+  it('reads a sorted list encoded otherwise than idnc writes it (msgpackr\'s own encoding) in place', async () => {
+    const packr = new Packr({ useRecords: false });
+    const numbers = Float64Array.of(2_015_550_100, 2_015_550_200, 3_125_550_000);
+    const item = packr.pack({ org: 'acme', projId: 'packed', size: numbers.length, numbers: Buffer.from(numbers.buffer) });
+    const header = { format: 2, lastSeq: 1, createdAt: new Date(0).toISOString(), lists: 1, listBytes: [item.length], listPoolWords: [0] };
+    fs.writeFileSync(file, resealed(Buffer.concat([Buffer.from('IDNCSNP1', 'latin1'), packr.pack(header), item, Buffer.from('\0\0\0\0IDNE', 'latin1')])));
+    const { loaded, readInPlace } = await load();
+    expect(readInPlace).toBe(true);
+    expect([...loaded.list({ org: 'acme', projId: 'packed' })!.numbers()]).toEqual([...numbers]);
+  });
+
   it('refuses a format it does not know', async () => {
     const captured = captureStore(store);
     await write(captured.lists);
