@@ -217,36 +217,42 @@ function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
 
 /** One sorted list's item as writeSortedListHead lays it out, or undefined if it is laid out otherwise. */
 function readSortedListItem(bytes: Buffer, start: number): { head: ListHead; numbers: Uint8Array; end: number } | undefined {
-  let at = start;
-  const key = (name: string): boolean => {
-    if (bytes[at] !== (0xa0 | name.length) || bytes.toString('latin1', at + 1, at + 1 + name.length) !== name) return false;
-    at += 1 + name.length;
-    return true;
-  };
-  const text = (): string | undefined => {
-    const marker = bytes[at];
-    if (marker === undefined) return undefined;
-    const fixed = (marker & 0xe0) === 0xa0;
-    if (!fixed && marker !== 0xd9) return undefined;
-    const length = fixed ? marker & 0x1f : bytes[at + 1]!;
-    const from = at + (fixed ? 1 : 2);
-    if (from + length > bytes.length) return undefined;
-    at = from + length;
-    return bytes.toString('latin1', from, at);
-  };
-  if (bytes[at++] !== 0x84 || !key('org')) return undefined;
-  const org = text();
-  if (org === undefined || !key('projId')) return undefined;
-  const projId = text();
-  if (projId === undefined || !key('size') || bytes[at] !== 0xce || at + 5 > bytes.length) return undefined;
+  if (bytes[start] !== 0x84) return undefined;
+  let at = skipKey(bytes, start + 1, 'org');
+  const org = readText(bytes, at);
+  if (org === undefined) return undefined;
+  at = skipKey(bytes, org.end, 'projId');
+  const projId = readText(bytes, at);
+  if (projId === undefined) return undefined;
+  at = skipKey(bytes, projId.end, 'size');
+  if (at < 0 || bytes[at] !== 0xce || at + 5 > bytes.length) return undefined;
   const size = bytes.readUInt32BE(at + 1);
-  at += 5;
-  if (!key('numbers') || bytes[at] !== 0xc6 || at + 5 > bytes.length) return undefined;
+  at = skipKey(bytes, at + 5, 'numbers');
+  if (at < 0 || bytes[at] !== 0xc6 || at + 5 > bytes.length) return undefined;
   const length = bytes.readUInt32BE(at + 1);
   at += 5;
   if (at + length > bytes.length) return undefined;
-  const head: ListHead = { address: checkListAddress({ org, projId }), size, areaCount: 0, numbers: undefined };
+  const head: ListHead = { address: checkListAddress({ org: org.text, projId: projId.text }), size, areaCount: 0, numbers: undefined };
   return { head, numbers: bytes.subarray(at, at + length), end: at + length };
+}
+
+/** Where the bytes after the fixstr `name` at `at` start, or -1 if `name` is not there. */
+function skipKey(bytes: Buffer, at: number, name: string): number {
+  if (at < 0 || bytes[at] !== (0xa0 | name.length)) return -1;
+  for (let i = 0; i < name.length; i++) if (bytes[at + 1 + i] !== name.charCodeAt(i)) return -1;
+  return at + 1 + name.length;
+}
+
+/** The fixstr or str8 at `at` and where it ends, or undefined. */
+function readText(bytes: Buffer, at: number): { text: string; end: number } | undefined {
+  const marker = at < 0 ? undefined : bytes[at];
+  if (marker === undefined) return undefined;
+  const fixed = (marker & 0xe0) === 0xa0;
+  if (!fixed && marker !== 0xd9) return undefined;
+  const length = fixed ? marker & 0x1f : bytes[at + 1]!;
+  const from = at + (fixed ? 1 : 2);
+  if (from + length > bytes.length) return undefined;
+  return { text: bytes.toString('latin1', from, from + length), end: from + length };
 }
 
 /** decodeSortedLists through msgpackr. */
