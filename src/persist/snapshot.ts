@@ -253,6 +253,14 @@ function msgpackStringBytes(value: string): number {
   return (value.length <= MSGPACK_FIXSTR_CHARS_MAX ? 1 : 2) + value.length;
 }
 
+/** Writes `value` (ASCII, at most 255 characters) as a msgpack fixstr or str8 at `at`; returns where it ends. */
+function writeMsgpackString(target: Buffer, at: number, value: string): number {
+  const from = value.length <= MSGPACK_FIXSTR_CHARS_MAX
+    ? target.writeUInt8(0xa0 | value.length, at)
+    : target.writeUInt16BE(0xd900 | value.length, at);
+  return from + target.write(value, from, 'latin1');
+}
+
 /** Bytes of a sorted list's head (writeSortedListHead). */
 function sortedListHeadBytes(address: ListAddress): number {
   return 1 + 4 + msgpackStringBytes(address.org) + 7 + msgpackStringBytes(address.projId) + 5 + 5 + 8 + 5;
@@ -266,19 +274,14 @@ function sortedListHeadBytes(address: ListAddress): number {
  */
 function writeSortedListHead(head: Buffer, start: number, address: ListAddress, size: number, numbersBytes: number): number {
   let at = head.writeUInt8(0x84, start);
-  const writeString = (value: string): void => {
-    if (value.length <= MSGPACK_FIXSTR_CHARS_MAX) at = head.writeUInt8(0xa0 | value.length, at);
-    else at = head.writeUInt16BE(0xd900 | value.length, at);
-    at += head.write(value, at, 'latin1');
-  };
-  writeString('org');
-  writeString(address.org);
-  writeString('projId');
-  writeString(address.projId);
-  writeString('size');
+  at = writeMsgpackString(head, at, 'org');
+  at = writeMsgpackString(head, at, address.org);
+  at = writeMsgpackString(head, at, 'projId');
+  at = writeMsgpackString(head, at, address.projId);
+  at = writeMsgpackString(head, at, 'size');
   at = head.writeUInt8(0xce, at);
   at = head.writeUInt32BE(size, at);
-  writeString('numbers');
+  at = writeMsgpackString(head, at, 'numbers');
   at = head.writeUInt8(0xc6, at);
   return head.writeUInt32BE(numbersBytes, at);
 }
