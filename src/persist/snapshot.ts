@@ -113,7 +113,7 @@ class ChecksummedWriter {
   private flushing: Promise<void> = Promise.resolve();
   private flushInFlight = false;
   private flushedUpTo = 0;
-  /** Where pushSortedList copies small lists, and how many of its bytes are used. */
+  /** Where stageSortedList copies small lists, and how many of its bytes are used. */
   private staging: Buffer | undefined = undefined;
   private stagingUsed = 0;
   private readonly writeChunkBytes: number;
@@ -131,19 +131,19 @@ class ChecksummedWriter {
   }
 
   /**
-   * Copies a list saved in the sorted layout (its head, then its numbers) into the current staging
-   * buffer, pushed whole once full: a million small lists are then a few hundred pieces to
-   * checksum and write, not two million.
+   * Copies a list saved in the sorted layout (its head, then its numbers) into the staging buffer,
+   * pushed whole once full: a million small lists are then a few hundred pieces to checksum and
+   * write, not two million. Synchronous (no await per list); false when the staging buffer has no
+   * room left: pushStaged, then stage the list again.
    */
-  async pushSortedList(address: ListAddress, size: number, numbers: Buffer): Promise<void> {
+  stageSortedList(address: ListAddress, size: number, numbers: Buffer): boolean {
     const bytes = sortedListHeadBytes(address) + numbers.length;
-    if (this.staging === undefined || this.stagingUsed + bytes > this.staging.length) {
-      await this.pushStaged();
-      this.staging = Buffer.allocUnsafe(Math.max(this.writeChunkBytes, bytes));
-    }
+    if (this.staging === undefined) this.staging = Buffer.allocUnsafe(Math.max(this.writeChunkBytes, bytes));
+    else if (this.stagingUsed + bytes > this.staging.length) return false;
     const at = writeSortedListHead(this.staging, this.stagingUsed, address, size, numbers.length);
     numbers.copy(this.staging, at);
     this.stagingUsed = at + numbers.length;
+    return true;
   }
 
   /** Pushes the staged bytes (before reading `checksum`, which counts pushed bytes only). */
@@ -216,7 +216,10 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: rea
   await writer.push(packr.pack(header));
   for (const [l, list] of lists.entries()) {
     if (list.numbers !== undefined) {
-      await writer.pushSortedList(list.address, list.size, list.numbers);
+      if (!writer.stageSortedList(list.address, list.size, list.numbers)) {
+        await writer.pushStaged();
+        writer.stageSortedList(list.address, list.size, list.numbers);
+      }
       continue;
     }
     await writer.pushImmutable(listHeads[l]!);
