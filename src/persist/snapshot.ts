@@ -442,6 +442,9 @@ export function checkListHead(item: unknown): ListHead {
   return { address, size, areaCount: field<number>(item, 'areas', 'number'), numbers: undefined };
 }
 
+/** The areas of every list saved in the sorted layout: one array, not a million empty ones. */
+const NO_AREAS: readonly (readonly [number, PortableBitmap])[] = Object.freeze([]);
+
 /**
  * A list saved in the sorted layout, its numbers checked where they lie in the file's bytes (not
  * copied: the list's slot is their one copy, NumberSet.loadSorted).
@@ -455,7 +458,7 @@ export function sortedList(head: ListHead, bytes: Uint8Array): LoadedList {
     if (!(value > previous) || !isValidNumber(value)) throw new DataCorruptError('a sorted list holds a number out of order or not a valid number');
     previous = value;
   }
-  return { address: head.address, pool: undefined, areas: [], numbers: bytes };
+  return { address: head.address, pool: undefined, areas: NO_AREAS, numbers: bytes };
 }
 
 /** An area item's area code and bitmap bytes (a view into the item's bytes). */
