@@ -124,11 +124,13 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
   });
 }
 
+/** IDNC_FOLLOWER_POLL_MS (milliseconds) and IDNC_FOLLOWER_WATCH (1 or 0): unset keeps the follower's defaults. */
 function followerPolling(env: Env): ServeConfig['followerPolling'] {
-  const poll = Number(env.IDNC_FOLLOWER_POLL_MS);
+  const poll = nonEmpty(env.IDNC_FOLLOWER_POLL_MS);
+  const watch = nonEmpty(env.IDNC_FOLLOWER_WATCH);
   return Object.freeze({
-    ...(Number.isFinite(poll) && poll > 0 ? { pollIntervalMs: poll } : {}),
-    ...(env.IDNC_FOLLOWER_WATCH === '0' ? { watch: false } : {}),
+    ...(poll === undefined ? {} : { pollIntervalMs: parseCount('IDNC_FOLLOWER_POLL_MS (milliseconds)', poll) }),
+    ...(watch === undefined || parseSwitch('IDNC_FOLLOWER_WATCH', watch) ? {} : { watch: false }),
   });
 }
 

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
 import { registerKeysCommand } from './keys.js';
-import { packageVersion } from './package-info.js';
+import { packageVersion } from '../package-info.js';
 import { registerRepairCommand } from './repair.js';
 import { registerServeCommand } from './serve.js';
 import { registerVerifyCommand } from './verify.js';

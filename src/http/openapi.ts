@@ -10,7 +10,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { PDNC_PATH } from './pdnc-route.js';
 import { HEALTHZ_SCHEMA, METRICS_SCHEMA, OPENAPI_SCHEMA, PDNC_GET_SCHEMA, PDNC_POST_SCHEMA } from './route-schemas.js';
-import { packageVersion } from '../cli/package-info.js';
+import { packageVersion } from '../package-info.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 

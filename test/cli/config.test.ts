@@ -33,10 +33,13 @@ describe('serve configuration', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('takes the follower workers\' polling from IDNC_FOLLOWER_POLL_MS and IDNC_FOLLOWER_WATCH=0, ignoring other values', () => {
+  it('takes the follower workers\' polling from IDNC_FOLLOWER_POLL_MS and IDNC_FOLLOWER_WATCH, refusing bad values', () => {
     expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: '150', IDNC_FOLLOWER_WATCH: '0' }).followerPolling).toEqual({ pollIntervalMs: 150, watch: false });
-    for (const poll of ['0', '-5', 'soon', '']) expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: poll }).followerPolling).toEqual({});
-    expect(loadServeConfig({}, { IDNC_FOLLOWER_WATCH: '1' }).followerPolling).toEqual({});
+    expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: '', IDNC_FOLLOWER_WATCH: '1' }).followerPolling).toEqual({});
+    for (const poll of ['0', '-5', 'soon', '1.5']) {
+      expect(() => loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: poll })).toThrow(/IDNC_FOLLOWER_POLL_MS/);
+    }
+    expect(() => loadServeConfig({}, { IDNC_FOLLOWER_WATCH: 'maybe' })).toThrow(/IDNC_FOLLOWER_WATCH/);
   });
 
   it('takes the environment, and flags over it', () => {
