@@ -22,7 +22,7 @@ const integration = [
   'test/cli/verify.test.ts',
   'test/durability/http-storage.test.ts',
   'test/engine/follower.process.test.ts',
-  'test/engine/kinds.test.ts',
+  'test/engine/dnc.kinds.test.ts',
   'test/examples/dialer.test.ts',
   'test/http/access-log.test.ts',
   'test/keys/key-store.reload-log.test.ts',
