@@ -17,7 +17,7 @@ import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
 import type { Dnc } from '../engine/views.js';
-import { DncFollower, DurableDnc } from '../open.js';
+import { openClusterWriter, openForwardingFollower, type DncFollower, type DurableDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { workerLimits } from './cluster-limits.js';
 import {
@@ -121,19 +121,16 @@ async function openWriter(
   fsyncObserver?: (seconds: number) => void,
   onWriterStopped?: (reason: string) => void,
 ): Promise<DurableDnc> {
-  return DurableDnc.open({
-    ...writerOptions(config, logger, fsyncObserver, onWriterStopped),
-    afterCommit: async (seq) => {
-      const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
-      if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);
-    },
+  return openClusterWriter(writerOptions(config, logger, fsyncObserver, onWriterStopped), async (seq) => {
+    const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
+    if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);
   });
 }
 
 async function openFollower(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DncFollower> {
   const forwardChange = async (change: ForwardedChange): Promise<ChangeResult> =>
     resultOf(await channel.request((id) => ({ idnc: 'change', id, change })));
-  const dnc = await DncFollower.open({ dataDir: config.dataDir, logger, forwardChange, forwardApplyWaitMs: CLUSTER_APPLY_WAIT_MS, ...config.followerPolling });
+  const dnc = await openForwardingFollower({ dataDir: config.dataDir, logger, ...config.followerPolling }, forwardChange);
   dnc.on('applied', (seq) => channel.send({ idnc: 'applied', seq }));
   dnc.on('stale', (lagMs) => logger.warn(`this worker's follower is ${lagMs} ms behind the log`));
   dnc.on('fresh', () => logger.info("this worker's follower has caught up with the log"));

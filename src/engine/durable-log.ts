@@ -42,12 +42,6 @@ export interface DurableDncOptions extends OpenDncOptions {
   /** Segment size that starts a new segment (default LOG_SEGMENT_BYTES_MAX). */
   readonly segmentBytesMax?: number;
   /**
-   * Runs after a change is durable and applied here, before add/remove resolve (`idnc serve
-   * --workers` waits in it until every worker has applied the change). Its rejection is the
-   * caller's error, although the change is stored.
-   */
-  readonly afterCommit?: (seq: number) => Promise<void>;
-  /**
    * Called once if the log writer fail-stops (a durable change failed to apply, or a rejected batch
    * could not be cut from the log): writes and snapshots are refused from then on, and only a
    * restart (which replays the log or refuses until `idnc repair`) resumes. `idnc serve` exits.
@@ -67,6 +61,14 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
     if (created === firstCreated) return;
   }
 }
+
+/**
+ * Runs after a change is durable and applied here, before add/remove resolve (`idnc serve
+ * --workers` waits in it until every worker has applied the change). Its rejection is the caller's
+ * error, although the change is stored. Cluster plumbing: an argument of open(), not an option a
+ * library user sees.
+ */
+export type AfterCommit = (seq: number) => Promise<void>;
 
 export class DurableLog implements ChangeSink {
   /** The store recovery fills and changes are applied to: the engine's (it never swaps it). */
@@ -91,7 +93,10 @@ export class DurableLog implements ChangeSink {
   private snapshotTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(private readonly options: DurableDncOptions) {
+  private constructor(
+    private readonly options: DurableDncOptions,
+    private readonly afterCommit: AfterCommit | undefined,
+  ) {
     // A durable engine is the writer; following a directory read-only is the follower's job.
     if (options.readOnly === true) throw new IdncError('INVALID_PARAMETER', 'readOnly: open a follower with openDnc({ dataDir, readOnly: true })');
     this.dataDir = path.resolve(options.dataDir);
@@ -105,8 +110,8 @@ export class DurableLog implements ChangeSink {
   readonly dataDir: string;
 
   /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
-  static async open(options: DurableDncOptions): Promise<DurableLog> {
-    const log = new DurableLog(options);
+  static async open(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableLog> {
+    const log = new DurableLog(options, afterCommit);
     await createDataDir(log.dataDir, log.fileSystem);
     log.lock = await acquireWriterLock(log.dataDir, log.fileSystem, log.logger);
     try {
@@ -266,7 +271,7 @@ export class DurableLog implements ChangeSink {
       }
     }
     const appended = this.writer.append(records, apply);
-    const afterCommit = this.options.afterCommit;
+    const afterCommit = this.afterCommit;
     if (afterCommit === undefined) return appended;
     return appended.then(async (result) => {
       await afterCommit(result.seq);

@@ -66,13 +66,15 @@ export interface DncFollowerOptions extends OpenDncOptions {
   readonly pollIntervalMs?: number;
   /** false: no fs.watch, polling only (storage whose change events are unreliable; tests). Default true. */
   readonly watch?: boolean;
-  /**
-   * Sends add/remove to the writer instead of refusing them with READ_ONLY; the call resolves once
-   * this follower has applied the change's seq too (waiting at most `forwardApplyWaitMs`).
-   */
-  readonly forwardChange?: (change: ForwardedChange) => Promise<{ changed: number; seq: number }>;
-  readonly forwardApplyWaitMs?: number;
 }
+
+/**
+ * Sends add/remove to the writer instead of refusing them with READ_ONLY (the workers of `idnc serve
+ * --workers`); the follower's add/remove resolves once it has applied the change's seq too, waiting
+ * at most CLUSTER_APPLY_WAIT_MS. Cluster plumbing: an argument of followerSink, not an option a
+ * library user sees.
+ */
+export type ForwardChange = (change: ForwardedChange) => Promise<CommitResult>;
 
 export type FollowerEvent = 'stale' | 'fresh' | 'applied';
 
@@ -129,7 +131,6 @@ export class LogFollower {
     this.logger = options.logger ?? stderrLogger;
     this.staleAfterMs = checkPositive(options.staleAfterMs, 'staleAfterMs', FOLLOWER_STALE_AFTER_MS_DEFAULT, MS);
     this.pollIntervalMs = checkPositive(options.pollIntervalMs, 'pollIntervalMs', FOLLOWER_POLL_INTERVAL_MS, MS);
-    checkPositive(options.forwardApplyWaitMs, 'forwardApplyWaitMs', 1, MS);
     this.current = loaded.store;
     this.tail = loaded.tail;
     this.currentAsOf = loaded.at;
@@ -401,17 +402,17 @@ function positionAfter(result: RecoveryResult): TailPosition {
   return { segment: tail.segment, offset: tail.endOffset, lastSeq: tail.lastSeq };
 }
 
-/** A follower's change sink without forwardChange: it stores nothing itself. */
+/** A follower's change sink when it forwards nothing: it stores nothing itself. */
 export const READ_ONLY: ChangeSink = {
   commit: () => Promise.reject(new IdncError('READ_ONLY', 'this engine follows its data directory read-only: changes go to the writer')),
 };
 
-/** A follower's change sink with forwardChange: the writer stores it, then this engine waits to have applied it. */
+/** A follower's change sink that forwards: the writer stores a change, then this engine waits to have applied it. */
 export class ForwardingSink implements ChangeSink {
   private link: EngineLink | null = null;
 
   constructor(
-    private readonly forward: (change: ForwardedChange) => Promise<CommitResult>,
+    private readonly forward: ForwardChange,
     private readonly applyWaitMs: number,
   ) {}
 
@@ -426,8 +427,8 @@ export class ForwardingSink implements ChangeSink {
   }
 }
 
-/** The sink of a follower opened with `options`: forwarding if it has forwardChange, else refusing. */
-export function followerSink(options: DncFollowerOptions): ChangeSink & { attach?(link: EngineLink): void } {
-  if (options.forwardChange === undefined) return READ_ONLY;
-  return new ForwardingSink(options.forwardChange, options.forwardApplyWaitMs ?? CLUSTER_APPLY_WAIT_MS);
+/** A follower's sink: forwarding to `forward` when given, else refusing. */
+export function followerSink(forward?: ForwardChange): ChangeSink & { attach?(link: EngineLink): void } {
+  if (forward === undefined) return READ_ONLY;
+  return new ForwardingSink(forward, CLUSTER_APPLY_WAIT_MS);
 }
