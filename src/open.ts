@@ -14,12 +14,18 @@ import type { Dnc, DncFollower as DncFollowerView, DurableDnc as DurableDncView 
 
 export { Dnc } from './engine/views.js';
 
+// DurableDnc and DncFollower are not classes (every engine is a Dnc), but `instanceof` still
+// tells the kinds apart, as it did when each kind was a class of its own.
+
 /** The writer of a data directory. */
 export type DurableDnc = DurableDncView;
 export const DurableDnc = {
   /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
   open(options: DurableDncOptions): Promise<DurableDnc> {
     return openWriter(options);
+  },
+  [Symbol.hasInstance](value: unknown): value is DurableDnc {
+    return Engine.kindOf(value) === 'durable';
   },
 };
 
@@ -29,6 +35,9 @@ export const DncFollower = {
   /** Loads the directory's newest snapshot and log, then follows the writer until close(). */
   open(options: DncFollowerOptions): Promise<DncFollower> {
     return openFollower(options);
+  },
+  [Symbol.hasInstance](value: unknown): value is DncFollower {
+    return Engine.kindOf(value) === 'follower';
   },
 };
 
@@ -44,21 +53,12 @@ export function openForwardingFollower(options: DncFollowerOptions, forward: For
 
 async function openWriter(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableDnc> {
   const log = await DurableLog.open(options, afterCommit);
-  return new Engine({ store: log.store, sink: log, durable: log, attach: (link) => log.attach(link) });
+  return new Engine({ source: log, sink: log });
 }
 
 async function openFollower(options: DncFollowerOptions, forward?: ForwardChange): Promise<DncFollower> {
   const follower = await LogFollower.open(options);
-  const sink = followerSink(forward);
-  const dnc = new Engine({
-    store: follower.store,
-    sink,
-    follower,
-    attach: (link) => {
-      follower.attach(link);
-      sink.attach?.(link);
-    },
-  });
+  const dnc = new Engine({ source: follower, sink: followerSink(forward) });
   follower.start();
   return dnc;
 }

@@ -31,6 +31,7 @@ import { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
 import { checkFsyncMode, checkPositive, stderrLogger } from './options.js';
+import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, LogStats, OpenDncOptions } from './types.js';
 
 export interface DurableDncOptions extends OpenDncOptions {
@@ -70,7 +71,8 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
  */
 export type AfterCommit = (seq: number) => Promise<void>;
 
-export class DurableLog implements ChangeSink {
+export class DurableLog implements ChangeSink, EngineSource {
+  readonly kind = 'durable';
   /** The store recovery fills and changes are applied to: the engine's (it never swaps it). */
   readonly store = new DncStore();
   private writer: LogWriter | null = null;
@@ -141,7 +143,11 @@ export class DurableLog implements ChangeSink {
     return this.writer?.durableSeq ?? this.recoveredSeq;
   }
 
-  logStats(): LogStats {
+  stats(): SourceStats {
+    return { log: this.logStats(), follower: null };
+  }
+
+  private logStats(): LogStats {
     const writer = this.writer!;
     const seq = this.lastSeq;
     return {

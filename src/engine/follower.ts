@@ -47,6 +47,7 @@ import { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
 import { checkPositive, stderrLogger } from './options.js';
+import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, OpenDncOptions } from './types.js';
 
 /** A validated change a forwarding follower hands to the writer (numbers sorted ascending). */
@@ -101,7 +102,8 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const MS = 'of milliseconds';
 
 /** The reading part of a follower: loads, follows and reloads the writer's data directory. */
-export class LogFollower {
+export class LogFollower implements EngineSource {
+  readonly kind = 'follower';
   readonly dataDir: string;
   private readonly logger: EngineLogger;
   private readonly staleAfterMs: number;
@@ -183,6 +185,10 @@ export class LogFollower {
   /** lagMs is above staleAfterMs (as of the last check or poll tick). */
   get stale(): boolean {
     return this.isStale;
+  }
+
+  stats(): SourceStats {
+    return { log: null, follower: { lagMs: this.lagMs } };
   }
 
   on(event: FollowerEvent, listener: (value: number) => void): this {
@@ -428,7 +434,7 @@ export class ForwardingSink implements ChangeSink {
 }
 
 /** A follower's sink: forwarding to `forward` when given, else refusing. */
-export function followerSink(forward?: ForwardChange): ChangeSink & { attach?(link: EngineLink): void } {
+export function followerSink(forward?: ForwardChange): ChangeSink {
   if (forward === undefined) return READ_ONLY;
   return new ForwardingSink(forward, CLUSTER_APPLY_WAIT_MS);
 }
