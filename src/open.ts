@@ -63,8 +63,14 @@ async function openFollower(options: DncFollowerOptions, forward?: ForwardChange
   return dnc;
 }
 
-/** Opens an engine: in memory, the writer of a data directory, or a read-only follower of one. */
-export async function openDnc(options: DncFollowerOptions & { readOnly: true }): Promise<DncFollower>;
+/**
+ * Opens an engine: in memory, the writer of a data directory, or a read-only follower of one. The
+ * overloads give each kind its own options and type, so a misspelt option does not compile.
+ */
+export async function openDnc(options: DncFollowerOptions & { readonly readOnly: true }): Promise<DncFollower>;
+export async function openDnc(options: DurableDncOptions & { readonly readOnly?: false }): Promise<DurableDnc>;
+export async function openDnc(options?: OpenDncOptions & { readonly dataDir?: undefined }): Promise<Dnc>;
+/** A dataDir or readOnly known only at run time: any kind. */
 export async function openDnc(options?: OpenDncOptions): Promise<Dnc>;
 export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
   if (options.dataDir === undefined) return new Engine();

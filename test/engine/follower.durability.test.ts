@@ -7,7 +7,7 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
+import { openDnc, type DncFollower, type DurableDnc, type DurableDncOptions } from '../../src/index.js';
 import { listDataDir, temporaryPath } from '../../src/persist/data-dir.js';
 import { durableMarkPath } from '../../src/persist/durable-mark.js';
 import { applyRepair, planRepair } from '../../src/persist/repair.js';
@@ -28,8 +28,8 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-async function writer(options: Record<string, unknown> = {}): Promise<DurableDnc> {
-  const dnc = (await openDnc({ dataDir: dir, logger: recordingLogger(), ...options } as never)) as unknown as DurableDnc;
+async function writer(options: Partial<Omit<DurableDncOptions, 'dataDir' | 'readOnly'>> = {}): Promise<DurableDnc> {
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), ...options });
   open.push(dnc);
   return dnc;
 }

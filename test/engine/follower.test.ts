@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
+import { openDnc, type DncFollower, type DurableDnc, type DurableDncOptions } from '../../src/index.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { durableMarkPath, DurableMarkWriter, encodeMark, readDurableMark } from '../../src/persist/durable-mark.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
@@ -26,8 +26,8 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-async function writer(options: Record<string, unknown> = {}): Promise<DurableDnc> {
-  const dnc = (await openDnc({ dataDir: dir, logger: recordingLogger(), ...options })) as DurableDnc;
+async function writer(options: Partial<Omit<DurableDncOptions, 'dataDir' | 'readOnly'>> = {}): Promise<DurableDnc> {
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), ...options });
   open.push(dnc);
   return dnc;
 }

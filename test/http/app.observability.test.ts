@@ -127,7 +127,7 @@ describe('GET /metrics', () => {
       expect(sample(text, 'idnc_log_fsync_duration_seconds_count')).toBeGreaterThanOrEqual(3);
       expect(sample(text, 'idnc_log_writable')).toBe(1);
       expect(sample(text, 'idnc_snapshot_age_seconds')).toBeNaN();
-      await (dnc as unknown as { snapshot(): Promise<void> }).snapshot();
+      await dnc.snapshot();
       text = await scrape();
       expect(sample(text, 'idnc_log_records_since_snapshot')).toBe(0);
       expect(sample(text, 'idnc_log_bytes_since_snapshot')).toBe(0);

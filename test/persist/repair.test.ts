@@ -74,7 +74,7 @@ async function repair(dataDir: string, fileSystem?: PersistFileSystem): Promise<
  * to 3 and keeps 4 to 6 (covered by the newest snapshot, kept for the older one) and 7 to 8.
  */
 async function writeCoveredLayout(): Promise<DurableDnc> {
-  const w = (await openDnc({ dataDir: dir, logger: recordingLogger(), segmentBytesMax: 1 } as never)) as unknown as DurableDnc;
+  const w = await openDnc({ dataDir: dir, logger: recordingLogger(), segmentBytesMax: 1 });
   for (let i = 0; i < 8; i++) {
     await w.add(numbers(2, 2_125_550_000 + i * 10));
     if (i === 2 || i === 5) await w.snapshot();
@@ -157,7 +157,7 @@ describe('repair keeps what recovery can prove', () => {
   });
 
   it('can be run again after it was interrupted at any file-system call, and ends the same', async () => {
-    const w = (await openDnc({ dataDir: dir, logger: recordingLogger() })) as DurableDnc;
+    const w = await openDnc({ dataDir: dir, logger: recordingLogger() });
     for (let i = 0; i < 6; i++) await w.add(numbers(1, 2_125_550_000 + i));
     crashImage();
     await w.close();
