@@ -15,7 +15,7 @@ import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
 import { listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
-import { scanSegment } from './segment-scan.js';
+import { readSegmentFile } from './segment-read.js';
 
 export interface RejectedRecords {
   /** File name of the segment the batch was written to. */
@@ -150,15 +150,8 @@ export async function planRejectedCuts(dataDir: string): Promise<RejectedCut[]> 
 
 /** Why the segment's first `offset` bytes are not whole records ending just before the batch, or null. */
 async function prefixProblem(file: string, segmentFirstSeq: number, rejected: RejectedRecords): Promise<string | null> {
-  const handle = await fs.promises.open(file, 'r');
-  let prefix: Buffer;
-  try {
-    prefix = Buffer.alloc(rejected.offset);
-    await handle.read(prefix, 0, rejected.offset, 0);
-  } finally {
-    await handle.close();
-  }
-  const scan = scanSegment(prefix, segmentFirstSeq, undefined, Number.MAX_SAFE_INTEGER);
+  const segment = { firstSeq: segmentFirstSeq, path: file };
+  const { scan } = await readSegmentFile(segment, { isLast: false, decodeFromSeq: Number.MAX_SAFE_INTEGER, endOffset: rejected.offset });
   if (scan.stop.kind === 'end' && scan.lastSeq === rejected.firstSeq - 1) return null;
   return `${rejected.segment} does not end at seq ${rejected.firstSeq - 1} at offset ${rejected.offset} (${scan.stop.detail} after seq ${scan.lastSeq})`;
 }
