@@ -13,7 +13,7 @@ import path from 'node:path';
 import { REJECTED_MARKER_BYTES_MAX, REJECTED_MARKER_FORMAT_VERSION } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
-import { listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
+import { backupPath, listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
 import { readSegmentFile } from './segment-read.js';
 
@@ -169,17 +169,15 @@ export function describeRejectedCut(cut: RejectedCut): string {
 }
 
 /**
- * Cuts the records every marker names (the segment's original is copied into `backupDir` first,
- * unless it is already there), then moves the marker into `backupDir`. Run under the writer lock.
+ * Cuts the records every marker names (the segment's original is copied into `backupDir` first),
+ * then moves the marker into `backupDir`. Run under the writer lock.
  */
 export async function cutRejectedRecords(dataDir: string, backupDir: string, logger: EngineLogger, fileSystem: PersistFileSystem): Promise<void> {
   const cuts = await planRejectedCuts(dataDir);
   for (const cut of cuts) {
     if (cut.bytes > 0) {
       const segment = path.join(dataDir, cut.rejected.segment);
-      await fs.promises.copyFile(segment, path.join(backupDir, cut.rejected.segment), fs.constants.COPYFILE_EXCL).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-      });
+      await fs.promises.copyFile(segment, await backupPath(backupDir, cut.rejected.segment), fs.constants.COPYFILE_EXCL);
       const fd = await fileSystem.open(segment, 'r+');
       try {
         await fileSystem.ftruncate(fd, cut.rejected.offset);
@@ -188,7 +186,7 @@ export async function cutRejectedRecords(dataDir: string, backupDir: string, log
         await fileSystem.close(fd);
       }
     }
-    await fileSystem.rename(cut.marker, path.join(backupDir, path.basename(cut.marker)));
+    await fileSystem.rename(cut.marker, await backupPath(backupDir, path.basename(cut.marker)));
     logger.info(describeRejectedCut(cut));
   }
   if (cuts.length > 0) await fileSystem.fsyncDirectory(dataDir);

@@ -5,7 +5,8 @@
 // In the log recovery reads, the first bad record ends what can be kept; when it lies among records
 // the snapshot covers, the records after the snapshot are kept in a new segment of their own.
 // Everything taken away is moved (not deleted) into `repair-<time>-<random>/` inside the directory:
-// the whole original of a cut segment, later segments, and snapshots that fail their checks.
+// the whole original of a cut segment, later segments, and snapshots that fail their checks; a file
+// two steps change (a rejected-records cut, then a cut of the same segment) is kept in each version.
 //
 // A segment is never changed in place: its kept records are written to a new file (temp, fsync,
 // rename, directory fsync), so a follower holding the old file open sees another inode, and a
@@ -21,7 +22,7 @@ import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
 import { DncStore } from '../store/dnc-store.js';
 import { CommitAssembler } from './commit-assembler.js';
-import { listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
+import { backupPath, listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
 import { DurableMarkWriter } from './durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './file-system.js';
 import type { LogRecord } from './record.js';
@@ -175,7 +176,7 @@ export async function applyRepair(
     // First the records of a failed batch (at the end of the log, after any cut the plan makes).
     await cutRejectedRecords(dataDir, backupDir, logger, fileSystem);
     // Newest first, so that at every step the directory holds the log up to some point.
-    for (const file of [...plan.moveAside].reverse()) await fileSystem.rename(path.join(dataDir, file), path.join(backupDir, file));
+    for (const file of [...plan.moveAside].reverse()) await fileSystem.rename(path.join(dataDir, file), await backupPath(backupDir, file));
     if (plan.cut !== null) await replaceCutSegment(fileSystem, dataDir, backupDir, plan.cut, options);
     await fileSystem.fsyncDirectory(dataDir);
     await fileSystem.fsyncDirectory(backupDir);
@@ -192,13 +193,14 @@ export async function applyRepair(
 async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string, backupDir: string, cut: RepairCut, options: RepairReadOptions): Promise<void> {
   const original = path.join(dataDir, cut.file);
   const target = path.join(dataDir, cut.keptFrom?.file ?? cut.file);
-  const from = cut.keptFrom?.offset ?? 0;
-  const kept = { file: original, from, to: cut.offset, chunkBytes: options.readChunkBytes };
-  await writeFileDurably(fileSystem, temporaryPath(target), from === 0 ? null : segmentHeader(), kept);
+  // A rejected-records cut may have shortened the segment since the plan was made.
+  const size = (await fs.promises.stat(original)).size;
+  const to = Math.min(cut.offset, size);
+  const kept = { file: original, from: Math.min(cut.keptFrom?.offset ?? 0, to), to, chunkBytes: options.readChunkBytes };
+  await writeFileDurably(fileSystem, temporaryPath(target), cut.keptFrom === null ? null : segmentHeader(), kept);
   if (cut.keptFrom === null) {
     // The original's name is about to be taken: keep a copy of it first.
-    const size = (await fs.promises.stat(original)).size;
-    await writeFileDurably(fileSystem, path.join(backupDir, cut.file), null, { ...kept, from: 0, to: size });
+    await writeFileDurably(fileSystem, await backupPath(backupDir, cut.file), null, { ...kept, from: 0, to: size });
     await fileSystem.fsyncDirectory(backupDir);
     await fileSystem.rename(temporaryPath(target), target);
     return;
@@ -206,7 +208,7 @@ async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string,
   // The new segment (it starts after the snapshot) is in place before the original goes.
   await fileSystem.rename(temporaryPath(target), target);
   await fileSystem.fsyncDirectory(dataDir);
-  await fileSystem.rename(original, path.join(backupDir, cut.file));
+  await fileSystem.rename(original, await backupPath(backupDir, cut.file));
 }
 
 /** Writes `header` (if any), then bytes [from, to) of `source.file` read in chunks, to `file`, and flushes it. */

@@ -12,6 +12,7 @@ import { listDataDir, segmentPath, snapshotPath } from '../../src/persist/data-d
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 import { encodeRecords, type LogChange } from '../../src/persist/record.js';
 import { applyRecord, recoverDataDir } from '../../src/persist/recovery.js';
+import { writeRejectedMarker } from '../../src/persist/rejected-records.js';
 import { applyRepair, planRepair } from '../../src/persist/repair.js';
 import { scanSegment, segmentHeader } from '../../src/persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
@@ -243,6 +244,24 @@ describe('repair reads segments in bounded chunks', () => {
     expect(await repair(dir)).toBe((await recovered(image)).lastSeq);
     expect(tree(image)).toEqual(tree(dir));
     expect(Math.max(0, ...writeSizes)).toBeLessThanOrEqual(chunkBytes);
+  });
+});
+
+describe('the backup directory', () => {
+  it.each([5, 6])('holds the original bytes of every file repair changed or moved, when a marker and a bad record (seq %i) concern one segment', async (damagedSeq) => {
+    const changes = Array.from({ length: 6 }, (_, i): LogChange => ({ op: 'add', org: 'default', projId: '', numbers: Float64Array.of(2_125_550_000 + i), ts: 1, keyId: null }));
+    const segment = segmentPath(dir, 1);
+    fs.writeFileSync(segment, Buffer.concat([segmentHeader(), ...encodeRecords(1, changes)]));
+    // Seqs 5 and 6 were rejected but could not be cut, and one of them is damaged since.
+    const rejectedAt = Buffer.concat([segmentHeader(), ...encodeRecords(1, changes.slice(0, 4))]).length;
+    const marker = await writeRejectedMarker(nodeFileSystem, dir, { segment: path.basename(segment), offset: rejectedAt, firstSeq: 5, lastSeq: 6 });
+    await damageRecord(dir, damagedSeq);
+    const originals = [fs.readFileSync(segment), fs.readFileSync(marker)];
+
+    expect(await repair(dir)).toBe(4);
+    const backup = path.join(dir, fs.readdirSync(dir).find((name) => name.startsWith('repair-'))!);
+    const backedUp = fs.readdirSync(backup).map((name) => fs.readFileSync(path.join(backup, name)));
+    for (const original of originals) expect(backedUp.some((bytes) => bytes.equals(original))).toBe(true);
   });
 });
 
