@@ -181,7 +181,8 @@ export async function applyRepair(
     await fileSystem.fsyncDirectory(dataDir);
     await fileSystem.fsyncDirectory(backupDir);
     const recovered = await recoverDataDir(new DncStore(), { dataDir, fileSystem, logger, mode: 'read' });
-    const mark = await DurableMarkWriter.open(fileSystem, dataDir, recovered.lastSeq);
+    // 'none': repair flushes no log it keeps, so its mark claims nothing acknowledged to startup.
+    const mark = await DurableMarkWriter.open(fileSystem, dataDir, recovered.lastSeq, 'none');
     await mark.close(recovered.lastSeq);
     return { backupDir, lastSeq: recovered.lastSeq };
   } finally {
