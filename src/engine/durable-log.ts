@@ -116,7 +116,7 @@ export class DurableLog implements ChangeSink {
     log.lock = await acquireWriterLock(log.dataDir, log.fileSystem, log.logger);
     try {
       const recovered = await log.recover();
-      log.mark = await DurableMarkWriter.open(log.fileSystem, log.dataDir, recovered.lastSeq);
+      log.mark = await DurableMarkWriter.open(log.fileSystem, log.dataDir, recovered.lastSeq, log.fsync);
       log.writer = await log.openWriter(recovered);
       // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
       log.logBytesAtSnapshot = -recovered.replayedBytes;
