@@ -313,3 +313,16 @@ export const WORKER_STABLE_AFTER_MS = 30_000;
  * the primary per dozen requests, taken before the stock runs out (docs/http-api.md, Rate limits).
  */
 export const CLUSTER_RATE_LEASE_FRACTION = 0.05;
+
+// --- Finding and dropping lists (src/store/sorted-names.ts, Dnc.lists, GET /v1/lists, /metrics) ---
+
+/**
+ * Project ids an organisation keeps per block of its sorted index (sorted-names.ts): a new list
+ * costs a binary search and a splice of at most this many references (4 KiB), and a page after a
+ * name a binary search, where one sorted array would move every id on each new list.
+ */
+export const LIST_NAMES_BLOCK_MAX = 512;
+/** Lists one page of `Dnc.lists` / `GET /v1/lists` holds at most: a page is built per request. */
+export const LISTS_PAGE_LIMIT_MAX = 1000;
+/** Lists per page when the caller gives no `limit`. */
+export const LISTS_PAGE_LIMIT_DEFAULT = 100;
