@@ -240,7 +240,10 @@ export const LOG_PERCENT_DECODE_ROUNDS_MAX = 4;
  * access log is off: a pdnc request answers in well under a millisecond, so this marks trouble.
  */
 export const HTTP_SLOW_REQUEST_MS = 1000;
-/** `/metrics` exports one `idnc_list_numbers` series per list up to this many lists (cardinality bound). */
+/**
+ * `/metrics` exports one `idnc_list_numbers` series per list while a scrape may see at most this
+ * many lists, else only per-organisation series (cardinality bound; `--metrics-max-lists`).
+ */
 export const METRICS_LIST_SERIES_MAX = 1000;
 /** Latency histogram buckets of HTTP requests, in seconds. */
 export const METRICS_REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
