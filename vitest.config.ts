@@ -15,6 +15,7 @@ import { defineConfig } from 'vitest/config';
 
 const integration = [
   'test/cli/import.test.ts',
+  'test/cli/lists.test.ts',
   'test/cli/main.test.ts',
   'test/cli/serve.fail-stop.test.ts',
   'test/cli/serve.hardening.test.ts',
