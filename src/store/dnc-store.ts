@@ -52,8 +52,11 @@ export class Organisation {
     const lists: ListEntry[] = [];
     if (after === undefined && this.master.size > 0) lists.push({ projId: MASTER_LIST, numbers: this.master.size });
     for (const projId of this.projectIds.after(after ?? MASTER_LIST)) {
+      const numbers = this.projects.get(projId)!.size;
+      // Only a list made by listForWrite and never filled is empty here (a change forgets emptied lists).
+      if (numbers === 0) continue;
       if (lists.length === limit) return { lists, more: true };
-      lists.push({ projId, numbers: this.projects.get(projId)!.size });
+      lists.push({ projId, numbers });
     }
     return { lists, more: false };
   }
