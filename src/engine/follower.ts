@@ -49,7 +49,7 @@ import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
 import { checkPositive, stderrLogger } from './options.js';
 import type { ChangeOperation, OpenDncOptions } from './types.js';
 
-/** A validated change a forwarding follower hands to the writer (numbers sorted ascending). */
+/** A validated change a forwarding follower hands to the writer (numbers sorted ascending; none for a drop). */
 export interface ForwardedChange {
   readonly op: ChangeOperation;
   readonly org: string;
@@ -67,7 +67,7 @@ export interface DncFollowerOptions extends OpenDncOptions {
   /** false: no fs.watch, polling only (storage whose change events are unreliable; tests). Default true. */
   readonly watch?: boolean;
   /**
-   * Sends add/remove to the writer instead of refusing them with READ_ONLY; the call resolves once
+   * Sends add/remove (and drops of lists) to the writer instead of refusing them with READ_ONLY; the call resolves once
    * this follower has applied the change's seq too (waiting at most `forwardApplyWaitMs`).
    */
   readonly forwardChange?: (change: ForwardedChange) => Promise<{ changed: number; seq: number }>;
