@@ -4,8 +4,9 @@
 // missing list LIST_NOT_FOUND; scopes are checked in app.tenant-matrix.test.ts as for every route.
 
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LISTS_PAGE_LIMIT_DEFAULT, LISTS_PAGE_LIMIT_MAX } from '../../src/constants.js';
+import { NumberSet } from '../../src/store/number-set.js';
 import { makeKey, makeTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
@@ -64,7 +65,7 @@ describe('GET /v1/lists', () => {
     expect(json(await getLists(acmeProjects.key, '?after=p3'))).toEqual({ lists: [], next: null });
   });
 
-  it('answers at most the default page, and the maximum', async () => {
+  it('answers at most the default page, and the maximum, reading only the lists it answers', async () => {
     t = await makeTestApp({ extraKeys: keys });
     for (let i = 0; i < LISTS_PAGE_LIMIT_MAX + 5; i++) await t.dnc.add('4155550100', { org: 'acme', projId: `p${String(i).padStart(4, '0')}` });
     const first = json(await getLists(acmeReader.key)) as { lists: unknown[]; next: string };
@@ -75,6 +76,17 @@ describe('GET /v1/lists', () => {
     const rest = json(await getLists(acmeReader.key, `?limit=${LISTS_PAGE_LIMIT_MAX}&after=${largest.next}`)) as { lists: unknown[]; next: null };
     expect(rest).toMatchObject({ next: null });
     expect(rest.lists).toHaveLength(5);
+    // A page, and a project-limited key's page, read the sizes of their own lists only, never all of them.
+    const sizes = vi.spyOn(NumberSet.prototype, 'size', 'get');
+    try {
+      expect((json(await getLists(acmeReader.key, '?limit=10&after=p0500')) as { lists: unknown[] }).lists).toHaveLength(10);
+      expect(sizes.mock.calls.length).toBeLessThanOrEqual(11);
+      sizes.mockClear();
+      expect((json(await getLists(acmeProjects.key)) as { lists: unknown[] }).lists).toHaveLength(0);
+      expect(sizes.mock.calls.length).toBeLessThanOrEqual(acmeProjects.record.projects!.length);
+    } finally {
+      sizes.mockRestore();
+    }
   });
 
   it.each(['?limit=0', `?limit=${LISTS_PAGE_LIMIT_MAX + 1}`, '?limit=x', '?limit=1.5', '?limit=-1', '?limit=1&limit=2', '?after=a%20b', '?after=a&after=b'])(
