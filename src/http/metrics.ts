@@ -15,6 +15,7 @@ import type { FastifyRequest } from 'fastify';
 import { LISTS_PAGE_LIMIT_MAX, METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
 import type { ListStats, OrganisationStats } from '../engine/types.js';
 import type { Dnc } from '../engine/views.js';
+import { IdncError } from '../errors.js';
 
 interface RequestSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -217,7 +218,13 @@ export class IdncMetrics {
   }
 
   private listFigures(): ListFigures {
-    this.figures ??= this.readListFigures(this.view);
+    try {
+      this.figures ??= this.readListFigures(this.view);
+    } catch (error) {
+      // A scrape racing the server's shutdown finds the engine closed: no lists, rather than a 500.
+      if (!(error instanceof IdncError) || error.code !== 'CLOSED') throw error;
+      this.figures = { organisations: [], lists: 0, perList: [] };
+    }
     return this.figures;
   }
 

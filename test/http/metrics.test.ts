@@ -79,6 +79,17 @@ describe('IdncMetrics list series', () => {
     expect(series(again, 'idnc_organisation_numbers', 'org="acme"')).toBe(4);
   });
 
+  it('a scrape after the engine closed shows no lists instead of failing', async () => {
+    const dnc = new Dnc();
+    const metrics = new IdncMetrics();
+    metrics.bindEngine(dnc);
+    await dnc.add('5039367187', { org: 'acme' });
+    await dnc.close();
+    const text = await metrics.text(ORG_ONLY);
+    expect(series(text, 'idnc_lists')).toBe(0);
+    expect(text).not.toMatch(/^idnc_list_numbers\{/m);
+  });
+
   it('shows a view limited to projects those lists alone, without the organisation totals', async () => {
     const dnc = new Dnc();
     const metrics = new IdncMetrics();
