@@ -257,7 +257,7 @@ export class DurableLog implements ChangeSink {
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
     if (this.writer === null) return Promise.reject(new Error('commit: the log writer is not open'));
-    if (sorted.length === 0) return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
+    if (sorted.length === 0 && operation !== 'drop') return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];

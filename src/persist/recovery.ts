@@ -77,10 +77,11 @@ export function corruptionError(dataDir: string, file: string, offset: number, s
   );
 }
 
+/** Applies one record to `store`: a drop of a list that is not there (any more) changes nothing. */
 export function applyRecord(store: DncStore, record: LogRecord): number {
   const address = { org: record.org, projId: record.projId };
-  if (record.op === 'add') return store.listForWrite(address).addSorted(record.numbers);
-  return store.list(address)?.removeSorted(record.numbers) ?? 0;
+  if (record.op === 'drop') return store.dropList(address);
+  return store.change(address, record.numbers, record.op === 'add');
 }
 
 async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, snapshots: { lastSeq: number; path: string }[]) {
@@ -89,6 +90,7 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
     const load = await readSnapshot(snapshot.path);
     if (load.outcome === 'ok' && load.lastSeq === snapshot.lastSeq) {
       installSnapshot(store, load.lists);
+      store.recount();
       if (problems.length > 0) options.logger.warn(`recovering from the older snapshot ${path.basename(snapshot.path)}`);
       return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path, skipped: problems };
     }
