@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   WAIT_TIMEOUT: { summary: 'a change was not applied where it is read within the time allowed' },
   DATA_DIR_LOCKED: { summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
+  LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -3,8 +3,8 @@
 //   writer    the durable engine; every change it commits (its own requests and those forwarded by
 //             the others) waits, before it is answered, until the primary says every follower has
 //             applied it, so an answered add is visible in every worker at once.
-//   follower  a read-only follower of the data directory (reads are local); add/remove are
-//             validated here (the same errors as anywhere) and forwarded through the primary to the
+//   follower  a read-only follower of the data directory (reads are local); add/remove and drops of
+//             lists are validated here (the same errors as anywhere) and forwarded through the primary to the
 //             writer; the answer comes once this worker has applied the change's seq too.
 // Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
@@ -150,9 +150,19 @@ async function commitForwarded(
   try {
     if (writer === null) throw new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the writer is starting');
     const options = { org: change.org, projId: change.projId, ...(change.keyId === null ? {} : { keyId: change.keyId }) };
-    const result = change.op === 'add' ? await writer.addNumbers(change.numbers, options) : await writer.removeNumbers(change.numbers, options);
-    channel.send({ idnc: 'changed', origin, id, result: { changed: result.changed, seq: result.seq } });
+    const result = await commitChange(writer, change, options);
+    channel.send({ idnc: 'changed', origin, id, result });
   } catch (error) {
     channel.send({ idnc: 'changed', origin, id, error: serializeError(error) });
   }
+}
+
+/** A forwarded change on the writer: the drop of a list, or an add or remove of its numbers. */
+async function commitChange(writer: DurableDnc, change: ForwardedChange, options: { org: string; projId: string; keyId?: string }): Promise<ChangeResult> {
+  if (change.op === 'drop') {
+    const dropped = await writer.dropList(options);
+    return { changed: dropped.numbers, seq: dropped.seq };
+  }
+  const result = change.op === 'add' ? await writer.addNumbers(change.numbers, options) : await writer.removeNumbers(change.numbers, options);
+  return { changed: result.changed, seq: result.seq };
 }

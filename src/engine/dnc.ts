@@ -13,10 +13,10 @@
 import { assert } from '../assert.js';
 import { IdncError } from '../errors.js';
 import { formatDigits, isValidNumber, isValidSplit } from '../phone/digits.js';
-import { AREA_REST_MODULUS } from '../constants.js';
+import { AREA_REST_MODULUS, LISTS_PAGE_LIMIT_DEFAULT, LISTS_PAGE_LIMIT_MAX } from '../constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from '../phone/phone-list.js';
 import { DncStore, listAreaNumbers } from '../store/dnc-store.js';
-import { checkListAddress, type ListAddress } from '../store/list-id.js';
+import { checkListAddress, checkOrganisationId, checkProjectId, MASTER_LIST, type ListAddress } from '../store/list-id.js';
 import { blockingCodes, blockingListIn, isBlockedNumber, resolveLists, scrubNumbers } from '../store/lookup.js';
 import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
@@ -25,13 +25,29 @@ import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
 import { MemorySource, type SourceKind } from './source.js';
-import type { BatchOptions, ChangeOperation, EngineStats, ListOptions, ListStats, ScrubResult, StatusEntry, WriteOptions, WriteResult } from './types.js';
+import type {
+  BatchOptions,
+  ChangeOperation,
+  DropListOptions,
+  DropResult,
+  EngineStats,
+  ListOptions,
+  ListsOptions,
+  ListsPage,
+  ListStats,
+  ScrubResult,
+  StatusEntry,
+  WriteOptions,
+  WriteResult,
+} from './types.js';
 
 // The number path of isBlocked reads these through module-local names: V8 loads an imported binding
 // from its module cell, with a hole check, at every use in optimised code, where a module's own
 // const is folded into the code (what this and the rest of the number path saved: docs/design.md).
 const REST_MODULUS = AREA_REST_MODULUS;
 const isValidSplitNumber = isValidSplit;
+/** The numbers of a drop: none. */
+const NO_NUMBERS = new Float64Array(0);
 
 /** Every kind of source; a kind's own members are found by narrowing on `kind`. */
 export type Source = MemorySource | DurableLog | LogFollower;
@@ -194,12 +210,59 @@ export class Dnc {
     yield* listAreaNumbers(this.store, checkListAddress(options));
   }
 
-  /** Operational figures for monitoring: read-only, computed on each call (a metrics scrape). */
+  /**
+   * Operational figures for monitoring: read-only. `organisations` and `lists` are computed when
+   * read (a metrics scrape reads the running counts of `organisations`, never every list).
+   */
   stats(): EngineStats {
-    const lists: ListStats[] = [];
-    for (const [address, set] of this.store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
+    const store = this.store;
     const { log, follower } = this.source.stats();
-    return { lists, log, follower };
+    return {
+      get organisations() {
+        return store.organisationCounts();
+      },
+      get lists() {
+        const lists: ListStats[] = [];
+        for (const [address, set] of store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
+        return lists;
+      },
+      log,
+      follower,
+    };
+  }
+
+  /**
+   * One page of an organisation's lists that hold numbers, by projId (the master list, '', first):
+   * a binary search in the organisation's sorted ids, then the page; no list is walked.
+   */
+  lists(options: ListsOptions = {}): ListsPage {
+    this.assertOpen();
+    const org = checkOrganisationId(options.org);
+    const limit = options.limit ?? LISTS_PAGE_LIMIT_DEFAULT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LISTS_PAGE_LIMIT_MAX) {
+      throw new IdncError('INVALID_PARAMETER', `invalid limit ${JSON.stringify(String(limit).slice(0, 32))}: expected a whole number from 1 to ${LISTS_PAGE_LIMIT_MAX}`);
+    }
+    const after = options.after === undefined ? undefined : checkProjectId(options.after);
+    const organisation = this.store.organisation(org);
+    if (organisation === undefined) return { lists: [], next: null };
+    const { lists, more } = organisation.page(after, limit);
+    return { lists, next: more ? lists[lists.length - 1]!.projId : null };
+  }
+
+  /**
+   * Drops a project list whole: one durable change (one log record), like add and remove. The
+   * master list cannot be dropped (INVALID_PARAMETER); a list that holds no numbers does not exist
+   * (LIST_NOT_FOUND). Two drops of one list racing each other may both succeed, the later with 0.
+   */
+  async dropList(options: DropListOptions): Promise<DropResult> {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    if (address.projId === MASTER_LIST) throw new IdncError('INVALID_PARAMETER', 'the master list cannot be dropped: give the projId of a project list');
+    if (this.store.list(address) === undefined) {
+      throw new IdncError('LIST_NOT_FOUND', `organisation ${JSON.stringify(address.org)} has no list ${JSON.stringify(address.projId)}`);
+    }
+    const { changed, seq } = await this.sink.commit('drop', address, NO_NUMBERS, options.keyId ?? null, () => this.store.dropList(address));
+    return { numbers: changed, seq };
   }
 
   /**
@@ -299,9 +362,8 @@ export class Dnc {
 
   /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
   private applyChange(operation: ChangeOperation, address: ListAddress, sorted: Float64Array): number {
-    if (operation === 'add') return this.store.listForWrite(address).addSorted(sorted);
-    const list = this.store.list(address);
-    return list === undefined ? 0 : list.removeSorted(sorted);
+    if (operation === 'drop') return this.store.dropList(address);
+    return this.store.change(address, sorted, operation === 'add');
   }
 }
 

@@ -171,7 +171,7 @@ export class DurableLog implements ChangeSink, EngineSource {
       const store = new DncStore();
       const recovered = await recover(config, store);
       recoveredSeq = recovered.lastSeq;
-      mark = await DurableMarkWriter.open(config.fileSystem, config.dataDir, recoveredSeq);
+      mark = await DurableMarkWriter.open(config.fileSystem, config.dataDir, recoveredSeq, config.fsync);
       const segment = await openSegment(config, recovered);
       log = new DurableLog(config, afterCommit, { store, recovered, lock, mark, segment });
     } catch (error) {
@@ -272,7 +272,7 @@ export class DurableLog implements ChangeSink, EngineSource {
 
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
-    if (sorted.length === 0) return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
+    if (sorted.length === 0 && operation !== 'drop') return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];

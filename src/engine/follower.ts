@@ -52,7 +52,7 @@ import { checkPositive, stderrLogger } from './options.js';
 import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, OpenDncOptions } from './types.js';
 
-/** A validated change a forwarding follower hands to the writer (numbers sorted ascending). */
+/** A validated change a forwarding follower hands to the writer (numbers sorted ascending; none for a drop). */
 export interface ForwardedChange {
   readonly op: ChangeOperation;
   readonly org: string;
@@ -72,7 +72,7 @@ export interface DncFollowerOptions extends OpenDncOptions {
 }
 
 /**
- * Sends add/remove to the writer instead of refusing them with READ_ONLY (the workers of `idnc serve
+ * Sends add/remove and list drops to the writer instead of refusing them with READ_ONLY (the workers of `idnc serve
  * --workers`); the follower's add/remove resolves once it has applied the change's seq too, waiting
  * at most CLUSTER_APPLY_WAIT_MS. Cluster plumbing: an argument of followerSink, not an option a
  * library user sees.

@@ -26,6 +26,7 @@ describe('serve configuration', () => {
       },
       bodyBytesMax: undefined,
       metricsPort: null,
+      metricsListSeriesMax: 1000,
       accessLog: false,
       statusFastPath: true,
       followerPolling: {},
@@ -55,6 +56,15 @@ describe('serve configuration', () => {
       snapshotLogBytes: 8 * 1024 * 1024,
       requestNumbersMax: 500,
     });
+  });
+
+  it('--metrics-max-lists or IDNC_METRICS_MAX_LISTS sets the per-list series bound (flag wins); a bad value is refused', () => {
+    expect(loadServeConfig({}, { IDNC_METRICS_MAX_LISTS: '50' }).metricsListSeriesMax).toBe(50);
+    expect(loadServeConfig({ metricsMaxLists: '7' }, { IDNC_METRICS_MAX_LISTS: '50' }).metricsListSeriesMax).toBe(7);
+    for (const bad of ['0', 'many', '-1', '2.5']) {
+      expect(() => loadServeConfig({ metricsMaxLists: bad }, {})).toThrow(/--metrics-max-lists \(IDNC_METRICS_MAX_LISTS\)/);
+      expect(() => loadServeConfig({}, { IDNC_METRICS_MAX_LISTS: bad })).toThrow(ConfigError);
+    }
   });
 
   it('--access-log or IDNC_ACCESS_LOG turns the access log on; a bad IDNC_ACCESS_LOG is refused', () => {
