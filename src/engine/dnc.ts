@@ -274,7 +274,7 @@ export class Dnc {
     return stateDigest(this.store);
   }
 
-  /** Stops following (a follower), refuses further calls, then flushes and snapshots (a durable engine). */
+  /** Refuses further calls, then closes the source: stops following (a follower), or flushes and snapshots (a durable engine). */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
