@@ -15,6 +15,7 @@ import { defineConfig } from 'vitest/config';
 
 const integration = [
   'test/cli/import.test.ts',
+  'test/cli/lists.test.ts',
   'test/cli/main.test.ts',
   'test/cli/serve.fail-stop.test.ts',
   'test/cli/serve.hardening.test.ts',
@@ -22,7 +23,7 @@ const integration = [
   'test/cli/verify.test.ts',
   'test/durability/http-storage.test.ts',
   'test/engine/follower.process.test.ts',
-  'test/engine/kinds.test.ts',
+  'test/engine/dnc.kinds.test.ts',
   'test/examples/dialer.test.ts',
   'test/http/access-log.test.ts',
   'test/keys/key-store.reload-log.test.ts',
@@ -47,6 +48,9 @@ const globalSetup = ['./test/global-setup.ts'];
 
 export default defineConfig({
   test: {
+    // Per test, unless it says otherwise: far above any test's time on a loaded 2-core machine (the
+    // property tests take 3-6 s there), so that only a hang reaches it.
+    testTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...integration, ...slow] } },
       { extends: true, test: { name: 'integration', include: integration, globalSetup } },

@@ -256,7 +256,10 @@ export const LOG_PERCENT_DECODE_ROUNDS_MAX = 4;
  * access log is off: a pdnc request answers in well under a millisecond, so this marks trouble.
  */
 export const HTTP_SLOW_REQUEST_MS = 1000;
-/** `/metrics` exports one `idnc_list_numbers` series per list up to this many lists (cardinality bound). */
+/**
+ * `/metrics` exports one `idnc_list_numbers` series per list while a scrape may see at most this
+ * many lists, else only per-organisation series (cardinality bound; `--metrics-max-lists`).
+ */
 export const METRICS_LIST_SERIES_MAX = 1000;
 /** Latency histogram buckets of HTTP requests, in seconds. */
 export const METRICS_REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
@@ -329,3 +332,16 @@ export const WORKER_STABLE_AFTER_MS = 30_000;
  * the primary per dozen requests, taken before the stock runs out (docs/http-api.md, Rate limits).
  */
 export const CLUSTER_RATE_LEASE_FRACTION = 0.05;
+
+// --- Finding and dropping lists (src/store/sorted-names.ts, Dnc.lists, GET /v1/lists, /metrics) ---
+
+/**
+ * Project ids an organisation keeps per block of its sorted index (sorted-names.ts): a new list
+ * costs a binary search and a splice of at most this many references (4 KiB), and a page after a
+ * name a binary search, where one sorted array would move every id on each new list.
+ */
+export const LIST_NAMES_BLOCK_MAX = 512;
+/** Lists one page of `Dnc.lists` / `GET /v1/lists` holds at most: a page is built per request. */
+export const LISTS_PAGE_LIMIT_MAX = 1000;
+/** Lists per page when the caller gives no `limit`. */
+export const LISTS_PAGE_LIMIT_DEFAULT = 100;

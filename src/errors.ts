@@ -3,6 +3,8 @@
 // (src/http/error-replies.ts maps codes to statuses and owns the codes only it raises). Bugs are
 // assertions (assert.ts), not entries here.
 
+import { ENTRY_DISPLAY_CHARS_MAX } from './constants.js';
+
 export const ERROR_CATALOGUE = {
   INVALID_PHONE: { summary: 'one or more phone numbers are invalid' },
   INVALID_PARAMETER: { summary: 'a parameter has an invalid value' },
@@ -13,9 +15,15 @@ export const ERROR_CATALOGUE = {
   WAIT_TIMEOUT: { summary: 'a change was not applied where it is read within the time allowed' },
   DATA_DIR_LOCKED: { summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
+  LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** A value a caller gave, quoted for an error message and cut to ENTRY_DISPLAY_CHARS_MAX characters. */
+export function quoteInput(value: string): string {
+  return JSON.stringify(value.length > ENTRY_DISPLAY_CHARS_MAX ? `${value.slice(0, ENTRY_DISPLAY_CHARS_MAX)}...` : value);
+}
 
 /** One invalid entry of a phone list: where it was, what it was (cut), and why it is invalid. */
 export interface InvalidEntry {

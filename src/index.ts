@@ -8,7 +8,15 @@ export type { DncFollowerOptions, FollowerEvent } from './engine/follower.js';
 export type { PersistFileSystem } from './persist/file-system.js';
 export type {
   BatchOptions,
+  DropListOptions,
+  DropResult,
   EngineLogger,
+  EngineStats,
+  ListEntry,
+  ListsOptions,
+  ListsPage,
+  ListStats,
+  OrganisationStats,
   FsyncMode,
   ListOptions,
   OpenDncOptions,

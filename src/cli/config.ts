@@ -11,6 +11,7 @@ import {
   HTTP_REQUEST_TIMEOUT_MS,
   HTTP_REQUESTS_PER_SOCKET_MAX,
   HTTP_SOCKET_IDLE_TIMEOUT_MS,
+  METRICS_LIST_SERIES_MAX,
   REQUEST_NUMBERS_MAX,
   SCRUB_STREAM_NUMBERS_MAX,
   SERVE_HOST_DEFAULT,
@@ -45,6 +46,8 @@ export interface ServeFlags {
   maxRequestsPerSocket?: string;
   bodyLimit?: string;
   metricsPort?: string;
+  /** `--metrics-max-lists` (env IDNC_METRICS_MAX_LISTS). */
+  metricsMaxLists?: string;
   /** `--access-log` (env IDNC_ACCESS_LOG=1): log every request, not only errors and slow ones. */
   accessLog?: boolean;
   /** False with `--no-status-fast-path` (env IDNC_STATUS_FAST_PATH=0): every request through Fastify. */
@@ -68,6 +71,8 @@ export interface ServeConfig {
   readonly bodyBytesMax: number | undefined;
   /** `--metrics-port`: key-less /metrics on METRICS_HOST; null: not served. */
   readonly metricsPort: number | null;
+  /** `--metrics-max-lists`: /metrics exports a series per list only while a scrape may see at most this many lists. */
+  readonly metricsListSeriesMax: number;
   /** Every request logged at info (access-log.ts); false: errors and slow requests only. */
   readonly accessLog: boolean;
   /** Plain GET status requests answered before Fastify's router (status-fast-path.ts); default true. */
@@ -124,16 +129,18 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
   });
 }
 
+/** IDNC_FOLLOWER_POLL_MS (milliseconds) and IDNC_FOLLOWER_WATCH (1 or 0): unset keeps the follower's defaults. */
 function followerPolling(env: Env): ServeConfig['followerPolling'] {
-  const poll = Number(env.IDNC_FOLLOWER_POLL_MS);
+  const poll = nonEmpty(env.IDNC_FOLLOWER_POLL_MS);
+  const watch = nonEmpty(env.IDNC_FOLLOWER_WATCH);
   return Object.freeze({
-    ...(Number.isFinite(poll) && poll > 0 ? { pollIntervalMs: poll } : {}),
-    ...(env.IDNC_FOLLOWER_WATCH === '0' ? { watch: false } : {}),
+    ...(poll === undefined ? {} : { pollIntervalMs: parseCount('IDNC_FOLLOWER_POLL_MS (milliseconds)', poll) }),
+    ...(watch === undefined || parseSwitch('IDNC_FOLLOWER_WATCH', watch) ? {} : { watch: false }),
   });
 }
 
 /** The hardening settings: flag <- IDNC_* variable <- constant (0 = unlimited where noted). */
-function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'connections' | 'bodyBytesMax' | 'metricsPort'> {
+function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'connections' | 'bodyBytesMax' | 'metricsPort' | 'metricsListSeriesMax'> {
   const setting = (flag: string | undefined, name: string): string | undefined => flag ?? nonEmpty(env[name]);
   const duration = (flag: string | undefined, name: string, option: string, fallback: number): number => {
     const text = setting(flag, name);
@@ -151,6 +158,7 @@ function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'conn
   }
   const body = setting(flags.bodyLimit, 'IDNC_BODY_LIMIT');
   const metricsPort = setting(flags.metricsPort, 'IDNC_METRICS_PORT');
+  const metricsMaxLists = setting(flags.metricsMaxLists, 'IDNC_METRICS_MAX_LISTS');
   return {
     connections: Object.freeze({
       headersTimeoutMs,
@@ -162,6 +170,7 @@ function hardeningSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'conn
     }),
     bodyBytesMax: body === undefined ? undefined : parseBytes('--body-limit (IDNC_BODY_LIMIT)', body),
     metricsPort: metricsPort === undefined ? null : parsePort(metricsPort),
+    metricsListSeriesMax: metricsMaxLists === undefined ? METRICS_LIST_SERIES_MAX : parseCount('--metrics-max-lists (IDNC_METRICS_MAX_LISTS)', metricsMaxLists),
   };
 }
 

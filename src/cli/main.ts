@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
 import { registerKeysCommand } from './keys.js';
-import { packageVersion } from './package-info.js';
+import { registerListsCommand } from './lists.js';
+import { packageVersion } from '../package-info.js';
 import { registerRepairCommand } from './repair.js';
 import { registerServeCommand } from './serve.js';
 import { registerVerifyCommand } from './verify.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerRepairCommand(program);
   registerImportCommand(program);
   registerExportCommand(program);
+  registerListsCommand(program);
   return program;
 }
 

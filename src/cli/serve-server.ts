@@ -115,7 +115,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
-    const metrics = new IdncMetrics();
+    const metrics = new IdncMetrics({ listSeriesMax: config.metricsListSeriesMax });
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
     const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits });

@@ -3,8 +3,8 @@
 //   writer    the durable engine; every change it commits (its own requests and those forwarded by
 //             the others) waits, before it is answered, until the primary says every follower has
 //             applied it, so an answered add is visible in every worker at once.
-//   follower  a read-only follower of the data directory (reads are local); add/remove are
-//             validated here (the same errors as anywhere) and forwarded through the primary to the
+//   follower  a read-only follower of the data directory (reads are local); add/remove and drops of
+//             lists are validated here (the same errors as anywhere) and forwarded through the primary to the
 //             writer; the answer comes once this worker has applied the change's seq too.
 // Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
@@ -17,7 +17,7 @@ import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
 import type { Dnc } from '../engine/views.js';
-import { DncFollower, DurableDnc } from '../open.js';
+import { openClusterWriter, openForwardingFollower, type DncFollower, type DurableDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { workerLimits } from './cluster-limits.js';
 import {
@@ -121,19 +121,16 @@ async function openWriter(
   fsyncObserver?: (seconds: number) => void,
   onWriterStopped?: (reason: string) => void,
 ): Promise<DurableDnc> {
-  return DurableDnc.open({
-    ...writerOptions(config, logger, fsyncObserver, onWriterStopped),
-    afterCommit: async (seq) => {
-      const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
-      if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);
-    },
+  return openClusterWriter(writerOptions(config, logger, fsyncObserver, onWriterStopped), async (seq) => {
+    const answer = await channel.request((id) => ({ idnc: 'barrier', id, seq }));
+    if (answer.idnc === 'barrier-done' && answer.error !== undefined) throw rebuildError(answer.error);
   });
 }
 
 async function openFollower(config: ServeConfig, logger: EngineLogger, channel: PrimaryChannel): Promise<DncFollower> {
   const forwardChange = async (change: ForwardedChange): Promise<ChangeResult> =>
     resultOf(await channel.request((id) => ({ idnc: 'change', id, change })));
-  const dnc = await DncFollower.open({ dataDir: config.dataDir, logger, forwardChange, forwardApplyWaitMs: CLUSTER_APPLY_WAIT_MS, ...config.followerPolling });
+  const dnc = await openForwardingFollower({ dataDir: config.dataDir, logger, ...config.followerPolling }, forwardChange);
   dnc.on('applied', (seq) => channel.send({ idnc: 'applied', seq }));
   dnc.on('stale', (lagMs) => logger.warn(`this worker's follower is ${lagMs} ms behind the log`));
   dnc.on('fresh', () => logger.info("this worker's follower has caught up with the log"));
@@ -153,9 +150,19 @@ async function commitForwarded(
   try {
     if (writer === null) throw new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the writer is starting');
     const options = { org: change.org, projId: change.projId, ...(change.keyId === null ? {} : { keyId: change.keyId }) };
-    const result = change.op === 'add' ? await writer.addNumbers(change.numbers, options) : await writer.removeNumbers(change.numbers, options);
-    channel.send({ idnc: 'changed', origin, id, result: { changed: result.changed, seq: result.seq } });
+    const result = await commitChange(writer, change, options);
+    channel.send({ idnc: 'changed', origin, id, result });
   } catch (error) {
     channel.send({ idnc: 'changed', origin, id, error: serializeError(error) });
   }
+}
+
+/** A forwarded change on the writer: the drop of a list, or an add or remove of its numbers. */
+async function commitChange(writer: DurableDnc, change: ForwardedChange, options: { org: string; projId: string; keyId?: string }): Promise<ChangeResult> {
+  if (change.op === 'drop') {
+    const dropped = await writer.dropList(options);
+    return { changed: dropped.numbers, seq: dropped.seq };
+  }
+  const result = change.op === 'add' ? await writer.addNumbers(change.numbers, options) : await writer.removeNumbers(change.numbers, options);
+  return { changed: result.changed, seq: result.seq };
 }

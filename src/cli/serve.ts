@@ -27,6 +27,7 @@ export function registerServeCommand(program: Command): void {
     .option('--max-requests-per-socket <count>', 'requests per keep-alive connection, 0 = unlimited (env IDNC_MAX_REQUESTS_PER_SOCKET, default 10000)')
     .option('--body-limit <bytes>', 'request body limit, e.g. 4MiB (env IDNC_BODY_LIMIT, default from --max-numbers)')
     .option('--metrics-port <port>', 'also serve GET /metrics without a key on 127.0.0.1:PORT (env IDNC_METRICS_PORT)')
+    .option('--metrics-max-lists <count>', '/metrics has a series per list only up to this many lists, else per organisation (env IDNC_METRICS_MAX_LISTS, default 1000)')
     .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
     .option('--access-log', 'log every request (method, path, status, time; never numbers or keys), not only errors and slow ones (env IDNC_ACCESS_LOG=1)')
     .option('--no-status-fast-path', 'answer every request through Fastify, plain GET status requests included (env IDNC_STATUS_FAST_PATH=0)')

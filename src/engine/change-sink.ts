@@ -18,6 +18,8 @@ export interface CommitResult {
 export interface ChangeSink {
   /** `sorted`: ascending, distinct; `apply` changes the store and returns how many numbers changed. */
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult>;
+  /** Called once by the engine's constructor, for a sink that needs the engine (a forwarding follower's). */
+  attach?(link: EngineLink): void;
 }
 
 /**

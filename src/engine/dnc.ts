@@ -2,19 +2,21 @@
 // in-memory store and answers lookups. Reads are synchronous local calls; writes return a promise
 // that resolves once the change is applied (and, with a data directory, durable).
 //
-// One class for every kind of engine, composed of a store and a change sink (change-sink.ts): in
-// memory, the durable log (durable-log.ts), or a follower (follower.ts) that swaps the store as it
+// One class for every kind of engine, composed of a source (source.ts: where the store comes from)
+// and a change sink (change-sink.ts: how a change takes effect): in memory, the durable log
+// (durable-log.ts, both parts at once), or a follower (follower.ts) that swaps the store as it
 // follows the writer's log and forwards or refuses changes. open.ts picks the parts. One class
 // means one hidden shape whatever the kind, so the isBlocked path below stays monomorphic in V8.
 // The members only a durable engine or a follower has are reached through the DurableDnc and
-// DncFollower types (views.ts).
+// DncFollower types (views.ts); here they go to the source of that kind, and to no other.
 
+import { assert } from '../assert.js';
 import { IdncError } from '../errors.js';
 import { formatDigits, isValidNumber, isValidSplit } from '../phone/digits.js';
-import { AREA_REST_MODULUS } from '../constants.js';
+import { AREA_REST_MODULUS, LISTS_PAGE_LIMIT_DEFAULT, LISTS_PAGE_LIMIT_MAX } from '../constants.js';
 import { parsePhone, parsePhoneInput, requireValid, type PhoneListInput } from '../phone/phone-list.js';
 import { DncStore, listAreaNumbers } from '../store/dnc-store.js';
-import { checkListAddress, type ListAddress } from '../store/list-id.js';
+import { checkListAddress, checkOrganisationId, checkProjectId, MASTER_LIST, type ListAddress } from '../store/list-id.js';
 import { blockingCodes, blockingListIn, isBlockedNumber, resolveLists, scrubNumbers } from '../store/lookup.js';
 import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
@@ -22,25 +24,46 @@ import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
-import type { BatchOptions, ChangeOperation, EngineStats, ListOptions, ListStats, ScrubResult, StatusEntry, WriteOptions, WriteResult } from './types.js';
+import { MemorySource, type SourceKind } from './source.js';
+import type {
+  BatchOptions,
+  ChangeOperation,
+  DropListOptions,
+  DropResult,
+  EngineStats,
+  ListOptions,
+  ListsOptions,
+  ListsPage,
+  ListStats,
+  ScrubResult,
+  StatusEntry,
+  WriteOptions,
+  WriteResult,
+} from './types.js';
 
 // The number path of isBlocked reads these through module-local names: V8 loads an imported binding
 // from its module cell, with a hole check, at every use in optimised code, where a module's own
 // const is folded into the code (what this and the rest of the number path saved: docs/design.md).
 const REST_MODULUS = AREA_REST_MODULUS;
 const isValidSplitNumber = isValidSplit;
+/** The numbers of a drop: none. */
+const NO_NUMBERS = new Float64Array(0);
 
-/** The parts of an engine (open.ts); absent parts: in memory. */
+/** Every kind of source; a kind's own members are found by narrowing on `kind`. */
+export type Source = MemorySource | DurableLog | LogFollower;
+
+/** The parts of an engine (open.ts). */
 export interface DncParts {
-  readonly store: DncStore;
+  readonly source: Source;
   readonly sink: ChangeSink;
-  /** A durable engine's log, snapshots and lock. */
-  readonly durable?: DurableLog;
-  /** A follower's reading of the writer's log. */
-  readonly follower?: LogFollower;
-  /** Called once by the constructor, so the parts can reach the engine. */
-  readonly attach?: (link: EngineLink) => void;
 }
+
+/** Who has a kind's own members, for the assertion that refuses them elsewhere. */
+const KIND_NAMES: Record<SourceKind, string> = {
+  memory: 'an in-memory engine',
+  durable: 'a durable engine (openDnc with a dataDir)',
+  follower: 'a follower (openDnc with readOnly: true)',
+};
 
 export class Dnc {
   /** Replaced whole (never mutated half-way) when a read-only follower reloads from a snapshot. */
@@ -49,27 +72,32 @@ export class Dnc {
   private closing: Promise<void> | null = null;
   private readonly seqWaiters = new SeqWaiters();
   private readonly sink: ChangeSink;
-  private readonly durable: DurableLog | null;
-  private readonly follower: LogFollower | null;
+  private readonly source: Source;
 
   /** Without parts: a purely in-memory engine. */
-  constructor(parts: DncParts = { store: new DncStore(), sink: IN_MEMORY }) {
-    this.store = parts.store;
+  constructor(parts: DncParts = { source: new MemorySource(), sink: IN_MEMORY }) {
+    this.store = parts.source.store;
     this.sink = parts.sink;
-    this.durable = parts.durable ?? null;
-    this.follower = parts.follower ?? null;
-    parts.attach?.({
+    this.source = parts.source;
+    const link: EngineLink = {
       replaceStore: (store) => {
         this.store = store;
       },
       seqAdvanced: () => this.seqWaiters.advance(this.lastSeq),
       waitFor: (seq, timeoutMs) => this.waitFor(seq, timeoutMs),
-    });
+    };
+    parts.source.attach(link);
+    parts.sink.attach?.(link);
+  }
+
+  /** The kind of an engine (instanceof DurableDnc / DncFollower); null for anything else. */
+  static kindOf(value: unknown): SourceKind | null {
+    return value instanceof Dnc ? value.source.kind : null;
   }
 
   /** Seq of the last change applied to this instance's memory (0 for a purely in-memory engine). */
   get lastSeq(): number {
-    return this.follower?.lastSeq ?? this.durable?.lastSeq ?? 0;
+    return this.source.lastSeq;
   }
 
   /**
@@ -182,12 +210,59 @@ export class Dnc {
     yield* listAreaNumbers(this.store, checkListAddress(options));
   }
 
-  /** Operational figures for monitoring: read-only, computed on each call (a metrics scrape). */
+  /**
+   * Operational figures for monitoring: read-only. `organisations` and `lists` are computed when
+   * read (a metrics scrape reads the running counts of `organisations`, never every list).
+   */
   stats(): EngineStats {
-    const lists: ListStats[] = [];
-    for (const [address, set] of this.store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
-    const follower = this.follower === null ? null : { lagMs: this.follower.lagMs };
-    return { lists, log: this.durable?.logStats() ?? null, follower };
+    const store = this.store;
+    const { log, follower } = this.source.stats();
+    return {
+      get organisations() {
+        return store.organisationCounts();
+      },
+      get lists() {
+        const lists: ListStats[] = [];
+        for (const [address, set] of store.lists()) lists.push({ org: address.org, projId: address.projId, numbers: set.size });
+        return lists;
+      },
+      log,
+      follower,
+    };
+  }
+
+  /**
+   * One page of an organisation's lists that hold numbers, by projId (the master list, '', first):
+   * a binary search in the organisation's sorted ids, then the page; no list is walked.
+   */
+  lists(options: ListsOptions = {}): ListsPage {
+    this.assertOpen();
+    const org = checkOrganisationId(options.org);
+    const limit = options.limit ?? LISTS_PAGE_LIMIT_DEFAULT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LISTS_PAGE_LIMIT_MAX) {
+      throw new IdncError('INVALID_PARAMETER', `invalid limit ${JSON.stringify(String(limit).slice(0, 32))}: expected a whole number from 1 to ${LISTS_PAGE_LIMIT_MAX}`);
+    }
+    const after = options.after === undefined ? undefined : checkProjectId(options.after);
+    const organisation = this.store.organisation(org);
+    if (organisation === undefined) return { lists: [], next: null };
+    const { lists, more } = organisation.page(after, limit);
+    return { lists, next: more ? lists[lists.length - 1]!.projId : null };
+  }
+
+  /**
+   * Drops a project list whole: one durable change (one log record), like add and remove. The
+   * master list cannot be dropped (INVALID_PARAMETER); a list that holds no numbers does not exist
+   * (LIST_NOT_FOUND). Two drops of one list racing each other may both succeed, the later with 0.
+   */
+  async dropList(options: DropListOptions): Promise<DropResult> {
+    this.assertOpen();
+    const address = checkListAddress(options);
+    if (address.projId === MASTER_LIST) throw new IdncError('INVALID_PARAMETER', 'the master list cannot be dropped: give the projId of a project list');
+    if (this.store.list(address) === undefined) {
+      throw new IdncError('LIST_NOT_FOUND', `organisation ${JSON.stringify(address.org)} has no list ${JSON.stringify(address.projId)}`);
+    }
+    const { changed, seq } = await this.sink.commit('drop', address, NO_NUMBERS, options.keyId ?? null, () => this.store.dropList(address));
+    return { numbers: changed, seq };
   }
 
   /**
@@ -199,53 +274,51 @@ export class Dnc {
     return stateDigest(this.store);
   }
 
-  /** Stops following (a follower), refuses further calls, then flushes and snapshots (a durable engine). */
+  /** Refuses further calls, then closes the source: stops following (a follower), or flushes and snapshots (a durable engine). */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
   }
 
   private async shutDown(): Promise<void> {
-    await this.follower?.close();
     this.closed = true;
     this.seqWaiters.rejectAll(new IdncError('CLOSED', 'this idnc instance has been closed'));
-    await this.durable?.close();
+    await this.source.close();
   }
 
   // --- Members of one kind only, typed on DurableDnc or DncFollower alone (views.ts). ---
 
   /** The data directory, resolved (a durable engine or a follower). */
   get dataDir(): string {
-    const part = this.durable ?? this.follower;
-    if (part === null) throw new Error('dataDir: an in-memory engine has no data directory');
-    return part.dataDir;
+    const dataDir = this.source.dataDir;
+    assert(dataDir !== null, `dataDir: ${KIND_NAMES.memory} has no data directory`);
+    return dataDir;
   }
 
   /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
   async snapshot(): Promise<void> {
     this.assertOpen();
-    if (this.durable === null) throw new Error('snapshot: only a durable engine writes snapshots');
-    await this.durable.snapshot();
+    await this.sourceOf('durable', 'snapshot').snapshot();
   }
 
   /** Milliseconds during which a change acknowledged by the writer may not be visible here (see follower.ts). */
   get lagMs(): number {
-    return this.followerPart('lagMs').lagMs;
+    return this.sourceOf('follower', 'lagMs').lagMs;
   }
 
   /** lagMs is above staleAfterMs (as of the last check or poll tick). */
   get stale(): boolean {
-    return this.followerPart('stale').stale;
+    return this.sourceOf('follower', 'stale').stale;
   }
 
   /** 'stale' / 'fresh' get the lag in ms; 'applied' gets the new lastSeq after each batch of records. */
   on(event: FollowerEvent, listener: (value: number) => void): this {
-    this.followerPart('on').on(event, listener);
+    this.sourceOf('follower', 'on').on(event, listener);
     return this;
   }
 
   off(event: FollowerEvent, listener: (value: number) => void): this {
-    this.followerPart('off').off(event, listener);
+    this.sourceOf('follower', 'off').off(event, listener);
     return this;
   }
 
@@ -254,12 +327,14 @@ export class Dnc {
    * that knows the writer has just written (the fault simulator drives its followers with it).
    */
   checkNow(): Promise<void> {
-    return this.followerPart('checkNow').checkNow();
+    return this.sourceOf('follower', 'checkNow').checkNow();
   }
 
-  private followerPart(member: string): LogFollower {
-    if (this.follower === null) throw new Error(`${member}: only a follower (openDnc with readOnly: true) has it`);
-    return this.follower;
+  /** The source, if it is of `kind`: the types offer a kind's members on that kind only, so another is a bug. */
+  private sourceOf<K extends SourceKind>(kind: K, member: string): Extract<Source, { kind: K }> {
+    const source = this.source;
+    if (source.kind !== kind) assert(false, `${member}: only ${KIND_NAMES[kind]} has it, not ${KIND_NAMES[source.kind]}`);
+    return source as Extract<Source, { kind: K }>;
   }
 
   private assertOpen(): void {
@@ -287,9 +362,8 @@ export class Dnc {
 
   /** Applies a validated change of sorted numbers to memory; returns how many numbers changed. */
   private applyChange(operation: ChangeOperation, address: ListAddress, sorted: Float64Array): number {
-    if (operation === 'add') return this.store.listForWrite(address).addSorted(sorted);
-    const list = this.store.list(address);
-    return list === undefined ? 0 : list.removeSorted(sorted);
+    if (operation === 'drop') return this.store.dropList(address);
+    return this.store.change(address, sorted, operation === 'add');
   }
 }
 

@@ -6,6 +6,8 @@
 // serialised synchronously at one seq, the file is written asynchronously.
 // A writer that fail-stops (src/persist/log-writer.ts) gets no more snapshots, not even at close:
 // memory may lack a durable change, which only a replay of the log at the next start brings back.
+// open() takes the lock, recovers and opens the log before it builds the object, so a DurableLog is
+// always open: its writer, lock and mark are never missing.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,7 @@ import { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
 import { checkFsyncMode, checkPositive, stderrLogger } from './options.js';
+import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, LogStats, OpenDncOptions } from './types.js';
 
 export interface DurableDncOptions extends OpenDncOptions {
@@ -41,12 +44,6 @@ export interface DurableDncOptions extends OpenDncOptions {
   readonly storageProbeIntervalMs?: number;
   /** Segment size that starts a new segment (default LOG_SEGMENT_BYTES_MAX). */
   readonly segmentBytesMax?: number;
-  /**
-   * Runs after a change is durable and applied here, before add/remove resolve (`idnc serve
-   * --workers` waits in it until every worker has applied the change). Its rejection is the
-   * caller's error, although the change is stored.
-   */
-  readonly afterCommit?: (seq: number) => Promise<void>;
   /**
    * Called once if the log writer fail-stops (a durable change failed to apply, or a rejected batch
    * could not be cut from the log): writes and snapshots are refused from then on, and only a
@@ -68,60 +65,120 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
   }
 }
 
-export class DurableLog implements ChangeSink {
+/**
+ * Runs after a change is durable and applied here, before add/remove resolve (`idnc serve
+ * --workers` waits in it until every worker has applied the change). Its rejection is the caller's
+ * error, although the change is stored. Cluster plumbing: an argument of open(), not an option a
+ * library user sees.
+ */
+export type AfterCommit = (seq: number) => Promise<void>;
+
+/** The options of a durable log, checked, with their defaults. */
+interface DurableConfig {
+  readonly options: DurableDncOptions;
+  readonly dataDir: string;
+  readonly logger: EngineLogger;
+  readonly fileSystem: PersistFileSystem;
+  readonly fsync: FsyncMode;
+  readonly snapshotIntervalMs: number;
+  readonly snapshotLogBytes: number;
+}
+
+function durableConfig(options: DurableDncOptions): DurableConfig {
+  // A durable engine is the writer; following a directory read-only is the follower's job.
+  if (options.readOnly === true) throw new IdncError('INVALID_PARAMETER', 'readOnly: open a follower with openDnc({ dataDir, readOnly: true })');
+  return {
+    options,
+    dataDir: path.resolve(options.dataDir),
+    logger: options.logger ?? stderrLogger,
+    fileSystem: options.fileSystem ?? nodeFileSystem,
+    fsync: checkFsyncMode(options.fsync),
+    snapshotIntervalMs: checkPositive(options.snapshotIntervalMs, 'snapshotIntervalMs', SNAPSHOT_INTERVAL_MS_DEFAULT),
+    snapshotLogBytes: checkPositive(options.snapshotLogBytes, 'snapshotLogBytes', SNAPSHOT_LOG_BYTES_DEFAULT),
+  };
+}
+
+/** What open() has taken and read before the log exists: the log is built only once all of it is there. */
+interface Opened {
+  readonly store: DncStore;
+  readonly recovered: Recovered;
+  readonly lock: WriterLock;
+  readonly mark: DurableMarkWriter;
+  readonly segment: OpenSegment;
+}
+
+interface Recovered extends RecoveryResult {
+  /** When the snapshot recovery loaded was written (ms since the epoch); null: none. */
+  readonly snapshotAtMs: number | null;
+}
+
+export class DurableLog implements ChangeSink, EngineSource {
+  readonly kind = 'durable';
   /** The store recovery fills and changes are applied to: the engine's (it never swaps it). */
-  readonly store = new DncStore();
-  private writer: LogWriter | null = null;
-  private lock: WriterLock | null = null;
-  private mark: DurableMarkWriter | null = null;
+  readonly store: DncStore;
+  readonly dataDir: string;
+  private readonly writer: LogWriter;
+  private readonly lock: WriterLock;
+  private readonly mark: DurableMarkWriter;
   private link: EngineLink | null = null;
   private readonly logger: EngineLogger;
   private readonly fileSystem: PersistFileSystem;
   private readonly fsync: FsyncMode;
-  private readonly snapshotIntervalMs: number;
   private readonly snapshotLogBytes: number;
-  private snapshotSeq = 0;
+  private snapshotSeq: number;
   /** Seqs of the snapshots known to be good: the one recovery loaded and those this process wrote. */
   private readonly goodSnapshotSeqs = new Set<number>();
-  private recoveredSeq = 0;
-  private logBytesAtSnapshot = 0;
-  private lastSnapshotAtMs: number | null = null;
+  private logBytesAtSnapshot: number;
+  private lastSnapshotAtMs: number | null;
   private lastSnapshotDurationMs: number | null = null;
   private snapshotRunning: Promise<void> | null = null;
-  private snapshotTimer: NodeJS.Timeout | null = null;
+  private readonly snapshotTimer: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
-  private constructor(private readonly options: DurableDncOptions) {
-    // A durable engine is the writer; following a directory read-only is the follower's job.
-    if (options.readOnly === true) throw new IdncError('INVALID_PARAMETER', 'readOnly: open a follower with openDnc({ dataDir, readOnly: true })');
-    this.dataDir = path.resolve(options.dataDir);
-    this.logger = options.logger ?? stderrLogger;
-    this.fileSystem = options.fileSystem ?? nodeFileSystem;
-    this.fsync = checkFsyncMode(options.fsync);
-    this.snapshotIntervalMs = checkPositive(options.snapshotIntervalMs, 'snapshotIntervalMs', SNAPSHOT_INTERVAL_MS_DEFAULT);
-    this.snapshotLogBytes = checkPositive(options.snapshotLogBytes, 'snapshotLogBytes', SNAPSHOT_LOG_BYTES_DEFAULT);
+  private constructor(
+    config: DurableConfig,
+    private readonly afterCommit: AfterCommit | undefined,
+    opened: Opened,
+  ) {
+    const { recovered } = opened;
+    this.store = opened.store;
+    this.dataDir = config.dataDir;
+    this.logger = config.logger;
+    this.fileSystem = config.fileSystem;
+    this.fsync = config.fsync;
+    this.snapshotLogBytes = config.snapshotLogBytes;
+    this.lock = opened.lock;
+    this.mark = opened.mark;
+    this.snapshotSeq = recovered.snapshotSeq;
+    if (recovered.snapshotPath !== null) this.goodSnapshotSeqs.add(recovered.snapshotSeq);
+    this.lastSnapshotAtMs = recovered.snapshotAtMs;
+    // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
+    this.logBytesAtSnapshot = -recovered.replayedBytes;
+    this.writer = this.newWriter(config, opened.segment, recovered.lastSeq);
+    this.snapshotTimer = setInterval(() => this.snapshotIfChanged(), config.snapshotIntervalMs);
+    this.snapshotTimer.unref();
   }
 
-  readonly dataDir: string;
-
   /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
-  static async open(options: DurableDncOptions): Promise<DurableLog> {
-    const log = new DurableLog(options);
-    await createDataDir(log.dataDir, log.fileSystem);
-    log.lock = await acquireWriterLock(log.dataDir, log.fileSystem, log.logger);
+  static async open(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableLog> {
+    const config = durableConfig(options);
+    await createDataDir(config.dataDir, config.fileSystem);
+    const lock = await acquireWriterLock(config.dataDir, config.fileSystem, config.logger);
+    let mark: DurableMarkWriter | null = null;
+    let recoveredSeq = 0;
+    let log: DurableLog;
     try {
-      const recovered = await log.recover();
-      log.mark = await DurableMarkWriter.open(log.fileSystem, log.dataDir, recovered.lastSeq);
-      log.writer = await log.openWriter(recovered);
-      // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
-      log.logBytesAtSnapshot = -recovered.replayedBytes;
+      const store = new DncStore();
+      const recovered = await recover(config, store);
+      recoveredSeq = recovered.lastSeq;
+      mark = await DurableMarkWriter.open(config.fileSystem, config.dataDir, recoveredSeq, config.fsync);
+      const segment = await openSegment(config, recovered);
+      log = new DurableLog(config, afterCommit, { store, recovered, lock, mark, segment });
     } catch (error) {
-      await log.mark?.close(log.recoveredSeq).catch(() => undefined);
-      await log.lock.release();
+      await mark?.close(recoveredSeq).catch(() => undefined);
+      await lock.release();
       throw error;
     }
-    log.snapshotTimer = setInterval(() => log.snapshotIfChanged(), log.snapshotIntervalMs);
-    log.snapshotTimer.unref();
     log.snapshotIfLogLarge();
     return log;
   }
@@ -133,11 +190,15 @@ export class DurableLog implements ChangeSink {
 
   /** Seq of the last change applied (and durable under fsync 'always'). */
   get lastSeq(): number {
-    return this.writer?.durableSeq ?? this.recoveredSeq;
+    return this.writer.durableSeq;
   }
 
-  logStats(): LogStats {
-    const writer = this.writer!;
+  stats(): SourceStats {
+    return { log: this.logStats(), follower: null };
+  }
+
+  private logStats(): LogStats {
+    const writer = this.writer;
     const seq = this.lastSeq;
     return {
       seq,
@@ -161,8 +222,7 @@ export class DurableLog implements ChangeSink {
   }
 
   private async shutDown(): Promise<void> {
-    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
-    if (this.writer === null) return;
+    clearInterval(this.snapshotTimer);
     await this.writer.drain();
     if (this.writer.status.state === 'stopped') this.logger.warn('no final snapshot: the log writer stopped, and the next start replays the log');
     else {
@@ -173,57 +233,26 @@ export class DurableLog implements ChangeSink {
       }
     }
     await this.writer.close();
-    await this.mark?.close(this.writer.durableSeq).catch((error: Error) => this.logger.error(`flushing the durable-seq mark at close failed: ${error.message}`));
-    await this.lock?.release();
+    await this.mark.close(this.writer.durableSeq).catch((error: Error) => this.logger.error(`flushing the durable-seq mark at close failed: ${error.message}`));
+    await this.lock.release();
   }
 
-  private async recover(): Promise<RecoveryResult> {
-    // Under fsync 'always' the last writer's mark tells an acknowledged record from a torn write.
-    const acknowledgedSeq = this.fsync === 'always' ? await readAcknowledgedSeq(this.dataDir) : null;
-    const acknowledged = acknowledgedSeq !== null ? { acknowledgedSeq } : {};
-    const result = await recoverDataDir(this.store, { dataDir: this.dataDir, fileSystem: this.fileSystem, logger: this.logger, mode: 'write', ...acknowledged });
-    this.snapshotSeq = result.snapshotSeq;
-    if (result.snapshotPath !== null) this.goodSnapshotSeqs.add(result.snapshotSeq);
-    this.recoveredSeq = result.lastSeq;
-    if (result.snapshotPath !== null) {
-      this.lastSnapshotAtMs = (await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null;
-    }
-    const from = result.snapshotPath === null ? 'no snapshot' : `snapshot ${path.basename(result.snapshotPath)}`;
-    this.logger.info(
-      `recovered ${this.dataDir} in ${result.durationMs.toFixed(1)} ms: ${from}, ${result.replayed} log records replayed, last seq ${result.lastSeq}`,
-    );
-    return result;
-  }
-
-  /** Continues the last segment after its good prefix, or starts one at the next seq. */
-  private async openWriter(recovered: RecoveryResult): Promise<LogWriter> {
-    const { tail, lastSeq } = recovered;
-    let segment: OpenSegment;
-    if (tail !== null && tail.lastSeq >= lastSeq) {
-      const fd = await this.fileSystem.open(tail.segment.path, 'r+');
-      segment = { firstSeq: tail.segment.firstSeq, fd, size: tail.endOffset };
-      if (tail.endOffset === 0) {
-        await this.fileSystem.writev(fd, [segmentHeader()], 0);
-        await this.fileSystem.fdatasync(fd);
-        segment.size = segmentHeader().length;
-      }
-    } else {
-      segment = await this.createSegment(lastSeq + 1);
-    }
+  private newWriter(config: DurableConfig, segment: OpenSegment, lastSeq: number): LogWriter {
+    const { options } = config;
     return new LogWriter(
       {
         dataDir: this.dataDir,
         fileSystem: this.fileSystem,
         fsync: this.fsync,
         logger: this.logger,
-        probeIntervalMs: this.options.storageProbeIntervalMs,
-        segmentBytesMax: this.options.segmentBytesMax,
+        probeIntervalMs: options.storageProbeIntervalMs,
+        segmentBytesMax: options.segmentBytesMax,
         onBatchApplied: () => {
           this.link?.seqAdvanced();
           this.snapshotIfLogLarge();
         },
-        onFsync: this.options.fsyncObserver,
-        onStopped: this.options.onWriterStopped,
+        onFsync: options.fsyncObserver,
+        onStopped: options.onWriterStopped,
         onDurable: (seq) => this.advanceMark(seq),
       },
       segment,
@@ -238,21 +267,12 @@ export class DurableLog implements ChangeSink {
    * batch's clients the change is stored, and a restart writes the mark again).
    */
   private advanceMark(seq: number): Promise<void> {
-    return this.fsync === 'always' ? this.mark!.writeDurable(seq) : this.mark!.write(seq);
-  }
-
-  private async createSegment(firstSeq: number): Promise<OpenSegment> {
-    const fd = await this.fileSystem.open(segmentPath(this.dataDir, firstSeq), 'wx');
-    await this.fileSystem.writev(fd, [segmentHeader()], 0);
-    await this.fileSystem.fdatasync(fd);
-    await this.fileSystem.fsyncDirectory(this.dataDir);
-    return { firstSeq, fd, size: segmentHeader().length };
+    return this.fsync === 'always' ? this.mark.writeDurable(seq) : this.mark.write(seq);
   }
 
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
-    if (this.writer === null) return Promise.reject(new Error('commit: the log writer is not open'));
-    if (sorted.length === 0) return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
+    if (sorted.length === 0 && operation !== 'drop') return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];
@@ -266,7 +286,7 @@ export class DurableLog implements ChangeSink {
       }
     }
     const appended = this.writer.append(records, apply);
-    const afterCommit = this.options.afterCommit;
+    const afterCommit = this.afterCommit;
     if (afterCommit === undefined) return appended;
     return appended.then(async (result) => {
       await afterCommit(result.seq);
@@ -275,13 +295,13 @@ export class DurableLog implements ChangeSink {
   }
 
   private snapshotIfChanged(): void {
-    if (this.snapshotRunning !== null || this.writer === null || this.writer.durableSeq === this.snapshotSeq) return;
+    if (this.snapshotRunning !== null || this.writer.durableSeq === this.snapshotSeq) return;
     if (this.writer.status.state === 'stopped') return;
     this.snapshotOnce().catch((error: Error) => this.logger.error(`snapshot failed (${error.message}); the log still holds every change, retrying later`));
   }
 
   private snapshotIfLogLarge(): void {
-    if (this.writer === null || this.writer.bytesWritten - this.logBytesAtSnapshot < this.snapshotLogBytes) return;
+    if (this.writer.bytesWritten - this.logBytesAtSnapshot < this.snapshotLogBytes) return;
     this.snapshotIfChanged();
   }
 
@@ -299,7 +319,6 @@ export class DurableLog implements ChangeSink {
 
   private async writeSnapshotNow(): Promise<void> {
     const writer = this.writer;
-    if (writer === null) return;
     const { state, reason } = writer.status;
     if (state === 'stopped') throw new IdncError('STORAGE_UNAVAILABLE', `no snapshot is written: ${reason}`);
     if (writer.durableSeq === this.snapshotSeq) return;
@@ -344,4 +363,39 @@ export class DurableLog implements ChangeSink {
     if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
     return doomed.length;
   }
+}
+
+async function recover(config: DurableConfig, store: DncStore): Promise<Recovered> {
+  const { dataDir, fileSystem, logger } = config;
+  // Under fsync 'always' the last writer's mark tells an acknowledged record from a torn write.
+  const acknowledgedSeq = config.fsync === 'always' ? await readAcknowledgedSeq(dataDir) : null;
+  const acknowledged = acknowledgedSeq !== null ? { acknowledgedSeq } : {};
+  const result = await recoverDataDir(store, { dataDir, fileSystem, logger, mode: 'write', ...acknowledged });
+  const snapshotAtMs = result.snapshotPath === null ? null : ((await fs.promises.stat(result.snapshotPath).catch(() => null))?.mtimeMs ?? null);
+  const from = result.snapshotPath === null ? 'no snapshot' : `snapshot ${path.basename(result.snapshotPath)}`;
+  logger.info(`recovered ${dataDir} in ${result.durationMs.toFixed(1)} ms: ${from}, ${result.replayed} log records replayed, last seq ${result.lastSeq}`);
+  return { ...result, snapshotAtMs };
+}
+
+/** Continues the last segment after its good prefix, or starts one at the next seq. */
+async function openSegment(config: DurableConfig, recovered: RecoveryResult): Promise<OpenSegment> {
+  const { fileSystem, dataDir } = config;
+  const { tail, lastSeq } = recovered;
+  if (tail === null || tail.lastSeq < lastSeq) return createSegment(fileSystem, dataDir, lastSeq + 1);
+  const fd = await fileSystem.open(tail.segment.path, 'r+');
+  const segment = { firstSeq: tail.segment.firstSeq, fd, size: tail.endOffset };
+  if (tail.endOffset === 0) {
+    await fileSystem.writev(fd, [segmentHeader()], 0);
+    await fileSystem.fdatasync(fd);
+    segment.size = segmentHeader().length;
+  }
+  return segment;
+}
+
+async function createSegment(fileSystem: PersistFileSystem, dataDir: string, firstSeq: number): Promise<OpenSegment> {
+  const fd = await fileSystem.open(segmentPath(dataDir, firstSeq), 'wx');
+  await fileSystem.writev(fd, [segmentHeader()], 0);
+  await fileSystem.fdatasync(fd);
+  await fileSystem.fsyncDirectory(dataDir);
+  return { firstSeq, fd, size: segmentHeader().length };
 }

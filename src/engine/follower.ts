@@ -23,8 +23,9 @@
 // bound when this process cannot keep up or cannot read the log. 'stale' / 'fresh' fire when it
 // crosses `staleAfterMs`.
 //
-// The follower is in one state of FollowerState at a time ('following', 'reload-wanted',
-// 'stopped'); `enter` is the one place it changes.
+// The follower is in one state of FollowerState at a time ('following', 'loaded-short',
+// 'reload-wanted', 'stopped'), with the data of that state in it; `enter` is the one place it
+// changes, and NEXT_STATES says which moves there are.
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -37,6 +38,7 @@ import {
   FOLLOWER_RELOAD_RETRY_MS,
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
 } from '../constants.js';
+import { assert } from '../assert.js';
 import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { readDurableMark, type MarkRead } from '../persist/durable-mark.js';
@@ -47,9 +49,10 @@ import { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
 import { checkPositive, stderrLogger } from './options.js';
+import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, OpenDncOptions } from './types.js';
 
-/** A validated change a forwarding follower hands to the writer (numbers sorted ascending). */
+/** A validated change a forwarding follower hands to the writer (numbers sorted ascending; none for a drop). */
 export interface ForwardedChange {
   readonly op: ChangeOperation;
   readonly org: string;
@@ -66,13 +69,15 @@ export interface DncFollowerOptions extends OpenDncOptions {
   readonly pollIntervalMs?: number;
   /** false: no fs.watch, polling only (storage whose change events are unreliable; tests). Default true. */
   readonly watch?: boolean;
-  /**
-   * Sends add/remove to the writer instead of refusing them with READ_ONLY; the call resolves once
-   * this follower has applied the change's seq too (waiting at most `forwardApplyWaitMs`).
-   */
-  readonly forwardChange?: (change: ForwardedChange) => Promise<{ changed: number; seq: number }>;
-  readonly forwardApplyWaitMs?: number;
 }
+
+/**
+ * Sends add/remove and list drops to the writer instead of refusing them with READ_ONLY (the workers of `idnc serve
+ * --workers`); the follower's add/remove resolves once it has applied the change's seq too, waiting
+ * at most CLUSTER_APPLY_WAIT_MS. Cluster plumbing: an argument of followerSink, not an option a
+ * library user sees.
+ */
+export type ForwardChange = (change: ForwardedChange) => Promise<CommitResult>;
 
 export type FollowerEvent = 'stale' | 'fresh' | 'applied';
 
@@ -86,12 +91,32 @@ interface Loaded {
 
 /**
  * Where a follower is, as Redis names its AOF states:
- *   following      applying what the writer acknowledges (how current: lagMs)
+ *   following      applying what the writer acknowledges (how current: lagMs); when records it
+ *                  needs are gone it wants a reload at once
+ *   loaded-short   the last load held less than the writer acknowledged: not current (lagMs keeps
+ *                  growing); the tail still follows, so a restarted writer that continues from here
+ *                  makes it current, and when records are found missing it loads again, not before
+ *                  `notBefore`
  *   reload-wanted  records it needs are gone (`reason`): it loads the newest snapshot and log into a
- *                  new store and swaps it in, not before reloadNotBefore; meanwhile the tail goes on
- *   stopped        closed: reads nothing more, emits nothing more
+ *                  new store and swaps it in, not before `notBefore` (a failed or short load waits
+ *                  FOLLOWER_RELOAD_RETRY_MS); meanwhile the tail goes on
+ *   stopped        closed: reads nothing more, emits nothing more; a check that ends after close
+ *                  changes nothing
  */
-type FollowerState = { readonly name: 'following' } | { readonly name: 'reload-wanted'; readonly reason: string } | { readonly name: 'stopped' };
+type FollowerState =
+  | { readonly name: 'following' }
+  | { readonly name: 'loaded-short'; readonly notBefore: number }
+  | { readonly name: 'reload-wanted'; readonly reason: string; readonly notBefore: number }
+  | { readonly name: 'stopped' };
+
+type FollowerStateName = FollowerState['name'];
+
+const NEXT_STATES: Readonly<Record<FollowerStateName, readonly FollowerStateName[]>> = {
+  following: ['following', 'reload-wanted', 'stopped'],
+  'loaded-short': ['following', 'reload-wanted', 'stopped'],
+  'reload-wanted': ['following', 'loaded-short', 'reload-wanted', 'stopped'],
+  stopped: [],
+};
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -99,21 +124,23 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const MS = 'of milliseconds';
 
 /** The reading part of a follower: loads, follows and reloads the writer's data directory. */
-export class LogFollower {
+export class LogFollower implements EngineSource {
+  readonly kind = 'follower';
   readonly dataDir: string;
   private readonly logger: EngineLogger;
   private readonly staleAfterMs: number;
   private readonly pollIntervalMs: number;
   private readonly events = new EventEmitter();
-  private state: FollowerState = { name: 'following' };
+  private state: FollowerState;
   private link: EngineLink | null = null;
   private current: DncStore;
   private tail: LogTail;
   private currentAsOf: number;
-  /** Whether 'stale' was the last of 'stale' / 'fresh' emitted. */
+  /**
+   * Whether 'stale' was the last of 'stale' / 'fresh' emitted: what listeners were told, not a
+   * state of the follower (lagMs can cross staleAfterMs in any state but 'stopped').
+   */
   private isStale = false;
-  /** A short load or a failed reload waits until then before loading again. */
-  private reloadNotBefore = 0;
   /** What was logged since the follower was last current, so each is logged once. */
   private lastReloadReason = '';
   private lastProblem = '';
@@ -129,11 +156,10 @@ export class LogFollower {
     this.logger = options.logger ?? stderrLogger;
     this.staleAfterMs = checkPositive(options.staleAfterMs, 'staleAfterMs', FOLLOWER_STALE_AFTER_MS_DEFAULT, MS);
     this.pollIntervalMs = checkPositive(options.pollIntervalMs, 'pollIntervalMs', FOLLOWER_POLL_INTERVAL_MS, MS);
-    checkPositive(options.forwardApplyWaitMs, 'forwardApplyWaitMs', 1, MS);
     this.current = loaded.store;
     this.tail = loaded.tail;
     this.currentAsOf = loaded.at;
-    if (loaded.short !== null) this.loadedShort(loaded.short);
+    this.state = this.afterLoad(loaded.short);
   }
 
   /** Loads the directory's newest snapshot and log; following starts with start(), once the engine is attached. */
@@ -184,6 +210,10 @@ export class LogFollower {
     return this.isStale;
   }
 
+  stats(): SourceStats {
+    return { log: null, follower: { lagMs: this.lagMs } };
+  }
+
   on(event: FollowerEvent, listener: (value: number) => void): this {
     this.events.on(event, listener);
     return this;
@@ -209,9 +239,10 @@ export class LogFollower {
     this.events.removeAllListeners();
   }
 
-  /** The only place the state changes. */
+  /** The only place the state changes: a move NEXT_STATES does not allow is a bug. */
   private enter(next: FollowerState): void {
     if (this.state.name === 'stopped') return;
+    assert(NEXT_STATES[this.state.name].includes(next.name), `follower: no move from ${this.state.name} to ${next.name}`);
     this.state = next;
   }
 
@@ -225,7 +256,7 @@ export class LogFollower {
       try {
         const loaded = await LogFollower.loadAtMark(dataDir, logger, onUnreadableMark);
         if (loaded !== null) return loaded;
-        failure = new Error(`the writer of ${dataDir} restarted during each of ${attempt} loads`);
+        failure = new IdncError('STORAGE_UNAVAILABLE', `the writer of ${dataDir} restarted during each of ${attempt} loads: a load succeeds once the writer stays up`);
       } catch (error) {
         failure = error;
       }
@@ -296,7 +327,7 @@ export class LogFollower {
     const startedAt = Date.now();
     // While a reload waits for its retry time the tail goes on: it applies only what it can prove
     // continues this state, and a restarted writer that continues from here makes it current.
-    const reloadDue = this.state.name === 'reload-wanted' && startedAt >= this.reloadNotBefore;
+    const reloadDue = this.state.name === 'reload-wanted' && startedAt >= this.state.notBefore;
     if (reloadDue && !(await this.reload())) return;
     const before = this.tail.lastSeq;
     const outcome = await this.tail.read((record) => applyRecord(this.current, record));
@@ -307,8 +338,9 @@ export class LogFollower {
       this.enter({ name: 'following' });
       this.lastReloadReason = '';
     } else if (outcome.kind === 'behind') {
-      this.enter({ name: 'reload-wanted', reason: outcome.reason });
-      if (Date.now() >= this.reloadNotBefore) this.checkWanted = true;
+      const notBefore = this.state.name === 'loaded-short' || this.state.name === 'reload-wanted' ? this.state.notBefore : 0;
+      this.enter({ name: 'reload-wanted', reason: outcome.reason, notBefore });
+      if (Date.now() >= notBefore) this.checkWanted = true;
     } else this.problem(`${outcome.detail}; waiting for the writer (see idnc verify)`);
     this.updateStale();
   }
@@ -333,7 +365,7 @@ export class LogFollower {
     try {
       loaded = await LogFollower.load(this.dataDir, this.logger);
     } catch (error) {
-      this.reloadNotBefore = Date.now() + FOLLOWER_RELOAD_RETRY_MS;
+      this.enter({ name: 'reload-wanted', reason, notBefore: Date.now() + FOLLOWER_RELOAD_RETRY_MS });
       this.problem(`reloading ${this.dataDir} failed (${(error as Error).message}); retrying`);
       return false;
     }
@@ -349,20 +381,20 @@ export class LogFollower {
     this.current = loaded.store;
     this.link?.replaceStore(loaded.store);
     this.tail = loaded.tail;
-    this.enter({ name: 'following' });
-    if (loaded.short !== null) this.loadedShort(loaded.short);
+    this.enter(this.afterLoad(loaded.short));
     if (loaded.tail.lastSeq !== previousSeq) this.applied();
     return true;
   }
 
   /**
-   * The directory holds less than the writer acknowledged: not current (lagMs keeps growing). The
-   * tail still follows, so a restarted writer that continues from here is followed at once; else
-   * the next check is 'behind' again and loads again after FOLLOWER_RELOAD_RETRY_MS.
+   * The state a load leads to: 'following', or when the directory held less than the writer
+   * acknowledged (`short` says what), 'loaded-short', which loads again no sooner than
+   * FOLLOWER_RELOAD_RETRY_MS from now.
    */
-  private loadedShort(short: string): void {
-    this.reloadNotBefore = Date.now() + FOLLOWER_RELOAD_RETRY_MS;
+  private afterLoad(short: string | null): FollowerState {
+    if (short === null) return { name: 'following' };
     this.problem(`${short}; waiting for the writer or idnc repair`);
+    return { name: 'loaded-short', notBefore: Date.now() + FOLLOWER_RELOAD_RETRY_MS };
   }
 
   private applied(): void {
@@ -386,10 +418,10 @@ export class LogFollower {
   }
 }
 
-/** The epoch of a mark read, or what stands for it when there is none; equal reads, equal values. */
 /** What a load does when the durable-seq mark is damaged: refuse, or load the snapshot alone. */
 type UnreadableMarkRule = 'refuse' | 'snapshot-only';
 
+/** The epoch of a mark read, or what stands for it when there is none; equal reads, equal values. */
 function markEpoch(read: MarkRead): string {
   return read.kind === 'ok' ? read.mark.epoch : read.kind;
 }
@@ -401,17 +433,17 @@ function positionAfter(result: RecoveryResult): TailPosition {
   return { segment: tail.segment, offset: tail.endOffset, lastSeq: tail.lastSeq };
 }
 
-/** A follower's change sink without forwardChange: it stores nothing itself. */
+/** A follower's change sink when it forwards nothing: it stores nothing itself. */
 export const READ_ONLY: ChangeSink = {
   commit: () => Promise.reject(new IdncError('READ_ONLY', 'this engine follows its data directory read-only: changes go to the writer')),
 };
 
-/** A follower's change sink with forwardChange: the writer stores it, then this engine waits to have applied it. */
+/** A follower's change sink that forwards: the writer stores a change, then this engine waits to have applied it. */
 export class ForwardingSink implements ChangeSink {
   private link: EngineLink | null = null;
 
   constructor(
-    private readonly forward: (change: ForwardedChange) => Promise<CommitResult>,
+    private readonly forward: ForwardChange,
     private readonly applyWaitMs: number,
   ) {}
 
@@ -420,14 +452,16 @@ export class ForwardingSink implements ChangeSink {
   }
 
   async commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null): Promise<CommitResult> {
+    const link = this.link;
+    assert(link !== null, 'a forwarding sink commits only for the engine it is attached to');
     const result = await this.forward({ op: operation, org: address.org, projId: address.projId, numbers: sorted, keyId });
-    await this.link!.waitFor(result.seq, this.applyWaitMs);
+    await link.waitFor(result.seq, this.applyWaitMs);
     return result;
   }
 }
 
-/** The sink of a follower opened with `options`: forwarding if it has forwardChange, else refusing. */
-export function followerSink(options: DncFollowerOptions): ChangeSink & { attach?(link: EngineLink): void } {
-  if (options.forwardChange === undefined) return READ_ONLY;
-  return new ForwardingSink(options.forwardChange, options.forwardApplyWaitMs ?? CLUSTER_APPLY_WAIT_MS);
+/** A follower's sink: forwarding to `forward` when given, else refusing. */
+export function followerSink(forward?: ForwardChange): ChangeSink {
+  if (forward === undefined) return READ_ONLY;
+  return new ForwardingSink(forward, CLUSTER_APPLY_WAIT_MS);
 }

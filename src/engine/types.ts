@@ -5,6 +5,9 @@ import type { EngineLogger } from '../engine-logger.js';
 import type { InvalidEntry } from '../errors.js';
 import type { FsyncMode, WriterState } from '../persist/log-writer.js';
 import type { BlockingList } from '../store/lookup.js';
+import type { ListEntry } from '../store/dnc-store.js';
+
+export type { ListEntry } from '../store/dnc-store.js';
 
 export interface ListOptions {
   /** Organisation owning the list; defaults to `default`. */
@@ -49,7 +52,50 @@ export interface ScrubResult {
   readonly invalid: readonly InvalidEntry[];
 }
 
-export type ChangeOperation = 'add' | 'remove';
+/** 'drop' forgets a project list whole (its numbers are empty). */
+export type ChangeOperation = 'add' | 'remove' | 'drop';
+
+/** `Dnc.lists`: one page of an organisation's lists, in project id order. */
+export interface ListsOptions {
+  /** Organisation; defaults to `default`. */
+  org?: string;
+  /** Lists in the page, 1 to LISTS_PAGE_LIMIT_MAX (default LISTS_PAGE_LIMIT_DEFAULT). */
+  limit?: number;
+  /**
+   * Only lists whose projId sorts after this one: the `next` of the previous page. Absent: from the
+   * start, the master list first (its projId is ''); '' therefore means every project list.
+   */
+  after?: string;
+}
+
+export interface ListsPage {
+  /** Lists holding numbers ('' is the master list), by projId. */
+  readonly lists: readonly ListEntry[];
+  /** The `after` of the next page; null when this page is the last. */
+  readonly next: string | null;
+}
+
+export interface DropListOptions {
+  org?: string;
+  /** The project list to drop; the master list cannot be dropped. */
+  projId: string;
+  /** Id (never the secret) of the API key making the change, recorded in the durable log. */
+  keyId?: string;
+}
+
+export interface DropResult {
+  /** Numbers the list held when it was dropped. */
+  readonly numbers: number;
+  /** Log sequence number of the drop (0 for a purely in-memory engine). */
+  readonly seq: number;
+}
+
+/** An organisation's running counts: lists holding numbers (the master list included) and their numbers. */
+export interface OrganisationStats {
+  readonly org: string;
+  readonly lists: number;
+  readonly numbers: number;
+}
 
 export interface ListStats {
   readonly org: string;
@@ -80,6 +126,9 @@ export interface FollowerStats {
 }
 
 export interface EngineStats {
+  /** Every organisation with its running counts, by name (no list is walked). */
+  readonly organisations: readonly OrganisationStats[];
+  /** Every list: built when read, walking them all; page with `Dnc.lists` instead where lists are many. */
   readonly lists: readonly ListStats[];
   readonly log: LogStats | null;
   readonly follower: FollowerStats | null;

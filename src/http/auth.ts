@@ -1,7 +1,7 @@
 // Who is calling and what they may do. The key comes from the `loginId` header (the public API's
 // name); unknown, revoked and malformed keys get the same INVALID_API_KEY. Scopes: read covers
-// status and count, write covers add and remove, admin everything. A key limited to projects may
-// act only on those projects, never on the master list.
+// status, count and listing lists, write covers add and remove, admin everything (dropping a list
+// needs it). A key limited to projects may act only on those projects, never on the master list.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyRecord, Scope } from '../keys/key-records.js';
@@ -22,11 +22,18 @@ export function authenticate(headers: IncomingHttpHeaders, keys: Pick<KeyStore, 
 }
 
 export function authorise(key: KeyRecord, action: Action, projId: string): void {
-  const needed = SCOPE_OF[action];
+  authoriseScope(key, SCOPE_OF[action], action, projId);
+}
+
+/**
+ * `key` may do `what`, which needs scope `needed` (admin covers read, write and admin), on the list
+ * `projId` ('' the master list; null: no one list, the route limits what the key sees itself).
+ */
+export function authoriseScope(key: KeyRecord, needed: Scope, what: string, projId: string | null): void {
   if (!key.scopes.includes(needed) && !key.scopes.includes('admin')) {
-    throw new HttpError('FORBIDDEN', `this API key may not ${action}: it lacks the ${needed} scope`);
+    throw new HttpError('FORBIDDEN', `this API key may not ${what}: it lacks the ${needed} scope`);
   }
-  if (key.projects === undefined) return;
+  if (key.projects === undefined || projId === null) return;
   if (projId === '') {
     throw new HttpError('FORBIDDEN', 'this API key is limited to projects and may not use the master list; give projId');
   }

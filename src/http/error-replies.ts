@@ -50,6 +50,7 @@ export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
   WAIT_TIMEOUT: 504,
   DATA_DIR_LOCKED: 409,
   DATA_CORRUPT: 500,
+  LIST_NOT_FOUND: 404,
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   REQUEST_TIMEOUT: 408,

@@ -6,7 +6,7 @@
 // as Fastify's own JSON parser refuses them. The body limit bounds both passes.
 
 import type { FastifyInstance } from 'fastify';
-import { IdncError } from '../errors.js';
+import { IdncError, quoteInput } from '../errors.js';
 import { HttpError } from './error-replies.js';
 
 const QUOTE = 0x22;
@@ -34,14 +34,10 @@ function stringEnd(text: string, start: number): number {
   }
 }
 
-function shown(key: string): string {
-  return JSON.stringify(key.length > 32 ? `${key.slice(0, 32)}...` : key);
-}
-
 function checkKey(frame: ObjectFrame, key: string): void {
-  if (frame.keys.has(key)) throw new IdncError('INVALID_PARAMETER', `the JSON body gives ${shown(key)} more than once in one object`);
+  if (frame.keys.has(key)) throw new IdncError('INVALID_PARAMETER', `the JSON body gives ${quoteInput(key)} more than once in one object`);
   if (key === '__proto__' || (key === 'prototype' && frame.under === 'constructor')) {
-    throw new IdncError('INVALID_PARAMETER', `the JSON body may not use the key ${shown(key === '__proto__' ? key : 'constructor.prototype')}`);
+    throw new IdncError('INVALID_PARAMETER', `the JSON body may not use the key ${quoteInput(key === '__proto__' ? key : 'constructor.prototype')}`);
   }
   frame.keys.add(key);
 }

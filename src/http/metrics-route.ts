@@ -48,9 +48,7 @@ export function registerMetrics(app: FastifyInstance, metrics: IdncMetrics): voi
 export function metricsViewOf(key: KeyRecord): MetricsView {
   if (key.scopes.includes('operator')) return EVERYTHING;
   if (!key.scopes.includes('admin')) throw new HttpError('FORBIDDEN', 'metrics need an API key with the admin or operator scope');
-  const projects = key.projects;
-  if (projects === undefined) return { serverWide: false, list: (list) => list.org === key.org };
-  return { serverWide: false, list: (list) => list.org === key.org && list.projId !== '' && projects.includes(list.projId) };
+  return key.projects === undefined ? { serverWide: false, org: key.org } : { serverWide: false, org: key.org, projects: key.projects };
 }
 
 /** A key-less listener serving only the metrics (for `--metrics-port`); resolves once listening. */

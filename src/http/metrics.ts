@@ -5,13 +5,17 @@
 // the last snapshot, snapshot age and duration, writer state) are read from `dnc.stats()` only when
 // scraped; fsync latency is pushed by the engine through `fsyncObserver`. Label values come only
 // from closed sets (registered route, known method and action, status code), so a hostile client
-// cannot grow the series; lists are bounded by METRICS_LIST_SERIES_MAX.
+// cannot grow the series. Per-list series are exported only while the lists a scrape may see are at
+// most `listSeriesMax` (`idnc serve --metrics-max-lists`, default METRICS_LIST_SERIES_MAX), read a
+// page at a time; above it only the per-organisation series, read from the engine's running counts:
+// a scrape never walks every list.
 
 import { Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { FastifyRequest } from 'fastify';
-import { METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
-import type { ListStats } from '../engine/types.js';
+import { LISTS_PAGE_LIMIT_MAX, METRICS_FSYNC_SECONDS_BUCKETS, METRICS_LIST_SERIES_MAX, METRICS_REQUEST_SECONDS_BUCKETS } from '../constants.js';
+import type { ListStats, OrganisationStats } from '../engine/types.js';
 import type { Dnc } from '../engine/views.js';
+import { IdncError } from '../errors.js';
 
 interface RequestSeries {
   readonly labels: Readonly<Record<string, string>>;
@@ -62,15 +66,30 @@ function record(series: RequestSeries, seconds: number): void {
 
 /**
  * What one scrape may see: `serverWide` (requests of every tenant, the log, fsyncs, follower lag)
- * only for a server operator; `list` picks the lists whose names and sizes it may read.
+ * only for a server operator; the lists of organisation `org` (null: every organisation), and of
+ * those only `projects` when given (never the master list then, nor the organisation's totals).
  */
 export interface MetricsView {
   readonly serverWide: boolean;
-  readonly list: (list: ListStats) => boolean;
+  readonly org: string | null;
+  readonly projects?: readonly string[];
 }
 
 /** The operator's view (and the key-less local --metrics-port listener's): everything. */
-export const EVERYTHING: MetricsView = { serverWide: true, list: () => true };
+export const EVERYTHING: MetricsView = { serverWide: true, org: null };
+
+export interface MetricsOptions {
+  /** Per-list series while a scrape may see at most this many lists (default METRICS_LIST_SERIES_MAX). */
+  readonly listSeriesMax?: number;
+}
+
+/** What a scrape of `view` exports of the lists: counts per organisation, and each list while they are few. */
+interface ListFigures {
+  readonly organisations: readonly OrganisationStats[];
+  readonly lists: number;
+  /** null: more lists than the per-list series allow. */
+  readonly perList: readonly ListStats[] | null;
+}
 
 export class IdncMetrics {
   /** Every series; a scrape with a tenant's key reads `listRegistry` alone. */
@@ -80,10 +99,14 @@ export class IdncMetrics {
   private readonly fsyncSeconds: Histogram;
   private readonly series = new Map<string, RequestSeries>();
   private dnc: Dnc | undefined;
-  /** While a scrape collects: the lists it may see. */
-  private listFilter: (list: ListStats) => boolean = () => true;
+  /** While a scrape collects: what it may see. */
+  private view: MetricsView = EVERYTHING;
+  /** The list figures of the scrape under way, read once for all its gauges. */
+  private figures: ListFigures | null = null;
+  private readonly listSeriesMax: number;
 
-  constructor() {
+  constructor(options: MetricsOptions = {}) {
+    this.listSeriesMax = options.listSeriesMax ?? METRICS_LIST_SERIES_MAX;
     this.registerRequestMetrics();
     this.fsyncSeconds = new Histogram({
       name: 'idnc_log_fsync_duration_seconds',
@@ -184,12 +207,48 @@ export class IdncMetrics {
    * synchronously when metrics() starts, so the filter cannot leak into a concurrent scrape.
    */
   text(view: MetricsView = EVERYTHING): Promise<string> {
-    this.listFilter = view.list;
+    this.view = view;
+    this.figures = null;
     try {
       return (view.serverWide ? this.registry : this.listRegistry).metrics();
     } finally {
-      this.listFilter = () => true;
+      this.view = EVERYTHING;
+      this.figures = null;
     }
+  }
+
+  private listFigures(): ListFigures {
+    try {
+      this.figures ??= this.readListFigures(this.view);
+    } catch (error) {
+      // A scrape racing the server's shutdown finds the engine closed: no lists, rather than a 500.
+      if (!(error instanceof IdncError) || error.code !== 'CLOSED') throw error;
+      this.figures = { organisations: [], lists: 0, perList: [] };
+    }
+    return this.figures;
+  }
+
+  private readListFigures(view: MetricsView): ListFigures {
+    const dnc = this.dnc;
+    if (dnc === undefined) return { organisations: [], lists: 0, perList: [] };
+    if (view.projects !== undefined && view.org !== null) {
+      const org = view.org;
+      const perList = view.projects.map((projId) => ({ org, projId, numbers: dnc.count({ org, projId }) })).filter((list) => list.numbers > 0);
+      return { organisations: [], lists: perList.length, perList: perList.length <= this.listSeriesMax ? perList : null };
+    }
+    const organisations = dnc.stats().organisations.filter((organisation) => view.org === null || organisation.org === view.org);
+    const lists = organisations.reduce((sum, organisation) => sum + organisation.lists, 0);
+    if (lists > this.listSeriesMax) return { organisations, lists, perList: null };
+    const perList: ListStats[] = [];
+    for (const { org } of organisations) {
+      for (let after: string | undefined, more = true; more; ) {
+        const page = dnc.lists({ org, limit: LISTS_PAGE_LIMIT_MAX, ...(after === undefined ? {} : { after }) });
+        for (const list of page.lists) perList.push({ org, projId: list.projId, numbers: list.numbers });
+        more = page.next !== null;
+        after = page.next ?? undefined;
+      }
+    }
+    return { organisations, lists, perList };
   }
 
   get contentType(): string {
@@ -198,25 +257,38 @@ export class IdncMetrics {
 
   private registerListGauges(registers: Registry[]): void {
     const metrics = this;
-    const lists = () => (metrics.dnc?.stats().lists ?? []).filter(metrics.listFilter);
     new Gauge({
       name: 'idnc_list_numbers',
-      help: `Numbers on each list (project "" is the master list); at most ${METRICS_LIST_SERIES_MAX} lists, see idnc_lists`,
+      help: `Numbers on each list (project "" is the master list); only while this scrape may see at most ${this.listSeriesMax} lists, see idnc_organisation_numbers`,
       labelNames: ['org', 'project'],
       registers,
       collect() {
         this.reset();
-        for (const list of lists().slice(0, METRICS_LIST_SERIES_MAX)) this.set({ org: list.org, project: list.projId }, list.numbers);
+        for (const list of metrics.listFigures().perList ?? []) this.set({ org: list.org, project: list.projId }, list.numbers);
       },
     });
     new Gauge({
       name: 'idnc_lists',
-      help: 'Lists (master and project lists) held in memory that this scrape may see',
+      help: 'Lists holding numbers (master and project lists) that this scrape may see',
       registers,
       collect() {
-        this.set(lists().length);
+        this.set(metrics.listFigures().lists);
       },
     });
+    const perOrganisation = (name: string, help: string, read: (organisation: OrganisationStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['org'],
+        registers,
+        collect() {
+          this.reset();
+          for (const organisation of metrics.listFigures().organisations) this.set({ org: organisation.org }, read(organisation));
+        },
+      });
+    };
+    perOrganisation('idnc_organisation_lists', 'Lists holding numbers in each organisation (the master list included)', (organisation) => organisation.lists);
+    perOrganisation('idnc_organisation_numbers', 'Numbers on all lists of each organisation', (organisation) => organisation.numbers);
   }
 
   private registerEngineGauges(registers: Registry[]): void {

@@ -9,8 +9,9 @@
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { PDNC_PATH } from './pdnc-route.js';
+import { LIST_DELETE_SCHEMA, LIST_PATH, LISTS_GET_SCHEMA, LISTS_PATH } from './lists-route.js';
 import { HEALTHZ_SCHEMA, METRICS_SCHEMA, OPENAPI_SCHEMA, PDNC_GET_SCHEMA, PDNC_POST_SCHEMA } from './route-schemas.js';
-import { packageVersion } from '../cli/package-info.js';
+import { packageVersion } from '../package-info.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 
@@ -26,6 +27,8 @@ const DOC_SCHEMAS: Record<string, object> = {
   'GET /healthz': HEALTHZ_SCHEMA,
   'GET /metrics': METRICS_SCHEMA,
   [`GET ${OPENAPI_PATH}`]: OPENAPI_SCHEMA,
+  [`GET ${LISTS_PATH}`]: LISTS_GET_SCHEMA,
+  [`DELETE ${LIST_PATH}`]: LIST_DELETE_SCHEMA,
 };
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();

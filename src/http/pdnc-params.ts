@@ -5,7 +5,7 @@
 // Client-supplied names are looked up in Maps or by own property only: an actionType such as
 // `constructor` or `__proto__` must find nothing, not Object.prototype's members.
 
-import { IdncError } from '../errors.js';
+import { IdncError, quoteInput } from '../errors.js';
 import { checkProjectId } from '../store/list-id.js';
 import { HttpError } from './error-replies.js';
 
@@ -48,8 +48,7 @@ function parseAction(value: string | undefined): Action {
   if (value === undefined || value === '') throw new HttpError('MISSING_INPUT', 'actionType is required: add, remove, count or status');
   const action = ACTIONS.get(value.toLowerCase());
   if (action === undefined) {
-    const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value);
-    throw new HttpError('INVALID_ACTION', `unknown actionType ${shown}: expected add, remove, count or status`);
+    throw new HttpError('INVALID_ACTION', `unknown actionType ${quoteInput(value)}: expected add, remove, count or status`);
   }
   return action;
 }

@@ -51,8 +51,11 @@ export async function writeKeysFile(path: string, file: KeysFile): Promise<void>
   }
 }
 
-/** Runs `fn` holding `<keys file>.lock`; waits up to KEYS_LOCK_WAIT_MS for another holder. */
-export async function withKeysLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding `<keys file>.lock`; waits up to KEYS_LOCK_WAIT_MS for another holder, calling
+ * `onBusy` each time it finds the lock held (tests wait on it).
+ */
+export async function withKeysLock<T>(path: string, fn: () => Promise<T>, onBusy?: () => void): Promise<T> {
   await mkdir(dirname(path), { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
   const lockPath = `${path}.lock`;
   const deadline = Date.now() + KEYS_LOCK_WAIT_MS;
@@ -71,6 +74,7 @@ export async function withKeysLock<T>(path: string, fn: () => Promise<T>): Promi
       if (Date.now() > deadline) {
         throw new KeysFileError(`${lockPath} is held by another idnc keys command; retry, or remove it if none runs`);
       }
+      onBusy?.();
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
   }

@@ -4,6 +4,7 @@
 // Unknown record fields are kept as they are, leaving room for later ones (a per-key rateLimit).
 
 import { KEY_NAME_PATTERN, KEY_PROJECTS_MAX, KEY_RATE_LIMIT_PER_SECOND_DEFAULT, KEY_RATE_LIMIT_PER_SECOND_MAX, KEYS_FILE_FORMAT_VERSION, ORGANISATION_ID_PATTERN, PROJECT_ID_PATTERN } from '../constants.js';
+import { quoteInput } from '../errors.js';
 import { isKeyHash, isKeyId } from './key-format.js';
 
 /**
@@ -42,13 +43,9 @@ export class KeysFileError extends Error {
   override readonly name = 'KeysFileError';
 }
 
-function shown(value: string): string {
-  return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}...` : value);
-}
-
 export function checkOrg(org: string): string {
   if (!ORGANISATION_ID_PATTERN.test(org)) {
-    throw new KeyInputError(`invalid organisation ${shown(org)}: expected 1-64 characters of A-Z a-z 0-9 . _ -`);
+    throw new KeyInputError(`invalid organisation ${quoteInput(org)}: expected 1-64 characters of A-Z a-z 0-9 . _ -`);
   }
   return org;
 }
@@ -59,7 +56,7 @@ export function parseScopes(text: string): Scope[] {
   for (const part of text.split(',')) {
     const scope = part.trim();
     if (!(SCOPES as readonly string[]).includes(scope)) {
-      throw new KeyInputError(`invalid scope ${shown(scope)}: expected a comma-separated list of read, write, admin, operator`);
+      throw new KeyInputError(`invalid scope ${quoteInput(scope)}: expected a comma-separated list of read, write, admin, operator`);
     }
     if (!scopes.includes(scope as Scope)) scopes.push(scope as Scope);
   }
@@ -72,7 +69,7 @@ export function parseProjects(text: string): string[] {
   for (const part of text.split(',')) {
     const project = part.trim();
     if (!PROJECT_ID_PATTERN.test(project)) {
-      throw new KeyInputError(`invalid project ${shown(project)}: expected 1-64 characters of A-Z a-z 0-9 . _ -`);
+      throw new KeyInputError(`invalid project ${quoteInput(project)}: expected 1-64 characters of A-Z a-z 0-9 . _ -`);
     }
     if (!projects.includes(project)) projects.push(project);
   }
@@ -85,7 +82,7 @@ export function parseProjects(text: string): string[] {
 /** Names are typed on command lines; one that looks like a key id would make `revoke` ambiguous. */
 export function checkName(name: string): string {
   if (!KEY_NAME_PATTERN.test(name) || isKeyId(name)) {
-    throw new KeyInputError(`invalid key name ${shown(name)}: expected 1-64 characters of A-Z a-z 0-9 . _ -, not a key id`);
+    throw new KeyInputError(`invalid key name ${quoteInput(name)}: expected 1-64 characters of A-Z a-z 0-9 . _ -, not a key id`);
   }
   return name;
 }
@@ -98,7 +95,7 @@ function isRateLimit(value: unknown): value is number {
 export function parseRateLimit(text: string): number {
   const value = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : NaN;
   if (!isRateLimit(value)) {
-    throw new KeyInputError(`invalid rate limit ${shown(text)}: expected requests per second from 0 (unlimited) to ${KEY_RATE_LIMIT_PER_SECOND_MAX}`);
+    throw new KeyInputError(`invalid rate limit ${quoteInput(text)}: expected requests per second from 0 (unlimited) to ${KEY_RATE_LIMIT_PER_SECOND_MAX}`);
   }
   return value;
 }

@@ -9,6 +9,7 @@
 //   <snapshot, marker or segment name>.tmp    a file being written (ignored by readers; a segment's by
 //                                             `idnc repair`)
 //   writer.lock                               the writer's lock (pid, host, start time)
+//   repair-<time>-<random>/                   what an `idnc repair` changed or moved, as it was
 //   durable-seq.idncmark                      the seq the writer has acknowledged (durable-mark.ts)
 // Zero-padding to 16 digits makes lexical order equal numeric order.
 
@@ -62,6 +63,25 @@ export function snapshotPath(dataDir: string, lastSeq: number): string {
 /** The marker of rejected records from `firstSeq` on. */
 export function rejectedRecordsPath(dataDir: string, firstSeq: number): string {
   return path.join(dataDir, `rejected-${padSeq(firstSeq)}.idncrejected`);
+}
+
+/**
+ * Where `idnc repair` keeps a file it changes or moves: `<name>` in its backup directory, or
+ * `<name>.2`, `<name>.3`, ... when a step of the same repair already kept a version of that file (a
+ * rejected-records cut, then a cut of the same segment): no backup ever overwrites another.
+ */
+export async function backupPath(backupDir: string, name: string): Promise<string> {
+  for (let version = 1; ; version++) {
+    const candidate = path.join(backupDir, version === 1 ? name : `${name}.${version}`);
+    const taken = await fs.promises.lstat(candidate).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    if (!taken) return candidate;
+  }
 }
 
 export function temporaryPath(finalPath: string): string {

@@ -4,7 +4,8 @@
 //   offset  8   8 bytes  epoch: random, chosen each time a writer opens (or `idnc repair` runs)
 //   offset 16   u64      base seq: the seq the writer recovered when it opened (its epoch's start)
 //   offset 24   u64      seq: the last seq acknowledged (>= base seq)
-//   offset 32   u32      reserved, zero
+//   offset 32   u32      fsync mode of the writer that wrote it: 1 always, 2 interval, 3 none
+//                        (0: a writer older than this field; other values reserved)
 //   offset 36   u32      CRC-32 of bytes [0, 36)
 // The shown copy, at offset 0, is what followers read: they apply nothing above it, so it is
 // written only once a batch is acknowledged, and a record on disk whose fdatasync has not returned
@@ -13,7 +14,9 @@
 // acknowledged (and before the shown copy moves), so after a power loss it covers every
 // acknowledged record and startup can tell a damaged acknowledged record (corruption, refused) from
 // a torn unacknowledged one (cut). Under 'interval' and 'none' the file is flushed only at open and
-// close. Each copy is one positional write within one sector; a reader that catches the shown copy
+// close, and the shown copy may reach the disk before the log records it covers: startup counts only
+// copies written under 'always' (a copy of an older writer, mode 0: its flushed copy, or the only
+// copy of a 40-byte file, as before). Each copy is one positional write within one sector; a reader that catches the shown copy
 // half written sees a bad CRC and reads again. A new epoch tells followers the log may have been
 // rewritten under them (a restart, a repair); the base seq says how much of it the new writer found
 // intact. The file is never replaced, only rewritten, so its identity never changes.
@@ -25,12 +28,15 @@ import { crc32 } from 'node:zlib';
 import { DURABLE_MARK_BYTES, DURABLE_MARK_FLUSHED_OFFSET, DURABLE_MARK_MAGIC, DURABLE_MARK_READ_ATTEMPTS } from '../constants.js';
 import { DURABLE_MARK_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
+import type { FsyncMode } from './log-writer.js';
 
 export interface DurableMark {
   /** 16 hex digits, new at every writer open. */
   readonly epoch: string;
   readonly baseSeq: number;
   readonly seq: number;
+  /** The fsync mode of the writer that wrote it; null: a writer older than the field (or a reserved value). */
+  readonly fsync: FsyncMode | null;
 }
 
 /**
@@ -44,6 +50,9 @@ export type MarkRead =
   | { readonly kind: 'unreadable'; readonly detail: string };
 
 const CRC_OFFSET = DURABLE_MARK_BYTES - 4;
+const FSYNC_OFFSET = 32;
+/** The code of each fsync mode in the field that was reserved (zero) before it; 0 is no mode. */
+const FSYNC_CODES: readonly (FsyncMode | null)[] = [null, 'always', 'interval', 'none'];
 
 export function encodeMark(mark: DurableMark): Buffer {
   const bytes = Buffer.alloc(DURABLE_MARK_BYTES);
@@ -51,6 +60,7 @@ export function encodeMark(mark: DurableMark): Buffer {
   bytes.write(mark.epoch, 8, 'hex');
   bytes.writeBigUInt64LE(BigInt(mark.baseSeq), 16);
   bytes.writeBigUInt64LE(BigInt(mark.seq), 24);
+  bytes.writeUInt32LE(mark.fsync === null ? 0 : FSYNC_CODES.indexOf(mark.fsync), FSYNC_OFFSET);
   bytes.writeUInt32LE(crc32(bytes.subarray(0, CRC_OFFSET)), CRC_OFFSET);
   return bytes;
 }
@@ -63,7 +73,7 @@ export function decodeMark(bytes: Buffer): DurableMark | string {
   const baseSeq = Number(bytes.readBigUInt64LE(16));
   const seq = Number(bytes.readBigUInt64LE(24));
   if (!Number.isSafeInteger(seq) || seq < baseSeq) return `seq ${seq} is below its base seq ${baseSeq}`;
-  return { epoch: bytes.toString('hex', 8, 16), baseSeq, seq };
+  return { epoch: bytes.toString('hex', 8, 16), baseSeq, seq, fsync: FSYNC_CODES[bytes.readUInt32LE(FSYNC_OFFSET)] ?? null };
 }
 
 export function durableMarkPath(dataDir: string): string {
@@ -96,7 +106,9 @@ export async function readDurableMark(dataDir: string): Promise<MarkRead> {
 
 /**
  * What startup may take as acknowledged: the higher seq of the two copies that pass their checks
- * (a file written before the flushed copy existed has only the shown one), or null when neither does.
+ * and were written after the log records they cover were flushed, or null when neither was. Only a
+ * writer under 'always' writes every copy so; an older writer (no mode) flushed the log before its
+ * flushed copy, and a 40-byte file (written before the flushed copy existed) has only the shown one.
  */
 export async function readAcknowledgedSeq(dataDir: string): Promise<number | null> {
   let bytes: Buffer;
@@ -106,10 +118,13 @@ export async function readAcknowledgedSeq(dataDir: string): Promise<number | nul
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+  const onlyShown = bytes.length < DURABLE_MARK_FLUSHED_OFFSET + DURABLE_MARK_BYTES;
   let seq: number | null = null;
   for (const offset of [0, DURABLE_MARK_FLUSHED_OFFSET]) {
     const decoded = decodeMark(bytes.subarray(offset, offset + DURABLE_MARK_BYTES));
-    if (typeof decoded !== 'string') seq = Math.max(seq ?? 0, decoded.seq);
+    if (typeof decoded === 'string') continue;
+    const covered = decoded.fsync === 'always' || (decoded.fsync === null && (offset === DURABLE_MARK_FLUSHED_OFFSET || onlyShown));
+    if (covered) seq = Math.max(seq ?? 0, decoded.seq);
   }
   return seq;
 }
@@ -121,10 +136,15 @@ export class DurableMarkWriter {
     private readonly fd: number,
     private readonly epoch: string,
     private readonly baseSeq: number,
+    private readonly fsync: FsyncMode,
   ) {}
 
-  /** Starts a new epoch at `seq` (what recovery found) and flushes it before any change is accepted. */
-  static async open(fileSystem: PersistFileSystem, dataDir: string, seq: number): Promise<DurableMarkWriter> {
+  /**
+   * Starts a new epoch at `seq` (what recovery found) and flushes it before any change is accepted.
+   * `fsync`: the writer's mode, recorded in the mark; 'none' claims nothing (`idnc repair` flushes
+   * no log it keeps, and a test's mark), so startup does not count the mark as acknowledged.
+   */
+  static async open(fileSystem: PersistFileSystem, dataDir: string, seq: number, fsync: FsyncMode = 'none'): Promise<DurableMarkWriter> {
     const file = durableMarkPath(dataDir);
     let created = false;
     let fd: number;
@@ -135,7 +155,7 @@ export class DurableMarkWriter {
       fd = await fileSystem.open(file, 'wx');
       created = true;
     }
-    const writer = new DurableMarkWriter(fileSystem, fd, randomBytes(8).toString('hex'), seq);
+    const writer = new DurableMarkWriter(fileSystem, fd, randomBytes(8).toString('hex'), seq, fsync);
     try {
       await writer.writeBoth(seq);
       await fileSystem.fsync(fd);
@@ -175,7 +195,7 @@ export class DurableMarkWriter {
   }
 
   private encode(): Buffer {
-    return encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq: this.highestSeq });
+    return encodeMark({ epoch: this.epoch, baseSeq: this.baseSeq, seq: this.highestSeq, fsync: this.fsync });
   }
 
   /**

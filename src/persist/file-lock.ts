@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { FILE_MODE_OWNER_ONLY, WRITER_LOCK_WAIT_MS } from '../constants.js';
+import { IdncError } from '../errors.js';
 
 export interface FileLock {
   /** Closes the descriptor: the kernel releases the lock. */
@@ -35,12 +36,12 @@ export async function tryLockFile(lockPath: string, waitMs = WRITER_LOCK_WAIT_MS
     [status] = (await once(helper, 'exit')) as [number | null];
   } catch (error) {
     fs.closeSync(fd);
-    throw new Error(`cannot lock ${lockPath}: the util-linux flock command failed to run (${(error as Error).message})`);
+    throw new IdncError('STORAGE_UNAVAILABLE', `cannot lock ${lockPath}: the util-linux flock command failed to run (${(error as Error).message}); install util-linux`);
   }
   if (status !== 0) {
     fs.closeSync(fd);
     if (status === FLOCK_TIMEOUT_STATUS) return null;
-    throw new Error(`cannot lock ${lockPath} with util-linux flock (exit status ${String(status)}: ${stderr.trim()})`);
+    throw new IdncError('STORAGE_UNAVAILABLE', `cannot lock ${lockPath} with util-linux flock (exit status ${String(status)}: ${stderr.trim()})`);
   }
   let open = true;
   return {

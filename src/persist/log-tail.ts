@@ -22,6 +22,10 @@
 // are applied as soon as they are complete on disk, as such a writer's followers always did, until a
 // mark appears (it is checked again after each chunk is read, so a newer writer that starts on the
 // directory meanwhile never has an unacknowledged record applied).
+//
+// Bytes past the mark that stay there (a batch of a writer that died before acknowledging it, torn
+// or whole) are read once: while the mark, the segment, the position and the file's size stay the
+// same, nothing there can become appliable, so later polls only stat the file.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,6 +66,18 @@ export type TailOutcome =
   | { readonly kind: 'behind'; readonly reason: string }
   | { readonly kind: 'blocked'; readonly detail: string };
 
+/** Opens a segment for reading (fs.promises.open; tests count the reads through it). */
+export type OpenSegmentFile = (path: string, flags: 'r') => Promise<fs.promises.FileHandle>;
+
+/** A read that stopped at the mark with bytes after it: what it saw, so an unchanged tail is not read again. */
+interface TailAtMark {
+  readonly segment: SegmentFile;
+  readonly offset: number;
+  readonly size: number;
+  readonly cap: number;
+  readonly pastMark: number | null;
+}
+
 /** end / unfinished: at the segment's end; capped: at the mark; marked: a mark appeared (read again). */
 type SegmentStep = { readonly kind: 'end' | 'unfinished' | 'capped' | 'marked' } | Exclude<TailOutcome, { kind: 'current' }>;
 
@@ -73,9 +89,15 @@ export class LogTail {
   private applied: number;
   /** The first complete record past the mark seen by the current `read`, or null. */
   private pastMark: number | null = null;
+  private tailAtMark: TailAtMark | null = null;
 
   /** `epoch`: of the durable-seq mark read before `position` was loaded; null when there was none. */
-  constructor(private readonly dataDir: string, position: TailPosition, private epoch: string | null) {
+  constructor(
+    private readonly dataDir: string,
+    position: TailPosition,
+    private epoch: string | null,
+    private readonly openFile: OpenSegmentFile = (file, flags) => fs.promises.open(file, flags),
+  ) {
     this.segment = position.segment;
     this.offset = position.offset;
     this.applied = position.lastSeq;
@@ -88,7 +110,7 @@ export class LogTail {
   /** Opens the current segment now, so that it is the file just loaded (see LogFollower.load in engine/follower.ts). */
   async openSegment(): Promise<void> {
     if (this.segment === null || this.handle !== null) return;
-    this.handle = await fs.promises.open(this.segment.path, 'r').catch((error: NodeJS.ErrnoException) => {
+    this.handle = await this.openFile(this.segment.path, 'r').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;
     });
@@ -104,7 +126,7 @@ export class LogTail {
     const moved = await this.checkSameLog(mark);
     if (moved !== null) return { kind: 'behind', reason: moved };
     const cap = mark?.seq ?? Number.POSITIVE_INFINITY;
-    const atMarkAndEnd = this.applied >= cap && !(await this.holdsMoreBytes());
+    const atMarkAndEnd = this.applied >= cap && !(await this.holdsUnreadBytes(cap));
     if (atMarkAndEnd && this.segment === null) return this.current();
     const { segments } = await listDataDir(this.dataDir);
     // At the mark and at the end of its segment: current, unless a newer segment holds records.
@@ -146,10 +168,19 @@ export class LogTail {
     return { kind: 'current', unacknowledgedSeq: this.pastMark };
   }
 
-  /** Whether the open segment has bytes after what was applied (cheap: one fstat). */
-  private async holdsMoreBytes(): Promise<boolean> {
+  /**
+   * Whether the open segment has bytes after what was applied that were not read already at this
+   * mark (cheap: one fstat); bytes read already leave their record past the mark as they found it.
+   */
+  private async holdsUnreadBytes(cap: number): Promise<boolean> {
     if (this.handle === null) return false;
-    return (await this.handle.stat()).size > this.offset;
+    const { size } = await this.handle.stat();
+    const seen = this.tailAtMark;
+    if (seen !== null && seen.segment === this.segment && seen.offset === this.offset && seen.size === size && seen.cap === cap) {
+      this.pastMark = seen.pastMark;
+      return false;
+    }
+    return size > this.offset;
   }
 
   /** At the end of the log: current, unless the mark says acknowledged records are missing. */
@@ -231,7 +262,7 @@ export class LogTail {
     const segment = this.segment!;
     if (this.handle === null) {
       try {
-        this.handle = await fs.promises.open(segment.path, 'r');
+        this.handle = await this.openFile(segment.path, 'r');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         return { kind: 'behind', reason: `${path.basename(segment.path)} was removed before this follower read it` };
@@ -271,7 +302,11 @@ export class LogTail {
       // Past the mark the writer is still writing: nothing there is applied or judged yet. At the
       // mark with the whole file read, the next segment may hold records past it: read on.
       const wholeFileRead = scan.stop.kind === 'end' && chunkStart + chunk.length >= size;
-      if (scan.lastSeq >= cap && (aboveCap !== -1 || !wholeFileRead)) return this.applied >= cap ? { kind: 'capped' } : { kind: 'unfinished' };
+      if (scan.lastSeq >= cap && (aboveCap !== -1 || !wholeFileRead)) {
+        if (this.applied < cap) return { kind: 'unfinished' };
+        this.tailAtMark = { segment, offset: this.offset, size, cap, pastMark: this.pastMark };
+        return { kind: 'capped' };
+      }
       const step = this.judge(chunk, chunkStart, scan, size);
       if (step !== null) return step.kind === 'end' && assembler.heldRecords > 0 ? { kind: 'unfinished' } : step;
     }

@@ -113,6 +113,12 @@ export class LogWriter {
   private probeTimer: NodeJS.Timeout | null = null;
   private intervalTimer: NodeJS.Timeout | null = null;
   private unsyncedBytes = 0;
+  /**
+   * The flush of the log in flight under 'interval'/'none' (the interval timer's, a rotation's, at
+   * close), or null. One at a time: each subtracts exactly the bytes written before it began, and
+   * a rotation never closes the segment under a flush still running on it.
+   */
+  private syncing: Promise<void> | null = null;
   /** Set while the flush loop waits for an acknowledgement: an append wakes it. */
   private wakeFlushLoop: (() => void) | null = null;
   /** The acknowledgement of the last batch written (resolves once it is applied or refused). */
@@ -171,6 +177,7 @@ export class LogWriter {
     if (this.intervalTimer !== null) clearInterval(this.intervalTimer);
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     const { fileSystem } = this.options;
+    while (this.syncing !== null) await this.syncing;
     if ((this.state === 'open' || this.state === 'unwritable') && this.unsyncedBytes > 0) {
       await fileSystem.fdatasync(this.segment.fd).catch((error: Error) => this.enter('failed', `fsync at close failed: ${error.message}`));
     }
@@ -319,10 +326,8 @@ export class LogWriter {
     if (!due || !hasRecords) return;
     // The old segment's records reach the disk before a new segment exists: a crash must never leave
     // a torn segment that is no longer the last one (startup refuses such a log).
-    if (this.unsyncedBytes > 0) {
-      await this.syncOrStop();
-      if (this.state !== 'open') return;
-    }
+    await this.syncOrStop();
+    if (this.state !== 'open') return;
     const { fileSystem, dataDir } = this.options;
     const firstSeq = this.writtenSeq + 1;
     const newPath = segmentPath(dataDir, firstSeq);
@@ -360,18 +365,23 @@ export class LogWriter {
     }
   }
 
+  /** Flushes what is written to the current segment, after any flush already running. */
   private async syncOrStop(): Promise<void> {
+    while (this.syncing !== null) await this.syncing;
+    if (this.unsyncedBytes === 0 || this.state !== 'open') return;
     const covered = this.unsyncedBytes;
-    try {
-      await this.timedFdatasync(this.segment.fd);
-      this.unsyncedBytes -= covered;
-    } catch (error) {
-      this.enter('failed', `fdatasync of the log failed (${describeError(error)})`);
-    }
+    this.syncing = this.timedFdatasync(this.segment.fd).then(
+      () => {
+        this.unsyncedBytes -= covered;
+      },
+      (error: unknown) => this.enter('failed', `fdatasync of the log failed (${describeError(error)})`),
+    );
+    await this.syncing;
+    this.syncing = null;
   }
 
   private async intervalFlush(): Promise<void> {
-    if (this.unsyncedBytes === 0 || this.state !== 'open' || this.flushing !== null) return;
+    if (this.unsyncedBytes === 0 || this.state !== 'open' || this.flushing !== null || this.syncing !== null) return;
     await this.syncOrStop();
   }
 

@@ -4,7 +4,7 @@
 //   offset 4   u32  CRC-32 (node:zlib crc32) of bytes [8, 16 + body length): the seq and the body
 //                    (small frames compute the same value in JS, see crc32Range)
 //   offset 8   u64  seq: 1, 2, 3, ... without gaps across all segments (always below 2^53)
-//   offset 16  body msgpack map { org, projId, op: 'add'|'remove', numbers, ts, keyId }
+//   offset 16  body msgpack map { org, projId, op: 'add'|'remove'|'drop', numbers, ts, keyId }
 //
 // `numbers` is a msgpack bin of the change's sorted numbers as Float64 little-endian (8 bytes per
 // number, decoded without parsing). A record of LOG_RECORD_DELTA_NUMBERS_MIN numbers or more (bulk
@@ -14,7 +14,8 @@
 // on all of them but its last (absent otherwise): readers apply it only once the last one is read
 // (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
 // record copied to the wrong position is caught, and the length is bounded so a corrupt length is
-// recognised without reading gigabytes.
+// recognised without reading gigabytes. A `drop` record forgets a project list whole: its
+// `numbers` is empty, it never has `more`, and it never names the master list.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
@@ -24,7 +25,7 @@ import { DataCorruptError } from '../errors.js';
 import { decodeDeltas, encodeDeltas } from './number-deltas.js';
 import { checkListAddress } from '../store/list-id.js';
 
-export type LogOperation = 'add' | 'remove';
+export type LogOperation = 'add' | 'remove' | 'drop';
 
 export interface LogChange {
   readonly op: LogOperation;
@@ -330,7 +331,7 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   const value = unpack(body) as Record<string, unknown>;
   if (value === null || typeof value !== 'object') throw new DataCorruptError('record body is not a map');
   const { org, projId, op, ts, keyId, more } = value;
-  if (op !== 'add' && op !== 'remove') throw new DataCorruptError('record body has no valid op');
+  if (op !== 'add' && op !== 'remove' && op !== 'drop') throw new DataCorruptError('record body has no valid op');
   if (typeof org !== 'string' || typeof projId !== 'string') throw new DataCorruptError('record body has no valid list');
   checkListAddress({ org, projId });
 
@@ -339,6 +340,9 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   if (more !== undefined && more !== true) throw new DataCorruptError('record body has an invalid more flag');
   const decoded = numbersOf(value);
   if (!sortedTenDigitNumbers(decoded)) throw new DataCorruptError('record body numbers are not sorted 10-digit numbers');
+  if (op === 'drop' && (decoded.length > 0 || more !== undefined || projId === '')) {
+    throw new DataCorruptError('a drop record must name a project list and carry no numbers');
+  }
   return more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
 }
 

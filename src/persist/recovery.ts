@@ -7,7 +7,6 @@
 // Anything else (a bad record followed by good ones, a seq gap, no valid snapshot) refuses to start
 // with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
@@ -16,7 +15,7 @@ import { listDataDir, type DataDirListing, type SegmentFile } from './data-dir.j
 import type { PersistFileSystem } from './file-system.js';
 import { CommitAssembler } from './commit-assembler.js';
 import type { LogRecord } from './record.js';
-import { readSegmentFile } from './segment-read.js';
+import { readFileRange, readSegmentFile } from './segment-read.js';
 import type { StopVerdict } from './segment-scan.js';
 import { CorruptBitmapError } from '../store/portable-bitmap.js';
 import { settleRejectedRecords } from './rejected-records.js';
@@ -78,10 +77,11 @@ export function corruptionError(dataDir: string, file: string, offset: number, s
   );
 }
 
+/** Applies one record to `store`: a drop of a list that is not there (any more) changes nothing. */
 export function applyRecord(store: DncStore, record: LogRecord): number {
   const address = { org: record.org, projId: record.projId };
-  if (record.op === 'add') return store.listForWrite(address).addSorted(record.numbers);
-  return store.list(address)?.removeSorted(record.numbers) ?? 0;
+  if (record.op === 'drop') return store.dropList(address);
+  return store.change(address, record.numbers, record.op === 'add');
 }
 
 async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, snapshots: { lastSeq: number; path: string }[]) {
@@ -90,6 +90,7 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
     const load = await readSnapshot(snapshot.path);
     if (load.outcome === 'ok' && load.lastSeq === snapshot.lastSeq) {
       installSnapshot(store, load.lists);
+      store.recount();
       if (problems.length > 0) options.logger.warn(`recovering from the older snapshot ${path.basename(snapshot.path)}`);
       return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path, skipped: problems };
     }
@@ -244,17 +245,15 @@ export async function recoverDataDir(store: DncStore, options: RecoveryOptions):
  */
 async function rewriteTail(options: RecoveryOptions, tail: RecoveredTail): Promise<void> {
   if (tail.endOffset === 0) return;
-  const bytes = Buffer.allocUnsafe(tail.endOffset);
-  const handle = await fs.promises.open(tail.segment.path, 'r');
-  try {
-    const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
-    if (bytesRead !== bytes.length) throw new Error(`${path.basename(tail.segment.path)} holds ${bytesRead} bytes, not the ${bytes.length} recovered`);
-  } finally {
-    await handle.close();
-  }
   const fd = await options.fileSystem.open(tail.segment.path, 'r+');
   try {
-    await options.fileSystem.writev(fd, [bytes], 0);
+    // In chunks: the recovered prefix may be larger than a Buffer can be (2 GiB).
+    let position = 0;
+    for await (const chunk of readFileRange(tail.segment.path, 0, tail.endOffset, options.readChunkBytes)) {
+      await options.fileSystem.writev(fd, [chunk], position);
+      position += chunk.length;
+    }
+    if (position !== tail.endOffset) throw new Error(`${path.basename(tail.segment.path)} holds ${position} bytes, not the ${tail.endOffset} recovered`);
   } finally {
     await options.fileSystem.close(fd);
   }

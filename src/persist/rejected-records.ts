@@ -13,9 +13,9 @@ import path from 'node:path';
 import { REJECTED_MARKER_BYTES_MAX, REJECTED_MARKER_FORMAT_VERSION } from '../constants.js';
 import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
-import { listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
+import { backupPath, listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';
-import { scanSegment } from './segment-scan.js';
+import { readSegmentFile } from './segment-read.js';
 
 export interface RejectedRecords {
   /** File name of the segment the batch was written to. */
@@ -150,15 +150,8 @@ export async function planRejectedCuts(dataDir: string): Promise<RejectedCut[]> 
 
 /** Why the segment's first `offset` bytes are not whole records ending just before the batch, or null. */
 async function prefixProblem(file: string, segmentFirstSeq: number, rejected: RejectedRecords): Promise<string | null> {
-  const handle = await fs.promises.open(file, 'r');
-  let prefix: Buffer;
-  try {
-    prefix = Buffer.alloc(rejected.offset);
-    await handle.read(prefix, 0, rejected.offset, 0);
-  } finally {
-    await handle.close();
-  }
-  const scan = scanSegment(prefix, segmentFirstSeq, undefined, Number.MAX_SAFE_INTEGER);
+  const segment = { firstSeq: segmentFirstSeq, path: file };
+  const { scan } = await readSegmentFile(segment, { isLast: false, decodeFromSeq: Number.MAX_SAFE_INTEGER, endOffset: rejected.offset });
   if (scan.stop.kind === 'end' && scan.lastSeq === rejected.firstSeq - 1) return null;
   return `${rejected.segment} does not end at seq ${rejected.firstSeq - 1} at offset ${rejected.offset} (${scan.stop.detail} after seq ${scan.lastSeq})`;
 }
@@ -176,17 +169,15 @@ export function describeRejectedCut(cut: RejectedCut): string {
 }
 
 /**
- * Cuts the records every marker names (the segment's original is copied into `backupDir` first,
- * unless it is already there), then moves the marker into `backupDir`. Run under the writer lock.
+ * Cuts the records every marker names (the segment's original is copied into `backupDir` first),
+ * then moves the marker into `backupDir`. Run under the writer lock.
  */
 export async function cutRejectedRecords(dataDir: string, backupDir: string, logger: EngineLogger, fileSystem: PersistFileSystem): Promise<void> {
   const cuts = await planRejectedCuts(dataDir);
   for (const cut of cuts) {
     if (cut.bytes > 0) {
       const segment = path.join(dataDir, cut.rejected.segment);
-      await fs.promises.copyFile(segment, path.join(backupDir, cut.rejected.segment), fs.constants.COPYFILE_EXCL).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-      });
+      await fs.promises.copyFile(segment, await backupPath(backupDir, cut.rejected.segment), fs.constants.COPYFILE_EXCL);
       const fd = await fileSystem.open(segment, 'r+');
       try {
         await fileSystem.ftruncate(fd, cut.rejected.offset);
@@ -195,7 +186,7 @@ export async function cutRejectedRecords(dataDir: string, backupDir: string, log
         await fileSystem.close(fd);
       }
     }
-    await fileSystem.rename(cut.marker, path.join(backupDir, path.basename(cut.marker)));
+    await fileSystem.rename(cut.marker, await backupPath(backupDir, path.basename(cut.marker)));
     logger.info(describeRejectedCut(cut));
   }
   if (cuts.length > 0) await fileSystem.fsyncDirectory(dataDir);

@@ -5,7 +5,8 @@
 // In the log recovery reads, the first bad record ends what can be kept; when it lies among records
 // the snapshot covers, the records after the snapshot are kept in a new segment of their own.
 // Everything taken away is moved (not deleted) into `repair-<time>-<random>/` inside the directory:
-// the whole original of a cut segment, later segments, and snapshots that fail their checks.
+// the whole original of a cut segment, later segments, and snapshots that fail their checks; a file
+// two steps change (a rejected-records cut, then a cut of the same segment) is kept in each version.
 //
 // A segment is never changed in place: its kept records are written to a new file (temp, fsync,
 // rename, directory fsync), so a follower holding the old file open sees another inode, and a
@@ -21,13 +22,14 @@ import type { EngineLogger } from '../engine-logger.js';
 import { DataCorruptError } from '../errors.js';
 import { DncStore } from '../store/dnc-store.js';
 import { CommitAssembler } from './commit-assembler.js';
-import { listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
+import { backupPath, listDataDir, segmentPath, temporaryPath, type SegmentFile } from './data-dir.js';
 import { DurableMarkWriter } from './durable-mark.js';
 import { nodeFileSystem, type PersistFileSystem } from './file-system.js';
 import type { LogRecord } from './record.js';
-import { judgeStop, recoverDataDir } from './recovery.js';
+import { recoverDataDir } from './recovery.js';
 import { cutRejectedRecords } from './rejected-records.js';
-import { findValidFrameAfter, scanRecords, scanSegment, segmentHeader } from './segment-scan.js';
+import { findValidFrameInSegment, readFileRange, readSegmentFile } from './segment-read.js';
+import { segmentHeader } from './segment-scan.js';
 import { verifyDataDir } from './verify.js';
 import { acquireWriterLock } from './writer-lock.js';
 
@@ -61,9 +63,14 @@ interface Kept {
   readonly whole: boolean;
 }
 
+/** Bytes of a segment read at once (LOG_READ_CHUNK_BYTES); tests use tiny chunks. */
+export interface RepairReadOptions {
+  readonly readChunkBytes?: number;
+}
+
 const name = (segment: SegmentFile): string => path.basename(segment.path);
 
-export async function planRepair(dataDir: string): Promise<RepairPlan> {
+export async function planRepair(dataDir: string, options: RepairReadOptions = {}): Promise<RepairPlan> {
   const { segments } = await listDataDir(dataDir);
   const report = await verifyDataDir(dataDir);
   const moveAside = report.files.filter((f) => f.kind === 'snapshot' && f.outcome !== 'ok').map((f) => f.file);
@@ -74,8 +81,8 @@ export async function planRepair(dataDir: string): Promise<RepairPlan> {
     const impossible = `no valid snapshot covers seq ${segments[0]!.firstSeq - 1} and the log starts at seq ${segments[0]!.firstSeq}: records are missing, restore a backup`;
     return { cut: null, moveAside, impossible };
   }
-  moveAside.push(...(await unusableCovered(segments.slice(0, Math.max(start, 0)), segments[start]?.firstSeq ?? 0)));
-  const { cut, dropped } = await planLog(segments.slice(Math.max(start, 0)), snapshotSeq);
+  moveAside.push(...(await unusableCovered(segments.slice(0, Math.max(start, 0)), segments[start]?.firstSeq ?? 0, options)));
+  const { cut, dropped } = await planLog(segments.slice(Math.max(start, 0)), snapshotSeq, options);
   moveAside.push(...dropped);
   return { cut, moveAside, impossible: null };
 }
@@ -84,12 +91,12 @@ export async function planRepair(dataDir: string): Promise<RepairPlan> {
  * Segments before the one recovery starts from serve only a fall back to an older snapshot, which
  * needs them whole and in sequence: a damaged one goes aside with every one before it.
  */
-async function unusableCovered(covered: readonly SegmentFile[], nextFirstSeq: number): Promise<string[]> {
+async function unusableCovered(covered: readonly SegmentFile[], nextFirstSeq: number, options: RepairReadOptions): Promise<string[]> {
   let lastUnusable = -1;
   for (let i = 0; i < covered.length; i++) {
-    const bytes = await fs.promises.readFile(covered[i]!.path);
     const assembler = new CommitAssembler();
-    const scan = scanSegment(bytes, covered[i]!.firstSeq, (record, offset) => assembler.accept(record, offset, () => undefined));
+    const onRecord = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
+    const { scan } = await readSegmentFile(covered[i]!, { isLast: false, onRecord, chunkBytes: options.readChunkBytes });
     const followedBy = covered[i + 1]?.firstSeq ?? nextFirstSeq;
     if (scan.stop.kind !== 'end' || assembler.heldRecords > 0 || followedBy !== scan.lastSeq + 1) lastUnusable = i;
   }
@@ -97,13 +104,13 @@ async function unusableCovered(covered: readonly SegmentFile[], nextFirstSeq: nu
 }
 
 /** The log from the segment recovery starts at: what to cut, and what to move aside after it. */
-async function planLog(segments: readonly SegmentFile[], snapshotSeq: number): Promise<{ cut: RepairCut | null; dropped: string[] }> {
+async function planLog(segments: readonly SegmentFile[], snapshotSeq: number, options: RepairReadOptions): Promise<{ cut: RepairCut | null; dropped: string[] }> {
   let lastSeq = snapshotSeq;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const rest = segments.slice(i + 1).map(name);
     if (i > 0 && segment.firstSeq !== lastSeq + 1) return { cut: null, dropped: [name(segment), ...rest] };
-    const kept = keptRecords(await fs.promises.readFile(segment.path), segment.firstSeq, snapshotSeq, i === segments.length - 1);
+    const kept = await keptRecords(segment, snapshotSeq, i === segments.length - 1, options.readChunkBytes);
     if (kept.whole) {
       lastSeq = Math.max(lastSeq, kept.lastSeq);
       continue;
@@ -121,23 +128,29 @@ async function planLog(segments: readonly SegmentFile[], snapshotSeq: number): P
  * checked, not decoded). A bad record among those covered ends nothing: what recovery needs starts
  * at the record after the snapshot, found again past the damage.
  */
-function keptRecords(bytes: Buffer, firstSeq: number, snapshotSeq: number, isLast: boolean): Kept {
-  const prefix = provable(bytes, 0, firstSeq, snapshotSeq, isLast);
+async function keptRecords(segment: SegmentFile, snapshotSeq: number, isLast: boolean, chunkBytes: number | undefined): Promise<Kept> {
+  const prefix = await provable(segment, undefined, snapshotSeq, isLast, chunkBytes);
   if (prefix.whole || prefix.lastSeq >= snapshotSeq || prefix.torn) return prefix;
-  const at = findValidFrameAfter(bytes, prefix.to + 1, snapshotSeq);
-  if (at === -1 || Number(bytes.readBigUInt64LE(at + 8)) !== snapshotSeq + 1) return { ...prefix, from: 0, to: 0 };
-  return { ...provable(bytes, at, snapshotSeq + 1, snapshotSeq, isLast), whole: false };
+  const next = await findValidFrameInSegment(segment.path, prefix.to + 1, snapshotSeq, chunkBytes);
+  if (next === null || next.seq !== snapshotSeq + 1) return { ...prefix, from: 0, to: 0 };
+  return { ...(await provable(segment, next, snapshotSeq, isLast, chunkBytes)), whole: false };
 }
 
-/** The records from `from` (a record boundary, or 0 for the whole file) that recovery would keep. */
-function provable(bytes: Buffer, from: number, firstSeq: number, snapshotSeq: number, isLast: boolean): Kept & { torn: boolean } {
+/** The records from `from` (a record boundary and its seq; the header when undefined) that recovery would keep. */
+async function provable(
+  segment: SegmentFile,
+  from: { readonly offset: number; readonly seq: number } | undefined,
+  snapshotSeq: number,
+  isLast: boolean,
+  chunkBytes: number | undefined,
+): Promise<Kept & { torn: boolean }> {
   const assembler = new CommitAssembler();
-  const accept = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
-  const scan = from === 0 ? scanSegment(bytes, firstSeq, accept, snapshotSeq + 1) : scanRecords(bytes, from, firstSeq, accept, snapshotSeq + 1);
-  const verdict = judgeStop(bytes, scan, isLast);
+  const onRecord = (record: LogRecord, offset: number): void => assembler.accept(record, offset, () => undefined);
+  const { scan, verdict } = await readSegmentFile(segment, { isLast, onRecord, decodeFromSeq: snapshotSeq + 1, chunkBytes, from });
+  const start = from?.offset ?? 0;
   const held = assembler.heldFirstSeq;
-  if (held !== undefined) return { from, to: assembler.heldStartOffset, lastSeq: held - 1, whole: false, torn: isLast };
-  return { from, to: scan.endOffset, lastSeq: scan.lastSeq, whole: verdict === 'ok', torn: verdict === 'torn' };
+  if (held !== undefined) return { from: start, to: assembler.heldStartOffset, lastSeq: held - 1, whole: false, torn: isLast };
+  return { from: start, to: scan.endOffset, lastSeq: scan.lastSeq, whole: verdict === 'ok', torn: verdict === 'torn' };
 }
 
 function stamp(): string {
@@ -153,6 +166,7 @@ export async function applyRepair(
   plan: RepairPlan,
   logger: EngineLogger,
   fileSystem: PersistFileSystem = nodeFileSystem,
+  options: RepairReadOptions = {},
 ): Promise<{ backupDir: string; lastSeq: number }> {
   if (plan.impossible !== null) throw new DataCorruptError(`cannot repair ${dataDir}: ${plan.impossible}`);
   const lock = await acquireWriterLock(dataDir, fileSystem, logger);
@@ -162,12 +176,13 @@ export async function applyRepair(
     // First the records of a failed batch (at the end of the log, after any cut the plan makes).
     await cutRejectedRecords(dataDir, backupDir, logger, fileSystem);
     // Newest first, so that at every step the directory holds the log up to some point.
-    for (const file of [...plan.moveAside].reverse()) await fileSystem.rename(path.join(dataDir, file), path.join(backupDir, file));
-    if (plan.cut !== null) await replaceCutSegment(fileSystem, dataDir, backupDir, plan.cut);
+    for (const file of [...plan.moveAside].reverse()) await fileSystem.rename(path.join(dataDir, file), await backupPath(backupDir, file));
+    if (plan.cut !== null) await replaceCutSegment(fileSystem, dataDir, backupDir, plan.cut, options);
     await fileSystem.fsyncDirectory(dataDir);
     await fileSystem.fsyncDirectory(backupDir);
     const recovered = await recoverDataDir(new DncStore(), { dataDir, fileSystem, logger, mode: 'read' });
-    const mark = await DurableMarkWriter.open(fileSystem, dataDir, recovered.lastSeq);
+    // 'none': repair flushes no log it keeps, so its mark claims nothing acknowledged to startup.
+    const mark = await DurableMarkWriter.open(fileSystem, dataDir, recovered.lastSeq, 'none');
     await mark.close(recovered.lastSeq);
     return { backupDir, lastSeq: recovered.lastSeq };
   } finally {
@@ -176,15 +191,17 @@ export async function applyRepair(
 }
 
 /** Writes the kept records of `cut` as a new file that takes the segment's place. */
-async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string, backupDir: string, cut: RepairCut): Promise<void> {
+async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string, backupDir: string, cut: RepairCut, options: RepairReadOptions): Promise<void> {
   const original = path.join(dataDir, cut.file);
-  const bytes = await fs.promises.readFile(original);
   const target = path.join(dataDir, cut.keptFrom?.file ?? cut.file);
-  const from = cut.keptFrom?.offset ?? 0;
-  await writeFileDurably(fileSystem, temporaryPath(target), from === 0 ? [bytes.subarray(0, cut.offset)] : [segmentHeader(), bytes.subarray(from, cut.offset)]);
+  // A rejected-records cut may have shortened the segment since the plan was made.
+  const size = (await fs.promises.stat(original)).size;
+  const to = Math.min(cut.offset, size);
+  const kept = { file: original, from: Math.min(cut.keptFrom?.offset ?? 0, to), to, chunkBytes: options.readChunkBytes };
+  await writeFileDurably(fileSystem, temporaryPath(target), cut.keptFrom === null ? null : segmentHeader(), kept);
   if (cut.keptFrom === null) {
     // The original's name is about to be taken: keep a copy of it first.
-    await writeFileDurably(fileSystem, path.join(backupDir, cut.file), [bytes]);
+    await writeFileDurably(fileSystem, await backupPath(backupDir, cut.file), null, { ...kept, from: 0, to: size });
     await fileSystem.fsyncDirectory(backupDir);
     await fileSystem.rename(temporaryPath(target), target);
     return;
@@ -192,13 +209,29 @@ async function replaceCutSegment(fileSystem: PersistFileSystem, dataDir: string,
   // The new segment (it starts after the snapshot) is in place before the original goes.
   await fileSystem.rename(temporaryPath(target), target);
   await fileSystem.fsyncDirectory(dataDir);
-  await fileSystem.rename(original, path.join(backupDir, cut.file));
+  await fileSystem.rename(original, await backupPath(backupDir, cut.file));
 }
 
-async function writeFileDurably(fileSystem: PersistFileSystem, file: string, buffers: readonly Buffer[]): Promise<void> {
+/** Writes `header` (if any), then bytes [from, to) of `source.file` read in chunks, to `file`, and flushes it. */
+async function writeFileDurably(
+  fileSystem: PersistFileSystem,
+  file: string,
+  header: Buffer | null,
+  source: { readonly file: string; readonly from: number; readonly to: number; readonly chunkBytes: number | undefined },
+): Promise<void> {
   const fd = await fileSystem.open(file, 'w');
   try {
-    await fileSystem.writev(fd, buffers, 0);
+    let position = 0;
+    if (header !== null) {
+      await fileSystem.writev(fd, [header], 0);
+      position = header.length;
+    }
+    for await (const chunk of readFileRange(source.file, source.from, source.to, source.chunkBytes)) {
+      await fileSystem.writev(fd, [chunk], position);
+      position += chunk.length;
+    }
+    const expected = (header?.length ?? 0) + source.to - source.from;
+    if (position !== expected) throw new Error(`${path.basename(source.file)} ended before offset ${source.to} while it was copied`);
     await fileSystem.fsync(fd);
   } finally {
     await fileSystem.close(fd);

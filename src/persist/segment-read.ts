@@ -1,5 +1,6 @@
-// Reading one whole log segment file for recovery and `idnc verify`, in bounded chunks: a segment
-// may be larger than a Buffer can be (2 GiB), so it is never read at once. A record that straddles
+// Reading one whole log segment file (or a part of it) for recovery, `idnc verify` and `idnc repair`,
+// and copying its bytes, in bounded chunks: a segment may be larger than a Buffer can be (2 GiB),
+// so it is never read at once. A record that straddles
 // a chunk's end is carried into the next chunk (one copy of less than a record per chunk); a
 // segment below the chunk size is one read and one scan, as a whole-file read would be. The stop
 // is judged as on the whole file: at the end of the last segment, the bytes after a bad record up
@@ -28,6 +29,10 @@ export interface SegmentReadOptions {
   readonly decodeFromSeq?: number;
   /** Bytes read at once; LOG_READ_CHUNK_BYTES unless a test puts chunk ends everywhere. */
   readonly chunkBytes?: number;
+  /** Where to start instead of the header: a record boundary and the seq expected there. */
+  readonly from?: { readonly offset: number; readonly seq: number };
+  /** Reads the file as if it ended here (a prefix that must be whole records). */
+  readonly endOffset?: number;
 }
 
 export interface SegmentRead {
@@ -59,17 +64,17 @@ function missingBytes(kept: Buffer): number {
 
 export async function readSegmentFile(segment: SegmentFile, options: SegmentReadOptions): Promise<SegmentRead> {
   const chunkBytes = options.chunkBytes ?? LOG_READ_CHUNK_BYTES;
-  const { decodeFromSeq = 0, onRecord } = options;
+  const { decodeFromSeq = 0, onRecord, from } = options;
   const handle = await fs.promises.open(segment.path, 'r');
   try {
-    let { size } = await handle.stat();
+    let size = Math.min((await handle.stat()).size, options.endOffset ?? Number.POSITIVE_INFINITY);
     /** File offset of buffer[0]. */
-    let base = 0;
+    let base = from?.offset ?? 0;
     const onRecordAt = onRecord === undefined ? undefined : (record: LogRecord, offset: number) => onRecord(record, base + offset);
-    const first = Math.min(size, Math.max(chunkBytes, LOG_SEGMENT_HEADER_BYTES));
-    let buffer = await readAfter(handle, Buffer.alloc(0), 0, first);
-    if (buffer.length < first) size = buffer.length;
-    let scan = scanSegment(buffer, segment.firstSeq, onRecordAt, decodeFromSeq);
+    const first = Math.max(0, Math.min(size - base, Math.max(chunkBytes, LOG_SEGMENT_HEADER_BYTES)));
+    let buffer = await readAfter(handle, Buffer.alloc(0), base, first);
+    if (buffer.length < first) size = base + buffer.length;
+    let scan = from === undefined ? scanSegment(buffer, segment.firstSeq, onRecordAt, decodeFromSeq) : scanRecords(buffer, 0, from.seq, onRecordAt, decodeFromSeq);
     let records = scan.records;
     while ((scan.stop.kind === 'end' || scan.stop.kind === 'incomplete') && base + buffer.length < size) {
       const kept = buffer.subarray(scan.endOffset);
@@ -83,6 +88,42 @@ export async function readSegmentFile(segment: SegmentFile, options: SegmentRead
     const verdict = base + buffer.length >= size ? judgeStop(buffer, scan, options.isLast) : await judgeStopInFile(handle, base, scan, size, options.isLast, chunkBytes);
     const stop = { ...scan.stop, offset: base + scan.stop.offset };
     return { scan: { records, lastSeq: scan.lastSeq, endOffset: base + scan.endOffset, stop }, verdict, fileBytes: size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The bytes [from, to) of `file`, up to `chunkBytes` at a time, each a new buffer; fewer bytes in
+ * all if the file ends first (the caller compares what it got with what it expected).
+ */
+export async function* readFileRange(file: string, from: number, to: number, chunkBytes = LOG_READ_CHUNK_BYTES): AsyncGenerator<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    for (let position = from; position < to;) {
+      const wanted = Math.min(chunkBytes, to - position);
+      const chunk = await readAfter(handle, Buffer.alloc(0), position, wanted);
+      if (chunk.length > 0) yield chunk;
+      if (chunk.length < wanted) return;
+      position += chunk.length;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The first valid frame in `file` at or after `from` with a seq above `lastGoodSeq` (as
+ * findValidFrameAfter judges it over the whole file), with its seq; null if there is none.
+ */
+export async function findValidFrameInSegment(file: string, from: number, lastGoodSeq: number, chunkBytes = LOG_READ_CHUNK_BYTES): Promise<{ offset: number; seq: number } | null> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const offset = await findValidFrameInFile(handle, from, size, lastGoodSeq, chunkBytes);
+    if (offset === -1) return null;
+    const header = await readAfter(handle, Buffer.alloc(0), offset, LOG_RECORD_HEADER_BYTES);
+    return { offset, seq: Number(header.readBigUInt64LE(8)) };
   } finally {
     await handle.close();
   }

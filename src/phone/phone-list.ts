@@ -3,7 +3,7 @@
 // string allocated per entry on the valid path (100,000 numbers arrive in one request).
 
 import { INVALID_ENTRIES_REPORTED_MAX, PHONE_DIGITS } from '../constants.js';
-import { InvalidPhoneError, type InvalidEntry } from '../errors.js';
+import { IdncError, InvalidPhoneError, type InvalidEntry } from '../errors.js';
 import { checkEntry, describeEntryProblem, displayEntry, ENTRY_EMPTY, isValidNumber, trimEnd, trimStart } from './digits.js';
 
 const CHAR_COMMA = 44;
@@ -128,7 +128,7 @@ export function parsePhoneArray(entries: readonly string[]): ParsedPhoneList {
 export function parsePhoneInput(input: PhoneListInput): ParsedPhoneList {
   if (typeof input === 'string') return parsePhoneList(input);
   if (Array.isArray(input)) return parsePhoneArray(input);
-  throw new TypeError('a phone list must be a comma-separated string or an array of strings');
+  throw new IdncError('INVALID_PARAMETER', 'a phone list must be a comma-separated string or an array of strings');
 }
 
 /**

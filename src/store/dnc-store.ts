@@ -1,16 +1,33 @@
 // The in-memory state: organisations, each with one master list and any number of project lists.
-// Organisations never share a list: the same projId in two organisations is two NumberSets. The
-// lists of a store in the sorted layout share one SortedPool (sorted-pool.ts).
+// Organisations never share a list: the same projId in two organisations is two NumberSets.
+// A list exists while it holds numbers (snapshots and the state digest skip empty lists): a project
+// list that a change empties is dropped from its organisation, so pages of lists never walk empty
+// ones. Each organisation keeps its project ids in order (sorted-names.ts) and running counts of
+// its lists and numbers, so that paging, stats() and /metrics never walk every list. The lists of a
+// store in the sorted layout share one SortedPool (sorted-pool.ts); a forgotten list gives its slot back.
 
+import { assert } from '../assert.js';
 import { DEFAULT_ORGANISATION } from '../constants.js';
 import { numberFromParts } from '../phone/digits.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
 import { NumberSet } from './number-set.js';
+import { SortedNames } from './sorted-names.js';
 import { SortedPool } from './sorted-pool.js';
+
+/** One list of a page: its project id ('' for the master list) and how many numbers it holds. */
+export interface ListEntry {
+  readonly projId: string;
+  readonly numbers: number;
+}
 
 export class Organisation {
   readonly master: NumberSet;
   readonly projects = new Map<string, NumberSet>();
+  /** The keys of `projects`, in order. */
+  readonly projectIds = new SortedNames();
+  /** Lists holding numbers (the master list included) and the numbers on them, kept by DncStore.change. */
+  listCount = 0;
+  numberCount = 0;
   private readonly sortedPool: SortedPool;
 
   constructor(sortedPool: SortedPool = new SortedPool()) {
@@ -28,8 +45,42 @@ export class Organisation {
     if (list === undefined) {
       list = new NumberSet(this.sortedPool);
       this.projects.set(projId, list);
+      this.projectIds.add(projId);
     }
     return list;
+  }
+
+  /** Forgets a project list (dropped, or emptied by a change); it answers as empty from then on. */
+  deleteProject(projId: string): void {
+    const list = this.projects.get(projId);
+    if (list === undefined) return;
+    this.projects.delete(projId);
+    this.projectIds.delete(projId);
+    list.release();
+  }
+
+  /** Up to `limit` lists holding numbers, by project id above `after` (undefined: from the master list). */
+  page(after: string | undefined, limit: number): { lists: ListEntry[]; more: boolean } {
+    const lists: ListEntry[] = [];
+    if (after === undefined && this.master.size > 0) lists.push({ projId: MASTER_LIST, numbers: this.master.size });
+    for (const projId of this.projectIds.after(after ?? MASTER_LIST)) {
+      const numbers = this.projects.get(projId)!.size;
+      // Only a list made by listForWrite and never filled is empty here (a change forgets emptied lists).
+      if (numbers === 0) continue;
+      if (lists.length === limit) return { lists, more: true };
+      lists.push({ projId, numbers });
+    }
+    return { lists, more: false };
+  }
+
+  /** Counts every list again (after a snapshot is installed list by list). */
+  recount(): void {
+    this.listCount = this.master.size > 0 ? 1 : 0;
+    this.numberCount = this.master.size;
+    for (const list of this.projects.values()) {
+      if (list.size > 0) this.listCount++;
+      this.numberCount += list.size;
+    }
   }
 }
 
@@ -62,13 +113,62 @@ export class DncStore {
   }
 
   listForWrite(address: ListAddress): NumberSet {
-    let organisation = this.organisations.get(address.org);
+    return this.organisationForWrite(address.org).listForWrite(address.projId);
+  }
+
+  private organisationForWrite(org: string): Organisation {
+    let organisation = this.organisations.get(org);
     if (organisation === undefined) {
       organisation = new Organisation(this.sortedPool);
-      this.organisations.set(address.org, organisation);
-      if (address.org === DEFAULT_ORGANISATION) this.defaultMaster = organisation.master;
+      this.organisations.set(org, organisation);
+      if (org === DEFAULT_ORGANISATION) this.defaultMaster = organisation.master;
     }
-    return organisation.listForWrite(address.projId);
+    return organisation;
+  }
+
+  /**
+   * Adds or removes sorted numbers and keeps the organisation's counts; a project list left empty
+   * is forgotten. Returns how many numbers changed. Every change of numbers goes through here.
+   */
+  change(address: ListAddress, sorted: Float64Array, adding: boolean): number {
+    const organisation = adding ? this.organisationForWrite(address.org) : this.organisations.get(address.org);
+    const list = adding ? organisation!.listForWrite(address.projId) : organisation?.list(address.projId);
+    if (organisation === undefined || list === undefined) return 0;
+    const before = list.size;
+    try {
+      return adding ? list.addSorted(sorted) : list.removeSorted(sorted);
+    } finally {
+      const after = list.size;
+      organisation.numberCount += after - before;
+      organisation.listCount += (after > 0 ? 1 : 0) - (before > 0 ? 1 : 0);
+      if (after === 0 && address.projId !== MASTER_LIST) organisation.deleteProject(address.projId);
+    }
+  }
+
+  /** Forgets a project list; returns how many numbers it held (0: there was no such list). */
+  dropList(address: ListAddress): number {
+    assert(address.projId !== MASTER_LIST, 'dropList: the master list is never dropped');
+    const organisation = this.organisations.get(address.org);
+    const list = organisation?.projects.get(address.projId);
+    if (organisation === undefined || list === undefined) return 0;
+    const size = list.size;
+    organisation.numberCount -= size;
+    if (size > 0) organisation.listCount--;
+    organisation.deleteProject(address.projId);
+    return size;
+  }
+
+  /** Counts every organisation's lists again: after a snapshot was installed into this store. */
+  recount(): void {
+    for (const organisation of this.organisations.values()) organisation.recount();
+  }
+
+  /** The organisations, by name, with their running counts (no list is walked). */
+  organisationCounts(): { org: string; lists: number; numbers: number }[] {
+    return [...this.organisations.keys()].sort().map((org) => {
+      const organisation = this.organisations.get(org)!;
+      return { org, lists: organisation.listCount, numbers: organisation.numberCount };
+    });
   }
 
   /** See SortedPool.pin: views of sorted lists (NumberSet.shareSorted) stay unchanged until the returned function is called. */
@@ -81,7 +181,7 @@ export class DncStore {
     for (const org of [...this.organisations.keys()].sort()) {
       const organisation = this.organisations.get(org)!;
       yield [{ org, projId: MASTER_LIST }, organisation.master];
-      for (const projId of [...organisation.projects.keys()].sort()) {
+      for (const projId of organisation.projectIds.after(MASTER_LIST)) {
         yield [{ org, projId }, organisation.projects.get(projId)!];
       }
     }

@@ -336,13 +336,21 @@ export class NumberSet {
     for (const [areaCode, rests] of this.areaRests()) {
       for (let i = 0; i < rests.length; i++) slot!.chunk[at++] = numberFromParts(areaCode, rests[i]!);
     }
+    this.useSortedLayoutParts();
+    if (slot !== undefined) this.useSlot(slot);
+  }
+
+  /** The parts of an empty list in the sorted layout (a pinned pool keeps its buffer through the snapshot's views). */
+  private useSortedLayoutParts(): void {
     this.byAreaCode = NO_AREAS as (AreaSet | undefined)[];
     this.pool = NO_POOL;
     this.words = NO_POOL.words;
     this.probeTable = SORTED_PROBE_TABLE;
     this.probeRowsUsed = 1;
     this.sorted = NO_NUMBERS;
-    if (slot !== undefined) this.useSlot(slot);
+    this.sortedStart = 0;
+    this.sortedRoom = 0;
+    this.sortedShared = false;
   }
 
   /**
@@ -373,9 +381,14 @@ export class NumberSet {
     this.total = count;
   }
 
-  /** Gives the list's storage back to its store (the list is dropped); the set must not be used afterwards. */
+  /**
+   * Empties the list and gives its storage back to its store (the list is dropped): a lookup still
+   * holding it (a streamed scrub) then finds nothing, never another list's numbers in a reused slot.
+   */
   release(): void {
     if (this.sorted !== undefined) this.freeSlot();
+    else this.useSortedLayoutParts();
+    this.total = 0;
   }
 
   /**

@@ -5,6 +5,7 @@
 // imports; each cycle found is printed as a path of files.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -22,20 +23,27 @@ function sourceFiles(dir: string): string[] {
   return files;
 }
 
-/** The src/ files a file imports (relative specifiers only: packages cannot import src/ back). */
-function importsOf(file: string): string[] {
+/** The package's own name: importing it from src/ would reach src/ back through dist/, unseen. */
+const SELF = 'idnc';
+
+/**
+ * The src/ files a file imports. Other packages cannot import src/ back, so only relative
+ * specifiers are followed; a specifier naming this package itself is refused outright.
+ */
+function importsOf(file: string, root = srcDir): string[] {
   const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
   const imported: string[] = [];
   for (const { fileName } of info.importedFiles) {
+    if (fileName === SELF || fileName.startsWith(`${SELF}/`)) throw new Error(`${path.relative(root, file)} imports its own package (${fileName})`);
     if (!fileName.startsWith('.')) continue;
     const target = path.resolve(path.dirname(file), fileName).replace(/\.js$/, '.ts');
-    if (!fs.existsSync(target)) throw new Error(`${path.relative(srcDir, file)} imports ${fileName}, which is not a src/ file`);
+    if (!fs.existsSync(target)) throw new Error(`${path.relative(root, file)} imports ${fileName}, which is not a src/ file`);
     imported.push(target);
   }
   return imported;
 }
 
-/** Every cycle of the graph, each once, found by depth-first search from each file in turn. */
+/** Cycles of the graph, at least one whenever there is any, found by depth-first search from each file in turn. */
 function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   const cycles = new Map<string, string[]>();
   const done = new Set<string>();
@@ -67,6 +75,20 @@ describe('the module graph of src/', () => {
     ]);
     expect(findCycles(graph)).toEqual([['a', 'b', 'c', 'a']]);
     expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+  });
+
+  it('reads re-exports, type-only imports and dynamic imports, and refuses an import of the package itself', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idnc-cycles-'));
+    try {
+      for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(dir, `${name}.ts`), '');
+      const importer = path.join(dir, 'main.ts');
+      fs.writeFileSync(importer, "export * from './a.js';\nimport type { B } from './b.js';\nconst c = () => import('./c.js');\n// import './d.js'\nimport fs from 'node:fs';\n");
+      expect(importsOf(importer, dir).map((file) => path.basename(file)).sort()).toEqual(['a.ts', 'b.ts', 'c.ts']);
+      fs.writeFileSync(importer, "import { openDnc } from 'idnc';\n");
+      expect(() => importsOf(importer, dir)).toThrow(/its own package/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('has no import cycle', () => {

@@ -26,6 +26,7 @@ describe('serve configuration', () => {
       },
       bodyBytesMax: undefined,
       metricsPort: null,
+      metricsListSeriesMax: 1000,
       accessLog: false,
       statusFastPath: true,
       followerPolling: {},
@@ -33,10 +34,13 @@ describe('serve configuration', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('takes the follower workers\' polling from IDNC_FOLLOWER_POLL_MS and IDNC_FOLLOWER_WATCH=0, ignoring other values', () => {
+  it('takes the follower workers\' polling from IDNC_FOLLOWER_POLL_MS and IDNC_FOLLOWER_WATCH, refusing bad values', () => {
     expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: '150', IDNC_FOLLOWER_WATCH: '0' }).followerPolling).toEqual({ pollIntervalMs: 150, watch: false });
-    for (const poll of ['0', '-5', 'soon', '']) expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: poll }).followerPolling).toEqual({});
-    expect(loadServeConfig({}, { IDNC_FOLLOWER_WATCH: '1' }).followerPolling).toEqual({});
+    expect(loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: '', IDNC_FOLLOWER_WATCH: '1' }).followerPolling).toEqual({});
+    for (const poll of ['0', '-5', 'soon', '1.5']) {
+      expect(() => loadServeConfig({}, { IDNC_FOLLOWER_POLL_MS: poll })).toThrow(/IDNC_FOLLOWER_POLL_MS/);
+    }
+    expect(() => loadServeConfig({}, { IDNC_FOLLOWER_WATCH: 'maybe' })).toThrow(/IDNC_FOLLOWER_WATCH/);
   });
 
   it('takes the environment, and flags over it', () => {
@@ -52,6 +56,15 @@ describe('serve configuration', () => {
       snapshotLogBytes: 8 * 1024 * 1024,
       requestNumbersMax: 500,
     });
+  });
+
+  it('--metrics-max-lists or IDNC_METRICS_MAX_LISTS sets the per-list series bound (flag wins); a bad value is refused', () => {
+    expect(loadServeConfig({}, { IDNC_METRICS_MAX_LISTS: '50' }).metricsListSeriesMax).toBe(50);
+    expect(loadServeConfig({ metricsMaxLists: '7' }, { IDNC_METRICS_MAX_LISTS: '50' }).metricsListSeriesMax).toBe(7);
+    for (const bad of ['0', 'many', '-1', '2.5']) {
+      expect(() => loadServeConfig({ metricsMaxLists: bad }, {})).toThrow(/--metrics-max-lists \(IDNC_METRICS_MAX_LISTS\)/);
+      expect(() => loadServeConfig({}, { IDNC_METRICS_MAX_LISTS: bad })).toThrow(ConfigError);
+    }
   });
 
   it('--access-log or IDNC_ACCESS_LOG turns the access log on; a bad IDNC_ACCESS_LOG is refused', () => {

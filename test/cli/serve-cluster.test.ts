@@ -123,6 +123,20 @@ function request(port: number, key: string, params: Record<string, string>, agen
   });
 }
 
+/** A bodyless request of any method and path (the /v1/lists routes), on `agent` as for request(). */
+function call(port: number, key: string, method: string, urlPath: string, agent: http.Agent | false): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent, headers: { loginId: key } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, worker: res.headers['idnc-worker'] as string | undefined, seq: res.headers['idnc-seq'] as string | undefined, body: text }));
+    });
+    req.setTimeout(3000, () => req.destroy(new Error('no answer within 3 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function workerPids(cluster: Cluster, role: 'writer' | 'follower'): number[] {
   const pids = new Set<number>();
   for (const line of cluster.stderr.split('\n')) {
@@ -212,6 +226,37 @@ describe('idnc serve --workers', () => {
     for (const pid of [...workerPids(cluster, 'writer'), ...workerPids(cluster, 'follower')]) {
       expect(() => process.kill(pid, 0)).toThrow();
     }
+  }, TEST_TIMEOUT_MS);
+
+  it('drops a list through the writer or a follower, each answer given once every worker shows the drop', async () => {
+    const cluster = await startCluster(['--workers', '2'], dir, { IDNC_FOLLOWER_WATCH: '0', IDNC_FOLLOWER_POLL_MS: '150' });
+    const key = await keyOf(cluster);
+    const pinned = new Map<string, http.Agent>();
+    for (let i = 0; i < 30 && pinned.size < 2; i++) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const answer = await request(cluster.port, key, { actionType: 'count' }, agent);
+      if (pinned.has(answer.worker!)) agent.destroy();
+      else pinned.set(answer.worker!, agent);
+    }
+    expect([...pinned.keys()].sort()).toEqual(['0', '1']);
+    for (const projId of ['p0', 'p1', 'keep']) expect((await request(cluster.port, key, { actionType: 'add', phoneList: '6175550100,6175550101', projId })).status).toBe(200);
+    const projIdsOn = async (agent: http.Agent): Promise<string[]> =>
+      (JSON.parse((await call(cluster.port, key, 'GET', '/v1/lists', agent)).body) as { lists: { projId: string }[] }).lists.map((list) => list.projId);
+    for (const [worker, agent] of pinned) {
+      const dropped = await call(cluster.port, key, 'DELETE', `/v1/lists/p${worker}`, agent);
+      expect(dropped, `drop through worker ${worker}`).toMatchObject({ status: 200, worker });
+      expect(JSON.parse(dropped.body)).toEqual({ projId: `p${worker}`, numbers: 2, seq: Number(dropped.seq) });
+      for (const other of pinned.values()) expect(await projIdsOn(other)).not.toContain(`p${worker}`);
+    }
+    for (const agent of pinned.values()) {
+      expect(await projIdsOn(agent)).toEqual(['keep']);
+      const again = await call(cluster.port, key, 'DELETE', '/v1/lists/p0', agent);
+      expect(again.status).toBe(404);
+      expect(JSON.parse(again.body)).toMatchObject({ code: 'LIST_NOT_FOUND' });
+      agent.destroy();
+    }
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toBe(0);
   }, TEST_TIMEOUT_MS);
 
   it('refuses an invalid worker count, naming the setting', async () => {

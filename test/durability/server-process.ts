@@ -1,6 +1,8 @@
 // Runs the BUILT CLI (`node dist/cli/main.js serve`) in a child process for durability tests and
-// the soak: start on a data directory, read the first admin key it prints, wait until it answers,
+// the soak: start on a data directory, read the first admin key it prints, wait until it listens,
 // kill it with SIGKILL or stop it with SIGTERM. Every child started here is tracked and stopped.
+// Waits are promises resolved by the child's events (a line printed, its output closed), not polls:
+// the soak runs these helpers outside vitest, so they cannot lean on vi.waitFor.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -8,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const PDNC = '/app/main/rpc/pdnc';
-const started = new Set<ChildProcess>();
+const started = new Set<ServerProcess>();
+
+/** Bound on waiting for a line the server prints: only a server that hangs while starting reaches it. */
+const PRINT_WAIT_MS = 15_000;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,7 +31,13 @@ export interface ServerProcess {
   readonly port: number;
   stdout: string;
   stderr: string;
+  /** The child's exit code (under asInContainer, the exit of the parent that never reaps the server). */
   readonly exited: Promise<number | null>;
+  /**
+   * Every process holding the child's output has exited: under asInContainer the server itself
+   * too (it inherits the pipes), which the parent's exit does not tell.
+   */
+  readonly closed: Promise<void>;
 }
 
 /**
@@ -39,42 +50,58 @@ export function startServer(dataDir: string, port: number, extraArgs: string[] =
   const child = asInContainer
     ? spawn('sh', ['-c', '"$0" "$@" & exec sleep 100000', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child);
   const server: ServerProcess = {
     child,
     port,
     stdout: '',
     stderr: '',
-    exited: new Promise((resolve) => child.once('exit', (code) => {
-      started.delete(child);
-      resolve(code);
-    })),
+    exited: new Promise((resolve) => child.once('exit', resolve)),
+    closed: new Promise((resolve) => child.once('close', () => resolve())),
   };
+  started.add(server);
+  void server.closed.then(() => started.delete(server));
   child.stdout!.on('data', (chunk: Buffer) => (server.stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (server.stderr += chunk.toString()));
   return server;
 }
 
-/** The admin key the server printed on its first start. */
-export function firstKeyOf(server: ServerProcess): string | null {
-  return /loginId: ([^']+)'/.exec(server.stdout)?.[1] ?? null;
+/**
+ * Resolves with the first match of `pattern` in what the server printed on `stream`, checked on
+ * every chunk as it arrives; rejects with the server's stderr if its output closes without a match
+ * or nothing matches within `timeoutMs`.
+ */
+export function printed(server: ServerProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = PRINT_WAIT_MS): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const output = server.child[stream]!;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (outcome: () => void): void => {
+      output.off('data', check);
+      clearTimeout(timer);
+      outcome();
+    };
+    // Registered after startServer's listener, so server[stream] already holds the chunk.
+    const check = (): boolean => {
+      const match = pattern.exec(server[stream]);
+      if (match !== null) settle(() => resolve(match));
+      return match !== null;
+    };
+    if (check()) return;
+    output.on('data', check);
+    timer = setTimeout(() => settle(() => reject(new Error(`the server printed nothing matching ${pattern} within ${timeoutMs} ms:\n${server.stderr}`))), timeoutMs);
+    void server.closed.then(() => {
+      if (!check()) settle(() => reject(new Error(`the server's output closed before it printed ${pattern}:\n${server.stderr}`)));
+    });
+  });
 }
 
-/** Waits until the server answers HTTP (any status), or throws with its output if it exits. */
-export async function waitUntilServing(server: ServerProcess, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void server.exited.then((code) => (exitCode = code));
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`server exited with ${exitCode} while starting:\n${server.stderr}`);
-    try {
-      await fetch(`http://127.0.0.1:${server.port}${PDNC}?actionType=count`);
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`server did not answer within ${timeoutMs} ms:\n${server.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
+/** The admin key the server prints on its first start (after its listening line, on the other stream). */
+export async function firstKeyOf(server: ServerProcess, timeoutMs = PRINT_WAIT_MS): Promise<string> {
+  return (await printed(server, 'stdout', /loginId: ([^']+)'/, timeoutMs))[1]!;
+}
+
+/** Waits until the server logs that it listens (it answers HTTP from then on), or throws with its output. */
+export async function waitUntilServing(server: ServerProcess, timeoutMs = PRINT_WAIT_MS): Promise<void> {
+  await printed(server, 'stderr', /Server listening at /, timeoutMs);
 }
 
 export async function kill9(server: ServerProcess): Promise<void> {
@@ -95,16 +122,17 @@ export async function stopGracefully(server: ServerProcess): Promise<number | nu
   return server.exited;
 }
 
-/** Stops every child still running (afterAll / error paths). */
+/** Stops every child still running (afterAll / error paths) and waits until each has closed its output. */
 export async function killAll(): Promise<void> {
-  for (const child of started) {
+  const stopping = [...started].map(({ child, closed }) => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
       child.kill('SIGKILL');
     }
-  }
-  await new Promise((resolve) => setTimeout(resolve, 50));
+    return closed;
+  });
+  await Promise.all(stopping);
 }
 
 export interface PdncAnswer {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DurableDnc, IdncError, openDnc } from '../../src/index.js';
+import { DurableDnc, IdncError, openDnc, type DurableDncOptions } from '../../src/index.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 
@@ -17,8 +17,8 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-async function open(options: Record<string, unknown> = {}): Promise<DurableDnc> {
-  return (await openDnc({ dataDir: dir, logger: recordingLogger(), ...options })) as DurableDnc;
+async function open(options: Partial<Omit<DurableDncOptions, 'dataDir' | 'readOnly'>> = {}): Promise<DurableDnc> {
+  return openDnc({ dataDir: dir, logger: recordingLogger(), ...options });
 }
 
 describe('durable engine', () => {
@@ -242,10 +242,11 @@ describe('durable engine', () => {
   });
 
   it('rejects an invalid fsync mode and refuses writes on a read-only open', async () => {
-    await expect(open({ fsync: 'sometimes' })).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    // A JavaScript caller's mistake: the types refuse it.
+    await expect(open({ fsync: 'sometimes' as never })).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
     const writer = await open();
     await writer.add(numbers(2));
-    const reader = await open({ readOnly: true });
+    const reader = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger() });
     expect(reader.count()).toBe(2);
     await expect(reader.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'READ_ONLY' });
     await reader.close();

@@ -53,7 +53,7 @@ async function referenceDigest(): Promise<string> {
 describe('follower process beside the built server', () => {
   it('sees every add made through the HTTP API, in milliseconds', async () => {
     const server = await serve();
-    const key = firstKeyOf(server)!;
+    const key = await firstKeyOf(server);
     const follower = await FollowerProcess.start(dir);
     const lags: number[] = [];
     const phones = numbers(100, 4_155_550_000);
@@ -75,7 +75,7 @@ describe('follower process beside the built server', () => {
 
   it('keeps up across snapshots and segment removal (also while stopped) and across a writer restart', async () => {
     let server = await serve(['--snapshot-log-bytes', '600']);
-    const key = firstKeyOf(server)!;
+    const key = await firstKeyOf(server);
     const follower = await FollowerProcess.start(dir);
     let seq = 0;
     for (let i = 0; i < 20; i++) seq = await add(server, key, numbers(3, 2_125_550_000 + i * 3).join(','));
@@ -104,7 +104,7 @@ describe('follower process beside the built server', () => {
 
   it('survives the writer killed mid-append: never applies the torn record, applies the one written after the restart once', async () => {
     let server = await serve();
-    const key = firstKeyOf(server)!;
+    const key = await firstKeyOf(server);
     const follower = await FollowerProcess.start(dir);
     let seq = 0;
     for (let i = 0; i < 5; i++) seq = await add(server, key, numbers(1, 6_125_550_000 + i)[0]!);

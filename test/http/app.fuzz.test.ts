@@ -167,12 +167,17 @@ async function checkCase(send: () => Promise<LightMyRequestResponse>, method = '
   if (response.statusCode === 200 && changed !== undefined) expect(before === after).toBe(changed === 0);
 }
 
-/** Numbers a write answer says it changed: pdnc's idnc-changed header or /v1/import's JSON `changed`. */
+/**
+ * Numbers a write answer says it changed: pdnc's idnc-changed header, /v1/import's JSON `changed`,
+ * or the `numbers` a drop of a list (DELETE /v1/lists/{projId}) took away.
+ */
 function changedBy(response: LightMyRequestResponse): number | undefined {
   if (response.headers['idnc-changed'] !== undefined) return Number(response.headers['idnc-changed']);
   if (response.statusCode !== 200 || !String(response.headers['content-type']).startsWith('application/json')) return undefined;
-  const body = JSON.parse(response.body) as { changed?: unknown };
-  return typeof body === 'object' && body !== null && typeof body.changed === 'number' ? body.changed : undefined;
+  const body = JSON.parse(response.body) as { changed?: unknown; numbers?: unknown; seq?: unknown };
+  if (typeof body !== 'object' || body === null) return undefined;
+  if (typeof body.changed === 'number') return body.changed;
+  return response.headers['idnc-seq'] !== undefined && typeof body.numbers === 'number' ? body.numbers : undefined;
 }
 
 // 2,400 + 2,000 + 2,400 + 2,000 + 500 + 1,200 = 10,500 cases.
@@ -223,7 +228,7 @@ describe('fuzzing the HTTP layer', () => {
   it('random methods, paths and header values', async () => {
     const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS');
     const path = fc.oneof(
-      fc.constantFrom(PDNC, `${PDNC}/`, '/app/main/rpc/PDNC', '//app/main/rpc/pdnc', '/healthz', '/metrics', '/openapi.json', '/', '/%', '/%ZZ', '/%00', '/%C3%28', `/lookup/${NUMBERS[0]}`, '/..%2F..%2Fetc', '/v1/scrub', '/v1/import'),
+      fc.constantFrom(PDNC, `${PDNC}/`, '/app/main/rpc/PDNC', '//app/main/rpc/pdnc', '/healthz', '/metrics', '/openapi.json', '/', '/%', '/%ZZ', '/%00', '/%C3%28', `/lookup/${NUMBERS[0]}`, '/..%2F..%2Fetc', '/v1/scrub', '/v1/import', '/v1/lists', '/v1/lists/p1', '/v1/lists/', '/v1/lists/p1/x'),
       fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
       fc.nat({ max: 9000 }).map((n) => `/${'a'.repeat(n)}`),
       formattedNumber.chain((number) => fc.constantFrom(`/${number}`, `/lookup/${number}`, `/v1/${number}`)),

@@ -29,7 +29,7 @@ const ADMIN = unlimited(makeKey('default', ['admin']));
 const READER = unlimited(makeKey('default', ['read']));
 
 interface Sent {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
   readonly headers?: Record<string, string>;
   readonly body?: string;
@@ -103,6 +103,9 @@ const countForm: Sent = { method: 'POST', path: PDNC, headers: withKey({ 'conten
 const scrub: Sent = { method: 'POST', path: '/v1/scrub', headers: withKey({ 'content-type': 'text/plain' }), body: `${NUMBER}\n` };
 const importing: Sent = { method: 'POST', path: '/v1/import', headers: withKey({ 'content-type': 'text/plain' }), body: `${NUMBER}\n` };
 const metrics: Sent = { method: 'GET', path: '/metrics', headers: withKey() };
+const listing: Sent = { method: 'GET', path: '/v1/lists', headers: withKey() };
+/** A drop of a list no probe fills: the same LIST_NOT_FOUND whatever name is in a header. */
+const dropping: Sent = { method: 'DELETE', path: '/v1/lists/never-filled', headers: withKey() };
 const publicProbe = (path: string): Probe[] => [
   { what: `${path} a field name`, send: (name) => ({ method: 'GET', path: `${path}?${name}=1` }) },
   { what: `${path} x-request-id`, send: (name) => ({ method: 'GET', path, headers: { 'x-request-id': name } }) },
@@ -121,6 +124,17 @@ const PROBES: Record<string, Probe[]> = {
   'POST /v1/scrub': [...bulkProbes('/v1/scrub'), ...keyedProbes('/v1/scrub', scrub)],
   'POST /v1/import': [...bulkProbes('/v1/import'), ...keyedProbes('/v1/import', importing)],
   'GET /metrics': keyedProbes('/metrics', metrics),
+  'GET /v1/lists': [
+    { what: '/v1/lists after', send: (name) => ({ ...listing, path: `/v1/lists?${query({ after: name })}` }) },
+    { what: '/v1/lists limit', send: (name) => ({ ...listing, path: `/v1/lists?${query({ limit: name })}` }), refused: 'INVALID_PARAMETER' },
+    { what: '/v1/lists a field name', send: (name) => ({ ...listing, path: `/v1/lists?${query({ [name]: '1' })}` }) },
+    ...keyedProbes('/v1/lists', listing),
+  ],
+  'DELETE /v1/lists/:projId': [
+    // The /v1/import probes above filled a list of each name: every one is dropped like a plain name's.
+    { what: '/v1/lists/{projId}', send: (name) => ({ ...dropping, path: `/v1/lists/${encodeURIComponent(name)}` }) },
+    ...keyedProbes('DELETE /v1/lists', dropping).map((probe) => ({ refused: 'LIST_NOT_FOUND' as const, ...probe })),
+  ],
   'GET /healthz': publicProbe('/healthz'),
   'GET /openapi.json': publicProbe('/openapi.json'),
   'unknown paths': [
@@ -198,7 +212,7 @@ describe('Object.prototype names as client-supplied names', () => {
       for (const probe of Object.values(PROBES).flat()) {
         const plain = await send(port, agent, probe.send(PLAIN));
         expect(plain, `${probe.what}: no answer for ${PLAIN}`).not.toBeNull();
-        if (probe.refused !== undefined) expect(outcome(plain!, PLAIN), probe.what).toMatch(new RegExp(`^(4\\d\\d|200) ${probe.refused} `));
+        if (probe.refused !== undefined) expect(outcome(plain!, PLAIN), `${probe.what}: ${plain!.status} ${plain!.body.slice(0, 200)}`).toMatch(new RegExp(`^(4\\d\\d|200) ${probe.refused} `));
         else expect(plain!.status, `${probe.what}: ${plain!.body}`).toBe(200);
         for (const name of NAMES) {
           const answer = await send(port, agent, probe.send(name));

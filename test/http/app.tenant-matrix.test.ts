@@ -70,6 +70,29 @@ const PROBES: Record<string, Probe[]> = {
   'GET /metrics': [
     { name: 'metrics', scope: 'admin', target: 'none', send: (t, key) => t.app.inject({ method: 'GET', url: '/metrics', headers: { loginId: key } }), seesOwn: (r) => r.body.includes(`org="${OWN}"`) },
   ],
+  'GET /v1/lists': [
+    {
+      name: 'list lists',
+      scope: 'read',
+      target: 'project',
+      send: (t, key) => t.app.inject({ method: 'GET', url: '/v1/lists', headers: { loginId: key } }),
+      seesOwn: (r) => r.body.includes('"projId":"p1"'),
+    },
+  ],
+  'DELETE /v1/lists/:projId': [
+    {
+      name: 'drop project',
+      scope: 'admin',
+      target: 'project',
+      // The other organisation gets a p1 of its own, so that a drop its admin may make finds a list.
+      send: async (t, key) => {
+        const org = t.keys.authenticate(key)!.org;
+        if (org !== OWN) await t.dnc.add(W, { org, projId: 'p1' });
+        return t.app.inject({ method: 'DELETE', url: '/v1/lists/p1', headers: { loginId: key } });
+      },
+      writes: true,
+    },
+  ],
   'GET /healthz': [{ name: 'health', scope: 'none', target: 'none', send: (t) => t.app.inject({ method: 'GET', url: '/healthz' }) }],
   'GET /openapi.json': [{ name: 'openapi', scope: 'none', target: 'none', send: (t) => t.app.inject({ method: 'GET', url: '/openapi.json' }) }],
 };

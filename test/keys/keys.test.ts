@@ -190,23 +190,13 @@ describe('the key file', () => {
       order.push('a-end');
     });
     await aStarted;
-    // b finding the lock held shows as the timer of its next try: the event to release a on.
-    const realSetTimeout = globalThis.setTimeout;
-    const bWaits = new Promise<void>((resolve) => {
-      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
-        resolve();
-        return realSetTimeout(...args);
-      }) as typeof setTimeout);
-    });
-    try {
-      const b = withKeysLock(path, async () => void order.push('b'));
-      await bWaits;
-      expect(order).toEqual(['a-start']);
-      release();
-      await Promise.all([a, b]);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    let busy!: () => void;
+    const bWaits = new Promise<void>((resolve) => (busy = resolve));
+    const b = withKeysLock(path, async () => void order.push('b'), busy);
+    await bWaits;
+    expect(order).toEqual(['a-start']);
+    release();
+    await Promise.all([a, b]);
     expect(order).toEqual(['a-start', 'a-end', 'b']);
   });
 });

@@ -32,7 +32,7 @@ describe.each(['ENOSPC', 'EIO'])('a failed append (%s)', (code) => {
   it('rejects with STORAGE_UNAVAILABLE, applies nothing, keeps reads, resumes after the disk recovers', async () => {
     const fileSystem = new FaultyFileSystem();
     const logger = recordingLogger();
-    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
+    const dnc = await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 });
     await dnc.add(numbers(3));
     fileSystem.failWrites = code;
     const failing = numbers(2, 3_125_550_000);
@@ -54,7 +54,7 @@ describe.each(['ENOSPC', 'EIO'])('a failed append (%s)', (code) => {
     const acknowledged = await dnc.add('4155550102');
     await dnc.close();
 
-    const again = (await openDnc({ dataDir: dir, logger: recordingLogger() })) as DurableDnc;
+    const again = await openDnc({ dataDir: dir, logger: recordingLogger() });
     expect(again.count()).toBe(5);
     expect(again.isBlocked(failing[0]!)).toBe(false);
     expect(again.isBlocked('4155550100')).toBe(false);
@@ -68,7 +68,7 @@ describe('a failed fdatasync', () => {
   it('is not retried: every later write is refused and the failure is logged loudly', async () => {
     const fileSystem = new FaultyFileSystem();
     const logger = recordingLogger();
-    const dnc = (await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
+    const dnc = await openDnc({ dataDir: dir, logger, fileSystem, storageProbeIntervalMs: 20 });
     await dnc.add(numbers(2));
     fileSystem.failFdatasync = 'EIO';
     // Timers made from here on are fake: a retry (a probe, as after a failed append) would be one.
@@ -108,7 +108,7 @@ describe('a real full file system (tmpfs)', () => {
     try {
       const dataDir = path.join(mountPoint, 'data');
       const logger = recordingLogger();
-      const dnc = (await openDnc({ dataDir, logger, storageProbeIntervalMs: 20 } as never)) as unknown as DurableDnc;
+      const dnc = await openDnc({ dataDir, logger, storageProbeIntervalMs: 20 });
       await dnc.add(numbers(50));
       const filler = path.join(mountPoint, 'filler');
       const chunk = Buffer.alloc(64 * 1024, 1);

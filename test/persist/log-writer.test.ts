@@ -15,6 +15,9 @@ import type { DurableDncOptions } from '../../src/engine/durable-log.js';
 import { DurableDnc, openDnc } from '../../src/index.js';
 import { segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
+import { LogWriter } from '../../src/persist/log-writer.js';
+import type { LogChange } from '../../src/persist/record.js';
+import { segmentHeader } from '../../src/persist/segment-scan.js';
 import { BAD_AREA_CODE, BAD_LIST, writeBadBitmapSnapshot } from './bad-bitmap-snapshot.js';
 import { errnoError, makeTempDir, numbers, recordingLogger, removeDir } from './helpers.js';
 
@@ -330,6 +333,76 @@ describe('rotation in fsync none mode (interval mode takes the same path)', () =
     await expect(dnc.add('4155550200')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
     fileSystem.fail = null;
     await dnc.close();
+  });
+});
+
+describe('rotation in fsync interval mode while the interval flush runs', () => {
+  /** One change of one number: every such record has the same size, whatever its seq. */
+  const change = (index: number): LogChange[] => [{ op: 'add', org: 'default', projId: '', numbers: Float64Array.of(2_125_550_000 + index), ts: 1, keyId: null }];
+
+  /** Every rotation in `journal`: the old segment's last write is followed by its flush before the new segment is opened. */
+  function unflushedRotations(journal: readonly string[]): string[] {
+    const problems: string[] = [];
+    let current: string | null = null;
+    let dirty = false;
+    for (const line of journal) {
+      const [call, file] = line.split(' ') as [string, string];
+      if (!file.endsWith('.idnclog')) continue;
+      if (call === 'open' && current !== null && file !== current && dirty) problems.push(`${file} opened before the last write to ${current} was flushed`);
+      if (call === 'open') [current, dirty] = [file, false];
+      else if (file === current && call === 'writev') dirty = true;
+      else if (file === current && call === 'fdatasync') dirty = false;
+    }
+    return problems;
+  }
+
+  it('flushes every byte written to the old segment before it creates the new one', async () => {
+    const fileSystem = new ScriptedFileSystem();
+    const first = segmentPath(dir, 1);
+    const fd = await fileSystem.open(first, 'wx');
+    await fileSystem.writev(fd, [segmentHeader()], 0);
+    const writer = new LogWriter({ dataDir: dir, fileSystem, fsync: 'interval', logger: recordingLogger() }, { firstSeq: 1, fd, size: segmentHeader().length }, 0);
+    await writer.append(change(1), () => 1);
+
+    // The interval flush of segment 1 starts and is held; meanwhile one more change is written and a
+    // rotation starts. A flush that another one overlaps must not take the bytes it covers twice.
+    let releaseIntervalFlush!: () => void;
+    const intervalFlushReleased = new Promise<void>((resolve) => (releaseIntervalFlush = resolve));
+    let intervalFlushHeld!: () => void;
+    const intervalFlushStarted = new Promise<void>((resolve) => (intervalFlushHeld = resolve));
+    const name = path.basename(first);
+    const flush = fileSystem.fdatasync.bind(fileSystem);
+    let intervalFlushDone: Promise<void> | null = null;
+    fileSystem.fdatasync = (syncedFd) => {
+      const done = flush(syncedFd);
+      if (syncedFd === fd) intervalFlushDone ??= done.catch(() => undefined);
+      return done;
+    };
+    fileSystem.hold = (call, file) => {
+      if (call !== 'fdatasync' || file !== name) return null;
+      if (intervalFlushDone === null) {
+        intervalFlushHeld();
+        return intervalFlushReleased;
+      }
+      // A flush that runs beside the held one (if any) lets it finish first.
+      releaseIntervalFlush();
+      return intervalFlushDone;
+    };
+    await intervalFlushStarted;
+    await writer.append(change(2), () => 1);
+    writer.requestRotation();
+    const rotated = writer.append(change(3), () => 1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    releaseIntervalFlush();
+    await rotated;
+    fileSystem.hold = null;
+    // Segment 2 holds as many unflushed bytes as the held flush covered: the next rotation flushes it.
+    writer.requestRotation();
+    await writer.append(change(4), () => 1);
+    expect(writer.status.state).toBe('open');
+    await writer.close();
+    expect(fileSystem.journal.filter((line) => line.startsWith('open log-'))).toHaveLength(3);
+    expect(unflushedRotations(fileSystem.journal)).toEqual([]);
   });
 });
 

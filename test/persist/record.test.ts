@@ -40,6 +40,7 @@ const cases: [string, LogChange][] = [
   ['ts 70,000', change({ ts: 70_000 })],
   ['ts 2^32 - 1', change({ ts: 2 ** 32 - 1 })],
   ['ts 2^32', change({ ts: 2 ** 32 })],
+  ['drop of a project list', change({ op: 'drop', projId: 'campaign-7', numbers: new Float64Array(0), keyId: 'k1a2b3c4' })],
 ];
 
 describe('log record encoding', () => {
@@ -63,6 +64,15 @@ describe('log record encoding', () => {
         expect(frame.readUInt32LE(4)).toBe(crc32(frame.subarray(8)));
       }
     }
+  });
+
+  it.each([
+    ['with numbers', change({ op: 'drop', projId: 'p' })],
+    ['of the master list', change({ op: 'drop', numbers: new Float64Array(0) })],
+    ['with more', change({ op: 'drop', projId: 'p', numbers: new Float64Array(0), more: true })],
+    ['an unknown op', change({ op: 'clear' as LogChange['op'] })],
+  ])('a drop record %s (or an unknown op) is refused as corrupt', (_, record) => {
+    expect(() => decodeBody(1, msgpackrBody(record))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
   });
 
   it('a timestamp msgpackr would write as a signed or fractional number still decodes to itself', () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DataCorruptError, Dnc, type DurableDnc, openDnc } from '../../src/index.js';
+import { DataCorruptError, Dnc, openDnc } from '../../src/index.js';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { encodeRecord } from '../../src/persist/record.js';
 import type { VerifyReport } from '../../src/persist/verify.js';
@@ -77,7 +77,7 @@ describe('torn tail', () => {
       copyTo(target, path.basename(segment), full.subarray(0, cut));
       const complete = recordEnds.filter((end) => end <= cut).length;
       const logger = recordingLogger();
-      const dnc = (await openDnc({ dataDir: target, logger })) as DurableDnc;
+      const dnc = await openDnc({ dataDir: target, logger });
       expect(dnc.digest(), `cut at ${cut}`).toBe(digests[complete]);
       expect(dnc.lastSeq).toBe(complete);
       const dropped = cut - (recordEnds[complete - 1] ?? LOG_SEGMENT_HEADER_BYTES);
@@ -86,7 +86,7 @@ describe('torn tail', () => {
       const later = await dnc.add('6175550123');
       expect(later.seq).toBe(complete + 1);
       fs.rmSync(path.join(target, 'writer.lock'));
-      const again = (await openDnc({ dataDir: target, logger: recordingLogger() })) as DurableDnc;
+      const again = await openDnc({ dataDir: target, logger: recordingLogger() });
       expect(again.isBlocked('6175550123'), `cut at ${cut}`).toBe(true);
       expect(again.lastSeq).toBe(complete + 1);
       await again.close();
@@ -125,7 +125,7 @@ describe('a long damaged tail', () => {
     expect(torn.status, 'idnc verify finished').toBe(0);
     expect(torn.report).toMatchObject({ startable: true, lastSeq: CHANGES.length, files: [{ file: name, outcome: 'truncated', badOffset: log.length }] });
     const logger = recordingLogger();
-    const dnc = (await openDnc({ dataDir: target, logger })) as DurableDnc;
+    const dnc = await openDnc({ dataDir: target, logger });
     expect(dnc.lastSeq).toBe(CHANGES.length);
     expect(dnc.digest()).toBe(await prefixDigest(CHANGES.length));
     expect(logger.text('warn')).toContain(`dropped ${hostile.length} bytes`);
@@ -179,7 +179,7 @@ describe('bit flips', () => {
   });
 
   it('detects a flipped bit anywhere in a snapshot and falls back to the older one, or refuses', async () => {
-    const dnc = (await openDnc({ dataDir: dir, logger: recordingLogger() })) as DurableDnc;
+    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
     await dnc.add(numbers(30));
     await dnc.snapshot();
     await dnc.add(numbers(30, 3_125_550_000), { projId: 'p1' });

@@ -6,12 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOG_RECORD_HEADER_BYTES } from '../../src/constants.js';
+import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { openDnc, type DurableDnc } from '../../src/index.js';
 import { listDataDir, segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 import { encodeRecords, type LogChange } from '../../src/persist/record.js';
 import { applyRecord, recoverDataDir } from '../../src/persist/recovery.js';
+import { writeRejectedMarker } from '../../src/persist/rejected-records.js';
 import { applyRepair, planRepair } from '../../src/persist/repair.js';
 import { scanSegment, segmentHeader } from '../../src/persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
@@ -74,7 +75,7 @@ async function repair(dataDir: string, fileSystem?: PersistFileSystem): Promise<
  * to 3 and keeps 4 to 6 (covered by the newest snapshot, kept for the older one) and 7 to 8.
  */
 async function writeCoveredLayout(): Promise<DurableDnc> {
-  const w = (await openDnc({ dataDir: dir, logger: recordingLogger(), segmentBytesMax: 1 } as never)) as unknown as DurableDnc;
+  const w = await openDnc({ dataDir: dir, logger: recordingLogger(), segmentBytesMax: 1 });
   for (let i = 0; i < 8; i++) {
     await w.add(numbers(2, 2_125_550_000 + i * 10));
     if (i === 2 || i === 5) await w.snapshot();
@@ -157,7 +158,7 @@ describe('repair keeps what recovery can prove', () => {
   });
 
   it('can be run again after it was interrupted at any file-system call, and ends the same', async () => {
-    const w = (await openDnc({ dataDir: dir, logger: recordingLogger() })) as DurableDnc;
+    const w = await openDnc({ dataDir: dir, logger: recordingLogger() });
     for (let i = 0; i < 6; i++) await w.add(numbers(1, 2_125_550_000 + i));
     crashImage();
     await w.close();
@@ -181,6 +182,86 @@ describe('repair keeps what recovery can prove', () => {
     } finally {
       await removeDir(pristine);
     }
+  });
+});
+
+describe('repair reads segments in bounded chunks', () => {
+  const change = (i: number): LogChange => ({ op: 'add', org: 'default', projId: '', numbers: Float64Array.of(2_125_550_000 + i), ts: 1, keyId: null });
+
+  /** Segments holding seqs 1 to `lastSeq`, starting at `firstSeqs`; a snapshot at `snapshotSeq` unless 0. */
+  async function writeLog(firstSeqs: number[], lastSeq: number, snapshotSeq: number): Promise<void> {
+    firstSeqs.forEach((firstSeq, i) => {
+      const end = (firstSeqs[i + 1] ?? lastSeq + 1) - 1;
+      const changes = Array.from({ length: end - firstSeq + 1 }, (_, k) => change(firstSeq + k));
+      fs.writeFileSync(segmentPath(dir, firstSeq), Buffer.concat([segmentHeader(), ...encodeRecords(firstSeq, changes)]));
+    });
+    if (snapshotSeq === 0) return;
+    const store = new DncStore();
+    for (let seq = 1; seq <= snapshotSeq; seq++) applyRecord(store, { ...change(seq), seq });
+    const captured = captureStore(store);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, snapshotSeq), snapshotSeq, captured.lists);
+    captured.release();
+  }
+
+  /** Every file under `root` by path, the random parts left out (the backup directory's suffix, the mark's epoch). */
+  function tree(root: string): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const entry of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
+      const full = path.join(entry.parentPath, entry.name);
+      if (!entry.isFile() || entry.name === 'writer.lock' || entry.name === 'durable-seq.idncmark') continue;
+      files[path.relative(root, full).replace(/^repair-[^/]+/, 'repair-*')] = fs.readFileSync(full).toString('hex');
+    }
+    return files;
+  }
+
+  it.each([
+    ['a segment cut in place', async () => writeLog([1], 6, 0), 4],
+    ['the records after the snapshot kept in a new segment', async () => writeLog([1], 6, 3), 2],
+    ['a damaged segment the snapshot covers moved aside', async () => writeLog([1, 4, 7], 8, 6), 2],
+  ] as const)('ends byte for byte as with whole reads: %s', async (_, write, damagedSeq) => {
+    await write();
+    await damageRecord(dir, damagedSeq);
+    fs.cpSync(dir, image, { recursive: true });
+    const chunkBytes = LOG_SEGMENT_HEADER_BYTES;
+    const writeSizes: number[] = [];
+    const markFds = new Set<number>();
+    const recording: PersistFileSystem = {
+      ...nodeFileSystem,
+      open: async (file, flags) => {
+        const fd = await nodeFileSystem.open(file, flags);
+        if (path.basename(file) === 'durable-seq.idncmark') markFds.add(fd);
+        else markFds.delete(fd);
+        return fd;
+      },
+      writev: async (fd, buffers, position) => {
+        if (!markFds.has(fd)) writeSizes.push(Buffer.concat(buffers).length);
+        await nodeFileSystem.writev(fd, buffers, position);
+      },
+    };
+    const chunked = await planRepair(image, { readChunkBytes: chunkBytes });
+    expect(chunked).toEqual(await planRepair(dir));
+    await applyRepair(image, chunked, quiet, recording, { readChunkBytes: chunkBytes });
+    expect(await repair(dir)).toBe((await recovered(image)).lastSeq);
+    expect(tree(image)).toEqual(tree(dir));
+    expect(Math.max(0, ...writeSizes)).toBeLessThanOrEqual(chunkBytes);
+  });
+});
+
+describe('the backup directory', () => {
+  it.each([5, 6])('holds the original bytes of every file repair changed or moved, when a marker and a bad record (seq %i) concern one segment', async (damagedSeq) => {
+    const changes = Array.from({ length: 6 }, (_, i): LogChange => ({ op: 'add', org: 'default', projId: '', numbers: Float64Array.of(2_125_550_000 + i), ts: 1, keyId: null }));
+    const segment = segmentPath(dir, 1);
+    fs.writeFileSync(segment, Buffer.concat([segmentHeader(), ...encodeRecords(1, changes)]));
+    // Seqs 5 and 6 were rejected but could not be cut, and one of them is damaged since.
+    const rejectedAt = Buffer.concat([segmentHeader(), ...encodeRecords(1, changes.slice(0, 4))]).length;
+    const marker = await writeRejectedMarker(nodeFileSystem, dir, { segment: path.basename(segment), offset: rejectedAt, firstSeq: 5, lastSeq: 6 });
+    await damageRecord(dir, damagedSeq);
+    const originals = [fs.readFileSync(segment), fs.readFileSync(marker)];
+
+    expect(await repair(dir)).toBe(4);
+    const backup = path.join(dir, fs.readdirSync(dir).find((name) => name.startsWith('repair-'))!);
+    const backedUp = fs.readdirSync(backup).map((name) => fs.readFileSync(path.join(backup, name)));
+    for (const original of originals) expect(backedUp.some((bytes) => bytes.equals(original))).toBe(true);
   });
 });
 

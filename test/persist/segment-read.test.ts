@@ -13,8 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { IdncError } from '../../src/errors.js';
 import { listDataDir, segmentPath, snapshotPath } from '../../src/persist/data-dir.js';
-import { nodeFileSystem } from '../../src/persist/file-system.js';
-import { encodeRecord, type LogChange } from '../../src/persist/record.js';
+import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
+import { encodeRecord, encodeRecords, type LogChange } from '../../src/persist/record.js';
 import { applyRecord, recoverDataDir } from '../../src/persist/recovery.js';
 import { segmentHeader } from '../../src/persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
@@ -170,6 +170,31 @@ describe('reading segments in chunks', () => {
     // The generator reaches every kind of outcome, so the comparison above is not vacuous.
     expect([...seen].sort()).toEqual(['clean', 'multi-record change recovered', 'refused', 'snapshot and replay', 'torn tail cut']);
   }, 120_000);
+});
+
+describe('the tail segment rewritten by a starting writer', () => {
+  it('is rewritten in chunks, byte for byte what was recovered', async () => {
+    const changes: LogChange[] = Array.from({ length: 5 }, (_, i) => ({ op: 'add', org: 'default', projId: '', numbers: Float64Array.of(NUMBER_BASE + i), ts: 0, keyId: null }));
+    const recovered = Buffer.concat([segmentHeader(), ...encodeRecords(1, changes)]);
+    const torn = encodeRecord(6, changes[0]!).subarray(0, 9);
+    fs.writeFileSync(segmentPath(dir, 1), Buffer.concat([recovered, torn]));
+    const writes: { position: number; bytes: Buffer }[] = [];
+    const recording: PersistFileSystem = {
+      ...nodeFileSystem,
+      writev: async (fd, buffers, position) => {
+        writes.push({ position, bytes: Buffer.concat(buffers) });
+        await nodeFileSystem.writev(fd, buffers, position);
+      },
+    };
+    const chunkBytes = 7;
+    const result = await recoverDataDir(new DncStore(), { dataDir: dir, fileSystem: recording, logger: recordingLogger(), mode: 'write', readChunkBytes: chunkBytes });
+    expect(result.lastSeq).toBe(5);
+    expect(fs.readFileSync(segmentPath(dir, 1))).toEqual(recovered);
+    const rewritten = Buffer.alloc(recovered.length);
+    for (const write of writes) write.bytes.copy(rewritten, write.position);
+    expect(rewritten).toEqual(recovered);
+    expect(Math.max(...writes.map((write) => write.bytes.length))).toBeLessThanOrEqual(chunkBytes);
+  });
 });
 
 describe('a segment over 2 GiB', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INVALID_ENTRIES_REPORTED_MAX } from '../../src/constants.js';
 import { InvalidPhoneError } from '../../src/errors.js';
-import { parsePhone, parsePhoneArray, parsePhoneList, requireValid } from '../../src/phone/phone-list.js';
+import { parsePhone, parsePhoneArray, parsePhoneInput, parsePhoneList, requireValid } from '../../src/phone/phone-list.js';
 
 describe('a single phone number', () => {
   const valid: [string, number][] = [
@@ -143,5 +143,13 @@ describe('a comma-separated phone list', () => {
     const list = parsePhoneArray(['5039367187', '7075276405,5039367187', '']);
     expect(Array.from(list.numbers)).toEqual([5039367187]);
     expect(list.invalidCount).toBe(1);
+  });
+});
+
+describe('parsePhoneInput', () => {
+  it('refuses what is neither a string nor an array with INVALID_PARAMETER, naming what it expects', () => {
+    for (const input of [5039367187, null, { phone: '5039367187' }]) {
+      expect(() => parsePhoneInput(input as never)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMETER', message: expect.stringContaining('comma-separated string or an array') }));
+    }
   });
 });

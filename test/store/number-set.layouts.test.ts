@@ -133,6 +133,30 @@ describe('NumberSet layouts', () => {
     expect(set.shareSorted()).toBeUndefined();
   });
 
+  it('a released list answers as empty in either layout and its slot, held back while pinned, goes to another list after', () => {
+    const pool = new SortedPool();
+    const small = new NumberSet(pool);
+    small.addSorted(fill(100));
+    const large = new NumberSet(pool);
+    large.addSorted(fill(SORTED_LIST_NUMBERS_MAX + 1, 201));
+    const view = small.shareSorted()!;
+    const copy = view.slice();
+    const unpin = pool.pin();
+    small.release();
+    large.release();
+    for (const set of [small, large]) {
+      expect(set.size).toBe(0);
+      expect(set.has(fill(1)[0]!) || set.has(fill(1, 201)[0]!)).toBe(false);
+    }
+    const other = new NumberSet(pool);
+    other.addSorted(fill(100, 999)); // the size class of the released slot
+    expect(view).toEqual(copy);
+    unpin();
+    const next = new NumberSet(pool);
+    next.addSorted(fill(100, 999));
+    expect(view).not.toEqual(copy); // the slot went back to the pool once unpinned
+  });
+
   it('a one-number list and an emptied list answer as such in either layout', () => {
     const set = new NumberSet();
     expect(set.has(503 * AREA_REST_MODULUS + 1)).toBe(false);

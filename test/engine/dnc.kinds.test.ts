@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DurableDnc, openDnc } from '../../src/index.js';
+import { AssertionError } from '../../src/assert.js';
+import { Dnc, DncFollower, DurableDnc, openDnc } from '../../src/index.js';
 import { makeTempDir, recordingLogger, removeDir } from '../persist/helpers.js';
 
 const distIndex = new URL('../../dist/index.js', import.meta.url).href;
@@ -55,8 +56,30 @@ describe('the kinds of engine', () => {
       expect(writer.stats()).toMatchObject({ follower: null, log: { seq: 1, writerState: 'open' } });
       expect((await openDnc()).stats()).toMatchObject({ follower: null, log: null });
       // Through a cast only (the types do not offer them): a kind's member on another kind is a bug.
+      expect(() => (writer as unknown as typeof follower).lagMs).toThrow(AssertionError);
       expect(() => (writer as unknown as typeof follower).lagMs).toThrow(/only a follower/);
+      expect(() => (writer as unknown as typeof follower).on('stale', () => undefined)).toThrow(AssertionError);
+      await expect((follower as unknown as typeof writer).snapshot()).rejects.toThrow(AssertionError);
       await expect((follower as unknown as typeof writer).snapshot()).rejects.toThrow(/only a durable engine/);
+      expect(() => (new Dnc() as unknown as typeof writer).dataDir).toThrow(AssertionError);
+    } finally {
+      await follower.close();
+      await writer.close();
+    }
+  });
+
+  it('are told apart by instanceof, each kind by its own name only', async () => {
+    const memory = new Dnc();
+    const writer = await openDnc({ dataDir: dir, logger: recordingLogger() });
+    const follower = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger() });
+    try {
+      const kinds = [memory, writer, follower].map((dnc) => [dnc instanceof Dnc, dnc instanceof DurableDnc, dnc instanceof DncFollower]);
+      expect(kinds).toEqual([
+        [true, false, false],
+        [true, true, false],
+        [true, false, true],
+      ]);
+      expect([{}, null, 'dnc'].map((value) => (value as object) instanceof DurableDnc || (value as object) instanceof DncFollower)).toEqual([false, false, false]);
     } finally {
       await follower.close();
       await writer.close();
