@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FLUSH_BEHIND_BYTES, WRITE_CHUNK_BYTES, captureStore, installSnapshot, writeSnapshot } from '../src/persist/snapshot.js';
+import { captureStore, installSnapshot, writeSnapshot } from '../src/persist/snapshot.js';
+import { SNAPSHOT_FLUSH_BEHIND_BYTES as FLUSH_BEHIND_BYTES, SNAPSHOT_WRITE_CHUNK_BYTES as WRITE_CHUNK_BYTES } from '../src/constants.js';
 import { readSnapshot } from '../src/persist/snapshot-read.js';
 import { snapshotPath } from '../src/persist/data-dir.js';
 import { nodeFileSystem } from '../src/persist/file-system.js';

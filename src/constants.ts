@@ -345,3 +345,13 @@ export const LIST_NAMES_BLOCK_MAX = 512;
 export const LISTS_PAGE_LIMIT_MAX = 1000;
 /** Lists per page when the caller gives no `limit`. */
 export const LISTS_PAGE_LIMIT_DEFAULT = 100;
+
+/** Snapshot bytes buffered before one write call. */
+export const SNAPSHOT_WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Snapshot bytes written after which an fdatasync starts behind the writes (one at a time): the
+ * disk works while the rest is produced and writeback never stalls a write (docs/design.md).
+ */
+export const SNAPSHOT_FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
+/** Bytes of lists in the sorted layout read by one call when loading a snapshot. */
+export const SNAPSHOT_READ_CHUNK_BYTES = 8 * 1024 * 1024;

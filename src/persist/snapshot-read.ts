@@ -4,18 +4,15 @@
 // does not add up) the whole file is read into one buffer, checked, and every bitmap is copied into
 // a new pool. Both ways check the whole-file CRC-32 before decoding anything. Lists saved in the
 // sorted layout (no pool words) are read many at a time, up to READ_CHUNK_BYTES per read: a
-// million small lists must not cost a million reads.
-//
-// Why: at 100M numbers, copying the bitmaps out of the file's buffer into new pools took longer
-// than reading the file (load 402 ms against 176 ms for the read). Most of that was first-touch
-// page faults of the new pools. Read into place, every page is touched once, by the read. The
-// CRC-32 of each chunk is computed while the next chunk is read.
+// million small lists must not cost a million reads. Reading into place touches every page once,
+// by the read (copying out of one file buffer into new pools cost more than the read itself:
+// docs/design.md). The CRC-32 of each chunk is computed while the next chunk is read.
 
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { unpackMultiple } from 'msgpackr';
-import { ARRAY_EXPAND_CARDINALITY_MIN } from '../constants.js';
+import { ARRAY_EXPAND_CARDINALITY_MIN, SNAPSHOT_READ_CHUNK_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import { checkListAddress } from '../store/list-id.js';
 import { BITMAP_CONTAINER_BYTES } from '../store/portable-bitmap.js';
@@ -31,7 +28,7 @@ const HEAD_READ_BYTES = 64 * 1024;
 /** A head read that cut the header item short is repeated this many times longer. */
 const HEAD_READ_GROWTH = 8;
 /** Bytes per read call; the checksum of one chunk is computed while the next is read. */
-const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+const READ_CHUNK_BYTES = SNAPSHOT_READ_CHUNK_BYTES;
 /**
  * A pool needs at most this many bytes per byte of its list's items: each bitmap copy (8 KiB) is
  * made for an array container of at least ARRAY_EXPAND_CARDINALITY_MIN 2-byte values. A layout

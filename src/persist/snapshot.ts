@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
-import { SNAPSHOT_END_MAGIC, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_MIN, SNAPSHOT_MAGIC } from '../constants.js';
+import { SNAPSHOT_END_MAGIC, SNAPSHOT_FLUSH_BEHIND_BYTES, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_MIN, SNAPSHOT_MAGIC, SNAPSHOT_WRITE_CHUNK_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import { isValidNumber } from '../phone/digits.js';
 import type { DncStore } from '../store/dnc-store.js';
@@ -34,16 +34,6 @@ export const AREA_ITEM_HEAD_BYTES = 1 + 5 + 3 + 7 + 5;
 export const MAGIC_BYTES = 8;
 const MAGIC = Buffer.from(SNAPSHOT_MAGIC, 'latin1');
 const END_MAGIC = Buffer.from(SNAPSHOT_END_MAGIC, 'latin1');
-/** Snapshot bytes buffered before one write call. */
-export const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
-/**
- * Written bytes after which an fdatasync starts in the background while the rest is written (at
- * most one in flight), so the disk works while the snapshot is still being produced and the page
- * cache never holds the whole file dirty. Writing 130 MB in 4 MiB chunks then flushing took 106-132
- * ms (medians of 8 rounds, three runs), with single rounds stalled up to 517 ms in write() on
- * writeback; with an fdatasync every 8-64 MiB it took 73-95 ms and no round stalled.
- */
-export const FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 const AREA_CODE_MIN = 200;
 const AREA_CODE_MAX = 999;
 /** At most one area item per area code in a list. */
@@ -97,7 +87,7 @@ export interface SnapshotWriteOptions {
 /**
  * Buffers the snapshot's bytes into chunks of `writeChunkBytes` and writes each while the next is
  * checksummed and gathered: one write in flight at a time, so at most two chunks are held. Every
- * `flushBehindBytes` written, an fdatasync starts behind the writes (FLUSH_BEHIND_BYTES).
+ * `flushBehindBytes` written, an fdatasync starts behind the writes (SNAPSHOT_FLUSH_BEHIND_BYTES).
  */
 class ChecksummedWriter {
   private chunks: Buffer[] = [];
@@ -121,8 +111,8 @@ class ChecksummedWriter {
   checksum = 0;
 
   constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number, options: SnapshotWriteOptions) {
-    this.writeChunkBytes = options.writeChunkBytes ?? WRITE_CHUNK_BYTES;
-    this.flushBehindBytes = options.flushBehindBytes ?? FLUSH_BEHIND_BYTES;
+    this.writeChunkBytes = options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES;
+    this.flushBehindBytes = options.flushBehindBytes ?? SNAPSHOT_FLUSH_BEHIND_BYTES;
   }
 
   /** Pushes bytes that may be reused by their producer (msgpackr's pack buffer): copies them. */

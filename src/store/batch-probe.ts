@@ -5,13 +5,8 @@
 // over `has()` executes the whole lookup (area code, probe table, bit test, answer) around each
 // miss, so few lookups fit in the CPU's window. The batch probe instead takes the batch in chunks
 // and, per chunk, first works out every number's pool word, then reads all those words in a loop
-// that does nothing else (NumberSet.markChunk), then tests the bits: the reads overlap.
-//
-// Measured at 100M registry-shaped numbers, 1M probes (scratch A/B script, not kept: one process,
-// interleaved rounds): 44-58 ms per batch against 66-73 ms for the previous design, which grouped
-// the batch by area code first (a counting sort, about 23 ms of the 70) so that each area's probes
-// stayed within its pages; with the reads in a loop of their own, the TLB misses of input order
-// overlap like the cache misses and the grouping no longer pays.
+// that does nothing else (NumberSet.markChunk), then tests the bits: the reads overlap. Figures,
+// and why grouping the batch by area code first no longer pays: docs/design.md.
 
 import { BATCH_CHUNKED_NUMBERS_MIN, BATCH_PROBE_CHUNK_NUMBERS } from '../constants.js';
 import type { NumberSet } from './number-set.js';

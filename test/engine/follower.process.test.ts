@@ -51,21 +51,13 @@ async function referenceDigest(): Promise<string> {
 }
 
 describe('follower process beside the built server', () => {
-  it('sees every add made through the HTTP API, in milliseconds', async () => {
+  it('sees every add made through the HTTP API', async () => {
     const server = await serve();
     const key = await firstKeyOf(server);
     const follower = await FollowerProcess.start(dir);
-    const lags: number[] = [];
     const phones = numbers(100, 4_155_550_000);
-    for (const phone of phones) {
-      const seq = await add(server, key, phone);
-      const answeredAt = Date.now();
-      lags.push(Math.max(0, (await follower.appliedAt(seq)) - answeredAt));
-    }
-    lags.sort((a, b) => a - b);
-    const p99 = lags[Math.ceil(lags.length * 0.99) - 1]!;
-    // The figure itself is measured by bench/follower.bench.ts; here only a loose bound.
-    expect(p99).toBeLessThan(1000);
+    // How fast is bench/follower.bench.ts's to measure; here every add must arrive.
+    for (const phone of phones) await follower.appliedAt(await add(server, key, phone));
     const state = await follower.state([phones[0]!, phones[99]!, '4155559999']);
     expect(state.blocked).toEqual([true, true, false]);
     expect(state.count).toBe(100);
@@ -128,7 +120,6 @@ describe('follower process beside the built server', () => {
     );
     expect(state.lastSeq).toBe(seq);
     expect(state.blocked).toEqual([false]);
-    expect(state.lagMs).toBeLessThan(1000);
 
     server = await serve();
     expect(server.stderr).toMatch(/torn log tail cut/);
