@@ -13,6 +13,7 @@ import { durableMarkPath } from '../../src/persist/durable-mark.js';
 import { applyRepair, planRepair } from '../../src/persist/repair.js';
 import { scanSegment } from '../../src/persist/segment-scan.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
+import { checkedCurrent } from './follower-checks.js';
 
 let dir: string;
 const open: { close(): Promise<void> }[] = [];
@@ -38,13 +39,6 @@ async function follower(options: Record<string, unknown> = {}): Promise<DncFollo
   const dnc = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger(), pollIntervalMs: 20, ...options });
   open.push(dnc);
   return dnc;
-}
-
-/** Runs a check of `f` that starts now and expects it to have found `f` current: it has read past this point. */
-async function checkedCurrent(f: DncFollower): Promise<void> {
-  const before = Date.now();
-  await f.checkNow();
-  expect(Date.now() - f.lagMs).toBeGreaterThanOrEqual(before);
 }
 
 /** Start offsets of the records of a segment file. */

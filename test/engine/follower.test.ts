@@ -14,6 +14,7 @@ import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { encodeRecord } from '../../src/persist/record.js';
 import { scanSegment } from '../../src/persist/segment-scan.js';
 import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
+import { checkedCurrent } from './follower-checks.js';
 
 let dir: string;
 const open: { close(): Promise<void> }[] = [];
@@ -36,13 +37,6 @@ async function follower(options: Record<string, unknown> = {}): Promise<DncFollo
   const dnc = await openDnc({ dataDir: dir, readOnly: true, logger: recordingLogger(), ...options });
   open.push(dnc);
   return dnc;
-}
-
-/** Runs a check of `f` that starts now and expects it to have found `f` current: it has read past this point. */
-async function checkedCurrent(f: DncFollower): Promise<void> {
-  const before = Date.now();
-  await f.checkNow();
-  expect(Date.now() - f.lagMs).toBeGreaterThanOrEqual(before);
 }
 
 /** What the writer does once it has acknowledged up to `seq`: rewrite the mark in place. */
