@@ -6,7 +6,7 @@
 
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { describeRejectedCut, planRejectedCuts } from '../persist/rejected-records.js';
 import { applyRepair, planRepair } from '../persist/repair.js';
 import { DEFAULT_DATA_DIR } from './verify.js';

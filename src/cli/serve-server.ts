@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { ConfigError, type ServeConfig } from './config.js';
 import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
 import { buildApp, type AppOptions } from '../http/app.js';

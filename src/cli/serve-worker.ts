@@ -14,7 +14,7 @@
 import { AssertionError } from '../assert.js';
 import type { ServeConfig } from './config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
 import type { Dnc } from '../engine/views.js';
 import { openClusterWriter, openForwardingFollower, type DncFollower, type DurableDnc } from '../open.js';

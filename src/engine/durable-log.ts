@@ -18,7 +18,7 @@ import {
   SNAPSHOT_LOG_BYTES_DEFAULT,
   SNAPSHOTS_KEPT,
 } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
 import { listDataDir, segmentPath, snapshotPath } from '../persist/data-dir.js';
 import { DurableMarkWriter, readAcknowledgedSeq } from '../persist/durable-mark.js';

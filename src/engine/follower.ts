@@ -39,7 +39,7 @@ import {
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
 } from '../constants.js';
 import { assert } from '../assert.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { readDurableMark, type MarkRead } from '../persist/durable-mark.js';
 import { nodeFileSystem } from '../persist/file-system.js';

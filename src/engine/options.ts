@@ -1,7 +1,7 @@
 // Defaults and checks of the engine's options, shared by its parts (the durable log and the
 // follower), so a default logger or a refusal reads the same whichever part meets it.
 
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
 import type { FsyncMode } from '../persist/log-writer.js';
 

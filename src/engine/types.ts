@@ -1,7 +1,7 @@
 // The engine's public option and result types, in a module of their own so that the engine's
 // parts (engine/*.ts), the HTTP layer and the CLI can name them without importing the engine.
 
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import type { InvalidEntry } from '../errors.js';
 import type { FsyncMode, WriterState } from '../persist/log-writer.js';
 import type { BlockingList } from '../store/lookup.js';
@@ -136,7 +136,7 @@ export interface EngineStats {
 
 /** How a durable engine flushes its log before acknowledging (see the durability design). */
 export type { FsyncMode } from '../persist/log-writer.js';
-export type { EngineLogger } from '../engine-logger.js';
+export type { EngineLogger } from '../logger.js';
 
 export interface OpenDncOptions {
   /** Data directory for the durable log and snapshots; without it idnc is purely in memory. */

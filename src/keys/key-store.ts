@@ -6,7 +6,7 @@
 
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { KEYS_RELOAD_POLL_MS } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { hashKey, keyIdOf, keyMatchesHash } from './key-format.js';
 import { isActive, type KeyRecord } from './key-records.js';
 import { keysFilePath, readKeysFile } from './key-file.js';

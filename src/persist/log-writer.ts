@@ -18,7 +18,7 @@
 
 import path from 'node:path';
 import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, LOG_WRITE_SCRATCH_BYTES, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
 import { segmentPath, STORAGE_PROBE_FILE } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';

@@ -8,7 +8,7 @@
 // with an error naming file, offset and seq, and points to `idnc verify` / `idnc repair --yes`.
 
 import path from 'node:path';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { DataCorruptError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { listDataDir, type DataDirListing, type SegmentFile } from './data-dir.js';

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REJECTED_MARKER_BYTES_MAX, REJECTED_MARKER_FORMAT_VERSION } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { DataCorruptError } from '../errors.js';
 import { backupPath, listDataDir, rejectedRecordsPath, temporaryPath } from './data-dir.js';
 import type { PersistFileSystem } from './file-system.js';

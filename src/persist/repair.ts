@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DIRECTORY_MODE_OWNER_ONLY, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { DataCorruptError } from '../errors.js';
 import { DncStore } from '../store/dnc-store.js';
 import { CommitAssembler } from './commit-assembler.js';

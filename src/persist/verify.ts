@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { DncStore } from '../store/dnc-store.js';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { listDataDir, type SegmentFile } from './data-dir.js';
 import { readAcknowledgedSeq } from './durable-mark.js';
 import { nodeFileSystem } from './file-system.js';

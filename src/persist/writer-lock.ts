@@ -8,7 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { EngineLogger } from '../engine-logger.js';
+import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
 import { WRITER_LOCK_FILE } from './data-dir.js';
 import { describeLockHolder, type FileLock } from './file-lock.js';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { EngineLogger } from '../../src/engine-logger.js';
+import type { EngineLogger } from '../../src/logger.js';
 import { DURABLE_MARK_FILE } from '../../src/persist/data-dir.js';
 import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
 

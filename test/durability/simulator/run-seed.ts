@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../../../src/constants.js';
-import type { EngineLogger } from '../../../src/engine-logger.js';
+import type { EngineLogger } from '../../../src/logger.js';
 import type { DurableDncOptions } from '../../../src/engine/durable-log.js';
 import type { Dnc } from '../../../src/engine/views.js';
 import { DncFollower, DurableDnc } from '../../../src/open.js';

@@ -1,5 +1,5 @@
-// Where the engine and its parts (log, recovery, keys) report operational events. A leaf module, so
-// lower modules (persist/, keys/) can name the type without importing the engine.
+// Where idnc's parts (the engine, the log, recovery, keys) report operational events. A leaf
+// module: every layer names the type without importing any other.
 
 /** Where the engine reports operational events; never given phone numbers or keys. */
 export interface EngineLogger {
