@@ -345,6 +345,11 @@ export const LIST_NAMES_BLOCK_MAX = 512;
 export const LISTS_PAGE_LIMIT_MAX = 1000;
 /** Lists per page when the caller gives no `limit`. */
 export const LISTS_PAGE_LIMIT_DEFAULT = 100;
+/**
+ * Business days within which a do-not-call request must be honoured (47 CFR 64.1200(d)(3)): the
+ * request report flags an add that took effect later.
+ */
+export const REQUEST_HONOUR_BUSINESS_DAYS_MAX = 10;
 
 /** Snapshot bytes buffered before one write call. */
 export const SNAPSHOT_WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
