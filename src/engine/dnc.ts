@@ -22,6 +22,7 @@ import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
+import { checkChangeMeta } from '../history/change-meta.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
 import { MemorySource, type SourceKind } from './source.js';
@@ -346,17 +347,19 @@ export class Dnc {
     const address = checkListAddress(options);
     const list = parsePhoneInput(phones);
     requireValid(list, options.ignoreInvalid === true);
+    const meta = checkChangeMeta(options, Date.now());
     const sorted = list.numbers.slice();
     if (sorted.length > 1) sorted.sort();
-    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted), meta);
     return { changed, skipped: list.invalidCount, invalid: list.invalid, seq };
   }
 
   private async changeNumbers(operation: ChangeOperation, numbers: Float64Array, options: WriteOptions): Promise<WriteResult & { distinct: number }> {
     this.assertOpen();
     const address = checkListAddress(options);
+    const meta = checkChangeMeta(options, Date.now());
     const sorted = sortUniqueNumbers(numbers);
-    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted), meta);
     return { changed, skipped: 0, invalid: [], seq, distinct: sorted.length };
   }
 

@@ -25,6 +25,7 @@ import { DurableMarkWriter, readAcknowledgedSeq } from '../persist/durable-mark.
 import { nodeFileSystem, type PersistFileSystem } from '../persist/file-system.js';
 import { LogWriter, type FsyncMode, type OpenSegment } from '../persist/log-writer.js';
 import type { LogChange } from '../persist/record.js';
+import type { ChangeMeta } from '../history/change-meta.js';
 import { recoverDataDir, type RecoveryResult } from '../persist/recovery.js';
 import { segmentHeader } from '../persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../persist/snapshot.js';
@@ -271,18 +272,22 @@ export class DurableLog implements ChangeSink, EngineSource {
   }
 
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
-  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number, meta?: ChangeMeta): Promise<CommitResult> {
     if (sorted.length === 0 && operation !== 'drop') return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
+    // `ts` is the change's `at` in the history: taken as it enters the writer's queue, at most one
+    // group commit (a write and an fdatasync) before it is durable (docs/history.md).
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];
-    if (sorted.length <= LOG_RECORD_NUMBERS_MAX) records = [{ op: operation, org, projId, numbers: sorted, ts, keyId }];
-    else {
+    if (sorted.length <= LOG_RECORD_NUMBERS_MAX) {
+      records = [meta === undefined ? { op: operation, org, projId, numbers: sorted, ts, keyId } : { op: operation, org, projId, numbers: sorted, ts, keyId, ...meta }];
+    } else {
+      // Every record of a split change carries the fields: any one of them names the change.
       records = [];
       for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
         const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
         const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
-        records.push({ op: operation, org, projId, numbers, ts, keyId, ...(more ? { more } : {}) });
+        records.push({ op: operation, org, projId, numbers, ts, keyId, ...meta, ...(more ? { more } : {}) });
       }
     }
     const appended = this.writer.append(records, apply);
