@@ -23,6 +23,8 @@ import { SeqWaiters } from './seq-waiters.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
 import { checkChangeMeta } from '../history/change-meta.js';
+import { anchorState, headOf, type ChainHead } from '../history/chain.js';
+import { ChainTracker } from '../history/chain-tracker.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
 import { MemorySource, type SourceKind } from './source.js';
@@ -74,6 +76,8 @@ export class Dnc {
   private readonly seqWaiters = new SeqWaiters();
   private readonly sink: ChangeSink;
   private readonly source: Source;
+  /** A follower's hash chain, walked from the data directory when a head is asked for. */
+  private followerChain: ChainTracker | null = null;
 
   /** Without parts: a purely in-memory engine. */
   constructor(parts: DncParts = { source: new MemorySource(), sink: IN_MEMORY }) {
@@ -264,6 +268,22 @@ export class Dnc {
     }
     const { changed, seq } = await this.sink.commit('drop', address, NO_NUMBERS, options.keyId ?? null, () => this.store.dropList(address));
     return { numbers: changed, seq };
+  }
+
+  /**
+   * The head of the hash chain over the log at this instance's lastSeq (docs/history.md): `{ seq,
+   * at, hash }`, to keep elsewhere and later prove with `idnc verify --head HASH@SEQ` that nothing
+   * up to it changed. An in-memory engine logs nothing: its chain is empty (seq 0, the zero hash).
+   */
+  async historyHead(): Promise<ChainHead> {
+    this.assertOpen();
+    const source = this.source;
+    if (source.kind === 'durable') return source.historyHead();
+    if (source.kind === 'follower') {
+      this.followerChain ??= new ChainTracker(source.dataDir);
+      return this.followerChain.headAt(this.lastSeq);
+    }
+    return headOf(anchorState(0));
   }
 
   /**
