@@ -360,3 +360,15 @@ export const SNAPSHOT_WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 export const SNAPSHOT_FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 /** Bytes of lists in the sorted layout read by one call when loading a snapshot. */
 export const SNAPSHOT_READ_CHUNK_BYTES = 8 * 1024 * 1024;
+
+// --- Compliance history (src/history/, docs/history.md) ---
+
+/** `source` of a change: a short token naming how the consumer asked (agent, ivr, sms, web, ...). */
+export const HISTORY_SOURCE_PATTERN = /^[a-z0-9_-]{1,32}$/;
+/** `reason` of a change: free text, in characters (UTF-16 units); stored as given, never logged. */
+export const HISTORY_REASON_CHARS_MAX = 200;
+/**
+ * `requestedAt` may be ahead of the server's clock by at most this many ms (a client's clock
+ * drifts); beyond it the time is refused, since a request cannot be made in the future.
+ */
+export const HISTORY_REQUESTED_AT_AHEAD_MS_MAX = 5 * 60_000;

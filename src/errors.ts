@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   DATA_DIR_LOCKED: { summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
   LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
+  INVALID_HISTORY_FIELD: { summary: 'source, reason or requestedAt of a change has an invalid value' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

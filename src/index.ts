@@ -30,3 +30,4 @@ export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';
 export { parsePhone, parsePhoneList } from './phone/phone-list.js';
 export { DataCorruptError, IdncError, InvalidPhoneError, ERROR_CATALOGUE } from './errors.js';
 export type { ErrorCode, InvalidEntry } from './errors.js';
+export type { ChainHead as HistoryHead } from './history/chain.js';

@@ -23,10 +23,13 @@ export interface OnlineTarget {
   readonly key: string;
   readonly projId: string;
   readonly remove: boolean;
+  /** History fields sent with every batch (`source`, `reason`). */
+  readonly source?: string;
+  readonly reason?: string;
 }
 
 /** The /v1/import URL of a server given as http(s)://host:port (a trailing path is kept). */
-export function importUrl(base: string, projId: string, remove: boolean): string {
+export function importUrl(base: string, projId: string, remove: boolean, history: { source?: string; reason?: string } = {}): string {
   let url: URL;
   try {
     url = new URL(base);
@@ -37,6 +40,8 @@ export function importUrl(base: string, projId: string, remove: boolean): string
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/import`;
   if (projId !== '') url.searchParams.set('projId', projId);
   if (remove) url.searchParams.set('remove', '1');
+  if (history.source !== undefined) url.searchParams.set('source', history.source);
+  if (history.reason !== undefined) url.searchParams.set('reason', history.reason);
   return url.toString();
 }
 
@@ -47,7 +52,7 @@ function batchBody(numbers: Float64Array): string {
 }
 
 export async function importOnline(input: ReadResult, target: OnlineTarget): Promise<ImportSummary> {
-  const url = importUrl(target.url, target.projId, target.remove);
+  const url = importUrl(target.url, target.projId, target.remove, target);
   const numbers = sortUniqueNumbers(input.numbers);
   const progress = startProgress('sending', 'numbers');
   let sent = 0;

@@ -15,6 +15,7 @@ import type { Dnc } from '../engine/views.js';
 import { openDnc } from '../open.js';
 import { IdncError } from '../errors.js';
 import { checkListAddress } from '../store/list-id.js';
+import { checkChangeMeta, CLI_KEY_ID } from '../history/change-meta.js';
 import { checkKeyTransport, resolveImportKey } from './import-key.js';
 import { importOnline, type ImportSummary } from './import-online.js';
 import { startProgress } from './import-progress.js';
@@ -31,6 +32,8 @@ export interface ImportFlags {
   key?: string;
   keyFile?: string;
   insecure?: boolean;
+  source?: string;
+  reason?: string;
 }
 
 export function registerImportCommand(program: Command): void {
@@ -49,6 +52,8 @@ export function registerImportCommand(program: Command): void {
     .option('--key-file <file>', 'file holding the API key (write scope) for --url; or set IDNC_KEY')
     .option('--key <key>', 'API key on the command line (visible to other users in ps: prefer IDNC_KEY or --key-file)')
     .option('--insecure', 'allow --url over plain http to a host other than this machine (the key crosses in clear text)')
+    .option('--source <token>', 'history: how the consumers asked, 1-32 of a-z 0-9 _ - (default import)')
+    .option('--reason <text>', 'history: why, at most 200 characters (stored, never logged)')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = await runImport(files, flags);
     });
@@ -80,6 +85,8 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     if (flags.url !== undefined && flags.org !== undefined) throw new ConfigError('--org does not apply with --url: the key decides the organisation');
     if (flags.url !== undefined && flags.dataDir !== undefined) throw new ConfigError('--data-dir does not apply with --url');
     const address = checkListAddress({ org: flags.org, projId: flags.project });
+    const history = { source: flags.source ?? 'import', ...(flags.reason === undefined ? {} : { reason: flags.reason }) };
+    checkChangeMeta(history, Date.now());
     if (files.filter((file) => file === '-').length > 1) throw new ConfigError('stdin (-) can be read only once');
     const dnc = flags.url === undefined ? await openWriter(resolveDataDir(flags.dataDir)) : undefined;
     let input: ReadResult;
@@ -97,10 +104,11 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     const remove = flags.remove === true;
     let summary: ImportSummary;
     if (dnc === undefined) {
-      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove });
+      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove, ...history });
     } else {
       process.stderr.write(`idnc import: storing ${input.numbers.length} distinct numbers as one change\n`);
-      const options = { org: address.org, projId: address.projId };
+      // keyId 'cli': the history names the command line as who made the change (docs/history.md).
+      const options = { org: address.org, projId: address.projId, keyId: CLI_KEY_ID, ...history };
       const result = remove ? await dnc.removeNumbers(input.numbers, options) : await dnc.addNumbers(input.numbers, options);
       await dnc.close();
       summary = { rows: input.entries, distinct: result.distinct, changed: result.changed, invalid: input.invalidCount };

@@ -13,6 +13,7 @@ import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
 import { DurableDnc, openDnc } from '../open.js';
 import { checkListAddress, checkOrganisationId, MASTER_LIST, type ListAddress } from '../store/list-id.js';
+import { CLI_KEY_ID } from '../history/change-meta.js';
 
 interface ListsFlags {
   dataDir?: string;
@@ -135,7 +136,7 @@ async function drop(dataDir: string, address: ListAddress): Promise<number> {
     );
   }
   try {
-    const result = await dnc.dropList(address);
+    const result = await dnc.dropList({ ...address, keyId: CLI_KEY_ID });
     process.stdout.write(`dropped list ${JSON.stringify(address.projId)} of organisation ${JSON.stringify(address.org)}: ${result.numbers} numbers, seq ${result.seq}\n`);
     return 0;
   } finally {

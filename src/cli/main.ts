@@ -10,6 +10,7 @@ import { packageVersion } from '../package-info.js';
 import { registerRepairCommand } from './repair.js';
 import { registerServeCommand } from './serve.js';
 import { registerVerifyCommand } from './verify.js';
+import { registerHistoryCommand } from './history.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerExportCommand(program);
   registerListsCommand(program);
+  registerHistoryCommand(program);
   return program;
 }
 

@@ -16,6 +16,7 @@ import type { ServeConfig } from './config.js';
 import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
 import type { EngineLogger } from '../logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
+import type { ChangeMeta } from '../history/change-meta.js';
 import type { Dnc } from '../engine/views.js';
 import { openClusterWriter, openForwardingFollower, type DncFollower, type DurableDnc } from '../open.js';
 import { IdncError } from '../errors.js';
@@ -149,7 +150,7 @@ async function commitForwarded(
   const { origin, id, change } = message;
   try {
     if (writer === null) throw new IdncError('STORAGE_UNAVAILABLE', 'changes cannot be stored right now: the writer is starting');
-    const options = { org: change.org, projId: change.projId, ...(change.keyId === null ? {} : { keyId: change.keyId }) };
+    const options = { org: change.org, projId: change.projId, ...(change.keyId === null ? {} : { keyId: change.keyId }), ...change.meta };
     const result = await commitChange(writer, change, options);
     channel.send({ idnc: 'changed', origin, id, result });
   } catch (error) {
@@ -158,7 +159,7 @@ async function commitForwarded(
 }
 
 /** A forwarded change on the writer: the drop of a list, or an add or remove of its numbers. */
-async function commitChange(writer: DurableDnc, change: ForwardedChange, options: { org: string; projId: string; keyId?: string }): Promise<ChangeResult> {
+async function commitChange(writer: DurableDnc, change: ForwardedChange, options: { org: string; projId: string; keyId?: string } & ChangeMeta): Promise<ChangeResult> {
   if (change.op === 'drop') {
     const dropped = await writer.dropList(options);
     return { changed: dropped.numbers, seq: dropped.seq };

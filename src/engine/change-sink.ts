@@ -4,6 +4,7 @@
 // A replicated engine would be one more sink. The engine (dnc.ts) validates and sorts before, and
 // gives the sink `apply`, which changes the engine's store; a sink calls it at most once.
 
+import type { ChangeMeta } from '../history/change-meta.js';
 import type { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeOperation } from './types.js';
@@ -16,8 +17,11 @@ export interface CommitResult {
 }
 
 export interface ChangeSink {
-  /** `sorted`: ascending, distinct; `apply` changes the store and returns how many numbers changed. */
-  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult>;
+  /**
+   * `sorted`: ascending, distinct; `apply` changes the store and returns how many numbers changed;
+   * `meta`: what the client said about the change, checked (stored with it; absent: nothing given).
+   */
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number, meta?: ChangeMeta): Promise<CommitResult>;
   /** Called once by the engine's constructor, for a sink that needs the engine (a forwarding follower's). */
   attach?(link: EngineLink): void;
 }

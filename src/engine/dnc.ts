@@ -22,6 +22,9 @@ import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
+import { checkChangeMeta } from '../history/change-meta.js';
+import { anchorState, headOf, type ChainHead } from '../history/chain.js';
+import { ChainTracker } from '../history/chain-tracker.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
 import { MemorySource, type SourceKind } from './source.js';
@@ -73,6 +76,8 @@ export class Dnc {
   private readonly seqWaiters = new SeqWaiters();
   private readonly sink: ChangeSink;
   private readonly source: Source;
+  /** A follower's hash chain, walked from the data directory when a head is asked for. */
+  private followerChain: ChainTracker | null = null;
 
   /** Without parts: a purely in-memory engine. */
   constructor(parts: DncParts = { source: new MemorySource(), sink: IN_MEMORY }) {
@@ -266,6 +271,22 @@ export class Dnc {
   }
 
   /**
+   * The head of the hash chain over the log at this instance's lastSeq (docs/history.md): `{ seq,
+   * at, hash }`, to keep elsewhere and later prove with `idnc verify --head HASH@SEQ` that nothing
+   * up to it changed. An in-memory engine logs nothing: its chain is empty (seq 0, the zero hash).
+   */
+  async historyHead(): Promise<ChainHead> {
+    this.assertOpen();
+    const source = this.source;
+    if (source.kind === 'durable') return source.historyHead();
+    if (source.kind === 'follower') {
+      this.followerChain ??= new ChainTracker(source.dataDir);
+      return this.followerChain.headAt(this.lastSeq);
+    }
+    return headOf(anchorState(0));
+  }
+
+  /**
    * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
    * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
    */
@@ -346,17 +367,19 @@ export class Dnc {
     const address = checkListAddress(options);
     const list = parsePhoneInput(phones);
     requireValid(list, options.ignoreInvalid === true);
+    const meta = checkChangeMeta(options, Date.now());
     const sorted = list.numbers.slice();
     if (sorted.length > 1) sorted.sort();
-    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted), meta);
     return { changed, skipped: list.invalidCount, invalid: list.invalid, seq };
   }
 
   private async changeNumbers(operation: ChangeOperation, numbers: Float64Array, options: WriteOptions): Promise<WriteResult & { distinct: number }> {
     this.assertOpen();
     const address = checkListAddress(options);
+    const meta = checkChangeMeta(options, Date.now());
     const sorted = sortUniqueNumbers(numbers);
-    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted));
+    const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted), meta);
     return { changed, skipped: 0, invalid: [], seq, distinct: sorted.length };
   }
 

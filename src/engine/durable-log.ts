@@ -25,6 +25,9 @@ import { DurableMarkWriter, readAcknowledgedSeq } from '../persist/durable-mark.
 import { nodeFileSystem, type PersistFileSystem } from '../persist/file-system.js';
 import { LogWriter, type FsyncMode, type OpenSegment } from '../persist/log-writer.js';
 import type { LogChange } from '../persist/record.js';
+import type { ChangeMeta } from '../history/change-meta.js';
+import { encodeState, type ChainHead } from '../history/chain.js';
+import { ChainTracker } from '../history/chain-tracker.js';
 import { recoverDataDir, type RecoveryResult } from '../persist/recovery.js';
 import { segmentHeader } from '../persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../persist/snapshot.js';
@@ -134,6 +137,8 @@ export class DurableLog implements ChangeSink, EngineSource {
   private snapshotRunning: Promise<void> | null = null;
   private readonly snapshotTimer: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
+  /** The hash chain over this log (docs/history.md): walked from the files when a snapshot or a head needs it. */
+  private readonly chain: ChainTracker;
 
   private constructor(
     config: DurableConfig,
@@ -155,6 +160,7 @@ export class DurableLog implements ChangeSink, EngineSource {
     // The replayed log counts toward --snapshot-log-bytes, as if this process had written it.
     this.logBytesAtSnapshot = -recovered.replayedBytes;
     this.writer = this.newWriter(config, opened.segment, recovered.lastSeq);
+    this.chain = new ChainTracker(this.dataDir);
     this.snapshotTimer = setInterval(() => this.snapshotIfChanged(), config.snapshotIntervalMs);
     this.snapshotTimer.unref();
   }
@@ -208,6 +214,11 @@ export class DurableLog implements ChangeSink, EngineSource {
       lastSnapshotDurationMs: this.lastSnapshotDurationMs,
       writerState: writer.status.state,
     };
+  }
+
+  /** The hash chain's head at the last acknowledged change. */
+  historyHead(): Promise<ChainHead> {
+    return this.chain.headAt(this.writer.durableSeq);
   }
 
   /** Writes a snapshot of the current state now (no-op when nothing changed since the last one). */
@@ -271,18 +282,22 @@ export class DurableLog implements ChangeSink, EngineSource {
   }
 
   /** Not async: a single add is one promise from the log writer, not a chain of them. */
-  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number, meta?: ChangeMeta): Promise<CommitResult> {
     if (sorted.length === 0 && operation !== 'drop') return Promise.resolve({ changed: 0, seq: this.writer.durableSeq });
+    // `ts` is the change's `at` in the history: taken as it enters the writer's queue, at most one
+    // group commit (a write and an fdatasync) before it is durable (docs/history.md).
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];
-    if (sorted.length <= LOG_RECORD_NUMBERS_MAX) records = [{ op: operation, org, projId, numbers: sorted, ts, keyId }];
-    else {
+    if (sorted.length <= LOG_RECORD_NUMBERS_MAX) {
+      records = [meta === undefined ? { op: operation, org, projId, numbers: sorted, ts, keyId } : { op: operation, org, projId, numbers: sorted, ts, keyId, ...meta }];
+    } else {
+      // Every record of a split change carries the fields: any one of them names the change.
       records = [];
       for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
         const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
         const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
-        records.push({ op: operation, org, projId, numbers, ts, keyId, ...(more ? { more } : {}) });
+        records.push({ op: operation, org, projId, numbers, ts, keyId, ...meta, ...(more ? { more } : {}) });
       }
     }
     const appended = this.writer.append(records, apply);
@@ -323,13 +338,17 @@ export class DurableLog implements ChangeSink, EngineSource {
     if (state === 'stopped') throw new IdncError('STORAGE_UNAVAILABLE', `no snapshot is written: ${reason}`);
     if (writer.durableSeq === this.snapshotSeq) return;
     const started = performance.now();
+    // The chain is walked up to now first, so that the store stays captured (its pools pinned) only
+    // for the few records acknowledged meanwhile.
+    await this.chain.stateAt(writer.durableSeq);
     const seq = writer.durableSeq;
     const captured = captureStore(this.store);
     const bytesMark = writer.bytesWritten;
     writer.requestRotation();
     let bytes: number;
     try {
-      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured.lists);
+      const chain = encodeState(await this.chain.stateAt(seq));
+      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured.lists, { chain });
     } finally {
       captured.release();
     }

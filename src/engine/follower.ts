@@ -48,6 +48,7 @@ import { applyRecord, recoverDataDir, type RecoveryResult } from '../persist/rec
 import { DncStore } from '../store/dnc-store.js';
 import type { ListAddress } from '../store/list-id.js';
 import type { ChangeSink, CommitResult, EngineLink } from './change-sink.js';
+import type { ChangeMeta } from '../history/change-meta.js';
 import { checkPositive, stderrLogger } from './options.js';
 import type { EngineSource, SourceStats } from './source.js';
 import type { ChangeOperation, OpenDncOptions } from './types.js';
@@ -59,6 +60,8 @@ export interface ForwardedChange {
   readonly projId: string;
   readonly numbers: Float64Array;
   readonly keyId: string | null;
+  /** What the client said about the change (checked by the follower; absent: nothing given). */
+  readonly meta?: ChangeMeta;
 }
 
 export interface DncFollowerOptions extends OpenDncOptions {
@@ -451,10 +454,11 @@ export class ForwardingSink implements ChangeSink {
     this.link = link;
   }
 
-  async commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null): Promise<CommitResult> {
+  async commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, _apply: () => number, meta?: ChangeMeta): Promise<CommitResult> {
     const link = this.link;
     assert(link !== null, 'a forwarding sink commits only for the engine it is attached to');
-    const result = await this.forward({ op: operation, org: address.org, projId: address.projId, numbers: sorted, keyId });
+    const change = { op: operation, org: address.org, projId: address.projId, numbers: sorted, keyId };
+    const result = await this.forward(meta === undefined ? change : { ...change, meta });
     await link.waitFor(result.seq, this.applyWaitMs);
     return result;
   }

@@ -24,6 +24,12 @@ export interface BatchOptions extends ListOptions {
 export interface WriteOptions extends BatchOptions {
   /** Id (never the secret) of the API key making the change, recorded in the durable log. */
   keyId?: string;
+  /** How the consumer asked, for the history: 1-32 of a-z 0-9 _ - (default 'api'; docs/history.md). */
+  source?: string;
+  /** Why, in the consumer's or agent's words: at most 200 characters, stored as given, never logged. */
+  reason?: string;
+  /** When the consumer asked: ISO 8601 text with a zone, or ms since the epoch (default: when stored). */
+  requestedAt?: string | number;
 }
 
 export interface WriteResult {

@@ -32,6 +32,7 @@ import { PDNC_PATH, registerPdncRoute } from './pdnc-route.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { registerListsRoute } from './lists-route.js';
 import { registerScrubRoute } from './scrub-route.js';
+import { registerHistoryRoute } from './history-route.js';
 import { checkRequestHead, hasBody, makeClientErrorHandler } from './request-limits.js';
 import { makeStatusFastPath, type StatusFastPath } from './status-fast-path.js';
 
@@ -208,6 +209,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });
   registerBulkRoute(app, { dnc: options.dnc, keys: options.keys });
   registerListsRoute(app, { dnc: options.dnc, keys: options.keys });
+  registerHistoryRoute(app, { dnc: options.dnc, keys: options.keys });
   if (options.statusFastPath !== false) {
     let closing = false;
     // Fastify marks itself closing just before its preClose hooks run; from then on it answers.

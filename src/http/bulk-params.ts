@@ -13,6 +13,10 @@ export interface BulkQuery {
   readonly ignoreInvalid: boolean;
   readonly format: InputFormat | undefined;
   readonly column: number | string | undefined;
+  /** The history fields of an import (`source`, `reason`, `requestedAt`), as given; checked by the engine. */
+  readonly source: string | undefined;
+  readonly reason: string | undefined;
+  readonly requestedAt: string | undefined;
 }
 
 const COLUMN_NAME_CHARS_MAX = 64;
@@ -72,6 +76,9 @@ export function readBulkQuery(queryValue: unknown, contentType: string | undefin
     ignoreInvalid: flag(query, 'ignoreInvalid'),
     format: chosenFormat,
     column: chosenFormat === 'text' ? undefined : chosenColumn,
+    source: single(query, 'source'),
+    reason: single(query, 'reason'),
+    requestedAt: single(query, 'requestedAt'),
   };
 }
 
@@ -80,4 +87,11 @@ export const BULK_QUERY_PROPERTIES = {
   projId: { type: 'string', description: 'project id; absent or empty means the master list' },
   format: { type: 'string', enum: ['text', 'csv', 'tsv'], description: 'body format (default: from Content-Type, text/csv, text/tab-separated-values; else text)' },
   column: { type: 'string', description: 'CSV/TSV column holding the number: 1-based index or header name (default 1)' },
+} as const;
+
+/** Documentation schema of the history fields of POST /v1/import (docs/history.md). */
+export const IMPORT_HISTORY_PROPERTIES = {
+  source: { type: 'string', description: 'how the consumers asked: 1-32 of a-z 0-9 _ - (default import)' },
+  reason: { type: 'string', description: 'why, at most 200 characters; stored, never logged' },
+  requestedAt: { type: 'string', description: 'when the consumers asked, ISO 8601 with a zone (default: when stored)' },
 } as const;

@@ -10,9 +10,10 @@ import { NumberParser } from '../bulk/number-parser.js';
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
 import { InvalidPhoneError } from '../errors.js';
+import { checkChangeMeta } from '../history/change-meta.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate, authorise } from './auth.js';
-import { BULK_QUERY_PROPERTIES, readBulkQuery } from './bulk-params.js';
+import { BULK_QUERY_PROPERTIES, IMPORT_HISTORY_PROPERTIES, readBulkQuery } from './bulk-params.js';
 import { HttpError } from './error-replies.js';
 import { errorResponses } from './route-schemas.js';
 import { bodyStream, ChunkReader, registerRawBodyScope } from './raw-body.js';
@@ -34,6 +35,7 @@ const IMPORT_SCHEMA = {
       ...BULK_QUERY_PROPERTIES,
       remove: { type: 'string', description: '1/true: remove the numbers instead of adding them' },
       ignoreInvalid: { type: 'string', description: '1/true: skip invalid entries; default: one invalid entry refuses the request' },
+      ...IMPORT_HISTORY_PROPERTIES,
     },
   },
   response: {
@@ -68,6 +70,9 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   const key = request.idncKey ?? authenticate(request.headers, options.keys);
   const query = readBulkQuery(request.query, request.headers['content-type']);
   authorise(key, query.remove ? 'remove' : 'add', query.projId);
+  const history = { source: query.source ?? 'import', reason: query.reason, requestedAt: query.requestedAt };
+  // Checked before the body is read: a bad field refuses the request without reading a million numbers.
+  checkChangeMeta(history, Date.now());
   const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
   const parser = new NumberParser({ format: query.format, column: query.column });
   const reader = new ChunkReader(bodyStream(request));
@@ -86,7 +91,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
     const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
     throw new InvalidPhoneError(invalid, parser.invalidCount);
   }
-  const write = { org: key.org, projId: query.projId, keyId: key.id };
+  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history };
   const numbers = parser.numbers.subarray(0, parser.count);
   const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
   const body = { received: parser.entries, numbers: result.distinct, changed: result.changed, skipped: parser.invalidCount, seq: result.seq };

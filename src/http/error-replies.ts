@@ -59,6 +59,7 @@ export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
+  INVALID_HISTORY_FIELD: 400,
 };
 
 /** An error a request causes that only the HTTP layer knows of (keys, request shape, sizes). */

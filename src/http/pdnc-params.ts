@@ -3,7 +3,9 @@
 // part of a POST, as in PHP's request order). A field given twice in one place (an array) or with
 // a non-string JSON value is INVALID_PARAMETER; unknown fields are ignored (clients send version=3).
 // Client-supplied names are looked up in Maps or by own property only: an actionType such as
-// `constructor` or `__proto__` must find nothing, not Object.prototype's members.
+// `constructor` or `__proto__` must find nothing, not Object.prototype's members. `source`,
+// `reason` and `requestedAt` are idnc's extension fields of add and remove (the history, checked
+// by the engine); DNCScrub clients send none of them, and other actions ignore them.
 
 import { IdncError, quoteInput } from '../errors.js';
 import { checkProjectId } from '../store/list-id.js';
@@ -18,6 +20,14 @@ export interface PdncParams {
   /** '' for the master list. */
   readonly projId: string;
   readonly ignoreInvalid: boolean;
+  /** add/remove: the history fields as given (strings; the engine checks them), each absent when not given. */
+  readonly history: HistoryFields;
+}
+
+export interface HistoryFields {
+  readonly source?: string;
+  readonly reason?: string;
+  readonly requestedAt?: string;
 }
 
 type Fields = Record<string, unknown>;
@@ -68,10 +78,21 @@ export function readPdncParams(queryValue: unknown, bodyValue: unknown): PdncPar
   const action = parseAction(stringField('actionType', pick('actionType', query, body)));
   const projId = checkProjectId(stringField('projId', pick('projId', query, body)));
   const ignoreInvalid = parseIgnoreInvalid(pick('ignoreInvalid', query, body));
-  if (action === 'count') return { action, phoneList: undefined, projId, ignoreInvalid };
+  if (action === 'count') return { action, phoneList: undefined, projId, ignoreInvalid, history: NO_HISTORY_FIELDS };
   const phoneList = stringField('phoneList', pick('phoneList', query, body));
   if (phoneList === undefined || !NOT_ONLY_SEPARATORS.test(phoneList)) {
     throw new HttpError('MISSING_INPUT', `phoneList is required for ${action}: comma-separated 10-digit numbers`);
   }
-  return { action, phoneList, projId, ignoreInvalid };
+  const history = action === 'status' ? NO_HISTORY_FIELDS : historyFields(query, body);
+  return { action, phoneList, projId, ignoreInvalid, history };
+}
+
+const NO_HISTORY_FIELDS: HistoryFields = {};
+
+function historyFields(query: Fields | undefined, body: Fields | undefined): HistoryFields {
+  const source = stringField('source', pick('source', query, body));
+  const reason = stringField('reason', pick('reason', query, body));
+  const requestedAt = stringField('requestedAt', pick('requestedAt', query, body));
+  if (source === undefined && reason === undefined && requestedAt === undefined) return NO_HISTORY_FIELDS;
+  return { ...(source === undefined ? {} : { source }), ...(reason === undefined ? {} : { reason }), ...(requestedAt === undefined ? {} : { requestedAt }) };
 }

@@ -51,7 +51,7 @@ function answer(params: PdncParams, org: string, keyId: string, options: PdncRou
     }
     case 'add':
     case 'remove':
-      return write(params.action, params.phoneList!, { ...list, keyId }, dnc, reply);
+      return write(params.action, params.phoneList!, { ...list, keyId, ...params.history }, dnc, reply);
     default:
       // A bug, not input: an action outside the four would leave the request unanswered.
       throw new AssertionError(`unhandled pdnc action ${String(params.action satisfies never)}`);

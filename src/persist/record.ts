@@ -5,6 +5,7 @@
 //                    (small frames compute the same value in JS, see crc32Range)
 //   offset 8   u64  seq: 1, 2, 3, ... without gaps across all segments (always below 2^53)
 //   offset 16  body msgpack map { org, projId, op: 'add'|'remove'|'drop', numbers, ts, keyId }
+//                    plus, when the change has them, source, reason and requestedAt (history)
 //
 // `numbers` is a msgpack bin of the change's sorted numbers as Float64 little-endian (8 bytes per
 // number, decoded without parsing). A record of LOG_RECORD_DELTA_NUMBERS_MIN numbers or more (bulk
@@ -15,12 +16,15 @@
 // (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
 // record copied to the wrong position is caught, and the length is bounded so a corrupt length is
 // recognised without reading gigabytes. A `drop` record forgets a project list whole: its
-// `numbers` is empty, it never has `more`, and it never names the master list.
+// `numbers` is empty, it never has `more`, and it never names the master list. `source` (a token),
+// `reason` (text) and `requestedAt` (ms since the epoch) are what the client said about the change
+// (src/history/change-meta.ts); absent when not given, so older records and records without them
+// read alike, and readers older than them ignore them.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import { AssertionError } from '../assert.js';
-import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
+import { HISTORY_REASON_CHARS_MAX, HISTORY_SOURCE_PATTERN, LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import { decodeDeltas, encodeDeltas } from './number-deltas.js';
 import { checkListAddress } from '../store/list-id.js';
@@ -36,6 +40,12 @@ export interface LogChange {
   readonly numbers: Float64Array;
   readonly ts: number;
   readonly keyId: string | null;
+  /** How the consumer asked (a token); absent: not given. */
+  readonly source?: string;
+  /** Free text, at most HISTORY_REASON_CHARS_MAX characters; absent: not given. */
+  readonly reason?: string;
+  /** When the consumer asked, ms since the epoch; absent: not given. */
+  readonly requestedAt?: number;
   /** True on every record of a multi-record change except its last. */
   readonly more?: boolean;
 }
@@ -101,6 +111,9 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
     deltas: encodeDeltas(change.numbers),
     ts: change.ts,
     keyId: change.keyId,
+    ...(change.source === undefined ? {} : { source: change.source }),
+    ...(change.reason === undefined ? {} : { reason: change.reason }),
+    ...(change.requestedAt === undefined ? {} : { requestedAt: change.requestedAt }),
     ...(change.more === true ? { more: true } : {}),
   });
   checkBodyLength(body.length);
@@ -177,6 +190,9 @@ const KEY_NUMBERS = msgpackString('numbers');
 const KEY_TS = msgpackString('ts');
 const KEY_KEY_ID = msgpackString('keyId');
 const KEY_MORE = msgpackString('more');
+const KEY_SOURCE = msgpackString('source');
+const KEY_REASON = msgpackString('reason');
+const KEY_REQUESTED_AT = msgpackString('requestedAt');
 const MSGPACK_MAP16 = 0xde;
 const MSGPACK_NIL = 0xc0;
 const MSGPACK_TRUE = 0xc3;
@@ -191,8 +207,11 @@ function msgpackString(value: string): Buffer {
 function encodeSmallRecords(firstSeq: number, changes: readonly LogChange[], from: number, to: number, scratch?: Buffer): Buffer {
   let bound = 0;
   for (let i = from; i < to; i++) {
-    const { org, projId, keyId, numbers } = changes[i]!;
+    const { org, projId, keyId, numbers, source, reason } = changes[i]!;
     bound += LOG_RECORD_HEADER_BYTES + 64 + stringBytesMax(org) + stringBytesMax(projId) + stringBytesMax(keyId ?? '') + numbers.length * 8;
+    if (source !== undefined || reason !== undefined || changes[i]!.requestedAt !== undefined) {
+      bound += HISTORY_FIELDS_KEY_BYTES + stringBytesMax(source ?? '') + stringBytesMax(reason ?? '') + 9;
+    }
   }
   const out = scratch !== undefined && scratch.length >= bound ? scratch : Buffer.allocUnsafe(bound);
   let offset = 0;
@@ -210,7 +229,9 @@ function encodeSmallRecords(firstSeq: number, changes: readonly LogChange[], fro
 function writeSmallBody(out: Buffer, start: number, change: LogChange): number {
   let offset = start;
   out[offset] = MSGPACK_MAP16;
-  out.writeUInt16BE(change.more === true ? 7 : 6, offset + 1);
+  const { source, reason, requestedAt } = change;
+  const historyFields = (source === undefined ? 0 : 1) + (reason === undefined ? 0 : 1) + (requestedAt === undefined ? 0 : 1);
+  out.writeUInt16BE((change.more === true ? 7 : 6) + historyFields, offset + 1);
   offset = writeKey(out, offset + 3, KEY_ORG);
   offset = writeString(out, offset, change.org);
   offset = writeKey(out, offset, KEY_PROJ_ID);
@@ -224,9 +245,30 @@ function writeSmallBody(out: Buffer, start: number, change: LogChange): number {
   offset = writeKey(out, offset, KEY_KEY_ID);
   if (change.keyId === null) out[offset++] = MSGPACK_NIL;
   else offset = writeString(out, offset, change.keyId);
+  if (historyFields > 0) offset = writeHistoryFields(out, offset, change);
   if (change.more === true) {
     offset = writeKey(out, offset, KEY_MORE);
     out[offset++] = MSGPACK_TRUE;
+  }
+  return offset;
+}
+
+/** Bytes of the three history keys, for the bound of a record's size. */
+const HISTORY_FIELDS_KEY_BYTES = KEY_SOURCE.length + KEY_REASON.length + KEY_REQUESTED_AT.length;
+
+function writeHistoryFields(out: Buffer, start: number, change: LogChange): number {
+  let offset = start;
+  if (change.source !== undefined) {
+    offset = writeKey(out, offset, KEY_SOURCE);
+    offset = writeString(out, offset, change.source);
+  }
+  if (change.reason !== undefined) {
+    offset = writeKey(out, offset, KEY_REASON);
+    offset = writeString(out, offset, change.reason);
+  }
+  if (change.requestedAt !== undefined) {
+    offset = writeKey(out, offset, KEY_REQUESTED_AT);
+    offset = writeNumber(out, offset, change.requestedAt);
   }
   return offset;
 }
@@ -343,7 +385,24 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   if (op === 'drop' && (decoded.length > 0 || more !== undefined || projId === '')) {
     throw new DataCorruptError('a drop record must name a project list and carry no numbers');
   }
-  return more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
+  const record: LogRecord = more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
+  const { source, reason, requestedAt } = value;
+  if (source === undefined && reason === undefined && requestedAt === undefined) return record;
+  return { ...record, ...historyFieldsOf(source, reason, requestedAt) };
+}
+
+/** The optional history fields of a body, checked as a writer would have written them. */
+function historyFieldsOf(source: unknown, reason: unknown, requestedAt: unknown): Pick<LogChange, 'source' | 'reason' | 'requestedAt'> {
+  if (source !== undefined && (typeof source !== 'string' || !HISTORY_SOURCE_PATTERN.test(source))) throw new DataCorruptError('record body has an invalid source');
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > HISTORY_REASON_CHARS_MAX)) throw new DataCorruptError('record body has an invalid reason');
+  if (requestedAt !== undefined && (typeof requestedAt !== 'number' || !Number.isSafeInteger(requestedAt) || requestedAt < 0)) {
+    throw new DataCorruptError('record body has an invalid requestedAt');
+  }
+  return {
+    ...(source === undefined ? {} : { source }),
+    ...(reason === undefined ? {} : { reason }),
+    ...(requestedAt === undefined ? {} : { requestedAt }),
+  };
 }
 
 /** The numbers of a body: Float64 bytes, or a count with varint deltas. */

@@ -2,7 +2,7 @@
 //
 // Layout: 8 bytes SNAPSHOT_MAGIC, then a stream of msgpack items, then an 8-byte footer
 // (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
-//   { format, lastSeq, createdAt, lists, listBytes, listPoolWords }    the header
+//   { format, lastSeq, createdAt, lists, listBytes, listPoolWords, chain }    the header (`chain`: docs/history.md)
 //   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list in the probe-table layout
 //   { org, projId, size, numbers }                                         for each list in the sorted layout
 // where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests, and
@@ -82,6 +82,8 @@ export function captureStore(store: DncStore): CapturedStore {
 export interface SnapshotWriteOptions {
   readonly writeChunkBytes?: number;
   readonly flushBehindBytes?: number;
+  /** The hash chain's state at `lastSeq` (src/history/chain.ts), stored as the header's `chain`. */
+  readonly chain?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -192,7 +194,7 @@ class ChecksummedWriter {
   }
 }
 
-async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[]): Promise<void> {
+async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[], chain?: Readonly<Record<string, unknown>>): Promise<void> {
   const packr = new Packr({ useRecords: false });
   const listHeads = lists.map(({ address, size, areas, numbers }) => numbers !== undefined
     ? undefined
@@ -202,7 +204,7 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: rea
     : list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
   const listPoolWords = lists.map((list) => list.areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
   await writer.push(MAGIC);
-  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords };
+  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords, ...(chain === undefined ? {} : { chain }) };
   await writer.push(packr.pack(header));
   for (const [l, list] of lists.entries()) {
     if (list.numbers !== undefined) {
@@ -293,7 +295,7 @@ export async function writeSnapshot(
   let size = 0;
   const writer = new ChecksummedWriter(fileSystem, fd, options);
   try {
-    await writeItems(writer, lastSeq, lists);
+    await writeItems(writer, lastSeq, lists, options.chain);
     const footer = Buffer.alloc(FOOTER_BYTES);
     footer.writeUInt32LE(writer.checksum, 0);
     footer.write(SNAPSHOT_END_MAGIC, 4, 'latin1');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc } from '../../src/index.js';
+import { logRecords } from '../history/helpers.js';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 let dir: string;
@@ -82,6 +83,20 @@ describe('idnc import / export offline', () => {
     expect(csv.code).toBe(0);
     const { readFile } = await import('node:fs/promises');
     expect(exportedLines(await readFile(join(dir, 'out.csv'), 'utf8'))).toEqual(['phone', ...expected]);
+  }, 60_000);
+
+  it('stores --source (default import) and --reason with the change, made by cli; a bad --source imports nothing', async () => {
+    await writeFile(join(dir, 'list.txt'), '5039367187\n2125551234\n');
+    const refused = await idnc(['import', 'list.txt', '--data-dir', dataDir, '--source', 'Mail Room']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('invalid source');
+    expect((await idnc(['import', 'list.txt', '--data-dir', dataDir])).code).toBe(0);
+    expect((await idnc(['import', 'list.txt', '--data-dir', dataDir, '--source', 'mail', '--reason', 'letter of 3 March'])).code).toBe(0);
+    const fields = (await logRecords(dataDir)).map(({ keyId, source, reason }) => ({ keyId, source, reason }));
+    expect(fields).toEqual([
+      { keyId: 'cli', source: 'import', reason: undefined },
+      { keyId: 'cli', source: 'mail', reason: 'letter of 3 March' },
+    ]);
   }, 60_000);
 
   it('is atomic by default: one invalid row and nothing is imported; --ignore-invalid imports the rest', async () => {

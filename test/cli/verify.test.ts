@@ -86,3 +86,22 @@ it('repair refuses to run beside a live writer', async () => {
   expect(result.stderr).toMatch(/locked by another writer: pid \d+/);
   await dnc.close();
 }, 30_000);
+
+it('idnc history head prints the chain head; verify --head proves it, and fails for a head not on the chain', async () => {
+  await writeFiveChanges();
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
+  const head = await dnc.historyHead();
+  await dnc.close();
+  const printed = idnc('history', 'head', '--data-dir', dir);
+  expect(printed.status).toBe(0);
+  expect(JSON.parse(printed.stdout)).toEqual(head);
+  const proven = idnc('verify', '--data-dir', dir, '--head', `${head.hash}@${head.seq}`);
+  expect(proven.status).toBe(0);
+  expect(proven.stdout).toContain(`hash chain: ok (from seq 1 to seq ${head.seq}`);
+  expect(proven.stdout).toContain(`passes through the saved head ${head.hash}@${head.seq}`);
+  expect(idnc('verify', '--data-dir', dir, '--head', 'nonsense').status).toBe(2);
+  const other = idnc('verify', '--data-dir', dir, '--head', `${'0'.repeat(64)}@${head.seq}`);
+  expect(other.status).toBe(1);
+  expect(other.stdout).toContain('hash chain: BROKEN');
+  expect(idnc('history', 'heads', '--data-dir', dir).status).toBe(2);
+});

@@ -124,6 +124,7 @@ const PROBES: Record<string, Probe[]> = {
   'POST /v1/scrub': [...bulkProbes('/v1/scrub'), ...keyedProbes('/v1/scrub', scrub)],
   'POST /v1/import': [...bulkProbes('/v1/import'), ...keyedProbes('/v1/import', importing)],
   'GET /metrics': keyedProbes('/metrics', metrics),
+  'GET /v1/history/head': keyedProbes('/v1/history/head', { method: 'GET', path: '/v1/history/head', headers: withKey() }),
   'GET /v1/lists': [
     { what: '/v1/lists after', send: (name) => ({ ...listing, path: `/v1/lists?${query({ after: name })}` }) },
     { what: '/v1/lists limit', send: (name) => ({ ...listing, path: `/v1/lists?${query({ limit: name })}` }), refused: 'INVALID_PARAMETER' },

@@ -93,6 +93,10 @@ const PROBES: Record<string, Probe[]> = {
       writes: true,
     },
   ],
+  'GET /v1/history/head': [
+    // One chain for the whole server: every admin sees the same head, which names no organisation's data.
+    { name: 'history head', scope: 'admin', target: 'none', send: (t, key) => t.app.inject({ method: 'GET', url: '/v1/history/head', headers: { loginId: key } }) },
+  ],
   'GET /healthz': [{ name: 'health', scope: 'none', target: 'none', send: (t) => t.app.inject({ method: 'GET', url: '/healthz' }) }],
   'GET /openapi.json': [{ name: 'openapi', scope: 'none', target: 'none', send: (t) => t.app.inject({ method: 'GET', url: '/openapi.json' }) }],
 };

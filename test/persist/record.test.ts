@@ -16,6 +16,9 @@ function msgpackrBody(change: LogChange): Buffer {
     numbers,
     ts: change.ts,
     keyId: change.keyId,
+    ...(change.source === undefined ? {} : { source: change.source }),
+    ...(change.reason === undefined ? {} : { reason: change.reason }),
+    ...(change.requestedAt === undefined ? {} : { requestedAt: change.requestedAt }),
     ...(change.more === true ? { more: true } : {}),
   }));
 }
@@ -41,6 +44,10 @@ const cases: [string, LogChange][] = [
   ['ts 2^32 - 1', change({ ts: 2 ** 32 - 1 })],
   ['ts 2^32', change({ ts: 2 ** 32 })],
   ['drop of a project list', change({ op: 'drop', projId: 'campaign-7', numbers: new Float64Array(0), keyId: 'k1a2b3c4' })],
+  ['source alone', change({ source: 'ivr' })],
+  ['source, reason and requestedAt', change({ source: 'agent', reason: 'asked on the call', requestedAt: 1_795_727_000_000 })],
+  ['a 200-character non-ASCII reason (str16) and more', change({ reason: 'é'.repeat(200), more: true })],
+  ['requestedAt alone, below 2^32', change({ requestedAt: 70_000 })],
 ];
 
 describe('log record encoding', () => {
@@ -54,6 +61,15 @@ describe('log record encoding', () => {
     expect(frameChecksumMatches(frame)).toBe(true);
     const decoded = decodeBody(2 ** 40 + 3, body);
     expect(decoded).toEqual({ ...record, seq: 2 ** 40 + 3 });
+  });
+
+  it.each([
+    ['a source outside the token alphabet', { source: 'Web Form' }],
+    ['a reason over 200 characters', { reason: 'x'.repeat(201) }],
+    ['a requestedAt that is not a whole number', { requestedAt: 1.5 }],
+    ['a requestedAt that is text', { requestedAt: '2026-03-01T15:04:05Z' as unknown as number }],
+  ])('a record with %s is refused as corrupt', (_, fields) => {
+    expect(() => decodeBody(1, msgpackrBody(change(fields)))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
   });
 
   it('the frame checksum equals zlib crc32 at every length around the JS/native switch', () => {
@@ -88,6 +104,12 @@ describe('log record encoding', () => {
     expect(Buffer.concat(buffers).equals(expected)).toBe(true);
     expect(buffers[1]!.equals(encodeRecord(9, bulk))).toBe(true);
     expect(encodeRecords(1, [])).toEqual([]);
+  });
+
+  it('a bulk record carries the history fields too', () => {
+    const bulk = change({ numbers: Float64Array.from({ length: LOG_RECORD_DELTA_NUMBERS_MIN }, (_, i) => 4_045_550_000 + i), source: 'import', reason: 'r', requestedAt: 5 });
+    const decoded = decodeBody(4, encodeRecord(4, bulk).subarray(LOG_RECORD_HEADER_BYTES));
+    expect({ source: decoded.source, reason: decoded.reason, requestedAt: decoded.requestedAt }).toEqual({ source: 'import', reason: 'r', requestedAt: 5 });
   });
 
   it('writes the first run into a scratch buffer that fits, and allocates when it does not', () => {

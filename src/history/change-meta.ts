@@ -1,0 +1,80 @@
+// What a change carries for its history besides the numbers (docs/history.md): how the consumer
+// asked (`source`), why (`reason`), and when (`requestedAt`). Checked once, where a change enters
+// the engine, so every channel (library, HTTP, import, CLI) refuses the same values the same way:
+// INVALID_HISTORY_FIELD, before anything is written. Fields not given are not stored: a record
+// without them reads with the defaults (history.md), so changes without them cost no log bytes.
+
+import { HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX, HISTORY_SOURCE_PATTERN } from '../constants.js';
+import { IdncError, quoteInput } from '../errors.js';
+
+/** The fields as a caller gives them; `requestedAt` as ISO 8601 text with a time zone, or ms since the epoch. */
+export interface ChangeMetaInput {
+  readonly source?: string | undefined;
+  readonly reason?: string | undefined;
+  readonly requestedAt?: string | number | undefined;
+}
+
+/** The fields checked, as the log stores them (`requestedAt` in ms since the epoch). */
+export interface ChangeMeta {
+  readonly source?: string;
+  readonly reason?: string;
+  readonly requestedAt?: number;
+}
+
+/** The source a change has when its caller names none. */
+export const DEFAULT_SOURCE = 'api';
+/**
+ * The keyId of changes made by the command line (`idnc import`, `idnc lists drop`); a change made
+ * through the library without a key reads as LIBRARY_KEY_ID. Key ids are 12 hex digits, so
+ * neither can be taken for a key.
+ */
+export const CLI_KEY_ID = 'cli';
+export const LIBRARY_KEY_ID = 'library';
+
+/** A date and a time down to minutes at least, and a zone: without one the instant is ambiguous. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+function invalid(message: string): IdncError {
+  return new IdncError('INVALID_HISTORY_FIELD', message);
+}
+
+function checkSource(value: unknown): string {
+  if (typeof value !== 'string' || !HISTORY_SOURCE_PATTERN.test(value)) {
+    const shown = typeof value === 'string' ? quoteInput(value) : typeof value;
+    throw invalid(`invalid source ${shown}: expected 1-32 of a-z 0-9 _ - (for example agent, ivr, sms, email, web, mail)`);
+  }
+  return value;
+}
+
+function checkReason(value: unknown): string {
+  // The text itself is never put in a message: it may name a person.
+  if (typeof value !== 'string') throw invalid(`reason must be text, got ${typeof value}`);
+  if (value.length > HISTORY_REASON_CHARS_MAX) throw invalid(`reason has ${value.length} characters, at most ${HISTORY_REASON_CHARS_MAX} are stored`);
+  return value;
+}
+
+function checkRequestedAt(value: unknown, nowMs: number): number {
+  let ms: number;
+  if (typeof value === 'number') ms = value;
+  else if (typeof value === 'string' && ISO_INSTANT.test(value.trim())) ms = Date.parse(value.trim());
+  else {
+    const shown = typeof value === 'string' ? quoteInput(value) : typeof value;
+    throw invalid(`invalid requestedAt ${shown}: expected an ISO 8601 time with a zone, like 2026-03-01T15:04:05Z`);
+  }
+  if (!Number.isSafeInteger(ms) || ms < 0) throw invalid('invalid requestedAt: not a time after 1970 in whole milliseconds');
+  if (ms > nowMs + HISTORY_REQUESTED_AT_AHEAD_MS_MAX) {
+    throw invalid(`requestedAt ${new Date(ms).toISOString()} is more than ${HISTORY_REQUESTED_AT_AHEAD_MS_MAX / 60_000} minutes ahead of the server's clock`);
+  }
+  return ms;
+}
+
+/** The checked fields, or undefined when none is given (the common case costs three comparisons). */
+export function checkChangeMeta(input: ChangeMetaInput, nowMs: number): ChangeMeta | undefined {
+  const { source, reason, requestedAt } = input;
+  if (source === undefined && reason === undefined && requestedAt === undefined) return undefined;
+  return {
+    ...(source === undefined ? {} : { source: checkSource(source) }),
+    ...(reason === undefined ? {} : { reason: checkReason(reason) }),
+    ...(requestedAt === undefined ? {} : { requestedAt: checkRequestedAt(requestedAt, nowMs) }),
+  };
+}

@@ -1,0 +1,89 @@
+// The head a durable engine, a follower and `idnc history head` print is the reference chain over
+// every record the log ever held, across group commits, segment rotations, a bulk change,
+// snapshots that compact segments away, and restarts.
+
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDnc } from '../../src/open.js';
+import { ChainTracker } from '../../src/history/chain-tracker.js';
+import { makeTempDir, removeDir } from '../persist/helpers.js';
+import { framesOf, referenceHead, segmentFiles } from './chain-reference.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir('idnc-chain-');
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+/** Every segment file seen so far, by name: a file seen again is longer (segments only grow). */
+const seen = new Map<string, Buffer>();
+async function remember(): Promise<void> {
+  for (const [name, bytes] of await segmentFiles(dir)) seen.set(name, bytes);
+}
+function expected(): string {
+  return referenceHead([...seen.keys()].sort().map((name) => framesOf(seen.get(name)!)));
+}
+
+describe('the head of a durable engine', () => {
+  it('is the reference chain through rotations, a bulk change, snapshots with compaction, and restarts', async () => {
+    seen.clear();
+    let dnc = await openDnc({ dataDir: dir, logger: quiet, segmentBytesMax: 600 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => dnc.add(String(5039367100 + i), { source: 'web', reason: `r${i}` })));
+    for (let i = 0; i < 10; i++) await dnc.remove(String(5039367100 + i), { projId: 'p' });
+    await dnc.addNumbers(Float64Array.from({ length: 70_000 }, (_, i) => 2125550000 + i));
+    await remember();
+    const first = await dnc.historyHead();
+    expect(first).toMatchObject({ seq: dnc.lastSeq, hash: expected() });
+    expect(Date.parse(first.at!)).toBeGreaterThan(Date.now() - 60_000);
+    await dnc.snapshot();
+    await dnc.add('5039367187');
+    await remember();
+    expect((await dnc.historyHead()).hash).toBe(expected());
+    await dnc.snapshot();
+    await dnc.add('5039367188');
+    await remember();
+    const beforeClose = await dnc.historyHead();
+    await dnc.close();
+    expect(beforeClose.hash).toBe(expected());
+    expect((await segmentFiles(dir)).size).toBeLessThan(seen.size);
+
+    dnc = await openDnc({ dataDir: dir, logger: quiet, segmentBytesMax: 600 });
+    expect(await dnc.historyHead()).toEqual(beforeClose);
+    await dnc.add('5039367189', { requestedAt: '2026-03-01T15:04:05Z' });
+    await dnc.remove('5039367189');
+    await remember();
+    const afterRestart = await dnc.historyHead();
+    expect(afterRestart).toMatchObject({ seq: beforeClose.seq + 2, hash: expected() });
+
+    const follower = await openDnc({ dataDir: dir, logger: quiet, readOnly: true, watch: false });
+    await follower.waitFor(dnc.lastSeq, 10_000);
+    expect(await follower.historyHead()).toEqual(afterRestart);
+    await follower.close();
+    await dnc.close();
+  }, 60_000);
+
+  it('an in-memory engine logs nothing: its chain is empty', async () => {
+    const dnc = await openDnc();
+    await dnc.add('5039367187');
+    expect(await dnc.historyHead()).toEqual({ seq: 0, at: null, hash: '0'.repeat(64) });
+    await dnc.close();
+  });
+});
+
+describe('ChainTracker', () => {
+  it('goes back to an earlier seq from the snapshots, and refuses a seq the log does not hold', async () => {
+    seen.clear();
+    const dnc = await openDnc({ dataDir: dir, logger: quiet });
+    for (let i = 0; i < 5; i++) await dnc.add(String(5039367100 + i));
+    await remember();
+    const atThree = referenceHead([[...seen.values()].flatMap((bytes) => framesOf(bytes)).slice(0, 3)]);
+    await dnc.close();
+    const tracker = new ChainTracker(path.resolve(dir));
+    expect((await tracker.headAt(5)).hash).toBe(expected());
+    expect((await tracker.headAt(3)).hash).toBe(atThree);
+    await expect(tracker.headAt(6)).rejects.toMatchObject({ code: 'DATA_CORRUPT', message: expect.stringContaining('the log ends at seq 5') });
+  });
+});
