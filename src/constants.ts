@@ -372,3 +372,9 @@ export const HISTORY_REASON_CHARS_MAX = 200;
  * drifts); beyond it the time is refused, since a request cannot be made in the future.
  */
 export const HISTORY_REQUESTED_AT_AHEAD_MS_MAX = 5 * 60_000;
+/**
+ * How long log segments stay in `history/` after a snapshot covers them: 5 years (47 CFR
+ * 64.1200(d)(6); 16 CFR 310.5 since 2024), as 5 x 365.25 days in ms. Shorter is allowed, with a
+ * warning at every start.
+ */
+export const HISTORY_RETENTION_MS_DEFAULT = 5 * 365.25 * 24 * 3_600_000;

@@ -24,6 +24,10 @@ export type {
   StatusEntry,
   WriteOptions,
   WriteResult,
+  HistoryOptions,
+  HistoryResult,
+  HistoryEvent,
+  StatusAtResult,
 } from './engine/types.js';
 export type { BlockingList } from './store/lookup.js';
 export type { PhoneListInput, ParsedPhoneList } from './phone/phone-list.js';

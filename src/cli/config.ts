@@ -52,6 +52,8 @@ export interface ServeFlags {
   accessLog?: boolean;
   /** False with `--no-status-fast-path` (env IDNC_STATUS_FAST_PATH=0): every request through Fastify. */
   statusFastPath?: boolean;
+  /** `--history-retention` (env IDNC_HISTORY_RETENTION): how long compacted log segments stay in history/. */
+  historyRetention?: string;
 }
 
 export interface ServeConfig {
@@ -83,6 +85,8 @@ export interface ServeConfig {
    * change events are unreliable; empty: the library's defaults.
    */
   readonly followerPolling: { readonly pollIntervalMs?: number; readonly watch?: boolean };
+  /** `--history-retention`: ms the compacted log stays in history/ (docs/history.md); undefined: the library's 5 years. */
+  readonly historyRetentionMs?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -126,6 +130,7 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     accessLog: flags.accessLog === true || parseSwitch('IDNC_ACCESS_LOG', env.IDNC_ACCESS_LOG),
     statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
     followerPolling: followerPolling(env),
+    ...historyRetention(flags.historyRetention ?? nonEmpty(env.IDNC_HISTORY_RETENTION)),
   });
 }
 
@@ -224,4 +229,17 @@ function parseCount(setting: string, text: string): number {
   const count = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
   if (!(count >= 1) || !Number.isSafeInteger(count)) throw new ConfigError(`${setting} ${JSON.stringify(text)}: expected a positive whole number`);
   return count;
+}
+
+const RETENTION_UNITS_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, y: 365.25 * 86_400_000 };
+
+/** `--history-retention 5y` (or 30d, 12h): a positive whole number with a unit; absent: the default. */
+function historyRetention(text: string | undefined): { historyRetentionMs?: number } {
+  if (text === undefined) return {};
+  const match = /^(\d+)\s*(h|d|y)$/i.exec(text.trim());
+  const ms = match === null ? NaN : Number(match[1]) * RETENTION_UNITS_MS[match[2]!.toLowerCase()]!;
+  if (!(ms > 0) || !Number.isSafeInteger(Math.round(ms))) {
+    throw new ConfigError(`--history-retention (IDNC_HISTORY_RETENTION) ${JSON.stringify(text)}: expected a positive duration like 5y, 365d or 12h`);
+  }
+  return { historyRetentionMs: Math.round(ms) };
 }

@@ -31,6 +31,7 @@ export function registerServeCommand(program: Command): void {
     .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
     .option('--access-log', 'log every request (method, path, status, time; never numbers or keys), not only errors and slow ones (env IDNC_ACCESS_LOG=1)')
     .option('--no-status-fast-path', 'answer every request through Fastify, plain GET status requests included (env IDNC_STATUS_FAST_PATH=0)')
+    .option('--history-retention <duration>', 'keep the compacted log for the compliance history this long, e.g. 5y, 365d (env IDNC_HISTORY_RETENTION, default 5y; shorter warns at every start)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));

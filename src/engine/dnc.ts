@@ -22,9 +22,10 @@ import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
-import { checkChangeMeta } from '../history/change-meta.js';
+import { checkChangeMeta, ISO_INSTANT } from '../history/change-meta.js';
 import { anchorState, headOf, type ChainHead } from '../history/chain.js';
 import { ChainTracker } from '../history/chain-tracker.js';
+import { HistoryReader } from '../history/query.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
 import { MemorySource, type SourceKind } from './source.js';
@@ -34,6 +35,9 @@ import type {
   DropListOptions,
   DropResult,
   EngineStats,
+  HistoryOptions,
+  HistoryResult,
+  StatusAtResult,
   ListOptions,
   ListsOptions,
   ListsPage,
@@ -78,6 +82,8 @@ export class Dnc {
   private readonly source: Source;
   /** A follower's hash chain, walked from the data directory when a head is asked for. */
   private followerChain: ChainTracker | null = null;
+  /** The history queries' reader of the data directory (its summary caches), made at the first query. */
+  private historyReader: HistoryReader | null = null;
 
   /** Without parts: a purely in-memory engine. */
   constructor(parts: DncParts = { source: new MemorySource(), sink: IN_MEMORY }) {
@@ -287,6 +293,46 @@ export class Dnc {
   }
 
   /**
+   * Every change that touched `phone` in the organisation's lists, oldest first (docs/history.md):
+   * the master list's and every project's, or `projId`'s and the master list's, or only `projects`'.
+   * Read from the log and its archive up to this instance's lastSeq; an in-memory engine logs nothing.
+   */
+  async history(phone: string | number, options: HistoryOptions = {}): Promise<HistoryResult> {
+    this.assertOpen();
+    const number = parsePhone(phone);
+    const org = checkOrganisationId(options.org);
+    const scope = {
+      org,
+      ...(options.projId === undefined ? {} : { projId: checkProjectId(options.projId) }),
+      ...(options.projects === undefined ? {} : { projects: options.projects.map(checkProjectId) }),
+    };
+    const reader = this.readerOfHistory();
+    const events = reader === null ? [] : await reader.events(number, scope, this.lastSeq);
+    return { phone: formatDigits(number), events };
+  }
+
+  /**
+   * What `status(phone, { org, projId })` would have answered at `at` (ISO 8601 with a zone, ms since
+   * the epoch, or a Date), from the history (`history`'s changes up to `at`).
+   */
+  async statusAt(phone: string | number, at: string | number | Date, options: ListOptions = {}): Promise<StatusAtResult> {
+    this.assertOpen();
+    const number = parsePhone(phone);
+    const atMs = instantOf(at);
+    const scope = { org: checkOrganisationId(options.org), projId: checkProjectId(options.projId) };
+    const reader = this.readerOfHistory();
+    const answer = reader === null ? { onList: false, list: null, since: null, seq: 0 } : await reader.statusAt(number, atMs, scope, this.lastSeq);
+    return { phone: formatDigits(number), at: new Date(atMs).toISOString(), ...answer };
+  }
+
+  private readerOfHistory(): HistoryReader | null {
+    const dataDir = this.source.dataDir;
+    if (dataDir === null) return null;
+    this.historyReader ??= new HistoryReader(dataDir);
+    return this.historyReader;
+  }
+
+  /**
    * SHA-256 (hex) of the whole state: every non-empty list with its numbers. Two engines holding the
    * same numbers in the same lists have the same digest (checks after reloads, replicas, followers).
    */
@@ -390,3 +436,12 @@ export class Dnc {
   }
 }
 
+/** An instant given as ISO 8601 text with a zone, ms since the epoch, or a Date; INVALID_PARAMETER otherwise. */
+function instantOf(at: string | number | Date): number {
+  const text = typeof at === 'string' ? at.trim() : '';
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : ISO_INSTANT.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new IdncError('INVALID_PARAMETER', `invalid at ${JSON.stringify(String(at).slice(0, 40))}: expected an ISO 8601 time with a zone, like 2026-03-01T15:04:05Z`);
+  }
+  return ms;
+}

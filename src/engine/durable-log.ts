@@ -17,6 +17,7 @@ import {
   SNAPSHOT_INTERVAL_MS_DEFAULT,
   SNAPSHOT_LOG_BYTES_DEFAULT,
   SNAPSHOTS_KEPT,
+  HISTORY_RETENTION_MS_DEFAULT,
 } from '../constants.js';
 import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
@@ -28,6 +29,7 @@ import type { LogChange } from '../persist/record.js';
 import type { ChangeMeta } from '../history/change-meta.js';
 import { encodeState, type ChainHead } from '../history/chain.js';
 import { ChainTracker } from '../history/chain-tracker.js';
+import { archiveSegments, sweepHistory } from '../history/archive.js';
 import { recoverDataDir, type RecoveryResult } from '../persist/recovery.js';
 import { segmentHeader } from '../persist/segment-scan.js';
 import { captureStore, writeSnapshot } from '../persist/snapshot.js';
@@ -53,6 +55,13 @@ export interface DurableDncOptions extends OpenDncOptions {
    * restart (which replays the log or refuses until `idnc repair`) resumes. `idnc serve` exits.
    */
   readonly onWriterStopped?: (reason: string) => void;
+  /**
+   * How long the log segments a snapshot covers are kept in `history/` for the compliance history
+   * (default HISTORY_RETENTION_MS_DEFAULT, 5 years); shorter is accepted with a warning at every open.
+   */
+  readonly historyRetentionMs?: number;
+  /** Test seam: the clock history retention is judged by (default Date.now). */
+  readonly clock?: () => number;
 }
 
 /**
@@ -85,6 +94,8 @@ interface DurableConfig {
   readonly fsync: FsyncMode;
   readonly snapshotIntervalMs: number;
   readonly snapshotLogBytes: number;
+  readonly historyRetentionMs: number;
+  readonly clock: () => number;
 }
 
 function durableConfig(options: DurableDncOptions): DurableConfig {
@@ -98,6 +109,8 @@ function durableConfig(options: DurableDncOptions): DurableConfig {
     fsync: checkFsyncMode(options.fsync),
     snapshotIntervalMs: checkPositive(options.snapshotIntervalMs, 'snapshotIntervalMs', SNAPSHOT_INTERVAL_MS_DEFAULT),
     snapshotLogBytes: checkPositive(options.snapshotLogBytes, 'snapshotLogBytes', SNAPSHOT_LOG_BYTES_DEFAULT),
+    historyRetentionMs: checkPositive(options.historyRetentionMs, 'historyRetentionMs', HISTORY_RETENTION_MS_DEFAULT),
+    clock: options.clock ?? Date.now,
   };
 }
 
@@ -139,6 +152,8 @@ export class DurableLog implements ChangeSink, EngineSource {
   private closing: Promise<void> | null = null;
   /** The hash chain over this log (docs/history.md): walked from the files when a snapshot or a head needs it. */
   private readonly chain: ChainTracker;
+  private readonly historyRetentionMs: number;
+  private readonly clock: () => number;
 
   private constructor(
     config: DurableConfig,
@@ -161,6 +176,8 @@ export class DurableLog implements ChangeSink, EngineSource {
     this.logBytesAtSnapshot = -recovered.replayedBytes;
     this.writer = this.newWriter(config, opened.segment, recovered.lastSeq);
     this.chain = new ChainTracker(this.dataDir);
+    this.historyRetentionMs = config.historyRetentionMs;
+    this.clock = config.clock;
     this.snapshotTimer = setInterval(() => this.snapshotIfChanged(), config.snapshotIntervalMs);
     this.snapshotTimer.unref();
   }
@@ -185,8 +202,23 @@ export class DurableLog implements ChangeSink, EngineSource {
       await lock.release();
       throw error;
     }
+    if (config.historyRetentionMs < HISTORY_RETENTION_MS_DEFAULT) {
+      const days = Math.round(config.historyRetentionMs / 86_400_000);
+      config.logger.warn(`history is kept for ${days} days, less than the 5 years US do-not-call rules require (47 CFR 64.1200(d)(6)): older changes are removed`);
+    }
+    await log.sweepHistory();
     log.snapshotIfLogLarge();
     return log;
+  }
+
+  /** Removes archived segments older than the retention; a failure is logged, and retried at the next snapshot. */
+  private async sweepHistory(): Promise<void> {
+    try {
+      const removed = await sweepHistory(this.fileSystem, this.dataDir, this.historyRetentionMs, this.clock());
+      if (removed > 0) this.logger.info(`removed ${removed} history segments older than the retention`);
+    } catch (error) {
+      this.logger.error(`removing expired history failed (${(error as Error).message}); retrying at the next snapshot`);
+    }
   }
 
   /** The engine this log commits for: told when a batch is applied (called once, by the engine). */
@@ -365,8 +397,9 @@ export class DurableLog implements ChangeSink, EngineSource {
 
   /**
    * Keeps the newest SNAPSHOTS_KEPT snapshots known to be good (a snapshot that failed its checks at
-   * recovery would not help it) and removes older snapshots and the log segments the oldest kept one
-   * covers, so recovery can still fall back to that one if the newest fails its checks.
+   * recovery would not help it) and removes older snapshots; the log segments the oldest kept one
+   * covers move to history (src/history/archive.ts), so recovery can still fall back to that one if
+   * the newest fails its checks, and never reads them again.
    */
   private async removeCovered(): Promise<number> {
     const { snapshots, segments } = await listDataDir(this.dataDir);
@@ -374,13 +407,13 @@ export class DurableLog implements ChangeSink, EngineSource {
     if (good.length < SNAPSHOTS_KEPT) return 0;
     const coveredSeq = good[SNAPSHOTS_KEPT - 1]!.lastSeq;
     const doomed = snapshots.filter((snapshot) => snapshot.lastSeq < coveredSeq).map((snapshot) => snapshot.path);
-    for (let i = 0; i + 1 < segments.length; i++) {
-      if (segments[i + 1]!.firstSeq - 1 <= coveredSeq) doomed.push(segments[i]!.path);
-    }
+    const covered = segments.filter((segment, i) => i + 1 < segments.length && segments[i + 1]!.firstSeq - 1 <= coveredSeq);
     for (const seq of this.goodSnapshotSeqs) if (seq < coveredSeq) this.goodSnapshotSeqs.delete(seq);
     for (const file of doomed) await this.fileSystem.unlink(file).catch(() => undefined);
     if (doomed.length > 0) await this.fileSystem.fsyncDirectory(this.dataDir);
-    return doomed.length;
+    await archiveSegments(this.fileSystem, this.dataDir, covered, (segment) => this.chain.takeSegmentStart(segment.firstSeq));
+    await this.sweepHistory();
+    return doomed.length + covered.length;
   }
 }
 

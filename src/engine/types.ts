@@ -6,6 +6,7 @@ import type { InvalidEntry } from '../errors.js';
 import type { FsyncMode, WriterState } from '../persist/log-writer.js';
 import type { BlockingList } from '../store/lookup.js';
 import type { ListEntry } from '../store/dnc-store.js';
+import type { HistoryEvent, StatusAtAnswer } from '../history/query.js';
 
 export type { ListEntry } from '../store/dnc-store.js';
 
@@ -80,6 +81,31 @@ export interface ListsPage {
   /** The `after` of the next page; null when this page is the last. */
   readonly next: string | null;
 }
+
+/** `Dnc.history` / `Dnc.statusAt`: whose lists are seen. */
+export interface HistoryOptions {
+  /** Organisation; defaults to `default`. */
+  org?: string;
+  /** history: only this project list's events (and the master list's); statusAt: the list `status` would check first. */
+  projId?: string;
+  /** history: only these projects' events, never the master list's (an API key limited to projects). */
+  projects?: readonly string[];
+}
+
+/** `Dnc.history`: every change that touched the number, oldest first. */
+export interface HistoryResult {
+  readonly phone: string;
+  readonly events: readonly HistoryEvent[];
+}
+
+/** `Dnc.statusAt`: what `status` would have answered at `at`. */
+export interface StatusAtResult extends StatusAtAnswer {
+  readonly phone: string;
+  /** The instant asked about, ISO 8601 with ms, UTC. */
+  readonly at: string;
+}
+
+export type { HistoryEvent, StatusAtAnswer } from '../history/query.js';
 
 export interface DropListOptions {
   org?: string;

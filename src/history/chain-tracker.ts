@@ -8,10 +8,15 @@ import { headOf, type ChainHead, type ChainState } from './chain.js';
 import { walkChain, type WalkPosition } from './chain-walk.js';
 import { chainStart } from './snapshot-chain.js';
 
+/** Segment start states a tracker keeps until they are taken (a segment is archived within a few snapshots). */
+const SEGMENT_STARTS_KEPT = 1024;
+
 export class ChainTracker {
   private state: ChainState | null = null;
   private position: WalkPosition | null = null;
   private walking: Promise<unknown> = Promise.resolve();
+  /** The state just before each segment's first record that a walk has read, by the segment's first seq. */
+  private readonly segmentStarts = new Map<number, ChainState>();
 
   constructor(private readonly dataDir: string) {}
 
@@ -26,13 +31,29 @@ export class ChainTracker {
     return headOf(await this.stateAt(seq));
   }
 
+  /**
+   * The state just before the segment starting at `firstSeq`, if a walk of this tracker read that
+   * segment from its start (an archived segment's summary keeps it, so verify can start there);
+   * forgotten once taken.
+   */
+  takeSegmentStart(firstSeq: number): ChainState | undefined {
+    const state = this.segmentStarts.get(firstSeq);
+    this.segmentStarts.delete(firstSeq);
+    return state;
+  }
+
   private async walkTo(seq: number): Promise<ChainState> {
     for (let attempt = 0; ; attempt++) {
       if (this.state === null || this.state.seq > seq || attempt > 0) {
         this.state = await chainStart(this.dataDir, seq);
         this.position = null;
       }
-      const walked = await walkChain(this.dataDir, this.state, { upToSeq: seq, position: this.position });
+      const onSegmentStart = (segment: { firstSeq: number }, state: ChainState): void => {
+        this.segmentStarts.set(segment.firstSeq, state);
+        // Bounded: archiving takes them; a tracker that never archives keeps the latest few.
+        if (this.segmentStarts.size > SEGMENT_STARTS_KEPT) this.segmentStarts.delete(this.segmentStarts.keys().next().value!);
+      };
+      const walked = await walkChain(this.dataDir, this.state, { upToSeq: seq, position: this.position, onSegmentStart });
       this.state = walked.state;
       this.position = walked.position;
       if (walked.stop === null && walked.state.seq === seq) return walked.state;

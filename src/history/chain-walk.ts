@@ -47,6 +47,8 @@ export interface WalkOptions {
   readonly onState?: (state: ChainState) => void;
   /** The segments to walk (default: listed from `dataDir`). */
   readonly segments?: readonly SegmentFile[];
+  /** Called with the state just before a segment's first record, when the walk reads it from its start. */
+  readonly onSegmentStart?: (segment: SegmentFile, state: ChainState) => void;
 }
 
 /** The ts of a record, read from its body (the hash needs only the bytes; a head needs its time). */
@@ -77,6 +79,7 @@ export async function walkChain(dataDir: string, start: ChainState, options: Wal
       return { state, position, stop: { file: path.basename(segment.path), offset: 0, seq: state.seq + 1, detail: `sequence gap: this segment starts at seq ${segment.firstSeq}` } };
     }
     const from = position !== null && position.segment.path === segment.path ? position.offset : LOG_SEGMENT_HEADER_BYTES;
+    if (from === LOG_SEGMENT_HEADER_BYTES && state.seq === segment.firstSeq - 1) options.onSegmentStart?.(segment, state);
     const walked = await walkSegment(segment, from, state, upTo, options.onState);
     state = walked.state;
     if (walked.offset !== null) position = { segment, offset: walked.offset, seq: state.seq };

@@ -32,7 +32,7 @@ export const CLI_KEY_ID = 'cli';
 export const LIBRARY_KEY_ID = 'library';
 
 /** A date and a time down to minutes at least, and a zone: without one the instant is ambiguous. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 function invalid(message: string): IdncError {
   return new IdncError('INVALID_HISTORY_FIELD', message);

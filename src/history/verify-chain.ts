@@ -1,10 +1,12 @@
-// `idnc verify`'s check of the hash chain (docs/history.md): recompute it from the oldest point the
-// files allow (the chain's origin when its records are all still there, else the oldest snapshot
-// whose state can be taken up), compare it with the state every later snapshot stored and with a
-// head saved elsewhere, and name the first thing that does not match. Read-only, lock-free.
+// `idnc verify`'s check of the hash chain (docs/history.md): recompute it over the archived and the
+// live segments from the oldest point the files allow (the chain's origin when its records are all
+// still there, else the oldest archived segment or snapshot whose state can be taken up), compare
+// it with the state every snapshot and every archived segment's summary stored and with a head
+// saved elsewhere, and name the first thing that does not match. Read-only, lock-free.
 
 import path from 'node:path';
-import { listDataDir, type DataDirListing } from '../persist/data-dir.js';
+import { listDataDir, type DataDirListing, type SegmentFile } from '../persist/data-dir.js';
+import { archivedSummary, listHistory } from './archive.js';
 import { headOf, sameState, anchorState, type ChainHead, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { chainStart, readSnapshotChain } from './snapshot-chain.js';
@@ -34,18 +36,22 @@ interface Checkpoint {
   readonly state: ChainState;
 }
 
-async function checkpointsOf(listing: DataDirListing): Promise<Checkpoint[]> {
+async function checkpointsOf(listing: DataDirListing, archived: readonly SegmentFile[]): Promise<Checkpoint[]> {
   const checkpoints: Checkpoint[] = [];
   for (const snapshot of listing.snapshots) {
     const chain = await readSnapshotChain(snapshot.path);
     if (chain.kind === 'state' && chain.state.seq === snapshot.lastSeq) checkpoints.push({ file: path.basename(snapshot.path), state: chain.state });
   }
+  for (const segment of archived) {
+    const before = (await archivedSummary(null, segment)).chainBefore;
+    if (before !== undefined) checkpoints.push({ file: `the summary of history/${path.basename(segment.path)}`, state: before });
+  }
   return checkpoints.sort((a, b) => a.state.seq - b.state.seq);
 }
 
 /** Where the check starts: the origin if its records are all there, else the oldest checkpoint that can be taken up. */
-async function startOf(dataDir: string, listing: DataDirListing, checkpoints: readonly Checkpoint[]): Promise<ChainState> {
-  const firstSeq = listing.segments[0]?.firstSeq ?? Number.POSITIVE_INFINITY;
+async function startOf(dataDir: string, listing: DataDirListing, segments: readonly SegmentFile[], checkpoints: readonly Checkpoint[]): Promise<ChainState> {
+  const firstSeq = segments[0]?.firstSeq ?? Number.POSITIVE_INFINITY;
   const origin = checkpoints[0]?.state.origin ?? (await chainStart(dataDir, Number.POSITIVE_INFINITY, listing)).origin;
   if (origin >= firstSeq - 1) return anchorState(origin);
   return checkpoints.find((checkpoint) => checkpoint.state.seq >= firstSeq - 1)?.state ?? anchorState(origin);
@@ -54,8 +60,11 @@ async function startOf(dataDir: string, listing: DataDirListing, checkpoints: re
 /** Checks the chain from its start up to `upToSeq` (the seq a writer would recover; null: the end of the log). */
 export async function verifyChain(dataDir: string, upToSeq: number | null, saved?: SavedHead): Promise<ChainReport> {
   const listing = await listDataDir(dataDir);
-  const checkpoints = await checkpointsOf(listing);
-  const start = await startOf(dataDir, listing, checkpoints);
+  const archived = await listHistory(dataDir);
+  const liveFrom = archived.length === 0 ? 0 : archived[archived.length - 1]!.firstSeq;
+  const segments = [...archived, ...listing.segments.filter((segment) => segment.firstSeq > liveFrom)];
+  const checkpoints = await checkpointsOf(listing, archived);
+  const start = await startOf(dataDir, listing, segments, checkpoints);
   const bySeq = new Map(checkpoints.map((checkpoint) => [checkpoint.state.seq, checkpoint]));
   let problem: string | null = null;
   let compared = 0;
@@ -75,7 +84,7 @@ export async function verifyChain(dataDir: string, upToSeq: number | null, saved
     else problem = `the chain recomputed from the log differs from the one ${checkpoint.file} stored at seq ${state.seq}: a record from seq ${lastGoodSeq + 1} to ${state.seq} was changed, added or removed`;
   };
   if (saved !== undefined && start.seq === saved.seq) judge(start);
-  const walked = await walkChain(dataDir, start, { ...(upToSeq === null ? {} : { upToSeq }), onState: judge, segments: listing.segments });
+  const walked = await walkChain(dataDir, start, { ...(upToSeq === null ? {} : { upToSeq }), onState: judge, segments });
   if (walked.stop !== null && problem === null) problem = `${walked.stop.file} at offset ${walked.stop.offset}, seq ${walked.stop.seq}: ${walked.stop.detail}`;
   const verdict = savedHead as ChainReport['savedHead'];
   if (verdict === 'differs' && problem === null) {

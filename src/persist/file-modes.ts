@@ -14,7 +14,7 @@ export interface ExposedFile {
   readonly mode: number;
 }
 
-/** The data directory itself and each file directly in it whose mode lets others in, sorted by name. */
+/** The data directory itself and each file directly in it or in its history/ whose mode lets others in, sorted by name. */
 export async function exposedFiles(dataDir: string): Promise<ExposedFile[]> {
   const exposed: ExposedFile[] = [];
   const check = async (file: string, follow: boolean): Promise<void> => {
@@ -25,5 +25,8 @@ export async function exposedFiles(dataDir: string): Promise<ExposedFile[]> {
   await check(dataDir, true);
   const names = (await fs.promises.readdir(dataDir)).sort();
   for (const name of names) await check(path.join(dataDir, name), false);
+  // history/ (src/history/archive.ts) keeps the compacted log: the same personal data.
+  const history = path.join(dataDir, 'history');
+  for (const name of (await fs.promises.readdir(history).catch(() => [] as string[])).sort()) await check(path.join(history, name), false);
   return exposed;
 }

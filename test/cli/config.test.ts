@@ -105,3 +105,16 @@ describe('serve configuration', () => {
     expect(() => parseBytes('x', '12 parsecs')).toThrow(ConfigError);
   });
 });
+
+describe('--history-retention', () => {
+  it('takes years, days or hours (env IDNC_HISTORY_RETENTION too); absent leaves the library default', () => {
+    expect(loadServeConfig({ historyRetention: '5y' }, {}).historyRetentionMs).toBe(5 * 365.25 * 86_400_000);
+    expect(loadServeConfig({ historyRetention: '30d' }, {}).historyRetentionMs).toBe(30 * 86_400_000);
+    expect(loadServeConfig({}, { IDNC_HISTORY_RETENTION: '12h' }).historyRetentionMs).toBe(12 * 3_600_000);
+    expect(loadServeConfig({}, {}).historyRetentionMs).toBeUndefined();
+  });
+
+  it.each(['forever', '0d', '-1y', '5 years', '1.5y'])('refuses %j', (text) => {
+    expect(() => loadServeConfig({ historyRetention: text }, {})).toThrow(/--history-retention/);
+  });
+});

@@ -105,3 +105,25 @@ it('idnc history head prints the chain head; verify --head proves it, and fails 
   expect(other.stdout).toContain('hash chain: BROKEN');
   expect(idnc('history', 'heads', '--data-dir', dir).status).toBe(2);
 });
+
+it('idnc history PHONE and idnc status-at read the history offline; bad arguments exit 2', async () => {
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
+  await dnc.add('5039367187', { source: 'ivr', reason: 'pressed 9' });
+  await dnc.remove('5039367187', { org: 'acme' });
+  const expected = await dnc.history('5039367187');
+  const at = expected.events[0]!.at;
+  await dnc.close();
+  const json = idnc('history', '5039367187', '--json', '--data-dir', dir);
+  expect(json.status).toBe(0);
+  expect(JSON.parse(json.stdout)).toEqual(expected);
+  const text = idnc('history', '5039367187', '--data-dir', dir);
+  expect(text.stdout).toContain(`seq 1  ${at}  add    master  by library via ivr`);
+  const acme = JSON.parse(idnc('history', '5039367187', '--json', '--org', 'acme', '--data-dir', dir).stdout);
+  expect(acme.events.map((event: { seq: number; op: string }) => [event.seq, event.op])).toEqual([[2, 'remove']]);
+  const status = idnc('status-at', '5039367187', '--at', at, '--json', '--data-dir', dir);
+  // seq: the last change stored at or before `at`; the second one may share its millisecond.
+  expect(JSON.parse(status.stdout)).toEqual({ phone: '5039367187', at, onList: true, list: 'master', since: at, seq: expect.any(Number) });
+  expect(JSON.parse(status.stdout).seq).toBeGreaterThanOrEqual(1);
+  expect(idnc('status-at', '5039367187', '--at', 'noon', '--data-dir', dir).status).toBe(2);
+  expect(idnc('history', '12', '--data-dir', dir).status).toBe(2);
+});

@@ -125,6 +125,15 @@ const PROBES: Record<string, Probe[]> = {
   'POST /v1/import': [...bulkProbes('/v1/import'), ...keyedProbes('/v1/import', importing)],
   'GET /metrics': keyedProbes('/metrics', metrics),
   'GET /v1/history/head': keyedProbes('/v1/history/head', { method: 'GET', path: '/v1/history/head', headers: withKey() }),
+  'GET /v1/history': [
+    { what: '/v1/history projId', send: (name) => ({ method: 'GET', path: `/v1/history?${query({ phone: '5039367187', projId: name })}`, headers: withKey() }) },
+    { what: '/v1/history a field name', send: (name) => ({ method: 'GET', path: `/v1/history?${query({ phone: '5039367187', [name]: '1' })}`, headers: withKey() }) },
+    ...keyedProbes('/v1/history', { method: 'GET', path: '/v1/history?phone=5039367187', headers: withKey() }),
+  ],
+  'GET /v1/status-at': [
+    { what: '/v1/status-at at', send: (name) => ({ method: 'GET', path: `/v1/status-at?${query({ phone: '5039367187', at: name })}`, headers: withKey() }), refused: 'INVALID_PARAMETER' },
+    ...keyedProbes('/v1/status-at', { method: 'GET', path: '/v1/status-at?phone=5039367187&at=2026-01-01T00:00:00Z', headers: withKey() }),
+  ],
   'GET /v1/lists': [
     { what: '/v1/lists after', send: (name) => ({ ...listing, path: `/v1/lists?${query({ after: name })}` }) },
     { what: '/v1/lists limit', send: (name) => ({ ...listing, path: `/v1/lists?${query({ limit: name })}` }), refused: 'INVALID_PARAMETER' },

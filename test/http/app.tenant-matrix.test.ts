@@ -93,6 +93,16 @@ const PROBES: Record<string, Probe[]> = {
       writes: true,
     },
   ],
+  // The test app's engine is in memory: it logs nothing, so its history is empty whoever asks; what
+  // is checked is who may ask (a key limited to projects sees only its projects' history).
+  'GET /v1/history': [
+    { name: 'history', scope: 'read', target: 'project', send: (t, key) => t.app.inject({ method: 'GET', url: `/v1/history?phone=${P1}`, headers: { loginId: key } }) },
+    { name: 'history project', scope: 'read', target: 'project', send: (t, key) => t.app.inject({ method: 'GET', url: `/v1/history?phone=${P1}&projId=p1`, headers: { loginId: key } }) },
+  ],
+  'GET /v1/status-at': [
+    { name: 'status-at project', scope: 'read', target: 'project', send: (t, key) => t.app.inject({ method: 'GET', url: `/v1/status-at?phone=${P1}&projId=p1&at=2026-01-01T00:00:00Z`, headers: { loginId: key } }) },
+    { name: 'status-at master', scope: 'read', target: 'master', send: (t, key) => t.app.inject({ method: 'GET', url: `/v1/status-at?phone=${A1}&at=2026-01-01T00:00:00Z`, headers: { loginId: key } }) },
+  ],
   'GET /v1/history/head': [
     // One chain for the whole server: every admin sees the same head, which names no organisation's data.
     { name: 'history head', scope: 'admin', target: 'none', send: (t, key) => t.app.inject({ method: 'GET', url: '/v1/history/head', headers: { loginId: key } }) },

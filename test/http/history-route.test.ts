@@ -1,7 +1,7 @@
 // GET /v1/history/head: the chain head for an admin key, FORBIDDEN for other keys, and an
 // in-memory engine (no history) says so.
 
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { makeKey, makeTestApp } from './helpers.js';
 import { makeDurableApp } from '../history/helpers.js';
@@ -37,4 +37,50 @@ it('an in-memory engine logs nothing: its head is the empty chain', async () => 
   expect(response.statusCode).toBe(200);
   expect(JSON.parse(response.body)).toEqual({ seq: 0, at: null, hash: '0'.repeat(64) });
   await t.close();
+});
+
+describe('GET /v1/history and GET /v1/status-at', () => {
+  it('answer the documented shapes for the key organisation, a project-limited key seeing only its projects', async () => {
+    const limited = makeKey('default', ['read'], ['spring']);
+    const stranger = makeKey('acme', ['read']);
+    const t = await makeDurableApp(dir, [limited, stranger]);
+    await t.dnc.add('5039367187', { keyId: 'k1', source: 'ivr', reason: 'pressed 9', requestedAt: '2026-03-01T15:04:05Z' });
+    await t.dnc.add('5039367187', { projId: 'spring', keyId: 'k2' });
+    await t.dnc.remove('5039367187', { projId: 'fall' });
+    await t.dnc.add('5039367187', { org: 'acme' });
+    const get = (url: string, key: string) => t.app.inject({ method: 'GET', url, headers: { loginId: key } });
+    const all = JSON.parse((await get('/v1/history?phone=5039367187', t.admin.key)).body);
+    expect(all.phone).toBe('5039367187');
+    expect(all.events.map((event: { seq: number; list: string; projId: string | null }) => [event.seq, event.list, event.projId])).toEqual([[1, 'master', null], [2, 'project', 'spring'], [3, 'project', 'fall']]);
+    expect(all.events[0]).toEqual({
+      seq: 1,
+      at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      op: 'add',
+      list: 'master',
+      projId: null,
+      keyId: 'k1',
+      source: 'ivr',
+      reason: 'pressed 9',
+      requestedAt: '2026-03-01T15:04:05.000Z',
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(all.events[2]).toMatchObject({ op: 'remove', keyId: 'library', source: 'api', reason: null, requestedAt: all.events[2].at });
+    const onlySpring = JSON.parse((await get('/v1/history?phone=5039367187', limited.key)).body);
+    expect(onlySpring.events.map((event: { seq: number }) => event.seq)).toEqual([2]);
+    expect((await get('/v1/history?phone=5039367187&projId=fall', limited.key)).statusCode).toBe(403);
+    const acme = JSON.parse((await get('/v1/history?phone=5039367187', stranger.key)).body);
+    expect(acme.events.map((event: { seq: number }) => event.seq)).toEqual([4]);
+
+    const at = all.events[1].at;
+    const status = JSON.parse((await get(`/v1/status-at?phone=5039367187&projId=spring&at=${at}`, t.admin.key)).body);
+    expect(status).toEqual({ phone: '5039367187', at, onList: true, list: 'project', since: at, seq: expect.any(Number) });
+    expect(status.seq).toBeGreaterThanOrEqual(2);
+    const before = JSON.parse((await get('/v1/status-at?phone=5039367187&at=2020-01-01T00:00:00Z', t.admin.key)).body);
+    expect(before).toEqual({ phone: '5039367187', at: '2020-01-01T00:00:00.000Z', onList: false, list: null, since: null, seq: 0 });
+    expect(JSON.parse((await get('/v1/status-at?phone=5039367187&at=yesterday', t.admin.key)).body)).toMatchObject({ code: 'INVALID_PARAMETER' });
+    expect(JSON.parse((await get('/v1/status-at?phone=5039367187', t.admin.key)).body)).toMatchObject({ code: 'MISSING_INPUT' });
+    expect(JSON.parse((await get('/v1/history?phone=123', t.admin.key)).body)).toMatchObject({ code: 'INVALID_PHONE' });
+    expect((await get('/v1/status-at?phone=5039367187&at=2020-01-01T00:00:00Z', limited.key)).statusCode).toBe(403);
+    await t.close();
+  });
 });

@@ -42,7 +42,9 @@ it('creates the data directory 0700 and every file in it 0600 under a permissive
   const names = fs.readdirSync(dataDir);
   expect(names.some((name) => name.endsWith('.idnclog'))).toBe(true);
   expect(names.some((name) => name.endsWith('.idncsnap'))).toBe(true);
-  for (const name of names) expect({ name, mode: modeOf(path.join(dataDir, name)) }).toEqual({ name, mode: 0o600 });
+  // history/ (the segments a snapshot covered, kept for the compliance history) is a directory: 0700.
+  for (const name of names) expect({ name, mode: modeOf(path.join(dataDir, name)) }).toEqual({ name, mode: name === 'history' ? 0o700 : 0o600 });
+  for (const name of fs.readdirSync(path.join(dataDir, 'history'))) expect({ name, mode: modeOf(path.join(dataDir, 'history', name)) }).toEqual({ name, mode: 0o600 });
 });
 
 it('writes an export file 0600', { timeout: 30_000 }, async () => {

@@ -39,7 +39,7 @@ function crashImage(): void {
   fs.rmSync(image, { recursive: true, force: true });
   fs.mkdirSync(image);
   for (const name of fs.readdirSync(dir)) {
-    if (name !== 'writer.lock') fs.copyFileSync(path.join(dir, name), path.join(image, name));
+    if (name !== 'writer.lock') fs.cpSync(path.join(dir, name), path.join(image, name), { recursive: true });
   }
 }
 
@@ -112,7 +112,7 @@ describe('repair keeps what recovery can prove', () => {
     await w.close();
     const pristine = await makeTempDir('idnc-repair-pristine-');
     try {
-      for (const name of fs.readdirSync(image)) fs.copyFileSync(path.join(image, name), path.join(pristine, name));
+      for (const name of fs.readdirSync(image)) fs.cpSync(path.join(image, name), path.join(pristine, name), { recursive: true });
       const full = await recovered(pristine);
       for (let seq = 4; seq <= 8; seq++) {
         fs.rmSync(image, { recursive: true });

@@ -1,0 +1,40 @@
+// The records of one segment file with their bytes, for history queries: each record decoded, and
+// its frame (the bytes its digest in the hash chain is taken of). Reads in bounded chunks and stops
+// at the first record that is not whole and valid, or after `upToSeq`: beside a running writer the
+// last record may be half written, and a query never reads past what the engine has applied.
+
+import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
+import type { SegmentFile } from '../persist/data-dir.js';
+import { decodeBody, frameChecksumMatches, type LogRecord } from '../persist/record.js';
+import { readFileRange } from '../persist/segment-read.js';
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** Calls `onRecord` for each valid record in order; returns the seq of the last one (firstSeq - 1: none). */
+export async function forEachRecord(segment: SegmentFile, upToSeq: number, onRecord: (record: LogRecord, frame: Buffer) => void): Promise<number> {
+  let seq = segment.firstSeq;
+  let pending: Buffer = Buffer.alloc(0);
+  for await (const chunk of readFileRange(segment.path, LOG_SEGMENT_HEADER_BYTES, Number.MAX_SAFE_INTEGER, READ_CHUNK_BYTES)) {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let at = 0;
+    while (pending.length - at >= LOG_RECORD_HEADER_BYTES && seq <= upToSeq) {
+      const length = pending.readUInt32LE(at);
+      if (length > LOG_RECORD_BODY_BYTES_MAX) return seq - 1;
+      if (pending.length - at < LOG_RECORD_HEADER_BYTES + length) break;
+      const frame = pending.subarray(at, at + LOG_RECORD_HEADER_BYTES + length);
+      if (!frameChecksumMatches(frame) || Number(frame.readBigUInt64LE(8)) !== seq) return seq - 1;
+      let record: LogRecord;
+      try {
+        record = decodeBody(seq, frame.subarray(LOG_RECORD_HEADER_BYTES));
+      } catch {
+        return seq - 1;
+      }
+      onRecord(record, frame);
+      at += frame.length;
+      seq++;
+    }
+    if (seq > upToSeq) return seq - 1;
+    pending = pending.subarray(at);
+  }
+  return seq - 1;
+}
