@@ -11,6 +11,7 @@ import { registerRepairCommand } from './repair.js';
 import { registerServeCommand } from './serve.js';
 import { registerVerifyCommand } from './verify.js';
 import { registerHistoryCommand } from './history.js';
+import { registerReportCommand } from './report.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerListsCommand(program);
   registerHistoryCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

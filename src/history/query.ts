@@ -144,6 +144,11 @@ export class HistoryReader {
     return found;
   }
 
+  /** Calls `onRecord` for every kept record (archived, then live), in seq order, up to `upToSeq`. */
+  async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
+    for (const { segment } of await this.segments(upToSeq)) await forEachRecord(segment, upToSeq, onRecord);
+  }
+
   /** The last seq whose record was stored at or before `atMs`. */
   private async lastSeqAt(atMs: number, upToSeq: number): Promise<number> {
     const segments = await this.segments(upToSeq);

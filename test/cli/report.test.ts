@@ -1,0 +1,84 @@
+// `idnc report requests` as users run it: the built CLI in a child process on a data directory a
+// library writer filled with adds whose requests came in at known times.
+
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDnc } from '../../src/index.js';
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const DAY_MS = 86_400_000;
+let dir: string;
+let dataDir: string;
+const children: ChildProcess[] = [];
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+const now = Date.now();
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'idnc-report-'));
+  dataDir = join(dir, 'data');
+  const dnc = await openDnc({ dataDir });
+  await dnc.add('5039367187', { org: 'acme', requestedAt: now - 60_000, source: 'ivr' });
+  await dnc.add('4155550100,4155550101,4155550102', { org: 'acme', projId: 'spring', requestedAt: new Date(now - 40 * DAY_MS).toISOString() });
+  await dnc.remove('5039367187', { org: 'acme' });
+  await dnc.add('3125550199', { org: 'other' });
+  await dnc.close();
+});
+afterAll(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+function idnc(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    delete env.IDNC_DATA_DIR;
+    const child = execFile(process.execPath, [cli, 'report', 'requests', ...args, '--data-dir', dataDir], { cwd: dir, env }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
+    });
+    children.push(child);
+  });
+}
+
+describe('idnc report requests', () => {
+  it('lists every add requested in the range, flags the late one and exits 1', async () => {
+    const run = await idnc(['--from', day(now - 45 * DAY_MS), '--to', day(now), '--csv']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
+    expect(rows[0]).toEqual(['seq', 'org', 'list', 'projId', 'numbers', 'phone', 'source', 'keyId', 'requestedAt', 'effectiveAt', 'businessDays', 'late']);
+    expect(rows.slice(1).map((row) => [row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[11]])).toEqual([
+      ['1', 'acme', 'master', '', '1', '5039367187', 'ivr', 'library', 'false'],
+      ['2', 'acme', 'project', 'spring', '3', '', 'api', 'library', 'true'],
+      ['4', 'other', 'master', '', '1', '3125550199', 'api', 'library', 'false'],
+    ]);
+    expect(Number(rows[2]![10])).toBeGreaterThan(10);
+  });
+
+  it('selects by the day of the request and by organisation; exit 0 when nothing is late', async () => {
+    const recent = await idnc(['--from', day(now - 2 * DAY_MS), '--to', day(now + DAY_MS)]);
+    expect(recent.code).toBe(0);
+    expect(recent.stdout).toMatch(/acme master\s+5039367187/);
+    expect(recent.stdout).not.toContain('spring');
+    expect(recent.stdout.trimEnd().split('\n').at(-1)).toBe('2 add(s), 0 over 10 business days');
+    const other = await idnc(['--from', day(now - 45 * DAY_MS), '--to', day(now), '--org', 'other']);
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain('other master');
+    expect(other.stdout).not.toContain('acme');
+  });
+
+  it('refuses bad arguments with exit 2 and a message naming them', async () => {
+    const badDate = await idnc(['--from', '2026-02-30', '--to', '2026-03-01']);
+    expect(badDate.code).toBe(2);
+    expect(badDate.stderr).toContain('--from "2026-02-30"');
+    const reversed = await idnc(['--from', '2026-03-02', '--to', '2026-03-01']);
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toContain('is after --to');
+    const zone = await idnc(['--from', '2026-03-01', '--to', '2026-03-02', '--time-zone', 'Mars/Olympus']);
+    expect(zone.code).toBe(2);
+    expect(zone.stderr).toContain('not an IANA time zone');
+    expect(zone.stdout).toBe('');
+  });
+});
