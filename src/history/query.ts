@@ -173,7 +173,10 @@ export class HistoryReader {
 
   private async listSegments(upToSeq: number): Promise<Summarised[]> {
     const result: Summarised[] = [];
-    for (const segment of await listHistory(this.dataDir)) {
+    const archived = await listHistory(this.dataDir);
+    const kept = new Set(archived.map((segment) => segment.path));
+    for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
+    for (const segment of archived) {
       if (segment.firstSeq > upToSeq) break;
       let summary = this.archived.get(segment.path);
       if (summary === undefined) {
@@ -183,6 +186,9 @@ export class HistoryReader {
       result.push({ segment, summary });
     }
     const { segments } = await listDataDir(this.dataDir);
+    // Segments archived or removed since the last query are no longer live: forget their summaries.
+    const current = new Set(segments.map((segment) => segment.path));
+    for (const file of this.live.keys()) if (!current.has(file)) this.live.delete(file);
     const archivedUpTo = result.at(-1)?.summary.lastSeq ?? 0;
     for (const [i, segment] of segments.entries()) {
       if (segment.firstSeq > upToSeq || segment.firstSeq <= archivedUpTo) continue;
