@@ -121,3 +121,23 @@ describe('a directory written before the chain', () => {
     expect(await verifyChain(path.resolve(dir), null)).toMatchObject({ ok: true, fromSeq: 3, problem: null });
   });
 });
+
+describe('a follower', () => {
+  it('answers history and statusAt from the data directory as the writer does, archived segments included', async () => {
+    const writer = await openDnc({ dataDir: dir, logger: quiet });
+    for (let round = 0; round < 3; round++) {
+      await writer.add('5039367187', { source: 'web', projId: round === 1 ? 'p' : '' });
+      await writer.snapshot();
+    }
+    await writer.remove('5039367187');
+    const follower = await openDnc({ dataDir: dir, logger: quiet, readOnly: true, watch: false });
+    await follower.waitFor(writer.lastSeq, 10_000);
+    const expected = await writer.history('5039367187');
+    expect(expected.events).toHaveLength(4);
+    expect(await follower.history('5039367187')).toEqual(expected);
+    const at = expected.events[1]!.at;
+    expect(await follower.statusAt('5039367187', at, { projId: 'p' })).toEqual(await writer.statusAt('5039367187', at, { projId: 'p' }));
+    await follower.close();
+    await writer.close();
+  });
+});
