@@ -58,7 +58,7 @@ export async function archiveSegments(
   const dir = await ensureHistoryDir(fileSystem, dataDir);
   const moved: { segment: SegmentFile; summary: SegmentSummary; chain: ChainState | undefined }[] = [];
   for (const segment of segments) {
-    const summary = await summariseSegment(segment, false);
+    const summary = await summariseSegment(segment);
     const target = path.join(dir, path.basename(segment.path));
     await fileSystem.rename(segment.path, target);
     moved.push({ segment: { firstSeq: segment.firstSeq, path: target }, summary, chain: chainBefore(segment) });
@@ -75,7 +75,7 @@ export async function archivedSummary(fileSystem: PersistFileSystem | null, segm
   const file = summaryPath(segment.path);
   const stored = await readSummary(file, segment.firstSeq);
   if (stored !== null) return stored;
-  const built = await summariseSegment(segment, false);
+  const built = await summariseSegment(segment);
   if (fileSystem !== null) await writeSummary(fileSystem, file, built).catch(() => undefined);
   return built;
 }

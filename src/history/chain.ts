@@ -4,7 +4,7 @@
 // roots of earlier segments, and the Merkle peaks of the current segment so far. It is small (at
 // most 64 peaks), so every snapshot stores it and the chain survives compaction and restarts.
 
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import { DataCorruptError } from '../errors.js';
 
 export const HASH_BYTES = 32;
@@ -37,10 +37,9 @@ export interface ChainHead {
   readonly hash: string;
 }
 
+/** The one-shot hash of the parts joined: about half the cost of a Hash object with one update per part. */
 function sha256(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
+  return oneShotHash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
 }
 
 /** The state before any record, or where a chain starts after `seq` (a directory older than the chain). */

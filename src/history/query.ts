@@ -3,7 +3,7 @@
 // archived segments (history/) and the live ones, up to the seq the asking engine has applied; a
 // segment whose summary shows it never touched the number (nor dropped one of the organisation's
 // lists) is skipped unread. Summaries are cached per process: archived segments never change, a
-// live one is summarised again when it has grown.
+// live one's summary is extended by the records written since, when it has grown.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ import type { LogRecord } from '../persist/record.js';
 import { archivedSummary, listHistory } from './archive.js';
 import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
 import { forEachRecord } from './segment-records.js';
-import { summariseSegment, summaryKey, type SegmentSummary } from './segment-summary.js';
+import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
 
 /** Which lists of which organisation a query sees. */
 export interface HistoryScope {
@@ -76,7 +76,7 @@ function holds(numbers: Float64Array, number: number): boolean {
 
 export class HistoryReader {
   private readonly archived = new Map<string, SegmentSummary>();
-  private readonly live = new Map<string, { size: number; summary: SegmentSummary }>();
+  private readonly live = new Map<string, GrowingSummary>();
 
   constructor(private readonly dataDir: string) {}
 
@@ -178,7 +178,10 @@ export class HistoryReader {
 
   private async listSegments(upToSeq: number): Promise<Summarised[]> {
     const result: Summarised[] = [];
-    for (const segment of await listHistory(this.dataDir)) {
+    const archived = await listHistory(this.dataDir);
+    const kept = new Set(archived.map((segment) => segment.path));
+    for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
+    for (const segment of archived) {
       if (segment.firstSeq > upToSeq) break;
       let summary = this.archived.get(segment.path);
       if (summary === undefined) {
@@ -188,13 +191,17 @@ export class HistoryReader {
       result.push({ segment, summary });
     }
     const { segments } = await listDataDir(this.dataDir);
+    // Segments archived or removed since the last query are no longer live: forget their summaries.
+    const current = new Set(segments.map((segment) => segment.path));
+    for (const file of this.live.keys()) if (!current.has(file)) this.live.delete(file);
     const archivedUpTo = result.at(-1)?.summary.lastSeq ?? 0;
-    for (const [i, segment] of segments.entries()) {
+    for (const segment of segments) {
       if (segment.firstSeq > upToSeq || segment.firstSeq <= archivedUpTo) continue;
       const { size } = await fs.promises.stat(segment.path);
       let cached = this.live.get(segment.path);
-      if (cached === undefined || cached.size !== size) {
-        cached = { size, summary: await summariseSegment(segment, i === segments.length - 1) };
+      if (cached === undefined || (cached.summary.lastSeq < upToSeq && cached.endOffset < size)) {
+        // Acknowledged records never move: read only the records after the summary's, up to upToSeq.
+        cached = await extendSummary(segment, upToSeq, cached ?? null);
         this.live.set(segment.path, cached);
       }
       result.push({ segment, summary: cached.summary });

@@ -10,31 +10,48 @@ import { readFileRange } from '../persist/segment-read.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Calls `onRecord` for each valid record in order; returns the seq of the last one (firstSeq - 1: none). */
-export async function forEachRecord(segment: SegmentFile, upToSeq: number, onRecord: (record: LogRecord, frame: Buffer) => void): Promise<number> {
-  let seq = segment.firstSeq;
+/** Where a read of records ended: the last seq read and the offset just after it. */
+export interface RecordsRead {
+  readonly lastSeq: number;
+  readonly endOffset: number;
+}
+
+/**
+ * Calls `onRecord` for each valid record in order, from the segment's first record or from `from`
+ * (a record boundary and the seq there), up to `upToSeq`.
+ */
+export async function forEachRecord(
+  segment: SegmentFile,
+  upToSeq: number,
+  onRecord: (record: LogRecord, frame: Buffer) => void,
+  from: { readonly offset: number; readonly seq: number } = { offset: LOG_SEGMENT_HEADER_BYTES, seq: segment.firstSeq },
+): Promise<RecordsRead> {
+  let seq = from.seq;
+  let offset = from.offset;
+  const ended = (): RecordsRead => ({ lastSeq: seq - 1, endOffset: offset });
   let pending: Buffer = Buffer.alloc(0);
-  for await (const chunk of readFileRange(segment.path, LOG_SEGMENT_HEADER_BYTES, Number.MAX_SAFE_INTEGER, READ_CHUNK_BYTES)) {
+  for await (const chunk of readFileRange(segment.path, from.offset, Number.MAX_SAFE_INTEGER, READ_CHUNK_BYTES)) {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let at = 0;
     while (pending.length - at >= LOG_RECORD_HEADER_BYTES && seq <= upToSeq) {
       const length = pending.readUInt32LE(at);
-      if (length > LOG_RECORD_BODY_BYTES_MAX) return seq - 1;
+      if (length > LOG_RECORD_BODY_BYTES_MAX) return ended();
       if (pending.length - at < LOG_RECORD_HEADER_BYTES + length) break;
       const frame = pending.subarray(at, at + LOG_RECORD_HEADER_BYTES + length);
-      if (!frameChecksumMatches(frame) || Number(frame.readBigUInt64LE(8)) !== seq) return seq - 1;
+      if (!frameChecksumMatches(frame) || Number(frame.readBigUInt64LE(8)) !== seq) return ended();
       let record: LogRecord;
       try {
         record = decodeBody(seq, frame.subarray(LOG_RECORD_HEADER_BYTES));
       } catch {
-        return seq - 1;
+        return ended();
       }
       onRecord(record, frame);
       at += frame.length;
+      offset += frame.length;
       seq++;
     }
-    if (seq > upToSeq) return seq - 1;
+    if (seq > upToSeq) return ended();
     pending = pending.subarray(at);
   }
-  return seq - 1;
+  return ended();
 }

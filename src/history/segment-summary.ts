@@ -13,7 +13,7 @@ import { pack, unpack } from 'msgpackr';
 import type { SegmentFile } from '../persist/data-dir.js';
 import type { PersistFileSystem } from '../persist/file-system.js';
 import type { LogRecord } from '../persist/record.js';
-import { readSegmentFile } from '../persist/segment-read.js';
+import { forEachRecord } from './segment-records.js';
 import { RoaringBitmap32 } from '../store/roaring.js';
 import { decodeState, type ChainState } from './chain.js';
 
@@ -48,11 +48,27 @@ export function summaryKey(number: number): number {
 }
 
 /** Builds the summary of a segment's valid records (a torn tail, or a record being written, ends it). */
-export async function summariseSegment(segment: SegmentFile, isLast: boolean): Promise<SegmentSummary> {
-  const numbers = new RoaringBitmap32();
-  const drops: ListDrop[] = [];
-  let firstTs: number | null = null;
-  let lastTs: number | null = null;
+export async function summariseSegment(segment: SegmentFile): Promise<SegmentSummary> {
+  return (await extendSummary(segment, Number.MAX_SAFE_INTEGER, null)).summary;
+}
+
+/** A live segment's summary and where its valid records ended when it was made. */
+export interface GrowingSummary {
+  readonly summary: SegmentSummary;
+  readonly endOffset: number;
+}
+
+/**
+ * The summary of a live segment up to `upToSeq` (acknowledged records: a failed batch is cut from
+ * the log only beyond them), extending `base` by the records after it, so a growing segment is read
+ * once in all. `base` null: from the segment's start.
+ */
+export async function extendSummary(segment: SegmentFile, upToSeq: number, base: GrowingSummary | null): Promise<GrowingSummary> {
+  // The bitmap only grows: a query still holding it sees a superset, which costs it a read at most.
+  const numbers = base?.summary.numbers ?? new RoaringBitmap32();
+  const drops: ListDrop[] = base === null ? [] : [...base.summary.drops];
+  let firstTs: number | null = base?.summary.firstTs ?? null;
+  let lastTs: number | null = base?.summary.lastTs ?? null;
   const keys: number[] = [];
   const onRecord = (record: LogRecord): void => {
     firstTs ??= record.ts;
@@ -61,10 +77,11 @@ export async function summariseSegment(segment: SegmentFile, isLast: boolean): P
     for (let i = 0; i < record.numbers.length; i++) keys.push(summaryKey(record.numbers[i]!));
     if (keys.length >= 65_536) numbers.addMany(keys.splice(0));
   };
-  const read = await readSegmentFile(segment, { isLast, onRecord });
+  const read = base === null ? await forEachRecord(segment, upToSeq, onRecord) : await forEachRecord(segment, upToSeq, onRecord, { offset: base.endOffset, seq: base.summary.lastSeq + 1 });
   numbers.addMany(keys);
   numbers.runOptimize();
-  return { firstSeq: segment.firstSeq, lastSeq: read.scan.lastSeq, firstTs, lastTs, numbers, drops };
+  const summary = { firstSeq: segment.firstSeq, lastSeq: read.lastSeq, firstTs, lastTs, numbers, drops };
+  return { summary, endOffset: read.endOffset };
 }
 
 export function summaryPath(segmentPath: string): string {

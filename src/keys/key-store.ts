@@ -60,6 +60,11 @@ export class KeyStore {
   get size(): number {
     return this.byId.size;
   }
+
+  /** The name of the key with this id, revoked or not (the history names who made a change); null: it has none. */
+  nameOf(id: string): string | null | undefined {
+    return this.byId.get(id)?.name;
+  }
 }
 
 export interface WatchedKeyStore {

@@ -2,10 +2,17 @@
 // every record the log ever held, across group commits, segment rotations, a bulk change,
 // snapshots that compact segments away, and restarts.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDnc } from '../../src/open.js';
 import { ChainTracker } from '../../src/history/chain-tracker.js';
+import { verifyChain } from '../../src/history/verify-chain.js';
+import { snapshotPath } from '../../src/persist/data-dir.js';
+import { nodeFileSystem } from '../../src/persist/file-system.js';
+import { recoverDataDir } from '../../src/persist/recovery.js';
+import { captureStore, writeSnapshot } from '../../src/persist/snapshot.js';
+import { DncStore } from '../../src/store/dnc-store.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { framesOf, referenceHead, segmentFiles } from './chain-reference.js';
 
@@ -85,5 +92,52 @@ describe('ChainTracker', () => {
     expect((await tracker.headAt(5)).hash).toBe(expected());
     expect((await tracker.headAt(3)).hash).toBe(atThree);
     await expect(tracker.headAt(6)).rejects.toMatchObject({ code: 'DATA_CORRUPT', message: expect.stringContaining('the log ends at seq 5') });
+  });
+});
+
+describe('a directory written before the chain', () => {
+  it('starts its chain after its newest snapshot (the origin), and every reader agrees on the heads after it', async () => {
+    seen.clear();
+    const dnc = await openDnc({ dataDir: dir, logger: quiet });
+    for (let i = 0; i < 3; i++) await dnc.add(String(5039367100 + i));
+    await dnc.close();
+    // What an idnc older than the chain leaves: a snapshot at seq 3 whose header has no `chain`.
+    const snapshot = snapshotPath(path.resolve(dir), 3);
+    fs.rmSync(snapshot);
+    const store = new DncStore();
+    await recoverDataDir(store, { dataDir: path.resolve(dir), fileSystem: nodeFileSystem, logger: quiet, mode: 'read' });
+    const captured = captureStore(store);
+    await writeSnapshot(nodeFileSystem, path.resolve(dir), snapshot, 3, captured.lists);
+    captured.release();
+    const upgraded = await openDnc({ dataDir: dir, logger: quiet });
+    await upgraded.add('5039367187');
+    await upgraded.add('5039367188');
+    const head = await upgraded.historyHead();
+    await remember();
+    const frames = [...seen.values()].flatMap((bytes) => framesOf(bytes));
+    expect(head).toMatchObject({ seq: 5, hash: referenceHead([frames.slice(3)]) });
+    await upgraded.close();
+    expect(await new ChainTracker(path.resolve(dir)).headAt(5)).toEqual(head);
+    expect(await verifyChain(path.resolve(dir), null)).toMatchObject({ ok: true, fromSeq: 3, problem: null });
+  });
+});
+
+describe('a follower', () => {
+  it('answers history and statusAt from the data directory as the writer does, archived segments included', async () => {
+    const writer = await openDnc({ dataDir: dir, logger: quiet });
+    for (let round = 0; round < 3; round++) {
+      await writer.add('5039367187', { source: 'web', projId: round === 1 ? 'p' : '' });
+      await writer.snapshot();
+    }
+    await writer.remove('5039367187');
+    const follower = await openDnc({ dataDir: dir, logger: quiet, readOnly: true, watch: false });
+    await follower.waitFor(writer.lastSeq, 10_000);
+    const expected = await writer.history('5039367187');
+    expect(expected.events).toHaveLength(4);
+    expect(await follower.history('5039367187')).toEqual(expected);
+    const at = expected.events[1]!.at;
+    expect(await follower.statusAt('5039367187', at, { projId: 'p' })).toEqual(await writer.statusAt('5039367187', at, { projId: 'p' }));
+    await follower.close();
+    await writer.close();
   });
 });

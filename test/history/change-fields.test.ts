@@ -8,6 +8,7 @@ import { makeKey, PDNC } from '../http/helpers.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { openDnc } from '../../src/open.js';
 import { importUrl } from '../../src/cli/import-online.js';
+import { ForwardingSink, type ForwardedChange } from '../../src/engine/follower.js';
 import { logRecords, makeDurableApp, type DurableTestApp } from './helpers.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -136,4 +137,16 @@ it('a key limited to projects passes its fields on too', async () => {
 it('idnc import --url sends --source and --reason with every batch', () => {
   const url = new URL(importUrl('http://127.0.0.1:3000', 'p', false, { source: 'mail', reason: 'letter & note' }));
   expect(Object.fromEntries(url.searchParams)).toEqual({ projId: 'p', source: 'mail', reason: 'letter & note' });
+});
+
+it('a forwarding follower (a worker of idnc serve --workers) hands the fields to the writer with the change', async () => {
+  const forwarded: ForwardedChange[] = [];
+  const sink = new ForwardingSink(async (change) => {
+    forwarded.push(change);
+    return { changed: 1, seq: 1 };
+  }, 1000);
+  sink.attach({ replaceStore: () => undefined, seqAdvanced: () => undefined, waitFor: async () => undefined });
+  await sink.commit('add', { org: 'default', projId: '' }, Float64Array.of(5039367187), 'k1', () => 0, { source: 'ivr', reason: 'pressed 9' });
+  await sink.commit('remove', { org: 'default', projId: '' }, Float64Array.of(5039367187), 'k1', () => 0);
+  expect(forwarded.map((change) => change.meta)).toEqual([{ source: 'ivr', reason: 'pressed 9' }, undefined]);
 });

@@ -42,10 +42,12 @@ it('an in-memory engine logs nothing: its head is the empty chain', async () => 
 describe('GET /v1/history and GET /v1/status-at', () => {
   it('answer the documented shapes for the key organisation, a project-limited key seeing only its projects', async () => {
     const limited = makeKey('default', ['read'], ['spring']);
+    const named = makeKey('default', ['write']);
+    (named.record as { name: string | null }).name = 'ivr-line-1';
     const stranger = makeKey('acme', ['read']);
-    const t = await makeDurableApp(dir, [limited, stranger]);
+    const t = await makeDurableApp(dir, [limited, stranger, named]);
     await t.dnc.add('5039367187', { keyId: 'k1', source: 'ivr', reason: 'pressed 9', requestedAt: '2026-03-01T15:04:05Z' });
-    await t.dnc.add('5039367187', { projId: 'spring', keyId: 'k2' });
+    await t.dnc.add('5039367187', { projId: 'spring', keyId: named.record.id });
     await t.dnc.remove('5039367187', { projId: 'fall' });
     await t.dnc.add('5039367187', { org: 'acme' });
     const get = (url: string, key: string) => t.app.inject({ method: 'GET', url, headers: { loginId: key } });
@@ -64,6 +66,8 @@ describe('GET /v1/history and GET /v1/status-at', () => {
       requestedAt: '2026-03-01T15:04:05.000Z',
       hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    expect(Object.keys(all.events[1])).toEqual(['seq', 'at', 'op', 'list', 'projId', 'keyId', 'keyName', 'source', 'reason', 'requestedAt', 'hash']);
+    expect(all.events[1]).toMatchObject({ keyId: named.record.id, keyName: 'ivr-line-1' });
     expect(all.events[2]).toMatchObject({ op: 'remove', keyId: 'library', source: 'api', reason: null, requestedAt: all.events[2].at });
     const onlySpring = JSON.parse((await get('/v1/history?phone=5039367187', limited.key)).body);
     expect(onlySpring.events.map((event: { seq: number }) => event.seq)).toEqual([2]);
