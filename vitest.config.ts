@@ -31,6 +31,7 @@ const integration = [
   'test/persist/log-writer.test.ts',
   'test/persist/recovery.test.ts',
   'test/persist/writer-lock.test.ts',
+  'test/replicate/nats-cluster.test.ts',
 ];
 
 const slow = [
