@@ -355,3 +355,37 @@ export const SNAPSHOT_WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 export const SNAPSHOT_FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 /** Bytes of lists in the sorted layout read by one call when loading a snapshot. */
 export const SNAPSHOT_READ_CHUNK_BYTES = 8 * 1024 * 1024;
+
+// --- Replication through NATS JetStream (src/replicate/, docs/replication.md) ---
+
+/** `--replicate-stream` default: the JetStream stream a writer publishes its log to. */
+export const REPLICATION_STREAM_DEFAULT = 'IDNC';
+/** `--replicate-replicas` default: an R3 stream survives the loss of one NATS node. */
+export const REPLICATION_REPLICAS_DEFAULT = 3;
+/** Most replicas JetStream allows for a stream. */
+export const REPLICATION_REPLICAS_MAX = 5;
+/**
+ * How long one publish of a record waits for its JetStream acknowledgement before it is sent again
+ * (the same msgID: the stream keeps one copy). A stream leader lost with its node is replaced within
+ * a few seconds; each attempt is far above a healthy acknowledgement (about 1 ms on a LAN).
+ */
+export const REPLICATION_PUBLISH_ATTEMPT_MS = 2000;
+/** Pause before a failed publish is retried (no responders while a stream leader is elected). */
+export const REPLICATION_RETRY_MS = 250;
+/**
+ * Under `--replicate-ack quorum`, how long a client waits for the stream to take its change before
+ * it is answered REPLICATION_UNAVAILABLE "may or may not be stored" (the writer keeps publishing
+ * the change and applies it once the stream has it): long enough for a NATS leader election.
+ */
+export const REPLICATION_ACK_WAIT_MS = 5000;
+/** At close, how long a publish still in flight may take before it is given up (the stream settles it). */
+export const REPLICATION_CLOSE_WAIT_MS = 2000;
+/** Records a writer publishes (or a lagging writer reads back to publish) in one pipelined run. */
+export const REPLICATION_PUBLISH_RUN_RECORDS_MAX = 1024;
+/** Snapshot objects kept in `<stream>_SNAPSHOTS`: the newest and the one before (a follower may be loading it). */
+export const REPLICATION_SNAPSHOTS_KEPT = 2;
+/**
+ * How often a follower of a stream asks for the stream's last seq when no record arrives: the
+ * bound on how long a quiet follower takes to call itself current again (lagMs).
+ */
+export const REPLICA_CHECK_INTERVAL_MS = 200;

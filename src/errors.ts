@@ -16,6 +16,8 @@ export const ERROR_CATALOGUE = {
   DATA_DIR_LOCKED: { summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
   LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
+  REPLICATION_UNAVAILABLE: { summary: 'the change is not acknowledged: the replicated stream (NATS JetStream) did not take it; the message says whether it may still be stored' },
+  READ_ONLY_REPLICA: { summary: 'this instance follows a replicated stream read-only: changes go to the writer' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

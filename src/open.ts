@@ -10,6 +10,7 @@ import { Dnc as Engine } from './engine/dnc.js';
 import { DurableLog, type AfterCommit, type DurableDncOptions } from './engine/durable-log.js';
 import { followerSink, LogFollower, type DncFollowerOptions, type ForwardChange } from './engine/follower.js';
 import type { OpenDncOptions } from './engine/types.js';
+import { ReplicatedLog } from './replicate/replicated-log.js';
 import type { Dnc, DncFollower as DncFollowerView, DurableDnc as DurableDncView } from './engine/views.js';
 
 export { Dnc } from './engine/views.js';
@@ -52,6 +53,10 @@ export function openForwardingFollower(options: DncFollowerOptions, forward: For
 }
 
 async function openWriter(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableDnc> {
+  if (options.replicate !== undefined) {
+    const replicated = await ReplicatedLog.open({ ...options, replicate: options.replicate }, afterCommit);
+    return new Engine({ source: replicated, sink: replicated });
+  }
   const log = await DurableLog.open(options, afterCommit);
   return new Engine({ source: log, sink: log });
 }

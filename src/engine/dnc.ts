@@ -24,7 +24,7 @@ import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
-import { MemorySource, type SourceKind } from './source.js';
+import { MemorySource, type FollowerSource, type SourceKind, type WriterSource } from './source.js';
 import type {
   BatchOptions,
   ChangeOperation,
@@ -50,7 +50,7 @@ const isValidSplitNumber = isValidSplit;
 const NO_NUMBERS = new Float64Array(0);
 
 /** Every kind of source; a kind's own members are found by narrowing on `kind`. */
-export type Source = MemorySource | DurableLog | LogFollower;
+export type Source = MemorySource | DurableLog | LogFollower | WriterSource | FollowerSource;
 
 /** The parts of an engine (open.ts). */
 export interface DncParts {
@@ -216,7 +216,7 @@ export class Dnc {
    */
   stats(): EngineStats {
     const store = this.store;
-    const { log, follower } = this.source.stats();
+    const { log, follower, replication } = this.source.stats();
     return {
       get organisations() {
         return store.organisationCounts();
@@ -228,6 +228,7 @@ export class Dnc {
       },
       log,
       follower,
+      ...(replication === undefined ? {} : { replication }),
     };
   }
 

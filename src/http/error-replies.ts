@@ -59,6 +59,8 @@ export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
+  REPLICATION_UNAVAILABLE: 503,
+  READ_ONLY_REPLICA: 503,
 };
 
 /** An error a request causes that only the HTTP layer knows of (keys, request shape, sizes). */

@@ -1,0 +1,431 @@
+// A writer that replicates its log to a NATS JetStream stream (openDnc with `replicate`, `idnc
+// serve --replicate`): the durable log (src/engine/durable-log.ts) with the stream beside it, one
+// message per log record, the stream's sequence equal to idnc's seq (docs/replication.md).
+//
+// Under ack 'quorum' a batch is published BEFORE it is written locally (the log writer's
+// `beforeWrite`), each record with the expected last sequence: the local log never holds a record
+// the stream refused, so nothing the stream refused is ever visible or replayed at a restart. A
+// publish that gets no answer is sent again (the same message id: the stream keeps one copy) until
+// the stream takes it or this writer closes; its client is answered REPLICATION_UNAVAILABLE "may or
+// may not be stored" after REPLICATION_ACK_WAIT_MS, and the change is applied once the stream has
+// it. While NATS is unreachable, changes are refused before anything is written ("not stored").
+// When the stream holds records the local log lacks (the local write failed after the publish, or
+// a crash came between them), the writer catches up from the stream before it takes a change.
+//
+// Under ack 'local' changes are acknowledged after the local fsync and published behind, read back
+// from the log files (log-frames.ts), so a backlog survives a restart and is sent when NATS is back.
+//
+// States (one at a time, changed only in `enter`):
+//   connecting   no NATS connection: quorum changes are refused
+//   reconciling  connected; comparing the stream with the local log and closing the gap
+//   ready        publishing
+//   diverged     the stream holds records this writer did not publish (another writer?): changes
+//                are refused until restart, and the stream is never written to
+//   closed
+
+import { assert } from '../assert.js';
+import {
+  REPLICATION_ACK_WAIT_MS,
+  REPLICATION_PUBLISH_RUN_RECORDS_MAX,
+  REPLICATION_REPLICAS_DEFAULT,
+  REPLICATION_REPLICAS_MAX,
+  REPLICATION_RETRY_MS,
+  REPLICATION_STREAM_DEFAULT,
+} from '../constants.js';
+import { DurableLog, type AfterCommit, type DurableDncOptions } from '../engine/durable-log.js';
+import type { ChangeSink, CommitResult, EngineLink } from '../engine/change-sink.js';
+import { stderrLogger } from '../engine/options.js';
+import type { SourceStats, WriterSource } from '../engine/source.js';
+import type { ChangeOperation, ReplicateOptions, ReplicationAck, ReplicationStats } from '../engine/types.js';
+import { IdncError } from '../errors.js';
+import type { EngineLogger } from '../logger.js';
+import { listDataDir, snapshotPath } from '../persist/data-dir.js';
+import type { LogRecord } from '../persist/record.js';
+import { applyRecord } from '../persist/recovery.js';
+import type { ListAddress } from '../store/list-id.js';
+import { LogFrames } from './log-frames.js';
+import { SnapshotObjects } from './snapshot-objects.js';
+import { parseServers, StreamLink } from './stream-link.js';
+import { decodeMessage, frameSeq, splitFrames } from './stream-records.js';
+
+export type ReplicationStateName = 'connecting' | 'reconciling' | 'ready' | 'diverged' | 'closed';
+
+const NEXT_STATES: Readonly<Record<ReplicationStateName, readonly ReplicationStateName[]>> = {
+  connecting: ['reconciling', 'diverged', 'closed'],
+  reconciling: ['connecting', 'ready', 'diverged', 'closed'],
+  ready: ['connecting', 'reconciling', 'diverged', 'closed'],
+  diverged: ['closed'],
+  closed: [],
+};
+
+interface ReplicateConfig {
+  readonly servers: string[];
+  readonly stream: string;
+  readonly replicas: number;
+  readonly ack: ReplicationAck;
+}
+
+export function replicateConfig(options: ReplicateOptions): ReplicateConfig {
+  const stream = options.stream ?? REPLICATION_STREAM_DEFAULT;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) throw new IdncError('INVALID_PARAMETER', `invalid stream name ${JSON.stringify(stream)}: letters, digits, _ and - (at most 64)`);
+  const replicas = options.replicas ?? REPLICATION_REPLICAS_DEFAULT;
+  if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > REPLICATION_REPLICAS_MAX) {
+    throw new IdncError('INVALID_PARAMETER', `invalid replicas ${String(replicas)}: expected 1 to ${REPLICATION_REPLICAS_MAX}`);
+  }
+  const ack = options.ack ?? 'quorum';
+  if (ack !== 'quorum' && ack !== 'local') throw new IdncError('INVALID_PARAMETER', `invalid replication ack ${JSON.stringify(ack)}: expected quorum or local`);
+  return { servers: parseServers(options.servers, 'replicate.servers'), stream, replicas, ack };
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ReplicatedLog implements WriterSource, ChangeSink {
+  readonly kind = 'durable';
+  private durable!: DurableLog;
+  private link: StreamLink | null = null;
+  private snapshots: SnapshotObjects | null = null;
+  private state: ReplicationStateName = 'connecting';
+  private reason = 'connecting to NATS';
+  /** Last seq known to be in the stream. */
+  private streamSeq = 0;
+  /** The publish of a batch in flight (quorum): reconciling waits for it. */
+  private publishing: Promise<unknown> = Promise.resolve();
+  private reconciling: Promise<void> | null = null;
+  private shipping: Promise<void> | null = null;
+  private uploading: Promise<void> = Promise.resolve();
+  private pendingUpload: { seq: number; file: string } | null = null;
+  private readonly frames: LogFrames;
+  private readonly stateWaiters = new Set<() => void>();
+
+  private constructor(
+    private readonly config: ReplicateConfig,
+    private readonly logger: EngineLogger,
+    dataDir: string,
+  ) {
+    this.frames = new LogFrames(dataDir);
+  }
+
+  /** Opens the data directory (recovery, lock) and starts connecting to NATS in the background. */
+  static async open(options: DurableDncOptions & { readonly replicate: ReplicateOptions }, afterCommit?: AfterCommit): Promise<ReplicatedLog> {
+    const config = replicateConfig(options.replicate);
+    const logger = options.logger ?? stderrLogger;
+    const log = new ReplicatedLog(config, logger, options.dataDir);
+    log.durable = await DurableLog.open(options, afterCommit, {
+      ...(config.ack === 'quorum' ? { beforeWrite: (frames, firstSeq, lastSeq) => log.beforeWrite(frames, firstSeq, lastSeq) } : {}),
+      snapshotWritten: (seq, file) => log.snapshotWritten(seq, file),
+    });
+    void log.connect();
+    return log;
+  }
+
+  get store() {
+    return this.durable.store;
+  }
+
+  get dataDir(): string {
+    return this.durable.dataDir;
+  }
+
+  get lastSeq(): number {
+    return this.durable.lastSeq;
+  }
+
+  /** Resolves once the writer publishes (tests, and `idnc serve` logging when it is replicating). */
+  async ready(): Promise<void> {
+    while (this.state !== 'ready') {
+      if (this.state === 'diverged' || this.state === 'closed') throw this.refusal('not stored');
+      await new Promise<void>((resolve) => this.stateWaiters.add(resolve));
+    }
+  }
+
+  stats(): SourceStats {
+    return { ...this.durable.stats(), replication: this.replicationStats() };
+  }
+
+  private replicationStats(): ReplicationStats {
+    const backlog = this.config.ack === 'local' ? Math.max(0, this.durable.lastSeq - this.streamSeq) : 0;
+    return { stream: this.config.stream, ack: this.config.ack, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog };
+  }
+
+  attach(link: EngineLink): void {
+    this.durable.attach({
+      ...link,
+      seqAdvanced: () => {
+        link.seqAdvanced();
+        if (this.config.ack === 'local') this.ship();
+      },
+    });
+  }
+
+  snapshot(): Promise<void> {
+    return this.durable.snapshot();
+  }
+
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
+    if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
+    if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
+    if (this.streamSeq > this.durable.lastSeq) {
+      this.reconcileSoon();
+      return Promise.reject(new IdncError('REPLICATION_UNAVAILABLE', 'the change was not stored: this writer is catching up with its stream; retry shortly'));
+    }
+    return this.quorumCommit(this.durable.commit(operation, address, sorted, keyId, apply));
+  }
+
+  /**
+   * The client's answer: the commit, or after REPLICATION_ACK_WAIT_MS "may or may not be stored"
+   * (the publish goes on). A local failure after the stream took the change means it is stored
+   * there, not here: the client hears "may or may not", and the writer catches up from the stream.
+   */
+  private quorumCommit(committed: Promise<CommitResult>): Promise<CommitResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.refusal('may or may not be stored')), REPLICATION_ACK_WAIT_MS);
+    });
+    const settled = committed.then(
+      (result) => result,
+      (error: unknown) => {
+        if (this.streamSeq > this.durable.lastSeq && !(error instanceof IdncError && error.code === 'REPLICATION_UNAVAILABLE')) {
+          throw new IdncError('STORAGE_UNAVAILABLE', `the change may or may not be stored: the stream took it but this writer's log did not (${(error as Error).message}); it is applied here once the log takes writes again`);
+        }
+        throw error;
+      },
+    );
+    return Promise.race([settled, waited]).finally(() => clearTimeout(timer));
+  }
+
+  private refusal(outcome: 'not stored' | 'may or may not be stored'): IdncError {
+    const why = this.state === 'ready' ? 'NATS JetStream did not acknowledge it in time' : this.reason;
+    const next = outcome === 'not stored' ? 'retry once NATS is reachable' : 'the writer settles it against the stream; retrying is safe';
+    return new IdncError('REPLICATION_UNAVAILABLE', `the change ${outcome === 'not stored' ? 'was not stored' : 'may or may not be stored'}: ${why}; ${next}`);
+  }
+
+  /** The log writer's hook under quorum: the stream takes the batch before the log is written. */
+  private beforeWrite(runs: readonly Buffer[], firstSeq: number, lastSeq: number): Promise<void> {
+    if (lastSeq <= this.streamSeq) return Promise.resolve(); // records caught up from the stream
+    if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
+    if (firstSeq !== this.streamSeq + 1) {
+      this.diverge(`the log continues at seq ${firstSeq} but the stream ends at seq ${this.streamSeq}`);
+      return Promise.reject(this.refusal('not stored'));
+    }
+    const published = this.publishAll(splitFrames(runs));
+    this.publishing = published.catch(() => undefined);
+    return published;
+  }
+
+  /** Publishes `frames` until the stream has them all (retrying through outages), or refuses. */
+  private async publishAll(frames: Buffer[]): Promise<void> {
+    let next = 0;
+    while (next < frames.length) {
+      const link = this.link;
+      if (this.state === 'closed' || this.state === 'diverged' || link === null) throw this.refusal('may or may not be stored');
+      const outcome = await link.publishRun(frames.slice(next));
+      if (outcome.kind === 'published') {
+        this.streamSeq = frameSeq(frames[frames.length - 1]!);
+        return;
+      }
+      next += outcome.taken;
+      if (outcome.taken > 0) this.streamSeq = frameSeq(frames[next - 1]!);
+      if (outcome.fenced) {
+        this.diverge(`the stream refused seq ${frameSeq(frames[next]!)}: ${outcome.reason}`);
+        throw this.refusal('may or may not be stored');
+      }
+      this.logger.warn(`publishing seq ${frameSeq(frames[next]!)} to the stream failed (${outcome.reason}); retrying`);
+      await link.untilConnected();
+      await pause(REPLICATION_RETRY_MS);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const { servers, stream } = this.config;
+    try {
+      this.link = await StreamLink.open({ servers, stream, name: 'idnc writer' }, true, (connected) => this.connectionChanged(connected));
+    } catch (error) {
+      if (this.state !== 'closed') this.logger.error(`connecting to NATS failed for good (${(error as Error).message}): changes are refused until restart`);
+      return;
+    }
+    if (this.state === 'closed') {
+      await this.link.close();
+      return;
+    }
+    this.reconcileSoon();
+  }
+
+  private connectionChanged(connected: boolean): void {
+    if (this.state === 'closed' || this.state === 'diverged') return;
+    if (!connected) {
+      this.enter('connecting', 'NATS is unreachable');
+      return;
+    }
+    this.reconcileSoon();
+  }
+
+  /** Reconciles once now (or again after the one running). */
+  private reconcileSoon(): void {
+    if (this.reconciling !== null) return;
+    this.reconciling = this.reconcileLoop().finally(() => (this.reconciling = null));
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    for (;;) {
+      if (this.state === 'closed' || this.state === 'diverged' || this.link === null) return;
+      this.enter('reconciling', 'comparing the stream with the local log');
+      try {
+        await this.reconcile(this.link);
+        if (this.state === 'reconciling') this.enter('ready', '');
+        if (this.config.ack === 'local') this.ship();
+        return;
+      } catch (error) {
+        if (this.state !== 'reconciling') return;
+        this.enter('connecting', `reconciling with the stream failed (${(error as Error).message}); retrying`);
+      }
+      await this.link.untilConnected();
+      await pause(REPLICATION_RETRY_MS);
+    }
+  }
+
+  /** Brings the stream and the local log to the same last seq. */
+  private async reconcile(link: StreamLink): Promise<void> {
+    await this.publishing;
+    await link.ensureStream(this.config.replicas);
+    this.snapshots ??= await SnapshotObjects.open(link, this.config.replicas);
+    const streamSeq = await link.lastSeq();
+    this.streamSeq = streamSeq;
+    const localSeq = this.durable.lastSeq;
+    if (streamSeq > localSeq) await this.catchUp(link, localSeq + 1, streamSeq);
+    else if (streamSeq < localSeq && streamSeq === 0) await this.bootstrap(link);
+    else if (streamSeq < localSeq) await this.publishBacklog(streamSeq + 1, localSeq);
+    this.logger.info(`replicating to stream ${this.config.stream} (ack ${this.config.ack}) from seq ${this.streamSeq}`);
+  }
+
+  /** Logs and applies the stream's records after the local log's last (they are acknowledged there). */
+  private async catchUp(link: StreamLink, fromSeq: number, toSeq: number): Promise<void> {
+    if (this.config.ack === 'local') {
+      this.diverge(`the stream holds seq ${fromSeq}-${toSeq}, which this writer (ack local) never wrote`);
+      return;
+    }
+    this.logger.warn(`the stream holds seq ${fromSeq}-${toSeq}, which the local log lacks: catching up`);
+    const consumer = await link.js.consumers.get(this.config.stream, { opt_start_seq: fromSeq });
+    const messages = await consumer.consume();
+    let change: LogRecord[] = [];
+    const appended: Promise<CommitResult>[] = [];
+    const store = this.durable.store;
+    try {
+      for await (const message of messages) {
+        assert(message.seq === fromSeq + appended.length + change.length, 'an ordered consumer delivers consecutive seqs');
+        const record = decodeMessage(message.data, message.seq);
+        change.push(record);
+        if (record.more !== true) {
+          const records = change;
+          appended.push(this.durable.appendRecords(records, () => records.reduce((changed, each) => changed + applyRecord(store, each), 0)));
+          change = [];
+        }
+        if (message.seq >= toSeq) break;
+      }
+    } finally {
+      messages.stop();
+    }
+    await Promise.all(appended);
+    assert(change.length === 0, 'the stream ends inside a change: its last record is missing');
+  }
+
+  /**
+   * A data directory that has a log meets an empty stream (replication switched on): the stream
+   * cannot start at a later seq (JetStream 2.9 refuses the publish after such a purge), so it gets
+   * the log's records, or empty placeholders for the seqs a snapshot covers; then a snapshot of
+   * the current state is uploaded and the stream is purged below it, so followers start there.
+   */
+  private async bootstrap(link: StreamLink): Promise<void> {
+    this.logger.warn(`the stream ${this.config.stream} is empty and the local log ends at seq ${this.durable.lastSeq}: publishing a snapshot and the stream up to there`);
+    await this.durable.snapshot();
+    await this.uploading;
+    const newest = (await listDataDir(this.durable.dataDir)).snapshots[0];
+    assert(newest !== undefined, 'a snapshot was just written');
+    const snapshotSeq = newest.lastSeq;
+    await this.snapshots!.upload(snapshotSeq, snapshotPath(this.durable.dataDir, snapshotSeq));
+    for (let seq = 1; seq <= snapshotSeq; seq += REPLICATION_PUBLISH_RUN_RECORDS_MAX) {
+      await this.publishAll(placeholders(seq, Math.min(snapshotSeq, seq + REPLICATION_PUBLISH_RUN_RECORDS_MAX - 1)));
+    }
+    await link.jsm.streams.purge(this.config.stream, { seq: snapshotSeq + 1 });
+    if (snapshotSeq < this.durable.lastSeq) await this.publishBacklog(snapshotSeq + 1, this.durable.lastSeq);
+  }
+
+  /** Publishes records the local log has and the stream lacks (ack local's backlog), read from the log files. */
+  private async publishBacklog(fromSeq: number, toSeq: number): Promise<void> {
+    for (let seq = fromSeq; seq <= toSeq; ) {
+      const frames = await this.frames.read(seq, toSeq, REPLICATION_PUBLISH_RUN_RECORDS_MAX);
+      if (frames === null) {
+        this.diverge(`the stream ends at seq ${seq - 1} and the local log no longer holds seq ${seq} (removed after a snapshot)`);
+        return;
+      }
+      if (frames.length === 0) return;
+      await this.publishAll(frames);
+      seq += frames.length;
+    }
+  }
+
+  /** Ack local: publishes what the log acknowledged and the stream lacks, one run at a time. */
+  private ship(): void {
+    if (this.shipping !== null || this.state !== 'ready') return;
+    this.shipping = (async () => {
+      while (this.state === 'ready' && this.streamSeq < this.durable.lastSeq) {
+        try {
+          await this.publishBacklog(this.streamSeq + 1, this.durable.lastSeq);
+        } catch (error) {
+          this.logger.warn(`publishing the backlog failed (${(error as Error).message}); retrying`);
+          await pause(REPLICATION_RETRY_MS);
+        }
+      }
+    })().finally(() => (this.shipping = null));
+  }
+
+  /** Uploads each new snapshot, one at a time; a newer one waiting replaces an older one waiting. */
+  private snapshotWritten(seq: number, file: string): void {
+    this.pendingUpload = { seq, file };
+    this.uploading = this.uploading.then(async () => {
+      const next = this.pendingUpload;
+      this.pendingUpload = null;
+      if (next === null || this.snapshots === null) return;
+      try {
+        await this.snapshots.upload(next.seq, next.file);
+      } catch (error) {
+        this.logger.warn(`uploading the snapshot of seq ${next.seq} failed (${(error as Error).message}); the next snapshot is uploaded`);
+      }
+    });
+  }
+
+  private diverge(reason: string): void {
+    this.enter('diverged', `${reason}: this writer no longer publishes; changes are refused until it is restarted`);
+  }
+
+  private enter(next: ReplicationStateName, reason: string): void {
+    if (!NEXT_STATES[this.state].includes(next) && next !== this.state) return;
+    const was = this.state;
+    this.state = next;
+    this.reason = reason;
+    for (const waiter of this.stateWaiters) waiter();
+    this.stateWaiters.clear();
+    if (next === 'diverged') this.logger.error(`REPLICATION STOPPED: ${reason}`);
+    else if (next === 'connecting' && was === 'ready') this.logger.error(`replication unavailable: ${reason}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.enter('closed', 'closed');
+    await this.durable.close();
+    await this.uploading;
+    await this.shipping;
+    await this.link?.close();
+  }
+}
+
+/** Empty messages for seqs a snapshot covers (bootstrap): never read, purged right after. */
+function placeholders(firstSeq: number, lastSeq: number): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let seq = firstSeq; seq <= lastSeq; seq++) {
+    const frame = Buffer.alloc(16);
+    frame.writeUInt32LE(seq >>> 0, 8);
+    frame.writeUInt32LE(Math.floor(seq / 2 ** 32), 12);
+    frames.push(frame);
+  }
+  return frames;
+}

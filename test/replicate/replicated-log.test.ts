@@ -1,0 +1,137 @@
+// A writer replicating to a real 3-node JetStream cluster (openDnc with `replicate`): under ack
+// quorum every acknowledged change is in the stream at its own seq, as the exact bytes of its log
+// record; with NATS down changes are refused before anything is written and reads go on; NATS
+// killed in the middle of concurrent writes never leaves a refused change visible, here or after a
+// restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
+// and the backlog reaches the stream when it is back.
+
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
+import type { ReplicateOptions } from '../../src/engine/types.js';
+import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
+import { NatsCluster, natsAvailable } from './nats-cluster.js';
+import { logFrames, replicating, streamMessages } from './stream-reader.js';
+
+describe.skipIf(!natsAvailable())('replicated writer', () => {
+  let cluster: NatsCluster;
+  let dir: string;
+  let streamIndex = 0;
+  let stream: string;
+  const open: DurableDnc[] = [];
+
+  beforeAll(async () => {
+    cluster = await NatsCluster.start();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  beforeEach(async () => {
+    dir = await makeTempDir('idnc-replicated-');
+    stream = `T${++streamIndex}`;
+  });
+  afterEach(async () => {
+    for (const dnc of open.splice(0)) await dnc.close().catch(() => undefined);
+    await removeDir(dir);
+  });
+
+  async function writer(replicate: Partial<ReplicateOptions> = {}): Promise<DurableDnc> {
+    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, ...replicate } });
+    open.push(dnc);
+    return dnc;
+  }
+
+  async function expectStreamEqualsLog(dnc: DurableDnc): Promise<void> {
+    const messages = await streamMessages(cluster.servers, stream);
+    const frames = await logFrames(dir, 1, dnc.lastSeq);
+    expect(messages.size).toBe(dnc.lastSeq);
+    expect(frames.length).toBe(dnc.lastSeq);
+    for (const frame of frames) expect(messages.get(frame.readUInt32LE(8))?.equals(frame)).toBe(true);
+  }
+
+  test('quorum: each acknowledged change is in the stream at its seq, as the bytes of its log record', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    const results = await Promise.all([dnc.add(numbers(3)), dnc.add(numbers(2, 3_125_550_000), { projId: 'p' }), dnc.remove(numbers(1))]);
+    expect(results.map((result) => result.seq).sort()).toEqual([1, 2, 3]);
+    await dnc.dropList({ projId: 'p' });
+    expect(dnc.stats().replication).toMatchObject({ stream, ack: 'quorum', state: 'ready', streamSeq: 4, backlog: 0 });
+    await expectStreamEqualsLog(dnc);
+  });
+
+  test('quorum: with NATS down changes are refused and not applied, reads go on, and writes resume when it is back', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(2));
+    await cluster.killAll();
+    const refused = await dnc.add(numbers(1, 4_155_550_000)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(IdncError);
+    expect((refused as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
+    expect((refused as IdncError).message).toMatch(/was not stored/);
+    expect(dnc.count()).toBe(2);
+    expect(dnc.isBlocked('4155550000')).toBe(false);
+    expect(dnc.lastSeq).toBe(1);
+    await cluster.startAll();
+    await replicating(dnc);
+    expect((await dnc.add(numbers(1, 5_155_550_000))).seq).toBe(2);
+    await expectStreamEqualsLog(dnc);
+    await dnc.close();
+    const reopened = await writer();
+    expect(reopened.isBlocked('4155550000')).toBe(false);
+    expect(reopened.count()).toBe(3);
+  }, 60_000);
+
+  test('quorum: NATS killed during 8 concurrent writers: no refused change visible, no acknowledged one lost, here or after a restart', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    const outcomes = new Map<string, 'ok' | 'not stored' | 'unknown'>();
+    let stop = false;
+    let acknowledged = 0;
+    let killed: Promise<void> | null = null;
+    const loop = async (index: number): Promise<void> => {
+      for (let n = 0; !stop; n++) {
+        const phone = String(2_000_000_000 + index * 1_000_000 + 2_125_000 + n);
+        try {
+          await dnc.add([phone]);
+          outcomes.set(phone, 'ok');
+          if (++acknowledged === 200) killed = cluster.killAll();
+        } catch (error) {
+          expect((error as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
+          outcomes.set(phone, /was not stored/.test((error as Error).message) ? 'not stored' : 'unknown');
+          if ([...outcomes.values()].filter((outcome) => outcome === 'not stored').length >= 20) stop = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => loop(index)));
+    await killed;
+    const check = (engine: DurableDnc): void => {
+      for (const [phone, outcome] of outcomes) {
+        if (outcome === 'ok') expect(engine.isBlocked(phone), `acknowledged ${phone}`).toBe(true);
+        if (outcome === 'not stored') expect(engine.isBlocked(phone), `refused ${phone}`).toBe(false);
+      }
+    };
+    check(dnc);
+    await cluster.startAll();
+    await replicating(dnc);
+    await expectStreamEqualsLog(dnc);
+    check(dnc);
+    const digest = dnc.digest();
+    await dnc.close();
+    const reopened = await writer();
+    check(reopened);
+    expect(reopened.digest()).toBe(digest);
+  }, 90_000);
+
+  test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
+    const dnc = await writer({ ack: 'local' });
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    await cluster.killAll();
+    for (let i = 0; i < 5; i++) await dnc.add(numbers(1, 3_125_550_000 + i));
+    expect(dnc.lastSeq).toBe(6);
+    expect(dnc.stats().replication?.backlog).toBeGreaterThanOrEqual(5);
+    await cluster.startAll();
+    await replicating(dnc);
+    await vi.waitFor(() => expect(dnc.stats().replication?.backlog).toBe(0), { timeout: 20_000 });
+    await expectStreamEqualsLog(dnc);
+  }, 60_000);
+});
