@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
-import { makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
+import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable } from './nats-cluster.js';
 import { logFrames, replicating, streamMessages } from './stream-reader.js';
 
@@ -34,8 +34,9 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await removeDir(dir);
   });
 
-  async function writer(replicate: Partial<ReplicateOptions> = {}): Promise<DurableDnc> {
-    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, ...replicate } });
+  async function writer(replicate: Partial<ReplicateOptions> = {}, fileSystem?: FaultyFileSystem): Promise<DurableDnc> {
+    const seam = fileSystem === undefined ? {} : { fileSystem, storageProbeIntervalMs: 20 };
+    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, ...replicate }, ...seam });
     open.push(dnc);
     return dnc;
   }
@@ -120,6 +121,40 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     check(reopened);
     expect(reopened.digest()).toBe(digest);
   }, 90_000);
+
+  test('quorum: a local write failing after the stream took the change: "may or may not", then caught up from the stream', async () => {
+    const disk = new FaultyFileSystem();
+    const dnc = await writer({}, disk);
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    disk.failWrites = 'ENOSPC';
+    const failed = await dnc.add(numbers(1, 3_125_550_000)).catch((error: unknown) => error);
+    expect((failed as IdncError).code).toBe('STORAGE_UNAVAILABLE');
+    expect((failed as IdncError).message).toMatch(/may or may not be stored: the stream took it/);
+    expect(dnc.isBlocked('3125550000')).toBe(false);
+    disk.failWrites = null;
+    // The next change first brings the log up to the stream (the stream's seq 2), then is its seq 3.
+    const next = await vi.waitFor(() => dnc.add(numbers(1, 4_125_550_000)), { timeout: 10_000, interval: 50 });
+    expect(next.seq).toBe(3);
+    expect(dnc.isBlocked('3125550000')).toBe(true);
+    await expectStreamEqualsLog(dnc);
+  }, 60_000);
+
+  test('quorum: a writer that stopped after the stream took a change catches up from the stream when it restarts', async () => {
+    const disk = new FaultyFileSystem();
+    const dnc = await writer({}, disk);
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    disk.failFdatasync = 'EIO';
+    await expect(dnc.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(dnc.isBlocked('3125550000')).toBe(false);
+    await dnc.close();
+    const reopened = await writer();
+    await replicating(reopened);
+    expect(reopened.lastSeq).toBe(2);
+    expect(reopened.isBlocked('3125550000')).toBe(true);
+    await expectStreamEqualsLog(reopened);
+  }, 60_000);
 
   test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
     const dnc = await writer({ ack: 'local' });
