@@ -66,7 +66,7 @@ export class SnapshotObjects {
     const file = path.join(dir, `${object.name}.idncsnap`);
     await pipeline(Readable.fromWeb(result.data as never), fs.createWriteStream(file, { mode: FILE_MODE_OWNER_ONLY }));
     const failed = await result.error;
-    if (failed !== null) {
+    if (failed !== null && failed !== undefined) {
       await removeDownload(file);
       throw new Error(`downloading ${object.name} failed: ${failed.message}`);
     }
