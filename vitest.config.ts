@@ -32,6 +32,7 @@ const integration = [
   'test/persist/recovery.test.ts',
   'test/persist/writer-lock.test.ts',
   'test/replicate/nats-cluster.test.ts',
+  'test/cli/serve.replicate.test.ts',
   'test/replicate/replicated-log.test.ts',
   'test/replicate/stream-follower.test.ts',
 ];

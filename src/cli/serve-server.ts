@@ -85,6 +85,7 @@ export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncOb
     snapshotIntervalMs: config.snapshotIntervalMs,
     snapshotLogBytes: config.snapshotLogBytes,
     logger,
+    ...(config.replicate === undefined ? {} : { replicate: config.replicate }),
   };
 }
 

@@ -3,7 +3,7 @@
 
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
+import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
 import { openDnc } from '../open.js';
 import { serveCluster } from './serve-cluster.js';
 import { reportStartFailure, runServer, signalled, writerOptions, type ServeRole } from './serve-server.js';
@@ -31,6 +31,11 @@ export function registerServeCommand(program: Command): void {
     .option('--workers <count>', 'HTTP worker processes on the port: one writes, the others follow the log (env IDNC_WORKERS, default 1)')
     .option('--access-log', 'log every request (method, path, status, time; never numbers or keys), not only errors and slow ones (env IDNC_ACCESS_LOG=1)')
     .option('--no-status-fast-path', 'answer every request through Fastify, plain GET status requests included (env IDNC_STATUS_FAST_PATH=0)')
+    .option('--replicate <servers>', 'also publish every change to NATS JetStream: nats://h1:4222,nats://h2:4222 (env IDNC_REPLICATE)')
+    .option('--replicate-stream <name>', 'the JetStream stream published to or followed (env IDNC_REPLICATE_STREAM, default IDNC)')
+    .option('--replicate-replicas <count>', 'copies of a stream this writer creates (env IDNC_REPLICATE_REPLICAS, default 3)')
+    .option('--replicate-ack <rule>', 'quorum: acknowledge once the stream has a change too; local: after the local fsync, publish behind (env IDNC_REPLICATE_ACK, default quorum)')
+    .option('--follow <servers>', 'serve reads from a writer\'s NATS JetStream stream, read-only, on any host (env IDNC_FOLLOW)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));
@@ -46,6 +51,10 @@ export async function serve(flags: ServeFlags): Promise<number> {
     reportStartFailure(error);
     return 1;
   }
+  if (config.follow !== undefined && workers > 1) {
+    reportStartFailure(new ConfigError('--follow serves one process: --workers must be 1'));
+    return 1;
+  }
   if (workers > 1 || cluster.isWorker) {
     return serveCluster(config, workers);
   }
@@ -55,7 +64,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
   openEngine: (config, logger, fsyncObserver, onWriterStopped) =>
-    openDnc(writerOptions(config, logger, fsyncObserver, onWriterStopped)),
+    config.follow !== undefined ? openDnc({ follow: config.follow, logger }) : openDnc(writerOptions(config, logger, fsyncObserver, onWriterStopped)),
   answerHeaders: {},
   listening: () => undefined,
   stopRequested: () => signalled(),

@@ -1,0 +1,79 @@
+// `idnc serve --replicate` and `idnc serve --follow` (the built CLI) over a real 3-node JetStream
+// cluster: a change acknowledged by the writer shows in a read-only server that shares nothing with
+// it but NATS; the follower answers changes 503 READ_ONLY_REPLICA; with NATS down the writer answers
+// changes 503 REPLICATION_UNAVAILABLE while reads go on; bad replication settings refuse to start.
+
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { createKey } from '../../src/keys/key-admin.js';
+import { freePort, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { makeTempDir, removeDir } from '../persist/helpers.js';
+import { NatsCluster, natsAvailable } from '../replicate/nats-cluster.js';
+
+describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
+  let cluster: NatsCluster;
+  let writerDir: string;
+  let followerDir: string;
+
+  beforeAll(async () => {
+    cluster = await NatsCluster.start();
+  }, 30_000);
+  afterAll(async () => {
+    await killAll();
+    await cluster?.stop();
+  });
+  beforeEach(async () => {
+    writerDir = await makeTempDir('idnc-serve-writer-');
+    followerDir = await makeTempDir('idnc-serve-follower-');
+  });
+  afterEach(async () => {
+    await killAll();
+    await removeDir(writerDir);
+    await removeDir(followerDir);
+  });
+
+  test('a change acknowledged by the writer shows on a follower server; writes there and with NATS down answer 503', async () => {
+    const writerKey = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+    const followerKey = (await createKey(followerDir, { org: 'default', scopes: ['admin'] })).key;
+    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-stream', 'CLI']);
+    await waitUntilServing(writer);
+    const added = await vi.waitFor(async () => {
+      const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550100' });
+      if (answer.status !== 200) throw new Error(`add answered ${answer.status} ${answer.body}`);
+      return answer;
+    }, { timeout: 20_000, interval: 100 });
+    expect(added.seq).toBe(1);
+
+    const follower = startServer(followerDir, await freePort(), ['--follow', cluster.servers, '--replicate-stream', 'CLI']);
+    await waitUntilServing(follower);
+    await vi.waitFor(async () => {
+      const status = await pdnc(follower.port, followerKey, { actionType: 'status', phoneList: '4155550100' });
+      expect(JSON.parse(status.body)).toMatchObject([{ onList: true }]);
+    }, { timeout: 10_000, interval: 50 });
+    const refused = await pdnc(follower.port, followerKey, { actionType: 'add', phoneList: '4155550101' });
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'READ_ONLY_REPLICA' });
+
+    await cluster.killAll();
+    const unavailable = await vi.waitFor(async () => {
+      const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550102' });
+      if (answer.status === 200) throw new Error('still acknowledged');
+      return answer;
+    }, { timeout: 20_000, interval: 50 });
+    expect(unavailable.status).toBe(503);
+    expect(JSON.parse(unavailable.body)).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+    const count = await pdnc(writer.port, writerKey, { actionType: 'count' });
+    expect(count.status).toBe(200);
+    await cluster.startAll();
+    expect(await stopGracefully(follower)).toBe(0);
+    expect(await stopGracefully(writer)).toBe(0);
+  }, 90_000);
+
+  test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
+    const both = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--follow', cluster.servers]);
+    expect(await both.exited).toBe(1);
+    expect(both.stderr).toMatch(/--replicate and --follow exclude each other/);
+    const badAck = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-ack', 'majority']);
+    expect(await badAck.exited).toBe(1);
+    expect(badAck.stderr).toMatch(/--replicate-ack "majority": expected quorum or local/);
+  });
+});
