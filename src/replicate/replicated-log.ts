@@ -325,7 +325,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       messages.stop();
     }
     await Promise.all(appended);
-    assert(change.length === 0, 'the stream ends inside a change: its last record is missing');
+    if (change.length > 0) throw new Error(`the stream ends inside a change (seq ${change[0]!.seq}-${toSeq}): its last record is missing`);
   }
 
   /**
