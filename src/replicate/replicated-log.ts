@@ -386,11 +386,24 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       this.pendingUpload = null;
       if (next === null || this.snapshots === null) return;
       try {
-        await this.snapshots.upload(next.seq, next.file);
+        await this.trimBelow(await this.snapshots.upload(next.seq, next.file));
       } catch (error) {
         this.logger.warn(`uploading the snapshot of seq ${next.seq} failed (${(error as Error).message}); the next snapshot is uploaded`);
       }
     });
+  }
+
+  /**
+   * Purges the stream's records up to `seq` (the oldest snapshot object kept covers them): a
+   * follower still reading below it finds the next seq gone and reloads from that snapshot or a
+   * newer one. Never past the last record known to be in the stream (JetStream 2.9 breaks the
+   * expected last sequence of a stream purged ahead of its end), so the stream always keeps one.
+   */
+  private async trimBelow(seq: number): Promise<void> {
+    const link = this.link;
+    const keepFrom = Math.min(seq, this.streamSeq - 1) + 1;
+    if (link === null || keepFrom <= 1) return;
+    await link.jsm.streams.purge(this.config.stream, { seq: keepFrom });
   }
 
   private diverge(reason: string): void {

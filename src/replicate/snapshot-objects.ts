@@ -50,12 +50,16 @@ export class SnapshotObjects {
     return found.sort((a, b) => b.seq - a.seq);
   }
 
-  /** Uploads the snapshot file of `seq`, then removes all but the newest REPLICATION_SNAPSHOTS_KEPT. */
-  async upload(seq: number, file: string): Promise<void> {
+  /**
+   * Uploads the snapshot file of `seq`, then removes all but the newest REPLICATION_SNAPSHOTS_KEPT;
+   * returns the seq of the oldest one kept (the stream is needed only after it).
+   */
+  async upload(seq: number, file: string): Promise<number> {
     const data = Readable.toWeb(fs.createReadStream(file)) as ReadableStream<Uint8Array>;
     await this.store.put({ name: objectName(seq), metadata: { seq: String(seq) } }, data);
     const kept = await this.list();
     for (const old of kept.slice(REPLICATION_SNAPSHOTS_KEPT)) await this.store.delete(old.name);
+    return kept[Math.min(kept.length, REPLICATION_SNAPSHOTS_KEPT) - 1]!.seq;
   }
 
   /** Downloads `object` into a new owner-only temp file and returns its path (the caller removes it). */

@@ -187,7 +187,10 @@ export class StreamFollower implements FollowerSource {
       if (this.closed || problem === null) continue;
       this.logger.warn(`${problem}: reloading from the newest snapshot`);
       try {
+        const before = this.appliedSeq;
         await this.reload();
+        // No newer snapshot than what this follower had: wait for the writer to upload one.
+        if (this.appliedSeq <= before) await pause(FOLLOWER_RELOAD_RETRY_MS);
       } catch (error) {
         this.logger.error(`reloading from the newest snapshot failed (${(error as Error).message}); retrying`);
         await pause(FOLLOWER_RELOAD_RETRY_MS);
@@ -224,9 +227,10 @@ export class StreamFollower implements FollowerSource {
     return null;
   }
 
+  /** Swaps in the newest snapshot, unless it is older than what is applied here (never step back). */
   private async reload(): Promise<void> {
     const loaded = await loadNewestSnapshot(this.nats, this.logger);
-    if (this.closed) return;
+    if (this.closed || loaded.seq < this.appliedSeq) return;
     this.current = loaded.store;
     this.appliedSeq = loaded.seq;
     this.link?.replaceStore(loaded.store);

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
 import { makeTempDir, numbers, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable } from './nats-cluster.js';
@@ -74,6 +75,38 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
     await vi.waitFor(() => expect(replica.stale).toBe(false), { timeout: 10_000 });
     expect(replica.lagMs).toBeLessThan(2000);
   });
+
+  test('the writer trims the stream below its oldest snapshot object kept; a follower behind the trim reloads from a newer snapshot', async () => {
+    const dnc = await writer();
+    for (let i = 0; i < 3; i++) await dnc.add(numbers(1, 2_125_550_000 + i));
+    await dnc.snapshot();
+    await vi.waitFor(async () => expect(await snapshotObjects()).toEqual(['snapshot-3']), { timeout: 10_000 });
+    for (let i = 3; i < 6; i++) await dnc.add(numbers(1, 2_125_550_000 + i));
+    // The stream loses seq 4-5 (as a trim would) while the newest snapshot object is still seq 3:
+    // a new follower loads it, finds seq 4 gone, and waits for a newer snapshot without stepping back.
+    const nc = await connect({ servers: cluster.servers.split(',') });
+    await (await jetstreamManager(nc)).streams.purge(stream, { seq: 6 });
+    await nc.close();
+    const logger = recordingLogger();
+    const replica = await follower(logger);
+    await vi.waitFor(() => expect(logger.text('warn')).toMatch(/continues at seq 6, not at seq 4/), { timeout: 10_000 });
+    expect(replica.lastSeq).toBe(3);
+    expect(replica.stale).toBe(true);
+    await dnc.snapshot();
+    await vi.waitFor(async () => expect(await snapshotObjects()).toEqual(['snapshot-3', 'snapshot-6']), { timeout: 10_000 });
+    await replica.waitFor(6, 10_000);
+    expect(replica.digest()).toBe(dnc.digest());
+    for (let i = 6; i < 8; i++) await dnc.add(numbers(1, 2_125_550_000 + i));
+    await replica.waitFor(8, 10_000);
+    expect(replica.digest()).toBe(dnc.digest());
+    // A third snapshot: two objects are kept (seq 6 and 8), and the stream only after the older one.
+    await dnc.snapshot();
+    await vi.waitFor(async () => expect(await snapshotObjects()).toEqual(['snapshot-6', 'snapshot-8']), { timeout: 10_000 });
+    const check = await connect({ servers: cluster.servers.split(',') });
+    const jsm = await jetstreamManager(check);
+    await vi.waitFor(async () => expect((await jsm.streams.info(stream)).state).toMatchObject({ first_seq: 7, last_seq: 8 }), { timeout: 10_000 });
+    await check.close();
+  }, 60_000);
 
   test('follows live writes (read-your-writes with waitFor) and refuses changes with READ_ONLY_REPLICA', async () => {
     const dnc = await writer();
