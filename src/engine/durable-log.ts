@@ -315,6 +315,11 @@ export class DurableLog implements ChangeSink, EngineSource {
     return this.writer.append(records, apply);
   }
 
+  /** Resolves once every change queued so far is written and acknowledged, or refused. */
+  settled(): Promise<void> {
+    return this.writer.drain();
+  }
+
   private snapshotIfChanged(): void {
     if (this.snapshotRunning !== null || this.writer.durableSeq === this.snapshotSeq) return;
     if (this.writer.status.state === 'stopped') return;

@@ -88,8 +88,15 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   private reason = 'connecting to NATS';
   /** Last seq known to be in the stream. */
   private streamSeq = 0;
-  /** The publish of a batch in flight (quorum): reconciling waits for it. */
-  private publishing: Promise<unknown> = Promise.resolve();
+  /**
+   * Set when a batch the stream took failed to reach the local log: the stream is ahead, and no
+   * change is taken until reconciling has caught up. (Judged then, not from seqs: while a batch is
+   * being written after its publish, the stream is ahead for a moment in the normal course.)
+   */
+  private catchUpWanted = false;
+  /** Resolves at close: waits for NATS end there. */
+  private readonly closedSignal: Promise<void>;
+  private signalClosed!: () => void;
   private reconciling: Promise<void> | null = null;
   private shipping: Promise<void> | null = null;
   private uploading: Promise<void> = Promise.resolve();
@@ -103,6 +110,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     dataDir: string,
   ) {
     this.frames = new LogFrames(dataDir);
+    this.closedSignal = new Promise((resolve) => (this.signalClosed = resolve));
   }
 
   /** Opens the data directory (recovery, lock) and starts connecting to NATS in the background. */
@@ -164,7 +172,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
     if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
-    if (this.streamSeq > this.durable.lastSeq) {
+    if (this.catchUpWanted) {
       this.reconcileSoon();
       return Promise.reject(new IdncError('REPLICATION_UNAVAILABLE', 'the change was not stored: this writer is catching up with its stream; retry shortly'));
     }
@@ -185,6 +193,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       (result) => result,
       (error: unknown) => {
         if (this.streamSeq > this.durable.lastSeq && !(error instanceof IdncError && error.code === 'REPLICATION_UNAVAILABLE')) {
+          this.catchUpWanted = true;
           throw new IdncError('STORAGE_UNAVAILABLE', `the change may or may not be stored: the stream took it but this writer's log did not (${(error as Error).message}); it is applied here once the log takes writes again`);
         }
         throw error;
@@ -207,9 +216,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       this.diverge(`the log continues at seq ${firstSeq} but the stream ends at seq ${this.streamSeq}`);
       return Promise.reject(this.refusal('not stored'));
     }
-    const published = this.publishAll(splitFrames(runs));
-    this.publishing = published.catch(() => undefined);
-    return published;
+    return this.publishAll(splitFrames(runs));
   }
 
   /** Publishes `frames` until the stream has them all (retrying through outages), or refuses. */
@@ -230,8 +237,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
         throw this.refusal('may or may not be stored');
       }
       this.logger.warn(`publishing seq ${frameSeq(frames[next]!)} to the stream failed (${outcome.reason}); retrying`);
-      await link.untilConnected();
-      await pause(REPLICATION_RETRY_MS);
+      await this.untilConnected(link);
     }
   }
 
@@ -278,14 +284,19 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
         if (this.state !== 'reconciling') return;
         this.enter('connecting', `reconciling with the stream failed (${(error as Error).message}); retrying`);
       }
-      await this.link.untilConnected();
-      await pause(REPLICATION_RETRY_MS);
+      await this.untilConnected(this.link);
     }
+  }
+
+  /** After a failure: resolves once NATS is reachable again (and a moment later), or at close. */
+  private async untilConnected(link: StreamLink): Promise<void> {
+    await Promise.race([link.untilConnected().then(() => pause(REPLICATION_RETRY_MS)), this.closedSignal]);
   }
 
   /** Brings the stream and the local log to the same last seq. */
   private async reconcile(link: StreamLink): Promise<void> {
-    await this.publishing;
+    // Quorum: every batch in flight is written (or refused) first, so the log's last seq is final.
+    if (this.config.ack === 'quorum') await this.durable.settled();
     await link.ensureStream(this.config.replicas);
     this.snapshots ??= await SnapshotObjects.open(link, this.config.replicas);
     const streamSeq = await link.lastSeq();
@@ -294,6 +305,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     if (streamSeq > localSeq) await this.catchUp(link, localSeq + 1, streamSeq);
     else if (streamSeq < localSeq && streamSeq === 0) await this.bootstrap(link);
     else if (streamSeq < localSeq) await this.publishBacklog(streamSeq + 1, localSeq);
+    this.catchUpWanted = false;
     this.logger.info(`replicating to stream ${this.config.stream} (ack ${this.config.ack}) from seq ${this.streamSeq}`);
   }
 
@@ -384,7 +396,8 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     this.uploading = this.uploading.then(async () => {
       const next = this.pendingUpload;
       this.pendingUpload = null;
-      if (next === null || this.snapshots === null) return;
+      // Unreachable NATS would hold a close for the object store's timeouts: the next snapshot goes up instead.
+      if (next === null || this.snapshots === null || this.link?.connected !== true) return;
       try {
         await this.trimBelow(await this.snapshots.upload(next.seq, next.file));
       } catch (error) {
@@ -424,6 +437,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.enter('closed', 'closed');
+    this.signalClosed();
     await this.durable.close();
     await this.uploading;
     await this.shipping;
