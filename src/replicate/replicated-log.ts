@@ -383,6 +383,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
         try {
           await this.publishBacklog(this.streamSeq + 1, this.durable.lastSeq);
         } catch (error) {
+          if (this.state !== 'ready') break;
           this.logger.warn(`publishing the backlog failed (${(error as Error).message}); retrying`);
           await pause(REPLICATION_RETRY_MS);
         }
