@@ -9,7 +9,7 @@
 // itself: the follower reaches the last seq and holds every number; the stream holds every change.
 // Without nats-server on PATH it reports nothing measured and says why.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import readline from 'node:readline';
 import { openDnc, type DurableDnc, type ReplicationAck } from '../src/index.js';
 import { NatsCluster, natsAvailable } from '../test/replicate/nats-cluster.js';
 import { check, plain, versus } from './figures.js';
-import { PROJECT_ROOT } from './paths.js';
+import { PROJECT_ROOT, TSC } from './paths.js';
 import type { Figure, Scenario, ScenarioResult } from './scenario.js';
 
 const RATES = [1000, 10_000];
@@ -27,6 +27,15 @@ const SMOKE_RUN_MS = 300;
 const WRITERS = 64;
 const FIRST_NUMBER = 2_004_000_000;
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** The follower child runs dist/ (as users run it): compile it first (tsc is incremental enough here). */
+function buildDist(log: (line: string) => void): void {
+  try {
+    execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  } catch {
+    log('tsc reported errors (above); measuring what it emitted');
+  }
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
@@ -150,6 +159,7 @@ const scenario: Scenario = async (context): Promise<ScenarioResult> => {
   if (!natsAvailable()) {
     return { scenario: 'replication', sizes: { skipped: 'nats-server is not on PATH' }, figures: [plain('not measured: nats-server is not on PATH', 0, 'runs')] };
   }
+  buildDist(context.log);
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'idnc-bench-replication-'));
   const cluster = await NatsCluster.start();
   const runMs = context.smoke ? SMOKE_RUN_MS : RUN_MS;
