@@ -389,3 +389,9 @@ export const REPLICATION_SNAPSHOTS_KEPT = 2;
  * bound on how long a quiet follower takes to call itself current again (lagMs).
  */
 export const REPLICA_CHECK_INTERVAL_MS = 200;
+/**
+ * A follower of a stream whose consumer delivers nothing for this long while the stream holds
+ * records past it consumes again from its next seq: far above a delivery under load (ms), short
+ * enough that a consumer lost to a full NATS restart costs seconds of lag, not minutes.
+ */
+export const REPLICA_STALL_MS = 2000;

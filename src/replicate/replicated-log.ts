@@ -102,7 +102,6 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   private uploading: Promise<void> = Promise.resolve();
   private pendingUpload: { seq: number; file: string } | null = null;
   private readonly frames: LogFrames;
-  private readonly stateWaiters = new Set<() => void>();
 
   private constructor(
     private readonly config: ReplicateConfig,
@@ -136,14 +135,6 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   get lastSeq(): number {
     return this.durable.lastSeq;
-  }
-
-  /** Resolves once the writer publishes (tests, and `idnc serve` logging when it is replicating). */
-  async ready(): Promise<void> {
-    while (this.state !== 'ready') {
-      if (this.state === 'diverged' || this.state === 'closed') throw this.refusal('not stored');
-      await new Promise<void>((resolve) => this.stateWaiters.add(resolve));
-    }
   }
 
   stats(): SourceStats {
@@ -192,7 +183,8 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     const settled = committed.then(
       (result) => result,
       (error: unknown) => {
-        if (this.streamSeq > this.durable.lastSeq && !(error instanceof IdncError && error.code === 'REPLICATION_UNAVAILABLE')) {
+        const code = error instanceof IdncError ? error.code : null;
+        if (this.streamSeq > this.durable.lastSeq && code !== 'REPLICATION_UNAVAILABLE' && code !== 'STORED_NOT_APPLIED') {
           this.catchUpWanted = true;
           throw new IdncError('STORAGE_UNAVAILABLE', `the change may or may not be stored: the stream took it but this writer's log did not (${(error as Error).message}); it is applied here once the log takes writes again`);
         }
@@ -241,14 +233,20 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     }
   }
 
+  /** Tries the servers until one answers (or this writer closes), then reconciles. */
   private async connect(): Promise<void> {
     const { servers, stream } = this.config;
-    try {
-      this.link = await StreamLink.open({ servers, stream, name: 'idnc writer' }, true, (connected) => this.connectionChanged(connected));
-    } catch (error) {
-      if (this.state !== 'closed') this.logger.error(`connecting to NATS failed for good (${(error as Error).message}): changes are refused until restart`);
-      return;
+    for (let attempt = 1; this.state !== 'closed'; attempt++) {
+      try {
+        this.link = await StreamLink.open({ servers, stream, name: 'idnc writer' }, (connected) => this.connectionChanged(connected));
+        break;
+      } catch (error) {
+        this.reason = `no NATS server answers (${(error as Error).message})`;
+        if (attempt === 1) this.logger.error(`${this.reason}: ${this.config.ack === 'quorum' ? 'changes are refused' : 'changes are published later'}; retrying`);
+        await Promise.race([pause(REPLICATION_RETRY_MS), this.closedSignal]);
+      }
     }
+    if (this.link === null) return;
     if (this.state === 'closed') {
       await this.link.close();
       return;
@@ -429,8 +427,6 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     const was = this.state;
     this.state = next;
     this.reason = reason;
-    for (const waiter of this.stateWaiters) waiter();
-    this.stateWaiters.clear();
     if (next === 'diverged') this.logger.error(`REPLICATION STOPPED: ${reason}`);
     else if (next === 'connecting' && was === 'ready') this.logger.error(`replication unavailable: ${reason}`);
   }

@@ -15,7 +15,14 @@
 
 import { EventEmitter } from 'node:events';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { FOLLOWER_RELOAD_RETRY_MS, FOLLOWER_STALE_AFTER_MS_DEFAULT, REPLICA_CHECK_INTERVAL_MS, REPLICATION_STREAM_DEFAULT } from '../constants.js';
+import {
+  FOLLOWER_RELOAD_RETRY_MS,
+  FOLLOWER_STALE_AFTER_MS_DEFAULT,
+  REPLICA_CHECK_INTERVAL_MS,
+  REPLICA_STALL_MS,
+  REPLICATION_RETRY_MS,
+  REPLICATION_STREAM_DEFAULT,
+} from '../constants.js';
 import type { ChangeSink, EngineLink } from '../engine/change-sink.js';
 import { checkPositive, stderrLogger } from '../engine/options.js';
 import type { FollowerSource, SourceStats } from '../engine/source.js';
@@ -63,6 +70,8 @@ export class StreamFollower implements FollowerSource {
   private reason = '';
   private streamSeq = 0;
   private messages: ConsumerMessages | null = null;
+  /** When a message was last applied (or following started): a consumer silent for long behind the stream is restarted. */
+  private progressAt = Date.now();
   private following: Promise<void> | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
@@ -85,7 +94,7 @@ export class StreamFollower implements FollowerSource {
     const logger = options.logger ?? stderrLogger;
     let nats: StreamLink;
     try {
-      nats = await StreamLink.open({ servers, stream, name: 'idnc follower' }, false, () => undefined);
+      nats = await StreamLink.open({ servers, stream, name: 'idnc follower' }, () => undefined);
     } catch (error) {
       throw new IdncError('REPLICATION_UNAVAILABLE', `no NATS server of ${servers.join(', ')} answers (${(error as Error).message})`);
     }
@@ -154,6 +163,7 @@ export class StreamFollower implements FollowerSource {
     try {
       this.streamSeq = await this.nats.lastSeq();
       if (this.streamSeq <= this.appliedSeq) this.currentAsOf = startedAt;
+      else if (startedAt - this.progressAt > REPLICA_STALL_MS) this.restartConsumer();
       this.state = 'ready';
       this.reason = '';
     } catch (error) {
@@ -182,7 +192,10 @@ export class StreamFollower implements FollowerSource {
       try {
         problem = await this.consume();
       } catch (error) {
-        problem = `following the stream failed (${(error as Error).message})`;
+        // NATS unreachable or the consumer lost: not a reason to reload, only to consume again.
+        if (!this.closed) this.logger.warn(`following the stream failed (${(error as Error).message}); consuming again`);
+        await pause(REPLICATION_RETRY_MS);
+        continue;
       }
       if (this.closed || problem === null) continue;
       this.logger.warn(`${problem}: reloading from the newest snapshot`);
@@ -220,7 +233,8 @@ export class StreamFollower implements FollowerSource {
         messages.stop();
         return (error as Error).message;
       }
-      if (message.info.pending === 0) this.currentAsOf = Date.now();
+      this.progressAt = Date.now();
+      if (message.info.pending === 0) this.currentAsOf = this.progressAt;
       if (this.assembler.heldRecords === 0) this.applied();
       this.updateStale();
     }
@@ -228,6 +242,17 @@ export class StreamFollower implements FollowerSource {
   }
 
   /** Swaps in the newest snapshot, unless it is older than what is applied here (never step back). */
+  /**
+   * The stream holds records past this follower's and none arrived for REPLICA_STALL_MS: the
+   * consumer is stopped, and following consumes again from the next seq (after NATS restarted
+   * whole, the client's ordered consumer does not always find its way back by itself).
+   */
+  private restartConsumer(): void {
+    this.logger.warn(`no record arrived for ${REPLICA_STALL_MS} ms while the stream ends at seq ${this.streamSeq} and this follower at seq ${this.appliedSeq}: consuming again`);
+    this.progressAt = Date.now();
+    this.messages?.stop();
+  }
+
   private async reload(): Promise<void> {
     const loaded = await loadNewestSnapshot(this.nats, this.logger);
     if (this.closed || loaded.seq < this.appliedSeq) return;

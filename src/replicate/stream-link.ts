@@ -51,16 +51,15 @@ export class StreamLink {
   }
 
   /**
-   * Connects (waiting for a first server when `wait` is set, else failing at once) and tells
-   * `onChange` of every disconnect and reconnect after that.
+   * Connects (failing at once when no server answers; reconnecting forever once connected) and
+   * tells `onChange` of every disconnect and reconnect after that.
    */
-  static async open(options: StreamLinkOptions, wait: boolean, onChange: (connected: boolean) => void): Promise<StreamLink> {
+  static async open(options: StreamLinkOptions, onChange: (connected: boolean) => void): Promise<StreamLink> {
     const nc = await connect({
       servers: [...options.servers],
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: wait,
     });
     return new StreamLink(nc, await jetstreamManager(nc), options, onChange);
   }

@@ -70,11 +70,12 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await expectStreamEqualsLog(dnc);
   });
 
-  test('quorum: with NATS down changes are refused and not applied, reads go on, a close ends, and writes resume when it is back', async () => {
+  test('quorum: with NATS down changes are refused and not applied, reads go on, a close ends, a start works, and writes resume when it is back', async () => {
     const dnc = await writer();
     await replicating(dnc);
     await dnc.add(numbers(2));
     await cluster.killAll();
+    await vi.waitFor(() => expect(dnc.stats().replication?.state).toBe('connecting'), { timeout: 10_000, interval: 20 });
     const refused = await dnc.add(numbers(1, 4_155_550_000)).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(IdncError);
     expect((refused as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
@@ -82,13 +83,15 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     expect(dnc.count()).toBe(2);
     expect(dnc.isBlocked('4155550000')).toBe(false);
     expect(dnc.lastSeq).toBe(1);
-    // Refused at once or in flight (NATS not yet seen as down): either way not acknowledged, and
-    // the close does not wait for NATS.
+    // The close does not wait for NATS.
     const pending = dnc.add(numbers(1, 5_155_550_000)).catch((error: unknown) => error);
     await dnc.close();
     expect(await pending).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
-    await cluster.startAll();
+    // A writer starting while NATS is down opens, answers reads, and refuses changes until it is back.
     const reopened = await writer();
+    expect(reopened.count()).toBe(2);
+    await expect(reopened.add(numbers(1, 7_155_550_000))).rejects.toMatchObject({ code: 'REPLICATION_UNAVAILABLE', message: expect.stringMatching(/was not stored/) });
+    await cluster.startAll();
     await replicating(reopened);
     expect(reopened.isBlocked('4155550000')).toBe(false);
     expect((await reopened.add(numbers(1, 6_155_550_000))).seq).toBe(reopened.lastSeq);
