@@ -5,7 +5,8 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { createKey } from '../../src/keys/key-admin.js';
-import { freePort, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { freePort, kill9, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable } from '../replicate/nats-cluster.js';
 
@@ -66,6 +67,53 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     await cluster.startAll();
     expect(await stopGracefully(follower)).toBe(0);
     expect(await stopGracefully(writer)).toBe(0);
+  }, 90_000);
+
+  test('kill -9 of the writer under 8 concurrent clients: after the restart every acknowledged change is there, and a follower of the stream has the same digest', async () => {
+    const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+    const args = ['--replicate', cluster.servers, '--replicate-stream', 'CRASH'];
+    const writer = startServer(writerDir, await freePort(), args);
+    await waitUntilServing(writer);
+    await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    const acknowledged: string[] = [];
+    let killed: Promise<void> | null = null;
+    const client = async (index: number): Promise<void> => {
+      for (let n = 0; killed === null; n++) {
+        const phone = String(3_000_000_000 + index * 1_000_000 + n);
+        const answer = await pdnc(writer.port, key, { actionType: 'add', phoneList: phone }).catch(() => null);
+        if (answer?.status === 200) acknowledged.push(phone);
+        if (acknowledged.length >= 300) killed ??= kill9(writer);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
+    await killed;
+
+    const restarted = startServer(writerDir, await freePort(), args);
+    await waitUntilServing(restarted);
+    const engineCheck = async (): Promise<void> => {
+      const status = await pdnc(restarted.port, key, { actionType: 'status', phoneList: acknowledged.join(',') });
+      expect(status.status).toBe(200);
+      expect((JSON.parse(status.body) as { onList: boolean }[]).every((entry) => entry.onList)).toBe(true);
+    };
+    await engineCheck();
+    // The restarted writer publishes again (it may first catch up from the stream); then a follower
+    // of the stream and the writer's own data directory hold the same state.
+    const { seq } = await vi.waitFor(async () => {
+      const answer = await pdnc(restarted.port, key, { actionType: 'add', phoneList: '2125550001' });
+      if (answer.status !== 200 || answer.seq === null) throw new Error(`add answered ${answer.status}`);
+      return answer as { seq: number };
+    }, { timeout: 20_000, interval: 100 });
+    expect(await stopGracefully(restarted)).toBe(0);
+    const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'CRASH' } });
+    const local = await openDnc({ dataDir: writerDir });
+    try {
+      await follower.waitFor(seq, 20_000);
+      expect(local.lastSeq).toBe(seq);
+      expect(follower.digest()).toBe(local.digest());
+    } finally {
+      await follower.close();
+      await local.close();
+    }
   }, 90_000);
 
   test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
