@@ -395,3 +395,9 @@ export const REPLICA_CHECK_INTERVAL_MS = 200;
  * enough that a consumer lost to a full NATS restart costs seconds of lag, not minutes.
  */
 export const REPLICA_STALL_MS = 2000;
+/**
+ * Bytes of a log segment a writer reads at once to publish records the stream lacks: a run of
+ * REPLICATION_PUBLISH_RUN_RECORDS_MAX ordinary records fits (about 100 bytes each); a larger
+ * record doubles it as needed.
+ */
+export const REPLICATION_READ_WINDOW_BYTES = 1024 * 1024;

@@ -5,7 +5,7 @@
 // reads only records up to a seq the writer has acknowledged (the rest may still be being written).
 
 import fs from 'node:fs';
-import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
+import { LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES, REPLICATION_READ_WINDOW_BYTES } from '../constants.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
 import { scanRecords } from '../persist/segment-scan.js';
 
@@ -22,8 +22,10 @@ export class LogFrames {
   constructor(private readonly dataDir: string) {}
 
   /**
-   * Frames of the records from `fromSeq` up to `upToSeq` (at most `recordsMax`); fewer when the
-   * log ends first. null when the log no longer holds `fromSeq` (removed after a snapshot).
+   * Frames of the records from `fromSeq` up to `upToSeq` (at most `recordsMax`), from one
+   * segment and one read window: fewer when either ends first (the next read goes on from there),
+   * none when the log holds nothing after `fromSeq - 1` yet. null when the log no longer holds `fromSeq`
+   * (removed after a snapshot).
    */
   async read(fromSeq: number, upToSeq: number, recordsMax: number): Promise<Buffer[] | null> {
     if (this.place?.seq !== fromSeq) this.place = await this.find(fromSeq);
@@ -31,22 +33,26 @@ export class LogFrames {
     if (place === null) return null;
     const handle = await fs.promises.open(place.segment.path, 'r').catch(() => null);
     if (handle === null) return null;
-    let bytes: Buffer;
+    const frames: Buffer[] = [];
+    let end = 0;
     try {
       const { size } = await handle.stat();
-      bytes = Buffer.allocUnsafe(Math.max(0, size - place.offset));
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, place.offset);
-      bytes = bytes.subarray(0, bytesRead);
+      const rest = Math.max(0, size - place.offset);
+      // A window of the segment, doubled while it cuts the first record (a bulk change's record).
+      for (let window = REPLICATION_READ_WINDOW_BYTES; frames.length === 0; window *= 2) {
+        const bytes = Buffer.allocUnsafe(Math.min(rest, window));
+        const { bytesRead } = await handle.read(bytes, 0, bytes.length, place.offset);
+        const read = bytes.subarray(0, bytesRead);
+        scanRecords(read, 0, fromSeq, (record, offset) => {
+          if (record.seq > upToSeq || frames.length >= recordsMax) return;
+          end = offset + frameLength(read, offset);
+          frames.push(Buffer.from(read.subarray(offset, end)));
+        });
+        if (window >= rest) break;
+      }
     } finally {
       await handle.close();
     }
-    const frames: Buffer[] = [];
-    let end = 0;
-    scanRecords(bytes, 0, fromSeq, (record, offset) => {
-      if (record.seq > upToSeq || frames.length >= recordsMax) return;
-      end = offset + frameLength(bytes, offset);
-      frames.push(Buffer.from(bytes.subarray(offset, end)));
-    });
     this.place = { segment: place.segment, offset: place.offset + end, seq: fromSeq + frames.length };
     if (frames.length === 0 && fromSeq <= upToSeq) return this.readNextSegment(fromSeq, upToSeq, recordsMax, place);
     return frames;
@@ -70,9 +76,11 @@ export class LogFrames {
     const bytes = await fs.promises.readFile(holder.path).catch(() => null);
     if (bytes === null) return null;
     let found: Place | null = null;
-    scanRecords(bytes, LOG_SEGMENT_HEADER_BYTES, holder.firstSeq, (record, offset) => {
+    const scan = scanRecords(bytes, LOG_SEGMENT_HEADER_BYTES, holder.firstSeq, (record, offset) => {
       if (record.seq === seq) found = { segment: holder, offset, seq };
     });
+    // Not written yet: the next record goes after the last one.
+    if (found === null && scan.lastSeq === seq - 1) return { segment: holder, offset: scan.endOffset, seq };
     return found;
   }
 }

@@ -72,6 +72,8 @@ export class StreamFollower implements FollowerSource {
   private messages: ConsumerMessages | null = null;
   /** When a message was last applied (or following started): a consumer silent for long behind the stream is restarted. */
   private progressAt = Date.now();
+  /** The last "following failed" warning, so that a lasting outage logs it once. */
+  private lastWarning = '';
   private following: Promise<void> | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
@@ -193,7 +195,9 @@ export class StreamFollower implements FollowerSource {
         problem = await this.consume();
       } catch (error) {
         // NATS unreachable or the consumer lost: not a reason to reload, only to consume again.
-        if (!this.closed) this.logger.warn(`following the stream failed (${(error as Error).message}); consuming again`);
+        const message = `following the stream failed (${(error as Error).message}); consuming again`;
+        if (!this.closed && message !== this.lastWarning) this.logger.warn(message);
+        this.lastWarning = message;
         await pause(REPLICATION_RETRY_MS);
         continue;
       }
@@ -217,6 +221,7 @@ export class StreamFollower implements FollowerSource {
     const consumer = await this.nats.js.consumers.get(this.nats.options.stream, { opt_start_seq: this.appliedSeq + 1 });
     const messages = await consumer.consume();
     this.messages = messages;
+    this.lastWarning = '';
     if (this.closed) messages.stop();
     let expected = this.appliedSeq + 1;
     for await (const message of messages) {
