@@ -16,6 +16,8 @@
 import { EventEmitter } from 'node:events';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import {
+  FOLLOWER_LOAD_ATTEMPTS,
+  FOLLOWER_LOAD_RETRY_MS,
   FOLLOWER_RELOAD_RETRY_MS,
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
   REPLICA_CHECK_INTERVAL_MS,
@@ -100,12 +102,19 @@ export class StreamFollower implements FollowerSource {
     } catch (error) {
       throw new IdncError('REPLICATION_UNAVAILABLE', `no NATS server of ${servers.join(', ')} answers (${(error as Error).message})`);
     }
-    try {
-      const loaded = await loadNewestSnapshot(nats, logger);
-      return new StreamFollower(nats, logger, options, loaded);
-    } catch (error) {
-      await nats.close();
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const loaded = await loadNewestSnapshot(nats, logger);
+        return new StreamFollower(nats, logger, options, loaded);
+      } catch (error) {
+        // A NATS timeout (the writer creating the bucket, a leader being elected) is tried again.
+        if (error instanceof IdncError || attempt >= FOLLOWER_LOAD_ATTEMPTS) {
+          await nats.close();
+          throw error;
+        }
+        logger.warn(`loading the newest snapshot object failed (${(error as Error).message}); retrying`);
+        await pause(FOLLOWER_LOAD_RETRY_MS);
+      }
     }
   }
 

@@ -4,7 +4,7 @@
 // changes 503 REPLICATION_UNAVAILABLE while reads go on; bad replication settings refuse to start.
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { createKey } from '../../src/keys/key-admin.js';
+import { createKey, revokeKey } from '../../src/keys/key-admin.js';
 import { freePort, kill9, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
 import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
@@ -68,6 +68,27 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     expect(await stopGracefully(follower)).toBe(0);
     expect(await stopGracefully(writer)).toBe(0);
   }, 90_000);
+
+  test('a key created or revoked on the writer\'s host takes effect on a follower server; the follower\'s own keys keep working', async () => {
+    const writerKey = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    const followerKey = (await createKey(followerDir, { org: 'default', scopes: ['read'] })).key;
+    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-stream', 'KEYS']);
+    await waitUntilServing(writer);
+    const follower = startServer(followerDir, await freePort(), ['--follow', cluster.servers, '--replicate-stream', 'KEYS']);
+    await waitUntilServing(follower);
+    const countWith = async (key: string): Promise<number> => (await pdnc(follower.port, key, { actionType: 'count' })).status;
+    await vi.waitFor(async () => expect(await countWith(writerKey.key)).toBe(200), { timeout: 10_000, interval: 50 });
+    const created = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    // The time bounds are generous (a loaded machine); the design's bound is the writer's poll of
+    // keys.json plus one KV delivery.
+    await vi.waitFor(async () => expect(await countWith(created.key)).toBe(200), { timeout: 10_000, interval: 50 });
+    await revokeKey(writerDir, writerKey.record.id);
+    await vi.waitFor(async () => expect(await countWith(writerKey.key)).toBe(401), { timeout: 10_000, interval: 50 });
+    expect(await countWith(followerKey)).toBe(200);
+    expect(await countWith(created.key)).toBe(200);
+    expect(await stopGracefully(follower)).toBe(0);
+    expect(await stopGracefully(writer)).toBe(0);
+  }, 60_000);
 
   test('kill -9 of the writer under 8 concurrent clients: after the restart every acknowledged change is there, and a follower of the stream has the same digest', async () => {
     const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
