@@ -108,6 +108,27 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
     await check.close();
   }, 60_000);
 
+  test('replication switched on for a data directory that has a log: the stream starts at its snapshot, and a follower gets the same state', async () => {
+    const plain = await openDnc({ dataDir: dir, logger: recordingLogger() });
+    for (let i = 0; i < 5; i++) await plain.add(numbers(2, 2_125_550_000 + i * 10));
+    await plain.snapshot();
+    await plain.remove(numbers(1, 2_125_550_000));
+    await plain.close();
+    const dnc = await writer();
+    expect(dnc.lastSeq).toBe(6);
+    const nc = await connect({ servers: cluster.servers.split(',') });
+    try {
+      expect((await (await jetstreamManager(nc)).streams.info(stream)).state).toMatchObject({ first_seq: 7, last_seq: 6 });
+    } finally {
+      await nc.close();
+    }
+    const { seq } = await dnc.add(numbers(1, 3_125_550_000));
+    expect(seq).toBe(7);
+    const replica = await follower();
+    await replica.waitFor(7, 10_000);
+    expect(replica.digest()).toBe(dnc.digest());
+  });
+
   test('follows live writes (read-your-writes with waitFor) and refuses changes with READ_ONLY_REPLICA', async () => {
     const dnc = await writer();
     const replica = await follower();
