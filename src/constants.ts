@@ -378,8 +378,6 @@ export const REPLICATION_RETRY_MS = 250;
  * the change and applies it once the stream has it): long enough for a NATS leader election.
  */
 export const REPLICATION_ACK_WAIT_MS = 5000;
-/** At close, how long a publish still in flight may take before it is given up (the stream settles it). */
-export const REPLICATION_CLOSE_WAIT_MS = 2000;
 /** Records a writer publishes (or a lagging writer reads back to publish) in one pipelined run. */
 export const REPLICATION_PUBLISH_RUN_RECORDS_MAX = 1024;
 /** Snapshot objects kept in `<stream>_SNAPSHOTS`: the newest and the one before (a follower may be loading it). */
