@@ -94,6 +94,8 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
    * being written after its publish, the stream is ahead for a moment in the normal course.)
    */
   private catchUpWanted = false;
+  /** The last seq catchUp read from the stream: the log writer's hook lets those through unpublished. */
+  private caughtUpThrough = 0;
   /** Resolves at close: waits for NATS end there. */
   private readonly closedSignal: Promise<void>;
   private signalClosed!: () => void;
@@ -202,8 +204,14 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   /** The log writer's hook under quorum: the stream takes the batch before the log is written. */
   private beforeWrite(runs: readonly Buffer[], firstSeq: number, lastSeq: number): Promise<void> {
-    if (lastSeq <= this.streamSeq) return Promise.resolve(); // records caught up from the stream
+    if (lastSeq <= this.caughtUpThrough) return Promise.resolve(); // read from the stream by catchUp
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
+    if (firstSeq <= this.streamSeq) {
+      // The stream holds these seqs already: bring the log up to it first, write nothing now.
+      this.catchUpWanted = true;
+      this.reconcileSoon();
+      return Promise.reject(new IdncError('REPLICATION_UNAVAILABLE', 'the change was not stored: this writer is catching up with its stream; retry shortly'));
+    }
     if (firstSeq !== this.streamSeq + 1) {
       this.diverge(`the log continues at seq ${firstSeq} but the stream ends at seq ${this.streamSeq}`);
       return Promise.reject(this.refusal('not stored'));
@@ -314,6 +322,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       return;
     }
     this.logger.warn(`the stream holds seq ${fromSeq}-${toSeq}, which the local log lacks: catching up`);
+    this.caughtUpThrough = toSeq;
     const consumer = await link.js.consumers.get(this.config.stream, { opt_start_seq: fromSeq });
     const messages = await consumer.consume();
     let change: LogRecord[] = [];
