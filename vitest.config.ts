@@ -48,7 +48,7 @@ const slow = [
   'test/http/app.raw-socket-fuzz.test.ts',
 ];
 
-const globalSetup = ['./test/global-setup.ts'];
+const globalSetup = ['./test/global-setup.ts', './test/replicate/nats-notice.ts'];
 
 export default defineConfig({
   test: {

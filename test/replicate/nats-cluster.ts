@@ -4,7 +4,7 @@
 // with a sleep. Every process started here is stopped here (SIGKILL or SIGTERM, then its 'exit'
 // event: a killed child can stay a zombie for a while, so a pid that exists proves nothing).
 // `natsAvailable()` decides whether the NATS tests run: without `nats-server` on PATH they skip
-// with one loud line, unless IDNC_REQUIRE_NATS=1 (CI), where they fail.
+// (one loud line per run, from nats-notice.ts), unless IDNC_REQUIRE_NATS=1 (CI), where they fail.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -17,14 +17,21 @@ const NODES = 3;
 /** Far above a start on a loaded 2-core machine (about 1 s): only a server that never comes up reaches it. */
 const READY_TIMEOUT_MS = 20_000;
 
-/** True when `nats-server` runs here; false (after one loud line) when the NATS tests must skip. */
+const HOW_TO_INSTALL = 'install it (Debian: apt-get install nats-server; elsewhere https://github.com/nats-io/nats-server/releases) to run them';
+
+/**
+ * True when `nats-server` runs here, else false: the NATS tests skip (the one line saying so is
+ * printed once per run by nats-notice.ts), unless IDNC_REQUIRE_NATS=1 (CI), where this throws.
+ */
 export function natsAvailable(): boolean {
-  const probe = spawnSync(SERVER, ['--version'], { encoding: 'utf8' });
-  if (probe.status === 0) return true;
-  const how = 'install it (Debian: apt-get install nats-server; elsewhere https://github.com/nats-io/nats-server/releases) to run them';
-  if (process.env.IDNC_REQUIRE_NATS === '1') throw new Error(`IDNC_REQUIRE_NATS=1 but nats-server is not on PATH: ${how}`);
-  console.warn(`\n*** SKIPPING the NATS replication tests: nats-server is not on PATH; ${how} ***\n`);
+  if (spawnSync(SERVER, ['--version'], { encoding: 'utf8' }).status === 0) return true;
+  if (process.env.IDNC_REQUIRE_NATS === '1') throw new Error(`IDNC_REQUIRE_NATS=1 but nats-server is not on PATH: ${HOW_TO_INSTALL}`);
   return false;
+}
+
+/** The one loud line of a run whose NATS tests skip. */
+export function natsSkipNotice(): string {
+  return `*** SKIPPING the NATS replication tests: nats-server is not on PATH; ${HOW_TO_INSTALL} ***`;
 }
 
 async function freePort(): Promise<number> {
