@@ -68,7 +68,8 @@ export class StreamFollower implements FollowerSource {
   /** Stale until the first check finds it current (nothing is known of the stream before). */
   private isStale = true;
   private closed = false;
-  private state = 'ready';
+  /** 'ready' while the stream answers, 'connecting' while it does not, 'closed' after close(). */
+  private state: 'ready' | 'connecting' | 'closed' = 'ready';
   private reason = '';
   private streamSeq = 0;
   private messages: ConsumerMessages | null = null;
