@@ -399,3 +399,11 @@ export const REPLICA_STALL_MS = 2000;
  * record doubles it as needed.
  */
 export const REPLICATION_READ_WINDOW_BYTES = 1024 * 1024;
+/**
+ * `--lease-ms` default: how long a writer's lease lasts without renewal (renewed every third of
+ * it). A standby takes over at most about this long after the writer died; shorter makes a busy or
+ * briefly paused writer step down for nothing.
+ */
+export const REPLICATION_LEASE_MS_DEFAULT = 3000;
+/** The shortest lease accepted: renewals every third of it must not flood NATS. */
+export const REPLICATION_LEASE_MS_MIN = 300;

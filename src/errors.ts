@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
   REPLICATION_UNAVAILABLE: { summary: 'the change is not acknowledged: the replicated stream (NATS JetStream) did not take it; the message says whether it may still be stored' },
   READ_ONLY_REPLICA: { summary: 'this instance follows a replicated stream read-only: changes go to the writer' },
+  NOT_LEADER: { summary: 'this writer stands by: another one holds the writer lease and takes changes' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

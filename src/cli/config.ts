@@ -63,6 +63,10 @@ export interface ServeFlags {
   replicateAck?: string;
   /** `--follow nats://...` (env IDNC_FOLLOW): serve reads from a writer's stream, read-only. */
   follow?: string;
+  /** `--standby` (env IDNC_STANDBY=1): with --replicate, stand by until the writer lease expires. */
+  standby?: boolean;
+  /** `--lease-ms` (env IDNC_LEASE_MS): the writer lease, e.g. 3s. */
+  leaseMs?: string;
 }
 
 export interface ServeConfig {
@@ -152,6 +156,10 @@ function replicationSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 're
   const stream = flags.replicateStream ?? nonEmpty(env.IDNC_REPLICATE_STREAM);
   const replicas = flags.replicateReplicas ?? nonEmpty(env.IDNC_REPLICATE_REPLICAS);
   const ack = flags.replicateAck ?? nonEmpty(env.IDNC_REPLICATE_ACK);
+  const standby = flags.standby === true || parseSwitch('IDNC_STANDBY', env.IDNC_STANDBY);
+  const lease = flags.leaseMs ?? nonEmpty(env.IDNC_LEASE_MS);
+  if ((standby || lease !== undefined) && replicate === undefined) throw new ConfigError('--standby and --lease-ms need --replicate');
+  if (standby && ack === 'local') throw new ConfigError('--standby needs --replicate-ack quorum: an ack-local writer holds no lease');
   if (replicate !== undefined && follow !== undefined) throw new ConfigError('--replicate and --follow exclude each other: a server writes (and publishes) or follows');
   if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream)) throw new ConfigError(`--replicate-stream ${JSON.stringify(stream)}: letters, digits, _ and - (at most 64)`);
   if (ack !== undefined && ack !== 'quorum' && ack !== 'local') throw new ConfigError(`--replicate-ack ${JSON.stringify(ack)}: expected quorum or local`);
@@ -164,6 +172,8 @@ function replicationSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 're
       ...named,
       ...(replicas === undefined ? {} : { replicas: parseCount('--replicate-replicas (IDNC_REPLICATE_REPLICAS)', replicas) }),
       ...(ack === undefined ? {} : { ack: ack as 'quorum' | 'local' }),
+      ...(standby ? { standby } : {}),
+      ...(lease === undefined ? {} : { leaseMs: parseDuration('--lease-ms (IDNC_LEASE_MS)', lease) }),
     }),
   };
 }

@@ -36,6 +36,8 @@ export function registerServeCommand(program: Command): void {
     .option('--replicate-replicas <count>', 'copies of a stream this writer creates (env IDNC_REPLICATE_REPLICAS, default 3)')
     .option('--replicate-ack <rule>', 'quorum: acknowledge once the stream has a change too; local: after the local fsync, publish behind (env IDNC_REPLICATE_ACK, default quorum)')
     .option('--follow <servers>', 'serve reads from a writer\'s NATS JetStream stream, read-only, on any host (env IDNC_FOLLOW)')
+    .option('--standby', 'with --replicate: follow the stream and take over writing when the writer lease expires (env IDNC_STANDBY=1)')
+    .option('--lease-ms <duration>', 'with --replicate: the writer lease, renewed every third of it, e.g. 3s (env IDNC_LEASE_MS, default 3s)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));

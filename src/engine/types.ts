@@ -174,6 +174,13 @@ export interface ReplicateOptions {
    * after the local fsync, published behind (`stats().replication.backlog`).
    */
   readonly ack?: ReplicationAck;
+  /**
+   * Quorum only: start as a standby (a quorum writer stands by anyway while another holds the
+   * writer lease): follow the stream into the data directory and take over when the lease expires.
+   */
+  readonly standby?: boolean;
+  /** The writer lease (default 3000 ms): a standby takes over about this long after the writer's death. */
+  readonly leaseMs?: number;
 }
 
 export type ReplicationAck = 'quorum' | 'local';

@@ -61,6 +61,7 @@ export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
   INTERNAL: 500,
   REPLICATION_UNAVAILABLE: 503,
   READ_ONLY_REPLICA: 503,
+  NOT_LEADER: 503,
 };
 
 /** An error a request causes that only the HTTP layer knows of (keys, request shape, sizes). */

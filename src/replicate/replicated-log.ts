@@ -23,9 +23,12 @@
 //                are refused until restart, and the stream is never written to
 //   closed
 
+import os from 'node:os';
 import { assert } from '../assert.js';
 import {
   REPLICATION_ACK_WAIT_MS,
+  REPLICATION_LEASE_MS_DEFAULT,
+  REPLICATION_LEASE_MS_MIN,
   REPLICATION_PUBLISH_RUN_RECORDS_MAX,
   REPLICATION_REPLICAS_DEFAULT,
   REPLICATION_REPLICAS_MAX,
@@ -47,13 +50,15 @@ import { LogFrames } from './log-frames.js';
 import { SnapshotObjects } from './snapshot-objects.js';
 import { parseServers, StreamLink } from './stream-link.js';
 import { decodeMessage, frameSeq, splitFrames } from './stream-records.js';
+import { WriterLease } from './writer-lease.js';
 
-export type ReplicationStateName = 'connecting' | 'reconciling' | 'ready' | 'diverged' | 'closed';
+export type ReplicationStateName = 'connecting' | 'reconciling' | 'ready' | 'standby' | 'diverged' | 'closed';
 
 const NEXT_STATES: Readonly<Record<ReplicationStateName, readonly ReplicationStateName[]>> = {
-  connecting: ['reconciling', 'diverged', 'closed'],
-  reconciling: ['connecting', 'ready', 'diverged', 'closed'],
-  ready: ['connecting', 'reconciling', 'diverged', 'closed'],
+  connecting: ['reconciling', 'standby', 'diverged', 'closed'],
+  reconciling: ['connecting', 'ready', 'standby', 'diverged', 'closed'],
+  ready: ['connecting', 'reconciling', 'standby', 'diverged', 'closed'],
+  standby: ['connecting', 'reconciling', 'diverged', 'closed'],
   diverged: ['closed'],
   closed: [],
 };
@@ -63,6 +68,7 @@ interface ReplicateConfig {
   readonly stream: string;
   readonly replicas: number;
   readonly ack: ReplicationAck;
+  readonly leaseMs: number;
 }
 
 export function replicateConfig(options: ReplicateOptions): ReplicateConfig {
@@ -74,7 +80,10 @@ export function replicateConfig(options: ReplicateOptions): ReplicateConfig {
   }
   const ack = options.ack ?? 'quorum';
   if (ack !== 'quorum' && ack !== 'local') throw new IdncError('INVALID_PARAMETER', `invalid replication ack ${JSON.stringify(ack)}: expected quorum or local`);
-  return { servers: parseServers(options.servers, 'replicate.servers'), stream, replicas, ack };
+  const leaseMs = options.leaseMs ?? REPLICATION_LEASE_MS_DEFAULT;
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < REPLICATION_LEASE_MS_MIN) throw new IdncError('INVALID_PARAMETER', `invalid leaseMs ${String(leaseMs)}: expected a whole number of milliseconds from ${REPLICATION_LEASE_MS_MIN}`);
+  if (options.standby === true && ack !== 'quorum') throw new IdncError('INVALID_PARAMETER', 'standby: a standby takes over under ack quorum only (an ack-local writer holds no lease)');
+  return { servers: parseServers(options.servers, 'replicate.servers'), stream, replicas, ack, leaseMs };
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -100,10 +109,15 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   private readonly closedSignal: Promise<void>;
   private signalClosed!: () => void;
   private reconciling: Promise<void> | null = null;
+  private reconcileWanted = false;
   private shipping: Promise<void> | null = null;
   private uploading: Promise<void> = Promise.resolve();
   private pendingUpload: { seq: number; file: string } | null = null;
   private readonly frames: LogFrames;
+  /** Under quorum: the writer lease (null until NATS first answered). */
+  private lease: WriterLease | null = null;
+  /** Renews the lease while ready; retries taking it while standing by. */
+  private leaseTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly config: ReplicateConfig,
@@ -164,6 +178,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
     if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
+    if (this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false)) return Promise.reject(this.notLeader());
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
     if (this.catchUpWanted) {
       this.reconcileSoon();
@@ -202,10 +217,18 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     return new IdncError('REPLICATION_UNAVAILABLE', `the change ${outcome === 'not stored' ? 'was not stored' : 'may or may not be stored'}: ${why}; ${next}`);
   }
 
+  private notLeader(): IdncError {
+    return new IdncError('NOT_LEADER', `the change was not stored: this writer stands by (${this.reason}); send changes to the writer that holds the lease`);
+  }
+
   /** The log writer's hook under quorum: the stream takes the batch before the log is written. */
   private beforeWrite(runs: readonly Buffer[], firstSeq: number, lastSeq: number): Promise<void> {
     if (lastSeq <= this.caughtUpThrough) return Promise.resolve(); // read from the stream by catchUp
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
+    if (this.lease !== null && !this.lease.held) {
+      this.stepDown('the writer lease lapsed before the change was published');
+      return Promise.reject(this.notLeader());
+    }
     if (firstSeq <= this.streamSeq) {
       // The stream holds these seqs already: bring the log up to it first, write nothing now.
       this.catchUpWanted = true;
@@ -225,6 +248,10 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     while (next < frames.length) {
       const link = this.link;
       if (this.state === 'closed' || this.state === 'diverged' || link === null) throw this.refusal('may or may not be stored');
+      if (this.lease !== null && !this.lease.held) {
+        this.stepDown('the writer lease lapsed while a change was being published');
+        throw this.refusal('may or may not be stored');
+      }
       const outcome = await link.publishRun(frames.slice(next));
       if (outcome.kind === 'published') {
         this.streamSeq = frameSeq(frames[frames.length - 1]!);
@@ -233,7 +260,10 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
       next += outcome.taken;
       if (outcome.taken > 0) this.streamSeq = frameSeq(frames[next - 1]!);
       if (outcome.fenced) {
-        this.diverge(`the stream refused seq ${frameSeq(frames[next]!)}: ${outcome.reason}`);
+        const why = `the stream refused seq ${frameSeq(frames[next]!)}: ${outcome.reason}`;
+        // Another writer appended: under a lease it took over (stand by); without one, stop.
+        if (this.lease !== null) this.stepDown(`${why} (another writer took over)`);
+        else this.diverge(why);
         throw this.refusal('may or may not be stored');
       }
       this.logger.warn(`publishing seq ${frameSeq(frames[next]!)} to the stream failed (${outcome.reason}); retrying`);
@@ -273,25 +303,34 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   /** Reconciles once now (or again after the one running). */
   private reconcileSoon(): void {
-    if (this.reconciling !== null) return;
-    this.reconciling = this.reconcileLoop().finally(() => (this.reconciling = null));
+    this.reconcileWanted = true;
+    this.reconciling ??= this.reconcileLoop().finally(() => (this.reconciling = null));
   }
 
+  /** Reconciles while asked to (a call during a run asks for one more: a reconnect meanwhile is not lost). */
   private async reconcileLoop(): Promise<void> {
-    for (;;) {
+    while (this.reconcileWanted) {
+      this.reconcileWanted = false;
       if (this.state === 'closed' || this.state === 'diverged' || this.link === null) return;
       this.enter('reconciling', 'comparing the stream with the local log');
       try {
         await this.reconcile(this.link);
         if (this.state === 'reconciling') this.enter('ready', '');
+        if (this.state === 'ready' && this.lease !== null) this.keepLease();
+        if (this.state === 'standby') this.standByTick();
         if (this.config.ack === 'local') this.ship();
-        return;
       } catch (error) {
-        if (this.state !== 'reconciling') return;
+        if (this.finished()) return;
         this.enter('connecting', `reconciling with the stream failed (${(error as Error).message}); retrying`);
+        this.reconcileWanted = true;
+        await this.untilConnected(this.link);
       }
-      await this.untilConnected(this.link);
     }
+  }
+
+  /** Closed or diverged: nothing more is published (a method, so that no narrowing of `state` hides a change). */
+  private finished(): boolean {
+    return this.state === 'closed' || this.state === 'diverged';
   }
 
   /** After a failure: resolves once NATS is reachable again (and a moment later), or at close. */
@@ -305,6 +344,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     if (this.config.ack === 'quorum') await this.durable.settled();
     await link.ensureStream(this.config.replicas);
     this.snapshots ??= await SnapshotObjects.open(link, this.config.replicas);
+    if (this.config.ack === 'quorum' && !(await this.holdLease(link))) return;
     const streamSeq = await link.lastSeq();
     this.streamSeq = streamSeq;
     const localSeq = this.durable.lastSeq;
@@ -313,6 +353,48 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     else if (streamSeq < localSeq) await this.publishBacklog(streamSeq + 1, localSeq);
     this.catchUpWanted = false;
     this.logger.info(`replicating to stream ${this.config.stream} (ack ${this.config.ack}) from seq ${this.streamSeq}`);
+  }
+
+  /**
+   * Under quorum a writer publishes only while it holds the lease: takes it if free, else follows
+   * the stream into its log and stands by (false). A writer taking over catches up after that.
+   */
+  private async holdLease(link: StreamLink): Promise<boolean> {
+    this.lease ??= await WriterLease.open(link, this.config.replicas, this.config.leaseMs, `${os.hostname()} ${process.pid}`);
+    if (this.lease.held || (await this.lease.acquire())) return true;
+    const streamSeq = await link.lastSeq();
+    this.streamSeq = streamSeq;
+    const localSeq = this.durable.lastSeq;
+    if (streamSeq > localSeq) await this.catchUp(link, localSeq + 1, streamSeq);
+    else if (streamSeq < localSeq) this.diverge(`the stream ends at seq ${streamSeq}, before this standby's log (seq ${localSeq})`);
+    this.enter('standby', 'another writer holds the lease');
+    return false;
+  }
+
+  /** Renews the lease every leaseMs/3 while ready; a failed renewal steps down. */
+  private keepLease(): void {
+    if (this.leaseTimer !== null) clearInterval(this.leaseTimer);
+    this.leaseTimer = setInterval(() => {
+      void this.lease?.renew().then((renewed) => {
+        if (!renewed && this.state === 'ready') this.stepDown('renewing the writer lease failed');
+      });
+    }, this.config.leaseMs / 3);
+    this.leaseTimer.unref();
+  }
+
+  /** Standing by: follows the stream and tries the lease again every leaseMs/3. */
+  private standByTick(): void {
+    if (this.leaseTimer !== null) clearInterval(this.leaseTimer);
+    this.leaseTimer = setTimeout(() => this.reconcileSoon(), this.config.leaseMs / 3);
+    this.leaseTimer.unref();
+  }
+
+  /** Stops publishing: another writer holds (or may take) the lease; this one follows it. */
+  private stepDown(reason: string): void {
+    if (this.state === 'closed' || this.state === 'diverged' || this.state === 'standby') return;
+    this.logger.error(`stepping down: ${reason}; following the stream and standing by`);
+    this.enter('standby', reason);
+    this.standByTick();
   }
 
   /** Logs and applies the stream's records after the local log's last (they are acknowledged there). */
@@ -444,7 +526,9 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     if (this.state === 'closed') return;
     this.enter('closed', 'closed');
     this.signalClosed();
+    if (this.leaseTimer !== null) clearInterval(this.leaseTimer);
     await this.durable.close();
+    await this.lease?.release();
     await this.uploading;
     await this.shipping;
     await this.link?.close();

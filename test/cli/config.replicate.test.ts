@@ -19,6 +19,11 @@ describe('replication settings', () => {
     expect(loadServeConfig({}, env).replicate).toEqual({ servers: 'nats://other:4222', stream: 'ENV', ack: 'quorum' });
   });
 
+  it('take --standby (IDNC_STANDBY=1) and --lease-ms (IDNC_LEASE_MS) with --replicate', () => {
+    expect(loadServeConfig({ replicate: SERVERS, standby: true, leaseMs: '2s' }, {}).replicate).toEqual({ servers: SERVERS, standby: true, leaseMs: 2000 });
+    expect(loadServeConfig({ replicate: SERVERS }, { IDNC_STANDBY: '1', IDNC_LEASE_MS: '500ms' }).replicate).toEqual({ servers: SERVERS, standby: true, leaseMs: 500 });
+  });
+
   it('take --follow (IDNC_FOLLOW) with the stream of --replicate-stream', () => {
     expect(loadServeConfig({ follow: SERVERS, replicateStream: 'DNC_EU' }, {}).follow).toEqual({ servers: SERVERS, stream: 'DNC_EU' });
     expect(loadServeConfig({}, { IDNC_FOLLOW: SERVERS }).follow).toEqual({ servers: SERVERS });
@@ -31,6 +36,9 @@ describe('replication settings', () => {
     [{ replicate: SERVERS, replicateStream: 'a.b' }, /--replicate-stream "a.b"/],
     [{ replicate: 'nats://a b:4222' }, /--replicate "nats:\/\/a b:4222": expected NATS URLs/],
     [{ follow: ',' }, /--follow ",": expected NATS URLs/],
+    [{ standby: true }, /--standby and --lease-ms need --replicate/],
+    [{ replicate: SERVERS, standby: true, replicateAck: 'local' }, /--standby needs --replicate-ack quorum/],
+    [{ replicate: SERVERS, leaseMs: 'soon' }, /--lease-ms \(IDNC_LEASE_MS\) "soon"/],
   ])('refuse %j', (flags, message) => {
     expect(() => loadServeConfig(flags, {})).toThrow(ConfigError);
     expect(() => loadServeConfig(flags, {})).toThrow(message);

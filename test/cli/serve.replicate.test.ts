@@ -137,6 +137,78 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }
   }, 90_000);
 
+  test('failover: a standby answers NOT_LEADER and takes over from a writer paused past its lease (which never acknowledges again) and from one killed -9 under 8 clients, with every acknowledged change', async () => {
+    const standbyDir = await makeTempDir('idnc-serve-standby-');
+    try {
+      const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+      const standbyKey = (await createKey(standbyDir, { org: 'default', scopes: ['admin'] })).key;
+      const args = ['--replicate', cluster.servers, '--replicate-stream', 'FAILOVER', '--lease-ms', '1s'];
+      const writer = startServer(writerDir, await freePort(), args);
+      await waitUntilServing(writer);
+      await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+      const standby = startServer(standbyDir, await freePort(), [...args, '--standby']);
+      await waitUntilServing(standby);
+      await vi.waitFor(async () => expect(JSON.parse((await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: '2125550001' })).body)).toMatchObject({ code: 'NOT_LEADER' }), { timeout: 20_000, interval: 100 });
+
+      // SIGSTOP the writer past its lease: the standby takes over; the writer, woken, never acknowledges.
+      const acknowledged: string[] = ['2125550000'];
+      for (let n = 0; n < 20; n++) {
+        const phone = String(3_125_550_000 + n);
+        if ((await pdnc(writer.port, key, { actionType: 'add', phoneList: phone })).status === 200) acknowledged.push(phone);
+      }
+      writer.child.kill('SIGSTOP');
+      const tookOver = await vi.waitFor(async () => {
+        const answer = await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: '4125550000' });
+        if (answer.status !== 200) throw new Error(`standby answered ${answer.status} ${answer.body}`);
+        return answer;
+      }, { timeout: 20_000, interval: 100 });
+      acknowledged.push('4125550000');
+      expect(tookOver.seq).toBe(acknowledged.length);
+      writer.child.kill('SIGCONT');
+      for (let n = 0; n < 5; n++) expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: String(5_125_550_000 + n) })).status).toBe(503);
+
+      // The old writer, restarted, stands by; kill -9 of the new writer under 8 clients: it takes over.
+      await kill9(writer);
+      const again = startServer(writerDir, await freePort(), args);
+      await waitUntilServing(again);
+      let killed: Promise<void> | null = null;
+      const client = async (index: number): Promise<void> => {
+        for (let n = 0; killed === null; n++) {
+          const phone = String(6_000_000_000 + index * 1_000_000 + n);
+          const answer = await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: phone }).catch(() => null);
+          if (answer?.status === 200) acknowledged.push(phone);
+          if (acknowledged.length >= 200) killed ??= kill9(standby);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
+      await killed;
+      const { seq } = await vi.waitFor(async () => {
+        const answer = await pdnc(again.port, key, { actionType: 'add', phoneList: '7125550000' });
+        if (answer.status !== 200 || answer.seq === null) throw new Error(`the restarted writer answered ${answer.status} ${answer.body}`);
+        return answer as { seq: number };
+      }, { timeout: 20_000, interval: 100 });
+      acknowledged.push('7125550000');
+      const status = await pdnc(again.port, key, { actionType: 'status', phoneList: acknowledged.join(',') });
+      expect((JSON.parse(status.body) as { onList: boolean }[]).every((entry) => entry.onList)).toBe(true);
+      expect((JSON.parse((await pdnc(again.port, key, { actionType: 'status', phoneList: '5125550000' })).body) as { onList: boolean }[])[0]!.onList).toBe(false);
+      expect(await stopGracefully(again)).toBe(0);
+      // A follower of the stream and the last writer's data directory hold the same state.
+      const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'FAILOVER' } });
+      const local = await openDnc({ dataDir: writerDir });
+      try {
+        await follower.waitFor(seq, 20_000);
+        expect(local.lastSeq).toBe(seq);
+        expect(follower.digest()).toBe(local.digest());
+      } finally {
+        await follower.close();
+        await local.close();
+      }
+    } finally {
+      await killAll();
+      await removeDir(standbyDir);
+    }
+  }, 90_000);
+
   test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
     const both = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--follow', cluster.servers]);
     expect(await both.exited).toBe(1);
