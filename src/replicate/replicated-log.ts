@@ -34,6 +34,7 @@ import {
   REPLICATION_REPLICAS_MAX,
   REPLICATION_RETRY_MS,
   REPLICATION_STREAM_DEFAULT,
+  REPLICA_STALL_MS,
 } from '../constants.js';
 import { DurableLog, type AfterCommit, type DurableDncOptions } from '../engine/durable-log.js';
 import type { ChangeSink, CommitResult, EngineLink } from '../engine/change-sink.js';
@@ -408,11 +409,25 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     const consumer = await link.js.consumers.get(this.config.stream, { opt_start_seq: fromSeq });
     const messages = await consumer.consume();
     let change: LogRecord[] = [];
+    let received = 0;
     const appended: Promise<CommitResult>[] = [];
     const store = this.durable.store;
+    // After NATS restarted whole a consumer does not always deliver again: give up and retry.
+    let progressAt = Date.now();
+    let stalled = false;
+    const watchdog = setInterval(() => {
+      if (Date.now() - progressAt <= REPLICA_STALL_MS) return;
+      stalled = true;
+      messages.stop();
+    }, REPLICA_STALL_MS / 2);
     try {
       for await (const message of messages) {
-        assert(message.seq === fromSeq + appended.length + change.length, 'an ordered consumer delivers consecutive seqs');
+        progressAt = Date.now();
+        const expected = fromSeq + received++;
+        if (message.seq !== expected) {
+          this.diverge(`the stream no longer holds seq ${expected} (trimmed below a snapshot): start this writer from a copy of the writer's data directory`);
+          break;
+        }
         const record = decodeMessage(message.data, message.seq);
         change.push(record);
         if (record.more !== true) {
@@ -423,9 +438,12 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
         if (message.seq >= toSeq) break;
       }
     } finally {
+      clearInterval(watchdog);
       messages.stop();
     }
     await Promise.all(appended);
+    if (this.finished()) return;
+    if (stalled) throw new Error(`catching up from the stream stalled at seq ${fromSeq + received}`);
     if (change.length > 0) throw new Error(`the stream ends inside a change (seq ${change[0]!.seq}-${toSeq}): its last record is missing`);
   }
 
