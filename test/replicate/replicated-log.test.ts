@@ -5,6 +5,7 @@
 // restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
 // and the backlog reaches the stream when it is back.
 
+import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
@@ -171,6 +172,35 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     expect(reopened.lastSeq).toBe(2);
     expect(reopened.isBlocked('3125550000')).toBe(true);
     await expectStreamEqualsLog(reopened);
+  }, 60_000);
+
+  test('quorum: a second writer stands by (NOT_LEADER) and follows the stream; on an empty directory past a trim it stops, saying why', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    const standbyDir = await makeTempDir('idnc-standby-');
+    try {
+      const standby = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, standby: true } });
+      open.push(standby);
+      await vi.waitFor(() => expect(standby.stats().replication?.state).toBe('standby'), { timeout: 10_000 });
+      await expect(standby.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'NOT_LEADER' });
+      await dnc.add(numbers(1, 4_125_550_000));
+      await vi.waitFor(() => expect(standby.lastSeq).toBe(2), { timeout: 10_000 });
+      expect(standby.digest()).toBe(dnc.digest());
+      await standby.close();
+      // Three snapshots: the stream is trimmed below the older of the two kept (seq 3).
+      for (let i = 0; i < 3; i++) {
+        await dnc.add(numbers(1, 5_125_550_000 + i));
+        await dnc.snapshot();
+      }
+      await removeDir(standbyDir);
+      await fs.promises.mkdir(standbyDir);
+      const fresh = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream } });
+      open.push(fresh);
+      await vi.waitFor(() => expect(fresh.stats().replication).toMatchObject({ state: 'diverged', reason: expect.stringMatching(/no longer holds seq 1 .*copy of the writer's data directory/) }), { timeout: 10_000 });
+    } finally {
+      await removeDir(standbyDir);
+    }
   }, 60_000);
 
   test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
