@@ -8,7 +8,7 @@ import { createKey, revokeKey } from '../../src/keys/key-admin.js';
 import { freePort, kill9, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
 import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable } from '../replicate/nats-cluster.js';
+import { NatsCluster, natsAvailable, stopAllNats } from '../replicate/nats-cluster.js';
 
 describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
   let cluster: NatsCluster;
@@ -21,6 +21,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
   afterAll(async () => {
     await killAll();
     await cluster?.stop();
+    await stopAllNats();
   });
   beforeEach(async () => {
     writerDir = await makeTempDir('idnc-serve-writer-');

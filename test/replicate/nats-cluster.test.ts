@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { NatsCluster, natsAvailable } from './nats-cluster.js';
+import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
 
 describe.skipIf(!natsAvailable())('NatsCluster', () => {
   let cluster: NatsCluster;
@@ -19,6 +19,7 @@ describe.skipIf(!natsAvailable())('NatsCluster', () => {
   afterAll(async () => {
     await nc?.close();
     await cluster?.stop();
+    await stopAllNats();
   });
 
   test('runs an R3 file stream that keeps taking publishes while one node is down and after it restarts', async () => {

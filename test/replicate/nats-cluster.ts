@@ -67,6 +67,21 @@ interface NodeSpec {
   readonly storeDir: string;
 }
 
+/**
+ * Every node started and not yet exited in this process: a cluster whose start a test gave up on
+ * (a hook timeout) is not in any variable the test could stop, so stopAllNats() and, at the
+ * latest, this process's exit kill them.
+ */
+const running = new Set<NatsNode>();
+process.once('exit', () => {
+  for (const node of running) node.killNow();
+});
+
+/** Kills every nats-server this process started and waits for each exit (afterAll of each NATS test file). */
+export async function stopAllNats(): Promise<void> {
+  await Promise.all([...running].map((node) => node.stop('SIGKILL')));
+}
+
 /** One running nats-server: its output, and promises for the lines and the exit tests wait on. */
 class NatsNode {
   output = '';
@@ -74,7 +89,13 @@ class NatsNode {
   private readonly lineWaiters: { pattern: RegExp; from: number; resolve: () => void }[] = [];
 
   constructor(readonly spec: NodeSpec, private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    running.add(this);
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        running.delete(this);
+        resolve();
+      }),
+    );
     const onData = (chunk: Buffer): void => {
       this.output += chunk.toString('utf8');
       for (const waiter of this.lineWaiters.splice(0)) {
@@ -100,6 +121,11 @@ class NatsNode {
       if (!pattern.test(this.output.slice(from))) throw new Error(`nats-server ${this.spec.name} exited before ${pattern}:\n${this.output.slice(-2000)}`);
     });
     return Promise.race([seen, died]);
+  }
+
+  /** For the process's exit handler, which cannot wait. */
+  killNow(): void {
+    if (this.running) this.child.kill('SIGKILL');
   }
 
   async stop(signal: NodeJS.Signals): Promise<void> {

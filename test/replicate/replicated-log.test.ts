@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi 
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable } from './nats-cluster.js';
+import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
 import { logFrames, replicating, streamMessages } from './stream-reader.js';
 
 describe.skipIf(!natsAvailable())('replicated writer', () => {
@@ -25,6 +25,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
   }, 30_000);
   afterAll(async () => {
     await cluster?.stop();
+    await stopAllNats();
   });
   beforeEach(async () => {
     dir = await makeTempDir('idnc-replicated-');

@@ -9,7 +9,7 @@ import { Objm } from '@nats-io/obj';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
 import { makeTempDir, numbers, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable } from './nats-cluster.js';
+import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
 import { replicating } from './stream-reader.js';
 
 describe.skipIf(!natsAvailable())('follower of a stream', () => {
@@ -24,6 +24,7 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
   }, 30_000);
   afterAll(async () => {
     await cluster?.stop();
+    await stopAllNats();
   });
   beforeEach(async () => {
     dir = await makeTempDir('idnc-stream-follower-');
