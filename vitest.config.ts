@@ -32,6 +32,10 @@ const integration = [
   'test/persist/log-writer.test.ts',
   'test/persist/recovery.test.ts',
   'test/persist/writer-lock.test.ts',
+  'test/replicate/nats-cluster.test.ts',
+  'test/cli/serve.replicate.test.ts',
+  'test/replicate/replicated-log.test.ts',
+  'test/replicate/stream-follower.test.ts',
 ];
 
 const slow = [
@@ -45,7 +49,7 @@ const slow = [
   'test/http/app.raw-socket-fuzz.test.ts',
 ];
 
-const globalSetup = ['./test/global-setup.ts'];
+const globalSetup = ['./test/global-setup.ts', './test/replicate/nats-notice.ts'];
 
 export default defineConfig({
   test: {

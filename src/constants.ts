@@ -378,3 +378,54 @@ export const HISTORY_REQUESTED_AT_AHEAD_MS_MAX = 5 * 60_000;
  * warning at every start.
  */
 export const HISTORY_RETENTION_MS_DEFAULT = 5 * 365.25 * 24 * 3_600_000;
+// --- Replication through NATS JetStream (src/replicate/, docs/replication.md) ---
+
+/** `--replicate-stream` default: the JetStream stream a writer publishes its log to. */
+export const REPLICATION_STREAM_DEFAULT = 'IDNC';
+/** `--replicate-replicas` default: an R3 stream survives the loss of one NATS node. */
+export const REPLICATION_REPLICAS_DEFAULT = 3;
+/** Most replicas JetStream allows for a stream. */
+export const REPLICATION_REPLICAS_MAX = 5;
+/**
+ * How long one publish of a record waits for its JetStream acknowledgement before it is sent again
+ * (the same msgID: the stream keeps one copy). A stream leader lost with its node is replaced within
+ * a few seconds; each attempt is far above a healthy acknowledgement (about 1 ms on a LAN).
+ */
+export const REPLICATION_PUBLISH_ATTEMPT_MS = 2000;
+/** Pause before a failed publish is retried (no responders while a stream leader is elected). */
+export const REPLICATION_RETRY_MS = 250;
+/**
+ * Under `--replicate-ack quorum`, how long a client waits for the stream to take its change before
+ * it is answered REPLICATION_UNAVAILABLE "may or may not be stored" (the writer keeps publishing
+ * the change and applies it once the stream has it): long enough for a NATS leader election.
+ */
+export const REPLICATION_ACK_WAIT_MS = 5000;
+/** Records a writer publishes (or a lagging writer reads back to publish) in one pipelined run. */
+export const REPLICATION_PUBLISH_RUN_RECORDS_MAX = 1024;
+/** Snapshot objects kept in `<stream>_SNAPSHOTS`: the newest and the one before (a follower may be loading it). */
+export const REPLICATION_SNAPSHOTS_KEPT = 2;
+/**
+ * How often a follower of a stream asks for the stream's last seq when no record arrives: the
+ * bound on how long a quiet follower takes to call itself current again (lagMs).
+ */
+export const REPLICA_CHECK_INTERVAL_MS = 200;
+/**
+ * A follower of a stream whose consumer delivers nothing for this long while the stream holds
+ * records past it consumes again from its next seq: far above a delivery under load (ms), short
+ * enough that a consumer lost to a full NATS restart costs seconds of lag, not minutes.
+ */
+export const REPLICA_STALL_MS = 2000;
+/**
+ * Bytes of a log segment a writer reads at once to publish records the stream lacks: a run of
+ * REPLICATION_PUBLISH_RUN_RECORDS_MAX ordinary records fits (about 100 bytes each); a larger
+ * record doubles it as needed.
+ */
+export const REPLICATION_READ_WINDOW_BYTES = 1024 * 1024;
+/**
+ * `--lease-ms` default: how long a writer's lease lasts without renewal (renewed every third of
+ * it). A standby takes over at most about this long after the writer died; shorter makes a busy or
+ * briefly paused writer step down for nothing.
+ */
+export const REPLICATION_LEASE_MS_DEFAULT = 3000;
+/** The shortest lease accepted: renewals every third of it must not flood NATS. */
+export const REPLICATION_LEASE_MS_MIN = 300;

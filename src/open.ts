@@ -10,6 +10,9 @@ import { Dnc as Engine } from './engine/dnc.js';
 import { DurableLog, type AfterCommit, type DurableDncOptions } from './engine/durable-log.js';
 import { followerSink, LogFollower, type DncFollowerOptions, type ForwardChange } from './engine/follower.js';
 import type { OpenDncOptions } from './engine/types.js';
+import { ReplicatedLog } from './replicate/replicated-log.js';
+import { READ_ONLY_REPLICA, StreamFollower, type StreamFollowerOptions } from './replicate/stream-follower.js';
+import { IdncError } from './errors.js';
 import type { Dnc, DncFollower as DncFollowerView, DurableDnc as DurableDncView } from './engine/views.js';
 
 export { Dnc } from './engine/views.js';
@@ -52,6 +55,10 @@ export function openForwardingFollower(options: DncFollowerOptions, forward: For
 }
 
 async function openWriter(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableDnc> {
+  if (options.replicate !== undefined) {
+    const replicated = await ReplicatedLog.open({ ...options, replicate: options.replicate }, afterCommit);
+    return new Engine({ source: replicated, sink: replicated });
+  }
   const log = await DurableLog.open(options, afterCommit);
   return new Engine({ source: log, sink: log });
 }
@@ -63,16 +70,29 @@ async function openFollower(options: DncFollowerOptions, forward?: ForwardChange
   return dnc;
 }
 
+/** A read-only follower of a writer's NATS JetStream stream, on any host (docs/replication.md). */
+async function openStreamFollower(options: StreamFollowerOptions): Promise<DncFollower> {
+  const follower = await StreamFollower.open(options);
+  const dnc = new Engine({ source: follower, sink: READ_ONLY_REPLICA });
+  follower.start();
+  return dnc;
+}
+
 /**
  * Opens an engine: in memory, the writer of a data directory, or a read-only follower of one. The
  * overloads give each kind its own options and type, so a misspelt option does not compile.
  */
+export async function openDnc(options: StreamFollowerOptions & { readonly dataDir?: undefined }): Promise<DncFollower>;
 export async function openDnc(options: DncFollowerOptions & { readonly readOnly: true }): Promise<DncFollower>;
 export async function openDnc(options: DurableDncOptions & { readonly readOnly?: false }): Promise<DurableDnc>;
 export async function openDnc(options?: OpenDncOptions & { readonly dataDir?: undefined }): Promise<Dnc>;
 /** A dataDir or readOnly known only at run time: any kind. */
 export async function openDnc(options?: OpenDncOptions): Promise<Dnc>;
 export async function openDnc(options: OpenDncOptions = {}): Promise<Dnc> {
+  if (options.follow !== undefined) {
+    if (options.dataDir !== undefined || options.replicate !== undefined) throw new IdncError('INVALID_PARAMETER', 'follow: a follower of a stream has no dataDir and does not replicate');
+    return openStreamFollower({ ...options, follow: options.follow });
+  }
   if (options.dataDir === undefined) return new Engine();
   if (options.readOnly === true) return DncFollower.open({ ...options, dataDir: options.dataDir });
   return DurableDnc.open({ ...options, dataDir: options.dataDir });

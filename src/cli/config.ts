@@ -22,6 +22,7 @@ import {
 } from '../constants.js';
 import type { ConnectionLimits } from '../http/server-limits.js';
 import type { FsyncMode } from '../persist/log-writer.js';
+import type { FollowOptions, ReplicateOptions } from '../engine/types.js';
 
 /** A setting with a bad value; the message names the setting and what is expected. */
 export class ConfigError extends Error {
@@ -54,6 +55,20 @@ export interface ServeFlags {
   statusFastPath?: boolean;
   /** `--history-retention` (env IDNC_HISTORY_RETENTION): how long compacted log segments stay in history/. */
   historyRetention?: string;
+  /** `--replicate nats://...` (env IDNC_REPLICATE): publish the log to NATS JetStream. */
+  replicate?: string;
+  /** `--replicate-stream` (env IDNC_REPLICATE_STREAM): the stream published to or followed. */
+  replicateStream?: string;
+  /** `--replicate-replicas` (env IDNC_REPLICATE_REPLICAS). */
+  replicateReplicas?: string;
+  /** `--replicate-ack quorum|local` (env IDNC_REPLICATE_ACK). */
+  replicateAck?: string;
+  /** `--follow nats://...` (env IDNC_FOLLOW): serve reads from a writer's stream, read-only. */
+  follow?: string;
+  /** `--standby` (env IDNC_STANDBY=1): with --replicate, stand by until the writer lease expires. */
+  standby?: boolean;
+  /** `--lease-ms` (env IDNC_LEASE_MS): the writer lease, e.g. 3s. */
+  leaseMs?: string;
 }
 
 export interface ServeConfig {
@@ -87,6 +102,10 @@ export interface ServeConfig {
   readonly followerPolling: { readonly pollIntervalMs?: number; readonly watch?: boolean };
   /** `--history-retention`: ms the compacted log stays in history/ (docs/history.md); undefined: the library's 5 years. */
   readonly historyRetentionMs?: number;
+  /** `--replicate`: the writer publishes its log to this NATS JetStream stream; absent: it does not. */
+  readonly replicate?: ReplicateOptions;
+  /** `--follow`: this server follows a writer's stream read-only and opens no log of its own; absent: it does not. */
+  readonly follow?: FollowOptions;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -131,7 +150,46 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
     followerPolling: followerPolling(env),
     ...historyRetention(flags.historyRetention ?? nonEmpty(env.IDNC_HISTORY_RETENTION)),
+    ...replicationSettings(flags, env),
   });
+}
+
+/** `--replicate*` and `--follow` (flag <- IDNC_* variable); refuses both at once. */
+function replicationSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'replicate' | 'follow'> {
+  const replicate = flags.replicate ?? nonEmpty(env.IDNC_REPLICATE);
+  const follow = flags.follow ?? nonEmpty(env.IDNC_FOLLOW);
+  const stream = flags.replicateStream ?? nonEmpty(env.IDNC_REPLICATE_STREAM);
+  const replicas = flags.replicateReplicas ?? nonEmpty(env.IDNC_REPLICATE_REPLICAS);
+  const ack = flags.replicateAck ?? nonEmpty(env.IDNC_REPLICATE_ACK);
+  const standby = flags.standby === true || parseSwitch('IDNC_STANDBY', env.IDNC_STANDBY);
+  const lease = flags.leaseMs ?? nonEmpty(env.IDNC_LEASE_MS);
+  if ((standby || lease !== undefined) && replicate === undefined) throw new ConfigError('--standby and --lease-ms need --replicate');
+  if (standby && ack === 'local') throw new ConfigError('--standby needs --replicate-ack quorum: an ack-local writer holds no lease');
+  if (replicate !== undefined && follow !== undefined) throw new ConfigError('--replicate and --follow exclude each other: a server writes (and publishes) or follows');
+  if (stream !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stream)) throw new ConfigError(`--replicate-stream ${JSON.stringify(stream)}: letters, digits, _ and - (at most 64)`);
+  if (ack !== undefined && ack !== 'quorum' && ack !== 'local') throw new ConfigError(`--replicate-ack ${JSON.stringify(ack)}: expected quorum or local`);
+  const named = stream === undefined ? {} : { stream };
+  if (follow !== undefined) return { follow: Object.freeze({ servers: checkServers('--follow', follow), ...named }) };
+  if (replicate === undefined) return {};
+  return {
+    replicate: Object.freeze({
+      servers: checkServers('--replicate', replicate),
+      ...named,
+      ...(replicas === undefined ? {} : { replicas: parseCount('--replicate-replicas (IDNC_REPLICATE_REPLICAS)', replicas) }),
+      ...(ack === undefined ? {} : { ack: ack as 'quorum' | 'local' }),
+      ...(standby ? { standby } : {}),
+      ...(lease === undefined ? {} : { leaseMs: parseDuration('--lease-ms (IDNC_LEASE_MS)', lease) }),
+    }),
+  };
+}
+
+/** NATS URLs separated by commas: each nats://host:port (or host:port). */
+function checkServers(option: string, text: string): string {
+  const servers = text.split(',').map((server) => server.trim());
+  for (const server of servers) {
+    if (!/^((nats|tls):\/\/)?[^\s/,]+(:\d{1,5})?$/.test(server)) throw new ConfigError(`${option} ${JSON.stringify(text)}: expected NATS URLs like nats://host:4222, separated by commas`);
+  }
+  return servers.join(',');
 }
 
 /** IDNC_FOLLOWER_POLL_MS (milliseconds) and IDNC_FOLLOWER_WATCH (1 or 0): unset keeps the follower's defaults. */

@@ -23,6 +23,8 @@ import { PDNC_PATH } from '../http/pdnc-route.js';
 import { ensureFirstKey, forgetUnshownFirstKey, type CreatedKey } from '../keys/key-admin.js';
 import { KeysFileError } from '../keys/key-records.js';
 import { openKeyStore, type WatchedKeyStore } from '../keys/key-store.js';
+import type { KeyRecord } from '../keys/key-records.js';
+import { FollowedKeys, publishKeys, type KeyReplication } from '../replicate/key-replication.js';
 
 /** The lines of one component (engine, keys): one child logger each, so `component` appears once. */
 function engineLoggerOf(logger: Logger, component: 'engine' | 'keys'): EngineLogger {
@@ -86,6 +88,7 @@ export function writerOptions(config: ServeConfig, logger: EngineLogger, fsyncOb
     snapshotLogBytes: config.snapshotLogBytes,
     logger,
     ...(config.historyRetentionMs === undefined ? {} : { historyRetentionMs: config.historyRetentionMs }),
+    ...(config.replicate === undefined ? {} : { replicate: config.replicate }),
   };
 }
 
@@ -106,6 +109,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child(role.logBindings);
   const engineLogger = engineLoggerOf(logger, 'engine');
   let keys: WatchedKeyStore | undefined;
+  let replicatedKeys: (KeyReplication & { overlay?: () => readonly KeyRecord[] }) | undefined;
   let dnc: Dnc | undefined;
   let firstKey: CreatedKey | undefined;
   // Listen for SIGINT/SIGTERM before anything else: a signal between the ready message and a later
@@ -115,7 +119,8 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
     firstKey = await ensureFirstKey(config.dataDir);
-    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
+    replicatedKeys = keyReplication(config, engineLoggerOf(logger, 'keys'), () => void keys?.reload());
+    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'), replicatedKeys?.overlay);
     const metrics = new IdncMetrics({ listSeriesMax: config.metricsListSeriesMax });
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
@@ -133,16 +138,25 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
       metricsServer?.close();
       await app.close();
       keys?.close();
+      await replicatedKeys?.close();
       await dnc?.close();
     }, logger);
     return writerStopped.happened ? 1 : exitCode;
   } catch (error) {
     reportStartFailure(error);
     keys?.close();
+    await replicatedKeys?.close().catch(() => undefined);
     await dnc?.close().catch(() => undefined);
     if (firstKey !== undefined) await forgetUnshownFirstKey(config.dataDir, firstKey).catch(() => undefined);
     return 1;
   }
+}
+
+/** With --replicate the writer publishes its keys, with --follow a follower takes them (src/replicate/key-replication.ts). */
+function keyReplication(config: ServeConfig, logger: EngineLogger, changed: () => void): (KeyReplication & { overlay?: () => readonly KeyRecord[] }) | undefined {
+  if (config.replicate !== undefined) return publishKeys(config.replicate, config.dataDir, logger);
+  if (config.follow !== undefined) return new FollowedKeys(config.follow, logger, changed);
+  return undefined;
 }
 
 /** A fail-stop of the engine's log writer: one clear log line, then the server stops and exits 1. */

@@ -3,7 +3,7 @@
 
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
+import { ConfigError, loadServeConfig, resolveWorkers, type ServeConfig, type ServeFlags } from './config.js';
 import { openDnc } from '../open.js';
 import { serveCluster } from './serve-cluster.js';
 import { reportStartFailure, runServer, signalled, writerOptions, type ServeRole } from './serve-server.js';
@@ -32,6 +32,13 @@ export function registerServeCommand(program: Command): void {
     .option('--access-log', 'log every request (method, path, status, time; never numbers or keys), not only errors and slow ones (env IDNC_ACCESS_LOG=1)')
     .option('--no-status-fast-path', 'answer every request through Fastify, plain GET status requests included (env IDNC_STATUS_FAST_PATH=0)')
     .option('--history-retention <duration>', 'keep the compacted log for the compliance history this long, e.g. 5y, 365d (env IDNC_HISTORY_RETENTION, default 5y; shorter warns at every start)')
+    .option('--replicate <servers>', 'also publish every change to NATS JetStream: nats://h1:4222,nats://h2:4222 (env IDNC_REPLICATE)')
+    .option('--replicate-stream <name>', 'the JetStream stream published to or followed (env IDNC_REPLICATE_STREAM, default IDNC)')
+    .option('--replicate-replicas <count>', 'copies of a stream this writer creates (env IDNC_REPLICATE_REPLICAS, default 3)')
+    .option('--replicate-ack <rule>', 'quorum: acknowledge once the stream has a change too; local: after the local fsync, publish behind (env IDNC_REPLICATE_ACK, default quorum)')
+    .option('--follow <servers>', 'serve reads from a writer\'s NATS JetStream stream, read-only, on any host (env IDNC_FOLLOW)')
+    .option('--standby', 'with --replicate: follow the stream and take over writing when the writer lease expires (env IDNC_STANDBY=1)')
+    .option('--lease-ms <duration>', 'with --replicate: the writer lease, renewed every third of it, e.g. 3s (env IDNC_LEASE_MS, default 3s)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));
@@ -47,6 +54,10 @@ export async function serve(flags: ServeFlags): Promise<number> {
     reportStartFailure(error);
     return 1;
   }
+  if (config.follow !== undefined && workers > 1) {
+    reportStartFailure(new ConfigError('--follow serves one process: --workers must be 1'));
+    return 1;
+  }
   if (workers > 1 || cluster.isWorker) {
     return serveCluster(config, workers);
   }
@@ -56,7 +67,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 const SINGLE_PROCESS: ServeRole = {
   logBindings: {},
   openEngine: (config, logger, fsyncObserver, onWriterStopped) =>
-    openDnc(writerOptions(config, logger, fsyncObserver, onWriterStopped)),
+    config.follow !== undefined ? openDnc({ follow: config.follow, logger }) : openDnc(writerOptions(config, logger, fsyncObserver, onWriterStopped)),
   answerHeaders: {},
   listening: () => undefined,
   stopRequested: () => signalled(),

@@ -28,7 +28,7 @@ import { ChainTracker } from '../history/chain-tracker.js';
 import { HistoryReader } from '../history/query.js';
 import type { DurableLog } from './durable-log.js';
 import type { FollowerEvent, LogFollower } from './follower.js';
-import { MemorySource, type SourceKind } from './source.js';
+import { MemorySource, type FollowerSource, type SourceKind, type WriterSource } from './source.js';
 import type {
   BatchOptions,
   ChangeOperation,
@@ -57,7 +57,7 @@ const isValidSplitNumber = isValidSplit;
 const NO_NUMBERS = new Float64Array(0);
 
 /** Every kind of source; a kind's own members are found by narrowing on `kind`. */
-export type Source = MemorySource | DurableLog | LogFollower;
+export type Source = MemorySource | DurableLog | LogFollower | WriterSource | FollowerSource;
 
 /** The parts of an engine (open.ts). */
 export interface DncParts {
@@ -227,7 +227,7 @@ export class Dnc {
    */
   stats(): EngineStats {
     const store = this.store;
-    const { log, follower } = this.source.stats();
+    const { log, follower, replication } = this.source.stats();
     return {
       get organisations() {
         return store.organisationCounts();
@@ -239,6 +239,7 @@ export class Dnc {
       },
       log,
       follower,
+      ...(replication === undefined ? {} : { replication }),
     };
   }
 
@@ -286,7 +287,7 @@ export class Dnc {
     const source = this.source;
     if (source.kind === 'durable') return source.historyHead();
     if (source.kind === 'follower') {
-      this.followerChain ??= new ChainTracker(source.dataDir);
+      this.followerChain ??= new ChainTracker(historyDataDir(source.dataDir));
       return this.followerChain.headAt(this.lastSeq);
     }
     return headOf(anchorState(0));
@@ -326,8 +327,8 @@ export class Dnc {
   }
 
   private readerOfHistory(): HistoryReader | null {
-    const dataDir = this.source.dataDir;
-    if (dataDir === null) return null;
+    if (this.source.kind === 'memory') return null;
+    const dataDir = historyDataDir(this.source.dataDir);
     this.historyReader ??= new HistoryReader(dataDir);
     return this.historyReader;
   }
@@ -444,4 +445,10 @@ function instantOf(at: string | number | Date): number {
     throw new IdncError('INVALID_PARAMETER', `invalid at ${JSON.stringify(String(at).slice(0, 40))}: expected an ISO 8601 time with a zone, like 2026-03-01T15:04:05Z`);
   }
   return ms;
+}
+
+/** The data directory history is read from; a follower of a NATS stream has none (docs/replication.md). */
+function historyDataDir(dataDir: string | null): string {
+  if (dataDir === null) throw new IdncError('HISTORY_NOT_KEPT', 'this instance follows a replicated stream and keeps no log files: ask the writer (or a follower of its data directory) for the history');
+  return dataDir;
 }

@@ -85,6 +85,16 @@ async function createDataDir(dataDir: string, fileSystem: PersistFileSystem): Pr
  */
 export type AfterCommit = (seq: number) => Promise<void>;
 
+/**
+ * What a replicated writer (src/replicate/) hooks into the log: `beforeWrite` gets each batch's
+ * framed records before they are written (LogWriterOptions.beforeWrite), `snapshotWritten` each
+ * snapshot file once it is complete. Plumbing of openDnc's `replicate` option, not an option itself.
+ */
+export interface LogReplication {
+  readonly beforeWrite?: (frames: readonly Buffer[], firstSeq: number, lastSeq: number) => Promise<void>;
+  readonly snapshotWritten?: (seq: number, file: string) => void;
+}
+
 /** The options of a durable log, checked, with their defaults. */
 interface DurableConfig {
   readonly options: DurableDncOptions;
@@ -159,6 +169,7 @@ export class DurableLog implements ChangeSink, EngineSource {
     config: DurableConfig,
     private readonly afterCommit: AfterCommit | undefined,
     opened: Opened,
+    private readonly replication: LogReplication = {},
   ) {
     const { recovered } = opened;
     this.store = opened.store;
@@ -183,7 +194,7 @@ export class DurableLog implements ChangeSink, EngineSource {
   }
 
   /** Opens (creating if needed) a data directory: lock, recover, then accept writes. */
-  static async open(options: DurableDncOptions, afterCommit?: AfterCommit): Promise<DurableLog> {
+  static async open(options: DurableDncOptions, afterCommit?: AfterCommit, replication?: LogReplication): Promise<DurableLog> {
     const config = durableConfig(options);
     await createDataDir(config.dataDir, config.fileSystem);
     const lock = await acquireWriterLock(config.dataDir, config.fileSystem, config.logger);
@@ -196,7 +207,7 @@ export class DurableLog implements ChangeSink, EngineSource {
       recoveredSeq = recovered.lastSeq;
       mark = await DurableMarkWriter.open(config.fileSystem, config.dataDir, recoveredSeq, config.fsync);
       const segment = await openSegment(config, recovered);
-      log = new DurableLog(config, afterCommit, { store, recovered, lock, mark, segment });
+      log = new DurableLog(config, afterCommit, { store, recovered, lock, mark, segment }, replication);
     } catch (error) {
       await mark?.close(recoveredSeq).catch(() => undefined);
       await lock.release();
@@ -297,6 +308,7 @@ export class DurableLog implements ChangeSink, EngineSource {
         onFsync: options.fsyncObserver,
         onStopped: options.onWriterStopped,
         onDurable: (seq) => this.advanceMark(seq),
+        ...(this.replication.beforeWrite === undefined ? {} : { beforeWrite: this.replication.beforeWrite }),
       },
       segment,
       lastSeq,
@@ -339,6 +351,20 @@ export class DurableLog implements ChangeSink, EngineSource {
       await afterCommit(result.seq);
       return result;
     });
+  }
+
+  /**
+   * Logs and applies records that are already replicated elsewhere (a replicated writer catching up
+   * from its stream), as they are: their seqs must follow lastSeq, and a change split over several
+   * records comes whole.
+   */
+  appendRecords(records: readonly LogChange[], apply: () => number): Promise<CommitResult> {
+    return this.writer.append(records, apply);
+  }
+
+  /** Resolves once every change queued so far is written and acknowledged, or refused. */
+  settled(): Promise<void> {
+    return this.writer.drain();
   }
 
   private snapshotIfChanged(): void {
@@ -389,6 +415,7 @@ export class DurableLog implements ChangeSink, EngineSource {
     this.logBytesAtSnapshot = bytesMark;
     this.lastSnapshotAtMs = Date.now();
     this.lastSnapshotDurationMs = performance.now() - started;
+    this.replication.snapshotWritten?.(seq, snapshotPath(this.dataDir, seq));
     const removed = await this.removeCovered();
     this.logger.info(
       `snapshot of seq ${seq} written in ${(performance.now() - started).toFixed(1)} ms (${bytes} bytes); removed ${removed} old files`,

@@ -6,9 +6,10 @@
 // of one kind only (snapshot, lagMs, ...) it reaches by the source's `kind`. A replicated engine
 // would be one more source.
 
+import type { ChainHead } from '../history/chain.js';
 import { DncStore } from '../store/dnc-store.js';
 import type { EngineLink } from './change-sink.js';
-import type { FollowerStats, LogStats } from './types.js';
+import type { FollowerStats, LogStats, ReplicationStats } from './types.js';
 
 export type SourceKind = 'memory' | 'durable' | 'follower';
 
@@ -16,6 +17,8 @@ export type SourceKind = 'memory' | 'durable' | 'follower';
 export interface SourceStats {
   readonly log: LogStats | null;
   readonly follower: FollowerStats | null;
+  /** A source replicating through NATS JetStream says how (absent otherwise). */
+  readonly replication?: ReplicationStats;
 }
 
 export interface EngineSource {
@@ -31,6 +34,24 @@ export interface EngineSource {
   attach(link: EngineLink): void;
   /** Called once the engine refuses further calls: stops following, or drains, snapshots and unlocks. */
   close(): Promise<void>;
+}
+
+/** What a writer's source has beyond every source's members (DurableLog, and a replicated writer). */
+export interface WriterSource extends EngineSource {
+  readonly kind: 'durable';
+  snapshot(): Promise<void>;
+  /** The head of the hash chain over the log at its last acknowledged seq (docs/history.md). */
+  historyHead(): Promise<ChainHead>;
+}
+
+/** What a follower's source has beyond every source's members (LogFollower, and a follower of a stream). */
+export interface FollowerSource extends EngineSource {
+  readonly kind: 'follower';
+  readonly lagMs: number;
+  readonly stale: boolean;
+  on(event: 'stale' | 'fresh' | 'applied', listener: (value: number) => void): unknown;
+  off(event: 'stale' | 'fresh' | 'applied', listener: (value: number) => void): unknown;
+  checkNow(): Promise<void>;
 }
 
 /** The source of an in-memory engine: a store, no data directory, nothing to close. */

@@ -164,6 +164,8 @@ export interface EngineStats {
   readonly lists: readonly ListStats[];
   readonly log: LogStats | null;
   readonly follower: FollowerStats | null;
+  /** A writer replicating to NATS JetStream (openDnc with `replicate`) or a follower of a stream (`follow`); absent otherwise. */
+  readonly replication?: ReplicationStats;
 }
 
 /** How a durable engine flushes its log before acknowledging (see the durability design). */
@@ -184,4 +186,56 @@ export interface OpenDncOptions {
   logger?: EngineLogger;
   /** Called with the duration of every fdatasync of the log, in seconds (metrics). */
   fsyncObserver?: (seconds: number) => void;
+  /** With `dataDir`: also publish every change to a NATS JetStream stream (docs/replication.md). */
+  replicate?: ReplicateOptions;
+  /** Instead of `dataDir`: follow a writer on another host through its NATS JetStream stream, read-only. */
+  follow?: FollowOptions;
+}
+
+/** How a writer publishes its log to NATS JetStream (docs/replication.md). */
+export interface ReplicateOptions {
+  /** NATS server URLs, comma-separated: `nats://h1:4222,nats://h2:4222`. */
+  readonly servers: string;
+  /** The stream (default `IDNC`), created when missing. */
+  readonly stream?: string;
+  /** Copies of a stream created here (default 3, file storage). */
+  readonly replicas?: number;
+  /**
+   * 'quorum' (default): a change is acknowledged once the stream has it as well as the local log;
+   * while NATS is unreachable changes are refused (REPLICATION_UNAVAILABLE). 'local': acknowledged
+   * after the local fsync, published behind (`stats().replication.backlog`).
+   */
+  readonly ack?: ReplicationAck;
+  /**
+   * Quorum only: start as a standby (a quorum writer stands by anyway while another holds the
+   * writer lease): follow the stream into the data directory and take over when the lease expires.
+   */
+  readonly standby?: boolean;
+  /** The writer lease (default 3000 ms): a standby takes over about this long after the writer's death. */
+  readonly leaseMs?: number;
+}
+
+export type ReplicationAck = 'quorum' | 'local';
+
+/** Which stream a follower on another host follows. */
+export interface FollowOptions {
+  /** NATS server URLs, comma-separated. */
+  readonly servers: string;
+  /** The writer's stream (default `IDNC`). */
+  readonly stream?: string;
+}
+
+/** What a replicated writer or a follower of a stream reports about its stream. */
+export interface ReplicationStats {
+  readonly stream: string;
+  /** The writer's acknowledgement rule; null on a follower. */
+  readonly ack: ReplicationAck | null;
+  /** 'ready' (publishing or following), else why not: 'connecting', 'reconciling', 'diverged', 'closed'. */
+  readonly state: string;
+  /** Why the state is not 'ready' ('' when it is). */
+  readonly reason: string;
+  /** Last seq known to be in the stream. */
+  readonly streamSeq: number;
+  /** Changes acknowledged here and not yet in the stream (the writer under 'local'); 0 otherwise. */
+  readonly backlog: number;
 }

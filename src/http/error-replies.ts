@@ -60,6 +60,10 @@ export const REPLY_STATUS: Readonly<Record<ReplyCode, number>> = {
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   INVALID_HISTORY_FIELD: 400,
+  REPLICATION_UNAVAILABLE: 503,
+  HISTORY_NOT_KEPT: 503,
+  READ_ONLY_REPLICA: 503,
+  NOT_LEADER: 503,
 };
 
 /** An error a request causes that only the HTTP layer knows of (keys, request shape, sizes). */

@@ -316,6 +316,21 @@ export class IdncMetrics {
         this.set(follower === null || follower === undefined ? NaN : follower.lagMs / 1000);
       },
     });
+    const replicationGauge = (name: string, help: string, read: (replication: NonNullable<ReturnType<Dnc['stats']>['replication']>) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const replication = stats()?.replication;
+          this.set(replication === undefined ? NaN : read(replication));
+        },
+      });
+    };
+    replicationGauge('idnc_replication_ready', 'NATS JetStream replication: 1 while publishing (writer) or following (follower), else 0 (NaN without replication)', (replication) =>
+      replication.state === 'ready' ? 1 : 0,
+    );
+    replicationGauge('idnc_replication_backlog', 'Changes acknowledged here and not yet in the stream (--replicate-ack local; NaN without replication)', (replication) => replication.backlog);
     logGauge('idnc_log_seq', 'Seq of the last durable change', (log) => log.seq);
     logGauge('idnc_log_records_since_snapshot', 'Log records written since the last snapshot', (log) => log.recordsSinceSnapshot);
     logGauge('idnc_log_bytes_since_snapshot', 'Log bytes written since the last snapshot (or since start)', (log) => log.bytesSinceSnapshot);

@@ -72,6 +72,12 @@ export interface LogWriterOptions {
    * writer (the batch is stored, not acknowledged).
    */
   readonly onDurable?: (seq: number) => Promise<void>;
+  /**
+   * Awaited with a batch's framed records (valid only until it resolves: the buffer is reused) and
+   * its seqs before they are written: a replicated writer publishes them here first (src/replicate/).
+   * A rejection rejects the batch and what is queued behind it with that error, nothing written.
+   */
+  readonly beforeWrite?: (frames: readonly Buffer[], firstSeq: number, lastSeq: number) => Promise<void>;
 }
 
 /**
@@ -224,6 +230,7 @@ export class LogWriter {
         return;
       }
       frames = this.encode(batch);
+      if (this.options.beforeWrite !== undefined && !(await this.passBeforeWrite(batch, frames))) return;
       await fileSystem.writev(this.segment.fd, frames, this.segment.size);
     } catch (error) {
       await this.writeFailed(batch, error as NodeJS.ErrnoException, frames);
@@ -246,6 +253,19 @@ export class LogWriter {
     this.acknowledging = previous.then(() => this.acknowledge(batch, firstSeq)).catch((error: Error) => this.enter('stopped', `acknowledging seq ${firstSeq} threw (${error.message})`));
     // At most one batch waits for its acknowledgement while the next one is written.
     await previous;
+  }
+
+  /** False when `beforeWrite` refused the batch: it and the queue are rejected with its error. */
+  private async passBeforeWrite(batch: PendingAppend[], frames: readonly Buffer[]): Promise<boolean> {
+    const firstSeq = this.writtenSeq + 1;
+    try {
+      await this.options.beforeWrite!(frames, firstSeq, firstSeq - 1 + recordCount(batch));
+      return true;
+    } catch (error) {
+      this.rejectAll(batch, error as Error);
+      this.rejectAll(this.queue.splice(0), error as Error);
+      return false;
+    }
   }
 
   private nextAppend(): Promise<false> {

@@ -1,0 +1,193 @@
+// Replication through NATS JetStream (docs/replication.md), on a 3-node cluster of real nats-server
+// processes on this machine (test/replicate/nats-cluster.ts): (1) the lag of a follower in its own
+// process, connected to the writer only through NATS, at 1,000 and 10,000 writes/s, open loop: the
+// writer's acknowledgement of seq s (ack quorum) to the follower having applied s, median and p99
+// (the stream has a change before the writer's own log, so the follower often applies it before
+// the acknowledgement: 0), and from the add's issue, beside the add's own acknowledgement;
+// (2) acknowledged adds per second with 64 concurrent writers under --replicate-ack quorum and local,
+// beside the same writer without replication in the same run (fsync 'always' throughout). Checks
+// itself: the follower reaches the last seq and holds every number; the stream holds every change.
+// Without nats-server on PATH it reports nothing measured and says why.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { openDnc, type DurableDnc, type ReplicationAck } from '../src/index.js';
+import { NatsCluster, natsAvailable } from '../test/replicate/nats-cluster.js';
+import { check, plain, versus } from './figures.js';
+import { PROJECT_ROOT, TSC } from './paths.js';
+import type { Figure, Scenario, ScenarioResult } from './scenario.js';
+
+const RATES = [1000, 10_000];
+const SMOKE_RATES = [1000];
+const RUN_MS = 3000;
+const SMOKE_RUN_MS = 300;
+const WRITERS = 64;
+const FIRST_NUMBER = 2_004_000_000;
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** The follower child runs dist/ (as users run it): compile it first (tsc is incremental enough here). */
+function buildDist(log: (line: string) => void): void {
+  try {
+    execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  } catch {
+    log('tsc reported errors (above); measuring what it emitted');
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
+}
+
+async function replicatedWriter(dataDir: string, servers: string, stream: string, ack: ReplicationAck): Promise<DurableDnc> {
+  const dnc = await openDnc({ dataDir, replicate: { servers, stream, ack } });
+  const deadline = Date.now() + 30_000;
+  while (dnc.stats().replication?.state !== 'ready') {
+    if (Date.now() > deadline) throw new Error(`the writer did not start replicating: ${JSON.stringify(dnc.stats().replication)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return dnc;
+}
+
+async function startFollower(servers: string, stream: string): Promise<{ child: ChildProcess; applied: [number, number][] }> {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bench/replication-follower-child.mjs'), servers, stream], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const applied: [number, number][] = [];
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`follower exited with ${code}`)));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('open ')) resolve();
+      else {
+        const [seq, at] = line.split(' ');
+        applied.push([Number(seq), Number(at)]);
+      }
+    });
+  });
+  return { child, applied };
+}
+
+interface Lag {
+  readonly achievedRate: number;
+  readonly lagMedianMs: number;
+  readonly lagP99Ms: number;
+  /** Issue of the add -> applied by the remote follower, and -> acknowledged by the writer. */
+  readonly visibleMedianMs: number;
+  readonly visibleP99Ms: number;
+  readonly ackMedianMs: number;
+  readonly ackP99Ms: number;
+}
+
+async function followerLag(dir: string, servers: string, rate: number, runMs: number): Promise<Lag> {
+  const stream = `LAG${rate}`;
+  const writer = await replicatedWriter(path.join(dir, stream), servers, stream, 'quorum');
+  const { child, applied } = await startFollower(servers, stream);
+  const acks: { seq: number; issuedAt: number; ackedAt: number }[] = [];
+  const pending: Promise<void>[] = [];
+  const started = now();
+  let issued = 0;
+  while (now() - started < runMs) {
+    const due = Math.floor(((now() - started) / 1000) * rate);
+    for (; issued < due; issued++) {
+      const issuedAt = now();
+      pending.push(writer.add(String(FIRST_NUMBER + issued)).then((result) => void acks.push({ seq: result.seq, issuedAt, ackedAt: now() })));
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(pending);
+  const seconds = (now() - started) / 1000;
+  const lastSeq = writer.lastSeq;
+  const deadline = now() + 20_000;
+  while ((applied.at(-1)?.[0] ?? 0) < lastSeq && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  check((applied.at(-1)?.[0] ?? 0) >= lastSeq, `follower reached seq ${lastSeq}`);
+  child.stdin!.end();
+  await new Promise((resolve) => child.once('exit', resolve));
+  const reader = await openDnc({ follow: { servers, stream } });
+  await reader.waitFor(lastSeq, 20_000);
+  check(reader.count() === issued && reader.digest() === writer.digest(), `a new follower holds all ${issued} numbers, digest equal to the writer's`);
+  await reader.close();
+  await writer.close();
+  const lags: number[] = [];
+  const visible: number[] = [];
+  let cursor = 0;
+  for (const ack of acks.sort((a, b) => a.seq - b.seq)) {
+    while (applied[cursor]![0] < ack.seq) cursor++;
+    lags.push(Math.max(0, applied[cursor]![1] - ack.ackedAt));
+    visible.push(applied[cursor]![1] - ack.issuedAt);
+  }
+  const lagSorted = lags.sort((a, b) => a - b);
+  const visibleSorted = visible.sort((a, b) => a - b);
+  const ackSorted = acks.map((ack) => ack.ackedAt - ack.issuedAt).sort((a, b) => a - b);
+  return {
+    achievedRate: issued / seconds,
+    lagMedianMs: percentile(lagSorted, 0.5),
+    lagP99Ms: percentile(lagSorted, 0.99),
+    visibleMedianMs: percentile(visibleSorted, 0.5),
+    visibleP99Ms: percentile(visibleSorted, 0.99),
+    ackMedianMs: percentile(ackSorted, 0.5),
+    ackP99Ms: percentile(ackSorted, 0.99),
+  };
+}
+
+/** Acknowledged adds per second of WRITERS closed-loop writers for `runMs`; checks every add is there. */
+async function addsPerSecond(writer: DurableDnc, runMs: number, first: number): Promise<number> {
+  let next = first;
+  const started = now();
+  const loop = async (): Promise<void> => {
+    while (now() - started < runMs) await writer.add(String(next++));
+  };
+  await Promise.all(Array.from({ length: WRITERS }, loop));
+  const seconds = (now() - started) / 1000;
+  check(writer.count() === next - first, `the writer holds all ${next - first} acknowledged adds`);
+  return (next - first) / seconds;
+}
+
+async function durableRates(dir: string, servers: string, runMs: number): Promise<Record<'none' | ReplicationAck, number>> {
+  const none = await openDnc({ dataDir: path.join(dir, 'adds-none') });
+  const withoutReplication = await addsPerSecond(none, runMs, FIRST_NUMBER);
+  await none.close();
+  const rates = { none: withoutReplication, quorum: 0, local: 0 };
+  for (const ack of ['quorum', 'local'] as const) {
+    const writer = await replicatedWriter(path.join(dir, `adds-${ack}`), servers, `ADDS_${ack}`, ack);
+    rates[ack] = await addsPerSecond(writer, runMs, FIRST_NUMBER);
+    await writer.close();
+  }
+  return rates;
+}
+
+const scenario: Scenario = async (context): Promise<ScenarioResult> => {
+  if (!natsAvailable()) {
+    return { scenario: 'replication', sizes: { skipped: 'nats-server is not on PATH' }, figures: [plain('not measured: nats-server is not on PATH', 0, 'runs')] };
+  }
+  buildDist(context.log);
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'idnc-bench-replication-'));
+  const cluster = await NatsCluster.start();
+  const runMs = context.smoke ? SMOKE_RUN_MS : RUN_MS;
+  const figures: Figure[] = [];
+  try {
+    for (const rate of context.smoke ? SMOKE_RATES : RATES) {
+      const lag = await followerLag(dir, cluster.servers, rate, runMs);
+      context.log(`${rate} writes/s: ${lag.achievedRate.toFixed(0)} issued/s; remote follower lag after the ack median ${lag.lagMedianMs.toFixed(2)} ms, p99 ${lag.lagP99Ms.toFixed(2)} ms; quorum ack median ${lag.ackMedianMs.toFixed(2)} / p99 ${lag.ackP99Ms.toFixed(2)} ms`);
+      figures.push(
+        plain(`remote follower lag after the writer's ack, median, ${rate} writes/s`, lag.lagMedianMs, 'ms'),
+        plain(`remote follower lag after the writer's ack, p99, ${rate} writes/s`, lag.lagP99Ms, 'ms', { target: '< 100 ms', met: lag.lagP99Ms < 100 }),
+        versus(`add -> applied by the remote follower, median, ${rate} writes/s`, lag.visibleMedianMs, 'ms', 'add -> quorum ack by the writer, median', lag.ackMedianMs),
+        versus(`add -> applied by the remote follower, p99, ${rate} writes/s`, lag.visibleP99Ms, 'ms', 'add -> quorum ack by the writer, p99', lag.ackP99Ms),
+        plain(`writes issued per second (target ${rate})`, lag.achievedRate, 'ops/s'),
+      );
+    }
+    const rates = await durableRates(dir, cluster.servers, runMs);
+    context.log(`durable adds/s, ${WRITERS} writers: no replication ${rates.none.toFixed(0)}, quorum ${rates.quorum.toFixed(0)}, local ${rates.local.toFixed(0)}`);
+    figures.push(
+      versus(`durable adds/s, ${WRITERS} writers, --replicate-ack quorum`, rates.quorum, 'ops/s', 'without replication, same run', rates.none),
+      versus(`durable adds/s, ${WRITERS} writers, --replicate-ack local`, rates.local, 'ops/s', 'without replication, same run', rates.none),
+      plain(`durable adds/s, ${WRITERS} writers, without replication`, rates.none, 'ops/s'),
+    );
+    return { scenario: 'replication', sizes: { runMs, rates: (context.smoke ? SMOKE_RATES : RATES).join('/'), writers: WRITERS, natsNodes: 3, cores: os.cpus().length }, figures };
+  } finally {
+    await cluster.stop();
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+};
+
+export default scenario;

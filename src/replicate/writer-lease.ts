@@ -1,0 +1,70 @@
+// The writer lease: one entry in the JetStream KV bucket `<stream>_LEADER`, whose messages expire
+// `leaseMs` after they are written (the bucket's max age). The writer that created the entry holds
+// the lease while it renews it (compare-and-set on its revision) within `leaseMs`; a standby creates
+// the entry once it has expired, which succeeds for one of them only. The holder counts its lease
+// from the START of the request that took or renewed it, on the monotonic clock: the server's copy
+// expires no sooner, so a writer paused (SIGSTOP, a long GC) finds on waking that its lease is over
+// before it publishes anything, whatever a standby did meanwhile.
+
+import { Kvm, type KV } from '@nats-io/kv';
+import type { StreamLink } from './stream-link.js';
+
+const LEASE_KEY = 'writer';
+
+export function leaseBucket(stream: string): string {
+  return `${stream}_LEADER`;
+}
+
+export class WriterLease {
+  private revision = 0;
+  private validUntil = 0;
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly holder: string,
+    readonly leaseMs: number,
+  ) {}
+
+  static async open(link: StreamLink, replicas: number, leaseMs: number, holder: string): Promise<WriterLease> {
+    const kv = await new Kvm(link.nc).create(leaseBucket(link.options.stream), { replicas, history: 1, ttl: leaseMs });
+    return new WriterLease(kv, holder, leaseMs);
+  }
+
+  /** True while this process holds the lease (taken or renewed less than leaseMs ago). */
+  get held(): boolean {
+    return this.revision > 0 && performance.now() < this.validUntil;
+  }
+
+  /** Takes the lease if nobody holds it; false when another writer does (or NATS does not answer). */
+  async acquire(): Promise<boolean> {
+    const started = performance.now();
+    try {
+      this.revision = await this.kv.create(LEASE_KEY, this.holder);
+      this.validUntil = started + this.leaseMs;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Renews the lease held; false (and the lease is given up) when it was lost or NATS does not answer. */
+  async renew(): Promise<boolean> {
+    const started = performance.now();
+    try {
+      this.revision = await this.kv.update(LEASE_KEY, this.holder, this.revision);
+      this.validUntil = started + this.leaseMs;
+      return true;
+    } catch {
+      this.revision = 0;
+      return false;
+    }
+  }
+
+  /** Gives the lease up at a clean close, so that a standby takes over at once. */
+  async release(): Promise<void> {
+    if (!this.held) return;
+    const revision = this.revision;
+    this.revision = 0;
+    await this.kv.delete(LEASE_KEY, { previousSeq: revision }).catch(() => undefined);
+  }
+}

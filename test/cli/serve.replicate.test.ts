@@ -1,0 +1,221 @@
+// `idnc serve --replicate` and `idnc serve --follow` (the built CLI) over a real 3-node JetStream
+// cluster: a change acknowledged by the writer shows in a read-only server that shares nothing with
+// it but NATS; the follower answers changes 503 READ_ONLY_REPLICA; with NATS down the writer answers
+// changes 503 REPLICATION_UNAVAILABLE while reads go on; bad replication settings refuse to start.
+
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { createKey, revokeKey } from '../../src/keys/key-admin.js';
+import { freePort, kill9, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { openDnc } from '../../src/index.js';
+import { makeTempDir, removeDir } from '../persist/helpers.js';
+import { NatsCluster, natsAvailable, stopAllNats } from '../replicate/nats-cluster.js';
+
+describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
+  let cluster: NatsCluster;
+  let writerDir: string;
+  let followerDir: string;
+
+  beforeAll(async () => {
+    cluster = await NatsCluster.start();
+  }, 30_000);
+  afterAll(async () => {
+    await killAll();
+    await cluster?.stop();
+    await stopAllNats();
+  });
+  beforeEach(async () => {
+    writerDir = await makeTempDir('idnc-serve-writer-');
+    followerDir = await makeTempDir('idnc-serve-follower-');
+  });
+  afterEach(async () => {
+    await killAll();
+    await removeDir(writerDir);
+    await removeDir(followerDir);
+  });
+
+  test('a change acknowledged by the writer shows on a follower server; writes there and with NATS down answer 503', async () => {
+    const writerKey = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+    const followerKey = (await createKey(followerDir, { org: 'default', scopes: ['admin'] })).key;
+    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-stream', 'CLI']);
+    await waitUntilServing(writer);
+    const added = await vi.waitFor(async () => {
+      const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550100' });
+      if (answer.status !== 200) throw new Error(`add answered ${answer.status} ${answer.body}`);
+      return answer;
+    }, { timeout: 20_000, interval: 100 });
+    expect(added.seq).toBe(1);
+
+    const follower = startServer(followerDir, await freePort(), ['--follow', cluster.servers, '--replicate-stream', 'CLI']);
+    await waitUntilServing(follower);
+    await vi.waitFor(async () => {
+      const status = await pdnc(follower.port, followerKey, { actionType: 'status', phoneList: '4155550100' });
+      expect(JSON.parse(status.body)).toMatchObject([{ onList: true }]);
+    }, { timeout: 10_000, interval: 50 });
+    const refused = await pdnc(follower.port, followerKey, { actionType: 'add', phoneList: '4155550101' });
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'READ_ONLY_REPLICA' });
+
+    await cluster.killAll();
+    const unavailable = await vi.waitFor(async () => {
+      const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550102' });
+      if (answer.status === 200) throw new Error('still acknowledged');
+      return answer;
+    }, { timeout: 20_000, interval: 50 });
+    expect(unavailable.status).toBe(503);
+    expect(JSON.parse(unavailable.body)).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+    const count = await pdnc(writer.port, writerKey, { actionType: 'count' });
+    expect(count.status).toBe(200);
+    await cluster.startAll();
+    expect(await stopGracefully(follower)).toBe(0);
+    expect(await stopGracefully(writer)).toBe(0);
+  }, 90_000);
+
+  test('a key created or revoked on the writer\'s host takes effect on a follower server; the follower\'s own keys keep working', async () => {
+    const writerKey = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    const followerKey = (await createKey(followerDir, { org: 'default', scopes: ['read'] })).key;
+    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-stream', 'KEYS']);
+    await waitUntilServing(writer);
+    const follower = startServer(followerDir, await freePort(), ['--follow', cluster.servers, '--replicate-stream', 'KEYS']);
+    await waitUntilServing(follower);
+    const countWith = async (key: string): Promise<number> => (await pdnc(follower.port, key, { actionType: 'count' })).status;
+    await vi.waitFor(async () => expect(await countWith(writerKey.key)).toBe(200), { timeout: 10_000, interval: 50 });
+    const created = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    // The time bounds are generous (a loaded machine); the design's bound is the writer's poll of
+    // keys.json plus one KV delivery.
+    await vi.waitFor(async () => expect(await countWith(created.key)).toBe(200), { timeout: 10_000, interval: 50 });
+    await revokeKey(writerDir, writerKey.record.id);
+    await vi.waitFor(async () => expect(await countWith(writerKey.key)).toBe(401), { timeout: 10_000, interval: 50 });
+    expect(await countWith(followerKey)).toBe(200);
+    expect(await countWith(created.key)).toBe(200);
+    expect(await stopGracefully(follower)).toBe(0);
+    expect(await stopGracefully(writer)).toBe(0);
+  }, 60_000);
+
+  test('kill -9 of the writer under 8 concurrent clients: after the restart every acknowledged change is there, and a follower of the stream has the same digest', async () => {
+    const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+    const args = ['--replicate', cluster.servers, '--replicate-stream', 'CRASH'];
+    const writer = startServer(writerDir, await freePort(), args);
+    await waitUntilServing(writer);
+    await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    const acknowledged: string[] = [];
+    let killed: Promise<void> | null = null;
+    const client = async (index: number): Promise<void> => {
+      for (let n = 0; killed === null; n++) {
+        const phone = String(3_000_000_000 + index * 1_000_000 + n);
+        const answer = await pdnc(writer.port, key, { actionType: 'add', phoneList: phone }).catch(() => null);
+        if (answer?.status === 200) acknowledged.push(phone);
+        if (acknowledged.length >= 300) killed ??= kill9(writer);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
+    await killed;
+
+    const restarted = startServer(writerDir, await freePort(), args);
+    await waitUntilServing(restarted);
+    const engineCheck = async (): Promise<void> => {
+      const status = await pdnc(restarted.port, key, { actionType: 'status', phoneList: acknowledged.join(',') });
+      expect(status.status).toBe(200);
+      expect((JSON.parse(status.body) as { onList: boolean }[]).every((entry) => entry.onList)).toBe(true);
+    };
+    await engineCheck();
+    // The restarted writer publishes again (it may first catch up from the stream); then a follower
+    // of the stream and the writer's own data directory hold the same state.
+    const { seq } = await vi.waitFor(async () => {
+      const answer = await pdnc(restarted.port, key, { actionType: 'add', phoneList: '2125550001' });
+      if (answer.status !== 200 || answer.seq === null) throw new Error(`add answered ${answer.status}`);
+      return answer as { seq: number };
+    }, { timeout: 20_000, interval: 100 });
+    expect(await stopGracefully(restarted)).toBe(0);
+    const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'CRASH' } });
+    const local = await openDnc({ dataDir: writerDir });
+    try {
+      await follower.waitFor(seq, 20_000);
+      expect(local.lastSeq).toBe(seq);
+      expect(follower.digest()).toBe(local.digest());
+    } finally {
+      await follower.close();
+      await local.close();
+    }
+  }, 90_000);
+
+  test('failover: a standby answers NOT_LEADER and takes over from a writer paused past its lease (which never acknowledges again) and from one killed -9 under 8 clients, with every acknowledged change', async () => {
+    const standbyDir = await makeTempDir('idnc-serve-standby-');
+    try {
+      const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+      const standbyKey = (await createKey(standbyDir, { org: 'default', scopes: ['admin'] })).key;
+      const args = ['--replicate', cluster.servers, '--replicate-stream', 'FAILOVER', '--lease-ms', '1s'];
+      const writer = startServer(writerDir, await freePort(), args);
+      await waitUntilServing(writer);
+      await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+      const standby = startServer(standbyDir, await freePort(), [...args, '--standby']);
+      await waitUntilServing(standby);
+      await vi.waitFor(async () => expect(JSON.parse((await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: '2125550001' })).body)).toMatchObject({ code: 'NOT_LEADER' }), { timeout: 20_000, interval: 100 });
+
+      // SIGSTOP the writer past its lease: the standby takes over; the writer, woken, never acknowledges.
+      const acknowledged: string[] = ['2125550000'];
+      for (let n = 0; n < 20; n++) {
+        const phone = String(3_125_550_000 + n);
+        if ((await pdnc(writer.port, key, { actionType: 'add', phoneList: phone })).status === 200) acknowledged.push(phone);
+      }
+      writer.child.kill('SIGSTOP');
+      const tookOver = await vi.waitFor(async () => {
+        const answer = await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: '4125550000' });
+        if (answer.status !== 200) throw new Error(`standby answered ${answer.status} ${answer.body}`);
+        return answer;
+      }, { timeout: 20_000, interval: 100 });
+      acknowledged.push('4125550000');
+      expect(tookOver.seq).toBe(acknowledged.length);
+      writer.child.kill('SIGCONT');
+      for (let n = 0; n < 5; n++) expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: String(5_125_550_000 + n) })).status).toBe(503);
+
+      // The old writer, restarted, stands by; kill -9 of the new writer under 8 clients: it takes over.
+      await kill9(writer);
+      const again = startServer(writerDir, await freePort(), args);
+      await waitUntilServing(again);
+      let killed: Promise<void> | null = null;
+      const client = async (index: number): Promise<void> => {
+        for (let n = 0; killed === null; n++) {
+          const phone = String(6_000_000_000 + index * 1_000_000 + n);
+          const answer = await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: phone }).catch(() => null);
+          if (answer?.status === 200) acknowledged.push(phone);
+          if (acknowledged.length >= 200) killed ??= kill9(standby);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
+      await killed;
+      const { seq } = await vi.waitFor(async () => {
+        const answer = await pdnc(again.port, key, { actionType: 'add', phoneList: '7125550000' });
+        if (answer.status !== 200 || answer.seq === null) throw new Error(`the restarted writer answered ${answer.status} ${answer.body}`);
+        return answer as { seq: number };
+      }, { timeout: 20_000, interval: 100 });
+      acknowledged.push('7125550000');
+      const status = await pdnc(again.port, key, { actionType: 'status', phoneList: acknowledged.join(',') });
+      expect((JSON.parse(status.body) as { onList: boolean }[]).every((entry) => entry.onList)).toBe(true);
+      expect((JSON.parse((await pdnc(again.port, key, { actionType: 'status', phoneList: '5125550000' })).body) as { onList: boolean }[])[0]!.onList).toBe(false);
+      expect(await stopGracefully(again)).toBe(0);
+      // A follower of the stream and the last writer's data directory hold the same state.
+      const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'FAILOVER' } });
+      const local = await openDnc({ dataDir: writerDir });
+      try {
+        await follower.waitFor(seq, 20_000);
+        expect(local.lastSeq).toBe(seq);
+        expect(follower.digest()).toBe(local.digest());
+      } finally {
+        await follower.close();
+        await local.close();
+      }
+    } finally {
+      await killAll();
+      await removeDir(standbyDir);
+    }
+  }, 90_000);
+
+  test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
+    const both = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--follow', cluster.servers]);
+    expect(await both.exited).toBe(1);
+    expect(both.stderr).toMatch(/--replicate and --follow exclude each other/);
+    const badAck = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-ack', 'majority']);
+    expect(await badAck.exited).toBe(1);
+    expect(badAck.stderr).toMatch(/--replicate-ack "majority": expected quorum or local/);
+  });
+});

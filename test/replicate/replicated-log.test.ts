@@ -1,0 +1,220 @@
+// A writer replicating to a real 3-node JetStream cluster (openDnc with `replicate`): under ack
+// quorum every acknowledged change is in the stream at its own seq, as the exact bytes of its log
+// record; with NATS down changes are refused before anything is written and reads go on; NATS
+// killed in the middle of concurrent writes never leaves a refused change visible, here or after a
+// restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
+// and the backlog reaches the stream when it is back.
+
+import fs from 'node:fs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
+import type { ReplicateOptions } from '../../src/engine/types.js';
+import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
+import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
+import { logFrames, replicating, streamMessages } from './stream-reader.js';
+
+describe.skipIf(!natsAvailable())('replicated writer', () => {
+  let cluster: NatsCluster;
+  let dir: string;
+  let streamIndex = 0;
+  let stream: string;
+  const open: DurableDnc[] = [];
+
+  beforeAll(async () => {
+    cluster = await NatsCluster.start();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await stopAllNats();
+  });
+  beforeEach(async () => {
+    dir = await makeTempDir('idnc-replicated-');
+    stream = `T${++streamIndex}`;
+  });
+  afterEach(async () => {
+    for (const dnc of open.splice(0)) await dnc.close().catch(() => undefined);
+    await removeDir(dir);
+  });
+
+  async function writer(replicate: Partial<ReplicateOptions> = {}, fileSystem?: FaultyFileSystem): Promise<DurableDnc> {
+    const seam = fileSystem === undefined ? {} : { fileSystem, storageProbeIntervalMs: 20 };
+    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, ...replicate }, ...seam });
+    open.push(dnc);
+    return dnc;
+  }
+
+  async function expectStreamEqualsLog(dnc: DurableDnc): Promise<void> {
+    const messages = await streamMessages(cluster.servers, stream);
+    const frames = await logFrames(dir, 1, dnc.lastSeq);
+    expect(messages.size).toBe(dnc.lastSeq);
+    expect(frames.length).toBe(dnc.lastSeq);
+    for (const frame of frames) expect(messages.get(frame.readUInt32LE(8))?.equals(frame)).toBe(true);
+  }
+
+  test('quorum: each acknowledged change is in the stream at its seq, as the bytes of its log record', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    const results = await Promise.all([dnc.add(numbers(3)), dnc.add(numbers(2, 3_125_550_000), { projId: 'p' }), dnc.remove(numbers(1))]);
+    expect(results.map((result) => result.seq).sort()).toEqual([1, 2, 3]);
+    await dnc.dropList({ projId: 'p' });
+    expect(dnc.stats().replication).toMatchObject({ stream, ack: 'quorum', state: 'ready', streamSeq: 4, backlog: 0 });
+    await expectStreamEqualsLog(dnc);
+  });
+
+  test('quorum: 8 concurrent writers on a healthy cluster all get their changes acknowledged', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    const loop = async (index: number): Promise<void> => {
+      for (let n = 0; n < 60; n++) await dnc.add([String(2_000_000_000 + index * 1_000_000 + 2_125_000 + n)]);
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => loop(index)));
+    expect(dnc.count()).toBe(480);
+    await expectStreamEqualsLog(dnc);
+  });
+
+  test('quorum: with NATS down changes are refused and not applied, reads go on, a close ends, a start works, and writes resume when it is back', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(2));
+    await cluster.killAll();
+    await vi.waitFor(() => expect(dnc.stats().replication?.state).toBe('connecting'), { timeout: 10_000, interval: 20 });
+    const refused = await dnc.add(numbers(1, 4_155_550_000)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(IdncError);
+    expect((refused as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
+    expect((refused as IdncError).message).toMatch(/was not stored/);
+    expect(dnc.count()).toBe(2);
+    expect(dnc.isBlocked('4155550000')).toBe(false);
+    expect(dnc.lastSeq).toBe(1);
+    // The close does not wait for NATS.
+    const pending = dnc.add(numbers(1, 5_155_550_000)).catch((error: unknown) => error);
+    await dnc.close();
+    expect(await pending).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+    // A writer starting while NATS is down opens, answers reads, and refuses changes until it is back.
+    const reopened = await writer();
+    expect(reopened.count()).toBe(2);
+    await expect(reopened.add(numbers(1, 7_155_550_000))).rejects.toMatchObject({ code: 'REPLICATION_UNAVAILABLE', message: expect.stringMatching(/was not stored/) });
+    await cluster.startAll();
+    await replicating(reopened);
+    expect(reopened.isBlocked('4155550000')).toBe(false);
+    expect((await reopened.add(numbers(1, 6_155_550_000))).seq).toBe(reopened.lastSeq);
+    await expectStreamEqualsLog(reopened);
+  }, 60_000);
+
+  test('quorum: NATS killed during 8 concurrent writers: no refused change visible, no acknowledged one lost, here or after a restart', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    const outcomes = new Map<string, 'ok' | 'not stored' | 'unknown'>();
+    let stop = false;
+    let acknowledged = 0;
+    let killed: Promise<void> | null = null;
+    const loop = async (index: number): Promise<void> => {
+      for (let n = 0; !stop; n++) {
+        const phone = String(2_000_000_000 + index * 1_000_000 + 2_125_000 + n);
+        try {
+          await dnc.add([phone]);
+          outcomes.set(phone, 'ok');
+          if (++acknowledged === 200) killed = cluster.killAll();
+        } catch (error) {
+          expect((error as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
+          outcomes.set(phone, /was not stored/.test((error as Error).message) ? 'not stored' : 'unknown');
+          if ([...outcomes.values()].filter((outcome) => outcome === 'not stored').length >= 20) stop = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => loop(index)));
+    await killed;
+    const check = (engine: DurableDnc): void => {
+      for (const [phone, outcome] of outcomes) {
+        if (outcome === 'ok') expect(engine.isBlocked(phone), `acknowledged ${phone}`).toBe(true);
+        if (outcome === 'not stored') expect(engine.isBlocked(phone), `refused ${phone}`).toBe(false);
+      }
+    };
+    check(dnc);
+    await cluster.startAll();
+    await replicating(dnc);
+    await expectStreamEqualsLog(dnc);
+    check(dnc);
+    const digest = dnc.digest();
+    await dnc.close();
+    const reopened = await writer();
+    check(reopened);
+    expect(reopened.digest()).toBe(digest);
+  }, 90_000);
+
+  test('quorum: a local write failing after the stream took the change: "may or may not", then caught up from the stream', async () => {
+    const disk = new FaultyFileSystem();
+    const dnc = await writer({}, disk);
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    disk.failWrites = 'ENOSPC';
+    const failed = await dnc.add(numbers(1, 3_125_550_000)).catch((error: unknown) => error);
+    expect((failed as IdncError).code).toBe('STORAGE_UNAVAILABLE');
+    expect((failed as IdncError).message).toMatch(/may or may not be stored: the stream took it/);
+    expect(dnc.isBlocked('3125550000')).toBe(false);
+    disk.failWrites = null;
+    // The next change first brings the log up to the stream (the stream's seq 2), then is its seq 3.
+    const next = await vi.waitFor(() => dnc.add(numbers(1, 4_125_550_000)), { timeout: 10_000, interval: 50 });
+    expect(next.seq).toBe(3);
+    expect(dnc.isBlocked('3125550000')).toBe(true);
+    await expectStreamEqualsLog(dnc);
+  }, 60_000);
+
+  test('quorum: a writer that stopped after the stream took a change catches up from the stream when it restarts', async () => {
+    const disk = new FaultyFileSystem();
+    const dnc = await writer({}, disk);
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    disk.failFdatasync = 'EIO';
+    await expect(dnc.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(dnc.isBlocked('3125550000')).toBe(false);
+    await dnc.close();
+    const reopened = await writer();
+    await replicating(reopened);
+    expect(reopened.lastSeq).toBe(2);
+    expect(reopened.isBlocked('3125550000')).toBe(true);
+    await expectStreamEqualsLog(reopened);
+  }, 60_000);
+
+  test('quorum: a second writer stands by (NOT_LEADER) and follows the stream; on an empty directory past a trim it stops, saying why', async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    const standbyDir = await makeTempDir('idnc-standby-');
+    try {
+      const standby = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, standby: true } });
+      open.push(standby);
+      await vi.waitFor(() => expect(standby.stats().replication?.state).toBe('standby'), { timeout: 10_000 });
+      await expect(standby.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'NOT_LEADER' });
+      await dnc.add(numbers(1, 4_125_550_000));
+      await vi.waitFor(() => expect(standby.lastSeq).toBe(2), { timeout: 10_000 });
+      expect(standby.digest()).toBe(dnc.digest());
+      await standby.close();
+      // Three snapshots: the stream is trimmed below the older of the two kept (seq 3).
+      for (let i = 0; i < 3; i++) {
+        await dnc.add(numbers(1, 5_125_550_000 + i));
+        await dnc.snapshot();
+      }
+      await removeDir(standbyDir);
+      await fs.promises.mkdir(standbyDir);
+      const fresh = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream } });
+      open.push(fresh);
+      await vi.waitFor(() => expect(fresh.stats().replication).toMatchObject({ state: 'diverged', reason: expect.stringMatching(/no longer holds seq 1 .*copy of the writer's data directory/) }), { timeout: 10_000 });
+    } finally {
+      await removeDir(standbyDir);
+    }
+  }, 60_000);
+
+  test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
+    const dnc = await writer({ ack: 'local' });
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    await cluster.killAll();
+    for (let i = 0; i < 5; i++) await dnc.add(numbers(1, 3_125_550_000 + i));
+    expect(dnc.lastSeq).toBe(6);
+    expect(dnc.stats().replication?.backlog).toBeGreaterThanOrEqual(5);
+    await cluster.startAll();
+    await replicating(dnc);
+    await vi.waitFor(() => expect(dnc.stats().replication?.backlog).toBe(0), { timeout: 20_000 });
+    await expectStreamEqualsLog(dnc);
+  }, 60_000);
+});
