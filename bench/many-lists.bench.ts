@@ -296,7 +296,7 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
       await timed(times.save, async () => {
         const captured = captureStore(store);
         try {
-          bytes = await writeSnapshot(nodeFileSystem, dir, file, round + 1, captured.lists);
+          bytes = await writeSnapshot(nodeFileSystem, dir, file, round + 1, captured);
         } finally {
           captured.release();
         }
@@ -307,7 +307,7 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
         const load = await readSnapshot(file);
         if (load.outcome !== 'ok') throw new Error(`snapshot did not load: ${load.outcome}`);
         loaded = new DncStore();
-        installSnapshot(loaded, load.lists);
+        installSnapshot(loaded, load);
       });
       await timed(times.rawRead, () => readInOneCall(file));
       if (round === 0) loadedDigest = stateDigest(loaded);

@@ -329,7 +329,7 @@ export class DurableLog implements ChangeSink, EngineSource {
     writer.requestRotation();
     let bytes: number;
     try {
-      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured.lists);
+      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured);
     } finally {
       captured.release();
     }

@@ -6,7 +6,9 @@
 // sorted layout (no pool words) are read many at a time, up to READ_CHUNK_BYTES per read: a
 // million small lists must not cost a million reads. Reading into place touches every page once,
 // by the read (copying out of one file buffer into new pools cost more than the read itself:
-// docs/design.md). The CRC-32 of each chunk is computed while the next chunk is read.
+// docs/design.md). The CRC-32 of each chunk is computed while the next chunk is read. A format 3
+// file's sorted section (snapshot-sorted.ts) is read last: its table, then its numbers straight into
+// the chunks the lists keep, each chunk checksummed and checked while the next is read.
 
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -20,8 +22,9 @@ import { WordPool } from '../store/word-pool.js';
 import {
   AREA_ITEM_HEAD_BYTES, AREA_ITEMS_PER_LIST_MAX, CHECKSUM_MISMATCH, FOOTER_BYTES, MAGIC_BYTES, checkAreaItem, checkHeader,
   checkListHead, checkSnapshotBytes, hasEndMagic, hasMagic, placeList, sortedList, type ListHead, type LoadedList,
-  type SnapshotHeader, type SnapshotLoad,
+  type SnapshotHeader, type SnapshotLoad, checkDistinct,
 } from './snapshot.js';
+import { checkChunk, loadedSortedLists, parseSortedTable, placeSortedLists, type LoadedSortedLists, type SortedSectionHeader } from './snapshot-sorted.js';
 
 /** Bytes read first: they hold the header item unless the file has tens of thousands of lists. */
 const HEAD_READ_BYTES = 64 * 1024;
@@ -116,7 +119,8 @@ function checkLayout(head: Buffer, headerEnd: number, item: unknown, storedCheck
   }
   const layout = header.layout;
   if (layout === undefined) return undefined;
-  const listsEnd = layout.listBytes.reduce((end, bytes) => end + bytes, headerEnd);
+  const sortedBytes = header.sorted === undefined ? 0 : header.sorted.tableBytes + 8 * header.sorted.numbers;
+  const listsEnd = layout.listBytes.reduce((end, bytes) => end + bytes, headerEnd) + sortedBytes;
   if (listsEnd + FOOTER_BYTES !== size) return undefined;
   const trusted = layout.listBytes.every((bytes, l) => 2 * layout.listPoolWords[l]! <= POOL_BYTES_PER_LIST_BYTE_MAX * bytes);
   return trusted ? { head, headerEnd, header: { ...header, layout }, storedChecksum, size } : undefined;
@@ -173,14 +177,79 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
     ranges.push(next);
     l += next.lists;
   }
+  let sorted: LoadedSortedLists | undefined;
+  if (plan.header.sorted !== undefined) {
+    const section = await readSortedSection(handle, plan.header.sorted, position, checksum);
+    if (section === undefined) return undefined; // the whole read says what is wrong
+    ({ sorted, checksum } = section);
+  }
   if (checksum !== plan.storedChecksum) return CHECKSUM_MISMATCH;
   try {
     const lists = ranges.flatMap(({ range, words, lists: count }) => words === undefined ? decodeSortedLists(range, count) : [decodeListInPlace(range, words)]);
-    return { outcome: 'ok', lastSeq: plan.header.lastSeq, lists, bytes: plan.size, readInPlace: true };
+    checkDistinct(lists, sorted);
+    return { outcome: 'ok', lastSeq: plan.header.lastSeq, lists, sorted, bytes: plan.size, readInPlace: true };
   } catch {
     // The bytes are as written (the checksum matches), so the layout was wrong, or the content is:
     // the whole-file read decides which, without the layout.
     return undefined;
+  }
+}
+
+/**
+ * The sorted section at `position`: its table, then its numbers read straight into the chunks the
+ * lists will keep, one read per chunk, each chunk checksummed (continuing `checksum`) and its lists
+ * checked while the next chunk is read. Undefined when anything does not hold (checked before the
+ * whole file's checksum is known: the whole-file read then says what is wrong).
+ */
+async function readSortedSection(handle: FileHandle, header: SortedSectionHeader, position: number, checksum: number): Promise<{ sorted: LoadedSortedLists; checksum: number } | undefined> {
+  const tableBytes = allocateBytes(header.tableBytes);
+  if (tableBytes === undefined) return undefined;
+  const tableChecksum = await readChecksummed(handle, tableBytes, position, checksum);
+  if (tableChecksum === undefined) return undefined;
+  let table;
+  try {
+    table = parseSortedTable(tableBytes, header);
+  } catch {
+    return undefined;
+  }
+  const placement = placeSortedLists(table.sizes);
+  // One buffer for all the numbers, its chunks views of it: one allocation for the collector to
+  // count, where one per chunk started a full collection every few chunks (external memory).
+  const numbers = allocateNumbers(header.numbers);
+  if (numbers === undefined) return undefined;
+  const chunks: Float64Array[] = [];
+  let at = position + header.tableBytes;
+  let from = 0;
+  let sum = tableChecksum;
+  let sound = true;
+  const readChunk = (c: number): { chunk: Float64Array; reading: Promise<number> } => {
+    const chunk = numbers.subarray(from, from + placement.chunkNumbers[c]!);
+    from += chunk.length;
+    const reading = readFully(handle, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), at);
+    at += chunk.byteLength;
+    return { chunk, reading };
+  };
+  let next = placement.chunkNumbers.length > 0 ? readChunk(0) : undefined;
+  const sorted = loadedSortedLists(table, placement, chunks); // its index is built while the first chunk is read
+  for (let c = 0; c < placement.chunkNumbers.length; c++) {
+    const current = next!;
+    const read = await current.reading;
+    next = c + 1 < placement.chunkNumbers.length && read === current.chunk.byteLength ? readChunk(c + 1) : undefined;
+    if (read !== current.chunk.byteLength) return undefined; // the file shrank meanwhile
+    sum = crc32(new Uint8Array(current.chunk.buffer, current.chunk.byteOffset, current.chunk.byteLength), sum);
+    sound = sound && checkChunk(placement, table.sizes, current.chunk, c);
+    chunks.push(current.chunk);
+  }
+  return sound ? { sorted, checksum: sum } : undefined;
+}
+
+/** A new array of `count` numbers, or undefined if there is not that much memory. */
+function allocateNumbers(count: number): Float64Array | undefined {
+  try {
+    return new Float64Array(count);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
   }
 }
 

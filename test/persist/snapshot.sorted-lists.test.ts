@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX } from '../../src/constants.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { readSnapshot } from '../../src/persist/snapshot-read.js';
-import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot, type CapturedList } from '../../src/persist/snapshot.js';
+import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot, type CapturedList, type CapturedStore } from '../../src/persist/snapshot.js';
 import { stateDigest } from '../../src/persist/state-digest.js';
 import { DncStore } from '../../src/store/dnc-store.js';
 import { makeTempDir, removeDir } from './helpers.js';
@@ -72,21 +72,21 @@ describe('snapshots of lists in the sorted layout', () => {
     await removeDir(dir);
   });
 
-  async function write(lists: readonly CapturedList[]): Promise<void> {
-    await writeSnapshot(nodeFileSystem, dir, file, 1, lists);
+  async function write(lists: readonly CapturedList[] | CapturedStore): Promise<void> {
+    await writeSnapshot(nodeFileSystem, dir, file, 1, Array.isArray(lists) ? { lists } : lists as CapturedStore);
   }
 
   async function load(): Promise<{ loaded: DncStore; readInPlace: boolean }> {
     const result = await readSnapshot(file);
     if (result.outcome !== 'ok') throw new Error(`${result.outcome}: ${result.detail}`);
     const loaded = new DncStore();
-    installSnapshot(loaded, result.lists);
+    installSnapshot(loaded, result);
     return { loaded, readInPlace: result.readInPlace };
   }
 
   it('loads each list in the layout it was saved in, many sorted lists per read', async () => {
     const captured = captureStore(store);
-    await write(captured.lists);
+    await write(captured);
     captured.release();
     const probe = await fs.promises.open(file, 'r');
     const fileHandleRead = vi.spyOn(Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => unknown }, 'read');
@@ -138,9 +138,9 @@ describe('snapshots of lists in the sorted layout', () => {
 
   it('refuses a format it does not know', async () => {
     const captured = captureStore(store);
-    await write(captured.lists);
+    await write(captured);
     captured.release();
-    fs.writeFileSync(file, withHeader(fs.readFileSync(file), (header) => ({ ...header, format: 3 })));
+    fs.writeFileSync(file, withHeader(fs.readFileSync(file), (header) => ({ ...header, format: 4 })));
     const result = await readSnapshot(file);
     expect(result.outcome).toBe('corrupt');
     expect(result.outcome === 'corrupt' && result.detail).toMatch(/unknown format version/);
@@ -151,7 +151,7 @@ describe('snapshots of lists in the sorted layout', () => {
     const numbers = Float64Array.of(2_015_550_100, 2_015_550_200, 2_015_550_300);
     list.addSorted(numbers);
     const captured = captureStore(store);
-    await write(captured.lists);
+    await write(captured);
     captured.release();
     const original = fs.readFileSync(file);
     const at = original.indexOf(Buffer.from(numbers.buffer));

@@ -34,7 +34,7 @@ describe('verifyDataDir', () => {
     list.addSorted(Float64Array.from(RESTS, (rest) => AREA_CODE * 1e7 + rest));
     portable = Buffer.from(list.area(AREA_CODE)!.portable());
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, file, 1, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, file, 1, captured);
     captured.release();
   });
 
