@@ -24,7 +24,7 @@ import {
   checkListHead, checkSnapshotBytes, hasEndMagic, hasMagic, placeList, sortedList, type ListHead, type LoadedList,
   type SnapshotHeader, type SnapshotLoad, checkDistinct,
 } from './snapshot.js';
-import { checkChunk, loadedSortedLists, parseSortedTable, placeSortedLists, type LoadedSortedLists, type SortedSectionHeader } from './snapshot-sorted.js';
+import { LOAD_CHUNK_NUMBERS, checkChunk, loadedSortedLists, parseSortedTable, placeSortedLists, type LoadedSortedLists, type SortedSectionHeader } from './snapshot-sorted.js';
 
 /** Bytes read first: they hold the header item unless the file has tens of thousands of lists. */
 const HEAD_READ_BYTES = 64 * 1024;
@@ -51,6 +51,8 @@ interface InPlaceRead {
 export interface ReadSnapshotOptions {
   /** Bytes of the first read, which must hold the header item (tests make it small). */
   readonly headReadBytes?: number;
+  /** Numbers per chunk of the sorted section (default LOAD_CHUNK_NUMBERS; tests make it small). */
+  readonly sortedChunkNumbers?: number;
 }
 
 /** Reads and fully checks a snapshot file; nothing is installed anywhere. */
@@ -65,7 +67,7 @@ export async function readSnapshot(filePath: string, options: ReadSnapshotOption
   try {
     const { size } = await handle.stat();
     const plan = await planInPlaceRead(handle, size, options.headReadBytes ?? HEAD_READ_BYTES);
-    const load = plan === undefined ? undefined : await readInPlace(handle, plan);
+    const load = plan === undefined ? undefined : await readInPlace(handle, plan, options.sortedChunkNumbers ?? LOAD_CHUNK_NUMBERS);
     if (load !== undefined) return load;
     const bytes = Buffer.allocUnsafe(size);
     return checkSnapshotBytes(bytes.subarray(0, await readFully(handle, bytes, 0)));
@@ -163,7 +165,7 @@ function nextRange(layout: InPlaceRead['header']['layout'], from: number, count:
 }
 
 /** Reads, checks and decodes every list into its pool; undefined when the layout does not hold. */
-async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<SnapshotLoad | undefined> {
+async function readInPlace(handle: FileHandle, plan: InPlaceRead, sortedChunkNumbers: number): Promise<SnapshotLoad | undefined> {
   let checksum = crc32(plan.head.subarray(0, plan.headerEnd));
   let position = plan.headerEnd;
   const ranges: ReadRange[] = [];
@@ -179,7 +181,7 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
   }
   let sorted: LoadedSortedLists | undefined;
   if (plan.header.sorted !== undefined) {
-    const section = await readSortedSection(handle, plan.header.sorted, position, checksum);
+    const section = await readSortedSection(handle, plan.header.sorted, position, checksum, sortedChunkNumbers);
     if (section === undefined) return undefined; // the whole read says what is wrong
     ({ sorted, checksum } = section);
   }
@@ -201,7 +203,13 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
  * checked while the next chunk is read. Undefined when anything does not hold (checked before the
  * whole file's checksum is known: the whole-file read then says what is wrong).
  */
-async function readSortedSection(handle: FileHandle, header: SortedSectionHeader, position: number, checksum: number): Promise<{ sorted: LoadedSortedLists; checksum: number } | undefined> {
+async function readSortedSection(
+  handle: FileHandle,
+  header: SortedSectionHeader,
+  position: number,
+  checksum: number,
+  chunkNumbers: number,
+): Promise<{ sorted: LoadedSortedLists; checksum: number } | undefined> {
   const tableBytes = allocateBytes(header.tableBytes);
   if (tableBytes === undefined) return undefined;
   const tableChecksum = await readChecksummed(handle, tableBytes, position, checksum);
@@ -212,7 +220,7 @@ async function readSortedSection(handle: FileHandle, header: SortedSectionHeader
   } catch {
     return undefined;
   }
-  const placement = placeSortedLists(table.sizes);
+  const placement = placeSortedLists(table.sizes, chunkNumbers);
   // One buffer for all the numbers, its chunks views of it: one allocation for the collector to
   // count, where one per chunk started a full collection every few chunks (external memory).
   const numbers = allocateNumbers(header.numbers);
