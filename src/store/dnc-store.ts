@@ -9,7 +9,7 @@
 // named: `project` takes one out into a NumberSet; pages and walks merge both in id order.
 
 import { assert } from '../assert.js';
-import { DEFAULT_ORGANISATION } from '../constants.js';
+import { DEFAULT_ORGANISATION, PROJECT_ID_CHARS_MAX } from '../constants.js';
 import { numberFromParts } from '../phone/digits.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
 import type { LoadedLists } from './loaded-lists.js';
@@ -59,6 +59,8 @@ export class Organisation {
 
   /** Moves a loaded list into a NumberSet over its slot (no copy), or undefined when there is none. */
   private takeLoaded(projId: string): NumberSet | undefined {
+    // The hot path passes what a caller gave, unchecked: only a string of an id's length can name a list.
+    if (typeof projId !== 'string' || projId.length > PROJECT_ID_CHARS_MAX) return undefined;
     const loaded = this.loaded!;
     const index = loaded.indexOf(projId);
     if (index < 0) return undefined;

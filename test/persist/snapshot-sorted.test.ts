@@ -149,6 +149,9 @@ describe('the sorted section of a snapshot', () => {
     const acme = loaded.organisation('acme')!;
     expect(acme.loadedLists?.count).toBe(ids.length);
     expect(acme.project('p-absent')).toBeUndefined();
+    // What a library caller passes goes to the lookup unchecked: anything but an id names no list.
+    expect(acme.project({ length: 3 } as unknown as string)).toBeUndefined();
+    expect(acme.project('p'.repeat(10_000))).toBeUndefined();
     expect(acme.project('p1999')?.size).toBe(1 + (1999 % 5));
     expect(acme.loadedLists?.count).toBe(ids.length - 1);
     // The list named once is held from then on (not loaded twice).
@@ -302,6 +305,9 @@ describe('a damaged sorted section', () => {
     ['a number twice', () => sectionFile([{ org: 'acme', lists: [['a', [3_125_550_000, 3_125_550_000]]] }])],
     ['an invalid number', () => sectionFile([{ org: 'acme', lists: [['a', [1_125_550_000]]] }])],
     ['a number below an exchange of 2', () => sectionFile([{ org: 'acme', lists: [['a', [3_121_550_000]]] }])],
+    ['an eleven-digit number', () => sectionFile([{ org: 'acme', lists: [['a', [9_995_550_000, 10_005_550_000]]] }])],
+    ['a number past 2^31 area codes', () => sectionFile([{ org: 'acme', lists: [['a', [2 ** 31 * 1e7 + 3_125_550_000]]] }])],
+    ['not a number', () => sectionFile([{ org: 'acme', lists: [['a', [Number.NaN]]] }])],
     ['a fraction', () => sectionFile([{ org: 'acme', lists: [['a', [3_125_550_000.5]]] }])],
     ['organisations out of order', () => sectionFile([good[1]!, good[0]!])],
     ['an organisation twice', () => sectionFile([good[0]!, good[0]!])],
