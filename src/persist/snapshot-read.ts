@@ -30,6 +30,11 @@ import { LOAD_CHUNK_NUMBERS, checkChunk, loadedSortedLists, parseSortedTable, pl
 const HEAD_READ_BYTES = 64 * 1024;
 /** A head read that cut the header item short is repeated this many times longer. */
 const HEAD_READ_GROWTH = 8;
+/**
+ * Reads of the sorted section's chunks in flight at once: the checksum and checks of one chunk run
+ * while the next ones are read, each chunk small enough to stay in cache between the two.
+ */
+const SORTED_READS_IN_FLIGHT = 4;
 /** Bytes per read call; the checksum of one chunk is computed while the next is read. */
 const READ_CHUNK_BYTES = SNAPSHOT_READ_CHUNK_BYTES;
 /**
@@ -237,16 +242,25 @@ async function readSortedSection(
     at += chunk.byteLength;
     return { chunk, reading };
   };
-  let next = placement.chunkNumbers.length > 0 ? readChunk(0) : undefined;
-  const sorted = loadedSortedLists(table, placement, chunks); // its index is built while the first chunk is read
-  for (let c = 0; c < placement.chunkNumbers.length; c++) {
-    const current = next!;
-    const read = await current.reading;
-    next = c + 1 < placement.chunkNumbers.length && read === current.chunk.byteLength ? readChunk(c + 1) : undefined;
-    if (read !== current.chunk.byteLength) return undefined; // the file shrank meanwhile
-    sum = crc32(new Uint8Array(current.chunk.buffer, current.chunk.byteOffset, current.chunk.byteLength), sum);
-    sound = sound && checkChunk(placement, table.sizes, current.chunk, c);
-    chunks.push(current.chunk);
+  const count = placement.chunkNumbers.length;
+  const reads: { chunk: Float64Array; reading: Promise<number> }[] = [];
+  let requested = 0;
+  const readAhead = (): void => {
+    while (requested < count && reads.length < SORTED_READS_IN_FLIGHT) reads.push(readChunk(requested++));
+  };
+  readAhead();
+  const sorted = loadedSortedLists(table, placement, chunks); // its index is built while the first chunks are read
+  try {
+    for (let c = 0; c < count; c++) {
+      const current = reads.shift()!;
+      if (await current.reading !== current.chunk.byteLength) return undefined; // the file shrank meanwhile
+      readAhead();
+      sum = crc32(new Uint8Array(current.chunk.buffer, current.chunk.byteOffset, current.chunk.byteLength), sum);
+      sound = sound && checkChunk(placement, table.sizes, current.chunk, c);
+      chunks.push(current.chunk);
+    }
+  } finally {
+    await Promise.allSettled(reads.map(({ reading }) => reading)); // none still reading when the file is closed
   }
   return sound ? { sorted, checksum: sum } : undefined;
 }

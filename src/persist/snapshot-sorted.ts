@@ -11,11 +11,11 @@
 // The block: each list's numbers in table order, ascending, as f64 little-endian.
 
 import os from 'node:os';
-import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX, SNAPSHOT_READ_CHUNK_BYTES } from '../constants.js';
+import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX, SORTED_LOAD_CHUNK_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import type { DncStore } from '../store/dnc-store.js';
 import { MASTER_LIST } from '../store/list-id.js';
-import { LoadedLists } from '../store/loaded-lists.js';
+import { ID_HASH_OFFSET, ID_HASH_PRIME, LoadedLists } from '../store/loaded-lists.js';
 import { assert } from '../assert.js';
 
 /** What a format 3 header says of the sorted section. */
@@ -27,8 +27,11 @@ export interface SortedSectionHeader {
 
 const ID_CHARS_MAX = 64;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
-/** Numbers per chunk a load reads the block into (each chunk ends at a list's end). */
-export const LOAD_CHUNK_NUMBERS = SNAPSHOT_READ_CHUNK_BYTES / 8;
+/**
+ * Numbers per chunk a load reads the block into (each chunk ends at a list's end): 1 MiB, so that a
+ * chunk checksummed is still in cache when its lists are checked.
+ */
+export const LOAD_CHUNK_NUMBERS = SORTED_LOAD_CHUNK_BYTES / 8;
 /** Bytes per list in the table beyond its id: its size and its id's length. */
 const LIST_ENTRY_BYTES = 4 + 1;
 
@@ -125,8 +128,10 @@ interface TableGroup {
   readonly org: string;
   readonly first: number;
   readonly count: number;
-  /** Where the group's ids start (nameStarts[k] - nameStarts[0] for list first + k). */
+  /** Where list first + k's id starts in the table: nameStarts[k] (its end: nameStarts[k + 1]). */
   readonly nameStarts: Uint32Array;
+  /** The hash of each list's id (LoadedLists' index). */
+  readonly hashes: Uint32Array;
 }
 
 /** A checked table: its groups and every list's size, in table order. */
@@ -162,8 +167,8 @@ export function parseSortedTable(table: Buffer, header: SortedSectionHeader): So
       sizes[list + k] = size;
       total += size;
     }
-    const nameStarts = groupNames(table, lengthsAt, count);
-    groups.push({ org, first: list, count, nameStarts });
+    const { nameStarts, hashes } = groupNames(table, lengthsAt, count);
+    groups.push({ org, first: list, count, nameStarts, hashes });
     list += count;
     at = nameStarts[count]!;
   }
@@ -171,20 +176,31 @@ export function parseSortedTable(table: Buffer, header: SortedSectionHeader): So
   return { table, groups, sizes };
 }
 
-/** Checks a group's project ids (valid, ascending, '' only first) and returns where each starts (and where the last ends). */
-function groupNames(table: Buffer, lengthsAt: number, count: number): Uint32Array {
+/**
+ * Checks a group's project ids (valid, ascending, '' only first); returns where each starts (and
+ * where the last ends) and each one's hash, computed in the same pass over its bytes.
+ */
+function groupNames(table: Buffer, lengthsAt: number, count: number): { nameStarts: Uint32Array; hashes: Uint32Array } {
   const nameStarts = new Uint32Array(count + 1);
+  const hashes = new Uint32Array(count);
   let at = lengthsAt + count;
   for (let k = 0; k < count; k++) {
     const length = table[lengthsAt + k]!;
     nameStarts[k] = at;
     const end = at + length;
-    if (length > ID_CHARS_MAX || (length === 0 && k > 0) || end > table.length || !validId(table, at, end)) throw new DataCorruptError('sorted table: invalid project id');
+    if (length > ID_CHARS_MAX || (length === 0 && k > 0) || end > table.length) throw new DataCorruptError('sorted table: invalid project id');
+    let hash = ID_HASH_OFFSET;
+    for (let b = at; b < end; b++) {
+      const byte = table[b]!;
+      if (ID_BYTES[byte] === 0) throw new DataCorruptError('sorted table: invalid project id');
+      hash = Math.imul(hash ^ byte, ID_HASH_PRIME);
+    }
+    hashes[k] = hash >>> 0;
     if (k > 0 && compareBytes(table, nameStarts[k - 1]!, at, at, end) >= 0) throw new DataCorruptError('sorted table: project ids out of order');
     at = end;
   }
   nameStarts[count] = at;
-  return nameStarts;
+  return { nameStarts, hashes };
 }
 
 function validId(bytes: Buffer, from: number, to: number): boolean {
@@ -284,7 +300,7 @@ export interface LoadedSortedLists {
  */
 export function loadedSortedLists(parsed: SortedTable, placement: SortedPlacement, chunks: readonly Float64Array[]): LoadedSortedLists {
   const { table, sizes } = parsed;
-  const groups = parsed.groups.map(({ org, first, count, nameStarts }): LoadedSortedGroup => {
+  const groups = parsed.groups.map(({ org, first, count, nameStarts, hashes }): LoadedSortedGroup => {
     const hasMaster = nameStarts[0] === nameStarts[1];
     const master = hasMaster ? { chunkIndex: placement.chunkIndexes[first]!, start: placement.starts[first]!, size: sizes[first]! } : undefined;
     const from = first + (hasMaster ? 1 : 0);
@@ -296,6 +312,7 @@ export function loadedSortedLists(parsed: SortedTable, placement: SortedPlacemen
       placement.chunkIndexes.subarray(from, end),
       placement.starts.subarray(from, end),
       chunks,
+      hashes.subarray(from - first),
     );
     return { org, master, projects };
   });

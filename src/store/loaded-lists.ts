@@ -18,8 +18,11 @@ export interface LoadedSlot {
   readonly size: number;
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+/** FNV-1a: a reader computing ids' hashes while it checks their bytes (snapshot-sorted.ts) uses these. */
+export const ID_HASH_OFFSET = 0x811c9dc5;
+export const ID_HASH_PRIME = 0x01000193;
+const FNV_OFFSET = ID_HASH_OFFSET;
+const FNV_PRIME = ID_HASH_PRIME;
 
 export class LoadedLists {
   /** Lists not taken yet, and their numbers. */
@@ -32,8 +35,9 @@ export class LoadedLists {
 
   /**
    * `names` holds list i's id at [nameStarts[i], nameStarts[i + 1]), ids strictly ascending; its
-   * numbers are sizes[i] numbers of chunks[chunkIndexes[i]] from starts[i]. The caller checked all
-   * of it (snapshot-read.ts): ids valid and ascending, sizes positive, numbers in place.
+   * numbers are sizes[i] numbers of chunks[chunkIndexes[i]] from starts[i]; hashes[i] is the FNV-1a
+   * hash of its id's bytes (ID_HASH_OFFSET, ID_HASH_PRIME). The caller checked all of it
+   * (snapshot-sorted.ts): ids valid and ascending, sizes positive, numbers in place.
    */
   constructor(
     private readonly names: Buffer,
@@ -42,13 +46,14 @@ export class LoadedLists {
     private readonly chunkIndexes: Uint32Array,
     private readonly starts: Uint32Array,
     private readonly chunks: readonly Float64Array[],
+    hashes: Uint32Array,
   ) {
     const count = sizes.length;
     assert(nameStarts.length === count + 1 && chunkIndexes.length === count && starts.length === count, 'loaded lists: one entry per list');
     this.live = count;
     this.liveNumbers = sizes.reduce((sum, size) => sum + size, 0);
     this.taken = new Uint8Array(count);
-    this.slots = hashSlots(names, nameStarts, count);
+    this.slots = hashSlots(hashes, count);
   }
 
   /** Entries, taken ones included: indexes run from 0 to length - 1. */
@@ -142,23 +147,18 @@ export class LoadedLists {
 }
 
 /** The open-addressing table of `count` ids (at most half full): index + 1 of each id where its hash lands. */
-function hashSlots(names: Buffer, nameStarts: Uint32Array, count: number): Int32Array {
+function hashSlots(hashes: Uint32Array, count: number): Int32Array {
   const slots = new Int32Array(2 ** Math.ceil(Math.log2(2 * count + 2)));
   const mask = slots.length - 1;
-  let from = nameStarts[0]!;
   for (let i = 0; i < count; i++) {
-    const to = nameStarts[i + 1]!;
-    let hash = FNV_OFFSET;
-    for (let k = from; k < to; k++) hash = Math.imul(hash ^ names[k]!, FNV_PRIME);
-    let at = (hash >>> 0) & mask;
+    let at = hashes[i]! & mask;
     while (slots[at] !== 0) at = (at + 1) & mask;
     slots[at] = i + 1;
-    from = to;
   }
   return slots;
 }
 
-/** The hash of an id as LoadedLists.hashOf computes it from its bytes. */
+/** The hash of an id, as of its bytes. */
 function hashString(name: string): number {
   let hash = FNV_OFFSET;
   for (let k = 0; k < name.length; k++) hash = Math.imul(hash ^ name.charCodeAt(k), FNV_PRIME);
