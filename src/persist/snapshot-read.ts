@@ -287,8 +287,9 @@ function allocateWords(count: number): Uint16Array | undefined {
 
 /**
  * The items of `count` lists saved in the sorted layout, one item each: read as snapshot.ts
- * writes them (writeSortedListHead), byte by byte, since msgpackr's objects for a million items
- * cost more than reading the file; any other encoding of the same items goes through msgpackr.
+ * wrote them in format 2 (`{ org, projId, size, numbers }`, size a uint32, numbers a bin32), byte
+ * by byte, since msgpackr's objects for a million items cost more than reading the file; any other
+ * encoding of the same items goes through msgpackr.
  */
 function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
   const lists: LoadedList[] = [];
@@ -303,7 +304,7 @@ function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
   return lists;
 }
 
-/** One sorted list's item as writeSortedListHead lays it out, or undefined if it is laid out otherwise. */
+/** One sorted list's item as idnc laid it out in format 2, or undefined if it is laid out otherwise. */
 function readSortedListItem(bytes: Buffer, start: number): { head: ListHead; numbers: Uint8Array; end: number } | undefined {
   if (bytes[start] !== 0x84) return undefined;
   let at = skipKey(bytes, start + 1, 'org');
