@@ -216,9 +216,9 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, contents: 
       await writer.pushImmutable(bitmap);
     }
   }
-  if (sorted === undefined) return;
+  if (sorted === undefined || sorted.lists === 0) return;
   await writer.pushImmutable(sorted.table);
-  await writeSortedNumbers(writer, sorted, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8));
+  await writeSortedNumbers(writer, sorted, Math.min(sorted.numbers, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8)));
 }
 
 /**
