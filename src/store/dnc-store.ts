@@ -65,6 +65,7 @@ export class Organisation {
     const index = loaded.indexOf(projId);
     if (index < 0) return undefined;
     const { chunk, start, size } = loaded.take(index);
+    if (loaded.count === 0) this.loaded = undefined; // every list named: its index is no longer needed
     const list = new NumberSet(this.sortedPool);
     list.adoptLoadedSlot(chunk, start, size);
     this.projects.set(projId, list);
