@@ -360,7 +360,7 @@ export const SNAPSHOT_FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 /** Bytes of lists in the sorted layout read by one call when loading a snapshot. */
 export const SNAPSHOT_READ_CHUNK_BYTES = 8 * 1024 * 1024;
 /**
- * Bytes per read of a snapshot's sorted section: checksummed, then checked list by list, while it
- * is still in cache (8 MiB reads left both waiting on memory).
+ * Bytes per read of a snapshot's sorted section: each is checksummed, then checked list by list,
+ * while it is still in cache, and while the next ones are read.
  */
 export const SORTED_LOAD_CHUNK_BYTES = 1024 * 1024;
