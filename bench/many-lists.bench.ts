@@ -3,8 +3,10 @@
 // a sorted Float64Array per list, a JS Set per list, and a native RoaringBitmap32 per area code per
 // list. Then the goals' own sizes: 100,000 lists of 100 numbers over 100 area codes, and a million
 // lists of 1-100 registry-shaped numbers in one process (RSS), with its snapshot saved and loaded
-// beside a raw write and read of the same bytes; and single lookups on small lists. Checks itself:
-// every layout answers the same probes alike, and the loaded snapshot has the saved digest.
+// beside a raw write and read of the same bytes, and a read-only follower opening that data directory
+// (the load it also does to reload when the writer's compaction leaves it behind) beside a raw read;
+// and single lookups on small lists. Checks itself: every layout answers the same probes alike, and
+// the loaded snapshot and the follower have the saved digest.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -281,9 +283,10 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'idnc-bench-many-lists-'));
   const digest = stateDigest(store);
   const rounds = context.smoke ? 1 : SNAPSHOT_ROUNDS;
-  const times = { save: [] as number[], rawWrite: [] as number[], load: [] as number[], rawRead: [] as number[] };
+  const times = { save: [] as number[], rawWrite: [] as number[], load: [] as number[], rawRead: [] as number[], follower: [] as number[], followerRawRead: [] as number[] };
   let bytes = 0;
   let loadedDigest = '';
+  let followerDigest = '';
   const timed = async (into: number[], run: () => Promise<void>): Promise<void> => {
     const started = performance.now();
     await run();
@@ -296,7 +299,7 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
       await timed(times.save, async () => {
         const captured = captureStore(store);
         try {
-          bytes = await writeSnapshot(nodeFileSystem, dir, file, round + 1, captured.lists);
+          bytes = await writeSnapshot(nodeFileSystem, dir, file, round + 1, captured);
         } finally {
           captured.release();
         }
@@ -307,17 +310,19 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
         const load = await readSnapshot(file);
         if (load.outcome !== 'ok') throw new Error(`snapshot did not load: ${load.outcome}`);
         loaded = new DncStore();
-        installSnapshot(loaded, load.lists);
+        installSnapshot(loaded, load);
       });
       await timed(times.rawRead, () => readInOneCall(file));
       if (round === 0) loadedDigest = stateDigest(loaded);
       await fs.promises.rm(raw, { force: true });
       if (round > 0) await fs.promises.rm(snapshotPath(dir, round), { force: true });
     }
+    followerDigest = await measureFollower(dir, snapshotPath(dir, rounds), rounds, times);
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
   check(loadedDigest === digest, 'the loaded snapshot holds exactly the saved lists');
+  check(followerDigest === digest, 'the follower holds exactly the saved lists');
   const best = (ms: number[]): number => Math.min(...ms);
   context.log(`many-lists snapshot: ${bytes} bytes, save ${best(times.save).toFixed(0)} ms, load ${best(times.load).toFixed(0)} ms`);
   const lists = [...store.lists()].length;
@@ -328,9 +333,35 @@ async function measureSnapshot(store: DncStore, context: BenchContext): Promise<
         { target: 'within 2x of the raw write', met: best(times.save) <= 2 * best(times.rawWrite) }),
       versus(`snapshot load, ${lists} lists (best of ${rounds})`, best(times.load), 'ms', 'one read() of the same file', best(times.rawRead),
         { target: 'within 2x of the raw read', met: best(times.load) <= 2 * best(times.rawRead) }),
+      versus(`follower open (its load and reload), ${lists} lists (best of ${rounds})`, best(times.follower), 'ms', 'one read() of the snapshot file', best(times.followerRawRead),
+        { target: 'within 2x of the raw read', met: best(times.follower) <= 2 * best(times.followerRawRead) }),
     ],
   };
 }
+
+/**
+ * A writer opens the directory holding the snapshot (so that it is a data directory as a writer
+ * leaves it: its mark written) and closes; then a read-only follower opens it, timed beside one
+ * read() of the snapshot file, `rounds` times. Returns the follower's digest.
+ */
+async function measureFollower(dir: string, file: string, rounds: number, times: { follower: number[]; followerRawRead: number[] }): Promise<string> {
+  const writer = await openDnc({ dataDir: dir, logger: QUIET });
+  await writer.close();
+  let digest = '';
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    const follower = await openDnc({ dataDir: dir, readOnly: true, watch: false, logger: QUIET });
+    times.follower.push(performance.now() - started);
+    if (round === 0) digest = follower.digest();
+    await follower.close();
+    const readStarted = performance.now();
+    await readInOneCall(file);
+    times.followerRawRead.push(performance.now() - readStarted);
+  }
+  return digest;
+}
+
+const QUIET = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function smokeRow(row: Row): Row {
   return { ...row, lists: Math.max(3, Math.round(row.lists / SMOKE_LISTS_DIVISOR)) };

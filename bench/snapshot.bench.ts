@@ -110,7 +110,7 @@ const scenario: Scenario = async (context) => {
   const saveNext = async (): Promise<number> => {
     const captured = captureStore(store);
     try {
-      const bytes = await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, seq + 1), seq + 1, captured.lists);
+      const bytes = await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, seq + 1), seq + 1, captured);
       seq += 1;
       snapshotFile = snapshotPath(dir, seq);
       return bytes;
@@ -134,7 +134,7 @@ const scenario: Scenario = async (context) => {
           const load = await readSnapshot(snapshotFile);
           if (load.outcome !== 'ok') throw new Error(`snapshot did not load: ${load.outcome}`);
           loaded = new DncStore();
-          installSnapshot(loaded, load.lists);
+          installSnapshot(loaded, load);
         },
       },
       // The read baseline is the faster of two plain reads: readFile (512 KiB at a time) and one

@@ -125,8 +125,12 @@ export const SNAPSHOT_LOG_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** First bytes of a snapshot file; the last 8 bytes are u32 CRC-32 of all before + SNAPSHOT_END_MAGIC. */
 export const SNAPSHOT_MAGIC = 'IDNCSNP1';
 export const SNAPSHOT_END_MAGIC = 'IDNE';
-/** Version 2 added lists saved in the sorted layout (one item with their numbers); version 1 files still load. */
-export const SNAPSHOT_FORMAT_VERSION = 2;
+/**
+ * Version 2 added lists saved in the sorted layout (one item with their numbers); version 3 moved
+ * them into one section (a table, then all their numbers), read without an object per list.
+ * Versions 1 and 2 still load.
+ */
+export const SNAPSHOT_FORMAT_VERSION = 3;
 export const SNAPSHOT_FORMAT_VERSION_MIN = 1;
 /** Snapshots kept: the newest and the one before it (recovery falls back to it if the newest is bad). */
 export const SNAPSHOTS_KEPT = 2;
@@ -360,6 +364,11 @@ export const SNAPSHOT_WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 export const SNAPSHOT_FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 /** Bytes of lists in the sorted layout read by one call when loading a snapshot. */
 export const SNAPSHOT_READ_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes per read of a snapshot's sorted section: each is checksummed, then checked list by list,
+ * while it is still in cache, and while the next ones are read.
+ */
+export const SORTED_LOAD_CHUNK_BYTES = 1024 * 1024;
 
 // --- Compliance history (src/history/, docs/history.md) ---
 

@@ -406,7 +406,7 @@ export class DurableLog implements ChangeSink, EngineSource {
     let bytes: number;
     try {
       const chain = encodeState(await this.chain.stateAt(seq));
-      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured.lists, { chain });
+      bytes = await writeSnapshot(this.fileSystem, this.dataDir, snapshotPath(this.dataDir, seq), seq, captured, { chain });
     } finally {
       captured.release();
     }

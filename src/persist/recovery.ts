@@ -89,7 +89,7 @@ async function loadNewestSnapshot(store: DncStore, options: RecoveryOptions, sna
   for (const snapshot of snapshots) {
     const load = await readSnapshot(snapshot.path);
     if (load.outcome === 'ok' && load.lastSeq === snapshot.lastSeq) {
-      installSnapshot(store, load.lists);
+      installSnapshot(store, load);
       store.recount();
       if (problems.length > 0) options.logger.warn(`recovering from the older snapshot ${path.basename(snapshot.path)}`);
       return { snapshotSeq: load.lastSeq, snapshotPath: snapshot.path, skipped: problems };

@@ -6,7 +6,9 @@
 // sorted layout (no pool words) are read many at a time, up to READ_CHUNK_BYTES per read: a
 // million small lists must not cost a million reads. Reading into place touches every page once,
 // by the read (copying out of one file buffer into new pools cost more than the read itself:
-// docs/design.md). The CRC-32 of each chunk is computed while the next chunk is read.
+// docs/design.md). The CRC-32 of each chunk is computed while the next chunk is read. A format 3
+// file's sorted section (snapshot-sorted.ts) is read last: its table, then its numbers straight into
+// the chunks the lists keep, each chunk checksummed and checked while the next is read.
 
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -20,13 +22,19 @@ import { WordPool } from '../store/word-pool.js';
 import {
   AREA_ITEM_HEAD_BYTES, AREA_ITEMS_PER_LIST_MAX, CHECKSUM_MISMATCH, FOOTER_BYTES, MAGIC_BYTES, checkAreaItem, checkHeader,
   checkListHead, checkSnapshotBytes, hasEndMagic, hasMagic, placeList, sortedList, type ListHead, type LoadedList,
-  type SnapshotHeader, type SnapshotLoad,
+  type SnapshotHeader, type SnapshotLoad, checkDistinct,
 } from './snapshot.js';
+import { LOAD_CHUNK_NUMBERS, checkChunk, loadedSortedLists, parseSortedTable, placeSortedLists, type LoadedSortedLists, type SortedSectionHeader } from './snapshot-sorted.js';
 
 /** Bytes read first: they hold the header item unless the file has tens of thousands of lists. */
 const HEAD_READ_BYTES = 64 * 1024;
 /** A head read that cut the header item short is repeated this many times longer. */
 const HEAD_READ_GROWTH = 8;
+/**
+ * Reads of the sorted section's chunks in flight at once: the checksum and checks of one chunk run
+ * while the next ones are read, each chunk small enough to stay in cache between the two.
+ */
+const SORTED_READS_IN_FLIGHT = 4;
 /** Bytes per read call; the checksum of one chunk is computed while the next is read. */
 const READ_CHUNK_BYTES = SNAPSHOT_READ_CHUNK_BYTES;
 /**
@@ -48,6 +56,8 @@ interface InPlaceRead {
 export interface ReadSnapshotOptions {
   /** Bytes of the first read, which must hold the header item (tests make it small). */
   readonly headReadBytes?: number;
+  /** Numbers per chunk of the sorted section (default LOAD_CHUNK_NUMBERS; tests make it small). */
+  readonly sortedChunkNumbers?: number;
 }
 
 /** Reads and fully checks a snapshot file; nothing is installed anywhere. */
@@ -62,7 +72,7 @@ export async function readSnapshot(filePath: string, options: ReadSnapshotOption
   try {
     const { size } = await handle.stat();
     const plan = await planInPlaceRead(handle, size, options.headReadBytes ?? HEAD_READ_BYTES);
-    const load = plan === undefined ? undefined : await readInPlace(handle, plan);
+    const load = plan === undefined ? undefined : await readInPlace(handle, plan, options.sortedChunkNumbers ?? LOAD_CHUNK_NUMBERS);
     if (load !== undefined) return load;
     const bytes = Buffer.allocUnsafe(size);
     return checkSnapshotBytes(bytes.subarray(0, await readFully(handle, bytes, 0)));
@@ -116,7 +126,8 @@ function checkLayout(head: Buffer, headerEnd: number, item: unknown, storedCheck
   }
   const layout = header.layout;
   if (layout === undefined) return undefined;
-  const listsEnd = layout.listBytes.reduce((end, bytes) => end + bytes, headerEnd);
+  const sortedBytes = header.sorted === undefined ? 0 : header.sorted.tableBytes + 8 * header.sorted.numbers;
+  const listsEnd = layout.listBytes.reduce((end, bytes) => end + bytes, headerEnd) + sortedBytes;
   if (listsEnd + FOOTER_BYTES !== size) return undefined;
   const trusted = layout.listBytes.every((bytes, l) => 2 * layout.listPoolWords[l]! <= POOL_BYTES_PER_LIST_BYTE_MAX * bytes);
   return trusted ? { head, headerEnd, header: { ...header, layout }, storedChecksum, size } : undefined;
@@ -159,7 +170,7 @@ function nextRange(layout: InPlaceRead['header']['layout'], from: number, count:
 }
 
 /** Reads, checks and decodes every list into its pool; undefined when the layout does not hold. */
-async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<SnapshotLoad | undefined> {
+async function readInPlace(handle: FileHandle, plan: InPlaceRead, sortedChunkNumbers: number): Promise<SnapshotLoad | undefined> {
   let checksum = crc32(plan.head.subarray(0, plan.headerEnd));
   let position = plan.headerEnd;
   const ranges: ReadRange[] = [];
@@ -173,14 +184,94 @@ async function readInPlace(handle: FileHandle, plan: InPlaceRead): Promise<Snaps
     ranges.push(next);
     l += next.lists;
   }
+  let sorted: LoadedSortedLists | undefined;
+  if (plan.header.sorted !== undefined) {
+    const section = await readSortedSection(handle, plan.header.sorted, position, checksum, sortedChunkNumbers);
+    if (section === undefined) return undefined; // the whole read says what is wrong
+    ({ sorted, checksum } = section);
+  }
   if (checksum !== plan.storedChecksum) return CHECKSUM_MISMATCH;
   try {
     const lists = ranges.flatMap(({ range, words, lists: count }) => words === undefined ? decodeSortedLists(range, count) : [decodeListInPlace(range, words)]);
-    return { outcome: 'ok', lastSeq: plan.header.lastSeq, lists, bytes: plan.size, readInPlace: true };
+    checkDistinct(lists, sorted);
+    return { outcome: 'ok', lastSeq: plan.header.lastSeq, lists, sorted, bytes: plan.size, readInPlace: true };
   } catch {
     // The bytes are as written (the checksum matches), so the layout was wrong, or the content is:
     // the whole-file read decides which, without the layout.
     return undefined;
+  }
+}
+
+/**
+ * The sorted section at `position`: its table, then its numbers read straight into the chunks the
+ * lists will keep, one read per chunk, each chunk checksummed (continuing `checksum`) and its lists
+ * checked while the next chunk is read. Undefined when anything does not hold (checked before the
+ * whole file's checksum is known: the whole-file read then says what is wrong).
+ */
+async function readSortedSection(
+  handle: FileHandle,
+  header: SortedSectionHeader,
+  position: number,
+  checksum: number,
+  chunkNumbers: number,
+): Promise<{ sorted: LoadedSortedLists; checksum: number } | undefined> {
+  const tableBytes = allocateBytes(header.tableBytes);
+  if (tableBytes === undefined) return undefined;
+  const tableChecksum = await readChecksummed(handle, tableBytes, position, checksum);
+  if (tableChecksum === undefined) return undefined;
+  let table;
+  try {
+    table = parseSortedTable(tableBytes, header);
+  } catch {
+    return undefined;
+  }
+  const placement = placeSortedLists(table.sizes, chunkNumbers);
+  // One buffer for all the numbers, its chunks views of it: one allocation for the collector to
+  // count, where one per chunk started a full collection every few chunks (external memory).
+  const numbers = allocateNumbers(header.numbers);
+  if (numbers === undefined) return undefined;
+  const chunks: Float64Array[] = [];
+  let at = position + header.tableBytes;
+  let from = 0;
+  let sum = tableChecksum;
+  let sound = true;
+  const readChunk = (c: number): { chunk: Float64Array; reading: Promise<number> } => {
+    const chunk = numbers.subarray(from, from + placement.chunkNumbers[c]!);
+    from += chunk.length;
+    const reading = readFully(handle, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), at);
+    at += chunk.byteLength;
+    return { chunk, reading };
+  };
+  const count = placement.chunkNumbers.length;
+  const reads: { chunk: Float64Array; reading: Promise<number> }[] = [];
+  let requested = 0;
+  const readAhead = (): void => {
+    while (requested < count && reads.length < SORTED_READS_IN_FLIGHT) reads.push(readChunk(requested++));
+  };
+  readAhead();
+  const sorted = loadedSortedLists(table, placement, chunks); // its index is built while the first chunks are read
+  try {
+    for (let c = 0; c < count; c++) {
+      const current = reads.shift()!;
+      if (await current.reading !== current.chunk.byteLength) return undefined; // the file shrank meanwhile
+      readAhead();
+      sum = crc32(new Uint8Array(current.chunk.buffer, current.chunk.byteOffset, current.chunk.byteLength), sum);
+      sound = sound && checkChunk(placement, table.sizes, current.chunk, c);
+      chunks.push(current.chunk);
+    }
+  } finally {
+    await Promise.allSettled(reads.map(({ reading }) => reading)); // none still reading when the file is closed
+  }
+  return sound ? { sorted, checksum: sum } : undefined;
+}
+
+/** A new array of `count` numbers, or undefined if there is not that much memory. */
+function allocateNumbers(count: number): Float64Array | undefined {
+  try {
+    return new Float64Array(count);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
   }
 }
 
@@ -196,8 +287,9 @@ function allocateWords(count: number): Uint16Array | undefined {
 
 /**
  * The items of `count` lists saved in the sorted layout, one item each: read as snapshot.ts
- * writes them (writeSortedListHead), byte by byte, since msgpackr's objects for a million items
- * cost more than reading the file; any other encoding of the same items goes through msgpackr.
+ * wrote them in format 2 (`{ org, projId, size, numbers }`, size a uint32, numbers a bin32), byte
+ * by byte, since msgpackr's objects for a million items cost more than reading the file; any other
+ * encoding of the same items goes through msgpackr.
  */
 function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
   const lists: LoadedList[] = [];
@@ -212,7 +304,7 @@ function decodeSortedLists(range: Buffer, count: number): LoadedList[] {
   return lists;
 }
 
-/** One sorted list's item as writeSortedListHead lays it out, or undefined if it is laid out otherwise. */
+/** One sorted list's item as idnc laid it out in format 2, or undefined if it is laid out otherwise. */
 function readSortedListItem(bytes: Buffer, start: number): { head: ListHead; numbers: Uint8Array; end: number } | undefined {
   if (bytes[start] !== 0x84) return undefined;
   let at = skipKey(bytes, start + 1, 'org');

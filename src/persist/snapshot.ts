@@ -1,32 +1,40 @@
 // Snapshot files: the whole state at one seq, so recovery replays only the log after it.
 //
-// Layout: 8 bytes SNAPSHOT_MAGIC, then a stream of msgpack items, then an 8-byte footer
-// (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
-//   { format, lastSeq, createdAt, lists, listBytes, listPoolWords, chain }    the header (`chain`: docs/history.md)
+// Layout: 8 bytes SNAPSHOT_MAGIC, then msgpack items, then (format 3) the sorted section, then an
+// 8-byte footer (u32 LE CRC-32 of every byte before it, then SNAPSHOT_END_MAGIC). Items, in order:
+//   { format, lastSeq, createdAt, lists, listBytes, listPoolWords,
+//     sortedLists, sortedTableBytes, sortedNumbers, chain }                the header (`chain`: docs/history.md)
 //   { org, projId, size, areas }  then `areas` items of  { area, bitmap }   for each list in the probe-table layout
-//   { org, projId, size, numbers }                                         for each list in the sorted layout
-// where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests, and
-// `numbers` the list's numbers ascending as f64 little-endian (format 2; format 1 files, every list
-// as areas, still load). Many small items instead of one big object keep msgpackr at full speed
-// and memory flat. `listBytes` (bytes
-// of each list's items) and `listPoolWords` (words its pool needs) let a reader read each list
-// straight into its pool (snapshot-read.ts); files without them are read whole.
+// where `bitmap` is the Roaring portable serialisation of that area code's 7-digit rests. Many
+// small items instead of one big object keep msgpackr at full speed and memory flat. Every list in
+// the sorted layout is in the sorted section (snapshot-sorted.ts): a table of ids and sizes, then
+// all their numbers in one block. Format 2 files held each sorted list as an item
+// { org, projId, size, numbers } among the others, format 1 files every list as area items: both
+// still load. `listBytes` (bytes of each list's items) and `listPoolWords` (words its pool needs)
+// let a reader read each list straight into its pool (snapshot-read.ts); files without them are
+// read whole.
 //
 // Written to `<name>.tmp`, flushed, renamed into place, then the directory is flushed: a reader
 // sees either the old set of snapshots or the new one, never a partial file under a final name.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import { crc32 } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { SNAPSHOT_END_MAGIC, SNAPSHOT_FLUSH_BEHIND_BYTES, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_MIN, SNAPSHOT_MAGIC, SNAPSHOT_WRITE_CHUNK_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import { isValidNumber } from '../phone/digits.js';
 import type { DncStore } from '../store/dnc-store.js';
-import { checkListAddress, type ListAddress } from '../store/list-id.js';
+import type { NumberSet } from '../store/number-set.js';
+import { checkListAddress, MASTER_LIST, type ListAddress } from '../store/list-id.js';
 import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import type { PersistFileSystem } from './file-system.js';
 import { temporaryPath } from './data-dir.js';
+import {
+  SortedTableBuilder, checkChunk, holdsList, installSortedLists, loadedSortedLists, parseSortedTable, placeSortedLists,
+  type CapturedSortedLists, type LoadedSortedLists, type SortedSectionHeader,
+} from './snapshot-sorted.js';
 
 export const FOOTER_BYTES = 8;
 /** fixmap(2) + fixstr 'area' + uint16 + fixstr 'bitmap' + bin32 header. */
@@ -34,6 +42,7 @@ export const AREA_ITEM_HEAD_BYTES = 1 + 5 + 3 + 7 + 5;
 export const MAGIC_BYTES = 8;
 const MAGIC = Buffer.from(SNAPSHOT_MAGIC, 'latin1');
 const END_MAGIC = Buffer.from(SNAPSHOT_END_MAGIC, 'latin1');
+const LITTLE_ENDIAN = os.endianness() === 'LE';
 const AREA_CODE_MIN = 200;
 const AREA_CODE_MAX = 999;
 /** At most one area item per area code in a list. */
@@ -42,40 +51,56 @@ export const AREA_ITEMS_PER_LIST_MAX = AREA_CODE_MAX - AREA_CODE_MIN + 1;
 export interface CapturedList {
   readonly address: ListAddress;
   readonly size: number;
-  /** A list in the probe-table layout: each area code's portable bitmap (none for a sorted list). */
+  /** A list in the probe-table layout: each area code's portable bitmap. */
   readonly areas: ReadonlyArray<readonly [number, Buffer]>;
-  /** A list in the sorted layout: its numbers ascending, f64 little-endian. */
-  readonly numbers?: Buffer;
 }
 
-export interface CapturedStore {
+/** What a snapshot holds: lists in the probe-table layout, and the sorted lists (none: an empty section). */
+export interface SnapshotContents {
+  readonly lists: readonly CapturedList[];
+  readonly sorted?: CapturedSortedLists;
+}
+
+export interface CapturedStore extends SnapshotContents {
   readonly lists: CapturedList[];
+  readonly sorted: CapturedSortedLists;
   /** Call once the lists are written (or given up): until then the captured bytes are held. */
   readonly release: () => void;
 }
 
 /**
- * Serialises every non-empty list now (synchronously), so writes may go on while it is written:
- * the bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`, or the
- * sorted lists' slots, which later changes leave for new slots (NumberSet.shareSorted), their
- * pool pinned (SortedPool.pin) so that no other list reuses them meanwhile.
+ * Takes every non-empty list now (synchronously), so writes may go on while it is written: the
+ * bytes are views into the lists' word pools, pinned (WordPool.pin) until `release`, or the sorted
+ * lists' slots, which later changes leave for new slots (NumberSet.shareSortedChunk; a loaded
+ * list's slot is never changed in place), their pool pinned (SortedPool.pin) so that no other
+ * list reuses them meanwhile.
  */
 export function captureStore(store: DncStore): CapturedStore {
   const lists: CapturedList[] = [];
   const unpins: (() => void)[] = [store.pinSortedLists()];
-  for (const [address, set] of store.lists()) {
-    if (set.size === 0) continue;
-    const sorted = set.shareSorted();
-    if (sorted !== undefined) {
-      lists.push({ address, size: set.size, areas: [], numbers: Buffer.from(sorted.buffer, sorted.byteOffset, sorted.byteLength) });
-      continue;
+  const sorted = new SortedTableBuilder();
+  const capture = (org: string, projId: string, set: NumberSet): void => {
+    if (set.size === 0) return;
+    const chunk = set.shareSortedChunk();
+    if (chunk !== undefined) {
+      sorted.addList(projId, chunk, set.sortedOffset, set.size);
+      return;
     }
     const areas: [number, Buffer][] = [];
     for (const [areaCode, bytes] of set.portableAreas()) areas.push([areaCode, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
     unpins.push(set.pinPool());
-    lists.push({ address, size: set.size, areas });
+    lists.push({ address: { org, projId }, size: set.size, areas });
+  };
+  for (const [org, organisation] of store.organisationsInOrder()) {
+    sorted.startOrganisation(org, organisation.loadedLists);
+    capture(org, MASTER_LIST, organisation.master);
+    for (const { projId, set, index } of organisation.projectEntries(MASTER_LIST)) {
+      if (set === undefined) sorted.addLoaded(index);
+      else capture(org, projId, set);
+    }
+    sorted.endOrganisation();
   }
-  return { lists, release: () => unpins.forEach((unpin) => unpin()) };
+  return { lists, sorted: sorted.finish(), release: () => unpins.forEach((unpin) => unpin()) };
 }
 
 /** Chunk and flush sizes; tests make them small so that a small snapshot takes every path. */
@@ -105,9 +130,6 @@ class ChecksummedWriter {
   private flushing: Promise<void> = Promise.resolve();
   private flushInFlight = false;
   private flushedUpTo = 0;
-  /** Where stageSortedList copies small lists, and how many of its bytes are used. */
-  private staging: Buffer | undefined = undefined;
-  private stagingUsed = 0;
   private readonly writeChunkBytes: number;
   private readonly flushBehindBytes: number;
   checksum = 0;
@@ -122,44 +144,27 @@ class ChecksummedWriter {
     await this.pushImmutable(Buffer.from(bytes));
   }
 
-  /**
-   * Copies a list saved in the sorted layout (its head, then its numbers) into the staging buffer,
-   * pushed whole once full: a million small lists are then a few hundred pieces to checksum and
-   * write, not two million. Synchronous (no await per list); false when the staging buffer has no
-   * room left: pushStaged, then stage the list again.
-   */
-  stageSortedList(address: ListAddress, size: number, numbers: Buffer): boolean {
-    const bytes = sortedListHeadBytes(address) + numbers.length;
-    if (this.staging === undefined) this.staging = Buffer.allocUnsafe(Math.max(this.writeChunkBytes, bytes));
-    else if (this.stagingUsed + bytes > this.staging.length) return false;
-    const at = writeSortedListHead(this.staging, this.stagingUsed, address, size, numbers.length);
-    numbers.copy(this.staging, at);
-    this.stagingUsed = at + numbers.length;
-    return true;
-  }
-
-  /** Pushes the staged bytes (before reading `checksum`, which counts pushed bytes only). */
-  async pushStaged(): Promise<void> {
-    const staging = this.staging;
-    if (staging === undefined) return;
-    const used = this.stagingUsed;
-    this.staging = undefined;
-    this.stagingUsed = 0;
-    if (used > 0) await this.pushImmutable(staging.subarray(0, used));
-  }
-
-  /** Pushes bytes nobody will change (frozen bitmap bytes): no copy. */
+  /** Pushes bytes that stay unchanged until written (frozen bitmap bytes; see `written`): no copy. */
   async pushImmutable(bytes: Buffer): Promise<void> {
-    await this.pushStaged(); // bytes staged before these go first
     this.checksum = crc32(bytes, this.checksum);
     this.chunks.push(bytes);
     this.chunkBytes += bytes.length;
     if (this.chunkBytes >= this.writeChunkBytes) await this.startWrite();
   }
 
+  /** Bytes pushed so far: where the next pushed byte goes in the file. */
+  get pushedBytes(): number {
+    return this.position + this.chunkBytes;
+  }
+
+  /** Waits until every byte pushed below `upTo` is written: the buffers that held them may then change. */
+  async written(upTo: number): Promise<void> {
+    if (this.position < upTo) await this.startWrite();
+    await this.writing;
+  }
+
   /** Writes everything pushed so far and waits for it, and for the background flushes. */
   async flush(): Promise<void> {
-    await this.pushStaged();
     await this.startWrite();
     await this.writing;
     await this.flushing;
@@ -194,33 +199,63 @@ class ChecksummedWriter {
   }
 }
 
-async function writeItems(writer: ChecksummedWriter, lastSeq: number, lists: readonly CapturedList[], chain?: Readonly<Record<string, unknown>>): Promise<void> {
+async function writeItems(writer: ChecksummedWriter, lastSeq: number, contents: SnapshotContents, options: SnapshotWriteOptions): Promise<void> {
+  const { lists, sorted } = contents;
   const packr = new Packr({ useRecords: false });
-  const listHeads = lists.map(({ address, size, areas, numbers }) => numbers !== undefined
-    ? undefined
-    : Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
-  const listBytes = lists.map((list, l) => list.numbers !== undefined
-    ? sortedListHeadBytes(list.address) + list.numbers.length
-    : list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
+  const listHeads = lists.map(({ address, size, areas }) => Buffer.from(packr.pack({ org: address.org, projId: address.projId, size, areas: areas.length })));
+  const listBytes = lists.map((list, l) => list.areas.reduce((bytes, [, bitmap]) => bytes + AREA_ITEM_HEAD_BYTES + bitmap.length, listHeads[l]!.length));
   const listPoolWords = lists.map((list) => list.areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
   await writer.push(MAGIC);
-  const header = { format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords, ...(chain === undefined ? {} : { chain }) };
+  const header = {
+    format: SNAPSHOT_FORMAT_VERSION, lastSeq, createdAt: new Date().toISOString(), lists: lists.length, listBytes, listPoolWords,
+    sortedLists: sorted?.lists ?? 0, sortedTableBytes: sorted?.table.length ?? 0, sortedNumbers: sorted?.numbers ?? 0,
+    ...(options.chain === undefined ? {} : { chain: options.chain }),
+  };
   await writer.push(packr.pack(header));
   for (const [l, list] of lists.entries()) {
-    if (list.numbers !== undefined) {
-      if (!writer.stageSortedList(list.address, list.size, list.numbers)) {
-        await writer.pushStaged();
-        writer.stageSortedList(list.address, list.size, list.numbers);
-      }
-      continue;
-    }
     await writer.pushImmutable(listHeads[l]!);
     for (const [area, bitmap] of list.areas) {
       await writer.pushImmutable(areaItemHead(area, bitmap.length));
       await writer.pushImmutable(bitmap);
     }
   }
-  await writer.pushStaged();
+  if (sorted === undefined || sorted.lists === 0) return;
+  await writer.pushImmutable(sorted.table);
+  await writeSortedNumbers(writer, sorted, Math.min(sorted.numbers, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8)));
+}
+
+/**
+ * Copies every sorted list's numbers, in table order, into one of two buffers of `bufferNumbers`
+ * numbers, and pushes each once full: one is filled while the other is written (a buffer is
+ * refilled only once its bytes are written). No object per list.
+ */
+async function writeSortedNumbers(writer: ChecksummedWriter, sorted: CapturedSortedLists, bufferNumbers: number): Promise<void> {
+  const buffers = [new Float64Array(bufferNumbers), new Float64Array(bufferNumbers)];
+  const writtenAt = [0, 0];
+  let current = 0;
+  let used = 0;
+  const pushCurrent = async (): Promise<void> => {
+    const bytes = Buffer.from(buffers[current]!.buffer, 0, 8 * used);
+    if (!LITTLE_ENDIAN) bytes.swap64();
+    await writer.pushImmutable(bytes);
+    writtenAt[current] = writer.pushedBytes;
+    current ^= 1;
+    used = 0;
+    await writer.written(writtenAt[current]!);
+  };
+  const { chunks, starts, sizes } = sorted;
+  for (let l = 0; l < sizes.length; l++) {
+    const chunk = chunks[l]!;
+    const end = starts[l]! + sizes[l]!;
+    for (let from = starts[l]!; from < end; ) {
+      if (used === bufferNumbers) await pushCurrent();
+      const buffer = buffers[current]!;
+      const to = Math.min(end, from + bufferNumbers - used);
+      for (let i = from; i < to; i++) buffer[used++] = chunk[i]!;
+      from = to;
+    }
+  }
+  if (used > 0) await pushCurrent();
 }
 
 /**
@@ -242,52 +277,13 @@ function areaItemHead(area: number, bitmapBytes: number): Buffer {
   return head;
 }
 
-const MSGPACK_FIXSTR_CHARS_MAX = 31;
-
-function msgpackStringBytes(value: string): number {
-  return (value.length <= MSGPACK_FIXSTR_CHARS_MAX ? 1 : 2) + value.length;
-}
-
-/** Writes `value` (ASCII, at most 255 characters) as a msgpack fixstr or str8 at `at`; returns where it ends. */
-function writeMsgpackString(target: Buffer, at: number, value: string): number {
-  const from = value.length <= MSGPACK_FIXSTR_CHARS_MAX
-    ? target.writeUInt8(0xa0 | value.length, at)
-    : target.writeUInt16BE(0xd900 | value.length, at);
-  return from + target.write(value, from, 'latin1');
-}
-
-/** Bytes of a sorted list's head (writeSortedListHead). */
-function sortedListHeadBytes(address: ListAddress): number {
-  return 1 + 4 + msgpackStringBytes(address.org) + 7 + msgpackStringBytes(address.projId) + 5 + 5 + 8 + 5;
-}
-
-/**
- * Writes the msgpack encoding of `{ org, projId, size, numbers }` up to the numbers' bytes (a
- * bin32 header) into `head` at `at`, by hand: a million small lists are a million heads, and the
- * numbers follow as they are, never through msgpackr's buffer. Ids are ASCII of at most 64
- * characters (list-id.ts). Returns where the numbers go.
- */
-function writeSortedListHead(head: Buffer, start: number, address: ListAddress, size: number, numbersBytes: number): number {
-  let at = head.writeUInt8(0x84, start);
-  at = writeMsgpackString(head, at, 'org');
-  at = writeMsgpackString(head, at, address.org);
-  at = writeMsgpackString(head, at, 'projId');
-  at = writeMsgpackString(head, at, address.projId);
-  at = writeMsgpackString(head, at, 'size');
-  at = head.writeUInt8(0xce, at);
-  at = head.writeUInt32BE(size, at);
-  at = writeMsgpackString(head, at, 'numbers');
-  at = head.writeUInt8(0xc6, at);
-  return head.writeUInt32BE(numbersBytes, at);
-}
-
 /** Writes a snapshot atomically at `finalPath` (temp file, flush, rename, directory flush). */
 export async function writeSnapshot(
   fileSystem: PersistFileSystem,
   dataDir: string,
   finalPath: string,
   lastSeq: number,
-  lists: readonly CapturedList[],
+  contents: SnapshotContents,
   options: SnapshotWriteOptions = {},
 ): Promise<number> {
   const tempPath = temporaryPath(finalPath);
@@ -295,7 +291,7 @@ export async function writeSnapshot(
   let size = 0;
   const writer = new ChecksummedWriter(fileSystem, fd, options);
   try {
-    await writeItems(writer, lastSeq, lists, options.chain);
+    await writeItems(writer, lastSeq, contents, options);
     const footer = Buffer.alloc(FOOTER_BYTES);
     footer.writeUInt32LE(writer.checksum, 0);
     footer.write(SNAPSHOT_END_MAGIC, 4, 'latin1');
@@ -321,6 +317,8 @@ export type SnapshotLoad =
     readonly outcome: 'ok';
     readonly lastSeq: number;
     readonly lists: LoadedList[];
+    /** The sorted section of a format 3 file (undefined for older formats, whose lists are all in `lists`). */
+    readonly sorted: LoadedSortedLists | undefined;
     readonly bytes: number;
     /** Whether each list was read straight into its pool (snapshot-read.ts), not the whole file at once. */
     readonly readInPlace: boolean;
@@ -346,8 +344,8 @@ export function checkSnapshotBytes(bytes: Buffer): SnapshotLoad {
   const stored = bytes.readUInt32LE(bytes.length - FOOTER_BYTES);
   if (stored !== crc32(bytes.subarray(0, bytes.length - FOOTER_BYTES))) return CHECKSUM_MISMATCH;
   try {
-    const { lastSeq, lists } = decodeItems(bytes.subarray(MAGIC_BYTES, bytes.length - FOOTER_BYTES));
-    return { outcome: 'ok', lastSeq, lists, bytes: bytes.length, readInPlace: false };
+    const { lastSeq, lists, sorted } = decodeItems(bytes.subarray(MAGIC_BYTES, bytes.length - FOOTER_BYTES));
+    return { outcome: 'ok', lastSeq, lists, sorted, bytes: bytes.length, readInPlace: false };
   } catch (error) {
     return invalidContent(error);
   }
@@ -380,6 +378,8 @@ export interface SnapshotHeader {
   readonly listCount: number;
   /** Per list, bytes of its items and words of its pool; absent in files written before them. */
   readonly layout: { readonly listBytes: readonly number[]; readonly listPoolWords: readonly number[] } | undefined;
+  /** The sorted section (format 3); undefined in older formats. */
+  readonly sorted: SortedSectionHeader | undefined;
 }
 
 export function checkHeader(header: unknown): SnapshotHeader {
@@ -390,11 +390,24 @@ export function checkHeader(header: unknown): SnapshotHeader {
   const { listBytes, listPoolWords } = header as { listBytes?: unknown; listPoolWords?: unknown };
   const counts = (value: unknown): value is number[] =>
     Array.isArray(value) && value.length === listCount && value.every((count) => Number.isSafeInteger(count) && count >= 0);
-  return { lastSeq, listCount, layout: counts(listBytes) && counts(listPoolWords) ? { listBytes, listPoolWords } : undefined };
+  const layout = counts(listBytes) && counts(listPoolWords) ? { listBytes, listPoolWords } : undefined;
+  return { lastSeq, listCount, layout, sorted: format >= SORTED_SECTION_FORMAT ? checkSortedHeader(header) : undefined };
 }
 
-function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
-  const items = unpackMultiple(body) as unknown[];
+/** The first format with a sorted section. */
+const SORTED_SECTION_FORMAT = 3;
+
+function checkSortedHeader(header: unknown): SortedSectionHeader {
+  const count = (key: string): number => {
+    const value = field<number>(header, key, 'number');
+    if (!Number.isSafeInteger(value) || value < 0) throw new DataCorruptError(`invalid ${key}`);
+    return value;
+  };
+  return { lists: count('sortedLists'), tableBytes: count('sortedTableBytes'), numbers: count('sortedNumbers') };
+}
+
+function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[]; sorted: LoadedSortedLists | undefined } {
+  const { items, end, sortedHeader } = unpackItems(body);
   let index = 0;
   const next = (): unknown => {
     if (index >= items.length) throw new DataCorruptError('fewer items than the header announces');
@@ -414,7 +427,64 @@ function decodeItems(body: Buffer): { lastSeq: number; lists: LoadedList[] } {
     lists.push(placeList(head, bitmaps, pool, 'copy'));
   }
   if (index !== items.length) throw new DataCorruptError('more items than the header announces');
-  return { lastSeq, lists };
+  if (sortedHeader === undefined) return { lastSeq, lists, sorted: undefined };
+  const sorted = decodeSortedSection(body.subarray(end), sortedHeader);
+  checkDistinct(lists, sorted);
+  return { lastSeq, lists, sorted };
+}
+
+/**
+ * The msgpack items of a body: all of it (formats 1 and 2), or up to the sorted section (format
+ * 3: the header, then each list's head and its area items), and where they end.
+ */
+function unpackItems(body: Buffer): { items: unknown[]; end: number; sortedHeader: SortedSectionHeader | undefined } {
+  const items: unknown[] = [];
+  let end = 0;
+  let sortedHeader: SortedSectionHeader | undefined;
+  let wanted = 1;
+  unpackMultiple(body, (value: unknown, _start?: number, itemEnd?: number) => {
+    items.push(value);
+    end = itemEnd!;
+    if (items.length === 1) {
+      const header = checkHeader(value);
+      sortedHeader = header.sorted;
+      if (sortedHeader === undefined) return true; // formats 1 and 2: every item, to the end
+      wanted += header.listCount;
+    } else if (sortedHeader !== undefined && wanted > 0) {
+      const areas = (value as { areas?: unknown } | null)?.areas;
+      if (typeof areas === 'number' && Number.isSafeInteger(areas) && areas >= 0 && areas <= AREA_ITEMS_PER_LIST_MAX) wanted += areas;
+    }
+    return sortedHeader === undefined || items.length < wanted;
+  });
+  return { items, end, sortedHeader };
+}
+
+/** The sorted section from a whole file's bytes: its numbers are copied into chunks of their own. */
+function decodeSortedSection(section: Buffer, header: SortedSectionHeader): LoadedSortedLists {
+  if (section.length !== header.tableBytes + 8 * header.numbers) throw new DataCorruptError(`sorted section of ${section.length} bytes, the header announces ${header.tableBytes + 8 * header.numbers}`);
+  const table = parseSortedTable(Buffer.from(section.subarray(0, header.tableBytes)), header);
+  const placement = placeSortedLists(table.sizes);
+  const numbers = new Float64Array(header.numbers);
+  section.copy(new Uint8Array(numbers.buffer), 0, header.tableBytes);
+  const chunks: Float64Array[] = [];
+  let from = 0;
+  for (const [c, count] of placement.chunkNumbers.entries()) {
+    const chunk = numbers.subarray(from, from + count);
+    from += count;
+    if (!checkChunk(placement, table.sizes, chunk, c)) throw new DataCorruptError('a sorted list holds a number out of order or not a valid number');
+    chunks.push(chunk);
+  }
+  return loadedSortedLists(table, placement, chunks);
+}
+
+/** A list saved twice (as items and in the sorted section, or as items twice) is corruption. */
+export function checkDistinct(lists: readonly LoadedList[], sorted: LoadedSortedLists | undefined): void {
+  const seen = new Set<string>();
+  for (const { address } of lists) {
+    const key = `${address.org}\0${address.projId}`;
+    if (seen.has(key) || (sorted !== undefined && holdsList(sorted, address.org, address.projId))) throw new DataCorruptError('a list is saved twice');
+    seen.add(key);
+  }
 }
 
 export interface ListHead {
@@ -478,9 +548,10 @@ export function placeList(head: ListHead, bitmaps: readonly [number, Uint8Array]
   return { address: head.address, pool, areas, numbers: undefined };
 }
 
-/** Installs a checked snapshot into an empty store. */
-export function installSnapshot(store: DncStore, lists: readonly LoadedList[]): void {
-  for (const list of lists) {
+/** Installs a checked snapshot (readSnapshot's 'ok' outcome) into an empty store. */
+export function installSnapshot(store: DncStore, contents: { readonly lists: readonly LoadedList[]; readonly sorted: LoadedSortedLists | undefined }): void {
+  if (contents.sorted !== undefined) installSortedLists(store, contents.sorted);
+  for (const list of contents.lists) {
     const set = store.listForWrite(list.address);
     if (list.numbers !== undefined) {
       set.loadSorted(list.numbers);

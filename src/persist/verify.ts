@@ -125,7 +125,7 @@ export async function verifyDataDir(dataDir: string): Promise<VerifyReport> {
     if (load.outcome === 'ok') {
       const contents = contentsProblem(load.lists);
       const outcome = load.lastSeq === snapshot.lastSeq && contents === null ? 'ok' : 'corrupt';
-      const detail = `covers seq ${load.lastSeq}, ${load.lists.length} lists${contents === null ? '' : `; ${contents}`}`;
+      const detail = `covers seq ${load.lastSeq}, ${load.lists.length + (load.sorted?.lists ?? 0)} lists${contents === null ? '' : `; ${contents}`}`;
       files.push({ file, kind: 'snapshot', outcome, detail, lastSeq: load.lastSeq });
     } else files.push({ file, kind: 'snapshot', outcome: load.outcome, detail: load.detail });
   }

@@ -303,7 +303,7 @@ async function loadNewestSnapshot(nats: StreamLink, logger: EngineLogger): Promi
       const detail = load.outcome === 'ok' ? `it covers seq ${load.lastSeq}, not ${newest.seq}` : load.detail;
       throw new IdncError('DATA_CORRUPT', `snapshot object ${newest.name} fails its checks: ${detail}`);
     }
-    installSnapshot(store, load.lists);
+    installSnapshot(store, load);
     store.recount();
     logger.info(`loaded snapshot object ${newest.name} (seq ${newest.seq})`);
     return { store, seq: newest.seq };

@@ -5,11 +5,14 @@
 // ones. Each organisation keeps its project ids in order (sorted-names.ts) and running counts of
 // its lists and numbers, so that paging, stats() and /metrics never walk every list. The lists of a
 // store in the sorted layout share one SortedPool (sorted-pool.ts); a forgotten list gives its slot back.
+// The project lists a snapshot load installs stay in a LoadedLists (loaded-lists.ts) until first
+// named: `project` takes one out into a NumberSet; pages and walks merge both in id order.
 
 import { assert } from '../assert.js';
-import { DEFAULT_ORGANISATION } from '../constants.js';
+import { DEFAULT_ORGANISATION, PROJECT_ID_CHARS_MAX } from '../constants.js';
 import { numberFromParts } from '../phone/digits.js';
 import { MASTER_LIST, type ListAddress } from './list-id.js';
+import type { LoadedLists } from './loaded-lists.js';
 import { NumberSet } from './number-set.js';
 import { SortedNames } from './sorted-names.js';
 import { SortedPool } from './sorted-pool.js';
@@ -20,11 +23,21 @@ export interface ListEntry {
   readonly numbers: number;
 }
 
+/** One list of Organisation.projectEntries. */
+export interface ProjectEntry {
+  projId: string;
+  set: NumberSet | undefined;
+  index: number;
+}
+
 export class Organisation {
   readonly master: NumberSet;
-  readonly projects = new Map<string, NumberSet>();
-  /** The keys of `projects`, in order. */
-  readonly projectIds = new SortedNames();
+  /** Project lists held as NumberSets; a list is here or live in `loaded`, never both. */
+  private readonly projects = new Map<string, NumberSet>();
+  /** The keys of `projects`, in order, each with its list. */
+  private readonly projectIds = new SortedNames<NumberSet>();
+  /** Project lists as a snapshot load left them, not named since (see the file header). */
+  private loaded: LoadedLists | undefined = undefined;
   /** Lists holding numbers (the master list included) and the numbers on them, kept by DncStore.change. */
   listCount = 0;
   numberCount = 0;
@@ -36,23 +49,50 @@ export class Organisation {
   }
 
   list(projId: string): NumberSet | undefined {
-    return projId === MASTER_LIST ? this.master : this.projects.get(projId);
+    return projId === MASTER_LIST ? this.master : this.project(projId);
+  }
+
+  /** A project list (not the master list), if it exists: the lookup hot path. */
+  project(projId: string): NumberSet | undefined {
+    return this.projects.get(projId) ?? (this.loaded === undefined ? undefined : this.takeLoaded(projId));
+  }
+
+  /** Moves a loaded list into a NumberSet over its slot (no copy), or undefined when there is none. */
+  private takeLoaded(projId: string): NumberSet | undefined {
+    // The hot path passes what a caller gave, unchecked: only a string of an id's length can name a list.
+    if (typeof projId !== 'string' || projId.length > PROJECT_ID_CHARS_MAX) return undefined;
+    const loaded = this.loaded!;
+    const index = loaded.indexOf(projId);
+    if (index < 0) return undefined;
+    const { chunk, start, size } = loaded.take(index);
+    if (loaded.count === 0) this.loaded = undefined; // every list named: its index is no longer needed
+    const list = new NumberSet(this.sortedPool);
+    list.adoptLoadedSlot(chunk, start, size);
+    this.projects.set(projId, list);
+    this.projectIds.add(projId, list);
+    return list;
+  }
+
+  /** Installs the project lists of a snapshot into an organisation that has none (counts: recount). */
+  installLoaded(loaded: LoadedLists): void {
+    assert(this.projects.size === 0 && this.loaded === undefined, 'loaded lists go into an organisation without project lists');
+    this.loaded = loaded;
   }
 
   listForWrite(projId: string): NumberSet {
     if (projId === MASTER_LIST) return this.master;
-    let list = this.projects.get(projId);
+    let list = this.project(projId);
     if (list === undefined) {
       list = new NumberSet(this.sortedPool);
       this.projects.set(projId, list);
-      this.projectIds.add(projId);
+      this.projectIds.add(projId, list);
     }
     return list;
   }
 
   /** Forgets a project list (dropped, or emptied by a change); it answers as empty from then on. */
   deleteProject(projId: string): void {
-    const list = this.projects.get(projId);
+    const list = this.project(projId);
     if (list === undefined) return;
     this.projects.delete(projId);
     this.projectIds.delete(projId);
@@ -63,14 +103,46 @@ export class Organisation {
   page(after: string | undefined, limit: number): { lists: ListEntry[]; more: boolean } {
     const lists: ListEntry[] = [];
     if (after === undefined && this.master.size > 0) lists.push({ projId: MASTER_LIST, numbers: this.master.size });
-    for (const projId of this.projectIds.after(after ?? MASTER_LIST)) {
-      const numbers = this.projects.get(projId)!.size;
+    for (const entry of this.projectEntries(after ?? MASTER_LIST)) {
+      const projId = entry.set !== undefined ? entry.projId : this.loaded!.nameAt(entry.index);
+      const numbers = entry.set !== undefined ? entry.set.size : this.loaded!.sizeAt(entry.index);
       // Only a list made by listForWrite and never filled is empty here (a change forgets emptied lists).
       if (numbers === 0) continue;
       if (lists.length === limit) return { lists, more: true };
       lists.push({ projId, numbers });
     }
     return { lists, more: false };
+  }
+
+  /**
+   * The project lists with ids above `after`, in id order: a list held as a NumberSet (`set`, with
+   * `projId`) or a loaded one (`index` in `loadedLists`, `set` undefined). One object, reused: read
+   * it before the next. Nothing may change the organisation's lists meanwhile.
+   */
+  *projectEntries(after: string): IterableIterator<ProjectEntry> {
+    const loaded = this.loaded;
+    const end = loaded?.length ?? 0;
+    let index = loaded === undefined ? 0 : loaded.firstAfter(after);
+    const entry: ProjectEntry = { projId: '', set: undefined, index: -1 };
+    const yieldLoaded = (at: number): ProjectEntry => {
+      entry.projId = '';
+      entry.set = undefined;
+      entry.index = at;
+      return entry;
+    };
+    for (const { name, value } of this.projectIds.entriesAfter(after)) {
+      for (; index < end && loaded!.compareName(index, name) < 0; index++) if (loaded!.isLive(index)) yield yieldLoaded(index);
+      entry.projId = name;
+      entry.set = value;
+      entry.index = -1;
+      yield entry;
+    }
+    for (; index < end; index++) if (loaded!.isLive(index)) yield yieldLoaded(index);
+  }
+
+  /** The loaded lists projectEntries' indexes refer to. */
+  get loadedLists(): LoadedLists | undefined {
+    return this.loaded;
   }
 
   /** Counts every list again (after a snapshot is installed list by list). */
@@ -81,6 +153,8 @@ export class Organisation {
       if (list.size > 0) this.listCount++;
       this.numberCount += list.size;
     }
+    this.listCount += this.loaded?.count ?? 0;
+    this.numberCount += this.loaded?.numberCount ?? 0;
   }
 }
 
@@ -116,6 +190,11 @@ export class DncStore {
     return this.organisationForWrite(address.org).listForWrite(address.projId);
   }
 
+  /** Installs an organisation's loaded project lists (snapshot loading; then recount). */
+  installLoaded(org: string, loaded: LoadedLists): void {
+    this.organisationForWrite(org).installLoaded(loaded);
+  }
+
   private organisationForWrite(org: string): Organisation {
     let organisation = this.organisations.get(org);
     if (organisation === undefined) {
@@ -149,7 +228,7 @@ export class DncStore {
   dropList(address: ListAddress): number {
     assert(address.projId !== MASTER_LIST, 'dropList: the master list is never dropped');
     const organisation = this.organisations.get(address.org);
-    const list = organisation?.projects.get(address.projId);
+    const list = organisation?.project(address.projId);
     if (organisation === undefined || list === undefined) return 0;
     const size = list.size;
     organisation.numberCount -= size;
@@ -176,15 +255,30 @@ export class DncStore {
     return this.sortedPool.pin();
   }
 
-  /** Every list, in a stable order (organisation, then master before projects by id). */
+  /**
+   * Every list, in a stable order (organisation, then master before projects by id), for reading
+   * only: a loaded list comes as a NumberSet over its slot made for the walk (the store does not
+   * hold it), so the walk takes nothing out of the loaded lists.
+   */
   *lists(): IterableIterator<[ListAddress, NumberSet]> {
-    for (const org of [...this.organisations.keys()].sort()) {
-      const organisation = this.organisations.get(org)!;
+    for (const [org, organisation] of this.organisationsInOrder()) {
       yield [{ org, projId: MASTER_LIST }, organisation.master];
-      for (const projId of organisation.projectIds.after(MASTER_LIST)) {
-        yield [{ org, projId }, organisation.projects.get(projId)!];
+      const loaded = organisation.loadedLists;
+      for (const { projId, set, index } of organisation.projectEntries(MASTER_LIST)) {
+        if (set !== undefined) {
+          yield [{ org, projId }, set];
+          continue;
+        }
+        const view = new NumberSet(this.sortedPool);
+        view.adoptLoadedSlot(loaded!.chunkAt(index), loaded!.startAt(index), loaded!.sizeAt(index));
+        yield [{ org, projId: loaded!.nameAt(index) }, view];
       }
     }
+  }
+
+  /** The organisations by name. */
+  organisationsInOrder(): [string, Organisation][] {
+    return [...this.organisations.keys()].sort().map((org) => [org, this.organisations.get(org)!]);
   }
 }
 

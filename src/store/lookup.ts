@@ -28,7 +28,7 @@ export interface ResolvedLists {
 export function resolveLists(store: DncStore, address: ListAddress): ResolvedLists {
   const organisation = store.organisation(address.org);
   if (organisation === undefined) return { project: undefined, master: undefined };
-  const project = address.projId === MASTER_LIST ? undefined : organisation.projects.get(address.projId);
+  const project = address.projId === MASTER_LIST ? undefined : organisation.project(address.projId);
   return { project, master: organisation.master };
 }
 
@@ -49,7 +49,7 @@ export function isBlockedNumber(store: DncStore, org: unknown, projId: unknown, 
     return false;
   }
   if (projId !== undefined && projId !== null && projId !== MASTER_LIST) {
-    const project = organisation.projects.get(projId as string);
+    const project = organisation.project(projId as string);
     if (project === undefined) checkProjectId(projId);
     else if (project.has(number)) return true;
   }

@@ -364,6 +364,37 @@ export class NumberSet {
   }
 
   /**
+   * The chunk of a list in the sorted layout, its numbers at [sortedOffset, sortedOffset + size),
+   * marked shared as shareSorted does (a snapshot's capture, which pins the pool); undefined in the
+   * probe-table layout. No view is made: a million lists are a million captures.
+   */
+  shareSortedChunk(): Float64Array | undefined {
+    if (this.sorted === undefined) return undefined;
+    this.sortedShared = true;
+    return this.sorted;
+  }
+
+  /** Where the numbers of a list in the sorted layout start in its chunk (shareSortedChunk). */
+  get sortedOffset(): number {
+    return this.sortedStart;
+  }
+
+  /**
+   * Makes an empty set hold `size` checked numbers (ascending, distinct, valid) at chunk[start...]
+   * where a snapshot load left them (loaded-lists.ts), with no copy: that slot holds exactly them, and
+   * is never changed in place (a first change moves the list to a slot of the pool, as when shared).
+   */
+  adoptLoadedSlot(chunk: Float64Array, start: number, size: number): void {
+    if (this.total !== 0 || this.sorted === undefined || this.sortedRoom !== 0) throw new AssertionError('a loaded slot can only be adopted by an empty set');
+    if (size === 0) return;
+    this.sorted = chunk;
+    this.sortedStart = start;
+    this.sortedRoom = size;
+    this.sortedShared = true;
+    this.total = size;
+  }
+
+  /**
    * Installs a list's numbers into an empty set (snapshot loading): `bytes` are the numbers as
    * f64 little-endian, checked ascending, distinct and valid, copied as they are into the list's slot.
    */

@@ -11,6 +11,10 @@
 // writes go on: it pins the pool (`pin`), and slots freed meanwhile are held back until the last
 // pin goes; a list whose slot a snapshot holds moves to a new slot before it changes (see
 // NumberSet.shareSorted).
+//
+// A snapshot load (loaded-lists.ts) reads its lists' numbers into chunks of its own, one list after
+// another with no room between them: such a slot holds exactly its list. Freed, it serves the largest
+// size class it holds (at most a third of it unused, as in any slot).
 
 import { AssertionError } from '../assert.js';
 import { SORTED_LIST_NUMBERS_MAX } from '../constants.js';
@@ -80,8 +84,7 @@ export class SortedPool {
       this.heldBack.push(slot);
       return;
     }
-    const sizeClass = this.classes[classIndex(slot.capacity)]!;
-    if (sizeClass.capacity !== slot.capacity) throw new AssertionError(`a slot of ${slot.capacity} numbers is no size class`);
+    const sizeClass = this.classes[classHeld(slot.capacity)]!;
     sizeClass.freeChunks.push(slot.chunk);
     sizeClass.freeStarts.push(slot.start);
   }
@@ -99,6 +102,13 @@ export class SortedPool {
       for (const slot of held) this.free(slot);
     };
   }
+}
+
+/** Index of the largest size class a slot of `capacity` numbers (at least 1) can serve. */
+function classHeld(capacity: number): number {
+  if (!(capacity >= 1)) throw new AssertionError(`a slot of ${capacity} numbers serves no size class`);
+  const index = classIndex(Math.min(capacity, SORTED_LIST_NUMBERS_MAX));
+  return SLOT_CAPACITIES[index]! > capacity ? index - 1 : index;
 }
 
 /** Index of the smallest size class holding `count` numbers (binary search over the capacities). */

@@ -107,7 +107,7 @@ describe('a directory written before the chain', () => {
     const store = new DncStore();
     await recoverDataDir(store, { dataDir: path.resolve(dir), fileSystem: nodeFileSystem, logger: quiet, mode: 'read' });
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, path.resolve(dir), snapshot, 3, captured.lists);
+    await writeSnapshot(nodeFileSystem, path.resolve(dir), snapshot, 3, captured);
     captured.release();
     const upgraded = await openDnc({ dataDir: dir, logger: quiet });
     await upgraded.add('5039367187');

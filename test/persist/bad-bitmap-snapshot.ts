@@ -25,7 +25,7 @@ export async function writeBadBitmapSnapshot(dataDir: string): Promise<void> {
   const portable = Buffer.from(list.area(BAD_AREA_CODE)!.portable());
   const file = snapshotPath(dataDir, 1);
   const captured = captureStore(store);
-  await writeSnapshot(nodeFileSystem, dataDir, file, 1, captured.lists);
+  await writeSnapshot(nodeFileSystem, dataDir, file, 1, captured);
   captured.release();
   const bytes = fs.readFileSync(file);
   const at = bytes.indexOf(portable);

@@ -143,7 +143,7 @@ describe('repair keeps what recovery can prove', () => {
     const store = new DncStore();
     changes.slice(0, 3).forEach((change, i) => applyRecord(store, { ...change, seq: i + 1 }));
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, 3), 3, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, 3), 3, captured);
     captured.release();
     fs.writeFileSync(segmentPath(dir, 1), Buffer.concat([segmentHeader(), ...encodeRecords(1, changes)]));
     const whole = new DncStore();
@@ -199,7 +199,7 @@ describe('repair reads segments in bounded chunks', () => {
     const store = new DncStore();
     for (let seq = 1; seq <= snapshotSeq; seq++) applyRecord(store, { ...change(seq), seq });
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, snapshotSeq), snapshotSeq, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, snapshotSeq), snapshotSeq, captured);
     captured.release();
   }
 

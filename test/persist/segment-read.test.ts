@@ -92,7 +92,7 @@ async function writePlan(plan: Plan): Promise<void> {
     const store = new DncStore();
     for (let i = 0; i < snapshotSeq; i++) applyRecord(store, { ...records[i]!, seq: i + 1 });
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, snapshotSeq), snapshotSeq, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, snapshotSeq), snapshotSeq, captured);
     captured.release();
   }
   const files: string[] = [];
@@ -223,7 +223,7 @@ describe('a segment over 2 GiB', () => {
     const snapshotStore = new DncStore();
     snapshotStore.listForWrite({ org: 'default', projId: '' }).addSorted(Float64Array.of(NUMBER_BASE));
     const captured = captureStore(snapshotStore);
-    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, covered), covered, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, covered), covered, captured);
     captured.release();
 
     const store = new DncStore();

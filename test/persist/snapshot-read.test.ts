@@ -96,7 +96,7 @@ describe('readSnapshot', () => {
     store = buildStore();
     values = probes(store);
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, file, 1, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, file, 1, captured);
     captured.release();
   });
 
@@ -108,7 +108,7 @@ describe('readSnapshot', () => {
     const result = await readSnapshot(file, options);
     if (result.outcome !== 'ok') throw new Error(`${result.outcome}: ${result.detail}`);
     const loaded = new DncStore();
-    installSnapshot(loaded, result.lists);
+    installSnapshot(loaded, result);
     return { loaded, readInPlace: result.readInPlace };
   }
 

@@ -1,7 +1,9 @@
-// Snapshots of lists in the sorted layout (format 2: one item with the list's numbers): they load
-// in the layout they were saved in, many per read, both through the in-place read and the whole-
-// file read; format 1 files (every list as area bitmaps) still load; and sorted numbers that are not
-// ascending, valid and as many as announced are corrupt even under a valid checksum.
+// Snapshots of lists in the sorted layout: they load in the layout they were saved in, many per
+// read, both through the in-place read and the whole-file read; files of earlier formats still load
+// (format 2: one item per sorted list with its numbers, as idnc wrote them byte by byte; format 1:
+// every list as area bitmaps); and a format 2 file's sorted numbers that are not ascending, valid
+// and as many as announced are corrupt even under a valid checksum (snapshot-sorted.test.ts has
+// the same for format 3).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,9 +13,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AREA_REST_MODULUS, SORTED_LIST_NUMBERS_MAX } from '../../src/constants.js';
 import { nodeFileSystem } from '../../src/persist/file-system.js';
 import { readSnapshot } from '../../src/persist/snapshot-read.js';
-import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot, type CapturedList } from '../../src/persist/snapshot.js';
+import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot, type CapturedList, type CapturedStore } from '../../src/persist/snapshot.js';
 import { stateDigest } from '../../src/persist/state-digest.js';
 import { DncStore } from '../../src/store/dnc-store.js';
+import { PortableBitmap } from '../../src/store/portable-bitmap.js';
 import { makeTempDir, removeDir } from './helpers.js';
 
 const SMALL_LISTS = 300;
@@ -57,6 +60,46 @@ function resealed(bytes: Buffer): Buffer {
   return sealed;
 }
 
+/** The msgpack fixstr or str8 of an ASCII id. */
+function msgpackString(value: string): Buffer {
+  const head = value.length <= 31 ? Buffer.of(0xa0 | value.length) : Buffer.of(0xd9, value.length);
+  return Buffer.concat([head, Buffer.from(value, 'latin1')]);
+}
+
+/**
+ * `store` as a format 2 file, as idnc wrote one before the sorted section: lists in walk order,
+ * each sorted list one item `{ org, projId, size, numbers }` laid out as that writer laid it out
+ * (size a uint32, numbers a bin32), the others a head and area items; with or without the layout
+ * fields (`listBytes`, `listPoolWords`).
+ */
+function format2File(store: DncStore, layoutFields: boolean): Buffer {
+  const packr = new Packr({ useRecords: false });
+  const items: Buffer[][] = [];
+  const poolWords: number[] = [];
+  for (const [address, set] of store.lists()) {
+    if (set.size === 0) continue;
+    if (set.isSortedLayout) {
+      const numbers = Buffer.from(Float64Array.from(set.numbers()).buffer);
+      const size = Buffer.alloc(5);
+      size.writeUInt8(0xce, 0);
+      size.writeUInt32BE(set.size, 1);
+      const bin = Buffer.alloc(5);
+      bin.writeUInt8(0xc6, 0);
+      bin.writeUInt32BE(numbers.length, 1);
+      items.push([Buffer.of(0x84), msgpackString('org'), msgpackString(address.org), msgpackString('projId'), msgpackString(address.projId),
+        msgpackString('size'), size, msgpackString('numbers'), bin, numbers]);
+      poolWords.push(0);
+      continue;
+    }
+    const areas = [...set.portableAreas()].map(([area, bytes]) => [area, Buffer.from(bytes)] as const);
+    items.push([packr.pack({ org: address.org, projId: address.projId, size: set.size, areas: areas.length }), ...areas.map(([area, bitmap]) => packr.pack({ area, bitmap }))]);
+    poolWords.push(areas.reduce((words, [, bitmap]) => words + PortableBitmap.regionWords(bitmap), 0));
+  }
+  const layout = layoutFields ? { listBytes: items.map((parts) => Buffer.concat(parts).length), listPoolWords: poolWords } : {};
+  const header = { format: 2, lastSeq: 1, createdAt: new Date(0).toISOString(), lists: items.length, ...layout };
+  return resealed(Buffer.concat([Buffer.from('IDNCSNP1', 'latin1'), packr.pack(header), ...items.flat(), Buffer.from('\0\0\0\0IDNE', 'latin1')]));
+}
+
 describe('snapshots of lists in the sorted layout', () => {
   let dir: string;
   let file: string;
@@ -72,21 +115,21 @@ describe('snapshots of lists in the sorted layout', () => {
     await removeDir(dir);
   });
 
-  async function write(lists: readonly CapturedList[]): Promise<void> {
-    await writeSnapshot(nodeFileSystem, dir, file, 1, lists);
+  async function write(lists: readonly CapturedList[] | CapturedStore): Promise<void> {
+    await writeSnapshot(nodeFileSystem, dir, file, 1, Array.isArray(lists) ? { lists } : lists as CapturedStore);
   }
 
   async function load(): Promise<{ loaded: DncStore; readInPlace: boolean }> {
     const result = await readSnapshot(file);
     if (result.outcome !== 'ok') throw new Error(`${result.outcome}: ${result.detail}`);
     const loaded = new DncStore();
-    installSnapshot(loaded, result.lists);
+    installSnapshot(loaded, result);
     return { loaded, readInPlace: result.readInPlace };
   }
 
   it('loads each list in the layout it was saved in, many sorted lists per read', async () => {
     const captured = captureStore(store);
-    await write(captured.lists);
+    await write(captured);
     captured.release();
     const probe = await fs.promises.open(file, 'r');
     const fileHandleRead = vi.spyOn(Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => unknown }, 'read');
@@ -109,6 +152,22 @@ describe('snapshots of lists in the sorted layout', () => {
     expect(whole.readInPlace).toBe(false);
     expect(stateDigest(whole.loaded)).toBe(stateDigest(store));
     expect(layouts(whole.loaded)).toBe(layouts(store));
+  });
+
+  it('loads a format 2 file in place (many sorted items per read) and whole, and saves it again as format 3', async () => {
+    for (const layoutFields of [true, false]) {
+      fs.writeFileSync(file, format2File(store, layoutFields));
+      const { loaded, readInPlace } = await load();
+      expect(readInPlace).toBe(layoutFields);
+      expect(stateDigest(loaded)).toBe(stateDigest(store));
+      expect(layouts(loaded)).toBe(layouts(store));
+      const captured = captureStore(loaded);
+      await write(captured);
+      captured.release();
+      const again = await load();
+      expect(again.readInPlace).toBe(true);
+      expect(stateDigest(again.loaded)).toBe(stateDigest(store));
+    }
   });
 
   it('loads a format 1 file, every list as area bitmaps: small lists come back in the sorted layout', async () => {
@@ -138,22 +197,19 @@ describe('snapshots of lists in the sorted layout', () => {
 
   it('refuses a format it does not know', async () => {
     const captured = captureStore(store);
-    await write(captured.lists);
+    await write(captured);
     captured.release();
-    fs.writeFileSync(file, withHeader(fs.readFileSync(file), (header) => ({ ...header, format: 3 })));
+    fs.writeFileSync(file, withHeader(fs.readFileSync(file), (header) => ({ ...header, format: 4 })));
     const result = await readSnapshot(file);
     expect(result.outcome).toBe('corrupt');
     expect(result.outcome === 'corrupt' && result.detail).toMatch(/unknown format version/);
   });
 
-  it('reports sorted numbers out of order, invalid or fewer than announced as corrupt under a valid checksum', async () => {
+  it('reports sorted numbers of a format 2 file out of order, invalid or fewer than announced as corrupt under a valid checksum', async () => {
     const list = store.listForWrite({ org: 'acme', projId: 'target' });
     const numbers = Float64Array.of(2_015_550_100, 2_015_550_200, 2_015_550_300);
     list.addSorted(numbers);
-    const captured = captureStore(store);
-    await write(captured.lists);
-    captured.release();
-    const original = fs.readFileSync(file);
+    const original = format2File(store, true);
     const at = original.indexOf(Buffer.from(numbers.buffer));
     expect(at).toBeGreaterThan(0);
     const damages: [string, (bytes: Buffer) => void][] = [
@@ -168,6 +224,8 @@ describe('snapshots of lists in the sorted layout', () => {
       fs.writeFileSync(file, resealed(bytes));
       const result = await readSnapshot(file);
       expect(result.outcome, name).toBe('corrupt');
+      fs.writeFileSync(file, resealed(Buffer.from(withHeader(bytes, ({ listBytes: _b, listPoolWords: _w, ...header }) => header))));
+      expect((await readSnapshot(file)).outcome, `${name}, read whole`).toBe('corrupt');
     }
   });
 });

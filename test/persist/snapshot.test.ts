@@ -45,7 +45,7 @@ describe('writeSnapshot', () => {
   async function save(fileSystem: FaultyFileSystem, options: SnapshotWriteOptions): Promise<number> {
     const captured = captureStore(store);
     try {
-      return await writeSnapshot(fileSystem, dir, file, 1, captured.lists, options);
+      return await writeSnapshot(fileSystem, dir, file, 1, captured, options);
     } finally {
       captured.release();
     }
@@ -55,7 +55,7 @@ describe('writeSnapshot', () => {
     const load = await readSnapshot(file);
     if (load.outcome !== 'ok') throw new Error(`${load.outcome}: ${load.detail}`);
     const loaded = new DncStore();
-    installSnapshot(loaded, load.lists);
+    installSnapshot(loaded, load);
     return stateDigest(loaded);
   }
 

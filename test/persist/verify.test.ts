@@ -34,7 +34,7 @@ describe('verifyDataDir', () => {
     list.addSorted(Float64Array.from(RESTS, (rest) => AREA_CODE * 1e7 + rest));
     portable = Buffer.from(list.area(AREA_CODE)!.portable());
     const captured = captureStore(store);
-    await writeSnapshot(nodeFileSystem, dir, file, 1, captured.lists);
+    await writeSnapshot(nodeFileSystem, dir, file, 1, captured);
     captured.release();
   });
 
@@ -57,6 +57,17 @@ describe('verifyDataDir', () => {
   it('passes a snapshot as written', async () => {
     const report = await verifyDataDir(dir);
     expect(report.files).toEqual([expect.objectContaining({ kind: 'snapshot', outcome: 'ok' })]);
+  });
+
+  it('counts the lists of the sorted section beside the others', async () => {
+    const store = new DncStore();
+    store.listForWrite(ADDRESS).addSorted(Float64Array.from(RESTS, (rest) => AREA_CODE * 1e7 + rest));
+    for (const projId of ['a', 'b', 'c']) store.listForWrite({ org: 'default', projId }).addSorted(Float64Array.of(2_015_550_000));
+    const captured = captureStore(store);
+    await writeSnapshot(nodeFileSystem, dir, snapshotPath(dir, 2), 2, captured);
+    captured.release();
+    const report = await verifyDataDir(dir);
+    expect(report.files.find((entry) => entry.file === 'snapshot-0000000000000002.idncsnap')?.detail).toBe('covers seq 2, 4 lists');
   });
 
   it('reports a bitmap whose bits disagree with its count, naming the list and area code', async () => {
