@@ -243,9 +243,8 @@ describe('fuzzing the HTTP layer', () => {
         const headers: Record<string, string | string[]> = { ...extra, loginId };
         delete headers['content-length'];
         delete headers['transfer-encoding'];
-        const response = await answered(() => t.app.inject({ method: m as 'GET', url: query === '' ? p : `${p}?${query}`, headers })).catch((error: Error) => error);
-        if (response instanceof Error) throw response;
-        await checkCase(async () => response, m);
+        // checkCase sends it, so the state before it is taken before the request can change it.
+        await checkCase(() => t.app.inject({ method: m as 'GET', url: query === '' ? p : `${p}?${query}`, headers }), m);
       }),
       { numRuns: 2000 },
     );
