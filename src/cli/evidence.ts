@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseHeadArgument } from '../history/chain.js';
 import { buildEvidence } from '../history/evidence.js';
-import { verifyEvidence } from '../history/evidence-verify.js';
+import { EVIDENCE_FORMAT, verifyEvidence } from '../history/evidence-verify.js';
 import { readDurableMark } from '../persist/durable-mark.js';
 import { nodeFileSystem } from '../persist/file-system.js';
 import { IdncError } from '../errors.js';
@@ -109,6 +109,7 @@ async function checkEvidence(file: string, headText: string): Promise<number> {
   let value: unknown;
   try {
     value = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    if ((value as { format?: unknown } | null)?.format !== EVIDENCE_FORMAT) throw new Error(`not an ${EVIDENCE_FORMAT} file`);
   } catch (error) {
     process.stderr.write(`idnc verify-evidence: cannot read ${path.basename(file)} as JSON: ${(error as Error).message}\n`);
     return 2;
