@@ -10,7 +10,7 @@ import path from 'node:path';
 import { assert } from '../assert.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
-import { archivedSummary, listHistory } from './archive.js';
+import { archivedSummary, historyDir, listHistory } from './archive.js';
 import { anchorState, headOf, pushRecord, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { EVIDENCE_FORMAT, verifyEvidence, type EvidenceChain, type EvidenceEvent, type EvidenceFile } from './evidence-verify.js';
@@ -34,18 +34,17 @@ function splitOf(count: number): number {
   return split;
 }
 
-function merkleRoot(leaves: readonly Uint8Array[], from: number, to: number): Uint8Array {
+/**
+ * The Merkle root of leaves [from, to) (RFC 6962's split), appending to `paths` the sibling of each
+ * wanted leaf at every level, lowest first: one pass over the segment for all of its events.
+ */
+function rootWithPaths(leaves: readonly Uint8Array[], from: number, to: number, wanted: readonly number[], paths: Map<number, Uint8Array[]>): Uint8Array {
   if (to - from === 1) return leaves[from]!;
   const split = from + splitOf(to - from);
-  return sha256(NODE_PREFIX, merkleRoot(leaves, from, split), merkleRoot(leaves, split, to));
-}
-
-/** The nodes from leaf `index` up to the root of leaves [from, to), lowest first. */
-function merklePath(leaves: readonly Uint8Array[], index: number, from: number, to: number): Uint8Array[] {
-  if (to - from === 1) return [];
-  const split = from + splitOf(to - from);
-  if (index < split) return [...merklePath(leaves, index, from, split), merkleRoot(leaves, split, to)];
-  return [...merklePath(leaves, index, split, to), merkleRoot(leaves, from, split)];
+  const left = rootWithPaths(leaves, from, split, wanted.filter((index) => index < split), paths);
+  const right = rootWithPaths(leaves, split, to, wanted.filter((index) => index >= split), paths);
+  for (const index of wanted) paths.get(index)!.push(index < split ? right : left);
+  return sha256(NODE_PREFIX, left, right);
 }
 
 /** The segments history keeps, archived then live, ascending. */
@@ -59,7 +58,7 @@ async function allSegments(dataDir: string): Promise<SegmentFile[]> {
 async function startBefore(dataDir: string, segments: readonly SegmentFile[], seq: number): Promise<ChainState> {
   for (let i = segments.findLastIndex((segment) => segment.firstSeq <= seq); i >= 0; i--) {
     const segment = segments[i]!;
-    if (!segment.path.includes(`${path.sep}history${path.sep}`)) continue;
+    if (path.dirname(segment.path) !== historyDir(dataDir)) continue;
     const before = (await archivedSummary(null, segment)).chainBefore;
     if (before !== undefined) return before;
   }
@@ -90,8 +89,10 @@ async function proveEvents(segments: readonly SegmentFile[], start: ChainState, 
     const inside = eventSeqs.filter((seq) => seq >= segment.firstSeq && seq < end);
     if (rootsBefore === null && inside.length === 0) return;
     rootsBefore ??= segment.rootsBefore;
-    closed.push({ firstSeq: segment.firstSeq, root: hex(merkleRoot(segment.digests, 0, segment.digests.length)) });
-    for (const seq of inside) paths.set(seq, merklePath(segment.digests, seq - segment.firstSeq, 0, segment.digests.length).map(hex));
+    const nodes = new Map(inside.map((seq) => [seq - segment.firstSeq, [] as Uint8Array[]]));
+    const root = rootWithPaths(segment.digests, 0, segment.digests.length, [...nodes.keys()], nodes);
+    closed.push({ firstSeq: segment.firstSeq, root: hex(root) });
+    for (const [index, nodesOf] of nodes) paths.set(segment.firstSeq + index, nodesOf.map(hex));
   };
   const upTo = headSeq ?? Number.MAX_SAFE_INTEGER;
   for (let i = segments.findLastIndex((segment) => segment.firstSeq <= start.seq + 1); i >= 0 && i < segments.length && state.seq < upTo; i++) {

@@ -85,6 +85,24 @@ describe('evidence', () => {
     await expect(buildEvidence(dir, Number(PHONE), { org: 'default' }, earlier.seq, later.hash)).rejects.toThrow(/does not pass through the given head/);
   });
 
+  it('proves several events of one archived segment, each by its own path to the same root', async () => {
+    const dnc = await open(dir);
+    for (let i = 0; i < 5; i++) {
+      await dnc.add(PHONE, { projId: `p${i}` });
+      await dnc.add(String(2125550000 + i));
+    }
+    await dnc.snapshot();
+    await filler(dnc, 100);
+    const head = await dnc.historyHead();
+    await dnc.close();
+    const file = await buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq);
+    expect(file.events.map((event) => event.projId)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+    expect(file.chain!.segments[0]!.firstSeq).toBe(1);
+    expect(file.events[2]!.seq).toBeLessThan(file.chain!.segments[1]!.firstSeq);
+    expect(new Set(file.events.map((event) => event.path.join())).size).toBe(5);
+    expect(verifyEvidence(copy(file), head)).toEqual({ ok: true, events: 5 });
+  });
+
   describe('tampered', () => {
     let file: EvidenceFile;
     let head: { hash: string; seq: number };
