@@ -11,7 +11,7 @@ import { assert } from '../assert.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
 import { archivedSummary, historyDir, listHistory } from './archive.js';
-import { anchorState, headOf, pushRecord, type ChainState } from './chain.js';
+import { anchorState, headOf, pushRecord, rootOfPeaks, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { EVIDENCE_FORMAT, verifyEvidence, type EvidenceChain, type EvidenceEvent, type EvidenceFile } from './evidence-verify.js';
 import { HistoryReader, type HistoryEvent, type HistoryScope } from './query.js';
@@ -68,6 +68,11 @@ async function startBefore(dataDir: string, segments: readonly SegmentFile[], se
   return anchorState(origin);
 }
 
+/** C of the segments before the next chain segment: the current one closes when a file starts (pushRecord). */
+function rootsAtStart(state: ChainState): Uint8Array {
+  return state.seq >= state.segmentFirstSeq ? sha256(state.roots, rootOfPeaks(state.peaks)) : state.roots;
+}
+
 interface OpenSegment {
   readonly firstSeq: number;
   readonly hashBefore: Uint8Array;
@@ -76,7 +81,7 @@ interface OpenSegment {
 }
 
 /** Walks from `start` to `headSeq` (null: the end of the valid records), collecting the proof of `eventSeqs`. */
-async function proveEvents(segments: readonly SegmentFile[], start: ChainState, headSeq: number | null, eventSeqs: readonly number[]): Promise<{ state: ChainState; chain: EvidenceChain; paths: Map<number, string[]>; records: Map<number, string> }> {
+async function proveEvents(segments: readonly SegmentFile[], start: ChainState, headSeq: number | null, eventSeqs: readonly number[], stateAfter: (index: number) => Promise<ChainState | undefined>): Promise<{ state: ChainState; chain: EvidenceChain; paths: Map<number, string[]>; records: Map<number, string> }> {
   let state = start;
   let current: OpenSegment | null = null;
   let rootsBefore: Uint8Array | null = null;
@@ -97,6 +102,16 @@ async function proveEvents(segments: readonly SegmentFile[], start: ChainState, 
   const upTo = headSeq ?? Number.MAX_SAFE_INTEGER;
   for (let i = segments.findLastIndex((segment) => segment.firstSeq <= start.seq + 1); i >= 0 && i < segments.length && state.seq < upTo; i++) {
     const segment = segments[i]!;
+    const end = segments[i + 1]?.firstSeq ?? Number.POSITIVE_INFINITY;
+    const after = state.seq === segment.firstSeq - 1 && !eventSeqs.some((seq) => seq >= segment.firstSeq && seq < end) ? await stateAfter(i) : undefined;
+    if (after !== undefined && after.seq < upTo && after.segmentFirstSeq === segment.firstSeq && Buffer.from(after.roots).equals(rootsAtStart(state))) {
+      // A segment without events whose root the next archived segment's summary holds: not read.
+      if (current !== null) close(current);
+      current = null;
+      if (rootsBefore !== null) closed.push({ firstSeq: segment.firstSeq, root: hex(rootOfPeaks(after.peaks)) });
+      state = after;
+      continue;
+    }
     await forEachRecord(segment, upTo, (record, frame) => {
       if (record.seq <= state.seq) return;
       if (record.seq !== state.seq + 1) throw new DataCorruptError(`seq ${state.seq + 1} is missing from the log; run \`idnc verify\``);
@@ -139,7 +154,11 @@ export async function buildEvidence(dataDir: string, number: number, scope: Hist
   if (events.length === 0) state = await headOnly(dataDir, segments, headSeq);
   else {
     const start = await startBefore(dataDir, segments, events[0]!.seq);
-    ({ state, chain, paths, records } = await proveEvents(segments, start, headSeq, events.map((event) => event.seq)));
+    const stateAfter = async (index: number): Promise<ChainState | undefined> => {
+      const next = segments[index + 1];
+      return next === undefined || path.dirname(next.path) !== historyDir(dataDir) ? undefined : (await archivedSummary(null, next)).chainBefore;
+    };
+    ({ state, chain, paths, records } = await proveEvents(segments, start, headSeq, events.map((event) => event.seq), stateAfter));
   }
   const head = headOf(state);
   if (headHash !== undefined && head.hash !== headHash) {

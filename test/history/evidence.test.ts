@@ -4,11 +4,13 @@
 // Merkle path node or the order of the segment roots is changed, or the head is another directory's.
 
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDnc, type DurableDnc } from '../../src/open.js';
 import { listHistory } from '../../src/history/archive.js';
 import { buildEvidence } from '../../src/history/evidence.js';
+import { verifyChain } from '../../src/history/verify-chain.js';
 import { verifyEvidence, type EvidenceFile } from '../../src/history/evidence-verify.js';
 import { makeTempDir, recordingLogger, removeDir } from '../persist/helpers.js';
 
@@ -101,6 +103,25 @@ describe('evidence', () => {
     expect(file.events[2]!.seq).toBeLessThan(file.chain!.segments[1]!.firstSeq);
     expect(new Set(file.events.map((event) => event.path.join())).size).toBe(5);
     expect(verifyEvidence(copy(file), head)).toEqual({ ok: true, events: 5 });
+  });
+
+  it('does not read an archived segment without events whose root the next summary holds: damage there does not stop it', async () => {
+    const dnc = await open(dir);
+    await populate(dnc);
+    const head = await dnc.historyHead();
+    await dnc.close();
+    const before = await buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq);
+    const archived = await listHistory(dir);
+    const seqs = before.events.map((event) => event.seq);
+    const quiet = archived.findIndex((segment, i) => i > 0 && i < archived.length - 1 && !seqs.some((seq) => seq >= segment.firstSeq && seq < archived[i + 1]!.firstSeq));
+    expect(quiet).toBeGreaterThan(0);
+    const bytes = fs.readFileSync(archived[quiet]!.path);
+    bytes[bytes.length - 1]! ^= 1;
+    fs.writeFileSync(archived[quiet]!.path, bytes);
+    expect((await verifyChain(dir, null)).ok).toBe(false);
+    const after = await buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq, head.hash);
+    expect(after).toEqual(before);
+    expect(verifyEvidence(copy(after), head)).toEqual({ ok: true, events: 3 });
   });
 
   describe('tampered', () => {
