@@ -16,6 +16,7 @@ import { buildEvidence } from '../history/evidence.js';
 import { EVIDENCE_FORMAT, verifyEvidence } from '../history/evidence-verify.js';
 import { readDurableMark } from '../persist/durable-mark.js';
 import { nodeFileSystem } from '../persist/file-system.js';
+import { EVIDENCE_FILE_BYTES_MAX } from '../constants.js';
 import { IdncError } from '../errors.js';
 import { parsePhone } from '../phone/phone-list.js';
 import { checkOrganisationId, checkProjectId } from '../store/list-id.js';
@@ -108,6 +109,8 @@ async function checkEvidence(file: string, headText: string): Promise<number> {
   }
   let value: unknown;
   try {
+    const { size } = await fs.promises.stat(file);
+    if (size > EVIDENCE_FILE_BYTES_MAX) throw new Error(`${size} bytes, more than the ${EVIDENCE_FILE_BYTES_MAX} an evidence file may hold`);
     value = JSON.parse(await fs.promises.readFile(file, 'utf8'));
     if ((value as { format?: unknown } | null)?.format !== EVIDENCE_FORMAT) throw new Error(`not an ${EVIDENCE_FORMAT} file`);
   } catch (error) {

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVIDENCE_FILE_BYTES_MAX } from '../../src/constants.js';
 import { openDnc } from '../../src/index.js';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -92,5 +93,12 @@ describe('idnc evidence and verify-evidence', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toContain('not an idnc-evidence/1 file');
     expect((await idnc(['verify-evidence', join(dir, 'other.json'), '--head', 'abc'])).code).toBe(2);
+    const huge = join(dir, 'huge.json');
+    fs.writeFileSync(huge, '');
+    fs.truncateSync(huge, EVIDENCE_FILE_BYTES_MAX + 1);
+    const tooBig = await idnc(['verify-evidence', huge, '--head', `${head.hash}@${head.seq}`]);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toContain(`more than the ${EVIDENCE_FILE_BYTES_MAX}`);
+    fs.rmSync(huge);
   });
 });
