@@ -14,6 +14,7 @@
 import { defineConfig } from 'vitest/config';
 
 const integration = [
+  'test/cli/evidence.test.ts',
   'test/cli/report.test.ts',
   'test/cli/import.test.ts',
   'test/cli/lists.test.ts',

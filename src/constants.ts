@@ -382,6 +382,12 @@ export const HISTORY_REASON_CHARS_MAX = 200;
  */
 export const HISTORY_REQUESTED_AT_AHEAD_MS_MAX = 5 * 60_000;
 /**
+ * Bytes of an evidence file `idnc verify-evidence` reads (whole, as JSON): the head's segment part
+ * is 67 bytes a record, so a full 32 MiB segment of single adds is about 27 MB; a file beyond this
+ * is refused rather than parsed.
+ */
+export const EVIDENCE_FILE_BYTES_MAX = 256 * 1024 * 1024;
+/**
  * How long log segments stay in `history/` after a snapshot covers them: 5 years (47 CFR
  * 64.1200(d)(6); 16 CFR 310.5 since 2024), as 5 x 365.25 days in ms. Shorter is allowed, with a
  * warning at every start.

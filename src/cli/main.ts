@@ -11,6 +11,7 @@ import { registerRepairCommand } from './repair.js';
 import { registerServeCommand } from './serve.js';
 import { registerVerifyCommand } from './verify.js';
 import { registerHistoryCommand } from './history.js';
+import { registerEvidenceCommands } from './evidence.js';
 import { registerReportCommand } from './report.js';
 
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerListsCommand(program);
   registerHistoryCommand(program);
+  registerEvidenceCommands(program);
   registerReportCommand(program);
   return program;
 }
