@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
-import type { LogRecord } from '../persist/record.js';
+import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { archivedSummary, listHistory } from './archive.js';
 import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
 import { forEachRecord } from './segment-records.js';
@@ -37,6 +37,8 @@ export interface HistoryEvent {
   readonly requestedAt: string;
   /** SHA-256 (hex) of the record's bytes: its digest in the hash chain. */
   readonly hash: string;
+  /** A bulk import's input (SHA-256 of its raw bytes, name, bytes, numbers named); absent for other changes. */
+  readonly import?: ImportMeta;
 }
 
 export interface StatusAtAnswer {
@@ -51,6 +53,8 @@ export interface StatusAtAnswer {
 interface Candidate {
   readonly record: LogRecord;
   readonly hash: string;
+  /** The change's import, from its last record (a change's records are consecutive, in one segment). */
+  import?: ImportMeta;
 }
 
 interface Summarised {
@@ -85,7 +89,7 @@ export class HistoryReader {
     const candidates = await this.candidates(number, scope, upToSeq, (projId) => this.sees(scope, projId));
     const on = new Map<string, boolean>();
     const events: HistoryEvent[] = [];
-    for (const { record, hash } of candidates) {
+    for (const { record, hash, import: meta } of candidates) {
       const wasOn = on.get(record.projId) === true;
       if (record.op === 'drop' && !wasOn) continue;
       on.set(record.projId, record.op === 'add');
@@ -100,6 +104,7 @@ export class HistoryReader {
         reason: record.reason ?? null,
         requestedAt: iso(record.requestedAt ?? record.ts),
         hash,
+        ...(meta === undefined ? {} : { import: meta }),
       });
     }
     return events;
@@ -135,10 +140,17 @@ export class HistoryReader {
     for (const { segment, summary } of await this.segments(upToSeq)) {
       const drops = summary.drops.some((drop) => drop.org === scope.org && wanted(drop.projId));
       if (!drops && !summary.numbers.has(key)) continue;
+      let unclosed: Candidate | undefined;
       await forEachRecord(segment, upToSeq, (record, frame) => {
+        if (unclosed !== undefined && record.more !== true) {
+          if (record.import !== undefined) unclosed.import = record.import;
+          unclosed = undefined;
+        }
         if (record.org !== scope.org || !wanted(record.projId)) return;
         if (record.op !== 'drop' && !holds(record.numbers, number)) return;
-        found.push({ record, hash: createHash('sha256').update(frame).digest('hex') });
+        const candidate: Candidate = { record, hash: createHash('sha256').update(frame).digest('hex'), ...(record.import === undefined ? {} : { import: record.import }) };
+        if (record.more === true) unclosed = candidate;
+        found.push(candidate);
       });
     }
     return found;
