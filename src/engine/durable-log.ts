@@ -214,7 +214,7 @@ export class DurableLog implements ChangeSink, EngineSource {
   /** Removes archived segments older than the retention; a failure is logged, and retried at the next snapshot. */
   private async sweepHistory(): Promise<void> {
     try {
-      const removed = await sweepHistory(this.fileSystem, this.dataDir, this.historyRetentionMs, this.clock());
+      const removed = await sweepHistory(this.fileSystem, this.dataDir, this.historyRetentionMs, this.clock(), (org, projId, number) => this.store.list({ org, projId })?.has(number) === true);
       if (removed > 0) this.logger.info(`removed ${removed} history segments older than the retention`);
     } catch (error) {
       this.logger.error(`removing expired history failed (${(error as Error).message}); retrying at the next snapshot`);

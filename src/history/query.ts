@@ -3,13 +3,15 @@
 // archived segments (history/) and the live ones, up to the seq the asking engine has applied; a
 // segment whose summary shows it never touched the number (nor dropped one of the organisation's
 // lists) is skipped unread. Summaries are cached per process: archived segments never change, a
-// live one's summary is extended by the records written since, when it has grown.
+// live one's summary is extended by the records written since, when it has grown. The add events
+// carried forward past the retention (carry-forward.ts) come first, as if their segments were there.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
 import type { ImportMeta, LogRecord } from '../persist/record.js';
-import { archivedSummary, listHistory } from './archive.js';
+import { archivedSummary, HISTORY_DIR, listHistory } from './archive.js';
+import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
 import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
 import { forEachRecord } from './segment-records.js';
 import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
@@ -81,8 +83,22 @@ function holds(numbers: Float64Array, number: number): boolean {
 export class HistoryReader {
   private readonly archived = new Map<string, SegmentSummary>();
   private readonly live = new Map<string, GrowingSummary>();
+  private carriedCache: { readonly stamp: string; readonly carried: Carried } | null = null;
 
   constructor(private readonly dataDir: string) {}
+
+  /** The carried-forward adds, read again only when the file changed (it is replaced whole). */
+  private async carried(): Promise<Carried> {
+    const file = carriedPath(this.dataDir, HISTORY_DIR);
+    const stat = await fs.promises.stat(file, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (stat === null) return NOTHING_CARRIED;
+    const stamp = `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
+    if (this.carriedCache?.stamp !== stamp) this.carriedCache = { stamp, carried: await readCarried(file) };
+    return this.carriedCache.carried;
+  }
 
   /** Every change that touched `number` in the scope's lists, oldest first, up to `upToSeq`. */
   async events(number: number, scope: HistoryScope, upToSeq: number): Promise<HistoryEvent[]> {
@@ -137,6 +153,11 @@ export class HistoryReader {
   private async candidates(number: number, scope: { org: string }, upToSeq: number, wanted: (projId: string) => boolean): Promise<Candidate[]> {
     const key = summaryKey(number);
     const found: Candidate[] = [];
+    for (const entry of (await this.carried()).entries) {
+      const { record } = entry;
+      if (record.seq > upToSeq || record.org !== scope.org || !wanted(record.projId) || !holds(entry.numbers, number)) continue;
+      found.push({ record, hash: createHash('sha256').update(entry.frame).digest('hex'), ...(entry.import === undefined ? {} : { import: entry.import }) });
+    }
     for (const { segment, summary } of await this.segments(upToSeq)) {
       const drops = summary.drops.some((drop) => drop.org === scope.org && wanted(drop.projId));
       if (!drops && !summary.numbers.has(key)) continue;
@@ -193,6 +214,7 @@ export class HistoryReader {
     const archived = await listHistory(this.dataDir);
     const kept = new Set(archived.map((segment) => segment.path));
     for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
+    const { throughSeq } = await this.carried();
     for (const segment of archived) {
       if (segment.firstSeq > upToSeq) break;
       let summary = this.archived.get(segment.path);
@@ -200,6 +222,8 @@ export class HistoryReader {
         summary = await archivedSummary(null, segment);
         this.archived.set(segment.path, summary);
       }
+      // Expired and carried forward, not yet removed (a crash in between): its adds are in the carried file.
+      if (summary.lastSeq <= throughSeq) continue;
       result.push({ segment, summary });
     }
     const { segments } = await listDataDir(this.dataDir);
