@@ -110,7 +110,10 @@ describe('expired history segments', () => {
     expect(await dnc.statusAt(G, addedG)).toMatchObject({ onList: true, since: new Date(addedG).toISOString() });
     expect(await dnc.statusAt(B, addedA)).toMatchObject({ onList: false });
     await dnc.close();
-    expect((await verifyChain(dir, null)).ok).toBe(true);
+    const verified = await verifyChain(dir, null);
+    expect(verified.ok).toBe(true);
+    // Seqs 1-10 expired (the last kept segment starts at 11): the adds of A (with B), C, D and E, G's second, and 5039367109.
+    expect(verified.expired).toEqual({ segments: archived.length - left.length, throughSeq: 10, carried: 5, problem: null });
 
     // A later expiry carries the carried adds on, and a number removed since loses its carried add.
     dnc = await openDnc(options());
@@ -127,6 +130,30 @@ describe('expired history segments', () => {
     expect((await dnc.history(G)).events).toEqual([before.get(G)![2]]);
     await dnc.close();
     expect((await verifyChain(dir, null)).ok).toBe(true);
+  });
+
+  it('verify names a carried file or an expired summary that was altered', async () => {
+    let dnc = await openDnc(options());
+    await scenario(dnc);
+    await dnc.close();
+    now += 40 * DAY;
+    dnc = await openDnc(options());
+    await dnc.close();
+    const carried = path.join(dir, 'history', CARRIED_FILE);
+    const bytes = await fs.promises.readFile(carried);
+    bytes[bytes.length - 10]! ^= 1;
+    await fs.promises.writeFile(carried, bytes);
+    const report = await verifyChain(dir, null);
+    expect(report.ok).toBe(false);
+    expect(report.problem).toContain(CARRIED_FILE);
+    bytes[bytes.length - 10]! ^= 1;
+    await fs.promises.writeFile(carried, bytes);
+    expect((await verifyChain(dir, null)).ok).toBe(true);
+    const summaries = (await fs.promises.readdir(path.join(dir, 'history'))).filter((name) => name.endsWith('.idncsum')).sort();
+    await fs.promises.writeFile(path.join(dir, 'history', summaries[0]!), 'not a summary');
+    const broken = await verifyChain(dir, null);
+    expect(broken.ok).toBe(false);
+    expect(broken.problem).toContain(summaries[0]);
   });
 
   it('a failed write of the carried file loses nothing: the segment stays and the next sweep carries it', async () => {
