@@ -65,11 +65,11 @@ export async function readCarried(file: string): Promise<Carried> {
   if (value.format !== CARRIED_FORMAT || !Number.isSafeInteger(value.throughSeq) || !Array.isArray(value.entries)) {
     throw new DataCorruptError(`${CARRIED_FILE} is not a carried-events file of this version`);
   }
-  const entries = (value.entries as [number, Uint8Array, number, Uint8Array, ImportMeta | null][]).map(([seq, frameBytes, count, deltas, meta]) => {
+  const entries = (value.entries as [number, Uint8Array, number, Uint8Array | null, ImportMeta | null][]).map(([seq, frameBytes, count, deltas, meta]) => {
     const frame = Buffer.from(frameBytes);
     if (!frameChecksumMatches(frame) || Number(frame.readBigUInt64LE(8)) !== seq) throw new DataCorruptError(`${CARRIED_FILE}: the record of seq ${seq} fails its CRC-32`);
     const record = decodeBody(seq, frame.subarray(LOG_RECORD_HEADER_BYTES));
-    return { record, frame, numbers: decodeDeltas(deltas, count), ...(meta === null ? {} : { import: meta }) };
+    return { record, frame, numbers: deltas === null ? record.numbers : decodeDeltas(deltas, count), ...(meta === null ? {} : { import: meta }) };
   });
   return { throughSeq: value.throughSeq as number, entries };
 }
@@ -79,7 +79,11 @@ export async function writeCarried(fileSystem: PersistFileSystem, file: string, 
   const body = pack({
     format: CARRIED_FORMAT,
     throughSeq: carried.throughSeq,
-    entries: carried.entries.map((entry) => [entry.record.seq, entry.frame, entry.numbers.length, encodeDeltas(entry.numbers), entry.import ?? null]),
+    // Carried for all its numbers (the common case: a whole import still listed), a record's numbers are not written twice.
+    entries: carried.entries.map((entry) => {
+      const all = entry.numbers.length === entry.record.numbers.length;
+      return [entry.record.seq, entry.frame, entry.numbers.length, all ? null : encodeDeltas(entry.numbers), entry.import ?? null];
+    }),
   });
   const footer = Buffer.alloc(4);
   footer.writeUInt32LE(crc32(body), 0);
