@@ -156,7 +156,7 @@ describe('expired history segments', () => {
     expect(broken.problem).toContain(summaries[0]);
   });
 
-  it('a failed write of the carried file loses nothing: the segment stays and the next sweep carries it', async () => {
+  it('a failed write of the carried file loses nothing, a failed removal after it doubles nothing; the next sweep finishes', async () => {
     let dnc = await openDnc(options());
     await scenario(dnc);
     const before = await historyOf(dnc, [A, D, G]);
@@ -197,6 +197,27 @@ describe('expired history segments', () => {
       expect(await historyOf(dnc, [A, D, G])).toEqual(before);
       await dnc.close();
     }
+
+    // Carried, then the removal fails (as a crash between the two would leave it): no event is shown twice.
+    let unlinks = 0;
+    const failingUnlink: PersistFileSystem = {
+      ...nodeFileSystem,
+      unlink: async (file) => {
+        if (file.endsWith('.idnclog') && file.includes(`${path.sep}history${path.sep}`)) {
+          unlinks++;
+          throw errnoError('EIO');
+        }
+        return nodeFileSystem.unlink(file);
+      },
+    };
+    dnc = await openDnc(options({ fileSystem: failingUnlink }));
+    expect(unlinks).toBe(1);
+    expect(await listHistory(dir)).toEqual(archived);
+    const halfway = await historyOf(dnc, [A, D, G]);
+    expect(halfway.get(A)).toEqual(before.get(A));
+    expect(halfway.get(D)).toEqual(before.get(D));
+    expect(halfway.get(G)).toEqual([before.get(G)![2]]);
+    await dnc.close();
 
     dnc = await openDnc(options());
     expect((await listHistory(dir)).length).toBeLessThan(archived.length);
