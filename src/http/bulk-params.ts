@@ -97,5 +97,5 @@ export const IMPORT_HISTORY_PROPERTIES = {
   source: { type: 'string', description: 'how the consumers asked: 1-32 of a-z 0-9 _ - (default import)' },
   reason: { type: 'string', description: 'why, at most 200 characters; stored, never logged' },
   requestedAt: { type: 'string', description: 'when the consumers asked, ISO 8601 with a zone (default: when stored)' },
-  name: { type: 'string', description: "the input's name, shown in the import's history event with the body's SHA-256 and size (default upload)" },
+  name: { type: 'string', description: "the input's name, shown in the import's history event with the body's SHA-256 and size (default, or empty: upload)" },
 } as const;

@@ -78,7 +78,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   const history = { source: query.source ?? 'import', reason: query.reason, requestedAt: query.requestedAt };
   // Checked before the body is read: a bad field refuses the request without reading a million numbers.
   checkChangeMeta(history, Date.now());
-  if (query.name !== undefined) checkImportName(query.name);
+  const name = query.name === undefined || query.name === '' ? UPLOAD_NAME : checkImportName(query.name);
   const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
   const parser = new NumberParser({ format: query.format, column: query.column });
   const reader = new ChunkReader(bodyStream(request));
@@ -101,7 +101,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
     const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
     throw new InvalidPhoneError(invalid, parser.invalidCount);
   }
-  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: { sha256: hash.digest('hex'), name: query.name ?? UPLOAD_NAME, bytes } };
+  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: { sha256: hash.digest('hex'), name, bytes } };
   const numbers = parser.numbers.subarray(0, parser.count);
   const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
   const body = { received: parser.entries, numbers: result.distinct, changed: result.changed, skipped: parser.invalidCount, seq: result.seq };

@@ -71,7 +71,7 @@ describe('the history event of a bulk import', () => {
         const reply = await test.app.inject({ method: 'GET', url: `/v1/history?phone=${phone}`, headers: { loginId: test.admin.key } });
         expect(reply.json().events).toEqual([expect.objectContaining({ op: 'add', source: 'mail', import: expected })]);
       }
-      const unnamed = await test.app.inject({ method: 'POST', url: '/v1/import?remove=1', headers: { loginId: test.admin.key }, payload: '2125551234' });
+      const unnamed = await test.app.inject({ method: 'POST', url: '/v1/import?remove=1&name=', headers: { loginId: test.admin.key }, payload: '2125551234' });
       expect(unnamed.statusCode).toBe(200);
       const removed = await test.app.inject({ method: 'GET', url: '/v1/history?phone=2125551234', headers: { loginId: test.admin.key } });
       expect(removed.json().events[1]).toMatchObject({ op: 'remove', import: { name: 'upload', bytes: 10, count: 1 } });
