@@ -388,6 +388,12 @@ export const HISTORY_REQUESTED_AT_AHEAD_MS_MAX = 5 * 60_000;
  */
 export const EVIDENCE_FILE_BYTES_MAX = 256 * 1024 * 1024;
 /**
+ * `name` of a bulk import's input in its history event (a file's base name, 'stdin', or the name an
+ * upload gives), in characters: a file name is at most 255 bytes on common file systems; several
+ * files are named together, cut at this length (their SHA-256 still covers every byte).
+ */
+export const HISTORY_IMPORT_NAME_CHARS_MAX = 1024;
+/**
  * How long log segments stay in `history/` after a snapshot covers them: 5 years (47 CFR
  * 64.1200(d)(6); 16 CFR 310.5 since 2024), as 5 x 365.25 days in ms. Shorter is allowed, with a
  * warning at every start.

@@ -102,7 +102,8 @@ function describeEvents(digits: string, org: string, events: readonly HistoryEve
   const lines = events.map((event) => {
     const list = event.projId === null ? 'master' : `project ${event.projId}`;
     const reason = event.reason === null ? '' : ` reason ${JSON.stringify(event.reason)}`;
-    return `  seq ${event.seq}  ${event.at}  ${event.op.padEnd(6)} ${list}  by ${event.keyId} via ${event.source}, requested ${event.requestedAt}${reason}`;
+    const input = event.import === undefined ? '' : `, import of ${event.import.count} numbers from ${JSON.stringify(event.import.name)} (${event.import.bytes} bytes, sha256 ${event.import.sha256})`;
+    return `  seq ${event.seq}  ${event.at}  ${event.op.padEnd(6)} ${list}  by ${event.keyId} via ${event.source}, requested ${event.requestedAt}${reason}${input}`;
   });
   return `${digits} in organisation ${JSON.stringify(org)}, oldest first:\n${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 // `idnc import --url URL --key KEY`: sends already-checked numbers to a running server's
 // POST /v1/import, sorted and de-duplicated, in batches of BULK_REQUEST_NUMBERS_MAX (each batch is
-// one atomic durable change on the server). A failure stops at the first refused batch and says how
+// one atomic durable change on the server, whose history event names the inputs and hashes the batch). A failure stops at the first refused batch and says how
 // far it got; running the same command again is safe, because adding or removing a number twice
 // changes nothing the second time.
 
@@ -23,13 +23,14 @@ export interface OnlineTarget {
   readonly key: string;
   readonly projId: string;
   readonly remove: boolean;
-  /** History fields sent with every batch (`source`, `reason`). */
+  /** History fields sent with every batch (`source`, `reason`, and `name`: the inputs' name). */
   readonly source?: string;
   readonly reason?: string;
+  readonly name?: string;
 }
 
 /** The /v1/import URL of a server given as http(s)://host:port (a trailing path is kept). */
-export function importUrl(base: string, projId: string, remove: boolean, history: { source?: string; reason?: string } = {}): string {
+export function importUrl(base: string, projId: string, remove: boolean, history: { source?: string; reason?: string; name?: string } = {}): string {
   let url: URL;
   try {
     url = new URL(base);
@@ -42,6 +43,7 @@ export function importUrl(base: string, projId: string, remove: boolean, history
   if (remove) url.searchParams.set('remove', '1');
   if (history.source !== undefined) url.searchParams.set('source', history.source);
   if (history.reason !== undefined) url.searchParams.set('reason', history.reason);
+  if (history.name !== undefined) url.searchParams.set('name', history.name);
   return url.toString();
 }
 

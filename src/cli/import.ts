@@ -1,7 +1,8 @@
 // `idnc import FILE...`: loads numbers in bulk. Offline (the default) it opens the data directory as
 // its writer, so it refuses at once, pointing to --url, when a server holds it; the whole input
 // is read and checked first (atomic by default: one invalid row and nothing is imported), then it
-// lands as ONE durable change through Dnc.addNumbers. Online (--url) the same checked input
+// lands as ONE durable change through Dnc.addNumbers, whose history event names the input (its
+// SHA-256, taken while it is read, its name and size). Online (--url) the same checked input
 // goes to a running server's POST /v1/import in batches (src/cli/import-online.ts), with the key
 // from IDNC_KEY or --key-file (src/cli/import-key.ts).
 // Exit codes: 0 done, 1 refused (invalid rows, bad flags, locked directory, server error).
@@ -104,11 +105,11 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     const remove = flags.remove === true;
     let summary: ImportSummary;
     if (dnc === undefined) {
-      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove, ...history });
+      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove, name: input.name, ...history });
     } else {
       process.stderr.write(`idnc import: storing ${input.numbers.length} distinct numbers as one change\n`);
       // keyId 'cli': the history names the command line as who made the change (docs/history.md).
-      const options = { org: address.org, projId: address.projId, keyId: CLI_KEY_ID, ...history };
+      const options = { org: address.org, projId: address.projId, keyId: CLI_KEY_ID, ...history, import: { sha256: input.sha256, name: input.name, bytes: input.bytesHashed } };
       const result = remove ? await dnc.removeNumbers(input.numbers, options) : await dnc.addNumbers(input.numbers, options);
       await dnc.close();
       summary = { rows: input.entries, distinct: result.distinct, changed: result.changed, invalid: input.invalidCount };

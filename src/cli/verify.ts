@@ -71,8 +71,11 @@ function describeChain(chain: ChainReport | Error, saved: SavedHead | undefined)
   const range = `from seq ${fromSeq + 1} to seq ${head.seq}, ${checkpoints} snapshot checkpoints`;
   const savedLine = saved === undefined ? '' : chain.savedHead === 'match' ? `\n  passes through the saved head ${saved.hash}@${saved.seq}` :
     chain.savedHead === 'unchecked' ? `\n  the saved head at seq ${saved.seq} is outside the records kept (seq ${fromSeq + 1} to ${head.seq}): NOT checked` : '';
-  if (chain.problem !== null) return `hash chain: BROKEN (${range})\n  ${chain.problem}${savedLine}\n`;
-  return `hash chain: ${chain.ok ? 'ok' : 'NOT proven'} (${range}), head ${head.hash}@${head.seq}${savedLine}\n`;
+  const expired = chain.expired;
+  const expiredLine = expired === undefined ? '' :
+    `\n  records up to seq ${expired.throughSeq} are gone past the history retention (${expired.segments} segments, linked by their kept summaries); ${expired.carried} add records of numbers still listed are carried forward`;
+  if (chain.problem !== null) return `hash chain: BROKEN (${range})\n  ${chain.problem}${savedLine}${expiredLine}\n`;
+  return `hash chain: ${chain.ok ? 'ok' : 'NOT proven'} (${range}), head ${head.hash}@${head.seq}${savedLine}${expiredLine}\n`;
 }
 
 function octal(file: ExposedFile): string {

@@ -225,7 +225,7 @@ export class DurableLog implements ChangeSink, EngineSource {
   /** Removes archived segments older than the retention; a failure is logged, and retried at the next snapshot. */
   private async sweepHistory(): Promise<void> {
     try {
-      const removed = await sweepHistory(this.fileSystem, this.dataDir, this.historyRetentionMs, this.clock());
+      const removed = await sweepHistory(this.fileSystem, this.dataDir, this.historyRetentionMs, this.clock(), (org, projId, number) => this.store.list({ org, projId })?.has(number) === true);
       if (removed > 0) this.logger.info(`removed ${removed} history segments older than the retention`);
     } catch (error) {
       this.logger.error(`removing expired history failed (${(error as Error).message}); retrying at the next snapshot`);
@@ -333,15 +333,18 @@ export class DurableLog implements ChangeSink, EngineSource {
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];
+    // A bulk import's input is named once, on the change's last record (docs/history.md).
+    const { import: input, ...fields } = meta ?? {};
+    const named = input === undefined ? undefined : { ...input, count: sorted.length };
     if (sorted.length <= LOG_RECORD_NUMBERS_MAX) {
-      records = [meta === undefined ? { op: operation, org, projId, numbers: sorted, ts, keyId } : { op: operation, org, projId, numbers: sorted, ts, keyId, ...meta }];
+      records = [meta === undefined ? { op: operation, org, projId, numbers: sorted, ts, keyId } : { op: operation, org, projId, numbers: sorted, ts, keyId, ...fields, ...(named === undefined ? {} : { import: named }) }];
     } else {
       // Every record of a split change carries the fields: any one of them names the change.
       records = [];
       for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
         const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
         const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
-        records.push({ op: operation, org, projId, numbers, ts, keyId, ...meta, ...(more ? { more } : {}) });
+        records.push({ op: operation, org, projId, numbers, ts, keyId, ...fields, ...(more ? { more } : named === undefined ? {} : { import: named }) });
       }
     }
     const appended = this.writer.append(records, apply);

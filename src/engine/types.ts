@@ -31,6 +31,11 @@ export interface WriteOptions extends BatchOptions {
   reason?: string;
   /** When the consumer asked: ISO 8601 text with a zone, or ms since the epoch (default: when stored). */
   requestedAt?: string | number;
+  /**
+   * A bulk import's input, for its history event: SHA-256 (64 lower-case hex digits) of its raw
+   * bytes as read, its name (a file's base name, 'stdin') and size in bytes; the event adds `count`.
+   */
+  import?: { sha256: string; name: string; bytes: number };
 }
 
 export interface WriteResult {

@@ -3,12 +3,16 @@
 // beside it, and removed whole once their last record is older than the retention. Renames and
 // removals are made durable (both directories flushed) before they count, like every file idnc
 // keeps; recovery, followers and repair read only the top directory, so history never slows them.
+// Before an expired segment goes, the add events of numbers still listed are carried forward
+// (carry-forward.ts), and its summary stays, without its numbers, for the chain state it holds.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { DIRECTORY_MODE_OWNER_ONLY } from '../constants.js';
 import type { SegmentFile } from '../persist/data-dir.js';
 import type { PersistFileSystem } from '../persist/file-system.js';
+import { RoaringBitmap32 } from '../store/roaring.js';
+import { carriedPath, carryForward, readCarried, writeCarried, type ListedNow } from './carry-forward.js';
 import { encodeState, type ChainState } from './chain.js';
 import { readSummary, summariseSegment, summaryPath, writeSummary, type SegmentSummary } from './segment-summary.js';
 
@@ -82,18 +86,29 @@ export async function archivedSummary(fileSystem: PersistFileSystem | null, segm
 
 /**
  * Removes, whole, every archived segment whose last record is older than `retentionMs` before
- * `nowMs` (and its summary), oldest first; returns how many.
+ * `nowMs`, oldest first; returns how many. The add events of numbers `listed` now are first carried
+ * forward, durably; the segment's summary is kept without its numbers (its seqs, times and chain
+ * state: verify and evidence still link the chain across it).
  */
-export async function sweepHistory(fileSystem: PersistFileSystem, dataDir: string, retentionMs: number, nowMs: number): Promise<number> {
-  const segments = await listHistory(dataDir);
-  let removed = 0;
-  for (const segment of segments) {
+export async function sweepHistory(fileSystem: PersistFileSystem, dataDir: string, retentionMs: number, nowMs: number, listed: ListedNow): Promise<number> {
+  const expired: { segment: SegmentFile; summary: SegmentSummary }[] = [];
+  for (const segment of await listHistory(dataDir)) {
     const summary = await archivedSummary(fileSystem, segment);
     if (summary.lastTs !== null && summary.lastTs >= nowMs - retentionMs) break;
-    await fileSystem.unlink(summaryPath(segment.path)).catch(() => undefined);
-    await fileSystem.unlink(segment.path);
-    removed++;
+    expired.push({ segment, summary });
   }
-  if (removed > 0) await fileSystem.fsyncDirectory(historyDir(dataDir));
-  return removed;
+  if (expired.length === 0) return 0;
+  const file = carriedPath(dataDir, HISTORY_DIR);
+  const before = await readCarried(file);
+  let carried = before;
+  // A segment the file already holds (a crash after the write, before the removal) is not carried twice.
+  for (const { segment, summary } of expired) if (summary.lastSeq > carried.throughSeq) carried = await carryForward(carried, segment, listed);
+  if (carried !== before) await writeCarried(fileSystem, file, carried);
+  for (const { segment, summary } of expired) {
+    const chain = summary.chainBefore === undefined ? undefined : encodeState(summary.chainBefore);
+    await writeSummary(fileSystem, summaryPath(segment.path), { ...summary, numbers: new RoaringBitmap32(), drops: [] }, chain);
+    await fileSystem.unlink(segment.path);
+  }
+  await fileSystem.fsyncDirectory(historyDir(dataDir));
+  return expired.length;
 }

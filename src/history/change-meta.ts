@@ -3,22 +3,34 @@
 // the engine, so every channel (library, HTTP, import, CLI) refuses the same values the same way:
 // INVALID_HISTORY_FIELD, before anything is written. Fields not given are not stored: a record
 // without them reads with the defaults (history.md), so changes without them cost no log bytes.
+// A bulk import also names its input (`import`: SHA-256, name, bytes), stored once per change.
 
-import { HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX, HISTORY_SOURCE_PATTERN } from '../constants.js';
+import { HISTORY_IMPORT_NAME_CHARS_MAX, HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX, HISTORY_SOURCE_PATTERN } from '../constants.js';
 import { IdncError, quoteInput } from '../errors.js';
+import { isImportName } from '../persist/record.js';
 
 /** The fields as a caller gives them; `requestedAt` as ISO 8601 text with a time zone, or ms since the epoch. */
 export interface ChangeMetaInput {
   readonly source?: string | undefined;
   readonly reason?: string | undefined;
   readonly requestedAt?: string | number | undefined;
+  readonly import?: ImportInput | undefined;
 }
+
+/** The input of a bulk import as its reader saw it: SHA-256 (64 hex digits) of its raw bytes, its name and size. */
+export interface ImportInput {
+  readonly sha256: string;
+  readonly name: string;
+  readonly bytes: number;
+}
+
 
 /** The fields checked, as the log stores them (`requestedAt` in ms since the epoch). */
 export interface ChangeMeta {
   readonly source?: string;
   readonly reason?: string;
   readonly requestedAt?: number;
+  readonly import?: ImportInput;
 }
 
 /** The source a change has when its caller names none. */
@@ -68,13 +80,29 @@ function checkRequestedAt(value: unknown, nowMs: number): number {
   return ms;
 }
 
-/** The checked fields, or undefined when none is given (the common case costs three comparisons). */
+/** An import's input name as given (POST /v1/import checks it before reading the body). */
+export function checkImportName(name: unknown): string {
+  if (!isImportName(name)) throw invalid(`import name must be 1-${HISTORY_IMPORT_NAME_CHARS_MAX} characters without control characters`);
+  return name;
+}
+
+function checkImport(value: ImportInput): ImportInput {
+  const { sha256, name, bytes } = value;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw invalid('import.sha256 must be 64 lower-case hex digits');
+  checkImportName(name);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw invalid('import.bytes must be a whole number of bytes');
+  return { sha256, name, bytes };
+}
+
+/** The checked fields, or undefined when none is given (the common case costs four comparisons). */
 export function checkChangeMeta(input: ChangeMetaInput, nowMs: number): ChangeMeta | undefined {
   const { source, reason, requestedAt } = input;
-  if (source === undefined && reason === undefined && requestedAt === undefined) return undefined;
+  const importInput = input.import;
+  if (source === undefined && reason === undefined && requestedAt === undefined && importInput === undefined) return undefined;
   return {
     ...(source === undefined ? {} : { source: checkSource(source) }),
     ...(reason === undefined ? {} : { reason: checkReason(reason) }),
     ...(requestedAt === undefined ? {} : { requestedAt: checkRequestedAt(requestedAt, nowMs) }),
+    ...(importInput === undefined ? {} : { import: checkImport(importInput) }),
   };
 }

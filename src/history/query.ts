@@ -3,13 +3,15 @@
 // archived segments (history/) and the live ones, up to the seq the asking engine has applied; a
 // segment whose summary shows it never touched the number (nor dropped one of the organisation's
 // lists) is skipped unread. Summaries are cached per process: archived segments never change, a
-// live one's summary is extended by the records written since, when it has grown.
+// live one's summary is extended by the records written since, when it has grown. The add events
+// carried forward past the retention (carry-forward.ts) come first, as if their segments were there.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
-import type { LogRecord } from '../persist/record.js';
-import { archivedSummary, listHistory } from './archive.js';
+import type { ImportMeta, LogRecord } from '../persist/record.js';
+import { archivedSummary, HISTORY_DIR, listHistory } from './archive.js';
+import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
 import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
 import { forEachRecord } from './segment-records.js';
 import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
@@ -37,6 +39,8 @@ export interface HistoryEvent {
   readonly requestedAt: string;
   /** SHA-256 (hex) of the record's bytes: its digest in the hash chain. */
   readonly hash: string;
+  /** A bulk import's input (SHA-256 of its raw bytes, name, bytes, numbers named); absent for other changes. */
+  readonly import?: ImportMeta;
 }
 
 export interface StatusAtAnswer {
@@ -51,6 +55,8 @@ export interface StatusAtAnswer {
 interface Candidate {
   readonly record: LogRecord;
   readonly hash: string;
+  /** The change's import, from its last record (a change's records are consecutive, in one segment). */
+  import?: ImportMeta;
 }
 
 interface Summarised {
@@ -77,15 +83,29 @@ function holds(numbers: Float64Array, number: number): boolean {
 export class HistoryReader {
   private readonly archived = new Map<string, SegmentSummary>();
   private readonly live = new Map<string, GrowingSummary>();
+  private carriedCache: { readonly stamp: string; readonly carried: Carried } | null = null;
 
   constructor(private readonly dataDir: string) {}
+
+  /** The carried-forward adds, read again only when the file changed (it is replaced whole). */
+  private async carried(): Promise<Carried> {
+    const file = carriedPath(this.dataDir, HISTORY_DIR);
+    const stat = await fs.promises.stat(file, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (stat === null) return NOTHING_CARRIED;
+    const stamp = `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
+    if (this.carriedCache?.stamp !== stamp) this.carriedCache = { stamp, carried: await readCarried(file) };
+    return this.carriedCache.carried;
+  }
 
   /** Every change that touched `number` in the scope's lists, oldest first, up to `upToSeq`. */
   async events(number: number, scope: HistoryScope, upToSeq: number): Promise<HistoryEvent[]> {
     const candidates = await this.candidates(number, scope, upToSeq, (projId) => this.sees(scope, projId));
     const on = new Map<string, boolean>();
     const events: HistoryEvent[] = [];
-    for (const { record, hash } of candidates) {
+    for (const { record, hash, import: meta } of candidates) {
       const wasOn = on.get(record.projId) === true;
       if (record.op === 'drop' && !wasOn) continue;
       on.set(record.projId, record.op === 'add');
@@ -100,6 +120,7 @@ export class HistoryReader {
         reason: record.reason ?? null,
         requestedAt: iso(record.requestedAt ?? record.ts),
         hash,
+        ...(meta === undefined ? {} : { import: meta }),
       });
     }
     return events;
@@ -132,13 +153,25 @@ export class HistoryReader {
   private async candidates(number: number, scope: { org: string }, upToSeq: number, wanted: (projId: string) => boolean): Promise<Candidate[]> {
     const key = summaryKey(number);
     const found: Candidate[] = [];
+    for (const entry of (await this.carried()).entries) {
+      const { record } = entry;
+      if (record.seq > upToSeq || record.org !== scope.org || !wanted(record.projId) || !holds(entry.numbers, number)) continue;
+      found.push({ record, hash: createHash('sha256').update(entry.frame).digest('hex'), ...(entry.import === undefined ? {} : { import: entry.import }) });
+    }
     for (const { segment, summary } of await this.segments(upToSeq)) {
       const drops = summary.drops.some((drop) => drop.org === scope.org && wanted(drop.projId));
       if (!drops && !summary.numbers.has(key)) continue;
+      let unclosed: Candidate | undefined;
       await forEachRecord(segment, upToSeq, (record, frame) => {
+        if (unclosed !== undefined && record.more !== true) {
+          if (record.import !== undefined) unclosed.import = record.import;
+          unclosed = undefined;
+        }
         if (record.org !== scope.org || !wanted(record.projId)) return;
         if (record.op !== 'drop' && !holds(record.numbers, number)) return;
-        found.push({ record, hash: createHash('sha256').update(frame).digest('hex') });
+        const candidate: Candidate = { record, hash: createHash('sha256').update(frame).digest('hex'), ...(record.import === undefined ? {} : { import: record.import }) };
+        if (record.more === true) unclosed = candidate;
+        found.push(candidate);
       });
     }
     return found;
@@ -181,6 +214,7 @@ export class HistoryReader {
     const archived = await listHistory(this.dataDir);
     const kept = new Set(archived.map((segment) => segment.path));
     for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
+    const { throughSeq } = await this.carried();
     for (const segment of archived) {
       if (segment.firstSeq > upToSeq) break;
       let summary = this.archived.get(segment.path);
@@ -188,6 +222,8 @@ export class HistoryReader {
         summary = await archivedSummary(null, segment);
         this.archived.set(segment.path, summary);
       }
+      // Expired and carried forward, not yet removed (a crash in between): its adds are in the carried file.
+      if (summary.lastSeq <= throughSeq) continue;
       result.push({ segment, summary });
     }
     const { segments } = await listDataDir(this.dataDir);

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { listDataDir, type DataDirListing, type SegmentFile } from '../persist/data-dir.js';
 import { archivedSummary, listHistory } from './archive.js';
+import { checkExpiredHistory, type ExpiredHistory } from './expired-chain.js';
 import { headOf, sameState, anchorState, type ChainHead, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { chainStart, readSnapshotChain } from './snapshot-chain.js';
@@ -29,6 +30,8 @@ export interface ChainReport {
   readonly problem: string | null;
   /** The saved head: 'match', 'differs', or 'unchecked' (outside what the files hold); null if none given. */
   readonly savedHead: 'match' | 'differs' | 'unchecked' | null;
+  /** History past the retention: records up to `throughSeq` are gone, linked through their segments' summaries. */
+  readonly expired?: ExpiredHistory;
 }
 
 interface Checkpoint {
@@ -90,6 +93,8 @@ export async function verifyChain(dataDir: string, upToSeq: number | null, saved
   if (verdict === 'differs' && problem === null) {
     problem = `the chain does not pass through the saved head at seq ${saved!.seq}: a record from seq ${savedGoodSeq + 1} to ${saved!.seq} was changed, added or removed`;
   }
+  const expired = await checkExpiredHistory(dataDir);
+  problem ??= expired.problem;
   const ok = problem === null && verdict !== 'differs' && verdict !== 'unchecked';
-  return { ok, fromSeq: start.seq, head: headOf(walked.state), checkpoints: compared, problem, savedHead: verdict };
+  return { ok, fromSeq: start.seq, head: headOf(walked.state), checkpoints: compared, problem, savedHead: verdict, ...(expired.segments === 0 ? {} : { expired }) };
 }

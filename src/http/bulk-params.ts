@@ -17,6 +17,8 @@ export interface BulkQuery {
   readonly source: string | undefined;
   readonly reason: string | undefined;
   readonly requestedAt: string | undefined;
+  /** The name of the uploaded input, for the import's history event (POST /v1/import). */
+  readonly name: string | undefined;
 }
 
 const COLUMN_NAME_CHARS_MAX = 64;
@@ -79,6 +81,7 @@ export function readBulkQuery(queryValue: unknown, contentType: string | undefin
     source: single(query, 'source'),
     reason: single(query, 'reason'),
     requestedAt: single(query, 'requestedAt'),
+    name: single(query, 'name'),
   };
 }
 
@@ -94,4 +97,5 @@ export const IMPORT_HISTORY_PROPERTIES = {
   source: { type: 'string', description: 'how the consumers asked: 1-32 of a-z 0-9 _ - (default import)' },
   reason: { type: 'string', description: 'why, at most 200 characters; stored, never logged' },
   requestedAt: { type: 'string', description: 'when the consumers asked, ISO 8601 with a zone (default: when stored)' },
+  name: { type: 'string', description: "the input's name, shown in the import's history event with the body's SHA-256 and size (default, or empty: upload)" },
 } as const;

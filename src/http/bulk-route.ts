@@ -3,14 +3,17 @@
 // CSV/TSV) is read as a stream into numbers, at most BULK_REQUEST_NUMBERS_MAX entries (8 bytes each:
 // this is the only thing held), then applied as ONE durable change through Dnc.addNumbers, so a
 // request is atomic: any invalid entry (without ignoreInvalid) and nothing changes. Answer: JSON
-// {"received": entries, "numbers": distinct valid numbers, "changed", "skipped", "seq"}.
+// {"received": entries, "numbers": distinct valid numbers, "changed", "skipped", "seq"}. The body's
+// SHA-256 is taken as it streams in; with `name` (default 'upload') and its size it goes into the
+// change's history event (docs/history.md).
 
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NumberParser } from '../bulk/number-parser.js';
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
 import { InvalidPhoneError } from '../errors.js';
-import { checkChangeMeta } from '../history/change-meta.js';
+import { checkChangeMeta, checkImportName } from '../history/change-meta.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { authenticate, authorise } from './auth.js';
 import { BULK_QUERY_PROPERTIES, IMPORT_HISTORY_PROPERTIES, readBulkQuery } from './bulk-params.js';
@@ -19,6 +22,8 @@ import { errorResponses } from './route-schemas.js';
 import { bodyStream, ChunkReader, registerRawBodyScope } from './raw-body.js';
 
 export const BULK_IMPORT_PATH = '/v1/import';
+/** The name an import's history event gives a body sent without `name`. */
+const UPLOAD_NAME = 'upload';
 
 export interface BulkRouteOptions {
   readonly dnc: Dnc;
@@ -73,11 +78,16 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   const history = { source: query.source ?? 'import', reason: query.reason, requestedAt: query.requestedAt };
   // Checked before the body is read: a bad field refuses the request without reading a million numbers.
   checkChangeMeta(history, Date.now());
+  const name = query.name === undefined || query.name === '' ? UPLOAD_NAME : checkImportName(query.name);
   const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
   const parser = new NumberParser({ format: query.format, column: query.column });
   const reader = new ChunkReader(bodyStream(request));
+  const hash = createHash('sha256');
+  let bytes = 0;
   try {
     for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
+      hash.update(chunk);
+      bytes += chunk.length;
       parser.push(chunk);
       if (parser.entries > max) throw tooMany(max);
     }
@@ -91,7 +101,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
     const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
     throw new InvalidPhoneError(invalid, parser.invalidCount);
   }
-  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history };
+  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: { sha256: hash.digest('hex'), name, bytes } };
   const numbers = parser.numbers.subarray(0, parser.count);
   const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
   const body = { received: parser.entries, numbers: result.distinct, changed: result.changed, skipped: parser.invalidCount, seq: result.seq };

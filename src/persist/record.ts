@@ -19,12 +19,14 @@
 // `numbers` is empty, it never has `more`, and it never names the master list. `source` (a token),
 // `reason` (text) and `requestedAt` (ms since the epoch) are what the client said about the change
 // (src/history/change-meta.ts); absent when not given, so older records and records without them
-// read alike, and readers older than them ignore them.
+// read alike, and readers older than them ignore them. `import` ({ sha256: bin 32, name, bytes,
+// count }) names a bulk import's input; only the last record of its change has it, and such a
+// record is always packed by msgpackr (as bulk records are), so the hand-written path never sees it.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import { AssertionError } from '../assert.js';
-import { HISTORY_REASON_CHARS_MAX, HISTORY_SOURCE_PATTERN, LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
+import { HISTORY_IMPORT_NAME_CHARS_MAX, HISTORY_REASON_CHARS_MAX, HISTORY_SOURCE_PATTERN, LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../constants.js';
 import { DataCorruptError } from '../errors.js';
 import { decodeDeltas, encodeDeltas } from './number-deltas.js';
 import { checkListAddress } from '../store/list-id.js';
@@ -46,8 +48,23 @@ export interface LogChange {
   readonly reason?: string;
   /** When the consumer asked, ms since the epoch; absent: not given. */
   readonly requestedAt?: number;
+  /** The input of a bulk import, on the last record of its change only; absent: not an import. */
+  readonly import?: ImportMeta;
   /** True on every record of a multi-record change except its last. */
   readonly more?: boolean;
+}
+
+/** A bulk import's input as its history event names it: SHA-256 (hex) of its raw bytes, name, size, and the numbers the change named. */
+export interface ImportMeta {
+  readonly sha256: string;
+  readonly name: string;
+  readonly bytes: number;
+  readonly count: number;
+}
+
+/** A name an import event may show: no control characters (it is printed), at most the limit. */
+export function isImportName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= HISTORY_IMPORT_NAME_CHARS_MAX && !/[\u0000-\u001f\u007f]/.test(value);
 }
 
 export interface LogRecord extends LogChange {
@@ -75,7 +92,7 @@ function bytesToNumbers(bytes: Uint8Array): Float64Array {
 
 /** Records of this many numbers or more carry varint deltas (bulk changes) and are packed by msgpackr. */
 function isBulk(change: LogChange): boolean {
-  return change.numbers.length >= LOG_RECORD_DELTA_NUMBERS_MIN;
+  return change.numbers.length >= LOG_RECORD_DELTA_NUMBERS_MIN || change.import !== undefined;
 }
 
 /** Encodes one framed record into a fresh buffer. */
@@ -114,6 +131,7 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
     ...(change.source === undefined ? {} : { source: change.source }),
     ...(change.reason === undefined ? {} : { reason: change.reason }),
     ...(change.requestedAt === undefined ? {} : { requestedAt: change.requestedAt }),
+    ...(change.import === undefined ? {} : { import: packImport(change.import) }),
     ...(change.more === true ? { more: true } : {}),
   });
   checkBodyLength(body.length);
@@ -121,6 +139,20 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
   body.copy(frame, LOG_RECORD_HEADER_BYTES);
   writeFrameHeader(frame, 0, seq, body.length);
   return frame;
+}
+
+function packImport(meta: ImportMeta): Record<string, unknown> {
+  return { sha256: Buffer.from(meta.sha256, 'hex'), name: meta.name, bytes: meta.bytes, count: meta.count };
+}
+
+/** A body's `import`, checked as a writer would have written it. */
+function importOf(value: unknown, more: unknown): ImportMeta {
+  const { sha256, name, bytes, count } = (value ?? {}) as Record<string, unknown>;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!(sha256 instanceof Uint8Array) || sha256.length !== 32 || !isImportName(name) || !isCount(bytes) || !isCount(count) || more !== undefined) {
+    throw new DataCorruptError('record body has an invalid import');
+  }
+  return { sha256: Buffer.from(sha256).toString('hex'), name, bytes, count };
 }
 
 function checkBodyLength(length: number): void {
@@ -387,8 +419,8 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   }
   const record: LogRecord = more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
   const { source, reason, requestedAt } = value;
-  if (source === undefined && reason === undefined && requestedAt === undefined) return record;
-  return { ...record, ...historyFieldsOf(source, reason, requestedAt) };
+  if (source === undefined && reason === undefined && requestedAt === undefined && value.import === undefined) return record;
+  return { ...record, ...historyFieldsOf(source, reason, requestedAt), ...(value.import === undefined ? {} : { import: importOf(value.import, more) }) };
 }
 
 /** The optional history fields of a body, checked as a writer would have written them. */

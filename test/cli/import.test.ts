@@ -1,6 +1,7 @@
 // idnc import / idnc export as users run them: the built CLI in child processes, offline on a data
 // directory and online through a running built server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,6 +98,21 @@ describe('idnc import / export offline', () => {
       { keyId: 'cli', source: 'import', reason: undefined },
       { keyId: 'cli', source: 'mail', reason: 'letter of 3 March' },
     ]);
+  }, 60_000);
+
+  it('names its inputs in one history event per number: SHA-256 of the raw bytes, base names, size, count', async () => {
+    const gz = gzipSync('5039367187\n2125551234\n');
+    await writeFile(join(dir, 'a.txt.gz'), gz);
+    const stdin = '9175550000\n5039367187\n';
+    expect((await idnc(['import', join(dir, 'a.txt.gz'), '-', '--data-dir', dataDir], stdin)).code).toBe(0);
+    const sha256 = createHash('sha256').update(gz).update(stdin).digest('hex');
+    const expected = { sha256, name: 'a.txt.gz, stdin', bytes: gz.length + stdin.length, count: 3 };
+    for (const phone of ['5039367187', '9175550000']) {
+      const shown = await idnc(['history', phone, '--json', '--data-dir', dataDir]);
+      expect(JSON.parse(shown.stdout).events).toEqual([expect.objectContaining({ op: 'add', keyId: 'cli', source: 'import', import: expected })]);
+    }
+    const text = await idnc(['history', '2125551234', '--data-dir', dataDir]);
+    expect(text.stdout).toContain(`import of 3 numbers from "a.txt.gz, stdin" (${expected.bytes} bytes, sha256 ${sha256})`);
   }, 60_000);
 
   it('is atomic by default: one invalid row and nothing is imported; --ignore-invalid imports the rest', async () => {
@@ -220,6 +236,8 @@ describe('idnc import --url', () => {
     expect(imported.stderr).not.toContain('warning');
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain(`added:            ${expected.length}`);
+    const history = await fetch(`${base}/v1/history?phone=${expected[0]}`, { headers: { loginId: key! } });
+    expect(((await history.json()) as { events: { import: unknown }[] }).events[0]!.import).toMatchObject({ name: 'list.txt', count: expected.length });
     await writeFile(join(dir, 'key.txt'), `${key!}\n`, { mode: 0o600 });
     const again = await idnc(['import', 'list.txt', '--url', base!, '--key-file', 'key.txt', '--project', 'p2']);
     expect(again.stdout).toContain(`already present:  ${expected.length}`);
