@@ -123,6 +123,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
     const writerDir = await newDir();
     const readerDir = await newDir();
     const created = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    const kept = await createKey(writerDir, { org: 'default', scopes: ['read'] });
     await startHost('publish', writerDir);
     const reader = await startHost('follow', readerDir);
     await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(true), within(RECOVERS_MS));
@@ -130,8 +131,13 @@ describe.skipIf(!natsAvailable())('key replication', () => {
     await rm(keysFilePath(readerDir));
     await mkdir(keysFilePath(readerDir));
     await revokeKey(writerDir, created.record.id);
-    await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(false), within(TAKES_EFFECT_MS));
-    expect(reader.logger.text('error')).toMatch(/applied from NATS but not written to/);
+    // The key store may drop every key when it sees keys.json gone: the revoked key refused is not
+    // enough; the other key works again once the bucket's records are applied in memory.
+    await vi.waitFor(() => {
+      expect(reader.logger.text('error')).toMatch(/applied from NATS but not written to/);
+      expect(accepts(reader, created.key)).toBe(false);
+      expect(accepts(reader, kept.key)).toBe(true);
+    }, within(TAKES_EFFECT_MS));
   });
 
   test('a record removed from the writer\'s keys.json by hand is removed everywhere: its key works nowhere', async () => {
