@@ -227,6 +227,12 @@ export const KEY_REPLICATION_REQUEST_MS = 2000;
  * (a host far behind) starts the watch again, which reads the bucket's current values in one go.
  */
 export const KEY_REPLICATION_FETCH_MAX = 64;
+/**
+ * A host that took the writer lease from another publishes its keys once its copy of the bucket is
+ * found caught up, or after this long without (a bucket no writer created yet never catches up):
+ * a revoke stays final either way; what the wait protects is a key created just before the takeover.
+ */
+export const KEY_REPLICATION_TAKEOVER_WAIT_MS = 10_000;
 
 // --- Hardening: slow clients, abuse limits, visibility (src/http/, src/cli/serve.ts) ---
 

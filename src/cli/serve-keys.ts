@@ -6,12 +6,13 @@
 // whether this host holds the lease it does neither (a standby starting must not publish its
 // keys.json over the writer's); a host taking over publishes only once its copy has caught up with
 // the bucket (so a key the writer created just before it died is not deleted by a copy that missed
-// it; a revoke is final anyway); a host stepping down copies at once. Under `--replicate-ack local`
-// there is no lease: the host always publishes. Under `--workers N` only the writer worker runs it:
-// the other workers read the same keys.json on the same host.
+// it; a revoke is final anyway), or after KEY_REPLICATION_TAKEOVER_WAIT_MS without (a bucket no
+// writer created yet is never caught up with); a host stepping down copies at once. Under
+// `--replicate-ack local` there is no lease: the host always publishes. Under `--workers N` only the
+// writer worker runs it: the other workers read the same keys.json on the same host.
 
 import cluster from 'node:cluster';
-import { KEY_REPLICATION_CHECK_MS, REPLICATION_STREAM_DEFAULT } from '../constants.js';
+import { KEY_REPLICATION_CHECK_MS, KEY_REPLICATION_TAKEOVER_WAIT_MS, REPLICATION_STREAM_DEFAULT } from '../constants.js';
 import type { EngineLogger } from '../logger.js';
 import type { WatchedKeyStore } from '../keys/key-store.js';
 import { KeyReplication, type KeyReplicationOptions, type KeyReplicationRole, type KeysHealth } from '../replicate/key-replication.js';
@@ -92,7 +93,9 @@ class WriterKeyRoles implements ServeKeyReplication {
     if (wanted === undefined || wanted === this.role) return;
     if (wanted === 'publish' && this.current !== null) {
       this.publishWantedAt ??= Date.now();
-      if (!this.current.caughtUpSince(this.publishWantedAt)) return;
+      const caughtUp = this.current.caughtUpSince(this.publishWantedAt);
+      if (!caughtUp && Date.now() - this.publishWantedAt <= KEY_REPLICATION_TAKEOVER_WAIT_MS) return;
+      if (!caughtUp) this.options.logger.warn(`API keys: the copy of the writer's keys was not found caught up within ${KEY_REPLICATION_TAKEOVER_WAIT_MS} ms of taking the writer lease: publishing this host's keys.json`);
     }
     this.switching = this.switchTo(wanted).finally(() => (this.switching = null));
   }
