@@ -35,8 +35,10 @@ const integration = [
   'test/persist/writer-lock.test.ts',
   'test/replicate/nats-cluster.test.ts',
   'test/cli/serve.replicate.test.ts',
+  'test/cli/serve.key-replication.test.ts',
   'test/replicate/replicated-log.test.ts',
   'test/replicate/stream-follower.test.ts',
+  'test/replicate/key-replication.test.ts',
 ];
 
 const slow = [

@@ -212,6 +212,27 @@ export const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const KEY_PROJECTS_MAX = 1000;
 /** Organisation of the admin key created on first start. */
 export const FIRST_KEY_ORGANISATION = 'default';
+/**
+ * Key replication through NATS (src/replicate/key-replication.ts): the writer's host and the others
+ * check the `<stream>_KEYS` bucket this often (a reader: is its copy current; the writer: retry what
+ * it could not publish). Well under the 2 s a key change may take to reach every host.
+ */
+export const KEY_REPLICATION_CHECK_MS = 500;
+/** A host whose copy of the keys was not found current for this long says `stale` in /healthz. */
+export const KEY_REPLICATION_STALE_AFTER_MS = 2000;
+/** One request to the bucket (a put, a status) gives up after this; the next check tries again. */
+export const KEY_REPLICATION_REQUEST_MS = 2000;
+/**
+ * A check that finds this many entries or fewer missing from the watch reads them one by one; more
+ * (a host far behind) starts the watch again, which reads the bucket's current values in one go.
+ */
+export const KEY_REPLICATION_FETCH_MAX = 64;
+/**
+ * A host that took the writer lease from another publishes its keys once its copy of the bucket is
+ * found caught up, or after this long without (a bucket no writer created yet never catches up):
+ * a revoke stays final either way; what the wait protects is a key created just before the takeover.
+ */
+export const KEY_REPLICATION_TAKEOVER_WAIT_MS = 10_000;
 
 // --- Hardening: slow clients, abuse limits, visibility (src/http/, src/cli/serve.ts) ---
 

@@ -23,8 +23,7 @@ import { PDNC_PATH } from '../http/pdnc-route.js';
 import { ensureFirstKey, forgetUnshownFirstKey, type CreatedKey } from '../keys/key-admin.js';
 import { KeysFileError } from '../keys/key-records.js';
 import { openKeyStore, type WatchedKeyStore } from '../keys/key-store.js';
-import type { KeyRecord } from '../keys/key-records.js';
-import { FollowedKeys, publishKeys, type KeyReplication } from '../replicate/key-replication.js';
+import { startKeyReplication, type ServeKeyReplication } from './serve-keys.js';
 
 /** The lines of one component (engine, keys): one child logger each, so `component` appears once. */
 function engineLoggerOf(logger: Logger, component: 'engine' | 'keys'): EngineLogger {
@@ -109,7 +108,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   const logger = pino({ level: 'info', serializers: safeSerializers }, pino.destination({ fd: 2, sync: true })).child(role.logBindings);
   const engineLogger = engineLoggerOf(logger, 'engine');
   let keys: WatchedKeyStore | undefined;
-  let replicatedKeys: (KeyReplication & { overlay?: () => readonly KeyRecord[] }) | undefined;
+  let keyReplication: ServeKeyReplication | undefined;
   let dnc: Dnc | undefined;
   let firstKey: CreatedKey | undefined;
   // Listen for SIGINT/SIGTERM before anything else: a signal between the ready message and a later
@@ -118,13 +117,16 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   const writerStopped = new WriterStopped(logger);
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
-    firstKey = await ensureFirstKey(config.dataDir);
-    replicatedKeys = keyReplication(config, engineLoggerOf(logger, 'keys'), () => void keys?.reload());
-    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'), replicatedKeys?.overlay);
+    // A follower's or a standby's keys come from the writer (through NATS): a first key of its own would be replaced.
+    firstKey = config.follow === undefined && config.replicate?.standby !== true ? await ensureFirstKey(config.dataDir) : undefined;
+    keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
+    // Before the engine, which may take a while to open: a follower has the writer's keys sooner.
+    keyReplication = startKeyReplication(config, keys, engineLoggerOf(logger, 'keys'), () => dnc?.stats().replication?.state);
     const metrics = new IdncMetrics({ listSeriesMax: config.metricsListSeriesMax });
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
+    const keysHealth = keyReplication === undefined ? {} : { keysHealth: keyReplication.health.bind(keyReplication) };
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits, ...keysHealth });
     await app.listen({ host: config.host, port: config.port });
     // Fastify has no logger of its own (src/http/access-log.ts): its start line is written here.
     for (const address of app.addresses()) if (typeof address !== 'string') logger.info(`Server listening at ${listeningUrl(address)}`);
@@ -138,25 +140,18 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
       metricsServer?.close();
       await app.close();
       keys?.close();
-      await replicatedKeys?.close();
+      await keyReplication?.close();
       await dnc?.close();
     }, logger);
     return writerStopped.happened ? 1 : exitCode;
   } catch (error) {
     reportStartFailure(error);
     keys?.close();
-    await replicatedKeys?.close().catch(() => undefined);
+    await keyReplication?.close().catch(() => undefined);
     await dnc?.close().catch(() => undefined);
     if (firstKey !== undefined) await forgetUnshownFirstKey(config.dataDir, firstKey).catch(() => undefined);
     return 1;
   }
-}
-
-/** With --replicate the writer publishes its keys, with --follow a follower takes them (src/replicate/key-replication.ts). */
-function keyReplication(config: ServeConfig, logger: EngineLogger, changed: () => void): (KeyReplication & { overlay?: () => readonly KeyRecord[] }) | undefined {
-  if (config.replicate !== undefined) return publishKeys(config.replicate, config.dataDir, logger);
-  if (config.follow !== undefined) return new FollowedKeys(config.follow, logger, changed);
-  return undefined;
 }
 
 /** A fail-stop of the engine's log writer: one clear log line, then the server stops and exits 1. */

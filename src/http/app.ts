@@ -76,6 +76,11 @@ export interface AppOptions {
    * Only requests that arrive over the server's sockets take it: `inject()` always goes through Fastify.
    */
   readonly statusFastPath?: boolean;
+  /**
+   * Where the API keys come from and whether they are current (key replication through NATS),
+   * added to GET /healthz as `keys`; absent: /healthz answers `{"status":"ok"}` alone.
+   */
+  readonly keysHealth?: () => object;
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -204,7 +209,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   registerMetrics(app, metrics);
-  app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
+  const keysHealth = options.keysHealth;
+  const health = keysHealth === undefined ? () => '{"status":"ok"}' : () => JSON.stringify({ status: 'ok', keys: keysHealth() });
+  app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(health()));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
   registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });
   registerBulkRoute(app, { dnc: options.dnc, keys: options.keys });

@@ -109,7 +109,21 @@ export const HEALTHZ_SCHEMA = {
   response: {
     200: {
       description: 'the server is up',
-      content: { 'application/json': { schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } } },
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: {
+              status: { type: 'string', enum: ['ok'] },
+              keys: {
+                type: 'object',
+                description: 'only with --replicate or --follow: where the API keys come from (the NATS bucket or keys.json), whether they are behind it, and when they were last found current',
+                properties: { source: { type: 'string', enum: ['nats', 'file'] }, stale: { type: 'boolean' }, lastUpdateAt: { type: 'string', nullable: true } },
+              },
+            },
+          },
+        },
+      },
     },
   },
 } as const;

@@ -76,25 +76,18 @@ export interface WatchedKeyStore {
 
 /**
  * Loads `<dataDir>/keys.json` and keeps the store in step with it. A file that fails its checks
- * keeps the previous keys (and is logged); a deleted file leaves no key valid. `overlay`: records
- * laid over the file's at every load (a replicated writer's keys, src/replicate/): one with the id
- * of a file record replaces it; call reload() when they change.
+ * keeps the previous keys (and is logged); a deleted file leaves no key valid.
  */
-export async function openKeyStore(dataDir: string, logger: EngineLogger, overlay?: () => readonly KeyRecord[]): Promise<WatchedKeyStore> {
+export async function openKeyStore(dataDir: string, logger: EngineLogger): Promise<WatchedKeyStore> {
   const path = keysFilePath(dataDir);
-  const merged = (records: readonly KeyRecord[]): KeyRecord[] => {
-    const over = overlay?.() ?? [];
-    const ids = new Set(over.map((record) => record.id));
-    return [...records.filter((record) => !ids.has(record.id)), ...over];
-  };
-  const store = new KeyStore(merged((await readKeysFile(path))?.keys ?? []));
+  const store = new KeyStore((await readKeysFile(path))?.keys ?? []);
   let reloading = Promise.resolve();
   const reload = (): Promise<void> => {
     reloading = reloading.then(async () => {
       try {
         const file = await readKeysFile(path);
         if (file === undefined) logger.warn(`${path} is gone: no API key is valid until it is recreated`);
-        store.replace(merged(file?.keys ?? []));
+        store.replace(file?.keys ?? []);
         logger.info(`API keys reloaded: ${store.size} keys`);
       } catch (error) {
         logger.error(`API keys not reloaded, keeping the previous ones: ${(error as Error).message}`);
