@@ -60,14 +60,14 @@ const REASONS = [
 ];
 const REQUESTED_BEFORE_MS_MAX = 10 * DAY_MS;
 
-interface Sizes {
+export interface Sizes {
   readonly importNumbers: number;
   readonly singles: number;
   readonly queries: number;
 }
 /** The issue's size; the standard size is a tenth of it (see the sizes line and bench/README.md). */
 const FULL: Sizes = { importNumbers: 100_000_000, singles: 10_000_000, queries: 400 };
-const STANDARD: Sizes = { importNumbers: 10_000_000, singles: 1_000_000, queries: 400 };
+export const STANDARD: Sizes = { importNumbers: 10_000_000, singles: 1_000_000, queries: 400 };
 const SMOKE: Sizes = { importNumbers: 20_000, singles: 2_000, queries: 40 };
 const QUERY_P99_MS_MAX = 20;
 const HISTORY_COST_MAX = 0.1;
@@ -75,7 +75,7 @@ const SINGLE_BYTES_RATIO_MAX = 2;
 const IMPORT_BYTES_RATIO_MAX = 1.2;
 
 /** The generated years: every record in seq order (compactly), and the index a baseline answers from. */
-interface Years {
+export interface Years {
   readonly startMs: number;
   readonly endMs: number;
   readonly importNumbers: Float64Array;
@@ -154,7 +154,7 @@ function singleChange(years: Omit<Years, 'digests' | 'lastSeq'>, i: number, with
 }
 
 /** Bytes of the files of one kind of segment, as sizes and as blocks allocated. */
-interface Bytes {
+export interface Bytes {
   apparent: number;
   allocated: number;
 }
@@ -230,7 +230,7 @@ class SegmentWriter {
   }
 }
 
-interface Written {
+export interface Written {
   readonly years: Years;
   readonly store: DncStore;
   readonly importLogBytes: number;
@@ -243,7 +243,7 @@ interface Written {
 }
 
 /** Generates the years and writes them into `dataDir` as the writer would have left them. */
-async function writeYears(dataDir: string, sizes: Sizes, context: BenchContext): Promise<Written> {
+export async function writeYears(dataDir: string, sizes: Sizes, context: BenchContext): Promise<Written> {
   const rng = new Prng(SEED);
   const endMs = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const startMs = endMs - HISTORY_DAYS * DAY_MS;
