@@ -7,7 +7,7 @@
 import { hash as oneShotHash } from 'node:crypto';
 import { LOG_RECORD_HEADER_BYTES } from '../constants.js';
 import { decodeBody, frameChecksumMatches, type LogRecord } from '../persist/record.js';
-import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
+import { historyEventOf } from './history-event.js';
 
 export const EVIDENCE_FORMAT = 'idnc-evidence/1';
 
@@ -60,7 +60,6 @@ function sha256(...parts: Uint8Array[]): Uint8Array {
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Bytes of a hex hash, or null when it is not 64 lowercase hex digits. */
 function hashBytes(text: unknown): Uint8Array | null {
@@ -83,22 +82,6 @@ export function rootFromPath(leaf: Uint8Array, index: number, count: number, pat
   return right === null ? null : sha256(NODE_PREFIX, sibling, right);
 }
 
-/** The event a record shows, as `idnc history` derives it (a drop is a remove of its list). */
-function eventOfRecord(record: LogRecord, digest: Uint8Array): Record<string, unknown> {
-  return {
-    seq: record.seq,
-    at: iso(record.ts),
-    op: record.op === 'add' ? 'add' : 'remove',
-    list: record.projId === '' ? 'master' : 'project',
-    projId: record.projId === '' ? null : record.projId,
-    keyId: record.keyId ?? LIBRARY_KEY_ID,
-    source: record.source ?? DEFAULT_SOURCE,
-    reason: record.reason ?? null,
-    requestedAt: iso(record.requestedAt ?? record.ts),
-    hash: hex(digest),
-  };
-}
-
 /** The record in an event's bytes, checked, or why it is not the event shown. */
 function checkRecord(file: EvidenceFile, event: EvidenceEvent): { digest: Uint8Array } | { problem: string } {
   if (typeof event.record !== 'string') return { problem: 'has no record bytes' };
@@ -114,7 +97,7 @@ function checkRecord(file: EvidenceFile, event: EvidenceEvent): { digest: Uint8A
   if (record.org !== file.org) return { problem: `record is of organisation ${JSON.stringify(record.org)}, not ${JSON.stringify(file.org)}` };
   if (record.op !== 'drop' && !record.numbers.includes(Number(file.phone))) return { problem: 'record does not name the phone' };
   const digest = sha256(frame);
-  const shown = eventOfRecord(record, digest);
+  const shown: Record<string, unknown> = { ...historyEventOf(record, hex(digest)) };
   for (const [field, value] of Object.entries(shown)) {
     if ((event as unknown as Record<string, unknown>)[field] !== value) return { problem: `${field} is ${JSON.stringify((event as unknown as Record<string, unknown>)[field])} but the record says ${JSON.stringify(value)}` };
   }

@@ -10,9 +10,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
 import type { ImportMeta, LogRecord } from '../persist/record.js';
+import { historyEventOf, type HistoryEvent } from './history-event.js';
+
+export type { HistoryEvent } from './history-event.js';
 import { archivedSummary, HISTORY_DIR, listHistory } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
-import { DEFAULT_SOURCE, LIBRARY_KEY_ID } from './change-meta.js';
 import { forEachRecord } from './segment-records.js';
 import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
 
@@ -23,24 +25,6 @@ export interface HistoryScope {
   readonly projId?: string;
   /** A key limited to these projects sees only them (never the master list's events). */
   readonly projects?: readonly string[];
-}
-
-export interface HistoryEvent {
-  readonly seq: number;
-  /** When the change was stored: ISO 8601 with ms, UTC. */
-  readonly at: string;
-  readonly op: 'add' | 'remove';
-  readonly list: 'master' | 'project';
-  readonly projId: string | null;
-  /** The API key's id, 'cli' or 'library'. */
-  readonly keyId: string;
-  readonly source: string;
-  readonly reason: string | null;
-  readonly requestedAt: string;
-  /** SHA-256 (hex) of the record's bytes: its digest in the hash chain. */
-  readonly hash: string;
-  /** A bulk import's input (SHA-256 of its raw bytes, name, bytes, numbers named); absent for other changes. */
-  readonly import?: ImportMeta;
 }
 
 export interface StatusAtAnswer {
@@ -109,19 +93,7 @@ export class HistoryReader {
       const wasOn = on.get(record.projId) === true;
       if (record.op === 'drop' && !wasOn) continue;
       on.set(record.projId, record.op === 'add');
-      events.push({
-        seq: record.seq,
-        at: iso(record.ts),
-        op: record.op === 'add' ? 'add' : 'remove',
-        list: record.projId === '' ? 'master' : 'project',
-        projId: record.projId === '' ? null : record.projId,
-        keyId: record.keyId ?? LIBRARY_KEY_ID,
-        source: record.source ?? DEFAULT_SOURCE,
-        reason: record.reason ?? null,
-        requestedAt: iso(record.requestedAt ?? record.ts),
-        hash,
-        ...(meta === undefined ? {} : { import: meta }),
-      });
+      events.push({ ...historyEventOf(record, hash), ...(meta === undefined ? {} : { import: meta }) });
     }
     return events;
   }
