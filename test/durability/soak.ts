@@ -5,9 +5,11 @@
 //       seed with its failure and the command that replays it. Exits 1 if any seed failed.
 //   npm run soak -- --seed S [--steps K] [--calls]
 //       replays one seed exactly, printing every step (with --calls, every file-system call too).
-//   npm run soak [-- --crash-cycles N]
+//   npm run soak [-- --crash-cycles N] [--restart-at-once]
 //       the kill -9 experiment of crash.test.ts on the built server: N cycles (default 200, or
-//       SOAK_CYCLES; SOAK_SEED picks its seed), printing the figures. `npm run soak` builds first.
+//       SOAK_CYCLES; SOAK_SEED picks its seed), printing the figures. With --restart-at-once, the
+//       supervisor's case instead: the process group killed and a new server started in the same
+//       instant, under 8 writers (CI runs a few dozen cycles of each). `npm run soak` builds first.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -29,10 +31,11 @@ interface SeedResult {
 
 type ToChild = { readonly seed: number; readonly steps: number } | { readonly stop: true };
 
-async function crashCycles(cycles: number): Promise<number> {
+async function crashCycles(cycles: number, restartAtOnce: boolean): Promise<number> {
   const seed = Number(process.env['SOAK_SEED'] ?? Date.now());
   const started = Date.now();
-  const figures = await runCrashCycles({ cycles, concurrency: 32, loadMsMin: 50, loadMsMax: 1500, seed, log: (line) => process.stderr.write(`${line}\n`) });
+  const load = restartAtOnce ? { concurrency: 8, loadMsMin: 20, loadMsMax: 200, restartAtOnce } : { concurrency: 32, loadMsMin: 50, loadMsMax: 1500 };
+  const figures = await runCrashCycles({ cycles, ...load, seed, log: (line) => process.stderr.write(`${line}\n`) });
   const sorted = figures.recoveryMs.slice().sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   process.stdout.write(
@@ -157,6 +160,7 @@ const { values } = parseArgs({
     jobs: { type: 'string' },
     calls: { type: 'boolean' },
     'crash-cycles': { type: 'string' },
+    'restart-at-once': { type: 'boolean' },
     worker: { type: 'boolean' },
   },
 });
@@ -166,4 +170,4 @@ else if (values.seed !== undefined) process.exitCode = await replaySeed(Number(v
 else if (values.seeds !== undefined) {
   const jobs = Number(values.jobs ?? Math.min(2, availableParallelism()));
   process.exitCode = await manySeeds(Number(values.first ?? 1), Number(values.seeds), steps, jobs);
-} else process.exitCode = await crashCycles(Number(values['crash-cycles'] ?? process.env['SOAK_CYCLES'] ?? 200));
+} else process.exitCode = await crashCycles(Number(values['crash-cycles'] ?? process.env['SOAK_CYCLES'] ?? 200), values['restart-at-once'] === true);
