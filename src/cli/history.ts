@@ -15,7 +15,9 @@ import { listDataDir } from '../persist/data-dir.js';
 import { readDurableMark } from '../persist/durable-mark.js';
 import { resolveDataDir } from './config.js';
 import { IdncError } from '../errors.js';
+import { withKeyName, type KeyNameOf } from '../history/key-name.js';
 import { HistoryReader, type HistoryEvent } from '../history/query.js';
+import { keysFilePath, readKeysFile } from '../keys/key-file.js';
 import { formatDigits } from '../phone/digits.js';
 import { parsePhone } from '../phone/phone-list.js';
 import { checkOrganisationId, checkProjectId } from '../store/list-id.js';
@@ -84,7 +86,8 @@ async function runQuery(command: 'history' | 'status-at', phone: string, flags: 
     const upToSeq = await readableSeq(dataDir);
     const digits = formatDigits(number);
     if (command === 'history') {
-      const events = await reader.events(number, { org, ...(projId === '' ? {} : { projId }) }, upToSeq);
+      const nameOf = await keyNames(dataDir);
+      const events = (await reader.events(number, { org, ...(projId === '' ? {} : { projId }) }, upToSeq)).map((event) => withKeyName(event, nameOf));
       process.stdout.write(flags.json === true ? `${JSON.stringify({ phone: digits, events })}\n` : describeEvents(digits, org, events));
     } else {
       const answer = { phone: digits, at: new Date(atMs).toISOString(), ...(await reader.statusAt(number, atMs, { org, projId }, upToSeq)) };
@@ -97,13 +100,21 @@ async function runQuery(command: 'history' | 'status-at', phone: string, flags: 
   }
 }
 
-function describeEvents(digits: string, org: string, events: readonly HistoryEvent[]): string {
+/** The names of the data directory's API keys; none when keys.json is missing or unreadable (the history does not need them). */
+async function keyNames(dataDir: string): Promise<KeyNameOf | undefined> {
+  const file = await readKeysFile(keysFilePath(dataDir)).catch(() => undefined);
+  if (file === undefined) return undefined;
+  const names = new Map(file.keys.map((record) => [record.id, record.name]));
+  return (keyId) => names.get(keyId);
+}
+
+function describeEvents(digits: string, org: string, events: readonly (HistoryEvent & { keyName?: string })[]): string {
   if (events.length === 0) return `${digits}: no change in organisation ${JSON.stringify(org)} is kept\n`;
   const lines = events.map((event) => {
     const list = event.projId === null ? 'master' : `project ${event.projId}`;
     const reason = event.reason === null ? '' : ` reason ${JSON.stringify(event.reason)}`;
     const input = event.import === undefined ? '' : `, import of ${event.import.count} numbers from ${JSON.stringify(event.import.name)} (${event.import.bytes} bytes, sha256 ${event.import.sha256})`;
-    return `  seq ${event.seq}  ${event.at}  ${event.op.padEnd(6)} ${list}  by ${event.keyId} via ${event.source}, requested ${event.requestedAt}${reason}${input}`;
+    return `  seq ${event.seq}  ${event.at}  ${event.op.padEnd(6)} ${list}  by ${event.keyId}${event.keyName === undefined ? '' : ` (${event.keyName})`} via ${event.source}, requested ${event.requestedAt}${reason}${input}`;
   });
   return `${digits} in organisation ${JSON.stringify(org)}, oldest first:\n${lines.join('\n')}\n`;
 }

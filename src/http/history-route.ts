@@ -10,7 +10,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dnc } from '../engine/views.js';
-import type { HistoryEvent } from '../engine/types.js';
+import { withKeyName } from '../history/key-name.js';
 import { IdncError } from '../errors.js';
 import type { KeyRecord } from '../keys/key-records.js';
 import type { KeyStore } from '../keys/key-store.js';
@@ -64,15 +64,7 @@ async function history(request: FastifyRequest, reply: FastifyReply, options: Hi
   const phone = required(query, 'phone', 'the 10-digit number whose history is read');
   const scope = { org: key.org, ...(projId === undefined ? {} : { projId }), ...(key.projects === undefined ? {} : { projects: key.projects }) };
   const result = await options.dnc.history(phone, scope);
-  return send(reply, { phone: result.phone, events: result.events.map((event) => withKeyName(event, options.keys)) });
-}
-
-/** The event with `keyName` after `keyId` when the key has a name. */
-function withKeyName(event: HistoryEvent, keys: HistoryRouteOptions['keys']): HistoryEvent & { keyName?: string } {
-  const name = keys.nameOf?.call(keys, event.keyId);
-  if (typeof name !== 'string') return event;
-  const { seq, at, op, list, projId, keyId, ...rest } = event;
-  return { seq, at, op, list, projId, keyId, keyName: name, ...rest };
+  return send(reply, { phone: result.phone, events: result.events.map((event) => withKeyName(event, options.keys.nameOf?.bind(options.keys))) });
 }
 
 async function statusAt(request: FastifyRequest, reply: FastifyReply, options: HistoryRouteOptions): Promise<FastifyReply> {

@@ -106,6 +106,24 @@ it('idnc history head prints the chain head; verify --head proves it, and fails 
   expect(idnc('history', 'heads', '--data-dir', dir).status).toBe(2);
 });
 
+it('idnc history names the key of each change from keys.json, and still answers without it', async () => {
+  expect(idnc('keys', 'create', '--org', 'default', '--name', 'ivr-line-1', '--data-dir', dir).status).toBe(0);
+  const keys = JSON.parse(fs.readFileSync(path.join(dir, 'keys.json'), 'utf8')) as { keys: { id: string }[] };
+  const keyId = keys.keys[0]!.id;
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
+  await dnc.add('5039367187', { keyId });
+  await dnc.remove('5039367187');
+  await dnc.close();
+  const json = JSON.parse(idnc('history', '5039367187', '--json', '--data-dir', dir).stdout);
+  expect(json.events.map((event: Record<string, unknown>) => [event['keyId'], event['keyName']])).toEqual([[keyId, 'ivr-line-1'], ['library', undefined]]);
+  expect(Object.keys(json.events[0])).toEqual(['seq', 'at', 'op', 'list', 'projId', 'keyId', 'keyName', 'source', 'reason', 'requestedAt', 'hash']);
+  expect(idnc('history', '5039367187', '--data-dir', dir).stdout).toContain(`by ${keyId} (ivr-line-1) via api`);
+  fs.writeFileSync(path.join(dir, 'keys.json'), '{ not json');
+  const withoutKeys = idnc('history', '5039367187', '--json', '--data-dir', dir);
+  expect(withoutKeys.status).toBe(0);
+  expect(JSON.parse(withoutKeys.stdout).events[0].keyName).toBeUndefined();
+});
+
 it('idnc history PHONE and idnc status-at read the history offline; bad arguments exit 2', async () => {
   const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
   await dnc.add('5039367187', { source: 'ivr', reason: 'pressed 9' });
