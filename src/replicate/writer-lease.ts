@@ -4,7 +4,9 @@
 // the entry once it has expired, which succeeds for one of them only. The holder counts its lease
 // from the START of the request that took or renewed it, on the monotonic clock: the server's copy
 // expires no sooner, so a writer paused (SIGSTOP, a long GC) finds on waking that its lease is over
-// before it publishes anything, whatever a standby did meanwhile.
+// before it publishes anything, whatever a standby did meanwhile. Renewals never overlap: two
+// updates sent with the same revision would refuse one another and give up a lease still held
+// (a renewal slower than the renewal interval, on a loaded host).
 
 import { Kvm, type KV } from '@nats-io/kv';
 import type { StreamLink } from './stream-link.js';
@@ -18,6 +20,8 @@ export function leaseBucket(stream: string): string {
 export class WriterLease {
   private revision = 0;
   private validUntil = 0;
+  /** The renewal in flight: a renewal asked for meanwhile waits for it rather than racing it. */
+  private renewing: Promise<boolean> | null = null;
 
   private constructor(
     private readonly kv: KV,
@@ -47,8 +51,16 @@ export class WriterLease {
     }
   }
 
-  /** Renews the lease held; false (and the lease is given up) when it was lost or NATS does not answer. */
-  async renew(): Promise<boolean> {
+  /**
+   * Renews the lease held; false (and the lease is given up) when it was lost or NATS does not
+   * answer. A call while a renewal is in flight gets that renewal's outcome.
+   */
+  renew(): Promise<boolean> {
+    this.renewing ??= this.renewOnce().finally(() => (this.renewing = null));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<boolean> {
     const started = performance.now();
     try {
       this.revision = await this.kv.update(LEASE_KEY, this.holder, this.revision);
