@@ -5,7 +5,9 @@
 // (the stream has a change before the writer's own log, so the follower often applies it before
 // the acknowledgement: 0), and from the add's issue, beside the add's own acknowledgement;
 // (2) acknowledged adds per second with 64 concurrent writers under --replicate-ack quorum and local,
-// beside the same writer without replication in the same run (fsync 'always' throughout). Checks
+// beside the same writer without replication in the same run (fsync 'always' throughout), and
+// beside the ceiling NATS sets on this machine: the writer's publish path alone (runs of 64 records
+// published pipelined with the expected last sequence, as a batch is) with no log. Checks
 // itself: the follower reaches the last seq and holds every number; the stream holds every change.
 // Without nats-server on PATH it reports nothing measured and says why.
 
@@ -15,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { openDnc, type DurableDnc, type ReplicationAck } from '../src/index.js';
+import { StreamLink } from '../src/replicate/stream-link.js';
 import { NatsCluster, natsAvailable } from '../test/replicate/nats-cluster.js';
 import { check, plain, versus } from './figures.js';
 import { PROJECT_ROOT, TSC } from './paths.js';
@@ -142,6 +145,31 @@ async function addsPerSecond(writer: DurableDnc, runMs: number, first: number): 
   return (next - first) / seconds;
 }
 
+/** Records per second the publish path alone gets acknowledged, in runs of WRITERS (no log, no engine). */
+async function publishCeiling(servers: string, runMs: number): Promise<number> {
+  const link = await StreamLink.open({ servers: servers.split(','), stream: 'CEILING', name: 'bench ceiling' }, () => undefined);
+  try {
+    await link.ensureStream(3);
+    let seq = 0;
+    const started = now();
+    while (now() - started < runMs) {
+      const frames = Array.from({ length: WRITERS }, () => emptyFrame(++seq));
+      const outcome = await link.publishRun(frames);
+      check(outcome.kind === 'published', `the stream took records ${seq - WRITERS + 1}-${seq}`);
+    }
+    return seq / ((now() - started) / 1000);
+  } finally {
+    await link.close();
+  }
+}
+
+/** A record frame's header with `seq` and no body: what publishRun reads (seq, message id). */
+function emptyFrame(seq: number): Buffer {
+  const frame = Buffer.alloc(16);
+  frame.writeUInt32LE(seq, 8);
+  return frame;
+}
+
 async function durableRates(dir: string, servers: string, runMs: number): Promise<Record<'none' | ReplicationAck, number>> {
   const none = await openDnc({ dataDir: path.join(dir, 'adds-none') });
   const withoutReplication = await addsPerSecond(none, runMs, FIRST_NUMBER);
@@ -177,11 +205,13 @@ const scenario: Scenario = async (context): Promise<ScenarioResult> => {
       );
     }
     const rates = await durableRates(dir, cluster.servers, runMs);
-    context.log(`durable adds/s, ${WRITERS} writers: no replication ${rates.none.toFixed(0)}, quorum ${rates.quorum.toFixed(0)}, local ${rates.local.toFixed(0)}`);
+    const ceiling = await publishCeiling(cluster.servers, runMs);
+    context.log(`durable adds/s, ${WRITERS} writers: no replication ${rates.none.toFixed(0)}, quorum ${rates.quorum.toFixed(0)}, local ${rates.local.toFixed(0)}; publish path alone ${ceiling.toFixed(0)} records/s`);
     figures.push(
       versus(`durable adds/s, ${WRITERS} writers, --replicate-ack quorum`, rates.quorum, 'ops/s', 'without replication, same run', rates.none),
       versus(`durable adds/s, ${WRITERS} writers, --replicate-ack local`, rates.local, 'ops/s', 'without replication, same run', rates.none),
       plain(`durable adds/s, ${WRITERS} writers, without replication`, rates.none, 'ops/s'),
+      versus(`durable adds/s, ${WRITERS} writers, --replicate-ack quorum, against the NATS ceiling`, rates.quorum, 'ops/s', `publish path alone, runs of ${WRITERS}, no log, same run`, ceiling),
     );
     return { scenario: 'replication', sizes: { runMs, rates: (context.smoke ? SMOKE_RATES : RATES).join('/'), writers: WRITERS, natsNodes: 3, cores: os.cpus().length }, figures };
   } finally {
