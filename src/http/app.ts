@@ -175,7 +175,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const limits = resolveLimits(options.limits);
   // The app's lines go to this logger; Fastify gets none (see access-log.ts).
   const logger = options.logger === undefined ? undefined : withSafeSerializers(options.logger);
-  const handleError = errorHandler(logger);
+  const handleError = errorHandler(logger, () => options.dnc.stats().replication?.leader ?? null);
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
   // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
   const httpOptions = { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http };

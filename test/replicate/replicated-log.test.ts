@@ -212,7 +212,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
   test('writer lease: one holder at a time; renewals asked for while one is in flight join it (one update)', async () => {
     const links = await Promise.all(['first', 'second'].map((name) => StreamLink.open({ servers: cluster.servers.split(','), stream, name }, () => undefined)));
     try {
-      const [first, second] = await Promise.all(links.map((link, index) => WriterLease.open(link, 3, 3000, `holder ${index}`)));
+      const [first, second] = await Promise.all(links.map((link, index) => WriterLease.open(link, 3, 3000, { holder: `holder ${index}`, url: null })));
       expect(await first!.acquire()).toBe(true);
       expect(await second!.acquire()).toBe(false);
       const kv = await new Kvm(links[0]!.nc).open(leaseBucket(stream));
