@@ -31,6 +31,11 @@ async function change(port: number, key: string, phone: string): Promise<{ statu
   return { status: response.status, code: body.code, leader: response.headers.get('idnc-leader') };
 }
 
+/** GET /healthz's replication part. */
+async function replicationHealth(port: number): Promise<unknown> {
+  return ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { replication?: unknown }).replication;
+}
+
 /** `idnc import FILE --url URL` with the key in IDNC_KEY: its exit code and stderr. */
 function importTo(url: string, file: string, key: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
@@ -84,6 +89,8 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     // The follower names the writer, as the writer lease says (read every second).
     const writerUrl = `http://127.0.0.1:${writer.port}`;
     await vi.waitFor(async () => expect(await change(follower.port, followerKey, '4155550101')).toEqual({ status: 503, code: 'READ_ONLY_REPLICA', leader: writerUrl }), { timeout: 10_000, interval: 100 });
+    expect(await replicationHealth(writer.port)).toEqual({ role: 'writer', state: 'ready', reason: '', connected: true, lastSeq: 1, streamSeq: 1, lagMs: null, backlog: 0, leader: writerUrl });
+    await vi.waitFor(async () => expect(await replicationHealth(follower.port)).toMatchObject({ role: 'follower', state: 'ready', connected: true, lastSeq: 1, streamSeq: 1, lagMs: expect.any(Number), leader: writerUrl }), { timeout: 10_000, interval: 100 });
 
     await cluster.killAll();
     const unavailable = await vi.waitFor(async () => {
@@ -93,6 +100,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }, { timeout: 20_000, interval: 50 });
     expect(unavailable.status).toBe(503);
     expect(JSON.parse(unavailable.body)).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+    expect(await replicationHealth(writer.port)).toMatchObject({ role: 'writer', state: 'connecting', connected: false, lastSeq: 1 });
     const count = await pdnc(writer.port, writerKey, { actionType: 'count' });
     expect(count.status).toBe(200);
     await cluster.startAll();
@@ -162,6 +170,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       // The standby names the writer; an import sent to the standby lands there (one redirect).
       const writerUrl = `http://127.0.0.1:${writer.port}`;
       await vi.waitFor(async () => expect(await change(standby.port, standbyKey, '2125550001')).toEqual({ status: 503, code: 'NOT_LEADER', leader: writerUrl }), { timeout: 20_000, interval: 100 });
+      expect(await replicationHealth(standby.port)).toMatchObject({ role: 'standby', state: 'standby', connected: true, lastSeq: 1, leader: writerUrl });
       const list = path.join(standbyDir, 'import.txt');
       await fs.promises.writeFile(list, '2125550002\n');
       const imported = await importTo(`http://127.0.0.1:${standby.port}`, list, standbyKey);
