@@ -238,6 +238,8 @@ export interface FollowOptions {
 /** What a replicated writer or a follower of a stream reports about its stream. */
 export interface ReplicationStats {
   readonly stream: string;
+  /** 'writer' (publishing, or trying to), 'standby' (another writer holds the writer lease) or 'follower' (`follow`). */
+  readonly role: 'writer' | 'standby' | 'follower';
   /** The writer's acknowledgement rule; null on a follower. */
   readonly ack: ReplicationAck | null;
   /** 'ready' (publishing or following), else why not: 'connecting', 'reconciling', 'diverged', 'closed'. */

@@ -32,7 +32,7 @@ export function replicationHealth(dnc: Dnc): ReplicationHealth | null {
   const stats = dnc.stats();
   const replication = stats.replication;
   if (replication === undefined) return null;
-  const role = replication.ack === null ? 'follower' : replication.state === 'standby' ? 'standby' : 'writer';
+  const role = replication.role;
   return {
     role,
     state: replication.state,

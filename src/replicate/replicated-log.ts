@@ -170,12 +170,18 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   private replicationStats(): ReplicationStats {
     const backlog = this.config.ack === 'local' ? Math.max(0, this.durable.lastSeq - this.streamSeq) : 0;
-    return { stream: this.config.stream, ack: this.config.ack, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog, leader: this.leader() };
+    const role = this.standingBy() ? 'standby' : 'writer';
+    return { stream: this.config.stream, role, ack: this.config.ack, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog, leader: this.leader() };
+  }
+
+  /** Standing by, or between two tries of the lease while standing by (reconciling without it). */
+  private standingBy(): boolean {
+    return this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false);
   }
 
   /** The writer's URL: this one's while it writes, the lease holder's while standing by (null: unknown). */
   private leader(): string | null {
-    if (this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false)) return this.leaderUrl;
+    if (this.standingBy()) return this.leaderUrl;
     if (this.state === 'ready') return this.config.advertiseUrl;
     return null;
   }
@@ -196,7 +202,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
     if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
-    if (this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false)) return Promise.reject(this.notLeader());
+    if (this.standingBy()) return Promise.reject(this.notLeader());
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
     if (this.catchUpWanted) {
       this.reconcileSoon();

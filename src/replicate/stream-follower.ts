@@ -156,7 +156,7 @@ export class StreamFollower implements FollowerSource {
   }
 
   private replicationStats(): ReplicationStats {
-    return { stream: this.nats.options.stream, ack: null, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog: 0, leader: this.leaderUrl };
+    return { stream: this.nats.options.stream, role: 'follower', ack: null, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog: 0, leader: this.leaderUrl };
   }
 
   on(event: FollowerEvent, listener: (value: number) => void): this {
