@@ -5,7 +5,9 @@
 // (the stream has a change before the writer's own log, so the follower often applies it before
 // the acknowledgement: 0), and from the add's issue, beside the add's own acknowledgement;
 // (2) acknowledged adds per second with 64 concurrent writers under --replicate-ack quorum and local,
-// beside the same writer without replication in the same run (fsync 'always' throughout). Checks
+// beside the same writer without replication in the same run (fsync 'always' throughout), and
+// beside the ceiling NATS sets on this machine: the writer's publish path alone (runs of 64 records
+// published pipelined with the expected last sequence, as a batch is) with no log. Checks
 // itself: the follower reaches the last seq and holds every number; the stream holds every change.
 // Without nats-server on PATH it reports nothing measured and says why.
 
@@ -15,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { openDnc, type DurableDnc, type ReplicationAck } from '../src/index.js';
+import { StreamLink } from '../src/replicate/stream-link.js';
 import { NatsCluster, natsAvailable } from '../test/replicate/nats-cluster.js';
 import { check, plain, versus } from './figures.js';
 import { PROJECT_ROOT, TSC } from './paths.js';
@@ -69,6 +72,8 @@ async function startFollower(servers: string, stream: string): Promise<{ child: 
 
 interface Lag {
   readonly achievedRate: number;
+  /** Adds the writer answered with an error (REPLICATION_UNAVAILABLE when the stream does not keep up). */
+  readonly refused: number;
   readonly lagMedianMs: number;
   readonly lagP99Ms: number;
   /** Issue of the add -> applied by the remote follower, and -> acknowledged by the writer. */
@@ -86,11 +91,12 @@ async function followerLag(dir: string, servers: string, rate: number, runMs: nu
   const pending: Promise<void>[] = [];
   const started = now();
   let issued = 0;
+  let refused = 0;
   while (now() - started < runMs) {
     const due = Math.floor(((now() - started) / 1000) * rate);
     for (; issued < due; issued++) {
       const issuedAt = now();
-      pending.push(writer.add(String(FIRST_NUMBER + issued)).then((result) => void acks.push({ seq: result.seq, issuedAt, ackedAt: now() })));
+      pending.push(writer.add(String(FIRST_NUMBER + issued)).then((result) => void acks.push({ seq: result.seq, issuedAt, ackedAt: now() }), () => void refused++));
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -104,7 +110,7 @@ async function followerLag(dir: string, servers: string, rate: number, runMs: nu
   await new Promise((resolve) => child.once('exit', resolve));
   const reader = await openDnc({ follow: { servers, stream } });
   await reader.waitFor(lastSeq, 20_000);
-  check(reader.count() === issued && reader.digest() === writer.digest(), `a new follower holds all ${issued} numbers, digest equal to the writer's`);
+  check(reader.count() === writer.count() && reader.count() >= acks.length && reader.digest() === writer.digest(), `a new follower holds the writer's ${writer.count()} numbers (${acks.length} acknowledged of ${issued}), digest equal to the writer's`);
   await reader.close();
   await writer.close();
   const lags: number[] = [];
@@ -120,6 +126,7 @@ async function followerLag(dir: string, servers: string, rate: number, runMs: nu
   const ackSorted = acks.map((ack) => ack.ackedAt - ack.issuedAt).sort((a, b) => a - b);
   return {
     achievedRate: issued / seconds,
+    refused,
     lagMedianMs: percentile(lagSorted, 0.5),
     lagP99Ms: percentile(lagSorted, 0.99),
     visibleMedianMs: percentile(visibleSorted, 0.5),
@@ -140,6 +147,31 @@ async function addsPerSecond(writer: DurableDnc, runMs: number, first: number): 
   const seconds = (now() - started) / 1000;
   check(writer.count() === next - first, `the writer holds all ${next - first} acknowledged adds`);
   return (next - first) / seconds;
+}
+
+/** Records per second the publish path alone gets acknowledged, in runs of WRITERS (no log, no engine). */
+async function publishCeiling(servers: string, runMs: number): Promise<number> {
+  const link = await StreamLink.open({ servers: servers.split(','), stream: 'CEILING', name: 'bench ceiling' }, () => undefined);
+  try {
+    await link.ensureStream(3);
+    let seq = 0;
+    const started = now();
+    while (now() - started < runMs) {
+      const frames = Array.from({ length: WRITERS }, () => emptyFrame(++seq));
+      const outcome = await link.publishRun(frames);
+      check(outcome.kind === 'published', `the stream took records ${seq - WRITERS + 1}-${seq}`);
+    }
+    return seq / ((now() - started) / 1000);
+  } finally {
+    await link.close();
+  }
+}
+
+/** A record frame's header with `seq` and no body: what publishRun reads (seq, message id). */
+function emptyFrame(seq: number): Buffer {
+  const frame = Buffer.alloc(16);
+  frame.writeUInt32LE(seq, 8);
+  return frame;
 }
 
 async function durableRates(dir: string, servers: string, runMs: number): Promise<Record<'none' | ReplicationAck, number>> {
@@ -167,21 +199,24 @@ const scenario: Scenario = async (context): Promise<ScenarioResult> => {
   try {
     for (const rate of context.smoke ? SMOKE_RATES : RATES) {
       const lag = await followerLag(dir, cluster.servers, rate, runMs);
-      context.log(`${rate} writes/s: ${lag.achievedRate.toFixed(0)} issued/s; remote follower lag after the ack median ${lag.lagMedianMs.toFixed(2)} ms, p99 ${lag.lagP99Ms.toFixed(2)} ms; quorum ack median ${lag.ackMedianMs.toFixed(2)} / p99 ${lag.ackP99Ms.toFixed(2)} ms`);
+      context.log(`${rate} writes/s: ${lag.achievedRate.toFixed(0)} issued/s, ${lag.refused} refused; remote follower lag after the ack median ${lag.lagMedianMs.toFixed(2)} ms, p99 ${lag.lagP99Ms.toFixed(2)} ms; quorum ack median ${lag.ackMedianMs.toFixed(2)} / p99 ${lag.ackP99Ms.toFixed(2)} ms`);
       figures.push(
         plain(`remote follower lag after the writer's ack, median, ${rate} writes/s`, lag.lagMedianMs, 'ms'),
         plain(`remote follower lag after the writer's ack, p99, ${rate} writes/s`, lag.lagP99Ms, 'ms', { target: '< 100 ms', met: lag.lagP99Ms < 100 }),
         versus(`add -> applied by the remote follower, median, ${rate} writes/s`, lag.visibleMedianMs, 'ms', 'add -> quorum ack by the writer, median', lag.ackMedianMs),
         versus(`add -> applied by the remote follower, p99, ${rate} writes/s`, lag.visibleP99Ms, 'ms', 'add -> quorum ack by the writer, p99', lag.ackP99Ms),
         plain(`writes issued per second (target ${rate})`, lag.achievedRate, 'ops/s'),
+        plain(`writes refused by the writer (stream behind), ${rate} writes/s`, lag.refused, 'writes', { higherIsBetter: false }),
       );
     }
     const rates = await durableRates(dir, cluster.servers, runMs);
-    context.log(`durable adds/s, ${WRITERS} writers: no replication ${rates.none.toFixed(0)}, quorum ${rates.quorum.toFixed(0)}, local ${rates.local.toFixed(0)}`);
+    const ceiling = await publishCeiling(cluster.servers, runMs);
+    context.log(`durable adds/s, ${WRITERS} writers: no replication ${rates.none.toFixed(0)}, quorum ${rates.quorum.toFixed(0)}, local ${rates.local.toFixed(0)}; publish path alone ${ceiling.toFixed(0)} records/s`);
     figures.push(
       versus(`durable adds/s, ${WRITERS} writers, --replicate-ack quorum`, rates.quorum, 'ops/s', 'without replication, same run', rates.none),
       versus(`durable adds/s, ${WRITERS} writers, --replicate-ack local`, rates.local, 'ops/s', 'without replication, same run', rates.none),
       plain(`durable adds/s, ${WRITERS} writers, without replication`, rates.none, 'ops/s'),
+      versus(`durable adds/s, ${WRITERS} writers, --replicate-ack quorum, against the NATS ceiling`, rates.quorum, 'ops/s', `publish path alone, runs of ${WRITERS}, no log, same run`, ceiling),
     );
     return { scenario: 'replication', sizes: { runMs, rates: (context.smoke ? SMOKE_RATES : RATES).join('/'), writers: WRITERS, natsNodes: 3, cores: os.cpus().length }, figures };
   } finally {

@@ -452,6 +452,12 @@ export const REPLICATION_SNAPSHOTS_KEPT = 2;
  */
 export const REPLICA_CHECK_INTERVAL_MS = 200;
 /**
+ * How often a follower of a stream reads the writer lease to name the writer (the `idnc-leader`
+ * header): a client is pointed at a new writer within about a second of its takeover, without a
+ * read every REPLICA_CHECK_INTERVAL_MS from every follower of a fleet.
+ */
+export const REPLICA_LEADER_CHECK_MS = 1000;
+/**
  * A follower of a stream whose consumer delivers nothing for this long while the stream holds
  * records past it consumes again from its next seq: far above a delivery under load (ms), short
  * enough that a consumer lost to a full NATS restart costs seconds of lag, not minutes.

@@ -2,6 +2,7 @@
 // IDNC_PORT, IDNC_DATA_DIR) <- command-line flags, validated once into a frozen object. Only this
 // module and the rest of src/cli/ read the environment or argv; everything else receives these values.
 
+import os from 'node:os';
 import { resolve } from 'node:path';
 import {
   DATA_DIR_DEFAULT,
@@ -69,6 +70,8 @@ export interface ServeFlags {
   standby?: boolean;
   /** `--lease-ms` (env IDNC_LEASE_MS): the writer lease, e.g. 3s. */
   leaseMs?: string;
+  /** `--advertise-url` (env IDNC_ADVERTISE_URL): the URL clients reach this writer at, named to them by standbys and followers. */
+  advertiseUrl?: string;
 }
 
 export interface ServeConfig {
@@ -136,9 +139,10 @@ export function resolveWorkers(flag: string | undefined, env: Env = process.env)
 export function loadServeConfig(flags: ServeFlags, env: Env = process.env): ServeConfig {
   const host = flags.host ?? nonEmpty(env.IDNC_HOST) ?? SERVE_HOST_DEFAULT;
   if (host.trim() === '' || /\s/.test(host)) throw new ConfigError(`--host ${JSON.stringify(host)} is not a host name or address`);
+  const port = parsePort(flags.port ?? nonEmpty(env.IDNC_PORT) ?? String(SERVE_PORT_DEFAULT));
   return Object.freeze({
     host,
-    port: parsePort(flags.port ?? nonEmpty(env.IDNC_PORT) ?? String(SERVE_PORT_DEFAULT)),
+    port,
     dataDir: resolveDataDir(flags.dataDir, env),
     fsync: parseFsync(flags.fsync ?? 'always'),
     snapshotIntervalMs: flags.snapshotInterval === undefined ? SNAPSHOT_INTERVAL_MS_DEFAULT : parseDuration('--snapshot-interval', flags.snapshotInterval),
@@ -150,12 +154,35 @@ export function loadServeConfig(flags: ServeFlags, env: Env = process.env): Serv
     statusFastPath: flags.statusFastPath !== false && ((env.IDNC_STATUS_FAST_PATH ?? '').trim() === '' || parseSwitch('IDNC_STATUS_FAST_PATH', env.IDNC_STATUS_FAST_PATH)),
     followerPolling: followerPolling(env),
     ...historyRetention(flags.historyRetention ?? nonEmpty(env.IDNC_HISTORY_RETENTION)),
-    ...replicationSettings(flags, env),
+    ...replicationSettings(flags, env, advertiseUrl(flags, env, host, port)),
   });
 }
 
+/**
+ * `--advertise-url` <- IDNC_ADVERTISE_URL <- http://HOST:PORT (this host's name when listening on
+ * every address; none with --port 0, whose port is known only once listening).
+ */
+function advertiseUrl(flags: ServeFlags, env: Env, host: string, port: number): string | undefined {
+  const given = flags.advertiseUrl ?? nonEmpty(env.IDNC_ADVERTISE_URL);
+  if (given !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(given);
+    } catch {
+      // reported below
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || /\s/.test(given)) {
+      throw new ConfigError(`--advertise-url (IDNC_ADVERTISE_URL) ${JSON.stringify(given)}: expected the URL clients reach this server at, like http://h1.example:3000`);
+    }
+    return given.replace(/\/+$/, '');
+  }
+  if (port === 0) return undefined;
+  const name = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
 /** `--replicate*` and `--follow` (flag <- IDNC_* variable); refuses both at once. */
-function replicationSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 'replicate' | 'follow'> {
+function replicationSettings(flags: ServeFlags, env: Env, advertised: string | undefined): Pick<ServeConfig, 'replicate' | 'follow'> {
   const replicate = flags.replicate ?? nonEmpty(env.IDNC_REPLICATE);
   const follow = flags.follow ?? nonEmpty(env.IDNC_FOLLOW);
   const stream = flags.replicateStream ?? nonEmpty(env.IDNC_REPLICATE_STREAM);
@@ -179,6 +206,7 @@ function replicationSettings(flags: ServeFlags, env: Env): Pick<ServeConfig, 're
       ...(ack === undefined ? {} : { ack: ack as 'quorum' | 'local' }),
       ...(standby ? { standby } : {}),
       ...(lease === undefined ? {} : { leaseMs: parseDuration('--lease-ms (IDNC_LEASE_MS)', lease) }),
+      ...(advertised === undefined ? {} : { advertiseUrl: advertised }),
     }),
   };
 }

@@ -2,12 +2,17 @@
 // POST /v1/import, sorted and de-duplicated, in batches of BULK_REQUEST_NUMBERS_MAX (each batch is
 // one atomic durable change on the server, whose history event names the inputs and hashes the batch). A failure stops at the first refused batch and says how
 // far it got; running the same command again is safe, because adding or removing a number twice
-// changes nothing the second time.
+// changes nothing the second time. A server that does not take changes (a standby: NOT_LEADER, a
+// follower on another host: READ_ONLY_REPLICA) names the writer in `idnc-leader`: the import goes
+// there once, never further (no loop), and under the rule --url has: plain http only to this machine
+// unless --insecure (the key would cross the network in clear text).
 
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import type { ReadResult } from '../bulk/read-inputs.js';
 import { IdncError } from '../errors.js';
+import { LEADER_HEADER } from '../http/error-replies.js';
+import { checkKeyTransport } from './import-key.js';
 import { startProgress } from './import-progress.js';
 
 /** What an import did, online or into the data directory (printed by import.ts). */
@@ -23,6 +28,8 @@ export interface OnlineTarget {
   readonly key: string;
   readonly projId: string;
   readonly remove: boolean;
+  /** --insecure: plain http to another host is allowed (also for the writer a standby names). */
+  readonly insecure?: boolean;
   /** History fields sent with every batch (`source`, `reason`, and `name`: the inputs' name). */
   readonly source?: string;
   readonly reason?: string;
@@ -54,17 +61,27 @@ function batchBody(numbers: Float64Array): string {
 }
 
 export async function importOnline(input: ReadResult, target: OnlineTarget): Promise<ImportSummary> {
-  const url = importUrl(target.url, target.projId, target.remove, target);
+  let url = importUrl(target.url, target.projId, target.remove, target);
+  let redirected = false;
   const numbers = sortUniqueNumbers(input.numbers);
   const progress = startProgress('sending', 'numbers');
   let sent = 0;
   let changed = 0;
   try {
-    for (let start = 0; start < numbers.length; start += BULK_REQUEST_NUMBERS_MAX) {
+    for (let start = 0; start < numbers.length; ) {
       const batch = numbers.subarray(start, start + BULK_REQUEST_NUMBERS_MAX);
-      changed += await sendBatch(url, target.key, batch, sent, numbers.length);
-      sent += batch.length;
-      progress.update(sent, numbers.length, sent);
+      const answer = await sendBatch(url, target.key, batch, sent, numbers.length);
+      if (typeof answer === 'number') {
+        changed += answer;
+        sent += batch.length;
+        start += batch.length;
+        progress.update(sent, numbers.length, sent);
+        continue;
+      }
+      const leaderUrl = followLeader(url, answer, redirected, target.insecure === true, `${sent} of ${numbers.length} numbers were stored before this; running the same command again resumes safely`);
+      url = importUrl(leaderUrl, target.projId, target.remove, target);
+      redirected = true;
+      process.stderr.write(`${new URL(answer.from).origin} does not take changes (${answer.code}): sending to the writer it names, ${new URL(url).origin}\n`);
     }
   } finally {
     progress.stop();
@@ -72,7 +89,33 @@ export async function importOnline(input: ReadResult, target: OnlineTarget): Pro
   return { rows: input.entries, distinct: numbers.length, changed, invalid: input.invalidCount };
 }
 
-async function sendBatch(url: string, key: string, batch: Float64Array, sent: number, total: number): Promise<number> {
+/** A server that does not take changes and names the writer that does. */
+interface NotTheWriter {
+  readonly from: string;
+  readonly code: string;
+  readonly leader: string;
+}
+
+/** The writer's URL to send to instead, or why not (no second redirect; --url's rule on plain http). */
+function followLeader(url: string, answer: NotTheWriter, redirected: boolean, insecure: boolean, resume: string): string {
+  const refused = (why: string): IdncError => new IdncError('STORAGE_UNAVAILABLE', `${new URL(url).origin} does not take changes (${answer.code}) and names ${answer.leader}, ${why}; ${resume}`);
+  if (redirected) throw refused('but this import was already sent on to the writer once: give --url the writer\'s address');
+  let leader: URL;
+  try {
+    leader = new URL(answer.leader);
+  } catch {
+    throw refused('which is not a URL');
+  }
+  if (leader.protocol !== 'http:' && leader.protocol !== 'https:') throw refused('which is not http(s)');
+  try {
+    checkKeyTransport(answer.leader, insecure);
+  } catch {
+    throw refused('over plain http to another host: the key is not sent there in clear text (--insecure allows it)');
+  }
+  return answer.leader;
+}
+
+async function sendBatch(url: string, key: string, batch: Float64Array, sent: number, total: number): Promise<number | NotTheWriter> {
   const resume = `${sent} of ${total} numbers were stored before this; running the same command again resumes safely`;
   let response: Response;
   try {
@@ -92,6 +135,10 @@ async function sendBatch(url: string, key: string, batch: Float64Array, sent: nu
     body = JSON.parse(text) as typeof body;
   } catch {
     // A proxy's HTML error page: reported by status below.
+  }
+  const leader = response.headers.get(LEADER_HEADER);
+  if (response.status === 503 && leader !== null && (body.code === 'NOT_LEADER' || body.code === 'READ_ONLY_REPLICA')) {
+    return { from: url, code: body.code, leader };
   }
   if (!response.ok || typeof body.changed !== 'number') {
     const what = body.error !== undefined ? `${body.code ?? response.status}: ${body.error}` : `HTTP ${response.status}`;

@@ -105,7 +105,7 @@ export async function runImport(files: string[], flags: ImportFlags): Promise<nu
     const remove = flags.remove === true;
     let summary: ImportSummary;
     if (dnc === undefined) {
-      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove, name: input.name, ...history });
+      summary = await importOnline(input, { url: flags.url!, key: key!, projId: address.projId, remove, name: input.name, insecure: flags.insecure === true, ...history });
     } else {
       process.stderr.write(`idnc import: storing ${input.numbers.length} distinct numbers as one change\n`);
       // keyId 'cli': the history names the command line as who made the change (docs/history.md).

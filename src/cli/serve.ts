@@ -39,6 +39,7 @@ export function registerServeCommand(program: Command): void {
     .option('--follow <servers>', 'serve reads from a writer\'s NATS JetStream stream, read-only, on any host (env IDNC_FOLLOW)')
     .option('--standby', 'with --replicate: follow the stream and take over writing when the writer lease expires (env IDNC_STANDBY=1)')
     .option('--lease-ms <duration>', 'with --replicate: the writer lease, renewed every third of it, e.g. 3s (env IDNC_LEASE_MS, default 3s)')
+    .option('--advertise-url <url>', 'with --replicate: the URL clients reach this server at, named by standbys and followers in idnc-leader (env IDNC_ADVERTISE_URL, default http://HOST:PORT)')
     .action(async (flags: ServeFlags) => {
       // Exit explicitly: after a clean close nothing the server started may keep the process alive.
       process.exit(await serve(flags));

@@ -218,6 +218,11 @@ export interface ReplicateOptions {
   readonly standby?: boolean;
   /** The writer lease (default 3000 ms): a standby takes over about this long after the writer's death. */
   readonly leaseMs?: number;
+  /**
+   * The URL clients reach this writer at (http(s)://host:port), written into the writer lease
+   * while it holds it, so that standbys and followers can name it (`stats().replication.leader`).
+   */
+  readonly advertiseUrl?: string;
 }
 
 export type ReplicationAck = 'quorum' | 'local';
@@ -233,6 +238,8 @@ export interface FollowOptions {
 /** What a replicated writer or a follower of a stream reports about its stream. */
 export interface ReplicationStats {
   readonly stream: string;
+  /** 'writer' (publishing, or trying to), 'standby' (another writer holds the writer lease) or 'follower' (`follow`). */
+  readonly role: 'writer' | 'standby' | 'follower';
   /** The writer's acknowledgement rule; null on a follower. */
   readonly ack: ReplicationAck | null;
   /** 'ready' (publishing or following), else why not: 'connecting', 'reconciling', 'diverged', 'closed'. */
@@ -243,4 +250,9 @@ export interface ReplicationStats {
   readonly streamSeq: number;
   /** Changes acknowledged here and not yet in the stream (the writer under 'local'); 0 otherwise. */
   readonly backlog: number;
+  /**
+   * The URL of the writer that takes changes, when known: this writer's own `advertiseUrl` while it
+   * writes; on a standby or a follower, the one the writer lease names. null when unknown.
+   */
+  readonly leader: string | null;
 }

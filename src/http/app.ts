@@ -14,6 +14,7 @@ import {
   REQUEST_NUMBERS_MAX,
 } from '../constants.js';
 import type { Dnc } from '../engine/views.js';
+import { replicationHealth } from './replication-health.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { responseLogger, writesDebug, type ResponseLogger } from './access-log.js';
 import type { FailureThrottle } from './auth-throttle.js';
@@ -175,7 +176,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const limits = resolveLimits(options.limits);
   // The app's lines go to this logger; Fastify gets none (see access-log.ts).
   const logger = options.logger === undefined ? undefined : withSafeSerializers(options.logger);
-  const handleError = errorHandler(logger);
+  const handleError = errorHandler(logger, () => options.dnc.stats().replication?.leader ?? null);
   const connections = connectionServerOptions(resolveConnectionLimits(options.connections));
   // Node counts the request line against maxHeaderSize: room for both limits, checked exactly below.
   const httpOptions = { maxHeaderSize: 2 * (limits.urlBytesMax + limits.headersBytesMax), ...connections.http };
@@ -210,7 +211,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setNotFoundHandler(handleNotFound);
   registerMetrics(app, metrics);
   const keysHealth = options.keysHealth;
-  const health = keysHealth === undefined ? () => '{"status":"ok"}' : () => JSON.stringify({ status: 'ok', keys: keysHealth() });
+  const health = (): string => {
+    const replication = replicationHealth(options.dnc);
+    if (keysHealth === undefined && replication === null) return '{"status":"ok"}';
+    return JSON.stringify({ status: 'ok', ...(keysHealth === undefined ? {} : { keys: keysHealth() }), ...(replication === null ? {} : { replication }) });
+  };
   app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(health()));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
   registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });

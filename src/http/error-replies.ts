@@ -128,16 +128,24 @@ export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
     .send(JSON.stringify(body));
 }
 
+/** Names the writer on a change refused by a standby (NOT_LEADER) or a follower (READ_ONLY_REPLICA), when known. */
+export const LEADER_HEADER = 'idnc-leader';
+
 export type ErrorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 
 /**
  * The Fastify error handler (also used for framework errors such as a malformed URL); unexpected
- * errors are logged to `logger` (absent: not logged) with the request's id.
+ * errors are logged to `logger` (absent: not logged) with the request's id. A change refused because
+ * this server does not write carries the writer's URL (`leader()`, when known) in `idnc-leader`.
  */
-export function errorHandler(logger: FastifyBaseLogger | undefined): ErrorHandler {
+export function errorHandler(logger: FastifyBaseLogger | undefined, leader: () => string | null = () => null): ErrorHandler {
   return (error, request, reply) => {
     const body = errorBody(error);
     if (body.code === 'INTERNAL') logger?.error({ reqId: request.id, err: error }, 'request failed with an unexpected error');
+    if (body.code === 'NOT_LEADER' || body.code === 'READ_ONLY_REPLICA') {
+      const url = leader();
+      if (url !== null) reply.header(LEADER_HEADER, url);
+    }
     return sendError(reply, body);
   };
 }

@@ -5,7 +5,11 @@
 // nothing is visible before it is on disk, and nothing is acknowledged that is not. Acknowledging
 // a batch (onDurable: the durable-seq mark, flushed under fsync 'always') overlaps the write and
 // fdatasync of the next batch, at most one batch behind, so the mark's flush costs latency, not
-// throughput; acknowledgements still happen one batch at a time, in seq order.
+// throughput; acknowledgements still happen one batch at a time, in seq order. With a
+// `beforeWrite` hook (a replicated writer publishes there, a network round trip), the next batch is
+// taken and handed to the hook while the one before it is written and flushed, once that one has
+// passed the hook: the round trip overlaps the fdatasync, and the hook still sees batches in seq
+// order, each before any of its bytes is written.
 //
 // Failures: a failed write (ENOSPC, EIO) cuts the batch's records from the segment they were written
 // to (truncate and flush), rejects the batch and everything queued with STORAGE_UNAVAILABLE and
@@ -17,6 +21,7 @@
 // longer matches the log, so nothing more may be written, not even a snapshot that would drop it.
 
 import path from 'node:path';
+import { assert } from '../assert.js';
 import { FSYNC_INTERVAL_MS, LOG_SEGMENT_BYTES_MAX, LOG_WRITE_SCRATCH_BYTES, STORAGE_PROBE_BYTES, STORAGE_PROBE_INTERVAL_MS } from '../constants.js';
 import type { EngineLogger } from '../logger.js';
 import { IdncError } from '../errors.js';
@@ -36,6 +41,14 @@ export interface AppendResult {
   /** Seq of the change's last record. */
   readonly seq: number;
   readonly changed: number;
+}
+
+/** A batch encoded and handed to `beforeWrite` ahead of its write; `passed` is false when the hook refused it. */
+interface PreparedBatch {
+  readonly batch: PendingAppend[];
+  readonly frames: Buffer[];
+  readonly firstSeq: number;
+  readonly passed: Promise<boolean>;
 }
 
 interface PendingAppend {
@@ -76,6 +89,8 @@ export interface LogWriterOptions {
    * Awaited with a batch's framed records (valid only until it resolves: the buffer is reused) and
    * its seqs before they are written: a replicated writer publishes them here first (src/replicate/).
    * A rejection rejects the batch and what is queued behind it with that error, nothing written.
+   * Called for a batch once the batch before it has passed (resolved), possibly while that one is
+   * still being written; if that write fails, the batch is rejected after its call settles.
    */
   readonly beforeWrite?: (frames: readonly Buffer[], firstSeq: number, lastSeq: number) => Promise<void>;
 }
@@ -131,8 +146,14 @@ export class LogWriter {
   private acknowledging: Promise<void> = Promise.resolve();
   /** Seq of the last record written to the log (and flushed under 'always'); acknowledged or not yet. */
   private writtenSeq: number;
-  /** Reused by every batch (one is in flight at a time): a group commit allocates no write buffer. */
-  private readonly writeScratch = Buffer.allocUnsafeSlow(LOG_WRITE_SCRATCH_BYTES);
+  /**
+   * Reused by batches in turn (one is written at a time, and under `beforeWrite` the next one is
+   * prepared meanwhile, in the other buffer): a group commit allocates no write buffer.
+   */
+  private readonly writeScratch = [Buffer.allocUnsafeSlow(LOG_WRITE_SCRATCH_BYTES), Buffer.allocUnsafeSlow(LOG_WRITE_SCRATCH_BYTES)] as const;
+  private scratchTurn = 0;
+  /** Under `beforeWrite`: the next batch, taken while the one before it is written, and its hook call. */
+  private ahead: PreparedBatch | null = null;
   /** Bytes appended since this writer opened (snapshot triggers compare against it). */
   bytesWritten = 0;
 
@@ -199,6 +220,12 @@ export class LogWriter {
 
   private async flushLoop(): Promise<void> {
     for (;;) {
+      const ahead = this.ahead;
+      if (ahead !== null) {
+        this.ahead = null;
+        await this.writeBatch(ahead.batch, ahead);
+        continue;
+      }
       if (this.queue.length === 0) {
         // The last batch's acknowledgement may still run: a change queued meanwhile is written at once.
         const acknowledged = await Promise.race([this.acknowledging.then(() => true), this.nextAppend()]);
@@ -214,23 +241,35 @@ export class LogWriter {
         this.rejectAll(batch, this.refusal()!);
         continue;
       }
-      await this.writeBatch(batch);
+      await this.writeBatch(batch, null);
     }
     this.flushing = null;
   }
 
-  /** The batch goes at `segment.size` of the segment current after any rotation, where a failure cuts it. */
-  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+  /**
+   * The batch goes at `segment.size` of the segment current after any rotation, where a failure
+   * cuts it. `prepared`: it was encoded and handed to `beforeWrite` while the batch before it was
+   * written.
+   */
+  private async writeBatch(batch: PendingAppend[], prepared: PreparedBatch | null): Promise<void> {
     const { fileSystem, fsync } = this.options;
     let frames: Buffer[] | null = null;
+    // A batch prepared ahead is settled with its hook first: any refusal below reaches its owner after that.
+    if (prepared !== null && !(await prepared.passed)) return;
+    assert(prepared === null || prepared.firstSeq === this.writtenSeq + 1, 'a batch prepared ahead continues the log');
     try {
       await this.rotateIfDue();
       if (this.state !== 'open') {
         this.rejectAll(batch, this.refusal()!);
         return;
       }
-      frames = this.encode(batch);
-      if (this.options.beforeWrite !== undefined && !(await this.passBeforeWrite(batch, frames))) return;
+      const firstSeq = this.writtenSeq + 1;
+      const encoded = prepared?.frames ?? this.encode(batch, firstSeq);
+      if (this.options.beforeWrite !== undefined) {
+        if (prepared === null && !(await this.passBeforeWrite(batch, encoded, firstSeq))) return;
+        this.prepareNext(firstSeq + recordCount(batch));
+      }
+      frames = encoded;
       await fileSystem.writev(this.segment.fd, frames, this.segment.size);
     } catch (error) {
       await this.writeFailed(batch, error as NodeJS.ErrnoException, frames);
@@ -255,9 +294,20 @@ export class LogWriter {
     await previous;
   }
 
+  /**
+   * Takes what is queued as the next batch (from `firstSeq`) and hands it to `beforeWrite` now,
+   * while the batch before it is written; the flush loop writes it next.
+   */
+  private prepareNext(firstSeq: number): void {
+    if (this.queue.length === 0 || this.state !== 'open') return;
+    const batch = this.queue;
+    this.queue = [];
+    const frames = this.encode(batch, firstSeq);
+    this.ahead = { batch, frames, firstSeq, passed: this.passBeforeWrite(batch, frames, firstSeq) };
+  }
+
   /** False when `beforeWrite` refused the batch: it and the queue are rejected with its error. */
-  private async passBeforeWrite(batch: PendingAppend[], frames: readonly Buffer[]): Promise<boolean> {
-    const firstSeq = this.writtenSeq + 1;
+  private async passBeforeWrite(batch: PendingAppend[], frames: readonly Buffer[], firstSeq: number): Promise<boolean> {
     try {
       await this.options.beforeWrite!(frames, firstSeq, firstSeq - 1 + recordCount(batch));
       return true;
@@ -289,10 +339,11 @@ export class LogWriter {
     this.applyBatch(batch);
   }
 
-  private encode(batch: readonly PendingAppend[]): Buffer[] {
+  private encode(batch: readonly PendingAppend[], firstSeq: number): Buffer[] {
     const changes: LogChange[] = [];
     for (const pending of batch) for (const record of pending.records) changes.push(record);
-    return encodeRecords(this.writtenSeq + 1, changes, this.writeScratch);
+    this.scratchTurn ^= 1;
+    return encodeRecords(firstSeq, changes, this.writeScratch[this.scratchTurn]);
   }
 
   private applyBatch(batch: readonly PendingAppend[]): void {
@@ -425,7 +476,7 @@ export class LogWriter {
     const cut = frames === null ? null : await this.cutFailedBatch(batch, byteLength(frames));
     if (cut === null) this.scheduleProbe(goodOffset);
     else this.enter('stopped', `${reason}; ${cut.reason}`);
-    this.rejectFailedBatch(batch, cut);
+    await this.rejectFailedBatch(batch, cut);
   }
 
   private async fsyncFailed(batch: PendingAppend[], error: NodeJS.ErrnoException, bytes: number): Promise<void> {
@@ -433,14 +484,21 @@ export class LogWriter {
     this.enter('failed', reason);
     const cut = await this.cutFailedBatch(batch, bytes);
     if (cut !== null) this.enter('stopped', `${reason}; ${cut.reason}`);
-    this.rejectFailedBatch(batch, cut);
+    await this.rejectFailedBatch(batch, cut);
   }
 
-  /** Rejects a failed batch (once its records are cut or marked) and everything queued behind it. */
-  private rejectFailedBatch(batch: PendingAppend[], cut: FailedCut | null): void {
+  /**
+   * Rejects a failed batch (once its records are cut or marked) and everything behind it: the
+   * batch prepared ahead once its `beforeWrite` call settled (its hook may have stored it elsewhere:
+   * the refusal reaches its owner after that), and the queue.
+   */
+  private async rejectFailedBatch(batch: PendingAppend[], cut: FailedCut | null): Promise<void> {
     const refusal = this.refusal()!;
     const unknown = cut !== null && !cut.contained;
     this.rejectAll(batch, unknown ? new IdncError('STORAGE_UNAVAILABLE', `the change may or may not be stored: ${this.stateReason}`) : refusal);
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null && (await ahead.passed)) this.rejectAll(ahead.batch, refusal);
     this.rejectAll(this.queue.splice(0), refusal);
   }
 

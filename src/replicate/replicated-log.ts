@@ -71,6 +71,7 @@ interface ReplicateConfig {
   readonly replicas: number;
   readonly ack: ReplicationAck;
   readonly leaseMs: number;
+  readonly advertiseUrl: string | null;
 }
 
 export function replicateConfig(options: ReplicateOptions): ReplicateConfig {
@@ -85,7 +86,9 @@ export function replicateConfig(options: ReplicateOptions): ReplicateConfig {
   const leaseMs = options.leaseMs ?? REPLICATION_LEASE_MS_DEFAULT;
   if (!Number.isSafeInteger(leaseMs) || leaseMs < REPLICATION_LEASE_MS_MIN) throw new IdncError('INVALID_PARAMETER', `invalid leaseMs ${String(leaseMs)}: expected a whole number of milliseconds from ${REPLICATION_LEASE_MS_MIN}`);
   if (options.standby === true && ack !== 'quorum') throw new IdncError('INVALID_PARAMETER', 'standby: a standby takes over under ack quorum only (an ack-local writer holds no lease)');
-  return { servers: parseServers(options.servers, 'replicate.servers'), stream, replicas, ack, leaseMs };
+  const advertiseUrl = options.advertiseUrl ?? null;
+  if (advertiseUrl !== null && !/^https?:\/\/\S+$/.test(advertiseUrl)) throw new IdncError('INVALID_PARAMETER', `invalid advertiseUrl ${JSON.stringify(advertiseUrl)}: expected http(s)://host:port`);
+  return { servers: parseServers(options.servers, 'replicate.servers'), stream, replicas, ack, leaseMs, advertiseUrl };
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -120,6 +123,8 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   private lease: WriterLease | null = null;
   /** Renews the lease while ready; retries taking it while standing by. */
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** While standing by: the URL of the writer holding the lease, as its lease entry says (null: unknown). */
+  private leaderUrl: string | null = null;
 
   private constructor(
     private readonly config: ReplicateConfig,
@@ -165,7 +170,20 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   private replicationStats(): ReplicationStats {
     const backlog = this.config.ack === 'local' ? Math.max(0, this.durable.lastSeq - this.streamSeq) : 0;
-    return { stream: this.config.stream, ack: this.config.ack, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog };
+    const role = this.standingBy() ? 'standby' : 'writer';
+    return { stream: this.config.stream, role, ack: this.config.ack, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog, leader: this.leader() };
+  }
+
+  /** Standing by, or between two tries of the lease while standing by (reconciling without it). */
+  private standingBy(): boolean {
+    return this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false);
+  }
+
+  /** The writer's URL: this one's while it writes, the lease holder's while standing by (null: unknown). */
+  private leader(): string | null {
+    if (this.standingBy()) return this.leaderUrl;
+    if (this.state === 'ready') return this.config.advertiseUrl;
+    return null;
   }
 
   attach(link: EngineLink): void {
@@ -184,7 +202,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
 
   commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
     if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
-    if (this.state === 'standby' || (this.state === 'reconciling' && this.lease?.held === false)) return Promise.reject(this.notLeader());
+    if (this.standingBy()) return Promise.reject(this.notLeader());
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
     if (this.catchUpWanted) {
       this.reconcileSoon();
@@ -224,7 +242,8 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
   }
 
   private notLeader(): IdncError {
-    return new IdncError('NOT_LEADER', `the change was not stored: this writer stands by (${this.reason}); send changes to the writer that holds the lease`);
+    const where = this.leaderUrl === null ? 'the writer that holds the lease' : `the writer that holds the lease (${this.leaderUrl})`;
+    return new IdncError('NOT_LEADER', `the change was not stored: this writer stands by (${this.reason}); send changes to ${where}`);
   }
 
   /** The log writer's hook under quorum: the stream takes the batch before the log is written. */
@@ -366,8 +385,9 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
    * the stream into its log and stands by (false). A writer taking over catches up after that.
    */
   private async holdLease(link: StreamLink): Promise<boolean> {
-    this.lease ??= await WriterLease.open(link, this.config.replicas, this.config.leaseMs, `${os.hostname()} ${process.pid}`);
+    this.lease ??= await WriterLease.open(link, this.config.replicas, this.config.leaseMs, { holder: `${os.hostname()} ${process.pid}`, url: this.config.advertiseUrl });
     if (this.lease.held || (await this.lease.acquire())) return true;
+    this.leaderUrl = (await this.lease.current())?.url ?? null;
     const streamSeq = await link.lastSeq();
     this.streamSeq = streamSeq;
     const localSeq = this.durable.lastSeq;

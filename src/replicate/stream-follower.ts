@@ -21,6 +21,7 @@ import {
   FOLLOWER_RELOAD_RETRY_MS,
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
   REPLICA_CHECK_INTERVAL_MS,
+  REPLICA_LEADER_CHECK_MS,
   REPLICA_STALL_MS,
   REPLICATION_RETRY_MS,
   REPLICATION_STREAM_DEFAULT,
@@ -39,6 +40,7 @@ import { DncStore } from '../store/dnc-store.js';
 import { removeDownload, SnapshotObjects } from './snapshot-objects.js';
 import { parseServers, StreamLink } from './stream-link.js';
 import { decodeMessage } from './stream-records.js';
+import { currentHolder, openLeaseBucket } from './writer-lease.js';
 
 export interface StreamFollowerOptions {
   readonly follow: FollowOptions;
@@ -80,6 +82,9 @@ export class StreamFollower implements FollowerSource {
   private following: Promise<void> | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
+  /** The writer's URL as the writer lease names it (null: unknown, or an ack-local writer, which holds none). */
+  private leaderUrl: string | null = null;
+  private leaderCheckedAt = 0;
 
   private constructor(
     private readonly nats: StreamLink,
@@ -151,7 +156,7 @@ export class StreamFollower implements FollowerSource {
   }
 
   private replicationStats(): ReplicationStats {
-    return { stream: this.nats.options.stream, ack: null, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog: 0 };
+    return { stream: this.nats.options.stream, role: 'follower', ack: null, state: this.state, reason: this.reason, streamSeq: this.streamSeq, backlog: 0, leader: this.leaderUrl };
   }
 
   on(event: FollowerEvent, listener: (value: number) => void): this {
@@ -178,11 +183,19 @@ export class StreamFollower implements FollowerSource {
       else if (startedAt - this.progressAt > REPLICA_STALL_MS) this.restartConsumer();
       this.state = 'ready';
       this.reason = '';
+      if (startedAt - this.leaderCheckedAt >= REPLICA_LEADER_CHECK_MS) await this.checkLeader(startedAt);
     } catch (error) {
       this.state = 'connecting';
       this.reason = `asking the stream for its last seq failed (${(error as Error).message})`;
     }
     this.updateStale();
+  }
+
+  /** Reads who holds the writer lease (the bucket exists only once a quorum writer made it). */
+  private async checkLeader(startedAt: number): Promise<void> {
+    this.leaderCheckedAt = startedAt;
+    const bucket = await openLeaseBucket(this.nats);
+    this.leaderUrl = bucket === null ? null : ((await currentHolder(bucket).catch(() => null))?.url ?? null);
   }
 
   async close(): Promise<void> {
@@ -312,7 +325,7 @@ async function loadNewestSnapshot(nats: StreamLink, logger: EngineLogger): Promi
   }
 }
 
-/** A stream follower's sink: changes go to the writer. */
+/** A stream follower's sink: changes go to the writer (the HTTP answer names it: `idnc-leader`). */
 export const READ_ONLY_REPLICA: ChangeSink = {
   commit: () => Promise.reject(new IdncError('READ_ONLY_REPLICA', 'this instance follows a replicated stream read-only: send changes to the writer')),
 };

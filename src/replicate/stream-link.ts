@@ -3,12 +3,19 @@
 // log (created when missing, with file storage and the replicas asked for) and publishing one run
 // of records with the expected last sequence. Writers and followers share it; the decisions (what
 // to publish, what to refuse) are theirs.
+//
+// A run is published as plain NATS messages with a reply subject under this link's own inbox,
+// whose acknowledgements one subscription collects, with one timer per run: the client's
+// request() builds two or three Error objects (stack traces) and a timer per message, which was a
+// fifth of the writer's CPU under ack quorum.
 
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { REPLICATION_PUBLISH_ATTEMPT_MS } from '../constants.js';
 import { IdncError } from '../errors.js';
 import { frameSeq, logSubject, recordMessageId } from './stream-records.js';
+
+const UTF8 = new TextDecoder();
 
 /** JetStream's error code for a publish whose expected last sequence is not the stream's. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -32,8 +39,16 @@ export type RunOutcome =
   | { readonly kind: 'published' }
   | { readonly kind: 'stopped'; readonly taken: number; readonly fenced: boolean; readonly reason: string };
 
+/** What the stream answered to one publish: the seq it stored it at, or its error. */
+type PublishAnswer = { readonly seq: number } | { readonly error: string; readonly fenced: boolean };
+
 export class StreamLink {
   readonly subject: string;
+  /** Acknowledgements of publishes come to `<ackPrefix>.<n>`; `acks` waits for them by n. */
+  private readonly ackPrefix = createInbox();
+  private readonly acks = new Map<number, (answer: PublishAnswer) => void>();
+  private nextAck = 0;
+  private readonly ackSubscription: Subscription;
   private connectedNow = true;
   private readonly waiters = new Set<() => void>();
   private readonly statusLoop: Promise<void>;
@@ -47,6 +62,11 @@ export class StreamLink {
   ) {
     this.subject = logSubject(options.stream);
     this.js = jetstream(nc);
+    this.ackSubscription = nc.subscribe(`${this.ackPrefix}.*`, {
+      callback: (error, message) => {
+        if (error === null) this.acknowledged(message);
+      },
+    });
     this.statusLoop = this.watchStatus();
   }
 
@@ -95,29 +115,62 @@ export class StreamLink {
    * Publishes `frames` (records of consecutive seqs) pipelined, each with the expected last
    * sequence and its message id; `taken` says how many the stream acknowledged, in order. `fenced`:
    * the first one not taken was refused because the stream holds another record before it.
+   * Answers missing after REPLICATION_PUBLISH_ATTEMPT_MS count as not taken (not fenced).
    */
   async publishRun(frames: readonly Buffer[]): Promise<RunOutcome> {
-    const sent = frames.map((frame) => {
-      const seq = frameSeq(frame);
-      return this.js.publish(this.subject, frame, { msgID: recordMessageId(frame), expect: { lastSequence: seq - 1 }, timeout: REPLICATION_PUBLISH_ATTEMPT_MS });
-    });
-    const results = await Promise.allSettled(sent);
-    for (let index = 0; index < results.length; index++) {
-      const result = results[index]!;
-      if (result.status === 'fulfilled' && this.takenAt(result.value, frames[index]!)) continue;
-      if (result.status === 'fulfilled') return { kind: 'stopped', taken: index, fenced: true, reason: `the stream stored seq ${frameSeq(frames[index]!)} as ${result.value.seq}` };
-      const error = result.reason as Error;
-      const fenced = error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE;
-      return { kind: 'stopped', taken: index, fenced, reason: error.message };
+    const answers = frames.map((frame) => this.publishOne(frame));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), REPLICATION_PUBLISH_ATTEMPT_MS)));
+    try {
+      for (let index = 0; index < frames.length; index++) {
+        const answer = await Promise.race([answers[index]!.answer, expired]);
+        const seq = frameSeq(frames[index]!);
+        if (answer === 'expired') return { kind: 'stopped', taken: index, fenced: false, reason: `no acknowledgement of seq ${seq} within ${REPLICATION_PUBLISH_ATTEMPT_MS} ms` };
+        if ('error' in answer) return { kind: 'stopped', taken: index, fenced: answer.fenced, reason: answer.error };
+        if (answer.seq !== seq) return { kind: 'stopped', taken: index, fenced: true, reason: `the stream stored seq ${seq} as ${answer.seq}` };
+      }
+      return { kind: 'published' };
+    } finally {
+      clearTimeout(timer);
+      for (const { id } of answers) this.acks.delete(id);
     }
-    return { kind: 'published' };
   }
 
-  private takenAt(ack: PubAck, frame: Buffer): boolean {
-    return ack.seq === frameSeq(frame);
+  private publishOne(frame: Buffer): { id: number; answer: Promise<PublishAnswer> } {
+    const id = this.nextAck++;
+    const answer = new Promise<PublishAnswer>((resolve) => this.acks.set(id, resolve));
+    const header = headers();
+    header.set('Nats-Msg-Id', recordMessageId(frame));
+    header.set('Nats-Expected-Last-Sequence', String(frameSeq(frame) - 1));
+    try {
+      this.nc.publish(this.subject, frame, { reply: `${this.ackPrefix}.${id}`, headers: header });
+    } catch (error) {
+      this.acks.get(id)?.({ error: (error as Error).message, fenced: false });
+    }
+    return { id, answer };
+  }
+
+  /** An acknowledgement (or refusal) from the stream, or the server's "no responders" status. */
+  private acknowledged(message: Msg): void {
+    const id = Number(message.subject.slice(this.ackPrefix.length + 1));
+    const resolve = this.acks.get(id);
+    if (resolve === undefined) return;
+    this.acks.delete(id);
+    if (message.data.length === 0) {
+      resolve({ error: `no stream answered (status ${message.headers?.code ?? 'none'})`, fenced: false });
+      return;
+    }
+    try {
+      const body = JSON.parse(UTF8.decode(message.data)) as { seq?: number; error?: { err_code?: number; description?: string } };
+      if (body.error !== undefined) resolve({ error: body.error.description ?? 'refused', fenced: body.error.err_code === WRONG_LAST_SEQUENCE });
+      else resolve({ seq: Number(body.seq) });
+    } catch (error) {
+      resolve({ error: `unreadable acknowledgement (${(error as Error).message})`, fenced: false });
+    }
   }
 
   async close(): Promise<void> {
+    this.ackSubscription.unsubscribe();
     if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     await this.statusLoop;
     for (const waiter of this.waiters) waiter();

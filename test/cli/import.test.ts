@@ -199,6 +199,40 @@ describe('idnc import --url', () => {
     }
   });
 
+  it('follows the writer a standby names in idnc-leader once, never in a loop, and never over plain http to another host', { timeout: 30_000 }, async () => {
+    const seen: string[] = [];
+    const servers: http.Server[] = [];
+    const listen = async (name: string, leader: () => string): Promise<string> => {
+      const server = http.createServer((request, response) => {
+        seen.push(name);
+        request.resume();
+        response.writeHead(503, { 'content-type': 'application/json', 'idnc-leader': leader() });
+        response.end(JSON.stringify({ code: 'NOT_LEADER', error: 'this writer stands by' }));
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    let bUrl = '';
+    const aUrl = await listen('a', () => bUrl);
+    bUrl = await listen('b', () => aUrl);
+    const far = await listen('far', () => 'http://192.0.2.1:3000');
+    try {
+      await writeFile(join(dir, 'list.txt'), '5039367187\n');
+      const loop = await idnc(['import', 'list.txt', '--url', aUrl], undefined, { IDNC_KEY: 'idnc_x' });
+      expect(loop.code).toBe(1);
+      expect(loop.stderr).toContain(`sending to the writer it names, ${bUrl}`);
+      expect(loop.stderr).toContain('already sent on to the writer once');
+      expect(seen).toEqual(['a', 'b']);
+      const plain = await idnc(['import', 'list.txt', '--url', far], undefined, { IDNC_KEY: 'idnc_x' });
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain('names http://192.0.2.1:3000, over plain http to another host');
+      expect(seen).toEqual(['a', 'b', 'far']);
+    } finally {
+      for (const server of servers) server.close();
+    }
+  });
+
   it('refuses plain http to another host unless --insecure, and a missing or doubled key', { timeout: 60_000 }, async () => {
     await writeFile(join(dir, 'list.txt'), '5039367187\n');
     const remote = await idnc(['import', 'list.txt', '--url', 'http://192.0.2.1:3000'], undefined, { IDNC_KEY: 'idnc_x' });

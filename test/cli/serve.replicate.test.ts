@@ -3,14 +3,47 @@
 // it but NATS; the follower answers changes 503 READ_ONLY_REPLICA; with NATS down the writer answers
 // changes 503 REPLICATION_UNAVAILABLE while reads go on; a standby serves with the writer's keys and,
 // once it took over, publishes its host's keys to the standing-by old writer (API keys in detail:
-// serve.key-replication.test.ts); bad replication settings refuse to start.
+// serve.key-replication.test.ts); a standby's and a follower's refusals name the writer in
+// `idnc-leader`, and `idnc import --url` sent to a standby lands on the writer; bad replication
+// settings refuse to start.
 
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { createKey } from '../../src/keys/key-admin.js';
-import { freePort, kill9, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { freePort, kill9, killAll, PDNC, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
 import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable, stopAllNats } from '../replicate/nats-cluster.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** A change sent to `port`: its status, its error code and the writer it names (`idnc-leader`). */
+async function change(port: number, key: string, phone: string): Promise<{ status: number; code: string | undefined; leader: string | null }> {
+  const response = await fetch(`http://127.0.0.1:${port}${PDNC}`, {
+    method: 'POST',
+    headers: { loginId: key, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ actionType: 'add', phoneList: phone }).toString(),
+  });
+  const body = (await response.json()) as { code?: string };
+  return { status: response.status, code: body.code, leader: response.headers.get('idnc-leader') };
+}
+
+/** GET /healthz's replication part. */
+async function replicationHealth(port: number): Promise<unknown> {
+  return ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { replication?: unknown }).replication;
+}
+
+/** `idnc import FILE --url URL` with the key in IDNC_KEY: its exit code and stderr. */
+function importTo(url: string, file: string, key: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'import', file, '--url', url], { env: { ...process.env, IDNC_KEY: key } }, (error, _stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stderr });
+    });
+  });
+}
 
 describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
   let cluster: NatsCluster;
@@ -53,9 +86,11 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       const status = await pdnc(follower.port, followerKey, { actionType: 'status', phoneList: '4155550100' });
       expect(JSON.parse(status.body)).toMatchObject([{ onList: true }]);
     }, { timeout: 10_000, interval: 50 });
-    const refused = await pdnc(follower.port, followerKey, { actionType: 'add', phoneList: '4155550101' });
-    expect(refused.status).toBe(503);
-    expect(JSON.parse(refused.body)).toMatchObject({ code: 'READ_ONLY_REPLICA' });
+    // The follower names the writer, as the writer lease says (read every second).
+    const writerUrl = `http://127.0.0.1:${writer.port}`;
+    await vi.waitFor(async () => expect(await change(follower.port, followerKey, '4155550101')).toEqual({ status: 503, code: 'READ_ONLY_REPLICA', leader: writerUrl }), { timeout: 10_000, interval: 100 });
+    expect(await replicationHealth(writer.port)).toEqual({ role: 'writer', state: 'ready', reason: '', connected: true, lastSeq: 1, streamSeq: 1, lagMs: null, backlog: 0, leader: writerUrl });
+    await vi.waitFor(async () => expect(await replicationHealth(follower.port)).toMatchObject({ role: 'follower', state: 'ready', connected: true, lastSeq: 1, streamSeq: 1, lagMs: expect.any(Number), leader: writerUrl }), { timeout: 10_000, interval: 100 });
 
     await cluster.killAll();
     const unavailable = await vi.waitFor(async () => {
@@ -65,6 +100,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }, { timeout: 20_000, interval: 50 });
     expect(unavailable.status).toBe(503);
     expect(JSON.parse(unavailable.body)).toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+    expect(await replicationHealth(writer.port)).toMatchObject({ role: 'writer', state: 'connecting', connected: false, lastSeq: 1 });
     const count = await pdnc(writer.port, writerKey, { actionType: 'count' });
     expect(count.status).toBe(200);
     await cluster.startAll();
@@ -131,10 +167,19 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
       const standby = startServer(standbyDir, await freePort(), [...args, '--standby']);
       await waitUntilServing(standby);
-      await vi.waitFor(async () => expect(JSON.parse((await pdnc(standby.port, standbyKey, { actionType: 'add', phoneList: '2125550001' })).body)).toMatchObject({ code: 'NOT_LEADER' }), { timeout: 20_000, interval: 100 });
+      // The standby names the writer; an import sent to the standby lands there (one redirect).
+      const writerUrl = `http://127.0.0.1:${writer.port}`;
+      await vi.waitFor(async () => expect(await change(standby.port, standbyKey, '2125550001')).toEqual({ status: 503, code: 'NOT_LEADER', leader: writerUrl }), { timeout: 20_000, interval: 100 });
+      // (Its state is 'standby', or 'reconciling' while it tries the lease again.)
+      expect(await replicationHealth(standby.port)).toMatchObject({ role: 'standby', connected: true, lastSeq: 1, leader: writerUrl });
+      const list = path.join(standbyDir, 'import.txt');
+      await fs.promises.writeFile(list, '2125550002\n');
+      const imported = await importTo(`http://127.0.0.1:${standby.port}`, list, standbyKey);
+      expect(imported).toMatchObject({ code: 0, stderr: expect.stringContaining(`sending to the writer it names, ${writerUrl}`) });
+      expect(JSON.parse((await pdnc(writer.port, key, { actionType: 'status', phoneList: '2125550002' })).body)).toMatchObject([{ onList: true }]);
 
       // SIGSTOP the writer past its lease: the standby takes over; the writer, woken, never acknowledges.
-      const acknowledged: string[] = ['2125550000'];
+      const acknowledged: string[] = ['2125550000', '2125550002'];
       for (let n = 0; n < 20; n++) {
         const phone = String(3_125_550_000 + n);
         if ((await pdnc(writer.port, key, { actionType: 'add', phoneList: phone })).status === 200) acknowledged.push(phone);

@@ -74,3 +74,16 @@ it('reads a record larger than its read window whole, and null for a seq no long
   await dnc.close();
   expect(await new LogFrames(dir).read(1, 3, 10)).toBeNull();
 });
+
+it('stops before a record whose checksum fails: nothing after it is read for publishing', async () => {
+  const dnc = await openDnc({ dataDir: dir, logger: recordingLogger() });
+  for (let i = 0; i < 5; i++) await dnc.add(numbers(1, 2_125_550_000 + i));
+  await dnc.close();
+  const frames = await allFrames();
+  const segment = (await listDataDir(dir)).segments[0]!;
+  const bytes = await fs.promises.readFile(segment.path);
+  const third = bytes.indexOf(frames.get(3)!);
+  bytes[third + frames.get(3)!.length - 1]! ^= 0xff;
+  await fs.promises.writeFile(segment.path, bytes);
+  expect((await new LogFrames(dir).read(1, 5, 10))!.map(frameSeq)).toEqual([1, 2]);
+});
