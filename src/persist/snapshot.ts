@@ -94,10 +94,7 @@ export function captureStore(store: DncStore): CapturedStore {
   for (const [org, organisation] of store.organisationsInOrder()) {
     sorted.startOrganisation(org, organisation.loadedLists);
     capture(org, MASTER_LIST, organisation.master);
-    for (const { projId, set, index } of organisation.projectEntries(MASTER_LIST)) {
-      if (set === undefined) sorted.addLoaded(index);
-      else capture(org, projId, set);
-    }
+    organisation.forEachProject((projId, set) => capture(org, projId, set), (index) => sorted.addLoaded(index));
     sorted.endOrganisation();
   }
   return { lists, sorted: sorted.finish(), release: () => unpins.forEach((unpin) => unpin()) };
@@ -225,38 +222,70 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, contents: 
 }
 
 /**
- * Copies every sorted list's numbers, in table order, into one of two buffers of `bufferNumbers`
+ * Copies the sorted lists' numbers, in table order, into one of two buffers of `bufferNumbers`
  * numbers, and pushes each once full: one is filled while the other is written (a buffer is
  * refilled only once its bytes are written). No object per list.
  */
 async function writeSortedNumbers(writer: ChecksummedWriter, sorted: CapturedSortedLists, bufferNumbers: number): Promise<void> {
   const buffers = [new Float64Array(bufferNumbers), new Float64Array(bufferNumbers)];
   const writtenAt = [0, 0];
+  const copier = new PieceCopier(sorted);
   let current = 0;
-  let used = 0;
-  const pushCurrent = async (): Promise<void> => {
+  while (!copier.done) {
+    const used = copier.fill(buffers[current]!);
     const bytes = Buffer.from(buffers[current]!.buffer, 0, 8 * used);
     if (!LITTLE_ENDIAN) bytes.swap64();
     await writer.pushImmutable(bytes);
     writtenAt[current] = writer.pushedBytes;
     current ^= 1;
-    used = 0;
     await writer.written(writtenAt[current]!);
-  };
-  const { chunks, starts, sizes } = sorted;
-  for (let l = 0; l < sizes.length; l++) {
-    const chunk = chunks[l]!;
-    const end = starts[l]! + sizes[l]!;
-    for (let from = starts[l]!; from < end; ) {
-      if (used === bufferNumbers) await pushCurrent();
-      const buffer = buffers[current]!;
-      const to = Math.min(end, from + bufferNumbers - used);
-      for (let i = from; i < to; i++) buffer[used++] = chunk[i]!;
-      from = to;
-    }
   }
-  if (used > 0) await pushCurrent();
 }
+
+/** Copies the pieces of captured sorted lists into buffers, one after another, from where it left off. */
+class PieceCopier {
+  private piece = 0;
+  /** Numbers of the current piece already copied. */
+  private copied = 0;
+
+  constructor(private readonly sorted: CapturedSortedLists) {}
+
+  get done(): boolean {
+    return this.piece === this.sorted.pieces;
+  }
+
+  /** Fills `buffer` from its start with the next numbers (all of it unless the pieces run out); returns how many. */
+  fill(buffer: Float64Array): number {
+    const { chunks, starts, counts, pieces } = this.sorted;
+    let used = 0;
+    let piece = this.piece;
+    let from = starts[piece]! + this.copied;
+    while (piece < pieces) {
+      const chunk = chunks[piece]!;
+      const end = starts[piece]! + counts[piece]!;
+      const to = Math.min(end, from + buffer.length - used);
+      if (to - from > COPY_LOOP_NUMBERS_MAX) {
+        buffer.set(chunk.subarray(from, to), used);
+        used += to - from;
+      } else {
+        for (let i = from; i < to; i++) buffer[used++] = chunk[i]!;
+      }
+      if (to < end) {
+        this.copied = to - starts[piece]!;
+        this.piece = piece;
+        return used;
+      }
+      piece++;
+      from = starts[piece] ?? 0;
+    }
+    this.piece = piece;
+    this.copied = 0;
+    return used;
+  }
+}
+
+/** Up to this many numbers are copied by a loop; more by one set() call (which makes a view first). */
+const COPY_LOOP_NUMBERS_MAX = 64;
 
 /**
  * The msgpack encoding of `{ area, bitmap }` up to the bitmap's bytes: a 2-entry map, `area` as a
