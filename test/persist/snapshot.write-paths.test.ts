@@ -1,8 +1,8 @@
 // The ways a large sorted section is written: pieces of lists a load left one after another are
 // written as they lie (no copy), and the copied numbers are checksummed by a worker thread. Small
 // thresholds here make a small store take both paths. Through random changes, loads and saves,
-// a save through them holds what a model holds and has the very bytes of a save without them; a
-// failure of any write or flush leaves the snapshot before it in force and nothing else; a torn
+// a save through them holds what a model holds and has the very bytes of a save without them; it
+// writes what was captured while the lists change and their slots are reused; a failure of any write or flush leaves the snapshot before it in force and nothing else; a torn
 // file is refused at load.
 
 import fs from 'node:fs';
@@ -175,6 +175,25 @@ describe('the write paths of a large sorted section', () => {
     );
     expect(saves).toBeGreaterThan(12);
   }, 120_000);
+
+  it('writes the lists as captured while changes and drops go on, freed slots reused meanwhile', async () => {
+    const model: Model = new Map();
+    const store = await loadedStore(model);
+    const digest = stateDigest(store);
+    const captured = captureStore(store);
+    for (let list = 1; list < LISTS; list++) {
+      const address = { org: ORGS[list % 2]!, projId: `p${list}` };
+      if (list % 3 === 0) store.dropList(address);
+      else store.change(address, run(list, 1 + ((list * 37) % 90), 3), false);
+    }
+    for (let list = 1; list < LISTS; list++) store.change({ org: 'acme', projId: `q${list}` }, run(list + 300, 1 + ((list * 37) % 90), 1), true);
+    try {
+      await writeSnapshot(nodeFileSystem, dir, path.join(dir, 'snapshot-2.idncsnap'), 2, captured, FAST);
+    } finally {
+      captured.release();
+    }
+    expect(stateDigest(await load(2))).toBe(digest);
+  });
 
   it('leaves the snapshot before in force when any write, flush or fsync of a save fails', async () => {
     const model: Model = new Map();
