@@ -7,7 +7,9 @@
 //
 // The worker reads the buffers it is given in place: they live in SharedArrayBuffers, and the
 // writer refills one only once its checksum and its write are both done. Its code is a string
-// (eval), so that it runs alike from the sources and compiled.
+// (eval), so that it runs alike from the sources and compiled. One worker serves every save of the
+// process (leaseChecksumWorker): starting one took 40-70 ms, which a save would wait for; between
+// saves it is unref'd, so it never keeps the process alive.
 
 import { Worker } from 'node:worker_threads';
 
@@ -56,11 +58,12 @@ export class ChecksumWorker {
   private readonly worker: Worker;
   private readonly pending: { resolve: (crc: number) => void; reject: (error: Error) => void }[] = [];
   private failure: Error | undefined;
+  /** Saves using it: while there is one, it keeps the process alive (a save waiting on a checksum alone must). */
+  private users = 0;
 
   constructor() {
-    // Not unref'd: a save waiting on a checksum alone must keep the process alive; the writer
-    // closes the worker when the save ends, whichever way.
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.unref();
     this.worker.on('message', (crc: number) => this.pending.shift()?.resolve(crc));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`snapshot checksum worker exited (code ${code})`)));
@@ -80,6 +83,22 @@ export class ChecksumWorker {
     return result;
   }
 
+  /** Whether it failed or was closed: it gives no checksum any more. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** A save starts using it; `release` when that save ends, whichever way. */
+  use(): () => void {
+    if (this.users++ === 0) this.worker.ref();
+    let used = true;
+    return () => {
+      if (!used) return;
+      used = false;
+      if (--this.users === 0) this.worker.unref();
+    };
+  }
+
   /** Stops the worker; checksums not yet given fail. */
   async close(): Promise<void> {
     this.fail(new Error('snapshot checksum worker closed'));
@@ -90,4 +109,12 @@ export class ChecksumWorker {
     this.failure ??= error;
     for (const { reject } of this.pending.splice(0)) reject(this.failure);
   }
+}
+
+let shared: ChecksumWorker | undefined;
+
+/** The process's checksum worker (a new one if there is none or it failed), used until `release`. */
+export function leaseChecksumWorker(): { readonly worker: ChecksumWorker; readonly release: () => void } {
+  if (shared === undefined || shared.failed) shared = new ChecksumWorker();
+  return { worker: shared, release: shared.use() };
 }

@@ -33,7 +33,7 @@ import { checkListAddress, MASTER_LIST, type ListAddress } from '../store/list-i
 import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import type { PersistFileSystem } from './file-system.js';
-import { ChecksumWorker, crc32Combine } from './snapshot-checksum.js';
+import { crc32Combine, leaseChecksumWorker, type ChecksumWorker } from './snapshot-checksum.js';
 import { temporaryPath } from './data-dir.js';
 import {
   SortedTableBuilder, checkChunk, holdsList, installSortedLists, loadedSortedLists, parseSortedTable, placeSortedLists,
@@ -256,11 +256,11 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, contents: 
   await writer.pushImmutable(sorted.table);
   const bufferNumbers = Math.min(sorted.numbers, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8));
   const directMin = LITTLE_ENDIAN ? options.directPieceNumbersMin ?? DIRECT_PIECE_NUMBERS_MIN : Number.POSITIVE_INFINITY;
-  const worker = 8 * sorted.numbers >= (options.checksumWorkerBytesMin ?? CHECKSUM_WORKER_BYTES_MIN) ? new ChecksumWorker() : undefined;
+  const lease = 8 * sorted.numbers >= (options.checksumWorkerBytesMin ?? CHECKSUM_WORKER_BYTES_MIN) ? leaseChecksumWorker() : undefined;
   try {
-    await writeSortedNumbers(writer, sorted, bufferNumbers, directMin, worker);
+    await writeSortedNumbers(writer, sorted, bufferNumbers, directMin, lease?.worker);
   } finally {
-    await worker?.close();
+    lease?.release();
   }
 }
 
@@ -304,7 +304,8 @@ async function writeSortedNumbers(writer: ChecksummedWriter, sorted: CapturedSor
 
 /**
  * Bytes of sorted numbers from which the copied ones are checksummed by a worker thread (64 MiB):
- * starting one costs about as much as checksumming 64 MiB.
+ * starting one (on the first such save) costs about as much as checksumming 64 MiB, and each
+ * checksum it gives costs a message each way.
  */
 const CHECKSUM_WORKER_BYTES_MIN = 64 * 1024 * 1024;
 

@@ -1,11 +1,12 @@
 // The checksum of a large snapshot in parts: crc32Combine joins two parts' CRC-32s into that of
 // their concatenation, as zlib computes it; the worker checksums views of shared buffers in the
-// order asked, and once closed fails what it has not given.
+// order asked, once closed fails what it has not given, and is one for every save of the process
+// until it fails.
 
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChecksumWorker, crc32Combine } from '../../src/persist/snapshot-checksum.js';
+import { ChecksumWorker, crc32Combine, leaseChecksumWorker } from '../../src/persist/snapshot-checksum.js';
 
 describe('crc32Combine', () => {
   it('gives the CRC-32 of the concatenation, for any two parts', () => {
@@ -35,11 +36,13 @@ describe('ChecksumWorker', () => {
     const shared = new Uint8Array(new SharedArrayBuffer(256 * 1024));
     for (let i = 0; i < shared.length; i++) shared[i] = (i * 40_503) >>> 8;
     const worker = new ChecksumWorker();
+    const release = worker.use();
     try {
       const views = Array.from({ length: 40 }, (_, k) => shared.subarray(k * 5000, k * 5000 + 1 + k * 131));
       const sums = await Promise.all(views.map((view) => worker.checksum(view)));
       expect(sums).toEqual(views.map((view) => crc32(view)));
     } finally {
+      release();
       await worker.close();
     }
   });
@@ -52,5 +55,23 @@ describe('ChecksumWorker', () => {
     // The close came before any answer could be read (answers arrive through the event loop).
     for (const outcome of await Promise.allSettled(pending)) expect(outcome).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/closed/) } });
     await expect(worker.checksum(shared)).rejects.toThrow(/closed/);
+  });
+
+  it('is one worker for every save of the process, until it fails', async () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(1024)).fill(5);
+    const first = leaseChecksumWorker();
+    const second = leaseChecksumWorker();
+    expect(second.worker).toBe(first.worker);
+    expect(await second.worker.checksum(shared)).toBe(crc32(shared));
+    first.release();
+    second.release();
+    await first.worker.close();
+    const third = leaseChecksumWorker();
+    try {
+      expect(third.worker).not.toBe(first.worker);
+      expect(await third.worker.checksum(shared)).toBe(crc32(shared));
+    } finally {
+      third.release();
+    }
   });
 });
