@@ -39,88 +39,143 @@ const LIST_ENTRY_BYTES = 4 + 1;
 const ID_BYTES = new Uint8Array(256);
 for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-') ID_BYTES[char.charCodeAt(0)] = 1;
 
-/** The sorted lists a capture took: the table's bytes and where each list's numbers are. */
+/**
+ * The sorted lists a capture took: the table's bytes, and their numbers in table order as pieces:
+ * `counts[p]` numbers of `chunks[p]` from `starts[p]`. A piece is one list, or several lists whose
+ * numbers lie one after another in one chunk (a snapshot load leaves its lists so), joined.
+ */
 export interface CapturedSortedLists {
   readonly table: Buffer;
   readonly lists: number;
   readonly numbers: number;
+  readonly pieces: number;
   readonly chunks: readonly Float64Array[];
-  readonly starts: readonly number[];
-  readonly sizes: readonly number[];
+  readonly starts: Uint32Array;
+  readonly counts: Uint32Array;
 }
 
-/** Builds the table while a capture walks the lists in order (synchronously). */
+/**
+ * Builds the table while a capture walks the lists in order (synchronously). Typed arrays and one
+ * pass per list, no object per list: a capture of a million lists blocks the writer meanwhile.
+ */
 export class SortedTableBuilder {
   private table = Buffer.allocUnsafe(64 * 1024);
   private used = 0;
   private org = '';
   private loaded: LoadedLists | undefined;
-  /** The organisation's lists so far: an id, or an index into `loaded`; they start at list `groupFirst`. */
-  private readonly names: (string | number)[] = [];
-  private groupFirst = 0;
+  /** The organisation's lists so far: each one's size and id length, and the ids' bytes. */
+  private groupSizes = new Uint32Array(1024);
+  private groupLengths = new Uint8Array(1024);
+  private groupNames = Buffer.allocUnsafe(8 * 1024);
+  private groupLists = 0;
+  private groupNameBytes = 0;
   private readonly chunks: Float64Array[] = [];
-  private readonly starts: number[] = [];
-  private readonly sizes: number[] = [];
+  private starts = new Uint32Array(1024);
+  private counts = new Uint32Array(1024);
+  private pieces = 0;
+  private lists = 0;
   private numbers = 0;
 
   startOrganisation(org: string, loaded: LoadedLists | undefined): void {
     this.org = org;
     this.loaded = loaded;
-    this.names.length = 0;
-    this.groupFirst = this.sizes.length;
+    this.groupLists = 0;
+    this.groupNameBytes = 0;
   }
 
   /** A list held as a NumberSet (projId '' for the master list): `size` numbers of `chunk` from `start`. */
   addList(projId: string, chunk: Float64Array, start: number, size: number): void {
-    this.names.push(projId);
-    this.add(chunk, start, size);
+    const names = this.addEntry(size, projId.length);
+    let at = this.groupNameBytes;
+    for (let k = 0; k < projId.length; k++) names[at++] = projId.charCodeAt(k); // ASCII ids; short, so no Buffer.write call
+    this.groupNameBytes = at;
+    this.addNumbers(chunk, start, size);
   }
 
   /** A list still in the organisation's loaded lists. */
   addLoaded(index: number): void {
     const loaded = this.loaded!;
-    this.names.push(index);
-    this.add(loaded.chunkAt(index), loaded.startAt(index), loaded.sizeAt(index));
+    const size = loaded.sizeAt(index);
+    this.groupNameBytes = loaded.copyName(index, this.addEntry(size, loaded.nameBytes(index)), this.groupNameBytes);
+    this.addNumbers(loaded.chunkAt(index), loaded.startAt(index), size);
   }
 
   endOrganisation(): void {
-    const names = this.names;
-    if (names.length === 0) return;
-    const loaded = this.loaded;
+    const count = this.groupLists;
+    if (count === 0) return;
     const org = this.org;
-    let idBytes = 0;
-    for (const name of names) idBytes += typeof name === 'string' ? name.length : loaded!.nameBytes(name);
-    this.reserve(1 + org.length + 4 + names.length * LIST_ENTRY_BYTES + idBytes);
+    this.reserve(1 + org.length + 4 + count * LIST_ENTRY_BYTES + this.groupNameBytes);
     const table = this.table;
     let at = table.writeUInt8(org.length, this.used);
     at += table.write(org, at, 'latin1');
-    at = table.writeUInt32LE(names.length, at);
-    for (let l = this.groupFirst; l < this.sizes.length; l++) at = table.writeUInt32LE(this.sizes[l]!, at);
-    for (const name of names) table[at++] = typeof name === 'string' ? name.length : loaded!.nameBytes(name);
-    for (const name of names) {
-      if (typeof name !== 'string') at = loaded!.copyName(name, table, at);
-      else for (let k = 0; k < name.length; k++) table[at++] = name.charCodeAt(k); // ASCII ids; short, so no Buffer.write call
-    }
-    this.used = at;
+    at = table.writeUInt32LE(count, at);
+    if (LITTLE_ENDIAN) table.set(new Uint8Array(this.groupSizes.buffer, 0, 4 * count), at);
+    else for (let l = 0; l < count; l++) table.writeUInt32LE(this.groupSizes[l]!, at + 4 * l);
+    at += 4 * count;
+    table.set(this.groupLengths.subarray(0, count), at);
+    at += count;
+    table.set(this.groupNames.subarray(0, this.groupNameBytes), at);
+    this.used = at + this.groupNameBytes;
   }
 
   finish(): CapturedSortedLists {
-    return { table: this.table.subarray(0, this.used), lists: this.sizes.length, numbers: this.numbers, chunks: this.chunks, starts: this.starts, sizes: this.sizes };
+    const pieces = this.pieces;
+    return {
+      table: this.table.subarray(0, this.used), lists: this.lists, numbers: this.numbers,
+      pieces, chunks: this.chunks, starts: this.starts.subarray(0, pieces), counts: this.counts.subarray(0, pieces),
+    };
   }
 
-  private add(chunk: Float64Array, start: number, size: number): void {
-    this.chunks.push(chunk);
-    this.starts.push(start);
-    this.sizes.push(size);
+  /** Records a list of the group; returns the buffer its `nameLength` id bytes go into, from groupNameBytes. */
+  private addEntry(size: number, nameLength: number): Buffer {
+    const l = this.groupLists;
+    if (l === this.groupSizes.length) {
+      this.groupSizes = grown(this.groupSizes, l);
+      this.groupLengths = grown(this.groupLengths, l);
+    }
+    this.groupSizes[l] = size;
+    this.groupLengths[l] = nameLength;
+    this.groupLists = l + 1;
+    if (this.groupNameBytes + nameLength > this.groupNames.length) {
+      const names = Buffer.allocUnsafe(2 * this.groupNames.length + nameLength);
+      names.set(this.groupNames.subarray(0, this.groupNameBytes));
+      this.groupNames = names;
+    }
+    return this.groupNames;
+  }
+
+  /** The list's numbers: joined to the piece before when they follow it in the same chunk. */
+  private addNumbers(chunk: Float64Array, start: number, size: number): void {
+    this.lists++;
     this.numbers += size;
+    const last = this.pieces - 1;
+    if (last >= 0 && this.chunks[last] === chunk && this.starts[last]! + this.counts[last]! === start) {
+      this.counts[last] = this.counts[last]! + size;
+      return;
+    }
+    if (this.pieces === this.starts.length) {
+      this.starts = grown(this.starts, this.pieces);
+      this.counts = grown(this.counts, this.pieces);
+    }
+    this.chunks.push(chunk);
+    this.starts[this.pieces] = start;
+    this.counts[this.pieces] = size;
+    this.pieces++;
   }
 
   private reserve(bytes: number): void {
     if (this.used + bytes <= this.table.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * this.table.length, this.used + bytes));
-    this.table.copy(grown, 0, 0, this.used);
-    this.table = grown;
+    const grownTable = Buffer.allocUnsafe(Math.max(2 * this.table.length, this.used + bytes));
+    this.table.copy(grownTable, 0, 0, this.used);
+    this.table = grownTable;
   }
+}
+
+/** A typed array twice as long holding the first `used` entries of `array`. */
+function grown<T extends Uint32Array | Uint8Array>(array: T, used: number): T {
+  const larger = new (array.constructor as new (length: number) => T)(2 * array.length);
+  larger.set(array.subarray(0, used));
+  return larger;
 }
 
 /** One organisation's group of the table: lists [first, first + count) of the section. */

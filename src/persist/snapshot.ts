@@ -16,6 +16,9 @@
 //
 // Written to `<name>.tmp`, flushed, renamed into place, then the directory is flushed: a reader
 // sees either the old set of snapshots or the new one, never a partial file under a final name.
+// A large sorted section is written without a copy where a load left its lists one after another,
+// and its copied numbers are checksummed on a worker thread (snapshot-checksum.ts); the bytes are
+// the same either way.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +33,7 @@ import { checkListAddress, MASTER_LIST, type ListAddress } from '../store/list-i
 import { PortableBitmap, type BitmapPlacement } from '../store/portable-bitmap.js';
 import { WordPool } from '../store/word-pool.js';
 import type { PersistFileSystem } from './file-system.js';
+import { crc32Combine, leaseChecksumWorker, type ChecksumWorker } from './snapshot-checksum.js';
 import { temporaryPath } from './data-dir.js';
 import {
   SortedTableBuilder, checkChunk, holdsList, installSortedLists, loadedSortedLists, parseSortedTable, placeSortedLists,
@@ -94,10 +98,7 @@ export function captureStore(store: DncStore): CapturedStore {
   for (const [org, organisation] of store.organisationsInOrder()) {
     sorted.startOrganisation(org, organisation.loadedLists);
     capture(org, MASTER_LIST, organisation.master);
-    for (const { projId, set, index } of organisation.projectEntries(MASTER_LIST)) {
-      if (set === undefined) sorted.addLoaded(index);
-      else capture(org, projId, set);
-    }
+    organisation.forEachProject((projId, set) => capture(org, projId, set), (index) => sorted.addLoaded(index));
     sorted.endOrganisation();
   }
   return { lists, sorted: sorted.finish(), release: () => unpins.forEach((unpin) => unpin()) };
@@ -107,6 +108,10 @@ export function captureStore(store: DncStore): CapturedStore {
 export interface SnapshotWriteOptions {
   readonly writeChunkBytes?: number;
   readonly flushBehindBytes?: number;
+  /** Numbers of a piece of sorted lists pushed as it lies, not copied (DIRECT_PIECE_NUMBERS_MIN). */
+  readonly directPieceNumbersMin?: number;
+  /** Bytes of sorted numbers from which a worker thread checksums the copied ones (CHECKSUM_WORKER_BYTES_MIN). */
+  readonly checksumWorkerBytesMin?: number;
   /** The hash chain's state at `lastSeq` (src/history/chain.ts), stored as the header's `chain`. */
   readonly chain?: Readonly<Record<string, unknown>>;
 }
@@ -132,7 +137,12 @@ class ChecksummedWriter {
   private flushedUpTo = 0;
   private readonly writeChunkBytes: number;
   private readonly flushBehindBytes: number;
-  checksum = 0;
+  /**
+   * The CRC-32 of the bytes pushed so far, in parts in file order: each part's own CRC-32 (from 0),
+   * or its promise when a worker computes it, and its length. The main thread's consecutive bytes
+   * are one part.
+   */
+  private readonly sums: { crc: number | Promise<number>; bytes: number }[] = [];
 
   constructor(private readonly fileSystem: PersistFileSystem, private readonly fd: number, options: SnapshotWriteOptions) {
     this.writeChunkBytes = options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES;
@@ -146,7 +156,30 @@ class ChecksummedWriter {
 
   /** Pushes bytes that stay unchanged until written (frozen bitmap bytes; see `written`): no copy. */
   async pushImmutable(bytes: Buffer): Promise<void> {
-    this.checksum = crc32(bytes, this.checksum);
+    const last = this.sums[this.sums.length - 1];
+    if (last !== undefined && typeof last.crc === 'number') {
+      last.crc = crc32(bytes, last.crc);
+      last.bytes += bytes.length;
+    } else {
+      this.sums.push({ crc: crc32(bytes), bytes: bytes.length });
+    }
+    await this.pushChecksummed(bytes);
+  }
+
+  /** Pushes bytes, unchanged until written, whose CRC-32 (from 0) `crc` will give. */
+  async pushWithChecksum(bytes: Buffer, crc: Promise<number>): Promise<void> {
+    this.sums.push({ crc, bytes: bytes.length });
+    await this.pushChecksummed(bytes);
+  }
+
+  /** The CRC-32 of every byte pushed so far (once the worker's parts are done). */
+  async checksum(): Promise<number> {
+    let checksum = 0;
+    for (const { crc, bytes } of this.sums) checksum = crc32Combine(checksum, await crc, bytes);
+    return checksum;
+  }
+
+  private async pushChecksummed(bytes: Buffer): Promise<void> {
     this.chunks.push(bytes);
     this.chunkBytes += bytes.length;
     if (this.chunkBytes >= this.writeChunkBytes) await this.startWrite();
@@ -221,42 +254,127 @@ async function writeItems(writer: ChecksummedWriter, lastSeq: number, contents: 
   }
   if (sorted === undefined || sorted.lists === 0) return;
   await writer.pushImmutable(sorted.table);
-  await writeSortedNumbers(writer, sorted, Math.min(sorted.numbers, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8)));
+  const bufferNumbers = Math.min(sorted.numbers, Math.ceil((options.writeChunkBytes ?? SNAPSHOT_WRITE_CHUNK_BYTES) / 8));
+  const directMin = LITTLE_ENDIAN ? options.directPieceNumbersMin ?? DIRECT_PIECE_NUMBERS_MIN : Number.POSITIVE_INFINITY;
+  const lease = 8 * sorted.numbers >= (options.checksumWorkerBytesMin ?? CHECKSUM_WORKER_BYTES_MIN) ? leaseChecksumWorker() : undefined;
+  try {
+    await writeSortedNumbers(writer, sorted, bufferNumbers, directMin, lease?.worker);
+  } finally {
+    lease?.release();
+  }
 }
 
 /**
- * Copies every sorted list's numbers, in table order, into one of two buffers of `bufferNumbers`
- * numbers, and pushes each once full: one is filled while the other is written (a buffer is
- * refilled only once its bytes are written). No object per list.
+ * Pushes the sorted lists' numbers in table order. A piece of `directMin` numbers or more (lists
+ * a load left one after another) is pushed as it lies, without a copy: like every captured slot,
+ * it stays unchanged until the capture is released. Smaller pieces are copied into one of two
+ * buffers of `bufferNumbers` numbers, pushed once full: one is filled while the other is written
+ * and, with a `worker`, checksummed (a buffer is refilled only once both are done). No object per
+ * list.
  */
-async function writeSortedNumbers(writer: ChecksummedWriter, sorted: CapturedSortedLists, bufferNumbers: number): Promise<void> {
-  const buffers = [new Float64Array(bufferNumbers), new Float64Array(bufferNumbers)];
+async function writeSortedNumbers(writer: ChecksummedWriter, sorted: CapturedSortedLists, bufferNumbers: number, directMin: number, worker: ChecksumWorker | undefined): Promise<void> {
+  const buffers = [0, 1].map(() => new Float64Array(worker === undefined ? new ArrayBuffer(8 * bufferNumbers) : new SharedArrayBuffer(8 * bufferNumbers)));
   const writtenAt = [0, 0];
+  const checksummed: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+  const copier = new PieceCopier(sorted, directMin);
   let current = 0;
-  let used = 0;
-  const pushCurrent = async (): Promise<void> => {
+  while (!copier.done) {
+    const direct = copier.takeDirect();
+    if (direct !== undefined) {
+      await writer.pushImmutable(Buffer.from(direct.buffer, direct.byteOffset, direct.byteLength));
+      continue;
+    }
+    const used = copier.fill(buffers[current]!);
     const bytes = Buffer.from(buffers[current]!.buffer, 0, 8 * used);
     if (!LITTLE_ENDIAN) bytes.swap64();
-    await writer.pushImmutable(bytes);
+    if (worker === undefined) {
+      await writer.pushImmutable(bytes);
+    } else {
+      const crc = worker.checksum(bytes);
+      checksummed[current] = crc;
+      await writer.pushWithChecksum(bytes, crc);
+    }
     writtenAt[current] = writer.pushedBytes;
     current ^= 1;
-    used = 0;
     await writer.written(writtenAt[current]!);
-  };
-  const { chunks, starts, sizes } = sorted;
-  for (let l = 0; l < sizes.length; l++) {
-    const chunk = chunks[l]!;
-    const end = starts[l]! + sizes[l]!;
-    for (let from = starts[l]!; from < end; ) {
-      if (used === bufferNumbers) await pushCurrent();
-      const buffer = buffers[current]!;
-      const to = Math.min(end, from + bufferNumbers - used);
-      for (let i = from; i < to; i++) buffer[used++] = chunk[i]!;
-      from = to;
-    }
+    await checksummed[current];
   }
-  if (used > 0) await pushCurrent();
+  await Promise.all(checksummed);
 }
+
+/**
+ * Bytes of sorted numbers from which the copied ones are checksummed by a worker thread (64 MiB):
+ * starting one (on the first such save) costs about as much as checksumming 64 MiB, and each
+ * checksum it gives costs a message each way.
+ */
+const CHECKSUM_WORKER_BYTES_MIN = 64 * 1024 * 1024;
+
+/**
+ * Numbers a piece holds at least to be pushed as it lies (512 KiB): fewer, larger pushes keep the
+ * checksum and the writes at full speed, and a copy of a smaller piece costs little.
+ */
+const DIRECT_PIECE_NUMBERS_MIN = 65_536;
+
+/**
+ * Goes through the pieces of captured sorted lists from where it left off: copies them into
+ * buffers, one after another, or hands out a piece of `directMin` numbers or more whole.
+ */
+class PieceCopier {
+  private piece = 0;
+  /** Numbers of the current piece already copied. */
+  private copied = 0;
+
+  constructor(private readonly sorted: CapturedSortedLists, private readonly directMin: number) {}
+
+  get done(): boolean {
+    return this.piece === this.sorted.pieces;
+  }
+
+  /** The next piece, whole, if it is one to push as it lies (and nothing of it is copied yet). */
+  takeDirect(): Float64Array | undefined {
+    const { chunks, starts, counts } = this.sorted;
+    const piece = this.piece;
+    if (this.copied > 0 || counts[piece]! < this.directMin) return undefined;
+    this.piece++;
+    return chunks[piece]!.subarray(starts[piece]!, starts[piece]! + counts[piece]!);
+  }
+
+  /**
+   * Fills `buffer` from its start with the next numbers, up to a piece to push whole or the end
+   * of the pieces; returns how many.
+   */
+  fill(buffer: Float64Array): number {
+    const { chunks, starts, counts, pieces } = this.sorted;
+    const directMin = this.directMin;
+    let used = 0;
+    let piece = this.piece;
+    let from = starts[piece]! + this.copied;
+    while (piece < pieces && (from > starts[piece]! || counts[piece]! < directMin)) {
+      const chunk = chunks[piece]!;
+      const end = starts[piece]! + counts[piece]!;
+      const to = Math.min(end, from + buffer.length - used);
+      if (to - from > COPY_LOOP_NUMBERS_MAX) {
+        buffer.set(chunk.subarray(from, to), used);
+        used += to - from;
+      } else {
+        for (let i = from; i < to; i++) buffer[used++] = chunk[i]!;
+      }
+      if (to < end) {
+        this.copied = to - starts[piece]!;
+        this.piece = piece;
+        return used;
+      }
+      piece++;
+      from = starts[piece] ?? 0;
+    }
+    this.piece = piece;
+    this.copied = 0;
+    return used;
+  }
+}
+
+/** Up to this many numbers are copied by a loop; more by one set() call (which makes a view first). */
+const COPY_LOOP_NUMBERS_MAX = 64;
 
 /**
  * The msgpack encoding of `{ area, bitmap }` up to the bitmap's bytes: a 2-entry map, `area` as a
@@ -293,7 +411,7 @@ export async function writeSnapshot(
   try {
     await writeItems(writer, lastSeq, contents, options);
     const footer = Buffer.alloc(FOOTER_BYTES);
-    footer.writeUInt32LE(writer.checksum, 0);
+    footer.writeUInt32LE(await writer.checksum(), 0);
     footer.write(SNAPSHOT_END_MAGIC, 4, 'latin1');
     await writer.push(footer);
     await writer.flush();

@@ -99,6 +99,15 @@ export class SortedNames<V = undefined> {
     }
   }
 
+  /** Calls `visit` with every id and its value, in order: a callback, as a walk of a million ids must not resume a generator per id. */
+  forEach(visit: (name: string, value: V | undefined) => void): void {
+    for (let index = 0; index < this.blocks.length; index++) {
+      const block = this.blocks[index]!;
+      const values = this.values[index]!;
+      for (let position = 0; position < block.length; position++) visit(block[position]!, values[position]);
+    }
+  }
+
   /** The first block whose last id is at least `name` (blocks.length when there is none). */
   private blockOf(name: string): number {
     let low = 0;
