@@ -6,7 +6,7 @@
 
 import path from 'node:path';
 import { listDataDir, type DataDirListing, type SegmentFile } from '../persist/data-dir.js';
-import { archivedSummary, listHistory } from './archive.js';
+import { archivedSummary, listHistory, type ArchivedSegment } from './archive.js';
 import { checkExpiredHistory, type ExpiredHistory } from './expired-chain.js';
 import { headOf, sameState, anchorState, type ChainHead, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
@@ -39,7 +39,7 @@ interface Checkpoint {
   readonly state: ChainState;
 }
 
-async function checkpointsOf(listing: DataDirListing, archived: readonly SegmentFile[]): Promise<Checkpoint[]> {
+async function checkpointsOf(listing: DataDirListing, archived: readonly ArchivedSegment[]): Promise<Checkpoint[]> {
   const checkpoints: Checkpoint[] = [];
   for (const snapshot of listing.snapshots) {
     const chain = await readSnapshotChain(snapshot.path);
@@ -47,7 +47,8 @@ async function checkpointsOf(listing: DataDirListing, archived: readonly Segment
   }
   for (const segment of archived) {
     const before = (await archivedSummary(null, segment)).chainBefore;
-    if (before !== undefined) checkpoints.push({ file: `the summary of history/${path.basename(segment.path)}`, state: before });
+    const file = segment.pack === undefined ? `the summary of history/${path.basename(segment.path)}` : `the index of history/${path.basename(segment.path)}`;
+    if (before !== undefined) checkpoints.push({ file, state: before });
   }
   return checkpoints.sort((a, b) => a.state.seq - b.state.seq);
 }
