@@ -55,8 +55,22 @@ async function readNames(dir: string): Promise<string[]> {
   });
 }
 
-/** history/ listed, each pack's index read (or taken from `cache`, by path: packs never change). */
-export async function readHistoryListing(dataDir: string, cache?: Map<string, PackIndex>): Promise<HistoryListing> {
+/**
+ * The indices of the packs the writer's passes (sweep, packing) have read, by path (a pack never
+ * changes; a removed one is forgotten at the next listing), without their number tables, which
+ * only queries need: a pass every snapshot does not read two thousand indices again.
+ */
+const lightIndices = new Map<string, PackIndex>();
+
+function lighten(index: PackIndex): PackIndex {
+  return { ...index, keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [] };
+}
+
+/**
+ * history/ listed, each pack's index read from its file, or taken from `cache` (by path: packs never
+ * change); `light`: kept in the cache without its number tables.
+ */
+export async function readHistoryListing(dataDir: string, cache?: Map<string, PackIndex>, light = false): Promise<HistoryListing> {
   const dir = historyDir(dataDir);
   const names = await readNames(dir);
   const packs: PackIndex[] = [];
@@ -69,11 +83,14 @@ export async function readHistoryListing(dataDir: string, cache?: Map<string, Pa
       let index = cache?.get(file);
       if (index === undefined) {
         index = await readPackIndex(file);
+        if (light) index = lighten(index);
         cache?.set(file, index);
       }
       packs.push(index);
     }
   }
+  const listed = new Set(packs.map((pack) => pack.path));
+  if (cache !== undefined) for (const file of cache.keys()) if (path.dirname(file) === dir && !listed.has(file)) cache.delete(file);
   packs.sort((a, b) => a.firstSeq - b.firstSeq);
   files.sort((a, b) => a.firstSeq - b.firstSeq);
   const held = (seq: number): boolean => packs.some((pack) => pack.firstSeq <= seq && seq <= pack.lastSeq);
@@ -173,7 +190,7 @@ async function unitsOf(fileSystem: PersistFileSystem, listing: HistoryListing): 
  * chain across them). Then the closed days are packed (packHistory).
  */
 export async function sweepHistory(fileSystem: PersistFileSystem, dataDir: string, retentionMs: number, nowMs: number, listed: ListedNow): Promise<number> {
-  const listing = await readHistoryListing(dataDir);
+  const listing = await readHistoryListing(dataDir, lightIndices, true);
   const expired: Unit[] = [];
   for (const unit of await unitsOf(fileSystem, listing)) {
     if (unit.lastTs !== null && unit.lastTs >= nowMs - retentionMs) break;
@@ -331,7 +348,9 @@ async function packGroups(fileSystem: PersistFileSystem, loose: readonly Segment
  */
 export async function packHistory(fileSystem: PersistFileSystem, dataDir: string, nowMs: number): Promise<number> {
   const dir = historyDir(dataDir);
-  const listing = await readHistoryListing(dataDir);
+  const listing = await readHistoryListing(dataDir, lightIndices, true);
+  // A pack or a gone file being written when a pass stopped: never renamed, so never counted.
+  for (const name of listing.names) if (/\.(idncpack|idncgone)\.tmp$/.test(name)) await fileSystem.unlink(path.join(dir, name));
   if (listing.covered.length > 0) {
     // The pack's rename may not be durable yet if its pass failed after it: flush it before its members go.
     await fileSystem.fsyncDirectory(dir);

@@ -88,9 +88,23 @@ export class HistoryReader {
     return this.carriedCache.carried;
   }
 
+  /**
+   * `query`, done again on a fresh listing when a file it read went meanwhile (a live segment
+   * archived, segments packed, a pack past the retention removed): the files it then lists hold
+   * the same records.
+   */
+  private async retried<T>(query: (fresh: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await query(false);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return query(true);
+    }
+  }
+
   /** Every change that touched `number` in the scope's lists, oldest first, up to `upToSeq`. */
   async events(number: number, scope: HistoryScope, upToSeq: number): Promise<HistoryEvent[]> {
-    const candidates = await this.candidates(number, scope, upToSeq, (projId) => this.sees(scope, projId));
+    const candidates = await this.retried(async (fresh) => this.candidates(number, scope, upToSeq, (projId) => this.sees(scope, projId), await this.segments(upToSeq, fresh)));
     const on = new Map<string, boolean>();
     const events: HistoryEvent[] = [];
     for (const { record, hash, import: meta } of candidates) {
@@ -104,8 +118,10 @@ export class HistoryReader {
 
   /** What `status` would have answered for `number` at `atMs` (the project list first, then the master list). */
   async statusAt(number: number, atMs: number, scope: { org: string; projId: string }, upToSeq: number): Promise<StatusAtAnswer> {
-    const segments = await this.segments(upToSeq);
-    const candidates = await this.candidates(number, scope, upToSeq, (projId) => projId === '' || projId === scope.projId, segments);
+    const { candidates, seq } = await this.retried(async (fresh) => {
+      const segments = await this.segments(upToSeq, fresh);
+      return { candidates: await this.candidates(number, scope, upToSeq, (projId) => projId === '' || projId === scope.projId, segments), seq: await this.lastSeqAt(atMs, upToSeq, segments) };
+    });
     const since = new Map<string, number | null>();
     for (const { record } of candidates) {
       if (record.ts > atMs) break;
@@ -115,7 +131,6 @@ export class HistoryReader {
     }
     const project = scope.projId === '' ? null : (since.get(scope.projId) ?? null);
     const master = since.get('') ?? null;
-    const seq = await this.lastSeqAt(atMs, upToSeq, segments);
     if (project !== null) return { onList: true, list: 'project', since: iso(project), seq };
     if (master !== null) return { onList: true, list: 'master', since: iso(master), seq };
     return { onList: false, list: null, since: null, seq };
@@ -127,7 +142,7 @@ export class HistoryReader {
   }
 
   /** The records that touched `number` (or dropped a list of the organisation) in lists `wanted` accepts, in seq order. */
-  private async candidates(number: number, scope: { org: string }, upToSeq: number, wanted: (projId: string) => boolean, listed?: readonly Summarised[]): Promise<Candidate[]> {
+  private async candidates(number: number, scope: { org: string }, upToSeq: number, wanted: (projId: string) => boolean, listed: readonly Summarised[]): Promise<Candidate[]> {
     const key = summaryKey(number);
     const found: Candidate[] = [];
     for (const entry of (await this.carried()).entries) {
@@ -136,7 +151,7 @@ export class HistoryReader {
       found.push({ record, hash: createHash('sha256').update(entry.frame).digest('hex'), ...(entry.import === undefined ? {} : { import: entry.import }) });
     }
     const matches = (record: LogRecord): boolean => record.org === scope.org && wanted(record.projId) && (record.op === 'drop' || holds(record.numbers, number));
-    for (const entry of listed ?? (await this.segments(upToSeq))) {
+    for (const entry of listed) {
       if (entry.pack !== undefined) {
         found.push(...(await this.packCandidates(entry.pack, number, scope.org, upToSeq, wanted, matches)));
         continue;
@@ -182,7 +197,7 @@ export class HistoryReader {
 
   /** Calls `onRecord` for every kept record (archived, then live), in seq order, up to `upToSeq`. */
   async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
-    for (const entry of await this.segments(upToSeq)) {
+    for (const entry of await this.segments(upToSeq, false)) {
       const spans: SegmentSpan[] = entry.pack === undefined ? [entry.segment] : packMembers(entry.pack);
       for (const span of spans) await forEachRecord(span, upToSeq, onRecord);
     }
@@ -209,10 +224,10 @@ export class HistoryReader {
   }
 
   /** Archived and live segments with their summaries (packs with their indices), ascending, up to the one holding `upToSeq`. */
-  private async segments(upToSeq: number): Promise<Summarised[]> {
+  private async segments(upToSeq: number, fresh: boolean): Promise<Summarised[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const listed = await this.listSegments(upToSeq, attempt > 0);
+        const listed = await this.listSegments(upToSeq, fresh || attempt > 0);
         if (listed !== null) return listed;
       } catch (error) {
         // A segment archived or packed, or a pack removed, between the listing and the read: list again.
@@ -236,8 +251,6 @@ export class HistoryReader {
     const stamp = stat === null ? 'none' : `${stat.ino}:${stat.mtimeNs}`;
     if (fresh || this.listing?.stamp !== stamp) {
       const listing = await readHistoryListing(this.dataDir, this.packs);
-      const kept = new Set(listing.packs.map((pack) => pack.path));
-      for (const file of this.packs.keys()) if (!kept.has(file)) this.packs.delete(file);
       this.listing = { stamp, listing };
     }
     return this.listing.listing;

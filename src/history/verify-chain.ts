@@ -5,6 +5,7 @@
 // saved elsewhere, and name the first thing that does not match. Read-only, lock-free.
 
 import path from 'node:path';
+import { DataCorruptError } from '../errors.js';
 import { listDataDir, type DataDirListing, type SegmentFile } from '../persist/data-dir.js';
 import { archivedSummary, listHistory, type ArchivedSegment } from './archive.js';
 import { checkExpiredHistory, type ExpiredHistory } from './expired-chain.js';
@@ -64,7 +65,14 @@ async function startOf(dataDir: string, listing: DataDirListing, segments: reado
 /** Checks the chain from its start up to `upToSeq` (the seq a writer would recover; null: the end of the log). */
 export async function verifyChain(dataDir: string, upToSeq: number | null, saved?: SavedHead): Promise<ChainReport> {
   const listing = await listDataDir(dataDir);
-  const archived = await listHistory(dataDir);
+  let archived: ArchivedSegment[];
+  try {
+    archived = await listHistory(dataDir);
+  } catch (error) {
+    // A pack whose header, footer or index fails its checks: nothing in history/ can be walked in order.
+    if (!(error instanceof DataCorruptError)) throw error;
+    return { ok: false, fromSeq: 0, head: headOf(anchorState(0)), checkpoints: 0, problem: error.message, savedHead: saved === undefined ? null : 'unchecked' };
+  }
   const liveFrom = archived.length === 0 ? 0 : archived[archived.length - 1]!.firstSeq;
   const segments = [...archived, ...listing.segments.filter((segment) => segment.firstSeq > liveFrom)];
   const checkpoints = await checkpointsOf(listing, archived);

@@ -1,0 +1,211 @@
+// Packs of archived segments: the closed segments of each UTC day merged into one file with an
+// index. History and statusAt answer as the model says before packing (the layout an older idnc
+// left: loose segments and summaries), while packing goes on, after it and after restarts; a failure
+// or a crash at any step of a packing pass loses and doubles nothing, and the next pass finishes it;
+// an import is indexed by ranges (its pack costs its log bytes and a few bytes a record); verify
+// names a pack's damaged record, index, or the range of seqs a changed record must be in.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LOG_RECORD_HEADER_BYTES, LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
+import { historyDir, packHistory, readHistoryListing } from '../../src/history/archive.js';
+import { buildEvidence } from '../../src/history/evidence.js';
+import { PACK_HEADER_BYTES, readPackIndex } from '../../src/history/pack.js';
+import { HistoryReader } from '../../src/history/query.js';
+import { verifyChain } from '../../src/history/verify-chain.js';
+import { openDnc } from '../../src/open.js';
+import { nodeFileSystem, type PersistFileSystem } from '../../src/persist/file-system.js';
+import { errnoError, makeTempDir, removeDir } from '../persist/helpers.js';
+import { driveChanges, expectModelAnswers, NUMBERS, ORGS, quietLogger, START } from './history-model.js';
+
+const DAY = 86_400_000;
+const STEPS_MS = [0, 1, 1000, 60_000, 3_600_000, 6 * 3_600_000, DAY];
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir('idnc-history-pack-');
+  vi.useFakeTimers({ toFake: ['Date'] });
+});
+afterEach(async () => {
+  vi.useRealTimers();
+  await removeDir(dir);
+});
+
+async function expectAllPacked(dataDir: string): Promise<void> {
+  const listing = await readHistoryListing(dataDir);
+  expect(listing.packs.length).toBeGreaterThan(0);
+  expect({ loose: listing.loose, covered: listing.covered, temporaries: listing.names.filter((name) => name.endsWith('.tmp')) }).toEqual({ loose: [], covered: [], temporaries: [] });
+}
+
+describe('history against the model, packed', () => {
+  // Even seeds pack each day as snapshots archive it; odd seeds keep the old layout until a late open packs it all.
+  for (const seed of [1, 2, 3, 4]) {
+    it(`seed ${seed}`, async () => {
+      const packAsYouGo = seed % 2 === 0;
+      const open = (clock?: () => number) => openDnc({ dataDir: dir, logger: quietLogger, segmentBytesMax: 400, snapshotIntervalMs: 3_600_000, ...(clock === undefined ? {} : { clock }) });
+      const { dnc, run, next } = await driveChanges(seed, 150, STEPS_MS, () => open(packAsYouGo ? undefined : () => START));
+      await dnc.snapshot();
+      if (packAsYouGo) expect((await readHistoryListing(dir)).packs.length, `seed ${seed} packed as it went`).toBeGreaterThan(0);
+      else expect((await readHistoryListing(dir)).packs, `seed ${seed} old layout`).toEqual([]);
+      await expectModelAnswers(dnc, run, next, `seed ${seed} before the late open`);
+      await dnc.close();
+      const late = await open(() => run.now + 2 * DAY);
+      await expectAllPacked(dir);
+      await expectModelAnswers(late, run, next, `seed ${seed} packed`);
+      await late.close();
+      const again = await open(() => run.now + 2 * DAY);
+      await expectModelAnswers(again, run, next, `seed ${seed} packed, restarted`);
+      await again.close();
+      expect(await verifyChain(dir, null)).toMatchObject({ ok: true, fromSeq: 0, problem: null });
+      for (const org of ORGS) {
+        const evidence = await buildEvidence(dir, NUMBERS[0]!, { org }, null);
+        expect(evidence.events.length).toBe((await new HistoryReader(dir).events(NUMBERS[0]!, { org }, Number.MAX_SAFE_INTEGER)).length);
+      }
+    }, 60_000);
+  }
+});
+
+/** What a reader answers: every number's history in both organisations, and statusAt at each change's time and between. */
+async function answers(dataDir: string, instants: readonly number[]): Promise<string> {
+  const reader = new HistoryReader(dataDir);
+  const all: unknown[] = [];
+  for (const org of ORGS) for (const number of NUMBERS) all.push(await reader.events(number, { org }, Number.MAX_SAFE_INTEGER));
+  for (const at of instants) all.push(await reader.statusAt(NUMBERS[0]!, at, { org: 'default', projId: 'p1' }, Number.MAX_SAFE_INTEGER));
+  return JSON.stringify(all);
+}
+
+/** Fails the `failAt`-th call (1-based) that writes, flushes, renames or removes; counts them all. */
+function failingAt(failAt: number): PersistFileSystem & { calls: number } {
+  const fileSystem = { ...nodeFileSystem, calls: 0 };
+  for (const kind of ['open', 'writev', 'fdatasync', 'fsync', 'close', 'rename', 'unlink', 'fsyncDirectory'] as const) {
+    const real = nodeFileSystem[kind] as (...args: unknown[]) => Promise<unknown>;
+    (fileSystem as Record<string, unknown>)[kind] = async (...args: unknown[]) => {
+      fileSystem.calls++;
+      if (fileSystem.calls === failAt) throw errnoError(kind === 'fdatasync' || kind === 'fsyncDirectory' ? 'EIO' : 'ENOSPC');
+      return real(...args);
+    };
+  }
+  return fileSystem;
+}
+
+describe('a packing pass that fails or stops at any step', () => {
+  it('leaves the members or the pack (or both), never neither; the next pass finishes and removes what a pack holds', async () => {
+    const base = path.join(dir, 'base');
+    const dnc = await openDnc({ dataDir: base, logger: quietLogger, clock: () => START });
+    const [a, b] = NUMBERS.map(String);
+    const instants: number[] = [];
+    // Three days: five segments archived in the layout an older idnc left (files and summaries).
+    for (const [day, step] of [[0, () => dnc.add([a!, b!], { projId: 'p1' })], [0, () => dnc.remove(a!, { projId: 'p1' })], [1, () => dnc.add(a!)], [1, () => dnc.add(a!, { projId: 'p1', org: 'acme' })], [2, () => dnc.dropList({ projId: 'p1' })], [2, () => dnc.add(b!)]] as const) {
+      const at = START + day * DAY + instants.length * 60_000;
+      vi.setSystemTime(at);
+      instants.push(at - 1, at);
+      await step();
+      await dnc.snapshot();
+    }
+    await dnc.close();
+    expect((await readHistoryListing(base)).loose.length).toBeGreaterThanOrEqual(5);
+    const late = START + 4 * DAY;
+    const expected = await answers(base, instants);
+    let steps = 0;
+    for (let failAt = 1; ; failAt++) {
+      const work = path.join(dir, `fail-${failAt}`);
+      fs.cpSync(base, work, { recursive: true });
+      const fileSystem = failingAt(failAt);
+      const outcome = await packHistory(fileSystem, work, late).then(() => 'done', (error: NodeJS.ErrnoException) => error.code);
+      if (outcome === 'done') {
+        steps = fileSystem.calls;
+        break;
+      }
+      expect(['EIO', 'ENOSPC'], `step ${failAt}`).toContain(outcome);
+      expect(await answers(work, instants), `after a failure at step ${failAt}`).toBe(expected);
+      expect((await verifyChain(work, null)).problem, `after a failure at step ${failAt}`).toBeNull();
+      await packHistory(nodeFileSystem, work, late);
+      await expectAllPacked(work);
+      expect(await answers(work, instants), `after the next pass (failure at step ${failAt})`).toBe(expected);
+      expect((await verifyChain(work, null)).ok, `after the next pass (failure at step ${failAt})`).toBe(true);
+      await removeDir(work);
+    }
+    // Three packs, each written, flushed, renamed, then its members removed.
+    expect((await readHistoryListing(path.join(dir, `fail-${steps + 1}`))).packs).toHaveLength(3);
+    expect(steps).toBeGreaterThan(15);
+  }, 60_000);
+});
+
+describe('an import in a pack', () => {
+  it('is indexed by the ranges of its records: its pack is its log bytes and a few bytes a record, and each number finds the import', { timeout: 120_000 }, async () => {
+    const nth = (i: number): number => 2_122_000_000 + Math.floor(i / 10_000) * 10_000 + (i % 10_000);
+    const count = LOG_RECORD_NUMBERS_MAX + 1000;
+    const numbers = new Float64Array(count);
+    for (let i = 0; i < count; i++) numbers[i] = nth(i);
+    const open = (clock: () => number) => openDnc({ dataDir: dir, logger: quietLogger, clock });
+    vi.setSystemTime(START);
+    let dnc = await open(() => START);
+    const spaced = Array.from({ length: 20 }, (_, i) => String(3_105_550_000 + i * 2));
+    await dnc.add(spaced, { projId: 'p1' });
+    const meta = { sha256: 'ab'.repeat(32), name: 'registry.csv.gz', bytes: 123_456 };
+    await dnc.addNumbers(numbers, { keyId: 'cli', source: 'import', import: meta });
+    await dnc.snapshot();
+    vi.setSystemTime(START + 1000);
+    await dnc.add('5039367187');
+    await dnc.snapshot();
+    await dnc.close();
+    dnc = await open(() => START + 2 * DAY);
+    const [pack] = (await readHistoryListing(dir)).packs;
+    const index = await readPackIndex(pack!.path);
+    expect(index.rangeMin.length).toBe(3);
+    const members = index.members.reduce((sum, member) => sum + member.bytes, 0);
+    expect(fs.statSync(pack!.path).size - members - PACK_HEADER_BYTES).toBeLessThan(1024);
+    for (const i of [0, 12_345, count - 1]) {
+      const { events } = await dnc.history(nth(i));
+      expect(events, `number ${i}`).toEqual([expect.objectContaining({ op: 'add', source: 'import', import: { ...meta, count } })]);
+    }
+    expect((await dnc.history('3105550004', { projId: 'p1' })).events).toEqual([expect.objectContaining({ op: 'add', projId: 'p1' })]);
+    expect((await dnc.history('3105550005', { projId: 'p1' })).events).toEqual([]);
+    expect((await dnc.history('2129999999')).events).toEqual([]);
+    await dnc.close();
+  });
+});
+
+describe('verify over packs', () => {
+  async function packed(): Promise<{ pack: string; firstSeq: number }> {
+    const open = (clock: () => number) => openDnc({ dataDir: dir, logger: quietLogger, segmentBytesMax: 400, clock });
+    vi.setSystemTime(START);
+    const dnc = await open(() => START);
+    for (let round = 0; round < 3; round++) {
+      await dnc.add(String(5039367100 + round), { source: 'web' });
+      await dnc.snapshot();
+    }
+    await dnc.close();
+    await (await open(() => START + 2 * DAY)).close();
+    const [pack] = (await readHistoryListing(dir)).packs;
+    return { pack: pack!.path, firstSeq: pack!.firstSeq };
+  }
+
+  it('names the member and offset of a record that fails its CRC-32, and the seqs a record changed with its CRC recomputed must be in', async () => {
+    const { pack, firstSeq } = await packed();
+    expect((await verifyChain(dir, null)).ok).toBe(true);
+    const bytes = fs.readFileSync(pack);
+    const record = PACK_HEADER_BYTES + LOG_SEGMENT_HEADER_BYTES;
+    const end = record + LOG_RECORD_HEADER_BYTES + bytes.readUInt32LE(record);
+    const at = bytes.indexOf('web', record);
+    bytes[at] = 'x'.charCodeAt(0);
+    bytes.writeUInt32LE(crc32(bytes.subarray(record + 8, end)), record + 4);
+    fs.writeFileSync(pack, bytes);
+    const changed = await verifyChain(dir, null);
+    expect(changed.ok).toBe(false);
+    expect(changed.problem).toMatch(new RegExp(`stored at seq \\d+: a record from seq ${firstSeq} to \\d+ was changed`));
+    bytes[record + LOG_RECORD_HEADER_BYTES + 2]! ^= 1;
+    fs.writeFileSync(pack, bytes);
+    expect((await verifyChain(dir, null)).problem).toContain(`history/${path.basename(pack)} (log-${String(firstSeq).padStart(16, '0')}.idnclog) at offset ${LOG_SEGMENT_HEADER_BYTES}, seq ${firstSeq}: record fails its CRC-32 checksum`);
+  });
+
+  it('names a pack whose index fails its CRC-32', async () => {
+    const { pack } = await packed();
+    const bytes = fs.readFileSync(pack);
+    bytes[bytes.length - 20]! ^= 1;
+    fs.writeFileSync(pack, bytes);
+    expect(await verifyChain(dir, null)).toMatchObject({ ok: false, problem: expect.stringContaining(`history/${path.basename(pack)}: its index fails its CRC-32`) });
+    expect(fs.readdirSync(historyDir(dir))).toContain(path.basename(pack));
+  });
+});
