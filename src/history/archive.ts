@@ -63,7 +63,7 @@ async function readNames(dir: string): Promise<string[]> {
 const lightIndices = new Map<string, PackIndex>();
 
 function lighten(index: PackIndex): PackIndex {
-  return { ...index, keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [] };
+  return { ...index, keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [], rangeBlocks: [] };
 }
 
 /**

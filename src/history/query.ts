@@ -18,7 +18,7 @@ import { historyEventOf, type HistoryEvent } from './history-event.js';
 export type { HistoryEvent } from './history-event.js';
 import { archivedSummary, HISTORY_DIR, historyDir, packMembers, readHistoryListing, type HistoryListing } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
-import { lastSeqAtIn, offsetsFor, readRecordAt, type PackIndex } from './pack.js';
+import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex } from './pack.js';
 import { forEachRecord, type SegmentSpan } from './segment-records.js';
 import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
 
@@ -177,15 +177,18 @@ export class HistoryReader {
   /** The records of a pack its index says may hold `number`, and its drops of the organisation's lists, read one by one. */
   private async packCandidates(pack: PackIndex, number: number, org: string, upToSeq: number, wanted: (projId: string) => boolean, matches: (record: LogRecord) => boolean): Promise<Candidate[]> {
     const reads = offsetsFor(pack, number);
-    for (const drop of pack.drops) if (drop.org === org && wanted(drop.projId)) reads.push({ offset: drop.offset, import: null });
+    for (const drop of pack.drops) if (drop.org === org && wanted(drop.projId)) reads.push({ offset: drop.offset, bulk: false, import: null });
     if (reads.length === 0) return [];
     reads.sort((a, b) => a.offset - b.offset);
     const found: Candidate[] = [];
     const handle = await fs.promises.open(pack.path, 'r');
     try {
       for (const read of reads) {
-        const { record, frame } = await readRecordAt(handle, pack, read.offset);
-        if (record.seq > upToSeq || !matches(record)) continue;
+        // A bulk record comes back only if it names the number, and without its numbers.
+        const got = read.bulk ? await readBulkRecordNaming(handle, pack, read, number) : await readRecordAt(handle, pack, read.offset);
+        if (got === null) continue;
+        const { record, frame } = got;
+        if (record.seq > upToSeq || !(read.bulk ? record.org === org && wanted(record.projId) : matches(record))) continue;
         const meta = record.import ?? read.import ?? undefined;
         found.push({ record, hash: createHash('sha256').update(frame).digest('hex'), ...(meta === undefined ? {} : { import: meta }) });
       }
