@@ -1,10 +1,10 @@
 // What `idnc verify` can still check of history past the retention (docs/history.md): the records of
 // an expired segment are gone, but its summary stays (without its numbers) with the chain state just
-// before it, so the chain of segment roots is checked across it (the state before segment k+1 must
-// hold C_(k-1), the closing of the state before segment k, and start its chain segment at k's first
-// seq), and the carried-forward add records must read back whole (CRC-32, seq) and lie in what
-// expired. It says from which seq the records themselves are gone.
-
+// before it, and an expired pack leaves each member's in a `.idncgone` file, so the chain of segment
+// roots is checked across them (the state before segment k+1 must hold C_(k-1), the closing of the
+// state before segment k, and start its chain segment at k's first seq), and the carried-forward add
+// records must read back whole (CRC-32, seq) and lie in what expired. It says from which seq the
+// records themselves are gone.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { HISTORY_DIR, readGone, readHistoryListing } from './archive.js';

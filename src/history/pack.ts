@@ -281,6 +281,27 @@ export async function writePack(fileSystem: PersistFileSystem, dir: string, inpu
   return file;
 }
 
+/**
+ * Whether the index stored in the pack `file` is the one its members' records give (and the chain
+ * state stored before the pack): `idnc verify` checks it, since a changed index with its CRC-32
+ * recomputed would hide records from queries without changing a byte the hash chain covers.
+ */
+export async function packIndexMatches(file: string): Promise<boolean> {
+  const index = await readPackIndex(file);
+  const bytes = await fs.promises.readFile(file);
+  const stored = bytes.subarray(Number(bytes.readBigUInt64LE(bytes.length - PACK_FOOTER_BYTES)), bytes.length - PACK_FOOTER_BYTES);
+  const build: Builder = { members: [], keyed: [], ranges: [], drops: [], times: [], state: undefined };
+  try {
+    for (const [i, member] of index.members.entries()) {
+      const input = { segment: { firstSeq: member.firstSeq, path: member.name }, ...(i === 0 && index.chainBefore !== undefined ? { chainBefore: index.chainBefore } : {}) };
+      indexMember(build, input, bytes.subarray(member.offset, member.offset + member.bytes), member.offset);
+    }
+  } catch {
+    return false;
+  }
+  return encodeIndex(build, index.chainBefore).equals(stored);
+}
+
 /** Bytes [from, to) of an open file (fewer at its end). */
 export async function readAt(handle: fs.promises.FileHandle, from: number, to: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(Math.max(0, to - from));

@@ -11,6 +11,7 @@ import { archivedSummary, listHistory, type ArchivedSegment } from './archive.js
 import { checkExpiredHistory, type ExpiredHistory } from './expired-chain.js';
 import { headOf, sameState, anchorState, type ChainHead, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
+import { packIndexMatches } from './pack.js';
 import { chainStart, readSnapshotChain } from './snapshot-chain.js';
 
 export interface SavedHead {
@@ -104,6 +105,9 @@ export async function verifyChain(dataDir: string, upToSeq: number | null, saved
   }
   const expired = await checkExpiredHistory(dataDir);
   problem ??= expired.problem;
+  for (const pack of new Set(archived.flatMap((segment) => (segment.pack === undefined ? [] : [segment.pack.path])))) {
+    if (problem === null && !(await packIndexMatches(pack))) problem = `history/${path.basename(pack)}: its index is not the one its records give (changed, with its CRC-32 recomputed); queries would miss or misplace events`;
+  }
   const ok = problem === null && verdict !== 'differs' && verdict !== 'unchecked';
   return { ok, fromSeq: start.seq, head: headOf(walked.state), checkpoints: compared, problem, savedHead: verdict, ...(expired.segments === 0 ? {} : { expired }) };
 }

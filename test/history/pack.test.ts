@@ -203,6 +203,19 @@ describe('verify over packs', () => {
     expect((await verifyChain(dir, null)).problem).toContain(`history/${path.basename(pack)} (log-${String(firstSeq).padStart(16, '0')}.idnclog) at offset ${LOG_SEGMENT_HEADER_BYTES}, seq ${firstSeq}: record fails its CRC-32 checksum`);
   });
 
+  it('names a pack whose index was changed with its CRC-32 recomputed (it would hide an event from queries)', async () => {
+    const { pack } = await packed();
+    expect((await verifyChain(dir, null)).ok).toBe(true);
+    const bytes = fs.readFileSync(pack);
+    const indexOffset = Number(bytes.readBigUInt64LE(bytes.length - 16));
+    // The first key of the table (a number modulo 2^32) changed: that number's add would no longer be found.
+    const keys = bytes.indexOf(Buffer.from('keys'), indexOffset) + 'keys'.length + 2;
+    bytes[keys]! ^= 1;
+    bytes.writeUInt32LE(crc32(bytes.subarray(indexOffset, bytes.length - 16)), bytes.length - 8);
+    fs.writeFileSync(pack, bytes);
+    expect(await verifyChain(dir, null)).toMatchObject({ ok: false, problem: expect.stringContaining(`history/${path.basename(pack)}: its index is not the one its records give`) });
+  });
+
   it('names a pack whose index fails its CRC-32', async () => {
     const { pack } = await packed();
     const bytes = fs.readFileSync(pack);
