@@ -216,6 +216,23 @@ describe('verify over packs', () => {
     expect(await verifyChain(dir, null)).toMatchObject({ ok: false, problem: expect.stringContaining(`history/${path.basename(pack)}: its index is not the one its records give`) });
   });
 
+  it('links the chain across an expired pack by its .idncgone file, and names that file when it is damaged', async () => {
+    await packed();
+    const expire = await openDnc({ dataDir: dir, logger: quietLogger, historyRetentionMs: DAY, clock: () => START + 5 * DAY });
+    expect((await expire.history('5039367100')).events).toEqual([expect.objectContaining({ op: 'add', source: 'web' })]);
+    await expire.close();
+    const listing = await readHistoryListing(dir);
+    expect(listing.packs).toEqual([]);
+    const gone = listing.names.filter((name) => name.endsWith('.idncgone'));
+    expect(gone).toHaveLength(1);
+    expect(await verifyChain(dir, null)).toMatchObject({ ok: true, problem: null, expired: { segments: expect.any(Number) } });
+    const file = path.join(historyDir(dir), gone[0]!);
+    const bytes = fs.readFileSync(file);
+    bytes[10]! ^= 1;
+    fs.writeFileSync(file, bytes);
+    expect((await verifyChain(dir, null)).problem).toContain(`history/${gone[0]}, the summary of an expired segment, fails its checks`);
+  });
+
   it('names a pack whose index fails its CRC-32', async () => {
     const { pack } = await packed();
     const bytes = fs.readFileSync(pack);
