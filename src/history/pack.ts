@@ -6,6 +6,7 @@
 // Five years are then about 2,000 files instead of 250,000, a query reads the one record that can
 // hold its number, and an import costs its log bytes plus a few bytes a record.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -49,6 +50,21 @@ export interface PackMember {
 export interface DeltaBlocks {
   readonly before: Float64Array;
   readonly bytes: Uint32Array;
+  /** Where the deltas are in the record, and the record's other fields: a lookup reads one block, not the record. */
+  readonly located: LocatedDeltas | null;
+}
+
+/** A bulk record's deltas located in its frame, with what its event needs (rebuilt and compared by `idnc verify`). */
+export interface LocatedDeltas {
+  readonly seq: number;
+  /** SHA-256 of the record's frame, hex: its event's `hash`. */
+  readonly hash: string;
+  /** Offset of the deltas in the frame, their bytes, and how many numbers they hold. */
+  readonly offset: number;
+  readonly bytes: number;
+  readonly count: number;
+  /** The record's body without its numbers (msgpack), decoded by the log's decoder for its event. */
+  readonly fields: Uint8Array;
 }
 
 export interface PackDrop extends ListDrop {
@@ -98,6 +114,13 @@ function u32Bytes(values: readonly number[]): Buffer {
   return out;
 }
 
+function locatedOf(value: unknown[] | null | undefined): LocatedDeltas | null {
+  if (!Array.isArray(value)) return null;
+  const [seq, hash, offset, bytes, count, fields] = value as [number, Uint8Array, number, number, number, Uint8Array];
+  if (!(hash instanceof Uint8Array) || !(fields instanceof Uint8Array)) throw new DataCorruptError('pack index has no valid delta blocks');
+  return { seq, hash: Buffer.from(hash).toString('hex'), offset, bytes, count, fields };
+}
+
 function f64Array(bytes: Uint8Array): Float64Array {
   if (bytes.length % 8 !== 0) throw new DataCorruptError('pack index has no valid delta blocks');
   const copy = new Uint8Array(bytes);
@@ -141,7 +164,7 @@ export interface PackInput {
 interface Builder {
   members: PackMember[];
   keyed: [number, number][];
-  ranges: [number, number, number, ImportMeta | null, Buffer | null, Buffer | null][];
+  ranges: [number, number, number, ImportMeta | null, Buffer | null, Buffer | null, unknown[] | null][];
   drops: PackDrop[];
   times: [number, number][];
   state: ChainState | undefined;
@@ -178,8 +201,8 @@ function indexMember(build: Builder, input: PackInput, bytes: Buffer, base: numb
         min = Math.min(min, numbers[i]!);
         max = Math.max(max, numbers[i]!);
       }
-      const blocks = deltaBlocks(frame);
-      build.ranges.push([min, max, at, record.import ?? null, blocks?.before ?? null, blocks?.bytes ?? null]);
+      const blocks = deltaBlocks(frame, record.seq);
+      build.ranges.push([min, max, at, record.import ?? null, blocks?.before ?? null, blocks?.bytes ?? null, blocks?.located ?? null]);
       if (record.more === true) open.push(build.ranges.length - 1);
     }
     if (record.more !== true) {
@@ -192,10 +215,14 @@ function indexMember(build: Builder, input: PackInput, bytes: Buffer, base: numb
 }
 
 /** The block table of a bulk record's deltas (as bins: f64 LE numbers before, u32 LE offsets), or null when its numbers are not deltas. */
-function deltaBlocks(frame: Buffer): { before: Buffer; bytes: Buffer } | null {
+function deltaBlocks(frame: Buffer, seq: number): { before: Buffer; bytes: Buffer; located: unknown[] | null } | null {
   const value = unpack(frame.subarray(LOG_RECORD_HEADER_BYTES)) as Record<string, unknown> | null;
   if (value === null || typeof value !== 'object' || !(value.deltas instanceof Uint8Array) || typeof value.count !== 'number') return null;
-  const { deltas, count } = value;
+  const { deltas, count, ...fields } = value;
+  // The deltas are a bin of the body: found by their bytes, and kept only where they are whole and the first such.
+  const where = deltas.length === 0 ? -1 : frame.indexOf(Buffer.from(deltas.subarray(0, 64)), LOG_RECORD_HEADER_BYTES);
+  const found = where !== -1 && frame.subarray(where, where + deltas.length).equals(deltas);
+  const located = found ? [seq, createHash('sha256').update(frame).digest(), where, deltas.length, count, msgpack({ ...fields, deltas: new Uint8Array(0), count: 0 })] : null;
   const before: number[] = [];
   const bytes: number[] = [];
   let number = 0;
@@ -213,7 +240,7 @@ function deltaBlocks(frame: Buffer): { before: Buffer; bytes: Buffer } | null {
       scale *= 0x80;
     } while ((byte & 0x80) !== 0 && at < deltas.length);
   }
-  return { before: Buffer.from(Float64Array.from(before).buffer), bytes: u32Bytes(bytes) };
+  return { before: Buffer.from(Float64Array.from(before).buffer), bytes: u32Bytes(bytes), located };
 }
 
 function encodeIndex(build: Builder, chainBefore: ChainState | undefined): Buffer {
@@ -356,7 +383,7 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
   });
   if (offset !== indexOffset) throw new DataCorruptError(`history/${name}: its index does not add up to its members' bytes`);
   const times = Float64Array.from(value.times as number[], (ts) => tsBase + ts);
-  const ranges = value.ranges as [number, number, number, ImportMeta | null, Uint8Array | null, Uint8Array | null][];
+  const ranges = value.ranges as [number, number, number, ImportMeta | null, Uint8Array | null, Uint8Array | null, unknown[] | null | undefined][];
   const last = members.at(-1)!;
   return {
     path: file,
@@ -372,7 +399,7 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
     rangeMax: Float64Array.from(ranges, (range) => range[1]),
     rangeOffsets: Uint32Array.from(ranges, (range) => range[2]),
     rangeImports: ranges.map((range) => range[3]),
-    rangeBlocks: ranges.map(([, , , , before, bytes]) => (before instanceof Uint8Array && bytes instanceof Uint8Array ? { before: f64Array(before), bytes: u32Array(bytes, 'delta blocks') } : null)),
+    rangeBlocks: ranges.map(([, , , , before, bytes, located]) => (before instanceof Uint8Array && bytes instanceof Uint8Array ? { before: f64Array(before), bytes: u32Array(bytes, 'delta blocks'), located: locatedOf(located) } : null)),
     times,
     timeOffsets: u32Array(value.timeOffsets, 'time offsets'),
   };
@@ -440,27 +467,9 @@ export async function readRecordAt(handle: fs.promises.FileHandle, pack: PackInd
   return { record: decodeBody(seq, frame.subarray(LOG_RECORD_HEADER_BYTES)), frame };
 }
 
-/**
- * Whether varint `deltas` of `count` ascending numbers hold `number`: scanned from the block that
- * can hold it (`blocks`; from the start without), stopping at it or past it.
- */
-function deltasHold(deltas: Uint8Array, count: number, number: number, blocks: DeltaBlocks | null): boolean {
-  let value = 0;
-  let at = 0;
-  let first = 0;
-  if (blocks !== null && blocks.before.length > 0) {
-    let low = 0;
-    let high = blocks.before.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (blocks.before[middle]! < number) low = middle;
-      else high = middle - 1;
-    }
-    value = blocks.before[low]!;
-    at = blocks.bytes[low]!;
-    first = low * HISTORY_PACK_DELTA_BLOCK_NUMBERS;
-  }
-  for (let i = first; i < count && at < deltas.length; i++) {
+/** Whether `count` varint deltas from `at`, added to `value`, reach `number`: scanned, stopping at it or past it. */
+function deltasHold(deltas: Uint8Array, at: number, count: number, value: number, number: number): boolean {
+  for (let i = 0; i < count && at < deltas.length; i++) {
     let scale = 1;
     let byte: number;
     do {
@@ -473,23 +482,53 @@ function deltasHold(deltas: Uint8Array, count: number, number: number, blocks: D
   return false;
 }
 
+/** The block of `blocks` that can hold `number`: the last whose number before is below it. */
+function blockOf(blocks: DeltaBlocks, number: number): number {
+  let low = 0;
+  let high = blocks.before.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >>> 1;
+    if (blocks.before[middle]! < number) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
 /**
- * The bulk record at `offset` of an open pack if it names `number`, else null; the record is
- * returned without its numbers. Its deltas are scanned for the number instead of decoded (a
- * million numbers decoded and checked cost tens of ms, a scan about one); its other fields are
- * decoded and checked as the log reader does.
+ * The bulk record at `read.offset` of an open pack if it names `number`, else null, without its
+ * numbers, with its event's hash. With its deltas located by the index, one block of them is read
+ * and scanned (the index is rebuilt from the records and compared by `idnc verify`); else the
+ * frame is read and checked (CRC-32, seq), and its deltas scanned instead of decoded (a million
+ * numbers decoded and checked cost tens of ms). Its other fields are decoded by the log's decoder.
  */
-export async function readBulkRecordNaming(handle: fs.promises.FileHandle, pack: PackIndex, read: PackRead, number: number): Promise<{ record: LogRecord; frame: Buffer } | null> {
+export async function readBulkRecordNaming(handle: fs.promises.FileHandle, pack: PackIndex, read: PackRead, number: number): Promise<{ record: LogRecord; hash: string } | null> {
+  const blocks = read.blocks ?? null;
+  const located = blocks?.located ?? null;
+  if (blocks !== null && located !== null && blocks.before.length > 0) {
+    const block = blockOf(blocks, number);
+    const start = blocks.bytes[block]!;
+    const end = blocks.bytes[block + 1] ?? located.bytes;
+    const base = read.offset + located.offset;
+    const deltas = await readAt(handle, base + start, base + end);
+    const count = Math.min(HISTORY_PACK_DELTA_BLOCK_NUMBERS, located.count - block * HISTORY_PACK_DELTA_BLOCK_NUMBERS);
+    if (!deltasHold(deltas, 0, count, blocks.before[block]!, number)) return null;
+    return { record: decodeBody(located.seq, located.fields), hash: located.hash };
+  }
   const { frame, seq } = await readFrameAt(handle, pack, read.offset);
+  const hash = createHash('sha256').update(frame).digest('hex');
   const body = frame.subarray(LOG_RECORD_HEADER_BYTES);
   const value = unpack(body) as Record<string, unknown> | null;
   if (value !== null && typeof value === 'object' && value.deltas instanceof Uint8Array && typeof value.count === 'number') {
-    if (!deltasHold(value.deltas, value.count, number, read.blocks ?? null)) return null;
+    const from = blocks === null || blocks.before.length === 0 ? { at: 0, first: 0, before: 0 } : (() => {
+      const block = blockOf(blocks, number);
+      return { at: blocks.bytes[block]!, first: block * HISTORY_PACK_DELTA_BLOCK_NUMBERS, before: blocks.before[block]! };
+    })();
+    if (!deltasHold(value.deltas, from.at, value.count - from.first, from.before, number)) return null;
     const { deltas: _deltas, count: _count, ...fields } = value;
-    return { record: decodeBody(seq, msgpack({ ...fields, deltas: new Uint8Array(0), count: 0 })), frame };
+    return { record: decodeBody(seq, msgpack({ ...fields, deltas: new Uint8Array(0), count: 0 })), hash };
   }
   const record = decodeBody(seq, body);
-  return record.numbers.includes(number) ? { record, frame } : null;
+  return record.numbers.includes(number) ? { record, hash } : null;
 }
 
 /** The last seq of `pack` whose record's ts is at or before `atMs` (firstSeq - 1 when none). */

@@ -187,10 +187,11 @@ export class HistoryReader {
         // A bulk record comes back only if it names the number, and without its numbers.
         const got = read.bulk ? await readBulkRecordNaming(handle, pack, read, number) : await readRecordAt(handle, pack, read.offset);
         if (got === null) continue;
-        const { record, frame } = got;
+        const { record } = got;
         if (record.seq > upToSeq || !(read.bulk ? record.org === org && wanted(record.projId) : matches(record))) continue;
         const meta = record.import ?? read.import ?? undefined;
-        found.push({ record, hash: createHash('sha256').update(frame).digest('hex'), ...(meta === undefined ? {} : { import: meta }) });
+        const hash = 'hash' in got ? got.hash : createHash('sha256').update(got.frame).digest('hex');
+        found.push({ record, hash, ...(meta === undefined ? {} : { import: meta }) });
       }
     } finally {
       await handle.close();

@@ -150,17 +150,23 @@ describe('an import in a pack', () => {
     vi.setSystemTime(START + 1000);
     await dnc.add('5039367187');
     await dnc.snapshot();
+    const probes = [0, 1, 4095, 4096, 4097, 12_345, LOG_RECORD_NUMBERS_MAX - 1, LOG_RECORD_NUMBERS_MAX, count - 1];
+    const loose = await Promise.all(probes.map(async (i) => (await dnc.history(nth(i))).events));
     await dnc.close();
     dnc = await open(() => START + 2 * DAY);
     const [pack] = (await readHistoryListing(dir)).packs;
     const index = await readPackIndex(pack!.path);
     expect(index.rangeMin.length).toBe(3);
+    // Both records of the import are read a block at a time (their deltas located in the index).
+    expect(index.rangeBlocks.filter((blocks) => blocks?.located !== null && blocks?.located !== undefined)).toHaveLength(2);
     const members = index.members.reduce((sum, member) => sum + member.bytes, 0);
     expect(fs.statSync(pack!.path).size - members - PACK_HEADER_BYTES).toBeLessThan(members / 100);
     // Each block of 4,096 deltas starts where the index says: the first, last and inner numbers of blocks.
-    for (const i of [0, 1, 4095, 4096, 4097, 12_345, LOG_RECORD_NUMBERS_MAX - 1, LOG_RECORD_NUMBERS_MAX, count - 1]) {
+    for (const [k, i] of probes.entries()) {
       const { events } = await dnc.history(nth(i));
       expect(events, `number ${i}`).toEqual([expect.objectContaining({ op: 'add', source: 'import', import: { ...meta, count } })]);
+      // The same event as read from the segment before it was packed: seq, at, fields and the record's hash.
+      expect(events, `number ${i}`).toEqual(loose[k]);
       expect((await dnc.history(nth(i) + 1)).events, `number ${i} + 1`).toEqual([]);
     }
     expect((await dnc.history('3105550004', { projId: 'p1' })).events).toEqual([expect.objectContaining({ op: 'add', projId: 'p1' })]);
