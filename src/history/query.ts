@@ -18,7 +18,7 @@ import { historyEventOf, type HistoryEvent } from './history-event.js';
 export type { HistoryEvent } from './history-event.js';
 import { archivedSummary, HISTORY_DIR, historyDir, packMembers, readHistoryListing, type HistoryListing } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
-import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex } from './pack.js';
+import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex, type PackRead } from './pack.js';
 import { forEachRecord, type SegmentSpan } from './segment-records.js';
 import { extendSummary, summaryKey, type GrowingSummary, type SegmentSummary } from './segment-summary.js';
 
@@ -48,7 +48,7 @@ interface Candidate {
 }
 
 /** A segment file with its summary, or a pack with its index. */
-type Summarised = { readonly segment: SegmentFile; readonly summary: SegmentSummary; readonly pack?: undefined } | { readonly pack: PackIndex };
+type Summarised = { readonly segment: SegmentFile; readonly summary: SegmentSummary; readonly pack?: undefined } | { readonly pack: PackIndex; readonly segment?: undefined };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -71,6 +71,8 @@ export class HistoryReader {
   private readonly live = new Map<string, GrowingSummary>();
   private readonly packs = new Map<string, PackIndex>();
   private listing: { readonly stamp: string; readonly listing: HistoryListing } | null = null;
+  /** The archived entries of the cached listing, ascending, as they were made for `throughSeq`. */
+  private archivedEntries: { readonly listing: HistoryListing; readonly throughSeq: number; readonly entries: readonly Summarised[] } | null = null;
   private carriedCache: { readonly stamp: string; readonly carried: Carried } | null = null;
 
   constructor(private readonly dataDir: string) {}
@@ -153,7 +155,10 @@ export class HistoryReader {
     const matches = (record: LogRecord): boolean => record.org === scope.org && wanted(record.projId) && (record.op === 'drop' || holds(record.numbers, number));
     for (const entry of listed) {
       if (entry.pack !== undefined) {
-        found.push(...(await this.packCandidates(entry.pack, number, scope.org, upToSeq, wanted, matches)));
+        // Most packs hold nothing of the number: no read, and no await (a thousand packs a query).
+        const reads = offsetsFor(entry.pack, number);
+        for (const drop of entry.pack.drops) if (drop.org === scope.org && wanted(drop.projId)) reads.push({ offset: drop.offset, bulk: false, import: null });
+        if (reads.length > 0) found.push(...(await this.packCandidates(entry.pack, reads, number, scope.org, upToSeq, wanted, matches)));
         continue;
       }
       const { segment, summary } = entry;
@@ -174,11 +179,8 @@ export class HistoryReader {
     return found;
   }
 
-  /** The records of a pack its index says may hold `number`, and its drops of the organisation's lists, read one by one. */
-  private async packCandidates(pack: PackIndex, number: number, org: string, upToSeq: number, wanted: (projId: string) => boolean, matches: (record: LogRecord) => boolean): Promise<Candidate[]> {
-    const reads = offsetsFor(pack, number);
-    for (const drop of pack.drops) if (drop.org === org && wanted(drop.projId)) reads.push({ offset: drop.offset, bulk: false, import: null });
-    if (reads.length === 0) return [];
+  /** The records of a pack its index says may hold `number` (`reads`), and its drops of the organisation's lists, read one by one. */
+  private async packCandidates(pack: PackIndex, reads: PackRead[], number: number, org: string, upToSeq: number, wanted: (projId: string) => boolean, matches: (record: LogRecord) => boolean): Promise<Candidate[]> {
     reads.sort((a, b) => a.offset - b.offset);
     const found: Candidate[] = [];
     const handle = await fs.promises.open(pack.path, 'r');
@@ -263,22 +265,11 @@ export class HistoryReader {
   /** The segments, or null when the archived ones end before the live ones start (a stale listing). */
   private async listSegments(upToSeq: number, fresh: boolean): Promise<Summarised[] | null> {
     const result: Summarised[] = [];
-    const { packs, loose } = await this.historyListing(fresh);
-    const kept = new Set(loose.map((segment) => segment.path));
-    for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
-    const { throughSeq } = await this.carried();
-    const archived: { firstSeq: number; entry: () => Promise<Summarised | null> }[] = [
-      ...packs.map((pack) => ({ firstSeq: pack.firstSeq, entry: async () => (pack.lastSeq <= throughSeq ? null : { pack }) })),
-      ...loose.map((segment) => ({ firstSeq: segment.firstSeq, entry: () => this.looseEntry(segment, throughSeq) })),
-    ].sort((a, b) => a.firstSeq - b.firstSeq);
     let archivedUpTo = 0;
-    for (const { firstSeq, entry } of archived) {
-      if (firstSeq > upToSeq) break;
-      const got = await entry();
-      // Expired and carried forward, not yet removed (a crash in between): its adds are in the carried file.
-      if (got === null) continue;
-      result.push(got);
-      archivedUpTo = got.pack === undefined ? got.summary.lastSeq : got.pack.lastSeq;
+    for (const entry of await this.archivedList(await this.historyListing(fresh))) {
+      if ((entry.pack?.firstSeq ?? entry.segment?.firstSeq ?? 0) > upToSeq) break;
+      result.push(entry);
+      archivedUpTo = entry.pack === undefined ? entry.summary.lastSeq : entry.pack.lastSeq;
     }
     const { segments } = await listDataDir(this.dataDir);
     // Segments archived or removed since the last query are no longer live: forget their summaries.
@@ -297,6 +288,25 @@ export class HistoryReader {
       result.push({ segment, summary: cached.summary });
     }
     return result;
+  }
+
+  /** The packs and archived segments of `listing`, ascending, less those carried forward past the retention (made once per listing). */
+  private async archivedList(listing: HistoryListing): Promise<readonly Summarised[]> {
+    const { throughSeq } = await this.carried();
+    if (this.archivedEntries?.listing === listing && this.archivedEntries.throughSeq === throughSeq) return this.archivedEntries.entries;
+    const { packs, loose } = listing;
+    const kept = new Set(loose.map((segment) => segment.path));
+    for (const file of this.archived.keys()) if (!kept.has(file)) this.archived.delete(file);
+    const entries: Summarised[] = [];
+    // Expired and carried forward, not yet removed (a crash in between): its adds are in the carried file.
+    for (const pack of packs) if (pack.lastSeq > throughSeq) entries.push({ pack });
+    for (const segment of loose) {
+      const entry = await this.looseEntry(segment, throughSeq);
+      if (entry !== null) entries.push(entry);
+    }
+    entries.sort((a, b) => (a.pack?.firstSeq ?? a.segment!.firstSeq) - (b.pack?.firstSeq ?? b.segment!.firstSeq));
+    this.archivedEntries = { listing, throughSeq, entries };
+    return entries;
   }
 
   private async looseEntry(segment: SegmentFile, throughSeq: number): Promise<Summarised | null> {
