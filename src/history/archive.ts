@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pack as msgpack, unpack } from 'msgpackr';
-import { DIRECTORY_MODE_OWNER_ONLY, HISTORY_PACK_BYTES_MAX } from '../constants.js';
+import { DIRECTORY_MODE_OWNER_ONLY, HISTORY_PACK_BYTES_MAX, HISTORY_PACK_PASS_PACKS_MAX } from '../constants.js';
 import type { SegmentFile } from '../persist/data-dir.js';
 import type { PersistFileSystem } from '../persist/file-system.js';
 import { RoaringBitmap32 } from '../store/roaring.js';
@@ -173,13 +173,16 @@ interface Unit {
   readonly pack?: PackIndex;
 }
 
-async function unitsOf(fileSystem: PersistFileSystem, listing: HistoryListing): Promise<Unit[]> {
-  const units: Unit[] = listing.packs.map((pack) => ({ segments: packMembers(pack), lastSeq: pack.lastSeq, lastTs: pack.lastTs, pack }));
-  for (const segment of listing.loose) {
-    const summary = await archivedSummary(fileSystem, segment);
-    units.push({ segments: [segment], lastSeq: summary.lastSeq, lastTs: summary.lastTs });
+/** The units of `listing`, ascending, each summarised only when reached (a sweep stops at the first kept). */
+async function* unitsOf(fileSystem: PersistFileSystem, listing: HistoryListing): AsyncGenerator<Unit> {
+  const order: (PackIndex | SegmentFile)[] = [...listing.packs, ...listing.loose].sort((a, b) => a.firstSeq - b.firstSeq);
+  for (const item of order) {
+    if ('members' in item) yield { segments: packMembers(item), lastSeq: item.lastSeq, lastTs: item.lastTs, pack: item };
+    else {
+      const summary = await archivedSummary(fileSystem, item);
+      yield { segments: [item], lastSeq: summary.lastSeq, lastTs: summary.lastTs };
+    }
   }
-  return units.sort((a, b) => a.segments[0]!.firstSeq - b.segments[0]!.firstSeq);
 }
 
 /**
@@ -192,7 +195,7 @@ async function unitsOf(fileSystem: PersistFileSystem, listing: HistoryListing): 
 export async function sweepHistory(fileSystem: PersistFileSystem, dataDir: string, retentionMs: number, nowMs: number, listed: ListedNow): Promise<number> {
   const listing = await readHistoryListing(dataDir, lightIndices, true);
   const expired: Unit[] = [];
-  for (const unit of await unitsOf(fileSystem, listing)) {
+  for await (const unit of unitsOf(fileSystem, listing)) {
     if (unit.lastTs !== null && unit.lastTs >= nowMs - retentionMs) break;
     expired.push(unit);
   }
@@ -313,7 +316,7 @@ async function removeMember(fileSystem: PersistFileSystem, segment: SegmentFile)
 /** The UTC day of a time, or null. */
 const dayOf = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / DAY_MS));
 
-/** The segment files to pack, grouped: consecutive, of one UTC day before today's, up to HISTORY_PACK_BYTES_MAX. */
+/** The segment files to pack, grouped: consecutive, of one UTC day before today's, up to HISTORY_PACK_BYTES_MAX; the oldest HISTORY_PACK_PASS_PACKS_MAX groups. */
 async function packGroups(fileSystem: PersistFileSystem, loose: readonly SegmentFile[], throughSeq: number, nowMs: number): Promise<{ segment: SegmentFile; summary: SegmentSummary }[][]> {
   const groups: { segment: SegmentFile; summary: SegmentSummary }[][] = [];
   let group: { segment: SegmentFile; summary: SegmentSummary }[] = [];
@@ -328,6 +331,8 @@ async function packGroups(fileSystem: PersistFileSystem, loose: readonly Segment
     const last = group.at(-1);
     if (last !== undefined && (last.summary.lastSeq !== segment.firstSeq - 1 || (segmentDay !== null && day !== null && segmentDay !== day) || bytes >= HISTORY_PACK_BYTES_MAX)) {
       groups.push(group);
+      // A pass packs a bounded number: the rest (a directory an earlier version left) waits for the next passes.
+      if (groups.length === HISTORY_PACK_PASS_PACKS_MAX) return groups;
       group = [];
       day = null;
       bytes = 0;
@@ -342,7 +347,8 @@ async function packGroups(fileSystem: PersistFileSystem, loose: readonly Segment
 
 /**
  * Packs the archived segment files of each UTC day before `nowMs`'s (a pack per day, or per 32
- * MiB): the pack is written durably, then its members removed. A crash or a failure at any step
+ * MiB), the oldest HISTORY_PACK_PASS_PACKS_MAX of them; returns how many segment files it packed.
+ * Each pack is written durably, then its members removed. A crash or a failure at any step
  * leaves the members, or the pack, or both; a member a pack already holds byte for byte is removed
  * here. A failure stops the pass (the error is thrown) and the next pass starts from the files.
  */

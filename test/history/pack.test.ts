@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LOG_RECORD_HEADER_BYTES, LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
+import { HISTORY_PACK_PASS_PACKS_MAX, LOG_RECORD_HEADER_BYTES, LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
 import { historyDir, packHistory, readHistoryListing } from '../../src/history/archive.js';
 import { buildEvidence } from '../../src/history/evidence.js';
 import { PACK_HEADER_BYTES, readPackIndex } from '../../src/history/pack.js';
@@ -129,6 +129,31 @@ describe('a packing pass that fails or stops at any step', () => {
     // Three packs, each written, flushed, renamed, then its members removed.
     expect((await readHistoryListing(path.join(dir, `fail-${steps + 1}`))).packs).toHaveLength(3);
     expect(steps).toBeGreaterThan(15);
+  }, 60_000);
+});
+
+describe('a directory an earlier version left with many closed days', () => {
+  it('is packed a bounded number of days per pass, oldest first, and reads the same throughout', async () => {
+    const dnc = await openDnc({ dataDir: dir, logger: quietLogger, clock: () => START });
+    const days = HISTORY_PACK_PASS_PACKS_MAX + 3;
+    for (let day = 0; day < days; day++) {
+      vi.setSystemTime(START + day * DAY);
+      await dnc.add(String(NUMBERS[day % NUMBERS.length]), { source: day % 2 === 0 ? 'web' : 'ivr' });
+      await dnc.snapshot();
+    }
+    await dnc.close();
+    const before = await answers(dir, [START + DAY / 2, START + (days - 2) * DAY]);
+    const late = START + (days + 1) * DAY;
+    const first = (await readHistoryListing(dir)).loose.length;
+    expect(await packHistory(nodeFileSystem, dir, late)).toBe(HISTORY_PACK_PASS_PACKS_MAX);
+    const after = await readHistoryListing(dir);
+    expect(after.packs).toHaveLength(HISTORY_PACK_PASS_PACKS_MAX);
+    expect(after.loose).toHaveLength(first - HISTORY_PACK_PASS_PACKS_MAX);
+    expect(after.packs.at(-1)!.lastSeq).toBeLessThan(after.loose[0]!.firstSeq);
+    expect(await answers(dir, [START + DAY / 2, START + (days - 2) * DAY])).toBe(before);
+    expect(await packHistory(nodeFileSystem, dir, late)).toBe(first - HISTORY_PACK_PASS_PACKS_MAX);
+    await expectAllPacked(dir);
+    expect(await answers(dir, [START + DAY / 2, START + (days - 2) * DAY])).toBe(before);
   }, 60_000);
 });
 
