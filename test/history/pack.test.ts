@@ -10,7 +10,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HISTORY_PACK_PASS_PACKS_MAX, LOG_RECORD_HEADER_BYTES, LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_HEADER_BYTES } from '../../src/constants.js';
-import { historyDir, packHistory, readHistoryListing } from '../../src/history/archive.js';
+import { historyDir, packHistory, readHistoryListing, sweepHistory } from '../../src/history/archive.js';
 import { buildEvidence } from '../../src/history/evidence.js';
 import { PACK_HEADER_BYTES, readPackIndex } from '../../src/history/pack.js';
 import { HistoryReader } from '../../src/history/query.js';
@@ -40,11 +40,11 @@ async function expectAllPacked(dataDir: string): Promise<void> {
 
 describe('history against the model, packed', () => {
   // Even seeds pack each day as snapshots archive it; odd seeds keep the old layout until a late open packs it all.
-  for (const seed of [1, 2, 3, 4]) {
+  for (const seed of [1, 2]) {
     it(`seed ${seed}`, async () => {
       const packAsYouGo = seed % 2 === 0;
       const open = (clock?: () => number) => openDnc({ dataDir: dir, logger: quietLogger, segmentBytesMax: 400, snapshotIntervalMs: 3_600_000, ...(clock === undefined ? {} : { clock }) });
-      const { dnc, run, next } = await driveChanges(seed, 150, STEPS_MS, () => open(packAsYouGo ? undefined : () => START));
+      const { dnc, run, next } = await driveChanges(seed, 120, STEPS_MS, () => open(packAsYouGo ? undefined : () => START));
       await dnc.snapshot();
       if (packAsYouGo) expect((await readHistoryListing(dir)).packs.length, `seed ${seed} packed as it went`).toBeGreaterThan(0);
       else expect((await readHistoryListing(dir)).packs, `seed ${seed} old layout`).toEqual([]);
@@ -262,6 +262,37 @@ describe('verify over packs', () => {
     bytes[10]! ^= 1;
     fs.writeFileSync(file, bytes);
     expect((await verifyChain(dir, null)).problem).toContain(`history/${gone[0]}, the summary of an expired segment, fails its checks`);
+  });
+
+  it('expires a pack whole: a failure at any step of the sweep loses no carried add and leaves nothing verify calls corrupt; the next sweep finishes', async () => {
+    await packed();
+    const base = path.join(dir, 'base');
+    fs.mkdirSync(base);
+    for (const name of fs.readdirSync(dir)) if (name !== 'base') fs.renameSync(path.join(dir, name), path.join(base, name));
+    // Numbers 5039367100-102 were added to the master list and never removed: still listed.
+    const listed = (org: string, projId: string, number: number): boolean => org === 'default' && projId === '' && number >= 5039367100 && number <= 5039367102;
+    const now = START + 5 * DAY;
+    const carriedAnswers = async (dataDir: string): Promise<string> => JSON.stringify(await Promise.all([0, 1, 2].map((i) => new HistoryReader(dataDir).events(5039367100 + i, { org: 'default' }, Number.MAX_SAFE_INTEGER))));
+    const expected = await carriedAnswers(base);
+    expect(JSON.parse(expected).flat()).toHaveLength(3);
+    let failures = 0;
+    for (let failAt = 1; ; failAt++) {
+      const work = path.join(dir, `fail-${failAt}`);
+      fs.cpSync(base, work, { recursive: true });
+      const fileSystem = failingAt(failAt);
+      const outcome = await sweepHistory(fileSystem, work, DAY, now, listed).then(() => 'done', (error: NodeJS.ErrnoException) => error.code);
+      if (outcome === 'done') break;
+      failures++;
+      expect(await carriedAnswers(work), `after a failure at step ${failAt}`).toBe(expected);
+      expect((await verifyChain(work, null)).problem, `after a failure at step ${failAt}`).toBeNull();
+      await sweepHistory(nodeFileSystem, work, DAY, now, listed);
+      expect((await readHistoryListing(work)).packs, `after the next sweep (failure at step ${failAt})`).toEqual([]);
+      expect(await carriedAnswers(work), `after the next sweep (failure at step ${failAt})`).toBe(expected);
+      expect((await verifyChain(work, null)).ok, `after the next sweep (failure at step ${failAt})`).toBe(true);
+      await removeDir(work);
+    }
+    // The carried file and the gone file each written, flushed, renamed; the pack removed; the directory flushed.
+    expect(failures).toBeGreaterThan(10);
   });
 
   it('names a pack whose index fails its CRC-32', async () => {
