@@ -420,6 +420,36 @@ export const HISTORY_IMPORT_NAME_CHARS_MAX = 1024;
  * warning at every start.
  */
 export const HISTORY_RETENTION_MS_DEFAULT = 5 * 365.25 * 24 * 3_600_000;
+/**
+ * An archived segment pack (history/pack-*.idncpack, docs/history.md) holds the closed segments of
+ * one UTC day, closed early once its members reach this many bytes: one file a day keeps the
+ * listing of five years near 2,000 names, and a pack is written in one pass held in memory.
+ */
+export const HISTORY_PACK_BYTES_MAX = 32 * 1024 * 1024;
+/**
+ * A record with at most this many numbers is indexed in its pack number by number (8 bytes each);
+ * a larger one by the range of its numbers (an import's records are sorted and disjoint), so an
+ * import's index is a few bytes a record instead of a bitmap as large as its log bytes.
+ */
+export const HISTORY_PACK_KEYED_NUMBERS_MAX = 16;
+/**
+ * A pack's time table has an entry (8 bytes) at each member's first record and every this many
+ * records after: statusAt maps a time to a seq by a binary search and one read of at most this
+ * many records (about 11 KB of single changes).
+ */
+export const HISTORY_PACK_TIME_BLOCK_RECORDS = 64;
+/**
+ * A bulk record's varint deltas are indexed in its pack every this many numbers (12 bytes each,
+ * 3 KB for a record of 1,048,576): a lookup scans at most this many deltas, about 20 µs, instead of
+ * the record's million (about 2 ms).
+ */
+export const HISTORY_PACK_DELTA_BLOCK_NUMBERS = 4096;
+/**
+ * Packs one pass writes at most (a pass runs at every open and after every snapshot): a directory
+ * an earlier version left with years of loose segments is packed a month per pass, instead of
+ * holding the first start for minutes (1,286 packs took 277 s in the history bench, unflushed).
+ */
+export const HISTORY_PACK_PASS_PACKS_MAX = 32;
 // --- Replication through NATS JetStream (src/replicate/, docs/replication.md) ---
 
 /** `--replicate-stream` default: the JetStream stream a writer publishes its log to. */

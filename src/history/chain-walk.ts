@@ -3,13 +3,13 @@
 // lock-free, like `idnc verify`: the writer, a follower, and the CLI beside a running server all
 // walk the same files. A record that cannot be read stops the walk and is named (file, offset, seq).
 
-import path from 'node:path';
 import { unpack } from 'msgpackr';
 import { LOG_RECORD_BODY_BYTES_MAX, LOG_RECORD_HEADER_BYTES, LOG_SEGMENT_HEADER_BYTES } from '../constants.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
 import { frameChecksumMatches } from '../persist/record.js';
 import { readFileRange } from '../persist/segment-read.js';
 import { pushRecord, type ChainState } from './chain.js';
+import { spanLabel, type SegmentSpan } from './segment-records.js';
 
 /** Bytes of a segment read, and hashed without yielding, at once by a walk: about 2,500 single-add records, about 15 ms. */
 const WALK_READ_CHUNK_BYTES = 256 * 1024;
@@ -46,7 +46,7 @@ export interface WalkOptions {
   /** Called after every record with the state it leads to, `at` not read (verify compares checkpoints). */
   readonly onState?: (state: ChainState) => void;
   /** The segments to walk (default: listed from `dataDir`). */
-  readonly segments?: readonly SegmentFile[];
+  readonly segments?: readonly SegmentSpan[];
   /** Called with the state just before a segment's first record, when the walk reads it from its start. */
   readonly onSegmentStart?: (segment: SegmentFile, state: ChainState) => void;
 }
@@ -71,14 +71,14 @@ export async function walkChain(dataDir: string, start: ChainState, options: Wal
   if (index === -1) {
     const first = segments[0];
     if (first === undefined) return { state, position, stop: null };
-    return { state, position, stop: { file: path.basename(first.path), offset: 0, seq: state.seq + 1, detail: `the log starts at seq ${first.firstSeq}: the records after seq ${state.seq} are no longer kept` } };
+    return { state, position, stop: { file: spanLabel(first), offset: 0, seq: state.seq + 1, detail: `the log starts at seq ${first.firstSeq}: the records after seq ${state.seq} are no longer kept` } };
   }
   for (; index < segments.length && state.seq < upTo; index++) {
     const segment = segments[index]!;
     if (segment.firstSeq > state.seq + 1) {
-      return { state, position, stop: { file: path.basename(segment.path), offset: 0, seq: state.seq + 1, detail: `sequence gap: this segment starts at seq ${segment.firstSeq}` } };
+      return { state, position, stop: { file: spanLabel(segment), offset: 0, seq: state.seq + 1, detail: `sequence gap: this segment starts at seq ${segment.firstSeq}` } };
     }
-    const from = position !== null && position.segment.path === segment.path ? position.offset : LOG_SEGMENT_HEADER_BYTES;
+    const from = position !== null && position.segment.path === segment.path && position.segment.firstSeq === segment.firstSeq ? position.offset : LOG_SEGMENT_HEADER_BYTES;
     if (from === LOG_SEGMENT_HEADER_BYTES && state.seq === segment.firstSeq - 1) options.onSegmentStart?.(segment, state);
     const walked = await walkSegment(segment, from, state, upTo, options.onState);
     state = walked.state;
@@ -95,8 +95,8 @@ interface SegmentWalk {
 }
 
 /** Pushes the records of one segment from `from` (a record boundary), skipping those at or below state.seq. */
-async function walkSegment(segment: SegmentFile, from: number, start: ChainState, upTo: number, onState?: (state: ChainState) => void): Promise<SegmentWalk> {
-  const file = path.basename(segment.path);
+async function walkSegment(segment: SegmentSpan, from: number, start: ChainState, upTo: number, onState?: (state: ChainState) => void): Promise<SegmentWalk> {
+  const file = spanLabel(segment);
   let state = start;
   let offset = from;
   let seq = from === LOG_SEGMENT_HEADER_BYTES ? segment.firstSeq : start.seq + 1;
@@ -106,7 +106,9 @@ async function walkSegment(segment: SegmentFile, from: number, start: ChainState
     if (lastFrame !== null) state = { ...state, at: tsOf(lastFrame) };
     return { state, offset: lastFrame === null ? null : offset, stop };
   };
-  for await (const chunk of readFileRange(segment.path, from, Number.MAX_SAFE_INTEGER, WALK_READ_CHUNK_BYTES)) {
+  const base = segment.offset ?? 0;
+  const end = segment.bytes === undefined ? Number.MAX_SAFE_INTEGER : base + segment.bytes;
+  for await (const chunk of readFileRange(segment.path, base + from, end, WALK_READ_CHUNK_BYTES)) {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let at = 0;
     while (pending.length - at >= LOG_RECORD_HEADER_BYTES && seq <= upTo) {

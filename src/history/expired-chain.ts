@@ -1,19 +1,19 @@
 // What `idnc verify` can still check of history past the retention (docs/history.md): the records of
 // an expired segment are gone, but its summary stays (without its numbers) with the chain state just
-// before it, so the chain of segment roots is checked across it (the state before segment k+1 must
-// hold C_(k-1), the closing of the state before segment k, and start its chain segment at k's first
-// seq), and the carried-forward add records must read back whole (CRC-32, seq) and lie in what
-// expired. It says from which seq the records themselves are gone.
-
+// before it, and an expired pack leaves each member's in a `.idncgone` file, so the chain of segment
+// roots is checked across them (the state before segment k+1 must hold C_(k-1), the closing of the
+// state before segment k, and start its chain segment at k's first seq), and the carried-forward add
+// records must read back whole (CRC-32, seq) and lie in what expired. It says from which seq the
+// records themselves are gone.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { HISTORY_DIR } from './archive.js';
+import { HISTORY_DIR, readGone, readHistoryListing } from './archive.js';
 import { carriedPath, readCarried } from './carry-forward.js';
 import { rootOfPeaks, type ChainState } from './chain.js';
 import { readSummary } from './segment-summary.js';
 
 const SUMMARY_PATTERN = /^log-(\d{16})\.idncsum$/;
+const GONE_PATTERN = /^pack-(\d{16})\.idncgone$/;
 
 export interface ExpiredHistory {
   /** Segments whose records expired (their summaries kept). */
@@ -44,10 +44,8 @@ interface Summarised {
 
 async function summaries(dataDir: string): Promise<Summarised[]> {
   const dir = path.join(dataDir, HISTORY_DIR);
-  const names = await fs.promises.readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [] as string[];
-    throw error;
-  });
+  const listing = await readHistoryListing(dataDir);
+  const { names } = listing;
   const found: Summarised[] = [];
   for (const name of names) {
     const match = SUMMARY_PATTERN.exec(name);
@@ -57,6 +55,21 @@ async function summaries(dataDir: string): Promise<Summarised[]> {
     const expired = !names.includes(name.replace(/\.idncsum$/, '.idnclog'));
     if (summary === null) found.push({ name, firstSeq, lastSeq: firstSeq - 1, expired, unreadable: true, chainBefore: undefined });
     else found.push({ name, firstSeq, lastSeq: summary.lastSeq, expired, unreadable: false, chainBefore: summary.chainBefore });
+  }
+  for (const pack of listing.packs) {
+    const name = path.basename(pack.path);
+    for (const member of pack.members) {
+      const chainBefore = member.firstSeq === pack.firstSeq ? pack.chainBefore : undefined;
+      found.push({ name: `${name} (${member.name})`, firstSeq: member.firstSeq, lastSeq: member.lastSeq, expired: false, unreadable: false, chainBefore });
+    }
+  }
+  for (const name of names) {
+    const firstSeq = GONE_PATTERN.exec(name) === null ? null : Number(GONE_PATTERN.exec(name)![1]);
+    // A pack still there was expired by a pass that stopped before removing it: it reads as a pack.
+    if (firstSeq === null || names.includes(name.replace(/\.idncgone$/, '.idncpack'))) continue;
+    const members = await readGone(path.join(dir, name));
+    if (members === null) found.push({ name, firstSeq, lastSeq: firstSeq - 1, expired: true, unreadable: true, chainBefore: undefined });
+    else for (const member of members) found.push({ name: `${name} (seq ${member.firstSeq})`, firstSeq: member.firstSeq, lastSeq: member.lastSeq, expired: true, unreadable: false, chainBefore: member.chainBefore });
   }
   return found.sort((a, b) => a.firstSeq - b.firstSeq);
 }

@@ -5,11 +5,13 @@
 // saved elsewhere, and name the first thing that does not match. Read-only, lock-free.
 
 import path from 'node:path';
+import { DataCorruptError } from '../errors.js';
 import { listDataDir, type DataDirListing, type SegmentFile } from '../persist/data-dir.js';
-import { archivedSummary, listHistory } from './archive.js';
+import { archivedSummary, listHistory, type ArchivedSegment } from './archive.js';
 import { checkExpiredHistory, type ExpiredHistory } from './expired-chain.js';
 import { headOf, sameState, anchorState, type ChainHead, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
+import { packIndexMatches } from './pack.js';
 import { chainStart, readSnapshotChain } from './snapshot-chain.js';
 
 export interface SavedHead {
@@ -39,7 +41,7 @@ interface Checkpoint {
   readonly state: ChainState;
 }
 
-async function checkpointsOf(listing: DataDirListing, archived: readonly SegmentFile[]): Promise<Checkpoint[]> {
+async function checkpointsOf(listing: DataDirListing, archived: readonly ArchivedSegment[]): Promise<Checkpoint[]> {
   const checkpoints: Checkpoint[] = [];
   for (const snapshot of listing.snapshots) {
     const chain = await readSnapshotChain(snapshot.path);
@@ -47,7 +49,8 @@ async function checkpointsOf(listing: DataDirListing, archived: readonly Segment
   }
   for (const segment of archived) {
     const before = (await archivedSummary(null, segment)).chainBefore;
-    if (before !== undefined) checkpoints.push({ file: `the summary of history/${path.basename(segment.path)}`, state: before });
+    const file = segment.pack === undefined ? `the summary of history/${path.basename(segment.path)}` : `the index of history/${path.basename(segment.path)}`;
+    if (before !== undefined) checkpoints.push({ file, state: before });
   }
   return checkpoints.sort((a, b) => a.state.seq - b.state.seq);
 }
@@ -63,7 +66,14 @@ async function startOf(dataDir: string, listing: DataDirListing, segments: reado
 /** Checks the chain from its start up to `upToSeq` (the seq a writer would recover; null: the end of the log). */
 export async function verifyChain(dataDir: string, upToSeq: number | null, saved?: SavedHead): Promise<ChainReport> {
   const listing = await listDataDir(dataDir);
-  const archived = await listHistory(dataDir);
+  let archived: ArchivedSegment[];
+  try {
+    archived = await listHistory(dataDir);
+  } catch (error) {
+    // A pack whose header, footer or index fails its checks: nothing in history/ can be walked in order.
+    if (!(error instanceof DataCorruptError)) throw error;
+    return { ok: false, fromSeq: 0, head: headOf(anchorState(0)), checkpoints: 0, problem: error.message, savedHead: saved === undefined ? null : 'unchecked' };
+  }
   const liveFrom = archived.length === 0 ? 0 : archived[archived.length - 1]!.firstSeq;
   const segments = [...archived, ...listing.segments.filter((segment) => segment.firstSeq > liveFrom)];
   const checkpoints = await checkpointsOf(listing, archived);
@@ -95,6 +105,9 @@ export async function verifyChain(dataDir: string, upToSeq: number | null, saved
   }
   const expired = await checkExpiredHistory(dataDir);
   problem ??= expired.problem;
+  for (const pack of new Set(archived.flatMap((segment) => (segment.pack === undefined ? [] : [segment.pack.path])))) {
+    if (problem === null && !(await packIndexMatches(pack))) problem = `history/${path.basename(pack)}: its index is not the one its records give (changed, with its CRC-32 recomputed); queries would miss or misplace events`;
+  }
   const ok = problem === null && verdict !== 'differs' && verdict !== 'unchecked';
   return { ok, fromSeq: start.seq, head: headOf(walked.state), checkpoints: compared, problem, savedHead: verdict, ...(expired.segments === 0 ? {} : { expired }) };
 }
