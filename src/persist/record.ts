@@ -485,7 +485,15 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
   const record: LogRecord = more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
   const { s, r, q, source, reason, requestedAt } = value;
   if (s === undefined && r === undefined && q === undefined && source === undefined && reason === undefined && requestedAt === undefined && value.import === undefined) return record;
-  // Assigned, not spread: a follower decodes every record, and spreads are slow here.
+  return withHistoryFields(record, value);
+}
+
+/**
+ * `record` with the history fields and import of its body, checked as a writer would have written
+ * them; assigned, not spread (a follower decodes every record, and spreads are slow).
+ */
+function withHistoryFields(record: LogRecord, value: Record<string, unknown>): LogRecord {
+  const { s, r, q, source, reason, requestedAt } = value;
   const withFields: { -readonly [K in keyof LogRecord]: LogRecord[K] } = record;
   const long = source !== undefined || reason !== undefined;
   if (long && (s !== undefined || r !== undefined || q !== undefined)) throw new DataCorruptError('record body spells its history fields two ways');
@@ -501,8 +509,8 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
     if (typeof checkedReason !== 'string' || checkedReason.length > HISTORY_REASON_CHARS_MAX) throw new DataCorruptError('record body has an invalid reason');
     withFields.reason = checkedReason;
   }
-  if (q !== undefined || requestedAt !== undefined) withFields.requestedAt = requestedAtOf(ts, q, requestedAt);
-  if (value.import !== undefined) withFields.import = importOf(value.import, more);
+  if (q !== undefined || requestedAt !== undefined) withFields.requestedAt = requestedAtOf(record.ts, q, requestedAt);
+  if (value.import !== undefined) withFields.import = importOf(value.import, value.more);
   return withFields;
 }
 
