@@ -333,18 +333,17 @@ export class DurableLog implements ChangeSink, EngineSource {
     const ts = Date.now();
     const { org, projId } = address;
     let records: LogChange[];
-    // A bulk import's input is named once, on the change's last record (docs/history.md).
-    const { import: input, ...fields } = meta ?? {};
-    const named = input === undefined ? undefined : { ...input, count: sorted.length };
     if (sorted.length <= LOG_RECORD_NUMBERS_MAX) {
-      records = [meta === undefined ? { op: operation, org, projId, numbers: sorted, ts, keyId } : { op: operation, org, projId, numbers: sorted, ts, keyId, ...fields, ...(named === undefined ? {} : { import: named }) }];
+      const record = { op: operation, org, projId, numbers: sorted, ts, keyId };
+      records = [meta === undefined ? record : withMeta(record, meta, false, sorted.length)];
     } else {
       // Every record of a split change carries the fields: any one of them names the change.
       records = [];
       for (let start = 0; start < sorted.length; start += LOG_RECORD_NUMBERS_MAX) {
         const numbers = sorted.subarray(start, start + LOG_RECORD_NUMBERS_MAX);
         const more = start + LOG_RECORD_NUMBERS_MAX < sorted.length;
-        records.push({ op: operation, org, projId, numbers, ts, keyId, ...fields, ...(more ? { more } : named === undefined ? {} : { import: named }) });
+        const record = { op: operation, org, projId, numbers, ts, keyId };
+        records.push(meta === undefined ? (more ? { ...record, more } : record) : withMeta(record, meta, more, sorted.length));
       }
     }
     const appended = this.writer.append(records, apply);
@@ -480,4 +479,20 @@ async function createSegment(fileSystem: PersistFileSystem, dataDir: string, fir
   await fileSystem.fdatasync(fd);
   await fileSystem.fsyncDirectory(dataDir);
   return { firstSeq, fd, size: segmentHeader().length };
+}
+
+/**
+ * A record of a change with what its client said (`meta`), each field set only when given so that
+ * a record without them is what it was; a bulk import's input goes on the change's last record
+ * only (docs/history.md). `base` is a fresh object, completed in place: spreads cost most of what
+ * the fields cost an add.
+ */
+function withMeta(base: LogChange, meta: ChangeMeta, more: boolean, count: number): LogChange {
+  const record: { -readonly [K in keyof LogChange]: LogChange[K] } = base;
+  if (meta.source !== undefined) record.source = meta.source;
+  if (meta.reason !== undefined) record.reason = meta.reason;
+  if (meta.requestedAt !== undefined) record.requestedAt = meta.requestedAt;
+  if (more) record.more = true;
+  else if (meta.import !== undefined) record.import = { ...meta.import, count };
+  return record;
 }

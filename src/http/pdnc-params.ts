@@ -94,5 +94,10 @@ function historyFields(query: Fields | undefined, body: Fields | undefined): His
   const reason = stringField('reason', pick('reason', query, body));
   const requestedAt = stringField('requestedAt', pick('requestedAt', query, body));
   if (source === undefined && reason === undefined && requestedAt === undefined) return NO_HISTORY_FIELDS;
-  return { ...(source === undefined ? {} : { source }), ...(reason === undefined ? {} : { reason }), ...(requestedAt === undefined ? {} : { requestedAt }) };
+  // Assigned, not spread: spreading conditional objects was the dearest part of a request with fields.
+  const fields: { -readonly [K in keyof HistoryFields]: HistoryFields[K] } = {};
+  if (source !== undefined) fields.source = source;
+  if (reason !== undefined) fields.reason = reason;
+  if (requestedAt !== undefined) fields.requestedAt = requestedAt;
+  return fields;
 }

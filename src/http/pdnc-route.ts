@@ -51,7 +51,8 @@ function answer(params: PdncParams, org: string, keyId: string, options: PdncRou
     }
     case 'add':
     case 'remove':
-      return write(params.action, params.phoneList!, { ...list, keyId, ...params.history }, dnc, reply);
+      // The fields are named, not spread: a second spread into one object is slow in V8.
+      return write(params.action, params.phoneList!, { ...list, keyId, source: params.history.source, reason: params.history.reason, requestedAt: params.history.requestedAt }, dnc, reply);
     default:
       // A bug, not input: an action outside the four would leave the request unanswered.
       throw new AssertionError(`unhandled pdnc action ${String(params.action satisfies never)}`);

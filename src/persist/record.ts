@@ -5,7 +5,7 @@
 //                    (small frames compute the same value in JS, see crc32Range)
 //   offset 8   u64  seq: 1, 2, 3, ... without gaps across all segments (always below 2^53)
 //   offset 16  body msgpack map { org, projId, op: 'add'|'remove'|'drop', numbers, ts, keyId }
-//                    plus, when the change has them, source, reason and requestedAt (history)
+//                    plus, when the change has them, the history fields s, r, q (below)
 //
 // `numbers` is a msgpack bin of the change's sorted numbers as Float64 little-endian (8 bytes per
 // number, decoded without parsing). A record of LOG_RECORD_DELTA_NUMBERS_MIN numbers or more (bulk
@@ -16,12 +16,19 @@
 // (src/persist/commit-assembler.ts), so it is all there or not at all. The CRC covers the seq so a
 // record copied to the wrong position is caught, and the length is bounded so a corrupt length is
 // recognised without reading gigabytes. A `drop` record forgets a project list whole: its
-// `numbers` is empty, it never has `more`, and it never names the master list. `source` (a token),
-// `reason` (text) and `requestedAt` (ms since the epoch) are what the client said about the change
-// (src/history/change-meta.ts); absent when not given, so older records and records without them
-// read alike, and readers older than them ignore them. `import` ({ sha256: bin 32, name, bytes,
-// count }) names a bulk import's input; only the last record of its change has it, and such a
-// record is always packed by msgpackr (as bulk records are), so the hand-written path never sees it.
+// `numbers` is empty, it never has `more`, and it never names the master list. The history fields
+// are what the client said about the change (src/history/change-meta.ts), each absent when not
+// given, so records without them are what they always were: `s` the source (a token), `r` the
+// reason (text), `q` how many ms before `ts` the consumer asked (`ts - requestedAt`, an integer: a
+// few bytes where the instant itself takes nine). Keys of one letter, because a change's history
+// is kept for years and the long keys were a third of such a record. The first version spelled them
+// `source`, `reason` and `requestedAt` (ms since the epoch): those records still decode, and a
+// record decoded from that spelling is encoded in it again, so a log copied record by record (a
+// replicated standby catching up) keeps its bytes and its hash chain. `requestedAt` is also the
+// spelling when `ts - requestedAt` would not give requestedAt back exactly (a fractional `ts`, which
+// idnc never writes). `import` ({ sha256: bin 32, name, bytes, count }) names a bulk import's
+// input; only the last record of its change has it, and such a record is always packed by msgpackr
+// (as bulk records are), so the hand-written path never sees it.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
@@ -128,9 +135,7 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
     deltas: encodeDeltas(change.numbers),
     ts: change.ts,
     keyId: change.keyId,
-    ...(change.source === undefined ? {} : { source: change.source }),
-    ...(change.reason === undefined ? {} : { reason: change.reason }),
-    ...(change.requestedAt === undefined ? {} : { requestedAt: change.requestedAt }),
+    ...historyFieldsBody(change),
     ...(change.import === undefined ? {} : { import: packImport(change.import) }),
     ...(change.more === true ? { more: true } : {}),
   });
@@ -139,6 +144,21 @@ function encodeBulkRecord(seq: number, change: LogChange): Buffer {
   body.copy(frame, LOG_RECORD_HEADER_BYTES);
   writeFrameHeader(frame, 0, seq, body.length);
   return frame;
+}
+
+/** The history fields of a bulk body as the hand-written path writes them (keys and order). */
+function historyFieldsBody(change: LogChange): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const { source, reason, requestedAt } = change;
+  const long = LONG_SPELLED.has(change);
+  if (source !== undefined) fields[long ? 'source' : 's'] = source;
+  if (reason !== undefined) fields[long ? 'reason' : 'r'] = reason;
+  if (requestedAt !== undefined) {
+    const before = long ? null : requestedBeforeMs(change.ts, requestedAt);
+    if (before === null) fields.requestedAt = requestedAt;
+    else fields.q = before;
+  }
+  return fields;
 }
 
 function packImport(meta: ImportMeta): Record<string, unknown> {
@@ -222,8 +242,11 @@ const KEY_NUMBERS = msgpackString('numbers');
 const KEY_TS = msgpackString('ts');
 const KEY_KEY_ID = msgpackString('keyId');
 const KEY_MORE = msgpackString('more');
-const KEY_SOURCE = msgpackString('source');
-const KEY_REASON = msgpackString('reason');
+const KEY_SOURCE = msgpackString('s');
+const KEY_REASON = msgpackString('r');
+const KEY_REQUESTED_BEFORE = msgpackString('q');
+const KEY_LONG_SOURCE = msgpackString('source');
+const KEY_LONG_REASON = msgpackString('reason');
 const KEY_REQUESTED_AT = msgpackString('requestedAt');
 const MSGPACK_MAP16 = 0xde;
 const MSGPACK_NIL = 0xc0;
@@ -241,9 +264,9 @@ function encodeSmallRecords(firstSeq: number, changes: readonly LogChange[], fro
   for (let i = from; i < to; i++) {
     const { org, projId, keyId, numbers, source, reason } = changes[i]!;
     bound += LOG_RECORD_HEADER_BYTES + 64 + stringBytesMax(org) + stringBytesMax(projId) + stringBytesMax(keyId ?? '') + numbers.length * 8;
-    if (source !== undefined || reason !== undefined || changes[i]!.requestedAt !== undefined) {
-      bound += HISTORY_FIELDS_KEY_BYTES + stringBytesMax(source ?? '') + stringBytesMax(reason ?? '') + 9;
-    }
+    if (source !== undefined) bound += stringBytesMax(source);
+    if (reason !== undefined) bound += stringBytesMax(reason);
+    if (source !== undefined || reason !== undefined || changes[i]!.requestedAt !== undefined) bound += HISTORY_FIELDS_KEY_BYTES + 9;
   }
   const out = scratch !== undefined && scratch.length >= bound ? scratch : Buffer.allocUnsafe(bound);
   let offset = 0;
@@ -285,22 +308,42 @@ function writeSmallBody(out: Buffer, start: number, change: LogChange): number {
   return offset;
 }
 
-/** Bytes of the three history keys, for the bound of a record's size. */
-const HISTORY_FIELDS_KEY_BYTES = KEY_SOURCE.length + KEY_REASON.length + KEY_REQUESTED_AT.length;
+/** Bytes of the three history keys at their longest, for the bound of a record's size. */
+const HISTORY_FIELDS_KEY_BYTES = KEY_LONG_SOURCE.length + KEY_LONG_REASON.length + KEY_REQUESTED_AT.length;
+
+/**
+ * Records decoded from the first version's spelling of the history fields (`source`, `reason`,
+ * `requestedAt`): encoded in it again, so that a record copied from another log keeps its bytes.
+ * Weak, so the mark goes with the record; only records with history fields are ever in it.
+ */
+const LONG_SPELLED = new WeakSet<LogChange>();
+
+/** `ts - requestedAt` when it gives requestedAt back exactly (always, for the integer ms idnc writes), else null. */
+function requestedBeforeMs(ts: number, requestedAt: number): number | null {
+  const before = ts - requestedAt;
+  return Number.isSafeInteger(before) && ts - before === requestedAt ? before : null;
+}
 
 function writeHistoryFields(out: Buffer, start: number, change: LogChange): number {
   let offset = start;
+  const long = LONG_SPELLED.has(change);
   if (change.source !== undefined) {
-    offset = writeKey(out, offset, KEY_SOURCE);
+    offset = writeKey(out, offset, long ? KEY_LONG_SOURCE : KEY_SOURCE);
     offset = writeString(out, offset, change.source);
   }
   if (change.reason !== undefined) {
-    offset = writeKey(out, offset, KEY_REASON);
+    offset = writeKey(out, offset, long ? KEY_LONG_REASON : KEY_REASON);
     offset = writeString(out, offset, change.reason);
   }
   if (change.requestedAt !== undefined) {
-    offset = writeKey(out, offset, KEY_REQUESTED_AT);
-    offset = writeNumber(out, offset, change.requestedAt);
+    const before = long ? null : requestedBeforeMs(change.ts, change.requestedAt);
+    if (before === null) {
+      offset = writeKey(out, offset, KEY_REQUESTED_AT);
+      offset = writeNumber(out, offset, change.requestedAt);
+    } else {
+      offset = writeKey(out, offset, KEY_REQUESTED_BEFORE);
+      offset = writeInteger(out, offset, before);
+    }
   }
   return offset;
 }
@@ -391,6 +434,28 @@ function writeNumber(out: Buffer, offset: number, value: number): number {
   return offset + 9;
 }
 
+/** A safe integer as msgpackr writes it: as writeNumber from 0 up, int 8/16/32 below, float64 below -2^31. */
+function writeInteger(out: Buffer, offset: number, value: number): number {
+  if (value >= 0 || value < -(2 ** 31)) return writeNumber(out, offset, value);
+  if (value >= -32) {
+    out[offset] = value & 0xff;
+    return offset + 1;
+  }
+  if (value >= -128) {
+    out[offset] = 0xd0;
+    out.writeInt8(value, offset + 1);
+    return offset + 2;
+  }
+  if (value >= -32768) {
+    out[offset] = 0xd1;
+    out.writeInt16BE(value, offset + 1);
+    return offset + 3;
+  }
+  out[offset] = 0xd2;
+  out.writeInt32BE(value, offset + 1);
+  return offset + 5;
+}
+
 /** CRC-32 a record header claims, and the one its bytes have (frame = header + body). */
 export function frameChecksumMatches(frame: Uint8Array): boolean {
   const view = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -418,23 +483,43 @@ export function decodeBody(seq: number, body: Uint8Array): LogRecord {
     throw new DataCorruptError('a drop record must name a project list and carry no numbers');
   }
   const record: LogRecord = more === true ? { seq, op, org, projId, numbers: decoded, ts, keyId, more } : { seq, op, org, projId, numbers: decoded, ts, keyId };
-  const { source, reason, requestedAt } = value;
-  if (source === undefined && reason === undefined && requestedAt === undefined && value.import === undefined) return record;
-  return { ...record, ...historyFieldsOf(source, reason, requestedAt), ...(value.import === undefined ? {} : { import: importOf(value.import, more) }) };
+  const { s, r, q, source, reason, requestedAt } = value;
+  if (s === undefined && r === undefined && q === undefined && source === undefined && reason === undefined && requestedAt === undefined && value.import === undefined) return record;
+  return withHistoryFields(record, value);
 }
 
-/** The optional history fields of a body, checked as a writer would have written them. */
-function historyFieldsOf(source: unknown, reason: unknown, requestedAt: unknown): Pick<LogChange, 'source' | 'reason' | 'requestedAt'> {
-  if (source !== undefined && (typeof source !== 'string' || !HISTORY_SOURCE_PATTERN.test(source))) throw new DataCorruptError('record body has an invalid source');
-  if (reason !== undefined && (typeof reason !== 'string' || reason.length > HISTORY_REASON_CHARS_MAX)) throw new DataCorruptError('record body has an invalid reason');
-  if (requestedAt !== undefined && (typeof requestedAt !== 'number' || !Number.isSafeInteger(requestedAt) || requestedAt < 0)) {
-    throw new DataCorruptError('record body has an invalid requestedAt');
+/**
+ * `record` with the history fields and import of its body, checked as a writer would have written
+ * them; assigned, not spread (a follower decodes every record, and spreads are slow).
+ */
+function withHistoryFields(record: LogRecord, value: Record<string, unknown>): LogRecord {
+  const { s, r, q, source, reason, requestedAt } = value;
+  const withFields: { -readonly [K in keyof LogRecord]: LogRecord[K] } = record;
+  const long = source !== undefined || reason !== undefined;
+  if (long && (s !== undefined || r !== undefined || q !== undefined)) throw new DataCorruptError('record body spells its history fields two ways');
+  // `requestedAt` alone was the first version's too (this one writes it beside s and r only).
+  if (long || (requestedAt !== undefined && s === undefined && r === undefined)) LONG_SPELLED.add(withFields);
+  const checkedSource = s ?? source;
+  if (checkedSource !== undefined) {
+    if (typeof checkedSource !== 'string' || !HISTORY_SOURCE_PATTERN.test(checkedSource)) throw new DataCorruptError('record body has an invalid source');
+    withFields.source = checkedSource;
   }
-  return {
-    ...(source === undefined ? {} : { source }),
-    ...(reason === undefined ? {} : { reason }),
-    ...(requestedAt === undefined ? {} : { requestedAt }),
-  };
+  const checkedReason = r ?? reason;
+  if (checkedReason !== undefined) {
+    if (typeof checkedReason !== 'string' || checkedReason.length > HISTORY_REASON_CHARS_MAX) throw new DataCorruptError('record body has an invalid reason');
+    withFields.reason = checkedReason;
+  }
+  if (q !== undefined || requestedAt !== undefined) withFields.requestedAt = requestedAtOf(record.ts, q, requestedAt);
+  if (value.import !== undefined) withFields.import = importOf(value.import, value.more);
+  return withFields;
+}
+
+/** A body's requestedAt, from `q` (ms before `ts`) or the instant itself; one of them is given. */
+function requestedAtOf(ts: number, q: unknown, requestedAt: unknown): number {
+  if (q !== undefined && requestedAt !== undefined) throw new DataCorruptError('record body spells requestedAt two ways');
+  const ms = q === undefined ? requestedAt : typeof q === 'number' && Number.isSafeInteger(q) ? ts - q : NaN;
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) throw new DataCorruptError('record body has an invalid requestedAt');
+  return ms;
 }
 
 /** The numbers of a body: Float64 bytes, or a count with varint deltas. */

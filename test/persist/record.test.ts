@@ -1,13 +1,37 @@
 // The hand-written record encoder must give the bytes msgpackr's pack() gives the same body (the
 // format every reader decodes), and a batch encoded as one buffer must be the records back to back.
+// The history fields are spelled s, r and q (ms before ts); records the first version wrote with
+// source, reason and requestedAt (the instant) still decode, and encode back to the same bytes.
 
 import { crc32 } from 'node:zlib';
-import { pack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../../src/constants.js';
+import { encodeDeltas } from '../../src/persist/number-deltas.js';
 import { decodeBody, encodeRecord, encodeRecords, frameChecksumMatches, type LogChange } from '../../src/persist/record.js';
 
 function msgpackrBody(change: LogChange): Buffer {
+  const numbers = Buffer.from(change.numbers.buffer, change.numbers.byteOffset, change.numbers.byteLength);
+  return Buffer.from(pack({
+    org: change.org,
+    projId: change.projId,
+    op: change.op,
+    numbers,
+    ts: change.ts,
+    keyId: change.keyId,
+    ...(change.source === undefined ? {} : { s: change.source }),
+    ...(change.reason === undefined ? {} : { r: change.reason }),
+    ...(change.requestedAt === undefined ? {} : { q: change.ts - change.requestedAt }),
+    ...(change.more === true ? { more: true } : {}),
+  }));
+}
+
+/**
+ * A body as the first version with history fields wrote it: the long keys, requestedAt the instant
+ * itself. Its hand-written encoder gave exactly msgpackr's bytes for this object (its own test
+ * compared them), so msgpackr builds the fixture.
+ */
+function firstVersionBody(change: LogChange): Buffer {
   const numbers = Buffer.from(change.numbers.buffer, change.numbers.byteOffset, change.numbers.byteLength);
   return Buffer.from(pack({
     org: change.org,
@@ -21,6 +45,16 @@ function msgpackrBody(change: LogChange): Buffer {
     ...(change.requestedAt === undefined ? {} : { requestedAt: change.requestedAt }),
     ...(change.more === true ? { more: true } : {}),
   }));
+}
+
+/** A frame around `body`, as the log stores it. */
+function frameOf(seq: number, body: Buffer): Buffer {
+  const frame = Buffer.alloc(LOG_RECORD_HEADER_BYTES + body.length);
+  frame.writeUInt32LE(body.length, 0);
+  frame.writeBigUInt64LE(BigInt(seq), 8);
+  body.copy(frame, LOG_RECORD_HEADER_BYTES);
+  frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
+  return frame;
 }
 
 function change(overrides: Partial<LogChange> = {}): LogChange {
@@ -48,6 +82,15 @@ const cases: [string, LogChange][] = [
   ['source, reason and requestedAt', change({ source: 'agent', reason: 'asked on the call', requestedAt: 1_795_727_000_000 })],
   ['a 200-character non-ASCII reason (str16) and more', change({ reason: 'é'.repeat(200), more: true })],
   ['requestedAt alone, below 2^32', change({ requestedAt: 70_000 })],
+  ['requestedAt a minute before ts (uint16)', change({ source: 'ivr', requestedAt: 1_795_727_605_166 })],
+  ['requestedAt 10 days before ts (uint32)', change({ requestedAt: 1_795_727_665_166 - 864_000_000 })],
+  ['requestedAt equal to ts (fixint 0)', change({ requestedAt: 1_795_727_665_166 })],
+  ['requestedAt 31 ms after ts (negative fixint)', change({ requestedAt: 1_795_727_665_166 + 31 })],
+  ['requestedAt 100 ms after ts (int8)', change({ requestedAt: 1_795_727_665_166 + 100 })],
+  ['requestedAt 20 s after ts (int16)', change({ requestedAt: 1_795_727_665_166 + 20_000 })],
+  ['requestedAt 5 minutes after ts (int32)', change({ requestedAt: 1_795_727_665_166 + 300_000 })],
+  ['requestedAt 2^31 + 1 ms after ts (float64)', change({ requestedAt: 1_795_727_665_166 + 2 ** 31 + 1 })],
+  ['requestedAt 3 years before ts (float64)', change({ reason: 'letter', requestedAt: 1_795_727_665_166 - 94_608_000_000 })],
 ];
 
 describe('log record encoding', () => {
@@ -68,8 +111,63 @@ describe('log record encoding', () => {
     ['a reason over 200 characters', { reason: 'x'.repeat(201) }],
     ['a requestedAt that is not a whole number', { requestedAt: 1.5 }],
     ['a requestedAt that is text', { requestedAt: '2026-03-01T15:04:05Z' as unknown as number }],
-  ])('a record with %s is refused as corrupt', (_, fields) => {
+  ])('a record with %s is refused as corrupt, in either spelling', (_, fields) => {
     expect(() => decodeBody(1, msgpackrBody(change(fields)))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
+    expect(() => decodeBody(1, firstVersionBody(change(fields)))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
+  });
+
+  const base = { org: 'default', projId: '', op: 'add', numbers: Buffer.from(Float64Array.of(2_125_550_123).buffer), ts: 1_795_727_665_166, keyId: null };
+  it.each([
+    ['source in both spellings', { s: 'ivr', source: 'ivr' }],
+    ['a short source beside a long reason', { s: 'ivr', reason: 'x' }],
+    ['requestedAt in both spellings', { q: 0, requestedAt: 1_795_727_665_166 }],
+    ['a q that is text', { q: '60000' }],
+    ['a fractional q', { q: 0.5 }],
+    ['a q that puts requestedAt before 1970', { q: 1_795_727_665_167 }],
+    ['a q beyond safe integers', { q: 2 ** 60 }],
+    ['a short source outside the token alphabet', { s: 'Web Form' }],
+    ['a short reason over 200 characters', { r: 'x'.repeat(201) }],
+  ])('a body with %s is refused as corrupt', (_, fields) => {
+    expect(() => decodeBody(1, Buffer.from(pack({ ...base, ...fields })))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
+  });
+
+  const withFields = cases.filter(([, record]) => record.source !== undefined || record.reason !== undefined || record.requestedAt !== undefined);
+  it.each(withFields)('%s, as the first version wrote it: decodes to the same record, and encodes back to the same bytes', (_, record) => {
+    const oldFrame = frameOf(41, firstVersionBody(record));
+    const decoded = decodeBody(41, oldFrame.subarray(LOG_RECORD_HEADER_BYTES));
+    expect(decoded).toEqual({ ...record, seq: 41 });
+    expect(encodeRecord(41, decoded).equals(oldFrame)).toBe(true);
+    expect(Buffer.concat(encodeRecords(41, [decoded, { ...decoded }])).equals(Buffer.concat([oldFrame, encodeRecord(42, record)]))).toBe(true);
+    expect(encodeRecord(41, record).length).toBeLessThan(oldFrame.length);
+  });
+
+  it('a bulk record as the first version wrote it decodes, and encodes back to the same bytes', () => {
+    const numbers = Float64Array.from({ length: LOG_RECORD_DELTA_NUMBERS_MIN }, (_, i) => 4_045_550_000 + i);
+    const fields = { source: 'import', reason: 'r', requestedAt: 1_795_727_000_000 };
+    const oldBody = Buffer.from(pack({ org: 'default', projId: '', op: 'add', count: numbers.length, deltas: encodeDeltas(numbers), ts: 1_795_727_665_166, keyId: 'cli', ...fields }));
+    const decoded = decodeBody(9, oldBody);
+    expect({ source: decoded.source, reason: decoded.reason, requestedAt: decoded.requestedAt, numbers: decoded.numbers }).toEqual({ ...fields, numbers });
+    expect(encodeRecord(9, decoded).equals(frameOf(9, oldBody))).toBe(true);
+    const compact = encodeRecord(9, change({ numbers, ts: 1_795_727_665_166, keyId: 'cli', ...fields }));
+    expect(compact.length).toBeLessThan(frameOf(9, oldBody).length);
+    expect(unpack(compact.subarray(LOG_RECORD_HEADER_BYTES))).toMatchObject({ s: 'import', r: 'r', q: 665_166 });
+  });
+
+  it('a single add with the three fields takes 134 bytes, 160 in the first spelling, 95 without them (docs/file-formats.md)', () => {
+    const add = change({ keyId: '3f9a0c1b2d4e' });
+    const fields = { source: 'ivr', reason: 'pressed 9 in the IVR menu', requestedAt: add.ts - 60_000 };
+    expect(encodeRecord(1, add).length).toBe(95);
+    expect(encodeRecord(1, { ...add, ...fields }).length).toBe(134);
+    expect(frameOf(1, firstVersionBody({ ...add, ...fields })).length).toBe(160);
+  });
+
+  it('requestedAt is spelled as the instant when ts - requestedAt would not give it back (a fractional ts)', () => {
+    const record = change({ ts: 1_795_727_665_166.3, source: 'web', requestedAt: 1_795_727_600_000 });
+    const body = encodeRecord(5, record).subarray(LOG_RECORD_HEADER_BYTES);
+    expect(unpack(body)).toMatchObject({ s: 'web', requestedAt: 1_795_727_600_000 });
+    expect(unpack(body)).not.toHaveProperty('q');
+    expect(decodeBody(5, body)).toEqual({ ...record, seq: 5 });
+    expect(encodeRecord(5, decodeBody(5, body)).subarray(LOG_RECORD_HEADER_BYTES).equals(body)).toBe(true);
   });
 
   it('the frame checksum equals zlib crc32 at every length around the JS/native switch', () => {
