@@ -226,6 +226,27 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     }
   });
 
+  // Pipelined publishes each expect the last sequence before them: once another writer's record
+  // stands at seq 3, our seq 3 is refused, but our seq 4 would find its expected last sequence (3)
+  // true. Nothing of a run may be stored past the first record the stream refused.
+  test("writer link: a run meeting another writer's record at its first seq stores none of its records, and is fenced", async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'fenced writer' }, () => undefined);
+    try {
+      await link.ensureStream(3);
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      await link.js.publish(link.subject, headerFrame(3, 0xb3), { msgID: '3-b3', expect: { lastSequence: 2 } });
+      const outcome = await link.publishRun([headerFrame(3, 0xa3), headerFrame(4, 0xa4), headerFrame(5, 0xa5)]);
+      expect(outcome).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      // Sent after the run on the same connection, so the stream decides it after every record of
+      // the run: its refusal arrives once the records after seq 3 were taken or refused.
+      await expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/);
+      expect(await link.lastSeq()).toBe(3);
+      expect((await streamMessages(cluster.servers, stream)).get(3)).toEqual(headerFrame(3, 0xb3));
+    } finally {
+      await link.close();
+    }
+  });
+
   test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
     const dnc = await writer({ ack: 'local' });
     await replicating(dnc);
@@ -240,3 +261,11 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await expectStreamEqualsLog(dnc);
   }, 60_000);
 });
+
+/** A record's header alone (length 0, `crc`, `seq`): what the link reads to publish it (seq, message id). */
+function headerFrame(seq: number, crc: number): Buffer {
+  const frame = Buffer.alloc(16);
+  frame.writeUInt32LE(crc, 4);
+  frame.writeUInt32LE(seq, 8);
+  return frame;
+}
