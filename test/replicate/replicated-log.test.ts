@@ -10,11 +10,14 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
-import { StreamLink } from '../../src/replicate/stream-link.js';
+import { StreamLink, type RunOutcome } from '../../src/replicate/stream-link.js';
 import { leaseBucket, WriterLease } from '../../src/replicate/writer-lease.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
 import { logFrames, replicating, streamMessages } from './stream-reader.js';
+
+/** A short duplicates window for the stream of a test that outlives it. */
+const DUPLICATE_WINDOW_MS = 1_000;
 
 describe.skipIf(!natsAvailable())('replicated writer', () => {
   let cluster: NatsCluster;
@@ -246,6 +249,33 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
       await link.close();
     }
   });
+
+  // The stream remembers its last message id in memory; restarted, it rebuilds it from the messages
+  // of its duplicates window alone, so a chain to a record older than that would be refused.
+  test('writer link: the first run after NATS restarted, its last record older than the duplicates window, is taken (no fencing for nothing)', async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'quiet writer' }, () => undefined);
+    try {
+      await link.jsm.streams.add({ name: stream, subjects: [link.subject], num_replicas: 3, storage: 'file' as never, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      // Past the window on purpose: the time is the condition tested, not an event awaited.
+      await new Promise((resolve) => setTimeout(resolve, DUPLICATE_WINDOW_MS + 500));
+      await cluster.killAll();
+      await cluster.startAll();
+      // The stream decides publishes again once it refuses one that expects a sequence it never had
+      // (no message id, so its remembered one is left as the restart made it).
+      await vi.waitFor(() => expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/), { timeout: 30_000, interval: 100 });
+      const run = [headerFrame(3, 0xa3), headerFrame(4, 0xa4), headerFrame(5, 0xa5)];
+      const outcomes: RunOutcome[] = [];
+      await vi.waitFor(async () => {
+        outcomes.push(await link.publishRun(run));
+        expect(outcomes.at(-1)).toEqual({ kind: 'published' });
+      }, { timeout: 30_000, interval: 100 });
+      expect(outcomes.filter((outcome) => outcome.kind === 'stopped' && (outcome.fenced || /last msg id/i.test(outcome.reason)))).toEqual([]);
+      expect(await link.lastSeq()).toBe(5);
+    } finally {
+      await link.close();
+    }
+  }, 60_000);
 
   test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
     const dnc = await writer({ ack: 'local' });
