@@ -250,6 +250,22 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     }
   });
 
+  test("writer link: a run sent while the run before it is unanswered is refused with it when another writer's record took that run's last seq", async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'overlapping writer' }, () => undefined);
+    try {
+      await link.ensureStream(3);
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      await link.js.publish(link.subject, headerFrame(3, 0xb3), { msgID: '3-b3', expect: { lastSequence: 2 } });
+      const first = link.publishRun([headerFrame(3, 0xa3)]);
+      const second = link.publishRun([headerFrame(4, 0xa4), headerFrame(5, 0xa5)]);
+      expect(await first).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      expect(await second).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      expect(await link.lastSeq()).toBe(3);
+    } finally {
+      await link.close();
+    }
+  });
+
   // The stream remembers its last message id in memory; restarted, it rebuilds it from the messages
   // of its duplicates window alone, so a chain to a record older than that would be refused.
   test('writer link: the first run after NATS restarted, its last record older than the duplicates window, is taken (no fencing for nothing)', async () => {
