@@ -142,10 +142,18 @@ export class StreamLink {
    * before (the run is then refused whole if that one was).
    */
   async publishRun(frames: readonly Buffer[]): Promise<RunOutcome> {
+    if (frames.length === 0) return { kind: 'published' };
     const before = this.lastSent !== null && this.lastSent.seq === frameSeq(frames[0]!) - 1 && !this.lastSent.stored ? this.lastSent : null;
-    const answers: { id: number; answer: Promise<PublishAnswer>; sent: SentMessage }[] = [];
-    for (const frame of frames) answers.push(this.publishOne(frame, answers.at(-1)?.sent ?? before));
-    this.lastSent = answers.at(-1)?.sent ?? this.lastSent;
+    const lastFrame = frames[frames.length - 1]!;
+    const last: SentMessage = { seq: frameSeq(lastFrame), msgId: recordMessageId(lastFrame), stored: false };
+    const answers: { id: number; answer: Promise<PublishAnswer> }[] = [];
+    let predecessor = before?.msgId ?? null;
+    for (const frame of frames) {
+      const msgId = recordMessageId(frame);
+      answers.push(this.publishOne(frame, msgId, predecessor, answers.length === frames.length - 1 ? last : null));
+      predecessor = msgId;
+    }
+    this.lastSent = last;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), REPLICATION_PUBLISH_ATTEMPT_MS)));
     try {
@@ -153,7 +161,8 @@ export class StreamLink {
         const answer = await Promise.race([answers[index]!.answer, expired]);
         const seq = frameSeq(frames[index]!);
         if (answer === 'expired') return { kind: 'stopped', taken: index, fenced: false, reason: `no acknowledgement of seq ${seq} within ${REPLICATION_PUBLISH_ATTEMPT_MS} ms` };
-        if ('error' in answer) return { kind: 'stopped', taken: index, fenced: this.fenced(answer, index === 0 ? before : answers[index - 1]!.sent), reason: answer.error };
+        // Past index 0 the one before was taken: the loop got here.
+        if ('error' in answer) return { kind: 'stopped', taken: index, fenced: this.fenced(answer, index > 0 || before?.stored === true), reason: answer.error };
         if (answer.seq !== seq) return { kind: 'stopped', taken: index, fenced: true, reason: `the stream stored seq ${seq} as ${answer.seq}` };
       }
       return { kind: 'published' };
@@ -170,31 +179,37 @@ export class StreamLink {
    * rather than by applying, or a restart past the duplicates window); sent again unchained, it is
    * taken.
    */
-  private fenced(answer: { readonly refusal: 'sequence' | 'msg-id' | null }, predecessor: SentMessage | null): boolean {
-    if (answer.refusal === 'msg-id') return predecessor?.stored !== true;
+  private fenced(answer: { readonly refusal: 'sequence' | 'msg-id' | null }, predecessorStored: boolean): boolean {
+    if (answer.refusal === 'msg-id') return !predecessorStored;
     return answer.refusal === 'sequence';
   }
 
-  private publishOne(frame: Buffer, predecessor: SentMessage | null): { id: number; answer: Promise<PublishAnswer>; sent: SentMessage } {
+  /**
+   * Sends one record, chained to `predecessor` (a message id) unless null; `tracked` (a run's last
+   * message, which the next run may chain to) is marked stored as its acknowledgement arrives.
+   */
+  private publishOne(frame: Buffer, msgId: string, predecessor: string | null, tracked: SentMessage | null): { id: number; answer: Promise<PublishAnswer> } {
     const id = this.nextAck++;
     const seq = frameSeq(frame);
-    const sent: SentMessage = { seq, msgId: recordMessageId(frame), stored: false };
-    const answer = new Promise<PublishAnswer>((resolve) =>
-      this.acks.set(id, (reply) => {
-        sent.stored = 'seq' in reply && reply.seq === seq;
-        resolve(reply);
-      }),
-    );
+    const answer = new Promise<PublishAnswer>((resolve) => {
+      if (tracked === null) this.acks.set(id, resolve);
+      else {
+        this.acks.set(id, (reply) => {
+          tracked.stored = 'seq' in reply && reply.seq === seq;
+          resolve(reply);
+        });
+      }
+    });
     const header = headers();
-    header.set('Nats-Msg-Id', sent.msgId);
+    header.set('Nats-Msg-Id', msgId);
     header.set('Nats-Expected-Last-Sequence', String(seq - 1));
-    if (predecessor !== null) header.set('Nats-Expected-Last-Msg-Id', predecessor.msgId);
+    if (predecessor !== null) header.set('Nats-Expected-Last-Msg-Id', predecessor);
     try {
       this.nc.publish(this.subject, frame, { reply: `${this.ackPrefix}.${id}`, headers: header });
     } catch (error) {
       this.acks.get(id)?.({ error: (error as Error).message, refusal: null });
     }
-    return { id, answer, sent };
+    return { id, answer };
   }
 
   /** An acknowledgement (or refusal) from the stream, or the server's "no responders" status. */
