@@ -8,6 +8,16 @@
 // whose acknowledgements one subscription collects, with one timer per run: the client's
 // request() builds two or three Error objects (stack traces) and a timer per message, which was a
 // fifth of the writer's CPU under ack quorum.
+//
+// Fencing a pipeline: every message expects the last sequence before it, but that alone lets a gap
+// through: when another writer's record takes seq k, our k is refused, yet our k+1, already sent,
+// finds its expected last sequence (k) true and is stored. So a message whose predecessor was sent
+// by this link and is not yet known to be stored also expects the stream's last message id to be
+// that predecessor's (JetStream checks both when it applies the message, in order): nothing is
+// stored after a record of ours the stream refused. A message whose predecessor is known stored
+// (the first after a quiet spell, a retry) expects only the sequence: the stream remembers the last
+// message id in memory only and, after a restart of its leader, rebuilds it from the messages of its
+// duplicates window alone, so a chain to an older predecessor would be refused for nothing.
 
 import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -19,6 +29,8 @@ const UTF8 = new TextDecoder();
 
 /** JetStream's error code for a publish whose expected last sequence is not the stream's. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's error code for a publish whose expected last message id is not the stream's. */
+const WRONG_LAST_MSG_ID = 10070;
 
 /** `nats://h1:4222,nats://h2:4222` as the client takes it; INVALID_PARAMETER when empty. */
 export function parseServers(servers: string, option: string): string[] {
@@ -40,7 +52,14 @@ export type RunOutcome =
   | { readonly kind: 'stopped'; readonly taken: number; readonly fenced: boolean; readonly reason: string };
 
 /** What the stream answered to one publish: the seq it stored it at, or its error. */
-type PublishAnswer = { readonly seq: number } | { readonly error: string; readonly fenced: boolean };
+type PublishAnswer = { readonly seq: number } | { readonly error: string; readonly refusal: 'sequence' | 'msg-id' | null };
+
+/** A message this link sent: a later one may chain to it until it is known stored at its seq. */
+interface SentMessage {
+  readonly seq: number;
+  readonly msgId: string;
+  stored: boolean;
+}
 
 export class StreamLink {
   readonly subject: string;
@@ -48,6 +67,8 @@ export class StreamLink {
   private readonly ackPrefix = createInbox();
   private readonly acks = new Map<number, (answer: PublishAnswer) => void>();
   private nextAck = 0;
+  /** The last message of the last run published: the next run chains to it while it is not known stored. */
+  private lastSent: SentMessage | null = null;
   private readonly ackSubscription: Subscription;
   private connectedNow = true;
   private readonly waiters = new Set<() => void>();
@@ -113,12 +134,26 @@ export class StreamLink {
 
   /**
    * Publishes `frames` (records of consecutive seqs) pipelined, each with the expected last
-   * sequence and its message id; `taken` says how many the stream acknowledged, in order. `fenced`:
+   * sequence and its message id, and chained to its predecessor's message id while that one is
+   * not known stored (above); `taken` says how many the stream acknowledged, in order. `fenced`:
    * the first one not taken was refused because the stream holds another record before it.
-   * Answers missing after REPLICATION_PUBLISH_ATTEMPT_MS count as not taken (not fenced).
+   * Answers missing after REPLICATION_PUBLISH_ATTEMPT_MS count as not taken (not fenced). The
+   * first frame's predecessor must be in the stream already or be the last frame of the run
+   * before (the run is then refused whole if that one was).
    */
   async publishRun(frames: readonly Buffer[]): Promise<RunOutcome> {
-    const answers = frames.map((frame) => this.publishOne(frame));
+    if (frames.length === 0) return { kind: 'published' };
+    const before = this.lastSent !== null && this.lastSent.seq === frameSeq(frames[0]!) - 1 && !this.lastSent.stored ? this.lastSent : null;
+    const lastFrame = frames[frames.length - 1]!;
+    const last: SentMessage = { seq: frameSeq(lastFrame), msgId: recordMessageId(lastFrame), stored: false };
+    const answers: { id: number; answer: Promise<PublishAnswer> }[] = [];
+    let predecessor = before?.msgId ?? null;
+    for (const frame of frames) {
+      const msgId = recordMessageId(frame);
+      answers.push(this.publishOne(frame, msgId, predecessor, answers.length === frames.length - 1 ? last : null));
+      predecessor = msgId;
+    }
+    this.lastSent = last;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), REPLICATION_PUBLISH_ATTEMPT_MS)));
     try {
@@ -126,7 +161,8 @@ export class StreamLink {
         const answer = await Promise.race([answers[index]!.answer, expired]);
         const seq = frameSeq(frames[index]!);
         if (answer === 'expired') return { kind: 'stopped', taken: index, fenced: false, reason: `no acknowledgement of seq ${seq} within ${REPLICATION_PUBLISH_ATTEMPT_MS} ms` };
-        if ('error' in answer) return { kind: 'stopped', taken: index, fenced: answer.fenced, reason: answer.error };
+        // Past index 0 the one before was taken: the loop got here.
+        if ('error' in answer) return { kind: 'stopped', taken: index, fenced: this.fenced(answer, index > 0 || before?.stored === true), reason: answer.error };
         if (answer.seq !== seq) return { kind: 'stopped', taken: index, fenced: true, reason: `the stream stored seq ${seq} as ${answer.seq}` };
       }
       return { kind: 'published' };
@@ -136,16 +172,42 @@ export class StreamLink {
     }
   }
 
-  private publishOne(frame: Buffer): { id: number; answer: Promise<PublishAnswer> } {
+  /**
+   * Whether a refusal means another writer appended. A wrong last message id whose predecessor
+   * is known stored at its seq does not: the stream checked the last sequence first and found it
+   * ours, so its remembered message id was stale (a new stream leader whose copy came by catch-up
+   * rather than by applying, or a restart past the duplicates window); sent again unchained, it is
+   * taken.
+   */
+  private fenced(answer: { readonly refusal: 'sequence' | 'msg-id' | null }, predecessorStored: boolean): boolean {
+    if (answer.refusal === 'msg-id') return !predecessorStored;
+    return answer.refusal === 'sequence';
+  }
+
+  /**
+   * Sends one record, chained to `predecessor` (a message id) unless null; `tracked` (a run's last
+   * message, which the next run may chain to) is marked stored as its acknowledgement arrives.
+   */
+  private publishOne(frame: Buffer, msgId: string, predecessor: string | null, tracked: SentMessage | null): { id: number; answer: Promise<PublishAnswer> } {
     const id = this.nextAck++;
-    const answer = new Promise<PublishAnswer>((resolve) => this.acks.set(id, resolve));
+    const seq = frameSeq(frame);
+    const answer = new Promise<PublishAnswer>((resolve) => {
+      if (tracked === null) this.acks.set(id, resolve);
+      else {
+        this.acks.set(id, (reply) => {
+          tracked.stored = 'seq' in reply && reply.seq === seq;
+          resolve(reply);
+        });
+      }
+    });
     const header = headers();
-    header.set('Nats-Msg-Id', recordMessageId(frame));
-    header.set('Nats-Expected-Last-Sequence', String(frameSeq(frame) - 1));
+    header.set('Nats-Msg-Id', msgId);
+    header.set('Nats-Expected-Last-Sequence', String(seq - 1));
+    if (predecessor !== null) header.set('Nats-Expected-Last-Msg-Id', predecessor);
     try {
       this.nc.publish(this.subject, frame, { reply: `${this.ackPrefix}.${id}`, headers: header });
     } catch (error) {
-      this.acks.get(id)?.({ error: (error as Error).message, fenced: false });
+      this.acks.get(id)?.({ error: (error as Error).message, refusal: null });
     }
     return { id, answer };
   }
@@ -157,15 +219,15 @@ export class StreamLink {
     if (resolve === undefined) return;
     this.acks.delete(id);
     if (message.data.length === 0) {
-      resolve({ error: `no stream answered (status ${message.headers?.code ?? 'none'})`, fenced: false });
+      resolve({ error: `no stream answered (status ${message.headers?.code ?? 'none'})`, refusal: null });
       return;
     }
     try {
       const body = JSON.parse(UTF8.decode(message.data)) as { seq?: number; error?: { err_code?: number; description?: string } };
-      if (body.error !== undefined) resolve({ error: body.error.description ?? 'refused', fenced: body.error.err_code === WRONG_LAST_SEQUENCE });
+      if (body.error !== undefined) resolve({ error: body.error.description ?? 'refused', refusal: refusalOf(body.error.err_code) });
       else resolve({ seq: Number(body.seq) });
     } catch (error) {
-      resolve({ error: `unreadable acknowledgement (${(error as Error).message})`, fenced: false });
+      resolve({ error: `unreadable acknowledgement (${(error as Error).message})`, refusal: null });
     }
   }
 
@@ -188,4 +250,10 @@ export class StreamLink {
       this.onChange(this.connectedNow);
     }
   }
+}
+
+/** Which expectation of a publish the stream refused, if any. */
+function refusalOf(code: number | undefined): 'sequence' | 'msg-id' | null {
+  if (code === WRONG_LAST_SEQUENCE) return 'sequence';
+  return code === WRONG_LAST_MSG_ID ? 'msg-id' : null;
 }

@@ -10,11 +10,14 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
-import { StreamLink } from '../../src/replicate/stream-link.js';
+import { StreamLink, type RunOutcome } from '../../src/replicate/stream-link.js';
 import { leaseBucket, WriterLease } from '../../src/replicate/writer-lease.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
 import { logFrames, replicating, streamMessages } from './stream-reader.js';
+
+/** A short duplicates window for the stream of a test that outlives it. */
+const DUPLICATE_WINDOW_MS = 1_000;
 
 describe.skipIf(!natsAvailable())('replicated writer', () => {
   let cluster: NatsCluster;
@@ -226,6 +229,70 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     }
   });
 
+  // Pipelined publishes each expect the last sequence before them: once another writer's record
+  // stands at seq 3, our seq 3 is refused, but our seq 4 would find its expected last sequence (3)
+  // true. Nothing of a run may be stored past the first record the stream refused.
+  test("writer link: a run meeting another writer's record at its first seq stores none of its records, and is fenced", async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'fenced writer' }, () => undefined);
+    try {
+      await link.ensureStream(3);
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      await link.js.publish(link.subject, headerFrame(3, 0xb3), { msgID: '3-b3', expect: { lastSequence: 2 } });
+      const outcome = await link.publishRun([headerFrame(3, 0xa3), headerFrame(4, 0xa4), headerFrame(5, 0xa5)]);
+      expect(outcome).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      // Sent after the run on the same connection, so the stream decides it after every record of
+      // the run: its refusal arrives once the records after seq 3 were taken or refused.
+      await expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/);
+      expect(await link.lastSeq()).toBe(3);
+      expect((await streamMessages(cluster.servers, stream)).get(3)).toEqual(headerFrame(3, 0xb3));
+    } finally {
+      await link.close();
+    }
+  });
+
+  test("writer link: a run sent while the run before it is unanswered is refused with it when another writer's record took that run's last seq", async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'overlapping writer' }, () => undefined);
+    try {
+      await link.ensureStream(3);
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      await link.js.publish(link.subject, headerFrame(3, 0xb3), { msgID: '3-b3', expect: { lastSequence: 2 } });
+      const first = link.publishRun([headerFrame(3, 0xa3)]);
+      const second = link.publishRun([headerFrame(4, 0xa4), headerFrame(5, 0xa5)]);
+      expect(await first).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      expect(await second).toMatchObject({ kind: 'stopped', taken: 0, fenced: true });
+      expect(await link.lastSeq()).toBe(3);
+    } finally {
+      await link.close();
+    }
+  });
+
+  // The stream remembers its last message id in memory; restarted, it rebuilds it from the messages
+  // of its duplicates window alone, so a chain to a record older than that would be refused.
+  test('writer link: the first run after NATS restarted, its last record older than the duplicates window, is taken (no fencing for nothing)', async () => {
+    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'quiet writer' }, () => undefined);
+    try {
+      await link.jsm.streams.add({ name: stream, subjects: [link.subject], num_replicas: 3, storage: 'file' as never, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+      expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
+      // Past the window on purpose: the time is the condition tested, not an event awaited.
+      await new Promise((resolve) => setTimeout(resolve, DUPLICATE_WINDOW_MS + 500));
+      await cluster.killAll();
+      await cluster.startAll();
+      // The stream decides publishes again once it refuses one that expects a sequence it never had
+      // (no message id, so its remembered one is left as the restart made it).
+      await vi.waitFor(() => expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/), { timeout: 30_000, interval: 100 });
+      const run = [headerFrame(3, 0xa3), headerFrame(4, 0xa4), headerFrame(5, 0xa5)];
+      const outcomes: RunOutcome[] = [];
+      await vi.waitFor(async () => {
+        outcomes.push(await link.publishRun(run));
+        expect(outcomes.at(-1)).toEqual({ kind: 'published' });
+      }, { timeout: 30_000, interval: 100 });
+      expect(outcomes.filter((outcome) => outcome.kind === 'stopped' && (outcome.fenced || /last msg id/i.test(outcome.reason)))).toEqual([]);
+      expect(await link.lastSeq()).toBe(5);
+    } finally {
+      await link.close();
+    }
+  }, 60_000);
+
   test('local: writes go on while NATS is down, and the backlog is published when it is back', async () => {
     const dnc = await writer({ ack: 'local' });
     await replicating(dnc);
@@ -240,3 +307,11 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await expectStreamEqualsLog(dnc);
   }, 60_000);
 });
+
+/** A record's header alone (length 0, `crc`, `seq`): what the link reads to publish it (seq, message id). */
+function headerFrame(seq: number, crc: number): Buffer {
+  const frame = Buffer.alloc(16);
+  frame.writeUInt32LE(crc, 4);
+  frame.writeUInt32LE(seq, 8);
+  return frame;
+}
