@@ -2,18 +2,21 @@
 // record's bytes and what a third party needs to check it against a head without the data
 // directory. One forward pass over the segments from the chain segment of the oldest event to the
 // head: the digests of one chain segment at a time are kept (to give the Merkle paths of its
-// events), the others shrink to their root, and the head's own segment to its digests. The file is
-// checked by the verifier before it is returned, so a file idnc writes always verifies.
+// events), the others shrink to their root, and the head's own segment to its digests. A segment
+// without events is not read when its root and last hash are stored (a pack's index has them for
+// each member), so an event years old costs the reads of its own segments, not of every day since.
+// The file is checked by the verifier before it is returned, so a file idnc writes always verifies.
 
 import { hash as oneShotHash } from 'node:crypto';
 import path from 'node:path';
 import { assert } from '../assert.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
-import { archivedSummary, historyDir, listHistory } from './archive.js';
+import { archivedSummary, historyDir, listHistory, type ArchivedSegment } from './archive.js';
 import { anchorState, headOf, pushRecord, rootOfPeaks, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { EVIDENCE_FORMAT, verifyEvidence, type EvidenceChain, type EvidenceEvent, type EvidenceFile } from './evidence-verify.js';
+import type { MemberEnd, PackMember } from './pack.js';
 import { HistoryReader, type HistoryEvent, type HistoryScope } from './query.js';
 import { forEachRecord } from './segment-records.js';
 import { chainStart } from './snapshot-chain.js';
@@ -48,7 +51,7 @@ function rootWithPaths(leaves: readonly Uint8Array[], from: number, to: number, 
 }
 
 /** The segments history keeps, archived then live, ascending. */
-async function allSegments(dataDir: string): Promise<SegmentFile[]> {
+async function allSegments(dataDir: string): Promise<ArchivedSegment[]> {
   const archived = await listHistory(dataDir);
   const liveFrom = archived.at(-1)?.firstSeq ?? 0;
   return [...archived, ...(await listDataDir(dataDir)).segments.filter((segment) => segment.firstSeq > liveFrom)];
@@ -73,6 +76,15 @@ function rootsAtStart(state: ChainState): Uint8Array {
   return state.seq >= state.segmentFirstSeq ? sha256(state.roots, rootOfPeaks(state.peaks)) : state.roots;
 }
 
+/**
+ * The state after a pack's member, from the root and last hash its index stores, given the state
+ * just before it: closed, its one peak the member's root, which is all that pushRecord and
+ * rootsAtStart take of a segment about to close (it is never stored nor pushed within the segment).
+ */
+function memberEndState(before: ChainState, member: PackMember, end: MemberEnd): ChainState {
+  return { origin: before.origin, seq: member.lastSeq, hash: end.hash, at: member.lastTs, segmentFirstSeq: member.firstSeq, roots: rootsAtStart(before), peaks: [end.root] };
+}
+
 interface OpenSegment {
   readonly firstSeq: number;
   readonly hashBefore: Uint8Array;
@@ -81,7 +93,7 @@ interface OpenSegment {
 }
 
 /** Walks from `start` to `headSeq` (null: the end of the valid records), collecting the proof of `eventSeqs`. */
-async function proveEvents(segments: readonly SegmentFile[], start: ChainState, headSeq: number | null, eventSeqs: readonly number[], stateAfter: (index: number) => Promise<ChainState | undefined>): Promise<{ state: ChainState; chain: EvidenceChain; paths: Map<number, string[]>; records: Map<number, string> }> {
+async function proveEvents(segments: readonly SegmentFile[], start: ChainState, headSeq: number | null, eventSeqs: readonly number[], stateAfter: (index: number, state: ChainState) => Promise<ChainState | undefined>): Promise<{ state: ChainState; chain: EvidenceChain; paths: Map<number, string[]>; records: Map<number, string> }> {
   let state = start;
   let current: OpenSegment | null = null;
   let rootsBefore: Uint8Array | null = null;
@@ -103,9 +115,9 @@ async function proveEvents(segments: readonly SegmentFile[], start: ChainState, 
   for (let i = segments.findLastIndex((segment) => segment.firstSeq <= start.seq + 1); i >= 0 && i < segments.length && state.seq < upTo; i++) {
     const segment = segments[i]!;
     const end = segments[i + 1]?.firstSeq ?? Number.POSITIVE_INFINITY;
-    const after = state.seq === segment.firstSeq - 1 && !eventSeqs.some((seq) => seq >= segment.firstSeq && seq < end) ? await stateAfter(i) : undefined;
+    const after = state.seq === segment.firstSeq - 1 && !eventSeqs.some((seq) => seq >= segment.firstSeq && seq < end) ? await stateAfter(i, state) : undefined;
     if (after !== undefined && after.seq < upTo && after.segmentFirstSeq === segment.firstSeq && Buffer.from(after.roots).equals(rootsAtStart(state))) {
-      // A segment without events whose root the next archived segment's summary holds: not read.
+      // A segment without events whose root the next archived segment's summary, or its pack's index, holds: not read.
       if (current !== null) close(current);
       current = null;
       if (rootsBefore !== null) closed.push({ firstSeq: segment.firstSeq, root: hex(rootOfPeaks(after.peaks)) });
@@ -154,7 +166,9 @@ export async function buildEvidence(dataDir: string, number: number, scope: Hist
   if (events.length === 0) state = await headOnly(dataDir, segments, headSeq);
   else {
     const start = await startBefore(dataDir, segments, events[0]!.seq);
-    const stateAfter = async (index: number): Promise<ChainState | undefined> => {
+    const stateAfter = async (index: number, state: ChainState): Promise<ChainState | undefined> => {
+      const { member } = segments[index]!;
+      if (member?.end !== undefined) return memberEndState(state, member, member.end);
       const next = segments[index + 1];
       return next === undefined || path.dirname(next.path) !== historyDir(dataDir) ? undefined : (await archivedSummary(null, next)).chainBefore;
     };

@@ -2,7 +2,8 @@
 // day (or 32 MiB) in one immutable file, each member's bytes verbatim (so the hash chain, which is
 // defined per segment, its proofs and verify are unchanged), then an index a query consults without
 // decoding records: number keys -> record offsets for records of few numbers, (min, max) ranges for
-// bulk ones (an import's records are sorted and disjoint), list drops, and a sparse time table.
+// bulk ones (an import's records are sorted and disjoint), list drops, a sparse time table, and each
+// member's Merkle root and last record hash (evidence steps over a member without reading it).
 // Five years are then about 2,000 files instead of 250,000, a query reads the one record that can
 // hold its number, and an import costs its log bytes plus a few bytes a record.
 
@@ -16,11 +17,11 @@ import { DataCorruptError } from '../errors.js';
 import type { SegmentFile } from '../persist/data-dir.js';
 import type { PersistFileSystem } from '../persist/file-system.js';
 import { decodeBody, frameChecksumMatches, type ImportMeta, type LogRecord } from '../persist/record.js';
-import { decodeState, encodeState, pushRecord, sameState, type ChainState } from './chain.js';
+import { decodeState, encodeState, HASH_BYTES, pushRecord, rootOfPeaks, sameState, type ChainState } from './chain.js';
 import type { ListDrop } from './segment-summary.js';
 
 const PACK_MAGIC = Buffer.from('IDNCPAK1', 'latin1');
-const PACK_FORMAT = 1;
+const PACK_FORMAT = 2;
 /** magic (8) + u32 format + u32 reserved, as a segment's header. */
 export const PACK_HEADER_BYTES = 16;
 /** u64 index offset + u32 CRC-32 of the index + the magic's last 4 bytes. */
@@ -40,6 +41,18 @@ export interface PackMember {
   readonly lastTs: number | null;
   /** The name the member had as a segment file (for messages). */
   readonly name: string;
+  /** The chain after the member, when the pack's stored state reaches it: evidence steps over it without reading it. */
+  readonly end?: MemberEnd;
+}
+
+/**
+ * What the hash chain needs to step over a member without its records: its Merkle root R_k (the
+ * roots' chain goes on as SHA-256(C_(k-1) || R_k)) and the hash of its last record (the next
+ * segment's first record covers it). Rebuilt from the records and compared by `idnc verify`.
+ */
+export interface MemberEnd {
+  readonly root: Uint8Array;
+  readonly hash: Uint8Array;
 }
 
 /**
@@ -168,6 +181,8 @@ interface Builder {
   drops: PackDrop[];
   times: [number, number][];
   state: ChainState | undefined;
+  /** Whether `state` comes from the pack's first member's stored state: only then are members' ends stored (verify rebuilds from that one). */
+  anchored: boolean;
 }
 
 /** Indexes one member's records (at `base` in the pack) and pushes them through the chain, checking the state its summary stored. */
@@ -178,9 +193,15 @@ function indexMember(build: Builder, input: PackInput, bytes: Buffer, base: numb
     if (build.state !== undefined && !sameState(build.state, input.chainBefore)) {
       throw new DataCorruptError(`the hash chain recomputed up to history/${name} differs from the one its summary stored: not packed; run \`idnc verify\``);
     }
-    build.state ??= input.chainBefore;
+    if (build.state === undefined) {
+      build.state = input.chainBefore;
+      build.anchored = build.members.length === 0;
+    }
   }
-  if (build.state !== undefined && build.state.seq !== segment.firstSeq - 1) build.state = undefined;
+  if (build.state !== undefined && build.state.seq !== segment.firstSeq - 1) {
+    build.state = undefined;
+    build.anchored = false;
+  }
   let firstTs: number | null = null;
   let lastTs: number | null = null;
   let open: number[] = [];
@@ -211,7 +232,10 @@ function indexMember(build: Builder, input: PackInput, bytes: Buffer, base: numb
       open = [];
     }
   });
-  build.members.push({ firstSeq: segment.firstSeq, lastSeq, offset: base, bytes: bytes.length, firstTs, lastTs, name });
+  const { state } = build;
+  const closed = build.anchored && state !== undefined && lastSeq >= segment.firstSeq && state.seq === lastSeq && state.segmentFirstSeq === segment.firstSeq;
+  const end = closed ? { end: { root: rootOfPeaks(state.peaks), hash: state.hash } } : {};
+  build.members.push({ firstSeq: segment.firstSeq, lastSeq, offset: base, bytes: bytes.length, firstTs, lastTs, name, ...end });
 }
 
 /** The block table of a bulk record's deltas (as bins: f64 LE numbers before, u32 LE offsets), or null when its numbers are not deltas. */
@@ -253,8 +277,8 @@ function encodeIndex(build: Builder, chainBefore: ChainState | undefined): Buffe
     format: PACK_FORMAT,
     firstSeq,
     tsBase,
-    // [first seq - the pack's, records, bytes, first ts - tsBase, last ts - tsBase, name]
-    members: members.map((m) => [m.firstSeq - firstSeq, m.lastSeq - m.firstSeq + 1, m.bytes, tsOf(m.firstTs), tsOf(m.lastTs)]),
+    // [first seq - the pack's, records, bytes, first ts - tsBase, last ts - tsBase, R_k || h of the last record (or nil)]
+    members: members.map((m) => [m.firstSeq - firstSeq, m.lastSeq - m.firstSeq + 1, m.bytes, tsOf(m.firstTs), tsOf(m.lastTs), m.end === undefined ? null : Buffer.concat([m.end.root, m.end.hash])]),
     keys: u32Bytes(keyed.map((entry) => entry[0])),
     keyOffsets: u32Bytes(keyed.map((entry) => entry[1])),
     ranges: build.ranges,
@@ -271,7 +295,7 @@ function encodeIndex(build: Builder, chainBefore: ChainState | undefined): Buffe
  * removes them once this resolves. Returns the pack's path.
  */
 export async function writePack(fileSystem: PersistFileSystem, dir: string, inputs: readonly PackInput[]): Promise<string> {
-  const build: Builder = { members: [], keyed: [], ranges: [], drops: [], times: [], state: undefined };
+  const build: Builder = { members: [], keyed: [], ranges: [], drops: [], times: [], state: undefined, anchored: false };
   const parts: Buffer[] = [];
   const header = Buffer.alloc(PACK_HEADER_BYTES);
   PACK_MAGIC.copy(header, 0);
@@ -317,7 +341,7 @@ export async function packIndexMatches(file: string): Promise<boolean> {
   const index = await readPackIndex(file);
   const bytes = await fs.promises.readFile(file);
   const stored = bytes.subarray(Number(bytes.readBigUInt64LE(bytes.length - PACK_FOOTER_BYTES)), bytes.length - PACK_FOOTER_BYTES);
-  const build: Builder = { members: [], keyed: [], ranges: [], drops: [], times: [], state: undefined };
+  const build: Builder = { members: [], keyed: [], ranges: [], drops: [], times: [], state: undefined, anchored: false };
   try {
     for (const [i, member] of index.members.entries()) {
       const input = { segment: { firstSeq: member.firstSeq, path: member.name }, ...(i === 0 && index.chainBefore !== undefined ? { chainBefore: index.chainBefore } : {}) };
@@ -361,7 +385,7 @@ export async function readPackIndex(file: string): Promise<PackIndex> {
   }
 }
 
-type MemberRow = [number, number, number, number | null, number | null];
+type MemberRow = [number, number, number, number | null, number | null, Uint8Array | null];
 
 function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: number): PackIndex {
   const name = path.basename(file);
@@ -371,12 +395,14 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
     throw new DataCorruptError(`history/${name}: its index is not one of this version`);
   }
   let offset = PACK_HEADER_BYTES;
-  const members = (value.members as MemberRow[]).map(([seqDelta, records, bytes, firstTs, lastTs]) => {
+  const members = (value.members as MemberRow[]).map(([seqDelta, records, bytes, firstTs, lastTs, end]) => {
     const first = firstSeq + seqDelta;
+    if (end !== null && (!(end instanceof Uint8Array) || end.length !== 2 * HASH_BYTES)) throw new DataCorruptError(`history/${name}: its index has no valid chain state after a member`);
     const member: PackMember = {
       firstSeq: first, lastSeq: first + records - 1, offset, bytes,
       firstTs: firstTs === null ? null : tsBase + firstTs, lastTs: lastTs === null ? null : tsBase + lastTs,
       name: `log-${String(first).padStart(16, '0')}.idnclog`,
+      ...(end === null ? {} : { end: { root: Uint8Array.from(end.subarray(0, HASH_BYTES)), hash: Uint8Array.from(end.subarray(HASH_BYTES)) } }),
     };
     offset += bytes;
     return member;

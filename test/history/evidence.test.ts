@@ -2,16 +2,20 @@
 // segments in between and in the head's own segment, checked against the head they were made for
 // and against a later head, and refused, naming what failed, when a record byte, an event field, a
 // Merkle path node or the order of the segment roots is changed, or the head is another directory's.
+// Over packs, it reads only the members that hold events (the others are stepped over by the root
+// and last hash their pack's index stores), and a stored root changed is caught by verify and leads
+// the evidence away from the true head.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDnc, type DurableDnc } from '../../src/open.js';
-import { listHistory } from '../../src/history/archive.js';
+import { listHistory, readHistoryListing } from '../../src/history/archive.js';
 import { buildEvidence } from '../../src/history/evidence.js';
 import { verifyChain } from '../../src/history/verify-chain.js';
 import { verifyEvidence, type EvidenceFile } from '../../src/history/evidence-verify.js';
+import { readPackIndex, type PackIndex } from '../../src/history/pack.js';
 import { makeTempDir, recordingLogger, removeDir } from '../persist/helpers.js';
 
 const PHONE = '5039367187';
@@ -206,4 +210,98 @@ describe('evidence', () => {
       expect(problemOf(relabelled, foreign)).toMatch(/^the chain proof/);
     });
   });
+});
+
+describe('evidence over packs', () => {
+  const DAY = 86_400_000;
+  const START = Date.parse('2026-01-01T00:00:00Z');
+  const DAYS = 6;
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  /** Six days of changes, a few segments a day, packed a day a file; the number's events on days 0 and 2 and in the live segment. */
+  async function packedDays(): Promise<{ head: { hash: string; seq: number }; packs: PackIndex[] }> {
+    const openAt = (now: number): Promise<DurableDnc> => openDnc({ dataDir: dir, logger: recordingLogger(), segmentBytesMax: 600, snapshotIntervalMs: 3_600_000, clock: () => now });
+    vi.setSystemTime(START);
+    const dnc = await openAt(START);
+    for (let day = 0; day < DAYS; day++) {
+      vi.setSystemTime(START + day * DAY);
+      if (day === 0 || day === 2) await dnc.add(PHONE, { projId: `day${day}`, source: 'ivr' });
+      for (let round = 0; round < 3; round++) {
+        await filler(dnc, day * 1000 + round * 100);
+        await dnc.snapshot();
+      }
+    }
+    await dnc.add(PHONE, { source: 'web' });
+    const head = await dnc.historyHead();
+    await dnc.close();
+    await (await openAt(START + (DAYS + 1) * DAY)).close();
+    const { packs, loose } = await readHistoryListing(dir);
+    expect({ packs: packs.length, loose: loose.length }).toEqual({ packs: DAYS, loose: 0 });
+    return { head, packs };
+  }
+
+  /** The pack members a call reads records of (a read starting within them; not the index), as `pack:first seq`. */
+  async function membersRead<T>(packs: readonly PackIndex[], call: () => Promise<T>): Promise<{ result: T; read: Set<string> }> {
+    const read = new Set<string>();
+    const open = fs.promises.open;
+    vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
+      const handle = await open(...args);
+      const pack = packs.find((candidate) => candidate.path === args[0]);
+      if (pack === undefined) return handle;
+      const original = handle.read.bind(handle) as (...readArgs: unknown[]) => Promise<fs.promises.FileReadResult<Buffer>>;
+      (handle as { read: unknown }).read = async (...readArgs: unknown[]) => {
+        const result = await original(...readArgs);
+        const position = Number(readArgs[3]);
+        // Where a read starts: a query's first read of a record may run on past its member's end.
+        const member = pack.members.find((candidate) => candidate.offset <= position && position < candidate.offset + candidate.bytes);
+        if (member !== undefined) read.add(`${pack.firstSeq}:${member.firstSeq}`);
+        return result;
+      };
+      return handle;
+    });
+    try {
+      return { result: await call(), read };
+    } finally {
+      vi.mocked(fs.promises.open).mockRestore();
+    }
+  }
+
+  it('reads only the members holding the events, steps over the rest by their stored ends, and verifies against the head', async () => {
+    const { head, packs } = await packedDays();
+    const members = packs.flatMap((pack) => pack.members.map((member) => ({ pack, member })));
+    expect(members.length).toBeGreaterThanOrEqual(3 * DAYS);
+    expect(members.every(({ member }) => member.end !== undefined)).toBe(true);
+    const { result: file, read } = await membersRead(packs, () => buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq, head.hash));
+    expect(file.events.map((event) => event.projId)).toEqual(['day0', 'day2', null]);
+    const holding = new Set(file.events.map((event) => members.find(({ member }) => member.firstSeq <= event.seq && event.seq <= member.lastSeq)).filter((found) => found !== undefined).map(({ pack, member }) => `${pack.firstSeq}:${member.firstSeq}`));
+    expect(holding.size).toBe(2);
+    expect(read).toEqual(holding);
+    expect(file.chain!.segments.length).toBeGreaterThan(members.length - members.findIndex(({ member }) => member.firstSeq <= file.events[0]!.seq && file.events[0]!.seq <= member.lastSeq) - 1);
+    expect(verifyEvidence(copy(file), head)).toEqual({ ok: true, events: 3 });
+  }, 30_000);
+
+  it('a stored root changed (its index CRC recomputed) is named by verify, and evidence through it does not reach the true head', async () => {
+    const { head, packs } = await packedDays();
+    const pack = packs[3]!;
+    const member = pack.members[1]!;
+    const bytes = fs.readFileSync(pack.path);
+    const indexOffset = Number(bytes.readBigUInt64LE(bytes.length - 16));
+    const at = bytes.indexOf(Buffer.from(member.end!.root), indexOffset);
+    expect(at).toBeGreaterThan(indexOffset);
+    bytes[at]! ^= 1;
+    bytes.writeUInt32LE(crc32(bytes.subarray(indexOffset, bytes.length - 16)), bytes.length - 8);
+    fs.writeFileSync(pack.path, bytes);
+    expect((await readPackIndex(pack.path)).members[1]!.end!.root[0]).not.toBe(member.end!.root[0]);
+    expect(await verifyChain(dir, null)).toMatchObject({ ok: false, problem: expect.stringContaining(`its index is not the one its records give`) });
+    await expect(buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq, head.hash)).rejects.toThrow(/does not pass through the given head/);
+    const built = await buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq);
+    expect(built.head.hash).not.toBe(head.hash);
+    expect(verifyEvidence(copy(built), head)).toMatchObject({ ok: false });
+  }, 30_000);
 });
