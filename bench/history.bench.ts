@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LOG_RECORD_NUMBERS_MAX, LOG_SEGMENT_BYTES_MAX, SNAPSHOT_INTERVAL_MS_DEFAULT } from '../src/constants.js';
 import { historyDir, packHistory, readHistoryListing } from '../src/history/archive.js';
+import { anchorState, encodeState, pushRecord, type ChainState } from '../src/history/chain.js';
 import { summaryKey, summaryPath, writeSummary } from '../src/history/segment-summary.js';
 import { openDnc, type Dnc } from '../src/index.js';
 import { segmentPath, snapshotPath } from '../src/persist/data-dir.js';
@@ -184,17 +185,23 @@ class SegmentWriter {
   private window = -1;
   private readonly keys: number[] = [];
   private readonly numbers = new RoaringBitmap32();
+  /** The hash chain after the last record, and before the open segment's first: the writer stores the latter in each summary. */
+  private chain: ChainState = anchorState(0);
+  private chainBefore: ChainState = this.chain;
 
   constructor(private readonly dataDir: string, private readonly startMs: number) {}
 
   async append(seq: number, change: LogChange, frame: Buffer, kind: 'import' | 'single'): Promise<void> {
     const window = Math.floor((change.ts - this.startMs) / SNAPSHOT_INTERVAL_MS_DEFAULT);
     if (this.frames.length > 0 && (window !== this.window || this.bytes > LOG_SEGMENT_BYTES_MAX)) await this.close(true);
-    if (this.frames.length === 0) {
+    const startsFile = this.frames.length === 0;
+    if (startsFile) {
       this.kind = kind;
       this.firstSeq = seq;
       this.firstTs = change.ts;
+      this.chainBefore = this.chain;
     }
+    this.chain = pushRecord(this.chain, frame, change.ts, startsFile);
     this.window = window;
     this.frames.push(frame);
     this.bytes += frame.length;
@@ -215,7 +222,8 @@ class SegmentWriter {
       this.numbers.addMany(this.keys);
       this.numbers.runOptimize();
       const summary = { firstSeq: this.firstSeq, lastSeq: this.lastSeq, firstTs: this.firstTs, lastTs: this.lastTs, numbers: this.numbers, drops: [] };
-      await writeSummary(unflushed, summaryPath(file), summary);
+      // With the chain state, as the writer's archive pass writes it: packs then keep each member's root.
+      await writeSummary(unflushed, summaryPath(file), summary, encodeState(this.chainBefore));
       this.segments++;
       if (this.kind === 'single') this.archivedSingles += this.frames.length;
     }
