@@ -1,11 +1,12 @@
 // The IPC messages between the primary of `idnc serve --workers N` and its workers (node:cluster
 // with 'advanced' serialisation, so a change's Float64Array of numbers crosses as it is). Every
 // message carries `idnc` (its kind), so the cluster's own internal messages are never mistaken for
-// ours. Errors cross as { code, message, invalid, invalidCount } and are rebuilt as the same typed
-// errors, so a client gets the same status, code and body from any worker.
+// ours. Errors cross as { code, message, invalid, invalidCount, leader } and are rebuilt as the same
+// typed errors, so a client gets the same status, code, body and `idnc-leader` from any worker.
 
 import { DataCorruptError, IdncError, InvalidPhoneError, type ErrorCode, type InvalidEntry } from '../errors.js';
 import type { ForwardedChange } from '../engine/follower.js';
+import { namesWriter, WriterNamedError } from '../http/error-replies.js';
 
 export const WORKER_ROLE_ENV = 'IDNC_WORKER_ROLE';
 export const WORKER_SLOT_ENV = 'IDNC_WORKER_SLOT';
@@ -18,6 +19,8 @@ export interface SerializedError {
   readonly message: string;
   readonly invalid?: readonly InvalidEntry[];
   readonly invalidCount?: number;
+  /** A refusal of a change by a standby: the writer's URL when the refusing engine knows it (`idnc-leader`). */
+  readonly leader?: string;
 }
 
 export interface ChangeResult {
@@ -60,11 +63,12 @@ export function isIdncMessage<T extends { idnc: string }>(message: unknown): mes
   return typeof message === 'object' && message !== null && typeof (message as { idnc?: unknown }).idnc === 'string';
 }
 
-export function serializeError(error: unknown): SerializedError {
+/** `leader`: the writer's URL as the engine that refused knows it (null: unknown). */
+export function serializeError(error: unknown, leader: string | null = null): SerializedError {
   if (error instanceof InvalidPhoneError) {
     return { code: error.code, message: error.message, invalid: error.invalid, invalidCount: error.invalidCount };
   }
-  if (error instanceof IdncError) return { code: error.code, message: error.message };
+  if (error instanceof IdncError) return { code: error.code, message: error.message, ...(leader !== null && namesWriter(error.code) ? { leader } : {}) };
   return { code: null, message: 'internal error in another worker' };
 }
 
@@ -74,6 +78,7 @@ export function rebuildError(serialized: SerializedError): Error {
     return new InvalidPhoneError(serialized.invalid, serialized.invalidCount ?? serialized.invalid.length);
   }
   if (serialized.code === 'DATA_CORRUPT') return new DataCorruptError(serialized.message);
+  if (serialized.code !== null && serialized.leader !== undefined) return new WriterNamedError(serialized.code, serialized.message, serialized.leader);
   if (serialized.code !== null) return new IdncError(serialized.code, serialized.message);
   return new Error(serialized.message);
 }

@@ -154,7 +154,7 @@ async function commitForwarded(
     const result = await commitChange(writer, change, options);
     channel.send({ idnc: 'changed', origin, id, result });
   } catch (error) {
-    channel.send({ idnc: 'changed', origin, id, error: serializeError(error) });
+    channel.send({ idnc: 'changed', origin, id, error: serializeError(error, writer?.stats().replication?.leader ?? null) });
   }
 }
 

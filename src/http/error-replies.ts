@@ -131,19 +131,41 @@ export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
 /** Names the writer on a change refused by a standby (NOT_LEADER) or a follower (READ_ONLY_REPLICA), when known. */
 export const LEADER_HEADER = 'idnc-leader';
 
+/** The refusals that name the writer in `idnc-leader`: this server does not write. */
+export function namesWriter(code: ReplyCode): boolean {
+  return code === 'NOT_LEADER' || code === 'READ_ONLY_REPLICA';
+}
+
+/**
+ * Such a refusal that carries the writer's URL itself: relayed from another process whose engine
+ * knows it (the writer worker of `idnc serve --workers N`, for a change a follower worker forwarded),
+ * where this process's own engine does not.
+ */
+export class WriterNamedError extends IdncError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly leader: string,
+  ) {
+    super(code, message);
+    this.name = 'WriterNamedError';
+  }
+}
+
 export type ErrorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 
 /**
  * The Fastify error handler (also used for framework errors such as a malformed URL); unexpected
  * errors are logged to `logger` (absent: not logged) with the request's id. A change refused because
- * this server does not write carries the writer's URL (`leader()`, when known) in `idnc-leader`.
+ * this server does not write carries the writer's URL (the error's own, else `leader()`, when known)
+ * in `idnc-leader`.
  */
 export function errorHandler(logger: FastifyBaseLogger | undefined, leader: () => string | null = () => null): ErrorHandler {
   return (error, request, reply) => {
     const body = errorBody(error);
     if (body.code === 'INTERNAL') logger?.error({ reqId: request.id, err: error }, 'request failed with an unexpected error');
-    if (body.code === 'NOT_LEADER' || body.code === 'READ_ONLY_REPLICA') {
-      const url = leader();
+    if (namesWriter(body.code)) {
+      const url = error instanceof WriterNamedError ? error.leader : leader();
       if (url !== null) reply.header(LEADER_HEADER, url);
     }
     return sendError(reply, body);

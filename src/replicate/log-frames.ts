@@ -28,8 +28,8 @@ export class LogFrames {
   /**
    * Frames of the records from `fromSeq` up to `upToSeq` (at most `recordsMax`), from one
    * segment and one read window: fewer when either ends first (the next read goes on from there),
-   * none when the log holds nothing after `fromSeq - 1` yet. null when the log no longer holds `fromSeq`
-   * (removed after a snapshot).
+   * none when the log holds nothing after `fromSeq - 1` yet, or its record of `fromSeq` fails its
+   * checksum or is cut short. null when the log no longer holds `fromSeq` (removed after a snapshot).
    */
   async read(fromSeq: number, upToSeq: number, recordsMax: number): Promise<Buffer[] | null> {
     if (this.place?.seq !== fromSeq) this.place = await this.find(fromSeq);

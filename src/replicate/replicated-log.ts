@@ -501,7 +501,12 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
         this.diverge(`the stream ends at seq ${seq - 1} and the local log no longer holds seq ${seq} (removed after a snapshot)`);
         return;
       }
-      if (frames.length === 0) return;
+      if (frames.length === 0) {
+        // Up to toSeq the log acknowledged its records, so they are in its files: this one is damaged.
+        // Publishing stops before it, never past it (a follower would miss a change).
+        this.diverge(`the local log's record of seq ${seq} cannot be read back for publishing (it fails its checksum or is cut short): the stream ends at seq ${seq - 1}; \`idnc verify\` says what is damaged`);
+        return;
+      }
       await this.publishAll(frames);
       seq += frames.length;
     }

@@ -4,16 +4,17 @@
 // changes 503 REPLICATION_UNAVAILABLE while reads go on; a standby serves with the writer's keys and,
 // once it took over, publishes its host's keys to the standing-by old writer (API keys in detail:
 // serve.key-replication.test.ts); a standby's and a follower's refusals name the writer in
-// `idnc-leader`, and `idnc import --url` sent to a standby lands on the writer; bad replication
-// settings refuse to start.
+// `idnc-leader` (under `--workers 2` from every worker), and `idnc import --url` sent to a standby
+// lands on the writer; bad replication settings refuse to start.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { createKey } from '../../src/keys/key-admin.js';
-import { freePort, kill9, killAll, PDNC, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
+import { freePort, kill9, killAll, PDNC, pdnc, printed, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
 import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable, stopAllNats } from '../replicate/nats-cluster.js';
@@ -29,6 +30,28 @@ async function change(port: number, key: string, phone: string): Promise<{ statu
   });
   const body = (await response.json()) as { code?: string };
   return { status: response.status, code: body.code, leader: response.headers.get('idnc-leader') };
+}
+
+/**
+ * change(), on a new connection (`idnc serve --workers N` hands each to the next worker), with the
+ * worker that answered (`idnc-worker`).
+ */
+function changeOnNewConnection(port: number, key: string, phone: string): Promise<{ worker: string | undefined; status: number; code: string | undefined; leader: string | null }> {
+  const body = new URLSearchParams({ actionType: 'add', phoneList: phone }).toString();
+  return new Promise((resolve, reject) => {
+    const headers = { loginId: key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
+    const req = http.request({ host: '127.0.0.1', port, path: PDNC, method: 'POST', agent: false, headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        const leader = res.headers['idnc-leader'];
+        resolve({ worker: res.headers['idnc-worker'] as string | undefined, status: res.statusCode!, code: (JSON.parse(text) as { code?: string }).code, leader: typeof leader === 'string' ? leader : null });
+      });
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** GET /healthz's replication part. */
@@ -239,6 +262,35 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       await removeDir(standbyDir);
     }
   }, 90_000);
+
+  test('a standby under --workers 2 names the writer in idnc-leader from every worker, the follower worker too', async () => {
+    const standbyDir = await makeTempDir('idnc-serve-standby-');
+    try {
+      const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+      const args = ['--replicate', cluster.servers, '--replicate-stream', 'WORKERS'];
+      const writer = startServer(writerDir, await freePort(), args);
+      await waitUntilServing(writer);
+      await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+      const standby = startServer(standbyDir, await freePort(), [...args, '--standby', '--workers', '2']);
+      await printed(standby, 'stderr', /serving on port \d+ with 2 workers/);
+      // Until the standby copied the writer's keys a worker answers 401; a follower worker's NOT_LEADER
+      // is counted once the writer worker has been seen naming the writer (it knows the URL from then on).
+      const writerUrl = `http://127.0.0.1:${writer.port}`;
+      const refusals = new Map<string, Awaited<ReturnType<typeof changeOnNewConnection>>>();
+      await vi.waitFor(async () => {
+        const answer = await changeOnNewConnection(standby.port, key, '2125550001');
+        if (answer.code === 'NOT_LEADER' && (answer.worker === '0' || refusals.get('0')?.leader === writerUrl)) refusals.set(answer.worker!, answer);
+        expect(refusals.get('0')?.leader).toBe(writerUrl);
+        expect(refusals.has('1')).toBe(true);
+      }, { timeout: 20_000, interval: 50 });
+      expect(refusals.get('1')).toEqual({ worker: '1', status: 503, code: 'NOT_LEADER', leader: writerUrl });
+      expect(await stopGracefully(standby)).toBe(0);
+      expect(await stopGracefully(writer)).toBe(0);
+    } finally {
+      await killAll();
+      await removeDir(standbyDir);
+    }
+  }, 60_000);
 
   test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
     const both = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--follow', cluster.servers]);

@@ -3,13 +3,15 @@
 // record; with NATS down changes are refused before anything is written and reads go on; NATS
 // killed in the middle of concurrent writes never leaves a refused change visible, here or after a
 // restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
-// and the backlog reaches the stream when it is back.
+// and the backlog reaches the stream when it is back; a backlog record that fails its checksum stops
+// publishing there (said once), never skipped.
 
 import fs from 'node:fs';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
+import { listDataDir } from '../../src/persist/data-dir.js';
 import { StreamLink, type RunOutcome } from '../../src/replicate/stream-link.js';
 import { leaseBucket, WriterLease } from '../../src/replicate/writer-lease.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
@@ -306,6 +308,40 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await vi.waitFor(() => expect(dnc.stats().replication?.backlog).toBe(0), { timeout: 20_000 });
     await expectStreamEqualsLog(dnc);
   }, 60_000);
+
+  test('ack local: a record of the backlog failing its checksum stops publishing, said once, nothing after it published', async () => {
+    const fileSystem = new FaultyFileSystem();
+    const logger = recordingLogger();
+    const dnc = await openDnc({ dataDir: dir, logger, fileSystem, replicate: { servers: cluster.servers, stream, ack: 'local' } });
+    open.push(dnc);
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    await vi.waitFor(() => expect(dnc.stats().replication?.streamSeq).toBe(1), { timeout: 10_000 });
+    // Seq 2 is written and held before its flush (so before it can be published); one byte of it turns.
+    let release!: () => void;
+    fileSystem.fdatasyncGate = new Promise((resolve) => (release = resolve));
+    const added = dnc.add(numbers(1, 3_125_550_000));
+    try {
+      await fileSystem.fdatasyncStarted(fileSystem.fdatasyncCalls + 1);
+      const [frame] = await logFrames(dir, 2, 2);
+      const segment = (await listDataDir(dir)).segments.at(-1)!.path;
+      const at = (await fs.promises.readFile(segment)).indexOf(frame!) + frame!.length - 1;
+      const handle = await fs.promises.open(segment, 'r+');
+      await handle.write(Buffer.from([frame![frame!.length - 1]! ^ 0xff]), 0, 1, at);
+      await handle.close();
+    } finally {
+      fileSystem.fdatasyncGate = null;
+      release();
+    }
+    expect((await added).seq).toBe(2);
+    await vi.waitFor(() => expect(dnc.stats().replication?.state).toBe('diverged'), { timeout: 10_000 });
+    expect(dnc.stats().replication?.reason).toMatch(/seq 2 .*checksum/);
+    expect(logger.lines.filter((line) => line.level !== 'info' && /seq 2/.test(line.message))).toHaveLength(1);
+    // Changes go on here (ack local); the stream keeps seq 1 alone: nothing skipped, nothing out of order.
+    expect((await dnc.add(numbers(1, 4_125_550_000))).seq).toBe(3);
+    expect(dnc.stats().replication).toMatchObject({ state: 'diverged', streamSeq: 1, backlog: 2 });
+    expect([...(await streamMessages(cluster.servers, stream)).keys()]).toEqual([1]);
+  }, 30_000);
 });
 
 /** A record's header alone (length 0, `crc`, `seq`): what the link reads to publish it (seq, message id). */
