@@ -22,6 +22,7 @@ import { walkChain } from './chain-walk.js';
 import { packFirstSeq, readPackIndex, writePack, type PackIndex, type PackMember } from './pack.js';
 import type { SegmentSpan } from './segment-records.js';
 import { readSummary, summariseSegment, summaryPath, writeSummary, type SegmentSummary } from './segment-summary.js';
+import { writeFileAtomically } from '../persist/atomic-file.js';
 
 export const HISTORY_DIR = 'history';
 const SEGMENT_PATTERN = /^log-(\d{16})\.idnclog$/;
@@ -262,16 +263,7 @@ async function removePack(fileSystem: PersistFileSystem, dataDir: string, pack: 
   const footer = Buffer.alloc(4);
   footer.writeUInt32LE(crc32(body), 0);
   const file = gonePath(pack.path);
-  const temp = `${file}.tmp`;
-  const fd = await fileSystem.open(temp, 'w');
-  try {
-    await fileSystem.writev(fd, [body, footer], 0);
-    await fileSystem.fdatasync(fd);
-  } finally {
-    await fileSystem.close(fd);
-  }
-  await fileSystem.rename(temp, file);
-  await fileSystem.fsyncDirectory(path.dirname(file));
+  await writeFileAtomically(fileSystem, file, [body, footer]);
   await fileSystem.unlink(pack.path);
 }
 

@@ -19,6 +19,7 @@ import type { PersistFileSystem } from '../persist/file-system.js';
 import { decodeDeltas, encodeDeltas } from '../persist/number-deltas.js';
 import { decodeBody, frameChecksumMatches, type ImportMeta, type LogRecord } from '../persist/record.js';
 import { forEachRecord } from './segment-records.js';
+import { writeFileAtomically } from '../persist/atomic-file.js';
 
 const CARRIED_FORMAT = 1;
 export const CARRIED_FILE = 'carried.idnccarry';
@@ -87,16 +88,7 @@ export async function writeCarried(fileSystem: PersistFileSystem, file: string, 
   });
   const footer = Buffer.alloc(4);
   footer.writeUInt32LE(crc32(body), 0);
-  const temp = `${file}.tmp`;
-  const fd = await fileSystem.open(temp, 'w');
-  try {
-    await fileSystem.writev(fd, [body, footer], 0);
-    await fileSystem.fdatasync(fd);
-  } finally {
-    await fileSystem.close(fd);
-  }
-  await fileSystem.rename(temp, file);
-  await fileSystem.fsyncDirectory(path.dirname(file));
+  await writeFileAtomically(fileSystem, file, [body, footer]);
 }
 
 const listKey = (org: string, projId: string): string => `${org}\u0000${projId}`;

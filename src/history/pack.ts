@@ -19,6 +19,7 @@ import type { PersistFileSystem } from '../persist/file-system.js';
 import { decodeBody, frameChecksumMatches, type ImportMeta, type LogRecord } from '../persist/record.js';
 import { decodeState, encodeState, HASH_BYTES, pushRecord, rootOfPeaks, sameState, type ChainState } from './chain.js';
 import type { ListDrop } from './segment-summary.js';
+import { writeFileAtomically } from '../persist/atomic-file.js';
 
 const PACK_MAGIC = Buffer.from('IDNCPAK1', 'latin1');
 const PACK_FORMAT = 2;
@@ -319,16 +320,7 @@ export async function writePack(fileSystem: PersistFileSystem, dir: string, inpu
   PACK_MAGIC.copy(footer, 12, 4);
   parts.push(index, footer);
   const file = packPath(dir, inputs[0]!.segment.firstSeq);
-  const temp = `${file}.tmp`;
-  const fd = await fileSystem.open(temp, 'w');
-  try {
-    await fileSystem.writev(fd, parts, 0);
-    await fileSystem.fdatasync(fd);
-  } finally {
-    await fileSystem.close(fd);
-  }
-  await fileSystem.rename(temp, file);
-  await fileSystem.fsyncDirectory(dir);
+  await writeFileAtomically(fileSystem, file, parts);
   return file;
 }
 

@@ -7,7 +7,6 @@
 // file is a cache of the segment: one that is missing or fails its checks is built again.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import type { SegmentFile } from '../persist/data-dir.js';
@@ -16,6 +15,7 @@ import type { LogRecord } from '../persist/record.js';
 import { forEachRecord } from './segment-records.js';
 import { RoaringBitmap32 } from '../store/roaring.js';
 import { decodeState, type ChainState } from './chain.js';
+import { writeFileAtomically } from '../persist/atomic-file.js';
 
 const SUMMARY_FORMAT = 1;
 const SUMMARY_SUFFIX = '.idncsum';
@@ -128,14 +128,5 @@ export async function readSummary(file: string, firstSeq: number): Promise<Segme
 
 /** Writes a side file atomically and durably (temp file, fdatasync, rename, directory flush). */
 export async function writeSummary(fileSystem: PersistFileSystem, file: string, summary: SegmentSummary, chainBefore?: Record<string, unknown>): Promise<void> {
-  const temp = `${file}.tmp`;
-  const fd = await fileSystem.open(temp, 'w');
-  try {
-    await fileSystem.writev(fd, [encodeSummary(summary, chainBefore)], 0);
-    await fileSystem.fdatasync(fd);
-  } finally {
-    await fileSystem.close(fd);
-  }
-  await fileSystem.rename(temp, file);
-  await fileSystem.fsyncDirectory(path.dirname(file));
+  await writeFileAtomically(fileSystem, file, [encodeSummary(summary, chainBefore)]);
 }
