@@ -120,3 +120,40 @@ export class FaultyFileSystem implements PersistFileSystem {
 export function numbers(count: number, start = 2_125_550_000): string[] {
   return Array.from({ length: count }, (_, i) => String(start + i));
 }
+
+/** node:fs with the Nth call of one kind failing (a write leaving half its bytes behind), counting the calls of that kind. */
+export class FailingFileSystem implements PersistFileSystem {
+  calls = 0;
+  open = nodeFileSystem.open;
+  ftruncate = nodeFileSystem.ftruncate;
+  close = nodeFileSystem.close;
+  rename = nodeFileSystem.rename;
+  unlink = nodeFileSystem.unlink;
+  fsyncDirectory = nodeFileSystem.fsyncDirectory;
+  tryLockExclusive = nodeFileSystem.tryLockExclusive;
+
+  constructor(private readonly kind: 'writev' | 'fdatasync' | 'fsync', private readonly failing = 0, private readonly code = 'EIO') {}
+
+  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (this.fails('writev')) {
+      const bytes = Buffer.concat(buffers);
+      await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
+      throw errnoError(this.code);
+    }
+    await nodeFileSystem.writev(fd, buffers, position);
+  }
+
+  async fdatasync(fd: number): Promise<void> {
+    if (this.fails('fdatasync')) throw errnoError(this.code);
+    await nodeFileSystem.fdatasync(fd);
+  }
+
+  async fsync(fd: number): Promise<void> {
+    if (this.fails('fsync')) throw errnoError(this.code);
+    await nodeFileSystem.fsync(fd);
+  }
+
+  private fails(kind: FailingFileSystem['kind']): boolean {
+    return kind === this.kind && ++this.calls === this.failing;
+  }
+}

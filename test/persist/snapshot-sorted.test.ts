@@ -18,7 +18,7 @@ import { FOOTER_BYTES, MAGIC_BYTES, captureStore, checkSnapshotBytes, installSna
 import { stateDigest } from '../../src/persist/state-digest.js';
 import { DncStore } from '../../src/store/dnc-store.js';
 import { MASTER_LIST, type ListAddress } from '../../src/store/list-id.js';
-import { errnoError, makeTempDir, removeDir } from './helpers.js';
+import { FailingFileSystem, makeTempDir, removeDir } from './helpers.js';
 
 const ORGS = ['acme', 'default', 'zeta'] as const;
 const PROJECTS = ['', 'a', 'a.1', 'b', 'b-2', 'campaign_7', 'p1', 'p10', 'p2', 'Z'] as const;
@@ -190,12 +190,12 @@ describe('the sorted section of a snapshot', () => {
     const store = new DncStore();
     for (let i = 0; i < 300; i++) store.change({ org: `org${i % 3}`, projId: `p${i}` }, run(i * 7, 1 + (i % 40), 2), true);
     store.change({ org: 'org1', projId: 'large' }, run(0, SORTED_LIST_NUMBERS_MAX + 1, 1), true);
-    const writes = new CountingFileSystem();
+    const writes = new FailingFileSystem('writev');
     await save(store, writes);
     fs.rmSync(file);
-    expect(writes.writevCalls).toBeGreaterThan(10);
-    for (let failing = 1; failing <= writes.writevCalls; failing++) {
-      const faulty = new CountingFileSystem(failing, failing % 2 === 0 ? 'ENOSPC' : 'EIO');
+    expect(writes.calls).toBeGreaterThan(10);
+    for (let failing = 1; failing <= writes.calls; failing++) {
+      const faulty = new FailingFileSystem('writev', failing, failing % 2 === 0 ? 'ENOSPC' : 'EIO');
       await expect(save(store, faulty), `write ${failing}`).rejects.toMatchObject({ code: failing % 2 === 0 ? 'ENOSPC' : 'EIO' });
       expect(fs.readdirSync(dir)).toEqual([]);
     }
@@ -203,31 +203,6 @@ describe('the sorted section of a snapshot', () => {
     expect(stateDigest(await load())).toBe(stateDigest(store));
   }, 60_000);
 });
-
-/** node:fs with the Nth writev failing (leaving half its bytes written), counting writevs. */
-class CountingFileSystem implements PersistFileSystem {
-  writevCalls = 0;
-  open = nodeFileSystem.open;
-  fdatasync = nodeFileSystem.fdatasync;
-  fsync = nodeFileSystem.fsync;
-  ftruncate = nodeFileSystem.ftruncate;
-  close = nodeFileSystem.close;
-  rename = nodeFileSystem.rename;
-  unlink = nodeFileSystem.unlink;
-  fsyncDirectory = nodeFileSystem.fsyncDirectory;
-  tryLockExclusive = nodeFileSystem.tryLockExclusive;
-
-  constructor(private readonly failing = 0, private readonly code = 'EIO') {}
-
-  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
-    if (++this.writevCalls === this.failing) {
-      const bytes = Buffer.concat(buffers);
-      await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
-      throw errnoError(this.code);
-    }
-    await nodeFileSystem.writev(fd, buffers, position);
-  }
-}
 
 /** A sorted section's organisation group, as a test writes it (a list: its id and its numbers). */
 interface Group {

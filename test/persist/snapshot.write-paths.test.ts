@@ -16,7 +16,7 @@ import { readSnapshot } from '../../src/persist/snapshot-read.js';
 import { FOOTER_BYTES, MAGIC_BYTES, captureStore, installSnapshot, writeSnapshot, type SnapshotWriteOptions } from '../../src/persist/snapshot.js';
 import { stateDigest } from '../../src/persist/state-digest.js';
 import { DncStore } from '../../src/store/dnc-store.js';
-import { errnoError, makeTempDir, removeDir } from './helpers.js';
+import { FailingFileSystem, makeTempDir, removeDir } from './helpers.js';
 
 const SMALL = { writeChunkBytes: 4096, flushBehindBytes: 16 * 1024 };
 /** Without the worker and with every piece copied: the plain path. */
@@ -61,43 +61,6 @@ function afterHeader(bytes: Buffer): Buffer {
     return false;
   });
   return bytes.subarray(headerEnd, bytes.length - FOOTER_BYTES);
-}
-
-/** node:fs with the Nth call of one kind failing (a write leaving half its bytes behind), counting the calls of that kind. */
-class FailingFileSystem implements PersistFileSystem {
-  calls = 0;
-  open = nodeFileSystem.open;
-  ftruncate = nodeFileSystem.ftruncate;
-  close = nodeFileSystem.close;
-  rename = nodeFileSystem.rename;
-  unlink = nodeFileSystem.unlink;
-  fsyncDirectory = nodeFileSystem.fsyncDirectory;
-  tryLockExclusive = nodeFileSystem.tryLockExclusive;
-
-  constructor(private readonly kind: 'writev' | 'fdatasync' | 'fsync', private readonly failing = 0, private readonly code = 'EIO') {}
-
-  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
-    if (this.fails('writev')) {
-      const bytes = Buffer.concat(buffers);
-      await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
-      throw errnoError(this.code);
-    }
-    await nodeFileSystem.writev(fd, buffers, position);
-  }
-
-  async fdatasync(fd: number): Promise<void> {
-    if (this.fails('fdatasync')) throw errnoError(this.code);
-    await nodeFileSystem.fdatasync(fd);
-  }
-
-  async fsync(fd: number): Promise<void> {
-    if (this.fails('fsync')) throw errnoError(this.code);
-    await nodeFileSystem.fsync(fd);
-  }
-
-  private fails(kind: FailingFileSystem['kind']): boolean {
-    return kind === this.kind && ++this.calls === this.failing;
-  }
 }
 
 describe('the write paths of a large sorted section', () => {
