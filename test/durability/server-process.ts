@@ -15,15 +15,38 @@ const started = new Set<ServerProcess>();
 /** Bound on waiting for a line the server prints: only a server that hangs while starting reaches it. */
 const PRINT_WAIT_MS = 15_000;
 
-export async function freePort(): Promise<number> {
+/**
+ * Ports handed to children (which bind them after this process has let them go) under vitest come
+ * from a block of its own per test worker, below the kernel's ephemeral range: two test files run at
+ * once, and a port the kernel handed one of them for port 0 could be handed to the other as well
+ * before the first child bound it. Each is still checked free here. Outside vitest (the soak, the
+ * bench) the kernel picks, as there is no other test process to race.
+ */
+const WORKER_PORT_BASE = 20_000;
+const WORKER_PORT_BLOCK = 2_000;
+const WORKER_PORT_BLOCKS = 6;
+let nextWorkerPort = 0;
+
+function listenOn(port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(null) : reject(error)));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+export async function freePort(): Promise<number> {
+  const pool = Number(process.env['VITEST_POOL_ID']);
+  if (!Number.isSafeInteger(pool) || pool < 1) return (await listenOn(0))!;
+  const base = WORKER_PORT_BASE + ((pool - 1) % WORKER_PORT_BLOCKS) * WORKER_PORT_BLOCK;
+  for (let tries = 0; tries < WORKER_PORT_BLOCK; tries++) {
+    const port = base + (nextWorkerPort++ % WORKER_PORT_BLOCK);
+    if ((await listenOn(port)) !== null) return port;
+  }
+  throw new Error(`no free port in ${base}-${base + WORKER_PORT_BLOCK - 1}`);
 }
 
 export interface ServerProcess {

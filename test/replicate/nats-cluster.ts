@@ -8,8 +8,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../durability/server-process.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
 
 const SERVER = 'nats-server';
@@ -50,14 +50,6 @@ function onPath(name: string): boolean {
 /** The one loud line of a run whose NATS tests skip. */
 export function natsSkipNotice(): string {
   return `*** SKIPPING the NATS replication tests: nats-server is not on PATH; ${HOW_TO_INSTALL} ***`;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface NodeSpec {
