@@ -44,13 +44,34 @@ export function errnoError(code: string): NodeJS.ErrnoException {
   return error;
 }
 
+/** Every call goes to node:fs: the fault seams below override only the calls they fail or count. */
+class PassThroughFileSystem implements PersistFileSystem {
+  open(file: string, flags: string): Promise<number> { return nodeFileSystem.open(file, flags); }
+  writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> { return nodeFileSystem.writev(fd, buffers, position); }
+  fdatasync(fd: number): Promise<void> { return nodeFileSystem.fdatasync(fd); }
+  fsync(fd: number): Promise<void> { return nodeFileSystem.fsync(fd); }
+  ftruncate = nodeFileSystem.ftruncate;
+  close = nodeFileSystem.close;
+  rename = nodeFileSystem.rename;
+  unlink = nodeFileSystem.unlink;
+  fsyncDirectory = nodeFileSystem.fsyncDirectory;
+  tryLockExclusive = nodeFileSystem.tryLockExclusive;
+}
+
+/** A real full disk or a failing one often takes part of a write before failing: leave half of it behind. */
+async function tearWrite(fd: number, buffers: readonly Buffer[], position: number, code: string): Promise<never> {
+  const bytes = Buffer.concat(buffers);
+  await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
+  throw errnoError(code);
+}
+
 /**
  * A node:fs seam with switches: fail writes or fdatasyncs with an errno, count fdatasyncs, gate them,
  * and tell a test when the Nth fdatasync has started (an event to wait on instead of a sleep). The
  * switches leave the durable-seq mark alone (its own flushes are counted in `markFlushes`): the
  * tests that use them are about the log and snapshots; log-writer.test.ts fails the mark itself.
  */
-export class FaultyFileSystem implements PersistFileSystem {
+export class FaultyFileSystem extends PassThroughFileSystem {
   failWrites: string | null = null;
   failFdatasync: string | null = null;
   fdatasyncCalls = 0;
@@ -63,28 +84,15 @@ export class FaultyFileSystem implements PersistFileSystem {
   private readonly startWaiters: { count: number; resolve: () => void }[] = [];
   private readonly markFds = new Set<number>();
 
-  async open(file: string, flags: string): Promise<number> {
+  override async open(file: string, flags: string): Promise<number> {
     const fd = await nodeFileSystem.open(file, flags);
     if (path.basename(file) === DURABLE_MARK_FILE) this.markFds.add(fd);
     else this.markFds.delete(fd);
     return fd;
   }
 
-  fsync = nodeFileSystem.fsync;
-  ftruncate = nodeFileSystem.ftruncate;
-  close = nodeFileSystem.close;
-  rename = nodeFileSystem.rename;
-  unlink = nodeFileSystem.unlink;
-  fsyncDirectory = nodeFileSystem.fsyncDirectory;
-  tryLockExclusive = nodeFileSystem.tryLockExclusive;
-
-  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
-    if (this.failWrites !== null && !this.markFds.has(fd)) {
-      // A real full disk often takes part of a write before failing: leave half of it behind.
-      const half = Buffer.concat(buffers).subarray(0, Math.floor(Buffer.concat(buffers).length / 2));
-      await nodeFileSystem.writev(fd, [half], position);
-      throw errnoError(this.failWrites);
-    }
+  override async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (this.failWrites !== null && !this.markFds.has(fd)) return tearWrite(fd, buffers, position, this.failWrites);
     await nodeFileSystem.writev(fd, buffers, position);
   }
 
@@ -94,7 +102,7 @@ export class FaultyFileSystem implements PersistFileSystem {
     return new Promise((resolve) => this.startWaiters.push({ count, resolve }));
   }
 
-  async fdatasync(fd: number): Promise<void> {
+  override async fdatasync(fd: number): Promise<void> {
     if (this.markFds.has(fd)) {
       this.markFlushes++;
       return nodeFileSystem.fdatasync(fd);
@@ -122,33 +130,24 @@ export function numbers(count: number, start = 2_125_550_000): string[] {
 }
 
 /** node:fs with the Nth call of one kind failing (a write leaving half its bytes behind), counting the calls of that kind. */
-export class FailingFileSystem implements PersistFileSystem {
+export class FailingFileSystem extends PassThroughFileSystem {
   calls = 0;
-  open = nodeFileSystem.open;
-  ftruncate = nodeFileSystem.ftruncate;
-  close = nodeFileSystem.close;
-  rename = nodeFileSystem.rename;
-  unlink = nodeFileSystem.unlink;
-  fsyncDirectory = nodeFileSystem.fsyncDirectory;
-  tryLockExclusive = nodeFileSystem.tryLockExclusive;
 
-  constructor(private readonly kind: 'writev' | 'fdatasync' | 'fsync', private readonly failing = 0, private readonly code = 'EIO') {}
+  constructor(private readonly kind: 'writev' | 'fdatasync' | 'fsync', private readonly failing = 0, private readonly code = 'EIO') {
+    super();
+  }
 
-  async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
-    if (this.fails('writev')) {
-      const bytes = Buffer.concat(buffers);
-      await nodeFileSystem.writev(fd, [bytes.subarray(0, bytes.length >> 1)], position);
-      throw errnoError(this.code);
-    }
+  override async writev(fd: number, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (this.fails('writev')) return tearWrite(fd, buffers, position, this.code);
     await nodeFileSystem.writev(fd, buffers, position);
   }
 
-  async fdatasync(fd: number): Promise<void> {
+  override async fdatasync(fd: number): Promise<void> {
     if (this.fails('fdatasync')) throw errnoError(this.code);
     await nodeFileSystem.fdatasync(fd);
   }
 
-  async fsync(fd: number): Promise<void> {
+  override async fsync(fd: number): Promise<void> {
     if (this.fails('fsync')) throw errnoError(this.code);
     await nodeFileSystem.fsync(fd);
   }
