@@ -201,8 +201,13 @@ export class HistoryReader {
     return found;
   }
 
-  /** Calls `onRecord` for every kept record (archived, then live), in seq order, up to `upToSeq`. */
+  /**
+   * Calls `onRecord` for every kept record, in seq order, up to `upToSeq`: the adds carried forward
+   * past the retention (whole records, as the log held them; of a split change, only the records
+   * still carried), then the archived segments and the live ones.
+   */
   async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
+    for (const { record } of (await this.carried()).entries) if (record.seq <= upToSeq) onRecord(record);
     for (const entry of await this.segments(upToSeq, false)) {
       const spans: SegmentSpan[] = entry.pack === undefined ? [entry.segment] : packMembers(entry.pack);
       for (const span of spans) await forEachRecord(span, upToSeq, onRecord);

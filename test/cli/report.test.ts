@@ -1,12 +1,16 @@
 // `idnc report requests` as users run it: the built CLI in a child process on a data directory a
-// library writer filled with adds whose requests came in at known times.
+// library writer filled with adds whose requests came in at known times; and on one whose oldest
+// segments expired under an injected retention clock, where the adds still listed were carried.
 
 import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDnc } from '../../src/index.js';
+import { listHistory } from '../../src/history/archive.js';
+import { CARRIED_FILE } from '../../src/history/carry-forward.js';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const DAY_MS = 86_400_000;
@@ -31,11 +35,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function idnc(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function idnc(args: string[], data = dataDir): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const env = { ...process.env };
     delete env.IDNC_DATA_DIR;
-    const child = execFile(process.execPath, [cli, 'report', 'requests', ...args, '--data-dir', dataDir], { cwd: dir, env }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [cli, 'report', 'requests', ...args, '--data-dir', data], { cwd: dir, env }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
     });
     children.push(child);
@@ -80,5 +84,36 @@ describe('idnc report requests', () => {
     expect(zone.code).toBe(2);
     expect(zone.stderr).toContain('not an IANA time zone');
     expect(zone.stdout).toBe('');
+  });
+});
+
+describe('idnc report requests past the retention', () => {
+  it('lists an add carried forward when its segment expired, and not the add a remove ended', async () => {
+    const expiredDir = join(dir, 'expired');
+    let clockMs = now;
+    const options = { dataDir: expiredDir, historyRetentionMs: 30 * DAY_MS, clock: () => clockMs, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } };
+    let dnc = await openDnc(options);
+    await dnc.add('5039367101', { org: 'acme', requestedAt: now - 60_000, source: 'mail' });
+    await dnc.add('5039367102', { org: 'acme' });
+    await dnc.snapshot();
+    await dnc.remove('5039367102', { org: 'acme' });
+    await dnc.snapshot();
+    for (let i = 0; i < 3; i++) {
+      await dnc.add(String(5039367110 + i), { org: 'other' });
+      await dnc.snapshot();
+    }
+    await dnc.close();
+    clockMs += 40 * DAY_MS;
+    dnc = await openDnc(options);
+    await dnc.close();
+    // Seqs 1-3 are gone from history/: the add of 5039367101 is kept only as a carried add.
+    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 3)).toBe(true);
+    expect(existsSync(join(expiredDir, 'history', CARRIED_FILE))).toBe(true);
+
+    const run = await idnc(['--from', day(now - DAY_MS), '--to', day(now + DAY_MS), '--org', 'acme', '--csv'], expiredDir);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
+    expect(rows.slice(1).map((row) => [row[0], row[1], row[4], row[5], row[6]])).toEqual([['1', 'acme', '1', '5039367101', 'mail']]);
   });
 });
