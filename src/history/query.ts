@@ -16,7 +16,7 @@ import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { historyEventOf, type HistoryEvent } from './history-event.js';
 
 export type { HistoryEvent } from './history-event.js';
-import { archivedSummary, HISTORY_DIR, historyDir, packMembers, readHistoryListing, type HistoryListing } from './archive.js';
+import { archivedSummary, HISTORY_DIR, historyDir, listHistory, packMembers, readHistoryListing, type ArchivedSegment, type HistoryListing } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
 import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex, type PackRead } from './pack.js';
 import { forEachRecord, type SegmentSpan } from './segment-records.js';
@@ -212,6 +212,15 @@ export class HistoryReader {
       const spans: SegmentSpan[] = entry.pack === undefined ? [entry.segment] : packMembers(entry.pack);
       for (const span of spans) await forEachRecord(span, upToSeq, onRecord);
     }
+  }
+
+  /**
+   * The archived segments (pack members and loose files), ascending, from the listing the queries
+   * use: a pack's index is read once per reader, whichever of them asks (evidence walks the
+   * segments its events' query found, without reading every index again).
+   */
+  async archivedSegments(): Promise<ArchivedSegment[]> {
+    return listHistory(this.dataDir, await this.historyListing(false));
   }
 
   /** The last seq whose record was stored at or before `atMs`. */
