@@ -2,26 +2,23 @@
 // library writer filled with adds whose requests came in at known times; and on one whose oldest
 // segments expired under an injected retention clock, where the adds still listed were carried.
 
-import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDnc } from '../../src/index.js';
 import { listHistory } from '../../src/history/archive.js';
 import { CARRIED_FILE } from '../../src/history/carry-forward.js';
+import { CliSandbox } from './helpers.js';
 
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const DAY_MS = 86_400_000;
+const sandbox = new CliSandbox();
 let dir: string;
 let dataDir: string;
-const children: ChildProcess[] = [];
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const now = Date.now();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'idnc-report-'));
+  dir = await sandbox.create('idnc-report-');
   dataDir = join(dir, 'data');
   const dnc = await openDnc({ dataDir });
   await dnc.add('5039367187', { org: 'acme', requestedAt: now - 60_000, source: 'ivr' });
@@ -30,21 +27,9 @@ beforeAll(async () => {
   await dnc.add('3125550199', { org: 'other' });
   await dnc.close();
 });
-afterAll(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox.dispose());
 
-function idnc(args: string[], data = dataDir): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.IDNC_DATA_DIR;
-    const child = execFile(process.execPath, [cli, 'report', 'requests', ...args, '--data-dir', data], { cwd: dir, env }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
-    });
-    children.push(child);
-  });
-}
+const idnc = (args: string[], data = dataDir) => sandbox.run(['report', 'requests', ...args, '--data-dir', data]);
 
 describe('idnc report requests', () => {
   it('lists every add requested in the range, flags the late one and exits 1', async () => {
