@@ -11,7 +11,7 @@ import { LIBRARY_KEY_ID, DEFAULT_SOURCE } from '../history/change-meta.js';
 import { HistoryReader } from '../history/query.js';
 import { buildRequestReport, parseReportDate, requestReportCsv, requestReportTable, type RequestEvent } from '../history/request-report.js';
 import { readDurableMark } from '../persist/durable-mark.js';
-import type { LogRecord } from '../persist/record.js';
+import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { formatDigits } from '../phone/digits.js';
 import { checkOrganisationId } from '../store/list-id.js';
 import { resolveDataDir } from './config.js';
@@ -92,15 +92,15 @@ async function runRequestReport(flags: ReportFlags): Promise<number> {
  */
 async function addEvents(reader: HistoryReader, upToSeq: number): Promise<RequestEvent[]> {
   const events: RequestEvent[] = [];
-  let pending: { record: LogRecord; numbers: number } | undefined;
+  let pending: { record: LogRecord; numbers: number; import: ImportMeta | undefined } | undefined;
   const close = (): void => {
-    if (pending !== undefined) events.push(requestEvent(pending.record, pending.numbers));
+    if (pending !== undefined) events.push(requestEvent(pending.record, pending.numbers, pending.import));
     pending = undefined;
   };
-  await reader.forEachKeptRecord(upToSeq, (record: LogRecord) => {
+  await reader.forEachKeptRecord(upToSeq, (record, carriedImport) => {
     if (pending !== undefined && (record.seq !== pending.record.seq + 1 || record.op !== 'add')) close();
     if (record.op !== 'add') return;
-    pending = { record, numbers: (pending?.numbers ?? 0) + record.numbers.length };
+    pending = { record, numbers: (pending?.numbers ?? 0) + record.numbers.length, import: record.import ?? carriedImport };
     if (record.more !== true) close();
   });
   close();
@@ -108,7 +108,7 @@ async function addEvents(reader: HistoryReader, upToSeq: number): Promise<Reques
 }
 
 /** The event of an add change from its last record kept and the numbers of its records. */
-function requestEvent(record: LogRecord, numbers: number): RequestEvent {
+function requestEvent(record: LogRecord, numbers: number, input: ImportMeta | undefined): RequestEvent {
   // A change of one number is one record (only changes of over a million are split).
   const only = numbers === 1 && record.numbers.length === 1 ? record.numbers[0] : undefined;
   return {
@@ -121,5 +121,6 @@ function requestEvent(record: LogRecord, numbers: number): RequestEvent {
     phone: only === undefined ? undefined : formatDigits(only),
     source: record.source ?? DEFAULT_SOURCE,
     keyId: record.keyId ?? LIBRARY_KEY_ID,
+    import: input,
   };
 }

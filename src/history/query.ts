@@ -204,13 +204,15 @@ export class HistoryReader {
   /**
    * Calls `onRecord` for every kept record, in seq order, up to `upToSeq`: the adds carried forward
    * past the retention (whole records, as the log held them; of a split change, only the records
-   * still carried), then the archived segments and the live ones.
+   * still carried, the last of them with its change's import), then the archived segments and the
+   * live ones.
    */
-  async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
-    for (const { record } of (await this.carried()).entries) if (record.seq <= upToSeq) onRecord(record);
+  async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord, carriedImport?: ImportMeta) => void): Promise<void> {
+    // A carried record of a split import holds its change's input, which the change's last record (maybe not carried) named.
+    for (const entry of (await this.carried()).entries) if (entry.record.seq <= upToSeq) onRecord(entry.record, entry.import);
     for (const entry of await this.segments(upToSeq, false)) {
       const spans: SegmentSpan[] = entry.pack === undefined ? [entry.segment] : packMembers(entry.pack);
-      for (const span of spans) await forEachRecord(span, upToSeq, onRecord);
+      for (const span of spans) await forEachRecord(span, upToSeq, (record) => onRecord(record));
     }
   }
 

@@ -25,6 +25,7 @@ beforeAll(async () => {
   await dnc.add('4155550100,4155550101,4155550102', { org: 'acme', projId: 'spring', requestedAt: new Date(now - 40 * DAY_MS).toISOString() });
   await dnc.remove('5039367187', { org: 'acme' });
   await dnc.add('3125550199', { org: 'other' });
+  await dnc.addNumbers(Float64Array.of(6175550100, 6175550101), { org: 'acme', keyId: 'cli', source: 'import', import: { sha256: 'ab'.repeat(32), name: 'march.csv', bytes: 4096, count: 5, part: 2, parts: 3 } });
   await dnc.close();
 });
 afterAll(() => sandbox.dispose());
@@ -37,11 +38,13 @@ describe('idnc report requests', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
-    expect(rows[0]).toEqual(['seq', 'org', 'list', 'projId', 'numbers', 'phone', 'source', 'keyId', 'requestedAt', 'effectiveAt', 'businessDays', 'late']);
-    expect(rows.slice(1).map((row) => [row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[11]])).toEqual([
-      ['1', 'acme', 'master', '', '1', '5039367187', 'ivr', 'library', 'false'],
-      ['2', 'acme', 'project', 'spring', '3', '', 'api', 'library', 'true'],
-      ['4', 'other', 'master', '', '1', '3125550199', 'api', 'library', 'false'],
+    expect(rows[0]).toEqual(['seq', 'org', 'list', 'projId', 'numbers', 'phone', 'source', 'keyId', 'requestedAt', 'effectiveAt', 'businessDays', 'late', 'importName', 'importSha256', 'importBytes', 'importCount', 'importPart']);
+    expect(rows.slice(1).map((row) => [...row.slice(0, 8), row[11], ...row.slice(12)])).toEqual([
+      ['1', 'acme', 'master', '', '1', '5039367187', 'ivr', 'library', 'false', '', '', '', '', ''],
+      ['2', 'acme', 'project', 'spring', '3', '', 'api', 'library', 'true', '', '', '', '', ''],
+      ['4', 'other', 'master', '', '1', '3125550199', 'api', 'library', 'false', '', '', '', '', ''],
+      // One part of an input sent in several changes: its two numbers, and the whole input's name, hash, size and count.
+      ['5', 'acme', 'master', '', '2', '', 'import', 'cli', 'false', 'march.csv', 'ab'.repeat(32), '4096', '5', '2/3'],
     ]);
     expect(Number(rows[2]![10])).toBeGreaterThan(10);
   });
@@ -51,7 +54,8 @@ describe('idnc report requests', () => {
     expect(recent.code).toBe(0);
     expect(recent.stdout).toMatch(/acme master\s+5039367187/);
     expect(recent.stdout).not.toContain('spring');
-    expect(recent.stdout.trimEnd().split('\n').at(-1)).toBe('2 add(s), 0 over 10 business days');
+    expect(recent.stdout).toMatch(/acme master\s+2 from march\.csv \(part 2 of 3\)/);
+    expect(recent.stdout.trimEnd().split('\n').at(-1)).toBe('3 add(s), 0 over 10 business days');
     const other = await idnc(['--from', day(now - 45 * DAY_MS), '--to', day(now), '--org', 'other']);
     expect(other.code).toBe(0);
     expect(other.stdout).toContain('other master');
