@@ -84,11 +84,12 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
   const parser = new NumberParser({ format: query.format, column: query.column });
   const reader = new ChunkReader(bodyStream(request));
-  const hash = createHash('sha256');
+  // A part of a larger input names that input (its hash, size and numbers), not the body: no body hash then.
+  const bodyHash = query.input === undefined ? createHash('sha256') : null;
   let bytes = 0;
   try {
     for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
-      hash.update(chunk);
+      bodyHash?.update(chunk);
       bytes += chunk.length;
       parser.push(chunk);
       if (parser.entries > max) throw tooMany(max);
@@ -103,8 +104,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
     const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
     throw new InvalidPhoneError(invalid, parser.invalidCount);
   }
-  // A part of a larger input names that input (its hash, size and numbers), not the body.
-  const input = query.input === undefined ? { sha256: hash.digest('hex'), name, bytes } : { ...query.input, name };
+  const input = bodyHash === null ? { ...query.input!, name } : { sha256: bodyHash.digest('hex'), name, bytes };
   const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: input };
   const numbers = parser.numbers.subarray(0, parser.count);
   const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
