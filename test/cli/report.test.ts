@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDnc } from '../../src/index.js';
 import { listHistory } from '../../src/history/archive.js';
 import { CARRIED_FILE } from '../../src/history/carry-forward.js';
+import { LOG_RECORD_NUMBERS_MAX } from '../../src/constants.js';
 import { CliSandbox } from './helpers.js';
 
 const DAY_MS = 86_400_000;
@@ -104,5 +105,38 @@ describe('idnc report requests past the retention', () => {
     expect(run.code).toBe(0);
     const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
     expect(rows.slice(1).map((row) => [row[0], row[1], row[4], row[5], row[6]])).toEqual([['1', 'acme', '1', '5039367101', 'mail']]);
+  });
+
+  it('reports an import split over several records and carried only in part as one row of its carried records, with its input, apart from the next add', { timeout: 60_000 }, async () => {
+    const expiredDir = join(dir, 'expired-split');
+    let clockMs = now;
+    const options = { dataDir: expiredDir, historyRetentionMs: 30 * DAY_MS, clock: () => clockMs, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } };
+    const count = LOG_RECORD_NUMBERS_MAX + 1000;
+    const numbers = new Float64Array(count);
+    for (let i = 0; i < count; i++) numbers[i] = 2_122_000_000 + Math.floor(i / 10_000) * 10_000 + (i % 10_000);
+    let dnc = await openDnc(options);
+    const input = { sha256: 'cd'.repeat(32), name: 'big.csv', bytes: 12_345_678 };
+    await dnc.addNumbers(numbers.slice(), { org: 'acme', keyId: 'cli', source: 'import', import: input });
+    await dnc.add('5039367101', { org: 'acme', source: 'mail' });
+    // The import's last record holds its 1,000 largest numbers: removed, that record is not carried.
+    await dnc.removeNumbers(numbers.slice(LOG_RECORD_NUMBERS_MAX), { org: 'acme' });
+    await dnc.snapshot();
+    for (let i = 0; i < 2; i++) {
+      await dnc.add(String(5039367110 + i), { org: 'other' });
+      await dnc.snapshot();
+    }
+    await dnc.close();
+    clockMs += 40 * DAY_MS;
+    dnc = await openDnc(options);
+    await dnc.close();
+    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 4)).toBe(true);
+
+    const run = await idnc(['--from', day(now - DAY_MS), '--to', day(now + DAY_MS), '--org', 'acme', '--csv'], expiredDir);
+    expect(run.stderr).toBe('');
+    const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
+    expect(rows.slice(1).map((row) => [row[0], row[4], row[5], row[6], ...row.slice(12)])).toEqual([
+      ['1', String(LOG_RECORD_NUMBERS_MAX), '', 'import', 'big.csv', input.sha256, String(input.bytes), String(count), ''],
+      ['3', '1', '5039367101', 'mail', '', '', '', '', ''],
+    ]);
   });
 });
