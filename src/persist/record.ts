@@ -27,8 +27,9 @@
 // replicated standby catching up) keeps its bytes and its hash chain. `requestedAt` is also the
 // spelling when `ts - requestedAt` would not give requestedAt back exactly (a fractional `ts`, which
 // idnc never writes). `import` ({ sha256: bin 32, name, bytes, count }, plus `part` and `parts`
-// when the change is one of several that sent one input) names a bulk import's input; only the last record of its change has it, and such a record is always packed by msgpackr
-// (as bulk records are), so the hand-written path never sees it.
+// when the change is one of several that sent one input) names a bulk import's input; only the
+// last record of its change has it, and such a record is always packed by msgpackr (as bulk
+// records are), so the hand-written path never sees it.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
