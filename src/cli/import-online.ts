@@ -4,12 +4,12 @@
 // one: each batch names the whole input (the SHA-256 and size of the bytes read, as an offline
 // import hashes them, and its distinct numbers) and which part of how many it is, so every
 // number's history event identifies the input; an input of one batch reads as an offline import's.
-// A failure stops at the first refused batch and says how
-// far it got; running the same command again is safe, because adding or removing a number twice
-// changes nothing the second time. A server that does not take changes (a standby: NOT_LEADER, a
-// follower on another host: READ_ONLY_REPLICA) names the writer in `idnc-leader`: the import goes
-// there once, never further (no loop), and under the rule --url has: plain http only to this machine
-// unless --insecure (the key would cross the network in clear text).
+// A failure stops at the first refused batch and says how far it got; running the same command
+// again is safe, because adding or removing a number twice changes nothing the second time. A
+// server that does not take changes (a standby: NOT_LEADER, a follower on another host:
+// READ_ONLY_REPLICA) names the writer in `idnc-leader`: the import goes there once, never further
+// (no loop), and under the rule --url has: plain http only to this machine unless --insecure (the
+// key would cross the network in clear text).
 
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
