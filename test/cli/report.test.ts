@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDnc } from '../../src/index.js';
+import { openDnc, type DurableDnc } from '../../src/index.js';
 import { listHistory } from '../../src/history/archive.js';
 import { CARRIED_FILE } from '../../src/history/carry-forward.js';
 import { LOG_RECORD_NUMBERS_MAX } from '../../src/constants.js';
@@ -78,48 +78,18 @@ describe('idnc report requests', () => {
 });
 
 describe('idnc report requests past the retention', () => {
-  it('lists an add carried forward when its segment expired, and not the add a remove ended', async () => {
-    const expiredDir = join(dir, 'expired');
+  /**
+   * `changes` written into a new data directory under a 30-day retention, then two rounds of
+   * another organisation's adds (each closed by a snapshot, so the changes' segments are archived);
+   * reopened with the retention's clock 40 days on, which expires the archive and carries the adds
+   * still listed. Then the CSV report of the changes' organisation, acme, over the days around now.
+   */
+  async function reportAfterExpiry(name: string, changes: (dnc: DurableDnc) => Promise<void>): Promise<{ dataDir: string; rows: string[][] }> {
+    const expiredDir = join(dir, name);
     let clockMs = now;
     const options = { dataDir: expiredDir, historyRetentionMs: 30 * DAY_MS, clock: () => clockMs, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } };
-    let dnc = await openDnc(options);
-    await dnc.add('5039367101', { org: 'acme', requestedAt: now - 60_000, source: 'mail' });
-    await dnc.add('5039367102', { org: 'acme' });
-    await dnc.snapshot();
-    await dnc.remove('5039367102', { org: 'acme' });
-    await dnc.snapshot();
-    for (let i = 0; i < 3; i++) {
-      await dnc.add(String(5039367110 + i), { org: 'other' });
-      await dnc.snapshot();
-    }
-    await dnc.close();
-    clockMs += 40 * DAY_MS;
-    dnc = await openDnc(options);
-    await dnc.close();
-    // Seqs 1-3 are gone from history/: the add of 5039367101 is kept only as a carried add.
-    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 3)).toBe(true);
-    expect(existsSync(join(expiredDir, 'history', CARRIED_FILE))).toBe(true);
-
-    const run = await idnc(['--from', day(now - DAY_MS), '--to', day(now + DAY_MS), '--org', 'acme', '--csv'], expiredDir);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
-    expect(rows.slice(1).map((row) => [row[0], row[1], row[4], row[5], row[6]])).toEqual([['1', 'acme', '1', '5039367101', 'mail']]);
-  });
-
-  it('reports an import split over several records and carried only in part as one row of its carried records, with its input, apart from the next add', { timeout: 60_000 }, async () => {
-    const expiredDir = join(dir, 'expired-split');
-    let clockMs = now;
-    const options = { dataDir: expiredDir, historyRetentionMs: 30 * DAY_MS, clock: () => clockMs, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } };
-    const count = LOG_RECORD_NUMBERS_MAX + 1000;
-    const numbers = new Float64Array(count);
-    for (let i = 0; i < count; i++) numbers[i] = 2_122_000_000 + Math.floor(i / 10_000) * 10_000 + (i % 10_000);
-    let dnc = await openDnc(options);
-    const input = { sha256: 'cd'.repeat(32), name: 'big.csv', bytes: 12_345_678 };
-    await dnc.addNumbers(numbers.slice(), { org: 'acme', keyId: 'cli', source: 'import', import: input });
-    await dnc.add('5039367101', { org: 'acme', source: 'mail' });
-    // The import's last record holds its 1,000 largest numbers: removed, that record is not carried.
-    await dnc.removeNumbers(numbers.slice(LOG_RECORD_NUMBERS_MAX), { org: 'acme' });
+    const dnc = await openDnc(options);
+    await changes(dnc);
     await dnc.snapshot();
     for (let i = 0; i < 2; i++) {
       await dnc.add(String(5039367110 + i), { org: 'other' });
@@ -127,14 +97,39 @@ describe('idnc report requests past the retention', () => {
     }
     await dnc.close();
     clockMs += 40 * DAY_MS;
-    dnc = await openDnc(options);
-    await dnc.close();
-    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 4)).toBe(true);
-
+    await (await openDnc(options)).close();
     const run = await idnc(['--from', day(now - DAY_MS), '--to', day(now + DAY_MS), '--org', 'acme', '--csv'], expiredDir);
     expect(run.stderr).toBe('');
-    const rows = run.stdout.trimEnd().split('\r\n').map((line) => line.split(','));
-    expect(rows.slice(1).map((row) => [row[0], row[4], row[5], row[6], ...row.slice(12)])).toEqual([
+    expect(run.code).toBe(0);
+    return { dataDir: expiredDir, rows: run.stdout.trimEnd().split('\r\n').slice(1).map((line) => line.split(',')) };
+  }
+
+  it('lists an add carried forward when its segment expired, and not the add a remove ended', async () => {
+    const { dataDir: expiredDir, rows } = await reportAfterExpiry('expired', async (dnc) => {
+      await dnc.add('5039367101', { org: 'acme', requestedAt: now - 60_000, source: 'mail' });
+      await dnc.add('5039367102', { org: 'acme' });
+      await dnc.snapshot();
+      await dnc.remove('5039367102', { org: 'acme' });
+    });
+    // Seqs 1-3 are gone from history/: the add of 5039367101 is kept only as a carried add.
+    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 3)).toBe(true);
+    expect(existsSync(join(expiredDir, 'history', CARRIED_FILE))).toBe(true);
+    expect(rows.map((row) => [row[0], row[1], row[4], row[5], row[6]])).toEqual([['1', 'acme', '1', '5039367101', 'mail']]);
+  });
+
+  it('reports an import split over several records and carried only in part as one row of its carried records, with its input, apart from the next add', { timeout: 60_000 }, async () => {
+    const count = LOG_RECORD_NUMBERS_MAX + 1000;
+    const numbers = new Float64Array(count);
+    for (let i = 0; i < count; i++) numbers[i] = 2_122_000_000 + Math.floor(i / 10_000) * 10_000 + (i % 10_000);
+    const input = { sha256: 'cd'.repeat(32), name: 'big.csv', bytes: 12_345_678 };
+    const { dataDir: expiredDir, rows } = await reportAfterExpiry('expired-split', async (dnc) => {
+      await dnc.addNumbers(numbers.slice(), { org: 'acme', keyId: 'cli', source: 'import', import: input });
+      await dnc.add('5039367101', { org: 'acme', source: 'mail' });
+      // The import's last record holds its 1,000 largest numbers: removed, that record is not carried.
+      await dnc.removeNumbers(numbers.slice(LOG_RECORD_NUMBERS_MAX), { org: 'acme' });
+    });
+    expect((await listHistory(expiredDir)).every((segment) => segment.firstSeq > 4)).toBe(true);
+    expect(rows.map((row) => [row[0], row[4], row[5], row[6], ...row.slice(12)])).toEqual([
       ['1', String(LOG_RECORD_NUMBERS_MAX), '', 'import', 'big.csv', input.sha256, String(input.bytes), String(count), ''],
       ['3', '1', '5039367101', 'mail', '', '', '', '', ''],
     ]);
