@@ -61,7 +61,7 @@ export function importUrl(base: string, projId: string, remove: boolean, history
 }
 
 /** The URL of one batch: `url` with the whole input's hash, size and distinct numbers, and which part this is. */
-export function partUrl(url: string, input: ReadResult, count: number, part: number, parts: number): string {
+function partUrl(url: string, input: ReadResult, count: number, part: number, parts: number): string {
   const withPart = new URL(url);
   withPart.searchParams.set('inputSha256', input.sha256);
   withPart.searchParams.set('inputBytes', String(input.bytesHashed));
