@@ -54,7 +54,10 @@ export interface RequestReportRow {
   readonly businessDays: number;
   /** More than REQUEST_HONOUR_BUSINESS_DAYS_MAX business days between request and effect. */
   readonly late: boolean;
-  /** A bulk import's input: its name, SHA-256, bytes and distinct numbers, and `k/n` when the change was part k of n (null: not an import, or sent whole). */
+  /**
+   * A bulk import's input: its name, SHA-256, bytes and distinct numbers (all null for an add that is
+   * not an import), and `k/n` when the change was part k of n (null when the input was sent whole).
+   */
   readonly importName: string | null;
   readonly importSha256: string | null;
   readonly importBytes: number | null;
