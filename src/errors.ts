@@ -16,7 +16,7 @@ export const ERROR_CATALOGUE = {
   DATA_DIR_LOCKED: { summary: 'another writer holds the data directory' },
   DATA_CORRUPT: { summary: 'the data directory fails its checks; see idnc verify / idnc repair' },
   LIST_NOT_FOUND: { summary: 'the organisation has no such project list (a list exists while it holds numbers)' },
-  INVALID_HISTORY_FIELD: { summary: 'source, reason or requestedAt of a change has an invalid value' },
+  INVALID_HISTORY_FIELD: { summary: "source, reason or requestedAt of a change, or an import's input (name, SHA-256, size, count, part), has an invalid value" },
   REPLICATION_UNAVAILABLE: { summary: 'the change is not acknowledged: the replicated stream (NATS JetStream) did not take it; the message says whether it may still be stored' },
   HISTORY_NOT_KEPT: { summary: 'this instance keeps no log files (a follower of a replicated stream): history is answered by the writer' },
   READ_ONLY_REPLICA: { summary: 'this instance follows a replicated stream read-only: changes go to the writer' },

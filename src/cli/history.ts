@@ -113,7 +113,8 @@ function describeEvents(digits: string, org: string, events: readonly (HistoryEv
   const lines = events.map((event) => {
     const list = event.projId === null ? 'master' : `project ${event.projId}`;
     const reason = event.reason === null ? '' : ` reason ${JSON.stringify(event.reason)}`;
-    const input = event.import === undefined ? '' : `, import of ${event.import.count} numbers from ${JSON.stringify(event.import.name)} (${event.import.bytes} bytes, sha256 ${event.import.sha256})`;
+    const part = event.import?.parts === undefined ? '' : `, part ${event.import.part} of ${event.import.parts}`;
+    const input = event.import === undefined ? '' : `, import of ${event.import.count} numbers from ${JSON.stringify(event.import.name)} (${event.import.bytes} bytes, sha256 ${event.import.sha256}${part})`;
     return `  seq ${event.seq}  ${event.at}  ${event.op.padEnd(6)} ${list}  by ${event.keyId}${event.keyName === undefined ? '' : ` (${event.keyName})`} via ${event.source}, requested ${event.requestedAt}${reason}${input}`;
   });
   return `${digits} in organisation ${JSON.stringify(org)}, oldest first:\n${lines.join('\n')}\n`;

@@ -1,11 +1,15 @@
 // `idnc import --url URL --key KEY`: sends already-checked numbers to a running server's
-// POST /v1/import, sorted and de-duplicated, in batches of BULK_REQUEST_NUMBERS_MAX (each batch is
-// one atomic durable change on the server, whose history event names the inputs and hashes the batch). A failure stops at the first refused batch and says how
-// far it got; running the same command again is safe, because adding or removing a number twice
-// changes nothing the second time. A server that does not take changes (a standby: NOT_LEADER, a
-// follower on another host: READ_ONLY_REPLICA) names the writer in `idnc-leader`: the import goes
-// there once, never further (no loop), and under the rule --url has: plain http only to this machine
-// unless --insecure (the key would cross the network in clear text).
+// POST /v1/import, sorted and de-duplicated, in batches of BULK_REQUEST_NUMBERS_MAX. Each batch is
+// one atomic durable change on the server, so an input of several batches is several changes, not
+// one: each batch names the whole input (the SHA-256 and size of the bytes read, as an offline
+// import hashes them, and its distinct numbers) and which part of how many it is, so every
+// number's history event identifies the input; an input of one batch reads as an offline import's.
+// A failure stops at the first refused batch and says how far it got; running the same command
+// again is safe, because adding or removing a number twice changes nothing the second time. A
+// server that does not take changes (a standby: NOT_LEADER, a follower on another host:
+// READ_ONLY_REPLICA) names the writer in `idnc-leader`: the import goes there once, never further
+// (no loop), and under the rule --url has: plain http only to this machine unless --insecure (the
+// key would cross the network in clear text).
 
 import { BULK_REQUEST_NUMBERS_MAX } from '../constants.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
@@ -34,6 +38,8 @@ export interface OnlineTarget {
   readonly source?: string;
   readonly reason?: string;
   readonly name?: string;
+  /** Numbers per request (default BULK_REQUEST_NUMBERS_MAX; smaller in tests). */
+  readonly batchNumbersMax?: number;
 }
 
 /** The /v1/import URL of a server given as http(s)://host:port (a trailing path is kept). */
@@ -54,6 +60,17 @@ export function importUrl(base: string, projId: string, remove: boolean, history
   return url.toString();
 }
 
+/** The URL of one batch: `url` with the whole input's hash, size and distinct numbers, and which part this is. */
+function partUrl(url: string, input: ReadResult, count: number, part: number, parts: number): string {
+  const withPart = new URL(url);
+  withPart.searchParams.set('inputSha256', input.sha256);
+  withPart.searchParams.set('inputBytes', String(input.bytesHashed));
+  withPart.searchParams.set('inputCount', String(count));
+  withPart.searchParams.set('part', String(part));
+  withPart.searchParams.set('parts', String(parts));
+  return withPart.toString();
+}
+
 function batchBody(numbers: Float64Array): string {
   let body = '';
   for (let i = 0; i < numbers.length; i++) body += `${numbers[i]}\n`;
@@ -64,13 +81,16 @@ export async function importOnline(input: ReadResult, target: OnlineTarget): Pro
   let url = importUrl(target.url, target.projId, target.remove, target);
   let redirected = false;
   const numbers = sortUniqueNumbers(input.numbers);
+  const batchMax = target.batchNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
+  const parts = Math.ceil(numbers.length / batchMax);
   const progress = startProgress('sending', 'numbers');
   let sent = 0;
   let changed = 0;
   try {
     for (let start = 0; start < numbers.length; ) {
-      const batch = numbers.subarray(start, start + BULK_REQUEST_NUMBERS_MAX);
-      const answer = await sendBatch(url, target.key, batch, sent, numbers.length);
+      const batch = numbers.subarray(start, start + batchMax);
+      const part = partUrl(url, input, numbers.length, start / batchMax + 1, parts);
+      const answer = await sendBatch(part, target.key, batch, sent, numbers.length);
       if (typeof answer === 'number') {
         changed += answer;
         sent += batch.length;

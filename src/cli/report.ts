@@ -11,7 +11,7 @@ import { LIBRARY_KEY_ID, DEFAULT_SOURCE } from '../history/change-meta.js';
 import { HistoryReader } from '../history/query.js';
 import { buildRequestReport, parseReportDate, requestReportCsv, requestReportTable, type RequestEvent } from '../history/request-report.js';
 import { readDurableMark } from '../persist/durable-mark.js';
-import type { LogRecord } from '../persist/record.js';
+import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { formatDigits } from '../phone/digits.js';
 import { checkOrganisationId } from '../store/list-id.js';
 import { resolveDataDir } from './config.js';
@@ -85,31 +85,42 @@ async function runRequestReport(flags: ReportFlags): Promise<number> {
   return report.lateRows > 0 ? EXIT_SOME_LATE : EXIT_NONE_LATE;
 }
 
-/** Every add kept, one event per change: the records of a change split over several are summed into its last. */
+/**
+ * Every add kept, one event per change: the records of a change split over several are summed into
+ * its last. A change's records are consecutive, so a gap ends one: of a split change carried past
+ * the retention, only the records still carried are kept, and the last of them closes it.
+ */
 async function addEvents(reader: HistoryReader, upToSeq: number): Promise<RequestEvent[]> {
   const events: RequestEvent[] = [];
-  let pending: { numbers: number; phone: number | undefined } | undefined;
-  await reader.forEachKeptRecord(upToSeq, (record: LogRecord) => {
-    if (record.op !== 'add') return;
-    const numbers = (pending?.numbers ?? 0) + record.numbers.length;
-    const phone = pending === undefined && record.numbers.length === 1 ? record.numbers[0] : undefined;
-    if (record.more === true) {
-      pending = { numbers, phone: pending?.phone ?? phone };
-      return;
-    }
-    const only = numbers === 1 ? (pending?.phone ?? phone) : undefined;
+  let pending: { record: LogRecord; numbers: number; import: ImportMeta | undefined } | undefined;
+  const close = (): void => {
+    if (pending !== undefined) events.push(requestEvent(pending.record, pending.numbers, pending.import));
     pending = undefined;
-    events.push({
-      seq: record.seq,
-      atMs: record.ts,
-      requestedAtMs: record.requestedAt ?? record.ts,
-      org: record.org,
-      projId: record.projId,
-      numbers,
-      phone: only === undefined ? undefined : formatDigits(only),
-      source: record.source ?? DEFAULT_SOURCE,
-      keyId: record.keyId ?? LIBRARY_KEY_ID,
-    });
+  };
+  await reader.forEachKeptRecord(upToSeq, (record, carriedImport) => {
+    if (pending !== undefined && (record.seq !== pending.record.seq + 1 || record.op !== 'add')) close();
+    if (record.op !== 'add') return;
+    pending = { record, numbers: (pending?.numbers ?? 0) + record.numbers.length, import: record.import ?? carriedImport };
+    if (record.more !== true) close();
   });
+  close();
   return events;
+}
+
+/** The event of an add change from its last record kept and the numbers of its records. */
+function requestEvent(record: LogRecord, numbers: number, input: ImportMeta | undefined): RequestEvent {
+  // A change of one number is one record (only changes of over a million are split).
+  const only = numbers === 1 && record.numbers.length === 1 ? record.numbers[0] : undefined;
+  return {
+    seq: record.seq,
+    atMs: record.ts,
+    requestedAtMs: record.requestedAt ?? record.ts,
+    org: record.org,
+    projId: record.projId,
+    numbers,
+    phone: only === undefined ? undefined : formatDigits(only),
+    source: record.source ?? DEFAULT_SOURCE,
+    keyId: record.keyId ?? LIBRARY_KEY_ID,
+    import: input,
+  };
 }

@@ -22,7 +22,7 @@ import { stateDigest } from '../persist/state-digest.js';
 import { SeqWaiters } from './seq-waiters.js';
 import { sortUniqueNumbers } from '../bulk/sort-numbers.js';
 import { IN_MEMORY, type ChangeSink, type EngineLink } from './change-sink.js';
-import { checkChangeMeta, ISO_INSTANT } from '../history/change-meta.js';
+import { checkChangeMeta, checkImportCount, ISO_INSTANT } from '../history/change-meta.js';
 import { anchorState, headOf, type ChainHead } from '../history/chain.js';
 import { ChainTracker } from '../history/chain-tracker.js';
 import { HistoryReader } from '../history/query.js';
@@ -426,6 +426,7 @@ export class Dnc {
     const address = checkListAddress(options);
     const meta = checkChangeMeta(options, Date.now());
     const sorted = sortUniqueNumbers(numbers);
+    checkImportCount(meta, sorted.length);
     const { changed, seq } = await this.sink.commit(operation, address, sorted, options.keyId ?? null, () => this.applyChange(operation, address, sorted), meta);
     return { changed, skipped: 0, invalid: [], seq, distinct: sorted.length };
   }

@@ -493,6 +493,6 @@ function withMeta(base: LogChange, meta: ChangeMeta, more: boolean, count: numbe
   if (meta.reason !== undefined) record.reason = meta.reason;
   if (meta.requestedAt !== undefined) record.requestedAt = meta.requestedAt;
   if (more) record.more = true;
-  else if (meta.import !== undefined) record.import = { ...meta.import, count };
+  else if (meta.import !== undefined) record.import = { ...meta.import, count: meta.import.count ?? count };
   return record;
 }

@@ -34,8 +34,10 @@ export interface WriteOptions extends BatchOptions {
   /**
    * A bulk import's input, for its history event: SHA-256 (64 lower-case hex digits) of its raw
    * bytes as read, its name (a file's base name, 'stdin') and size in bytes; the event adds `count`.
+   * A change that is part `part` of `parts` of a larger input names the whole input, with `count`
+   * its distinct numbers (all three given, or none).
    */
-  import?: { sha256: string; name: string; bytes: number };
+  import?: { sha256: string; name: string; bytes: number; count?: number; part?: number; parts?: number };
 }
 
 export interface WriteResult {

@@ -3,7 +3,9 @@
 // the engine, so every channel (library, HTTP, import, CLI) refuses the same values the same way:
 // INVALID_HISTORY_FIELD, before anything is written. Fields not given are not stored: a record
 // without them reads with the defaults (history.md), so changes without them cost no log bytes.
-// A bulk import also names its input (`import`: SHA-256, name, bytes), stored once per change.
+// A bulk import also names its input (`import`: SHA-256, name, bytes), stored once per change; a
+// change that is one part of a larger input (`idnc import --url` sends an input in several requests)
+// names the whole input, its count and which part it is.
 
 import { HISTORY_IMPORT_NAME_CHARS_MAX, HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX, HISTORY_SOURCE_PATTERN } from '../constants.js';
 import { IdncError, quoteInput } from '../errors.js';
@@ -17,11 +19,19 @@ export interface ChangeMetaInput {
   readonly import?: ImportInput | undefined;
 }
 
-/** The input of a bulk import as its reader saw it: SHA-256 (64 hex digits) of its raw bytes, its name and size. */
+/**
+ * The input of a bulk import as its reader saw it: SHA-256 (64 hex digits) of its raw bytes, its
+ * name and size. When the change is one part of an input sent in several changes, `count` is the
+ * input's distinct numbers and `part` of `parts` says which part (all three given, or none: the
+ * change's own numbers are then the count).
+ */
 export interface ImportInput {
   readonly sha256: string;
   readonly name: string;
   readonly bytes: number;
+  readonly count?: number | undefined;
+  readonly part?: number | undefined;
+  readonly parts?: number | undefined;
 }
 
 
@@ -91,7 +101,26 @@ function checkImport(value: ImportInput): ImportInput {
   if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw invalid('import.sha256 must be 64 lower-case hex digits');
   checkImportName(name);
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw invalid('import.bytes must be a whole number of bytes');
-  return { sha256, name, bytes };
+  const { count, part, parts } = value;
+  if (count === undefined && part === undefined && parts === undefined) return { sha256, name, bytes };
+  if (count === undefined || part === undefined || parts === undefined) throw invalid('import.count, import.part and import.parts go together');
+  if (!Number.isSafeInteger(count) || count < 1) throw invalid('import.count must be a whole number of numbers, at least 1');
+  if (!Number.isSafeInteger(parts) || parts < 1 || parts > count) throw invalid(`import.parts must be from 1 to import.count (${count})`);
+  if (!Number.isSafeInteger(part) || part < 1 || part > parts) throw invalid(`import.part must be from 1 to import.parts (${parts})`);
+  // An input sent whole reads as an import made in one change (no part of 1).
+  return parts === 1 ? { sha256, name, bytes, count } : { sha256, name, bytes, count, part, parts };
+}
+
+/**
+ * Whether a change of `distinct` numbers can be what `meta`'s import says: the whole input when it
+ * is its only part, at most the input's numbers when it is one of several. Checked once the
+ * numbers are sorted, before anything is written.
+ */
+export function checkImportCount(meta: ChangeMeta | undefined, distinct: number): void {
+  const input = meta?.import;
+  if (input?.count === undefined) return;
+  if (input.parts === undefined && distinct !== input.count) throw invalid(`the import names an input of ${input.count} numbers sent whole, but the change holds ${distinct}`);
+  if (distinct > input.count) throw invalid(`the change holds ${distinct} numbers, more than the ${input.count} of the input it is part of`);
 }
 
 /**

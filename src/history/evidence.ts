@@ -12,7 +12,7 @@ import path from 'node:path';
 import { assert } from '../assert.js';
 import { DataCorruptError, IdncError } from '../errors.js';
 import { listDataDir, type SegmentFile } from '../persist/data-dir.js';
-import { archivedSummary, historyDir, listHistory, type ArchivedSegment } from './archive.js';
+import { archivedSummary, historyDir, type ArchivedSegment } from './archive.js';
 import { anchorState, headOf, pushRecord, rootOfPeaks, type ChainState } from './chain.js';
 import { walkChain } from './chain-walk.js';
 import { EVIDENCE_FORMAT, verifyEvidence, type EvidenceChain, type EvidenceEvent, type EvidenceFile } from './evidence-verify.js';
@@ -50,9 +50,9 @@ function rootWithPaths(leaves: readonly Uint8Array[], from: number, to: number, 
   return sha256(NODE_PREFIX, left, right);
 }
 
-/** The segments history keeps, archived then live, ascending. */
-async function allSegments(dataDir: string): Promise<ArchivedSegment[]> {
-  const archived = await listHistory(dataDir);
+/** The segments history keeps, archived (as `reader` listed them for the query) then live, ascending. */
+async function allSegments(dataDir: string, reader: HistoryReader): Promise<ArchivedSegment[]> {
+  const archived = await reader.archivedSegments();
   const liveFrom = archived.at(-1)?.firstSeq ?? 0;
   return [...archived, ...(await listDataDir(dataDir)).segments.filter((segment) => segment.firstSeq > liveFrom)];
 }
@@ -157,8 +157,11 @@ async function headOnly(dataDir: string, segments: readonly SegmentFile[], upToS
  * acknowledged seq), against the head there (`headHash`: the saved head's hash, which must match).
  */
 export async function buildEvidence(dataDir: string, number: number, scope: HistoryScope, headSeq: number | null, headHash?: string): Promise<EvidenceFile> {
-  const events = await new HistoryReader(dataDir).events(number, scope, headSeq ?? Number.MAX_SAFE_INTEGER);
-  const segments = await allSegments(dataDir);
+  // One reader for the query and the walk: each pack's index is read once (the number tables say
+  // which packs hold events; the stored ends let the walk step over the others unread).
+  const reader = new HistoryReader(dataDir);
+  const events = await reader.events(number, scope, headSeq ?? Number.MAX_SAFE_INTEGER);
+  const segments = await allSegments(dataDir, reader);
   let state: ChainState;
   let chain: EvidenceChain | null = null;
   let paths = new Map<number, string[]>();

@@ -16,7 +16,7 @@ import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { historyEventOf, type HistoryEvent } from './history-event.js';
 
 export type { HistoryEvent } from './history-event.js';
-import { archivedSummary, HISTORY_DIR, historyDir, packMembers, readHistoryListing, type HistoryListing } from './archive.js';
+import { archivedSummary, HISTORY_DIR, historyDir, listHistory, packMembers, readHistoryListing, type ArchivedSegment, type HistoryListing } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
 import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex, type PackRead } from './pack.js';
 import { forEachRecord, type SegmentSpan } from './segment-records.js';
@@ -201,12 +201,28 @@ export class HistoryReader {
     return found;
   }
 
-  /** Calls `onRecord` for every kept record (archived, then live), in seq order, up to `upToSeq`. */
-  async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord) => void): Promise<void> {
+  /**
+   * Calls `onRecord` for every kept record, in seq order, up to `upToSeq`: the adds carried forward
+   * past the retention (whole records, as the log held them; of a split change, only the records
+   * still carried, the last of them with its change's import), then the archived segments and the
+   * live ones.
+   */
+  async forEachKeptRecord(upToSeq: number, onRecord: (record: LogRecord, carriedImport?: ImportMeta) => void): Promise<void> {
+    // A carried record of a split import holds its change's input, which the change's last record (maybe not carried) named.
+    for (const entry of (await this.carried()).entries) if (entry.record.seq <= upToSeq) onRecord(entry.record, entry.import);
     for (const entry of await this.segments(upToSeq, false)) {
       const spans: SegmentSpan[] = entry.pack === undefined ? [entry.segment] : packMembers(entry.pack);
-      for (const span of spans) await forEachRecord(span, upToSeq, onRecord);
+      for (const span of spans) await forEachRecord(span, upToSeq, (record) => onRecord(record));
     }
+  }
+
+  /**
+   * The archived segments (pack members and loose files), ascending, from the listing the queries
+   * use: a pack's index is read once per reader, whichever of them asks (evidence walks the
+   * segments its events' query found, without reading every index again).
+   */
+  async archivedSegments(): Promise<ArchivedSegment[]> {
+    return listHistory(this.dataDir, await this.historyListing(false));
   }
 
   /** The last seq whose record was stored at or before `atMs`. */

@@ -7,6 +7,7 @@
 // received in March"), whole calendar days in the report's time zone, both ends included.
 
 import { REQUEST_HONOUR_BUSINESS_DAYS_MAX } from '../constants.js';
+import type { ImportMeta } from '../persist/record.js';
 import { businessDaysAfter, calendarDay } from './business-days.js';
 
 /** One add as history records it (a bulk import is one event of many numbers). */
@@ -25,6 +26,8 @@ export interface RequestEvent {
   readonly phone: string | undefined;
   readonly source: string;
   readonly keyId: string | null;
+  /** A bulk import's input (and its part, when the input was sent in several changes); absent otherwise. */
+  readonly import?: ImportMeta | undefined;
 }
 
 export interface RequestReportRange {
@@ -51,6 +54,15 @@ export interface RequestReportRow {
   readonly businessDays: number;
   /** More than REQUEST_HONOUR_BUSINESS_DAYS_MAX business days between request and effect. */
   readonly late: boolean;
+  /**
+   * A bulk import's input: its name, SHA-256, bytes and distinct numbers (all null for an add that is
+   * not an import), and `k/n` when the change was part k of n (null when the input was sent whole).
+   */
+  readonly importName: string | null;
+  readonly importSha256: string | null;
+  readonly importBytes: number | null;
+  readonly importCount: number | null;
+  readonly importPart: string | null;
 }
 
 export interface RequestReport {
@@ -98,12 +110,20 @@ export function buildRequestReport(events: Iterable<RequestEvent>, range: Reques
       effectiveAt: new Date(event.atMs).toISOString(),
       businessDays,
       late,
+      ...importColumns(event.import),
     });
   }
   return { rows, lateRows };
 }
 
-const CSV_COLUMNS = ['seq', 'org', 'list', 'projId', 'numbers', 'phone', 'source', 'keyId', 'requestedAt', 'effectiveAt', 'businessDays', 'late'] as const;
+function importColumns(input: ImportMeta | undefined): Pick<RequestReportRow, 'importName' | 'importSha256' | 'importBytes' | 'importCount' | 'importPart'> {
+  if (input === undefined) return { importName: null, importSha256: null, importBytes: null, importCount: null, importPart: null };
+  const part = input.parts === undefined ? null : `${input.part}/${input.parts}`;
+  return { importName: input.name, importSha256: input.sha256, importBytes: input.bytes, importCount: input.count, importPart: part };
+}
+
+/** The columns of the CSV; the import's come last, after those of the first version. */
+const CSV_COLUMNS = ['seq', 'org', 'list', 'projId', 'numbers', 'phone', 'source', 'keyId', 'requestedAt', 'effectiveAt', 'businessDays', 'late', 'importName', 'importSha256', 'importBytes', 'importCount', 'importPart'] as const;
 
 /**
  * A CSV field: quoted when it holds a separator, quote or line break; a field a spreadsheet would
@@ -124,13 +144,21 @@ export function requestReportCsv(rows: readonly RequestReportRow[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
+/** The number of a one-number add; else how many, and the import's input and part. */
+function numbersCell(row: RequestReportRow): string {
+  if (row.phone !== null) return row.phone;
+  const input = row.importName === null ? '' : ` from ${row.importName}`;
+  const part = row.importPart === null ? '' : ` (part ${row.importPart.replace('/', ' of ')})`;
+  return `${row.numbers}${input}${part}`;
+}
+
 /** The rows as an aligned text table for a terminal, late rows marked, then a summary line. */
 export function requestReportTable(report: RequestReport): string {
   const header = ['seq', 'list', 'numbers', 'requested', 'effective', 'business days', ''];
   const cells = report.rows.map((row) => [
     String(row.seq),
     row.projId === null ? `${row.org} master` : `${row.org} ${row.projId}`,
-    row.phone ?? String(row.numbers),
+    numbersCell(row),
     row.requestedAt,
     row.effectiveAt,
     String(row.businessDays),

@@ -19,7 +19,21 @@ export interface BulkQuery {
   readonly requestedAt: string | undefined;
   /** The name of the uploaded input, for the import's history event (POST /v1/import). */
   readonly name: string | undefined;
+  /** The whole input this request is one part of (POST /v1/import from `idnc import --url`); absent: the body is the input. */
+  readonly input: ImportPartQuery | undefined;
 }
+
+/** What a client that splits one input into several requests says about the input and the request. */
+export interface ImportPartQuery {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly count: number;
+  readonly part: number;
+  readonly parts: number;
+}
+
+/** The query parameters of ImportPartQuery, in the order of its fields. */
+const IMPORT_PART_PARAMETERS = ['inputSha256', 'inputBytes', 'inputCount', 'part', 'parts'] as const;
 
 const COLUMN_NAME_CHARS_MAX = 64;
 
@@ -54,6 +68,35 @@ function column(text: string | undefined): number | string | undefined {
   return text;
 }
 
+function invalidPart(message: string): IdncError {
+  return new IdncError('INVALID_HISTORY_FIELD', message);
+}
+
+/** A whole number in decimal digits (no sign, no exponent), at most a safe integer. */
+function wholeNumber(query: Record<string, unknown>, name: string): number {
+  const text = single(query, name)!;
+  const value = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw invalidPart(`${name} must be a whole number in decimal digits, got ${JSON.stringify(text.slice(0, 32))}`);
+  return value;
+}
+
+/**
+ * The input a request is part of: all five parameters or none. Their ranges against each other
+ * (part of parts, parts at most the count) are checked where every channel checks an import
+ * (src/history/change-meta.ts); here, only that each is what its name says.
+ */
+function importPart(query: Record<string, unknown>): ImportPartQuery | undefined {
+  const given = IMPORT_PART_PARAMETERS.filter((name) => query[name] !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length < IMPORT_PART_PARAMETERS.length) {
+    const missing = IMPORT_PART_PARAMETERS.filter((name) => query[name] === undefined);
+    throw invalidPart(`${IMPORT_PART_PARAMETERS.join(', ')} go together: ${missing.join(', ')} missing`);
+  }
+  const sha256 = single(query, 'inputSha256')!;
+  if (!/^[0-9a-fA-F]{64}$/.test(sha256)) throw invalidPart(`inputSha256 must be 64 hex digits (a SHA-256), got ${sha256.length} characters`);
+  return { sha256: sha256.toLowerCase(), bytes: wholeNumber(query, 'inputBytes'), count: wholeNumber(query, 'inputCount'), part: wholeNumber(query, 'part'), parts: wholeNumber(query, 'parts') };
+}
+
 /** The body's format: the format parameter, else the content type, else CSV when a column is named. */
 function bodyFormat(explicit: InputFormat | undefined, contentType: string | undefined, hasColumn: boolean): InputFormat {
   if (explicit !== undefined) return explicit;
@@ -82,6 +125,7 @@ export function readBulkQuery(queryValue: unknown, contentType: string | undefin
     reason: single(query, 'reason'),
     requestedAt: single(query, 'requestedAt'),
     name: single(query, 'name'),
+    input: importPart(query),
   };
 }
 
@@ -98,4 +142,9 @@ export const IMPORT_HISTORY_PROPERTIES = {
   reason: { type: 'string', description: 'why, at most 200 characters; stored, never logged' },
   requestedAt: { type: 'string', description: 'when the consumers asked, ISO 8601 with a zone (default: when stored)' },
   name: { type: 'string', description: "the input's name, shown in the import's history event with the body's SHA-256 and size (default, or empty: upload)" },
+  inputSha256: { type: 'string', description: "with inputBytes, inputCount, part and parts (all or none): this request is one part of a larger input, whose SHA-256 (64 hex digits) the history event shows instead of the body's" },
+  inputBytes: { type: 'string', description: "the whole input's size in bytes, shown instead of the body's" },
+  inputCount: { type: 'string', description: "the whole input's distinct numbers (1 or more); with parts=1 the body must hold exactly these" },
+  part: { type: 'string', description: 'which part this request is, from 1 to parts' },
+  parts: { type: 'string', description: 'how many requests the input is sent in, from 1 to inputCount; the event of a part says part k of n (parts=1 reads as an input sent whole)' },
 } as const;

@@ -5,7 +5,9 @@
 // request is atomic: any invalid entry (without ignoreInvalid) and nothing changes. Answer: JSON
 // {"received": entries, "numbers": distinct valid numbers, "changed", "skipped", "seq"}. The body's
 // SHA-256 is taken as it streams in; with `name` (default 'upload') and its size it goes into the
-// change's history event (docs/history.md).
+// change's history event (docs/history.md). A request that is one part of a larger input
+// (`idnc import --url` sends an input in batches) names that input instead: inputSha256,
+// inputBytes, inputCount, part and parts, shown in the event as given.
 
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -77,16 +79,17 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
   authorise(key, query.remove ? 'remove' : 'add', query.projId);
   const history = { source: query.source ?? 'import', reason: query.reason, requestedAt: query.requestedAt };
   // Checked before the body is read: a bad field refuses the request without reading a million numbers.
-  checkChangeMeta(history, Date.now());
+  checkChangeMeta(query.input === undefined ? history : { ...history, import: { ...query.input, name: UPLOAD_NAME } }, Date.now());
   const name = query.name === undefined || query.name === '' ? UPLOAD_NAME : checkImportName(query.name);
   const max = options.bulkNumbersMax ?? BULK_REQUEST_NUMBERS_MAX;
   const parser = new NumberParser({ format: query.format, column: query.column });
   const reader = new ChunkReader(bodyStream(request));
-  const hash = createHash('sha256');
+  // A part of a larger input names that input (its hash, size and numbers), not the body: no body hash then.
+  const bodyHash = query.input === undefined ? createHash('sha256') : null;
   let bytes = 0;
   try {
     for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
-      hash.update(chunk);
+      bodyHash?.update(chunk);
       bytes += chunk.length;
       parser.push(chunk);
       if (parser.entries > max) throw tooMany(max);
@@ -101,7 +104,8 @@ async function answer(request: FastifyRequest, reply: FastifyReply, options: Bul
     const invalid = parser.invalid.map((row) => ({ index: row.line - 1, entry: row.entry, reason: `line ${row.line}: ${row.reason}` }));
     throw new InvalidPhoneError(invalid, parser.invalidCount);
   }
-  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: { sha256: hash.digest('hex'), name, bytes } };
+  const input = bodyHash === null ? { ...query.input!, name } : { sha256: bodyHash.digest('hex'), name, bytes };
+  const write = { org: key.org, projId: query.projId, keyId: key.id, ...history, import: input };
   const numbers = parser.numbers.subarray(0, parser.count);
   const result = query.remove ? await options.dnc.removeNumbers(numbers, write) : await options.dnc.addNumbers(numbers, write);
   const body = { received: parser.entries, numbers: result.distinct, changed: result.changed, skipped: parser.invalidCount, seq: result.seq };

@@ -6,7 +6,9 @@
 //   T, `{"phone", "at", "onList", "list", "since", "seq"}`; projId as for status.
 // `GET /v1/history/head` (key with admin): the head of the hash chain over the log, `{"seq", "at",
 //   "hash"}`, for a company to keep elsewhere and later prove, with `idnc verify --head HASH@SEQ`,
-//   that nothing up to it changed. The chain covers every organisation's changes, hence admin.
+//   that nothing up to it changed. The chain is one per server and covers every organisation's
+//   changes, so any organisation's admin gets the same head: its seq and at say how many changes
+//   the server has made and when its last one was, nothing of whose they are (docs/history.md).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dnc } from '../engine/views.js';
@@ -17,6 +19,7 @@ import type { KeyStore } from '../keys/key-store.js';
 import { checkProjectId } from '../store/list-id.js';
 import { authenticate, authoriseScope } from './auth.js';
 import { HttpError } from './error-replies.js';
+import { errorResponses } from './route-schemas.js';
 
 export const HISTORY_HEAD_PATH = '/v1/history/head';
 export const HISTORY_PATH = '/v1/history';
@@ -33,6 +36,35 @@ export function registerHistoryRoute(app: FastifyInstance, options: HistoryRoute
   app.get(HISTORY_PATH, (request, reply) => history(request, reply, options));
   app.get(STATUS_AT_PATH, (request, reply) => statusAt(request, reply, options));
 }
+
+/** Documentation schema of GET /v1/history/head (openapi.ts); the handler below is the authority. */
+export const HISTORY_HEAD_SCHEMA = {
+  summary: 'The head of the hash chain over the log, to keep elsewhere and check later with idnc verify --head HASH@SEQ or idnc verify-evidence (admin scope)',
+  description:
+    "One chain for the whole server: every organisation's admin gets the same head, and its seq counts every organisation's changes. " +
+    'So it tells an organisation how many changes the server has made and when the last one was, nothing about which organisation made them or their numbers.',
+  tags: ['history'],
+  security: [{ apiKey: [] }],
+  response: {
+    200: {
+      description: 'the head of the acknowledged changes',
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['seq', 'at', 'hash'],
+            properties: {
+              seq: { type: 'integer', description: "the log position of the server's last acknowledged change, any organisation's (0: none)" },
+              at: { type: 'string', nullable: true, description: 'when that change was stored, ISO 8601 (null: none)' },
+              hash: { type: 'string', description: 'the chain hash at seq, 64 hex digits' },
+            },
+          },
+        },
+      },
+    },
+    ...errorResponses([401, 403, 429, 503]),
+  },
+} as const;
 
 function single(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];

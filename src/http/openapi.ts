@@ -10,6 +10,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { PDNC_PATH } from './pdnc-route.js';
 import { LIST_DELETE_SCHEMA, LIST_PATH, LISTS_GET_SCHEMA, LISTS_PATH } from './lists-route.js';
+import { HISTORY_HEAD_PATH, HISTORY_HEAD_SCHEMA } from './history-route.js';
 import { HEALTHZ_SCHEMA, METRICS_SCHEMA, OPENAPI_SCHEMA, PDNC_GET_SCHEMA, PDNC_POST_SCHEMA } from './route-schemas.js';
 import { packageVersion } from '../package-info.js';
 
@@ -29,6 +30,7 @@ const DOC_SCHEMAS: Record<string, object> = {
   [`GET ${OPENAPI_PATH}`]: OPENAPI_SCHEMA,
   [`GET ${LISTS_PATH}`]: LISTS_GET_SCHEMA,
   [`DELETE ${LIST_PATH}`]: LIST_DELETE_SCHEMA,
+  [`GET ${HISTORY_HEAD_PATH}`]: HISTORY_HEAD_SCHEMA,
 };
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();

@@ -26,9 +26,10 @@
 // record decoded from that spelling is encoded in it again, so a log copied record by record (a
 // replicated standby catching up) keeps its bytes and its hash chain. `requestedAt` is also the
 // spelling when `ts - requestedAt` would not give requestedAt back exactly (a fractional `ts`, which
-// idnc never writes). `import` ({ sha256: bin 32, name, bytes, count }) names a bulk import's
-// input; only the last record of its change has it, and such a record is always packed by msgpackr
-// (as bulk records are), so the hand-written path never sees it.
+// idnc never writes). `import` ({ sha256: bin 32, name, bytes, count }, plus `part` and `parts`
+// when the change is one of several that sent one input) names a bulk import's input; only the
+// last record of its change has it, and such a record is always packed by msgpackr (as bulk
+// records are), so the hand-written path never sees it.
 
 import { crc32 } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
@@ -61,12 +62,18 @@ export interface LogChange {
   readonly more?: boolean;
 }
 
-/** A bulk import's input as its history event names it: SHA-256 (hex) of its raw bytes, name, size, and the numbers the change named. */
+/**
+ * A bulk import's input as its history event names it: SHA-256 (hex) of its raw bytes, name, size,
+ * and the numbers the change named; or, for a change that is part `part` of `parts` of an input sent
+ * in several changes, the whole input's numbers.
+ */
 export interface ImportMeta {
   readonly sha256: string;
   readonly name: string;
   readonly bytes: number;
   readonly count: number;
+  readonly part?: number;
+  readonly parts?: number;
 }
 
 /** A name an import event may show: no control characters (it is printed), at most the limit. */
@@ -162,17 +169,21 @@ function historyFieldsBody(change: LogChange): Record<string, unknown> {
 }
 
 function packImport(meta: ImportMeta): Record<string, unknown> {
-  return { sha256: Buffer.from(meta.sha256, 'hex'), name: meta.name, bytes: meta.bytes, count: meta.count };
+  const packed = { sha256: Buffer.from(meta.sha256, 'hex'), name: meta.name, bytes: meta.bytes, count: meta.count };
+  return meta.parts === undefined ? packed : { ...packed, part: meta.part, parts: meta.parts };
 }
 
-/** A body's `import`, checked as a writer would have written it. */
+/** A body's `import`, checked as a writer would have written it (`part` and `parts` together, or neither). */
 function importOf(value: unknown, more: unknown): ImportMeta {
-  const { sha256, name, bytes, count } = (value ?? {}) as Record<string, unknown>;
+  const { sha256, name, bytes, count, part, parts } = (value ?? {}) as Record<string, unknown>;
   const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
   if (!(sha256 instanceof Uint8Array) || sha256.length !== 32 || !isImportName(name) || !isCount(bytes) || !isCount(count) || more !== undefined) {
     throw new DataCorruptError('record body has an invalid import');
   }
-  return { sha256: Buffer.from(sha256).toString('hex'), name, bytes, count };
+  const meta = { sha256: Buffer.from(sha256).toString('hex'), name, bytes, count };
+  if (part === undefined && parts === undefined) return meta;
+  if (!isCount(part) || !isCount(parts) || part < 1 || part > parts) throw new DataCorruptError('record body has an invalid import part');
+  return { ...meta, part, parts };
 }
 
 function checkBodyLength(length: number): void {

@@ -3,23 +3,20 @@
 // written owner-only and then checked with no data directory; a tampered file or another head exit 1,
 // bad arguments and unreadable files exit 2.
 
-import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVIDENCE_FILE_BYTES_MAX } from '../../src/constants.js';
 import { openDnc } from '../../src/index.js';
+import { CliSandbox } from './helpers.js';
 
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const sandbox = new CliSandbox();
 let dir: string;
 let dataDir: string;
 let head: { seq: number; hash: string };
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'idnc-evidence-cli-'));
+  dir = await sandbox.create('idnc-evidence-cli-');
   dataDir = join(dir, 'data');
   const dnc = await openDnc({ dataDir, segmentBytesMax: 600, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
   await dnc.add('5039367187', { org: 'acme', source: 'ivr', reason: 'pressed 9' });
@@ -29,21 +26,9 @@ beforeAll(async () => {
   head = await dnc.historyHead();
   await dnc.close();
 });
-afterAll(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox.dispose());
 
-function idnc(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.IDNC_DATA_DIR;
-    const child = execFile(process.execPath, [cli, ...args], { cwd: dir, env }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
-    });
-    children.push(child);
-  });
-}
+const idnc = (args: string[]) => sandbox.run(args);
 
 describe('idnc evidence and verify-evidence', () => {
   it('write an owner-only file that verifies against the head without the data directory, and refuse a tampered one', async () => {

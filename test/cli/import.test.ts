@@ -115,6 +115,15 @@ describe('idnc import / export offline', () => {
     expect(text.stdout).toContain(`import of 3 numbers from "a.txt.gz, stdin" (${expected.bytes} bytes, sha256 ${sha256})`);
   }, 60_000);
 
+  it('idnc history names the part of an input sent in several changes that a number came in', async () => {
+    const dnc = await openDnc({ dataDir, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const sha256 = 'ef'.repeat(32);
+    await dnc.addNumbers(Float64Array.of(5039367187, 2125551234), { keyId: 'cli', source: 'import', import: { sha256, name: 'big.csv', bytes: 9000, count: 5, part: 2, parts: 3 } });
+    await dnc.close();
+    const text = await idnc(['history', '2125551234', '--data-dir', dataDir]);
+    expect(text.stdout).toContain(`import of 5 numbers from "big.csv" (9000 bytes, sha256 ${sha256}, part 2 of 3)`);
+  }, 60_000);
+
   it('is atomic by default: one invalid row and nothing is imported; --ignore-invalid imports the rest', async () => {
     await writeFile(join(dir, 'bad.txt'), '5039367187\n503-936-718\n2125551234\nphone: 3105550000\n');
     const refused = await idnc(['import', 'bad.txt', '--data-dir', dataDir]);
@@ -271,7 +280,8 @@ describe('idnc import --url', () => {
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain(`added:            ${expected.length}`);
     const history = await fetch(`${base}/v1/history?phone=${expected[0]}`, { headers: { loginId: key! } });
-    expect(((await history.json()) as { events: { import: unknown }[] }).events[0]!.import).toMatchObject({ name: 'list.txt', count: expected.length });
+    // One batch: the event names the file as an offline import would (its bytes' hash and size), not the request's body.
+    expect(((await history.json()) as { events: { import: unknown }[] }).events[0]!.import).toEqual({ sha256: createHash('sha256').update(text).digest('hex'), name: 'list.txt', bytes: Buffer.byteLength(text), count: expected.length });
     await writeFile(join(dir, 'key.txt'), `${key!}\n`, { mode: 0o600 });
     const again = await idnc(['import', 'list.txt', '--url', base!, '--key-file', 'key.txt', '--project', 'p2']);
     expect(again.stdout).toContain(`already present:  ${expected.length}`);

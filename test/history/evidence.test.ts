@@ -286,6 +286,28 @@ describe('evidence over packs', () => {
     expect(verifyEvidence(copy(file), head)).toEqual({ ok: true, events: 3 });
   }, 30_000);
 
+  it('opens a pack without events once, for its index (the number tables the query consults and the stored ends the walk steps over), and verifies', async () => {
+    const { head, packs } = await packedDays();
+    const opened = new Map<string, number>();
+    const open = fs.promises.open;
+    vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
+      opened.set(String(args[0]), (opened.get(String(args[0])) ?? 0) + 1);
+      return open(...args);
+    });
+    let file: EvidenceFile;
+    try {
+      file = await buildEvidence(dir, Number(PHONE), { org: 'default' }, head.seq, head.hash);
+    } finally {
+      vi.mocked(fs.promises.open).mockRestore();
+    }
+    expect(file.events).toHaveLength(3);
+    const touched = new Set(file.events.map((event) => packs.find((pack) => pack.firstSeq <= event.seq && event.seq <= pack.lastSeq)?.path));
+    const untouched = packs.filter((pack) => !touched.has(pack.path));
+    expect(untouched.length).toBe(DAYS - 2);
+    expect(untouched.map((pack) => opened.get(pack.path) ?? 0)).toEqual(untouched.map(() => 1));
+    expect(verifyEvidence(copy(file), head)).toEqual({ ok: true, events: 3 });
+  }, 30_000);
+
   it('a stored root changed (its index CRC recomputed) is named by verify, and evidence through it does not reach the true head', async () => {
     const { head, packs } = await packedDays();
     const pack = packs[3]!;

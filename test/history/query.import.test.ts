@@ -82,4 +82,63 @@ describe('the history event of a bulk import', () => {
       await test.close();
     }
   });
+
+  it('over HTTP: a request that is part of a larger input names that input and its part; bad part parameters are refused and change nothing', async () => {
+    const test = await makeDurableApp(dir);
+    try {
+      const post = (query: string, payload: string) => test.app.inject({ method: 'POST', url: `/v1/import?name=big.csv&${query}`, headers: { loginId: test.admin.key, 'content-type': 'text/plain' }, payload });
+      const whole = `inputSha256=${'C'.repeat(64)}&inputBytes=5000&inputCount=3`;
+      const refused = [
+        [`inputSha256=${'c'.repeat(63)}&inputBytes=5000&inputCount=3&part=1&parts=2`, /inputSha256 must be 64 hex digits/],
+        [`inputSha256=${'g'.repeat(64)}&inputBytes=5000&inputCount=3&part=1&parts=2`, /inputSha256 must be 64 hex digits/],
+        [`inputSha256=${'c'.repeat(64)}&inputBytes=-1&inputCount=3&part=1&parts=2`, /inputBytes must be a whole number/],
+        [`${whole}&part=1.5&parts=2`, /part must be a whole number/],
+        [`${whole}&part=3&parts=2`, /import.part must be from 1 to import.parts \(2\)/],
+        [`${whole}&part=0&parts=2`, /import.part must be from 1/],
+        [`${whole}&part=1&parts=4`, /import.parts must be from 1 to import.count \(3\)/],
+        [`inputSha256=${'c'.repeat(64)}&inputBytes=5000&inputCount=0&part=1&parts=1`, /import.count must be/],
+        [`${whole}&part=1`, /go together: parts missing/],
+        [`${whole}&part=1&parts=1`, /input of 3 numbers sent whole, but the change holds 2/],
+        [`inputSha256=${'c'.repeat(64)}&inputBytes=5000&inputCount=1&part=1&parts=1&parts=1`, /parts is given more than once/],
+      ] as const;
+      for (const [query, message] of refused) {
+        const reply = await post(query, '5039367187\n2125551234\n');
+        expect(reply.statusCode, query).toBe(400);
+        expect(reply.json().code, query).toMatch(/^INVALID_(HISTORY_FIELD|PARAMETER)$/);
+        expect(reply.json().error, query).toMatch(message);
+      }
+      // More numbers than the input it is part of: refused once the body is read, before anything is written.
+      const tooMany = await post(`inputSha256=${'c'.repeat(64)}&inputBytes=5000&inputCount=2&part=1&parts=2`, '5039367187\n2125551234\n3105550000\n');
+      expect(tooMany.statusCode).toBe(400);
+      expect(tooMany.json().error).toMatch(/holds 3 numbers, more than the 2 of the input/);
+      expect(test.dnc.count()).toBe(0);
+      expect(await logRecords(dir)).toEqual([]);
+
+      const first = await post(`${whole}&part=1&parts=2`, '5039367187\n2125551234\n');
+      const second = await post(`${whole}&part=2&parts=2`, '3105550000\n');
+      expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+      const input = { sha256: 'c'.repeat(64), name: 'big.csv', bytes: 5000, count: 3, parts: 2 };
+      expect((await test.dnc.history(5039367187)).events[0]!.import).toEqual({ ...input, part: 1 });
+      expect((await test.dnc.history(3105550000)).events[0]!.import).toEqual({ ...input, part: 2 });
+      // Sent whole (parts=1): the event reads as an import made in one change.
+      await post(`${whole}&part=1&parts=1`, '9175550100\n6175550199\n7185550123\n');
+      expect((await test.dnc.history(9175550100)).events[0]!.import).toEqual({ sha256: 'c'.repeat(64), name: 'big.csv', bytes: 5000, count: 3 });
+    } finally {
+      await test.close();
+    }
+  });
+
+  it('through the library: import count, part and parts go together and fit the change', async () => {
+    const dnc = await openDnc({ dataDir: dir, logger: quiet });
+    const numbers = () => Float64Array.of(5039367187, 2125551234);
+    const input = { sha256: SHA, name: 'a', bytes: 10 };
+    await expect(dnc.addNumbers(numbers(), { import: { ...input, count: 2 } })).rejects.toMatchObject({ code: 'INVALID_HISTORY_FIELD' });
+    await expect(dnc.addNumbers(numbers(), { import: { ...input, count: 1, part: 1, parts: 1 } })).rejects.toMatchObject({ code: 'INVALID_HISTORY_FIELD' });
+    await expect(dnc.addNumbers(numbers(), { import: { ...input, count: 5, part: 2, parts: 1 } })).rejects.toMatchObject({ code: 'INVALID_HISTORY_FIELD' });
+    expect(dnc.count()).toBe(0);
+    await dnc.addNumbers(numbers(), { import: { ...input, count: 5, part: 2, parts: 3 } });
+    await dnc.close();
+    const records = await logRecords(dir);
+    expect(records.map((record) => record.import)).toEqual([{ ...input, count: 5, part: 2, parts: 3 }]);
+  });
 });

@@ -45,9 +45,21 @@ describe('requestReportCsv', () => {
   it('quotes separators and defuses spreadsheet formulas in user-given ids', () => {
     const report = buildRequestReport([event(7, '2026-11-02T12:00:00Z', '2026-11-02T12:00:01Z', { projId: '=cmd', org: 'a,b' })], { from: '2026-11-02', to: '2026-11-02', timeZone: 'UTC' });
     const lines = requestReportCsv(report.rows).split('\r\n');
-    expect(lines[0]).toBe('seq,org,list,projId,numbers,phone,source,keyId,requestedAt,effectiveAt,businessDays,late');
-    expect(lines[1]).toBe("7,\"a,b\",project,'=cmd,1,5039367187,api,k1,2026-11-02T12:00:00.000Z,2026-11-02T12:00:01.000Z,0,false");
+    expect(lines[0]).toBe('seq,org,list,projId,numbers,phone,source,keyId,requestedAt,effectiveAt,businessDays,late,importName,importSha256,importBytes,importCount,importPart');
+    expect(lines[1]).toBe("7,\"a,b\",project,'=cmd,1,5039367187,api,k1,2026-11-02T12:00:00.000Z,2026-11-02T12:00:01.000Z,0,false,,,,,");
     expect(lines[2]).toBe('');
+  });
+
+  it("names an import's input (a name a spreadsheet would run defused) and its part", () => {
+    const input = { sha256: 'ab'.repeat(32), name: '=cmd,x.csv', bytes: 4096, count: 5 };
+    const events = [event(8, '2026-11-02T12:00:00Z', '2026-11-02T12:00:01Z', { numbers: 2, phone: undefined, import: { ...input, part: 2, parts: 3 } }), event(9, '2026-11-02T12:00:00Z', '2026-11-02T12:00:01Z', { numbers: 5, phone: undefined, import: input })];
+    const report = buildRequestReport(events, { from: '2026-11-02', to: '2026-11-02', timeZone: 'UTC' });
+    const lines = requestReportCsv(report.rows).split('\r\n');
+    expect(lines[1]).toMatch(new RegExp(`^8,.*,false,"'=cmd,x.csv",${'ab'.repeat(32)},4096,5,2/3$`));
+    expect(lines[2]).toMatch(new RegExp(`^9,.*,false,"'=cmd,x.csv",${'ab'.repeat(32)},4096,5,$`));
+    const table = requestReportTable(report);
+    expect(table).toContain('2 from =cmd,x.csv (part 2 of 3)');
+    expect(table).toMatch(/\s5 from =cmd,x\.csv\s/);
   });
 });
 

@@ -1,5 +1,6 @@
-// GET /v1/history/head: the chain head for an admin key, FORBIDDEN for other keys, and an
-// in-memory engine (no history) says so.
+// GET /v1/history/head: the chain head for an admin key, FORBIDDEN for other keys, the same
+// server-wide head for every organisation's admin (documented so), and an in-memory engine (no
+// history) says so.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
@@ -27,6 +28,25 @@ it('answers the head of the chain to an admin key, and FORBIDDEN to a read/write
   const refused = await t.app.inject({ method: 'GET', url: '/v1/history/head', headers: { loginId: reader.key } });
   expect(refused.statusCode).toBe(403);
   expect(JSON.parse(refused.body)).toMatchObject({ code: 'FORBIDDEN' });
+  await t.close();
+});
+
+it("gives another organisation's admin the same server-wide head, seq, at and hash only, as its OpenAPI description says", async () => {
+  const otherAdmin = makeKey('other', ['admin']);
+  const t = await makeDurableApp(dir, [otherAdmin]);
+  await t.dnc.add('5039367187');
+  await t.dnc.add('5039367188', { org: 'other' });
+  await t.dnc.add('5039367189');
+  const own = await t.app.inject({ method: 'GET', url: '/v1/history/head', headers: { loginId: t.admin.key } });
+  const other = await t.app.inject({ method: 'GET', url: '/v1/history/head', headers: { loginId: otherAdmin.key } });
+  expect(other.statusCode).toBe(200);
+  expect(other.json()).toEqual(own.json());
+  expect(Object.keys(other.json()).sort()).toEqual(['at', 'hash', 'seq']);
+  expect(other.json().seq).toBe(3);
+  const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const route = document.paths['/v1/history/head'].get;
+  expect(route.description).toMatch(/seq counts every organisation's changes/);
+  expect(Object.keys(route.responses['200'].content['application/json'].schema.properties).sort()).toEqual(['at', 'hash', 'seq']);
   await t.close();
 });
 
