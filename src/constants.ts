@@ -393,8 +393,8 @@ export const SORTED_LOAD_CHUNK_BYTES = 1024 * 1024;
 
 // --- Compliance history (src/history/, docs/history.md) ---
 
-/** `source` of a change: a short token naming how the consumer asked (agent, ivr, sms, web, ...). */
-export const HISTORY_SOURCE_PATTERN = /^[a-z0-9_-]{1,32}$/;
+/** `source` of a change: a short token naming how the consumer asked (agent, ivr, sms, web, ...), 1 to this many of a-z 0-9 _ -. */
+export const HISTORY_SOURCE_CHARS_MAX = 32;
 /** `reason` of a change: free text, in characters (UTF-16 units); stored as given, never logged. */
 export const HISTORY_REASON_CHARS_MAX = 200;
 /**
