@@ -477,9 +477,10 @@ const ADD_REASON = 'pressed 9 in the IVR menu';
  * Log bytes before a snapshot, for both sides of the adds: more than 7 rounds of 1 s can write, so
  * no snapshot runs inside the rounds. At the default 64 MiB the side with the fields (122 bytes a
  * record against 83) reached a snapshot within the rounds at about 80,000 adds/s and the other did
- * not; its walk of the hash chain (about 5 us of CPU a record, 550,000 records) held the event loop
- * of the process both sides share for seconds, so whichever rounds ran meanwhile fell to about
- * 1,000 adds/s. The chain's own cost is measured after the rounds instead (chainCpuPerRecord).
+ * not; its walk of the hash chain (about 5 us of CPU a record, 550,000 records: seconds) ran in the
+ * process both sides share, and took its CPU from whichever rounds it overlapped (before the walk
+ * gave the loop a turn every 32 records, those rounds fell to about 1,000 adds/s). The chain's own
+ * cost is measured after the rounds instead (chainCpuPerRecord).
  */
 const ADD_SNAPSHOT_LOG_BYTES = 1024 * 1024 * 1024;
 
