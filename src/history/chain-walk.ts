@@ -123,7 +123,7 @@ async function walkSegment(segment: SegmentSpan, from: number, start: ChainState
       if (pending.length - at < LOG_RECORD_HEADER_BYTES + length) break;
       const frame = pending.subarray(at, at + LOG_RECORD_HEADER_BYTES + length);
       if (!frameChecksumMatches(frame)) return finish({ file, offset, seq, detail: 'record fails its CRC-32 checksum' });
-      const frameSeq = Number(frame.readBigUInt64LE(8));
+      const frameSeq = frame.readUInt32LE(8) + frame.readUInt32LE(12) * 2 ** 32;
       if (frameSeq !== seq) return finish({ file, offset, seq, detail: `record has seq ${frameSeq}, expected ${seq}` });
       if (seq > state.seq) {
         state = pushRecord(state, frame, null, seq === segment.firstSeq);

@@ -211,6 +211,22 @@ describe('log record encoding', () => {
     expect({ source: decoded.source, reason: decoded.reason, requestedAt: decoded.requestedAt }).toEqual({ source: 'import', reason: 'r', requestedAt: 5 });
   });
 
+  it('frameChecksumMatches takes a frame whole, at any offset of its buffer, and refuses it with any one byte changed past its length', () => {
+    for (const count of [0, 1, 5, 60, 70]) {
+      const frame = encodeRecord(9, change({ numbers: Float64Array.from({ length: count }, (_, i) => 2_125_550_000 + i), reason: 'r' }));
+      const shifted = new Uint8Array(frame.length + 3).subarray(3);
+      shifted.set(frame);
+      expect(frameChecksumMatches(shifted), `${count} numbers`).toBe(true);
+      const accepted: number[] = [];
+      for (let at = 4; at < frame.length; at++) {
+        shifted[at]! ^= 0x10;
+        if (frameChecksumMatches(shifted)) accepted.push(at);
+        shifted[at]! ^= 0x10;
+      }
+      expect(accepted, `${count} numbers (${frame.length} bytes)`).toEqual([]);
+    }
+  });
+
   it('history fields present but undefined (as the engine builds its records) are written as absent', () => {
     const absent = { source: undefined, reason: undefined, requestedAt: undefined, import: undefined, more: undefined };
     expect(encodeRecord(3, change(absent)).equals(encodeRecord(3, change()))).toBe(true);
