@@ -473,6 +473,16 @@ const SMOKE_ADD_ROUND_MS = 30;
 const ADD_ROUNDS = 7;
 const FIRST_NUMBER = 2_002_000_000;
 const ADD_REASON = 'pressed 9 in the IVR menu';
+/**
+ * Log bytes before a snapshot, for both sides of the adds: more than 7 rounds of 1 s can write, so
+ * no snapshot runs inside the rounds. At the default 64 MiB the side with the fields (122 bytes a
+ * record against 83) reached a snapshot within the rounds at about 80,000 adds/s and the other did
+ * not; its walk of the hash chain (about 5 us of CPU a record, 550,000 records: seconds) ran in the
+ * process both sides share, and took its CPU from whichever rounds it overlapped (before the walk
+ * gave the loop a turn every 32 records, those rounds fell to about 1,000 adds/s). The chain's own
+ * cost is measured after the rounds instead (chainCpuPerRecord).
+ */
+const ADD_SNAPSHOT_LOG_BYTES = 1024 * 1024 * 1024;
 
 /**
  * `writers` loops of awaited single adds for `runMs`, with or without the history fields: adds per
@@ -499,12 +509,13 @@ async function addRound(dnc: Dnc, writers: number, runMs: number, withHistory: b
 async function measureAdds(dir: string, writers: number, runMs: number): Promise<Figure[]> {
   const plainDir = path.join(dir, `plain-${writers}`);
   const fieldsDir = path.join(dir, `fields-${writers}`);
-  const without = await openDnc({ dataDir: plainDir, fsync: 'always' });
-  const withFields = await openDnc({ dataDir: fieldsDir, fsync: 'always' });
+  const without = await openDnc({ dataDir: plainDir, fsync: 'always', snapshotLogBytes: ADD_SNAPSHOT_LOG_BYTES });
+  const withFields = await openDnc({ dataDir: fieldsDir, fsync: 'always', snapshotLogBytes: ADD_SNAPSHOT_LOG_BYTES });
   const next = { number: FIRST_NUMBER };
   const rates = { without: [] as number[], with: [] as number[] };
   const cpuPerAdd = { without: [] as number[], with: [] as number[] };
   const acknowledged = { without: 0, with: 0 };
+  let chainUsPerRecord = 0;
   try {
     for (let round = 0; round < ADD_ROUNDS; round++) {
       // The order flips every round, so neither side always meets the disk after the other.
@@ -515,6 +526,8 @@ async function measureAdds(dir: string, writers: number, runMs: number): Promise
         acknowledged[side] += result.acknowledged;
       }
     }
+    for (const dnc of [without, withFields]) check(dnc.stats().log?.lastSnapshotAtMs === null, 'no snapshot ran within the rounds');
+    chainUsPerRecord = await chainCpuPerRecord(withFields);
     const last = await withFields.history(String(next.number - 1));
     const lastWith = last.events.at(-1);
     check(last.events.length === 0 || (lastWith?.source === 'ivr' && lastWith.reason === ADD_REASON), 'an add with the fields reads them back from history');
@@ -537,7 +550,18 @@ async function measureAdds(dir: string, writers: number, runMs: number): Promise
       'the same adds without the fields, alternating rounds', median([...rates.without].sort((a, b) => a - b))),
     versus(`process CPU per acknowledged add with the history fields, ${writers} concurrent writers (median of ${ADD_ROUNDS} rounds)`, median([...cpuPerAdd.with].sort((a, b) => a - b)), 'us',
       `the same adds without the fields, alternating rounds; with / without within rounds (median) ${cpuRatio.toFixed(3)}x`, median([...cpuPerAdd.without].sort((a, b) => a - b))),
+    versus(`hash chain: process CPU per record of these adds with the fields, walked once after the rounds (as a snapshot walks them, off the acknowledgement path)`, chainUsPerRecord, 'us',
+      'process CPU per acknowledged add with the fields (median of the rounds)', median([...cpuPerAdd.with].sort((a, b) => a - b))),
   ];
+}
+
+/** CPU of the process per record for the hash chain over everything `dnc` logged (historyHead walks it, as a snapshot does). */
+async function chainCpuPerRecord(dnc: Dnc): Promise<number> {
+  const cpu = process.cpuUsage();
+  const head = await dnc.historyHead();
+  const used = process.cpuUsage(cpu);
+  check(head.seq === dnc.stats().log?.seq && head.seq > 0, 'the chain head is at the last add');
+  return (used.user + used.system) / head.seq;
 }
 
 // --- the scenario ---------------------------------------------------------------------------------

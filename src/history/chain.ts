@@ -9,7 +9,6 @@ import { DataCorruptError } from '../errors.js';
 
 export const HASH_BYTES = 32;
 const ZERO_HASH = new Uint8Array(HASH_BYTES);
-const NODE_PREFIX = Uint8Array.of(1);
 
 /** Seqs and hashes where the chain is; immutable (push returns a new state). */
 export interface ChainState {
@@ -37,9 +36,38 @@ export interface ChainHead {
   readonly hash: string;
 }
 
-/** The one-shot hash of the parts joined: about half the cost of a Hash object with one update per part. */
-function sha256(...parts: Uint8Array[]): Uint8Array {
-  return oneShotHash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
+/**
+ * SHA-256 of `bytes` by the one-shot hash (about half the cost of a Hash object), its digest asked
+ * for as 'binary' (latin1) text, one character a byte, and copied into a small array: a Buffer
+ * result is a native allocation per call, which made the call take 1.1 µs against 0.5 µs.
+ */
+function sha256(bytes: Uint8Array): Uint8Array {
+  const text = oneShotHash('sha256', bytes, 'binary');
+  const digest = new Uint8Array(HASH_BYTES);
+  for (let i = 0; i < HASH_BYTES; i++) digest[i] = text.charCodeAt(i);
+  return digest;
+}
+
+/**
+ * Inputs of two hashes joined, assembled in place (Buffer.concat took about 0.4 µs a call); hashing
+ * is synchronous, so one of each serves every call.
+ */
+const PAIR_INPUT = new Uint8Array(2 * HASH_BYTES);
+const NODE_INPUT = new Uint8Array(1 + 2 * HASH_BYTES);
+NODE_INPUT[0] = 1;
+
+/** SHA-256(left || right), for two hashes. */
+function sha256Pair(left: Uint8Array, right: Uint8Array): Uint8Array {
+  PAIR_INPUT.set(left, 0);
+  PAIR_INPUT.set(right, HASH_BYTES);
+  return sha256(PAIR_INPUT);
+}
+
+/** A Merkle node: SHA-256(0x01 || left || right). */
+function sha256Node(left: Uint8Array, right: Uint8Array): Uint8Array {
+  NODE_INPUT.set(left, 1);
+  NODE_INPUT.set(right, 1 + HASH_BYTES);
+  return sha256(NODE_INPUT);
 }
 
 /** The state before any record, or where a chain starts after `seq` (a directory older than the chain). */
@@ -56,7 +84,7 @@ function leafCount(state: ChainState): number {
 export function rootOfPeaks(peaks: readonly Uint8Array[]): Uint8Array {
   if (peaks.length === 0) return ZERO_HASH;
   let root = peaks[peaks.length - 1]!;
-  for (let i = peaks.length - 2; i >= 0; i--) root = sha256(NODE_PREFIX, peaks[i]!, root);
+  for (let i = peaks.length - 2; i >= 0; i--) root = sha256Node(peaks[i]!, root);
   return root;
 }
 
@@ -64,7 +92,7 @@ export function rootOfPeaks(peaks: readonly Uint8Array[]): Uint8Array {
 function addLeaf(peaks: readonly Uint8Array[], count: number, leaf: Uint8Array): Uint8Array[] {
   const next = peaks.slice();
   let node = leaf;
-  for (let n = count; (n & 1) === 1; n = Math.floor(n / 2)) node = sha256(NODE_PREFIX, next.pop()!, node);
+  for (let n = count; (n & 1) === 1; n = Math.floor(n / 2)) node = sha256Node(next.pop()!, node);
   next.push(node);
   return next;
 }
@@ -78,13 +106,13 @@ export function pushRecord(state: ChainState, frame: Uint8Array, ts: number | nu
   const seq = state.seq + 1;
   let { roots, peaks, segmentFirstSeq } = state;
   if (startsFile && leafCount(state) > 0) {
-    roots = sha256(roots, rootOfPeaks(peaks));
+    roots = sha256Pair(roots, rootOfPeaks(peaks));
     peaks = [];
     segmentFirstSeq = seq;
   }
   const digest = sha256(frame);
-  const prev = seq === segmentFirstSeq ? sha256(state.hash, roots) : state.hash;
-  const hash = sha256(prev, digest);
+  const prev = seq === segmentFirstSeq ? sha256Pair(state.hash, roots) : state.hash;
+  const hash = sha256Pair(prev, digest);
   return { origin: state.origin, seq, hash, at: ts, segmentFirstSeq, roots, peaks: addLeaf(peaks, seq - segmentFirstSeq, digest) };
 }
 

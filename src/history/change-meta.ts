@@ -7,9 +7,9 @@
 // change that is one part of a larger input (`idnc import --url` sends an input in several requests)
 // names the whole input, its count and which part it is.
 
-import { HISTORY_IMPORT_NAME_CHARS_MAX, HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX, HISTORY_SOURCE_PATTERN } from '../constants.js';
+import { HISTORY_IMPORT_NAME_CHARS_MAX, HISTORY_REASON_CHARS_MAX, HISTORY_REQUESTED_AT_AHEAD_MS_MAX } from '../constants.js';
 import { IdncError, quoteInput } from '../errors.js';
-import { isImportName } from '../persist/record.js';
+import { isHistorySource, isImportName } from '../persist/record.js';
 
 /** The fields as a caller gives them; `requestedAt` as ISO 8601 text with a time zone, or ms since the epoch. */
 export interface ChangeMetaInput {
@@ -61,7 +61,7 @@ function invalid(message: string): IdncError {
 }
 
 function checkSource(value: unknown): string {
-  if (typeof value !== 'string' || !HISTORY_SOURCE_PATTERN.test(value)) {
+  if (!isHistorySource(value)) {
     const shown = typeof value === 'string' ? quoteInput(value) : typeof value;
     throw invalid(`invalid source ${shown}: expected 1-32 of a-z 0-9 _ - (for example agent, ivr, sms, email, web, mail)`);
   }

@@ -26,6 +26,7 @@
 import os from 'node:os';
 import { assert } from '../assert.js';
 import type { ChainHead } from '../history/chain.js';
+import type { ChangeMeta } from '../history/change-meta.js';
 import {
   REPLICATION_ACK_WAIT_MS,
   REPLICATION_LEASE_MS_DEFAULT,
@@ -200,15 +201,15 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     return this.durable.snapshot();
   }
 
-  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number): Promise<CommitResult> {
-    if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply);
+  commit(operation: ChangeOperation, address: ListAddress, sorted: Float64Array, keyId: string | null, apply: () => number, meta?: ChangeMeta): Promise<CommitResult> {
+    if (this.config.ack === 'local') return this.durable.commit(operation, address, sorted, keyId, apply, meta);
     if (this.standingBy()) return Promise.reject(this.notLeader());
     if (this.state !== 'ready') return Promise.reject(this.refusal('not stored'));
     if (this.catchUpWanted) {
       this.reconcileSoon();
       return Promise.reject(new IdncError('REPLICATION_UNAVAILABLE', 'the change was not stored: this writer is catching up with its stream; retry shortly'));
     }
-    return this.quorumCommit(this.durable.commit(operation, address, sorted, keyId, apply));
+    return this.quorumCommit(this.durable.commit(operation, address, sorted, keyId, apply, meta));
   }
 
   /**

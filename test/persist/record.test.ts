@@ -8,7 +8,8 @@ import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { LOG_RECORD_DELTA_NUMBERS_MIN, LOG_RECORD_HEADER_BYTES } from '../../src/constants.js';
 import { encodeDeltas } from '../../src/persist/number-deltas.js';
-import { decodeBody, encodeRecord, encodeRecords, frameChecksumMatches, type LogChange } from '../../src/persist/record.js';
+import { decodeBody, encodeRecord, encodeRecords, frameChecksumMatches, isHistorySource, type LogChange } from '../../src/persist/record.js';
+import { mulberry32 } from '../durability/random.js';
 
 function msgpackrBody(change: LogChange): Buffer {
   const numbers = Buffer.from(change.numbers.buffer, change.numbers.byteOffset, change.numbers.byteLength);
@@ -210,6 +211,51 @@ describe('log record encoding', () => {
     expect({ source: decoded.source, reason: decoded.reason, requestedAt: decoded.requestedAt }).toEqual({ source: 'import', reason: 'r', requestedAt: 5 });
   });
 
+  it('frameChecksumMatches takes a frame whole, at any offset of its buffer, and refuses it with any one byte changed past its length', () => {
+    for (const count of [0, 1, 5, 60, 70]) {
+      const frame = encodeRecord(9, change({ numbers: Float64Array.from({ length: count }, (_, i) => 2_125_550_000 + i), reason: 'r' }));
+      const shifted = new Uint8Array(frame.length + 3).subarray(3);
+      shifted.set(frame);
+      expect(frameChecksumMatches(shifted), `${count} numbers`).toBe(true);
+      const accepted: number[] = [];
+      for (let at = 4; at < frame.length; at++) {
+        shifted[at]! ^= 0x10;
+        if (frameChecksumMatches(shifted)) accepted.push(at);
+        shifted[at]! ^= 0x10;
+      }
+      expect(accepted, `${count} numbers (${frame.length} bytes)`).toEqual([]);
+    }
+  });
+
+  it('history fields present but undefined (as the engine builds its records) are written as absent', () => {
+    const absent = { source: undefined, reason: undefined, requestedAt: undefined, import: undefined, more: undefined };
+    expect(encodeRecord(3, change(absent)).equals(encodeRecord(3, change()))).toBe(true);
+    const some = { source: 'ivr', reason: undefined, requestedAt: 1_795_727_605_166, import: undefined, more: undefined };
+    expect(encodeRecord(3, change(some)).equals(frameOf(3, msgpackrBody(change({ source: 'ivr', requestedAt: 1_795_727_605_166 }))))).toBe(true);
+  });
+
+  it('a batch of random records is msgpackr\'s bodies in zlib-checksummed frames, at any offset of the scratch buffer', () => {
+    const random = mulberry32(20_261_207);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const text = (alphabet: string, length: number): string => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+    const ts = 1_795_727_665_166;
+    const records = Array.from({ length: 300 }, (): LogChange => {
+      const fields: { source?: string; reason?: string; requestedAt?: number } = {};
+      if (random() < 0.7) fields.source = text('abcdefghijklmnopqrstuvwxyz0123456789_-', 1 + Math.floor(random() * 32));
+      if (random() < 0.7) fields.reason = text(pick(['abc def 0123456789', 'é ü 中 x', 'a\u{1F600}b']), Math.floor(random() * 70));
+      if (random() < 0.7) fields.requestedAt = ts - pick([0, 31, -31, 100, -100, 60_000, -20_000, 864_000_000, -300_000, 2 ** 31 + 1, 94_608_000_000]);
+      const numbers = Float64Array.from({ length: Math.floor(random() * 20) }, (_, i) => 2_125_550_000 + i * 7);
+      return change({ org: text('abcxyz', 1 + Math.floor(random() * 40)), keyId: pick([null, 'k1a2b3c4', 'clé']), numbers, more: random() < 0.1 ? true : undefined, ...fields });
+    });
+    const expected = Buffer.concat(records.map((record, i) => frameOf(100 + i, msgpackrBody(record))));
+    for (const shift of [0, 1, 3]) {
+      const scratch = Buffer.alloc(expected.length + 64 * 1024).subarray(shift);
+      const [frames] = encodeRecords(100, records, scratch);
+      expect(frames!.buffer).toBe(scratch.buffer);
+      expect(frames!.equals(expected)).toBe(true);
+    }
+  });
+
   it('writes the first run into a scratch buffer that fits, and allocates when it does not', () => {
     const records = [change(), change({ keyId: 'k' })];
     const expected = Buffer.concat(records.map((record, i) => encodeRecord(3 + i, record)));
@@ -219,5 +265,24 @@ describe('log record encoding', () => {
     expect(inScratch!.equals(expected)).toBe(true);
     const [allocated] = encodeRecords(3, records, Buffer.alloc(16));
     expect(allocated!.equals(expected)).toBe(true);
+  });
+});
+
+describe('isHistorySource', () => {
+  const token = /^[a-z0-9_-]{1,32}$/;
+
+  it('accepts exactly 1-32 of a-z 0-9 _ -: every UTF-16 unit alone and amid a valid token, every length to 40', () => {
+    const wrong: string[] = [];
+    for (let code = 0; code <= 0xffff; code++) {
+      const unit = String.fromCharCode(code);
+      for (const value of [unit, `ab${unit}9`]) if (isHistorySource(value) !== token.test(value)) wrong.push(value);
+    }
+    for (let length = 0; length <= 40; length++) if (isHistorySource('x'.repeat(length)) !== (length >= 1 && length <= 32)) wrong.push(`${length} x`);
+    expect(wrong).toEqual([]);
+    expect(isHistorySource('a\u{1F600}')).toBe(false);
+  });
+
+  it.each([[5], [null], [undefined], [['ivr']]])('refuses %j (not text)', (value) => {
+    expect(isHistorySource(value)).toBe(false);
   });
 });

@@ -69,6 +69,16 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await expectStreamEqualsLog(dnc);
   });
 
+  test.each(['quorum', 'local'] as const)('%s: a change keeps the history fields its client gave (source, reason, requestedAt)', async (ack) => {
+    const dnc = await writer({ ack });
+    await replicating(dnc);
+    const requestedAt = Date.now() - 60_000;
+    await dnc.add('5039367187', { source: 'ivr', reason: 'pressed 9 in the IVR menu', requestedAt });
+    const { events } = await dnc.history('5039367187');
+    expect(events).toMatchObject([{ op: 'add', source: 'ivr', reason: 'pressed 9 in the IVR menu', requestedAt: new Date(requestedAt).toISOString() }]);
+    await expectStreamEqualsLog(dnc);
+  });
+
   test('quorum: 8 concurrent writers on a healthy cluster all get their changes acknowledged', async () => {
     const dnc = await writer();
     await replicating(dnc);
