@@ -1,5 +1,6 @@
 // `idnc serve --workers N`: the primary process. It makes sure the key file (and the first admin
-// key) exists before forking, so the banner prints once; forks the writer worker (slot 0) and, once
+// key, but not on a standby: its keys come from the writer) exists before forking, so the banner
+// prints once; forks the writer worker (slot 0) and, once
 // it serves, N-1 follower workers, all sharing the port (node:cluster, round-robin). Internal traffic
 // goes over the cluster's IPC channel, never over the network:
 //   - a follower forwards a validated add/remove: primary -> writer -> primary -> that follower;
@@ -39,7 +40,7 @@ import {
   type WorkerMessage,
   type WorkerRole,
 } from './cluster-messages.js';
-import { printFirstKey, reportStartFailure, signalled } from './serve-server.js';
+import { makesFirstKey, printFirstKey, reportStartFailure, signalled } from './serve-server.js';
 
 export async function serveCluster(config: ServeConfig, workers: number): Promise<number> {
   if (cluster.isWorker) {
@@ -73,7 +74,7 @@ async function runPrimary(config: ServeConfig, workers: number): Promise<number>
   let firstKey: CreatedKey | undefined;
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
-    firstKey = await ensureFirstKey(config.dataDir);
+    if (makesFirstKey(config)) firstKey = await ensureFirstKey(config.dataDir);
   } catch (error) {
     reportStartFailure(error);
     return 1;

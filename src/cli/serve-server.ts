@@ -61,6 +61,15 @@ export function printFirstKey(created: CreatedKey, host: string, port: number): 
   );
 }
 
+/**
+ * Whether this server makes (and prints) the first admin key when keys.json is missing: not a
+ * follower's or a standby's, whose keys come from the writer through NATS (a key of its own would be
+ * replaced by the copy, or published over the writer's keys if the standby took over first).
+ */
+export function makesFirstKey(config: ServeConfig): boolean {
+  return config.follow === undefined && config.replicate?.standby !== true;
+}
+
 /** What differs between the one process of `idnc serve` and a worker of `--workers N` (serve-cluster.ts). */
 export interface ServeRole {
   /** pino bindings added to every log line (a worker's slot). */
@@ -117,8 +126,7 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   const writerStopped = new WriterStopped(logger);
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
-    // A follower's or a standby's keys come from the writer (through NATS): a first key of its own would be replaced.
-    firstKey = config.follow === undefined && config.replicate?.standby !== true ? await ensureFirstKey(config.dataDir) : undefined;
+    firstKey = makesFirstKey(config) ? await ensureFirstKey(config.dataDir) : undefined;
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
     // Before the engine, which may take a while to open: a follower has the writer's keys sooner.
     keyReplication = startKeyReplication(config, keys, engineLoggerOf(logger, 'keys'), () => dnc?.stats().replication?.state);

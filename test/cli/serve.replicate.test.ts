@@ -263,7 +263,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }
   }, 90_000);
 
-  test('a standby under --workers 2 names the writer in idnc-leader from every worker, the follower worker too', async () => {
+  test('a standby under --workers 2 names the writer in idnc-leader from every worker, the follower worker too, and makes no first key', async () => {
     const standbyDir = await makeTempDir('idnc-serve-standby-');
     try {
       const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
@@ -286,6 +286,8 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       expect(refusals.get('1')).toEqual({ worker: '1', status: 503, code: 'NOT_LEADER', leader: writerUrl });
       expect(await stopGracefully(standby)).toBe(0);
       expect(await stopGracefully(writer)).toBe(0);
+      // The standby's keys come from the writer through NATS: its primary makes and prints none of its own.
+      expect(standby.stdout).not.toMatch(/created the first API key/);
     } finally {
       await killAll();
       await removeDir(standbyDir);
