@@ -342,6 +342,12 @@ export const FOLLOWER_RELOAD_RETRY_MS = 1000;
 export const WAIT_FOR_TIMEOUT_MS_MAX = 60 * 60 * 1000;
 /** A forwarded write answers only once it is applied where it is read; beyond this: WAIT_TIMEOUT. */
 export const CLUSTER_APPLY_WAIT_MS = 5000;
+/**
+ * `--workers` with replication: a follower worker answers GET /healthz with the writer worker's
+ * parts (asked through the primary); a writer worker that does not answer within this long (busy,
+ * restarting) gets a follower worker's own answer instead, without them, so a health check never hangs.
+ */
+export const CLUSTER_HEALTH_WAIT_MS = 1000;
 /** `--workers`: at most this many HTTP worker processes. */
 export const SERVE_WORKERS_MAX = 64;
 /** A worker that dies is restarted after this delay, doubled per quick death up to the max. */

@@ -11,6 +11,9 @@
 //     catches up to the newest seq the primary knows of, so it never serves an older state.
 //   - the rate-limit buckets and the failed-authentication counts live here, so they hold for the
 //     server as a whole (cluster-limits.ts): workers take tokens in batches and report failures.
+//   - with replication, a follower worker's GET /healthz is answered with the writer worker's body
+//     (primary -> writer -> primary -> that follower): the replication and keys parts are the writer
+//     worker's, so every worker says the same.
 // A worker that dies is restarted with a doubling delay; SIGINT/SIGTERM stop the followers, then the
 // writer (final snapshot), and exit 0.
 
@@ -104,6 +107,8 @@ class ClusterPrimary {
   private barriers: Barrier[] = [];
   /** Changes forwarded to the writer and not answered yet: `${origin}:${id}`. */
   private readonly forwarded = new Map<string, { origin: number; id: number }>();
+  /** Follower workers' /healthz questions to the writer not answered yet: `${origin}:${id}`. */
+  private readonly healthAsked = new Map<string, { origin: number; id: number }>();
   private readonly limits = new ClusterLimits();
   private latestSeq = 0;
   private shuttingDown = false;
@@ -215,7 +220,25 @@ class ClusterPrimary {
       case 'auth-fail':
         this.send(slot.worker, this.limits.answer(message));
         return;
+      case 'health':
+        this.askHealth(slot, message.id);
+        return;
+      case 'health-body':
+        this.healthAsked.delete(`${message.origin}:${message.id}`);
+        this.send(this.slots[message.origin]?.worker ?? null, { idnc: 'health-body', id: message.id, body: message.body });
+        return;
     }
+  }
+
+  /** A follower worker's /healthz: the writer worker's body (null at once while it does not serve). */
+  private askHealth(slot: Slot, id: number): void {
+    const writer = this.slots[0]!;
+    if (!writer.ready || writer.worker === null) {
+      this.send(slot.worker, { idnc: 'health-body', id, body: null });
+      return;
+    }
+    this.healthAsked.set(`${slot.index}:${id}`, { origin: slot.index, id });
+    this.send(writer.worker, { idnc: 'health', origin: slot.index, id });
   }
 
   private forwardChange(slot: Slot, message: Extract<WorkerMessage, { idnc: 'change' }>): void {
@@ -291,5 +314,7 @@ class ClusterPrimary {
       this.send(this.slots[origin]?.worker ?? null, { idnc: 'changed', id, error: serializeError(error) });
     }
     this.forwarded.clear();
+    for (const { origin, id } of this.healthAsked.values()) this.send(this.slots[origin]?.worker ?? null, { idnc: 'health-body', id, body: null });
+    this.healthAsked.clear();
   }
 }

@@ -4,8 +4,9 @@
 // changes 503 REPLICATION_UNAVAILABLE while reads go on; a standby serves with the writer's keys and,
 // once it took over, publishes its host's keys to the standing-by old writer (API keys in detail:
 // serve.key-replication.test.ts); a standby's and a follower's refusals name the writer in
-// `idnc-leader` (under `--workers 2` from every worker), and `idnc import --url` sent to a standby
-// lands on the writer; bad replication settings refuse to start.
+// `idnc-leader` and report the same replication in /healthz (under `--workers 2` from every worker;
+// a standby makes no first key of its own), and `idnc import --url` sent to a standby lands on the
+// writer; bad replication settings refuse to start.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,6 +52,20 @@ function changeOnNewConnection(port: number, key: string, phone: string): Promis
     req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** GET /healthz on a new connection (each goes to the next worker of `--workers N`), with the worker that answered. */
+function healthOnNewConnection(port: number): Promise<{ worker: string | undefined; body: { keys?: { source: string; stale: boolean }; replication?: unknown } }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ worker: res.headers['idnc-worker'] as string | undefined, body: JSON.parse(text) as { keys?: { source: string; stale: boolean }; replication?: unknown } }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end();
   });
 }
 
@@ -263,7 +278,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }
   }, 90_000);
 
-  test('a standby under --workers 2 names the writer in idnc-leader from every worker, the follower worker too, and makes no first key', async () => {
+  test('a standby under --workers 2 names the writer in idnc-leader and in /healthz from every worker, the follower worker too, and makes no first key', async () => {
     const standbyDir = await makeTempDir('idnc-serve-standby-');
     try {
       const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
@@ -284,6 +299,20 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
         expect(refusals.has('1')).toBe(true);
       }, { timeout: 20_000, interval: 50 });
       expect(refusals.get('1')).toEqual({ worker: '1', status: 503, code: 'NOT_LEADER', leader: writerUrl });
+      // /healthz says the same from either worker: the writer worker's replication and keys parts.
+      const health = new Map<string, Awaited<ReturnType<typeof healthOnNewConnection>>['body']>();
+      await vi.waitFor(async () => {
+        const answer = await healthOnNewConnection(standby.port);
+        health.set(answer.worker!, answer.body);
+        expect(health.get('0')?.keys).toMatchObject({ source: 'nats', stale: false });
+        expect(health.has('1')).toBe(true);
+      }, { timeout: 20_000, interval: 50 });
+      expect(health.get('0')?.replication).toMatchObject({ role: 'standby', connected: true, lastSeq: 1, streamSeq: 1, lagMs: null, backlog: 0, leader: writerUrl });
+      // Asked at another moment: the state may be 'reconciling' while the standby tries the lease.
+      const { state, reason, ...same } = health.get('0')!.replication as Record<string, unknown>;
+      expect([state, reason]).not.toContain(undefined);
+      expect(health.get('1')?.replication).toMatchObject({ ...same, state: expect.stringMatching(/^(standby|reconciling)$/) });
+      expect(health.get('1')?.keys).toMatchObject({ source: 'nats', stale: false });
       expect(await stopGracefully(standby)).toBe(0);
       expect(await stopGracefully(writer)).toBe(0);
       // The standby's keys come from the writer through NATS: its primary makes and prints none of its own.
