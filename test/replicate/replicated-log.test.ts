@@ -2,9 +2,10 @@
 // quorum every acknowledged change is in the stream at its own seq, as the exact bytes of its log
 // record; with NATS down changes are refused before anything is written and reads go on; NATS
 // killed in the middle of concurrent writes never leaves a refused change visible, here or after a
-// restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
-// and the backlog reaches the stream when it is back; a backlog record that fails its checksum stops
-// publishing there (said once), never skipped.
+// restart, and never loses an acknowledged one; a writer fenced by another writer's record and
+// caught up with it writes again without being fenced for nothing. Under ack local writes go on
+// while NATS is down and the backlog reaches the stream when it is back; a backlog record that
+// fails its checksum stops publishing there (said once), never skipped.
 
 import fs from 'node:fs';
 import { Kvm } from '@nats-io/kv';
@@ -13,6 +14,7 @@ import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { StreamLink, type RunOutcome } from '../../src/replicate/stream-link.js';
+import { recordMessageId } from '../../src/replicate/stream-records.js';
 import { leaseBucket, WriterLease } from '../../src/replicate/writer-lease.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
 import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
@@ -211,6 +213,36 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
       await removeDir(standbyDir);
     }
   }, 60_000);
+
+  // A writer fenced by another writer's record stands by, catches up with that record from the
+  // stream, and writes again (here it still holds the lease: the other writer appended without it).
+  // Its first publish after that must not be chained to its own record the stream refused.
+  test("quorum: a writer fenced by another writer's record, caught up with it from the stream, takes its next change", async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    const otherDir = await makeTempDir('idnc-other-writer-');
+    try {
+      const other = await openDnc({ dataDir: otherDir, logger: recordingLogger() });
+      await other.add(numbers(1, 3_125_550_000));
+      await other.add(numbers(1, 4_125_550_000));
+      await other.close();
+      const [foreign] = await logFrames(otherDir, 2, 2);
+      const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'other writer' }, () => undefined);
+      try {
+        await link.js.publish(link.subject, foreign!, { msgID: recordMessageId(foreign!), expect: { lastSequence: 1 } });
+      } finally {
+        await link.close();
+      }
+      await expect(dnc.add(numbers(1, 5_125_550_000))).rejects.toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+      await vi.waitFor(() => expect([dnc.lastSeq, dnc.stats().replication?.state]).toEqual([2, 'ready']), { timeout: 10_000, interval: 20 });
+      expect((await dnc.add(numbers(1, 6_125_550_000))).seq).toBe(3);
+      expect([dnc.isBlocked('4125550000'), dnc.isBlocked('5125550000'), dnc.isBlocked('6125550000')]).toEqual([true, false, true]);
+      await expectStreamEqualsLog(dnc);
+    } finally {
+      await removeDir(otherDir);
+    }
+  }, 30_000);
 
   // Two updates with the same revision would refuse one another on a server that checks it
   // strictly (nats-server 2.9 lets both through while both are in flight): the updates are counted.
