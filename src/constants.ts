@@ -500,6 +500,14 @@ export const REPLICA_LEADER_CHECK_MS = 1000;
  */
 export const REPLICA_STALL_MS = 2000;
 /**
+ * Messages a follower of a stream asks its consumer for at once (the next pull goes out when a
+ * quarter of them are applied): the client holds at most this many, each at most the NATS server's
+ * max_payload (1 MiB by default; an ordinary add is about 100 bytes). The client's default of 100
+ * keeps at most 100 in flight, at most 100 records per pull round trip: on a loaded host the
+ * follower held all 100 while the stream had hundreds more waiting for it (docs/replication.md).
+ */
+export const REPLICA_PULL_MESSAGES_MAX = 512;
+/**
  * Bytes of a log segment a writer reads at once to publish records the stream lacks: a run of
  * REPLICATION_PUBLISH_RUN_RECORDS_MAX ordinary records fits (about 100 bytes each); a larger
  * record doubles it as needed.
