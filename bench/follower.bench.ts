@@ -14,9 +14,9 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { openDnc } from '../src/index.js';
 import { check, plain, versus } from './figures.js';
+import { lagFigures, openLoop, startFollowerChild, stopFollowerChild, type LagFigures } from './follower-lag.js';
 import { AUTOCANNON_CLI, PROJECT_ROOT, TSC } from './paths.js';
 import type { Figure, Scenario } from './scenario.js';
 
@@ -34,7 +34,6 @@ const SMOKE_ROUNDS = 1;
 const PHONE = '5039367187';
 const ROOT = PROJECT_ROOT;
 const CLI = path.join(ROOT, 'dist/cli/main.js');
-const now = (): number => performance.timeOrigin + performance.now();
 
 function newestMtimeMs(dir: string, suffix: string): number {
   let newest = 0;
@@ -56,87 +55,21 @@ function ensureBuilt(log: (line: string) => void): void {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
-}
-
-interface Lag {
+interface Lag extends LagFigures {
   readonly achievedRate: number;
-  /** Acknowledgement of seq s by the writer -> s applied by the follower (0 when it was first). */
-  readonly lagMedianMs: number;
-  readonly lagP99Ms: number;
-  /** Issue of the add -> applied by the follower, and -> acknowledged by the writer. */
-  readonly visibleMedianMs: number;
-  readonly visibleP99Ms: number;
-  readonly ackMedianMs: number;
-  readonly ackP99Ms: number;
-}
-
-async function startFollower(dataDir: string): Promise<{ child: ChildProcess; applied: [number, number][] }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/follower-child.mjs'), dataDir], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-  const applied: [number, number][] = [];
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`follower exited with ${code}`)));
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('open ')) resolve();
-      else {
-        const [seq, at] = line.split(' ');
-        applied.push([Number(seq), Number(at)]);
-      }
-    });
-  });
-  return { child, applied };
 }
 
 async function followerLag(dir: string, rate: number, runMs: number): Promise<Lag> {
   const dataDir = path.join(dir, `lag-${rate}`);
   const writer = await openDnc({ dataDir, fsync: 'none' });
-  const { child, applied } = await startFollower(dataDir);
-  const acks: { seq: number; issuedAt: number; ackedAt: number }[] = [];
-  const pending: Promise<void>[] = [];
-  const started = now();
-  let issued = 0;
-  while (now() - started < runMs) {
-    const due = Math.floor(((now() - started) / 1000) * rate);
-    for (; issued < due; issued++) {
-      const issuedAt = now();
-      pending.push(writer.add(String(FIRST_NUMBER + issued)).then((result) => void acks.push({ seq: result.seq, issuedAt, ackedAt: now() })));
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(pending);
-  const seconds = (now() - started) / 1000;
-  const lastSeq = writer.lastSeq;
-  const deadline = now() + 10_000;
-  while ((applied.at(-1)?.[0] ?? 0) < lastSeq && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-  check((applied.at(-1)?.[0] ?? 0) >= lastSeq, `follower reached seq ${lastSeq}`);
-  child.stdin!.end();
-  await new Promise((resolve) => child.once('exit', resolve));
+  const follower = await startFollowerChild(path.join(ROOT, 'bench/follower-child.mjs'), [dataDir]);
+  const run = await openLoop((index) => writer.add(String(FIRST_NUMBER + index)), rate, runMs);
+  await stopFollowerChild(follower, writer.lastSeq, 10_000);
   const reader = await openDnc({ dataDir, readOnly: true });
-  check(reader.count() === issued, `follower state holds all ${issued} numbers`);
+  check(run.refused === 0 && reader.count() === run.issued, `follower state holds all ${run.issued} numbers`);
   await reader.close();
   await writer.close();
-
-  const lags: number[] = [];
-  const visible: number[] = [];
-  let cursor = 0;
-  for (const ack of acks.sort((a, b) => a.seq - b.seq)) {
-    while (applied[cursor]![0] < ack.seq) cursor++;
-    lags.push(Math.max(0, applied[cursor]![1] - ack.ackedAt));
-    visible.push(applied[cursor]![1] - ack.issuedAt);
-  }
-  const ascending = (values: number[]): number[] => values.sort((a, b) => a - b);
-  const [lagSorted, visibleSorted] = [ascending(lags), ascending(visible)];
-  const ackSorted = ascending(acks.map((ack) => ack.ackedAt - ack.issuedAt));
-  return {
-    achievedRate: issued / seconds,
-    lagMedianMs: percentile(lagSorted, 0.5),
-    lagP99Ms: percentile(lagSorted, 0.99),
-    visibleMedianMs: percentile(visibleSorted, 0.5),
-    visibleP99Ms: percentile(visibleSorted, 0.99),
-    ackMedianMs: percentile(ackSorted, 0.5),
-    ackP99Ms: percentile(ackSorted, 0.99),
-  };
+  return { achievedRate: run.issued / run.seconds, ...lagFigures(run.acks, follower.applied) };
 }
 
 interface Server {

@@ -11,15 +11,15 @@
 // itself: the follower reaches the last seq and holds every number; the stream holds every change.
 // Without nats-server on PATH it reports nothing measured and says why.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { openDnc, type DurableDnc, type ReplicationAck } from '../src/index.js';
 import { StreamLink } from '../src/replicate/stream-link.js';
 import { NatsCluster, natsAvailable } from '../test/replicate/nats-cluster.js';
 import { check, plain, versus } from './figures.js';
+import { lagFigures, now, openLoop, startFollowerChild, stopFollowerChild, type LagFigures } from './follower-lag.js';
 import { PROJECT_ROOT, TSC } from './paths.js';
 import type { Figure, Scenario, ScenarioResult } from './scenario.js';
 
@@ -29,7 +29,6 @@ const RUN_MS = 3000;
 const SMOKE_RUN_MS = 300;
 const WRITERS = 64;
 const FIRST_NUMBER = 2_004_000_000;
-const now = (): number => performance.timeOrigin + performance.now();
 
 /** The follower child runs dist/ (as users run it): compile it first (tsc is incremental enough here). */
 function buildDist(log: (line: string) => void): void {
@@ -38,10 +37,6 @@ function buildDist(log: (line: string) => void): void {
   } catch {
     log('tsc reported errors (above); measuring what it emitted');
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
 }
 
 async function replicatedWriter(dataDir: string, servers: string, stream: string, ack: ReplicationAck): Promise<DurableDnc> {
@@ -54,86 +49,25 @@ async function replicatedWriter(dataDir: string, servers: string, stream: string
   return dnc;
 }
 
-async function startFollower(servers: string, stream: string): Promise<{ child: ChildProcess; applied: [number, number][] }> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bench/replication-follower-child.mjs'), servers, stream], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-  const applied: [number, number][] = [];
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`follower exited with ${code}`)));
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('open ')) resolve();
-      else {
-        const [seq, at] = line.split(' ');
-        applied.push([Number(seq), Number(at)]);
-      }
-    });
-  });
-  return { child, applied };
-}
-
-interface Lag {
+interface Lag extends LagFigures {
   readonly achievedRate: number;
   /** Adds the writer answered with an error (REPLICATION_UNAVAILABLE when the stream does not keep up). */
   readonly refused: number;
-  readonly lagMedianMs: number;
-  readonly lagP99Ms: number;
-  /** Issue of the add -> applied by the remote follower, and -> acknowledged by the writer. */
-  readonly visibleMedianMs: number;
-  readonly visibleP99Ms: number;
-  readonly ackMedianMs: number;
-  readonly ackP99Ms: number;
 }
 
 async function followerLag(dir: string, servers: string, rate: number, runMs: number): Promise<Lag> {
   const stream = `LAG${rate}`;
   const writer = await replicatedWriter(path.join(dir, stream), servers, stream, 'quorum');
-  const { child, applied } = await startFollower(servers, stream);
-  const acks: { seq: number; issuedAt: number; ackedAt: number }[] = [];
-  const pending: Promise<void>[] = [];
-  const started = now();
-  let issued = 0;
-  let refused = 0;
-  while (now() - started < runMs) {
-    const due = Math.floor(((now() - started) / 1000) * rate);
-    for (; issued < due; issued++) {
-      const issuedAt = now();
-      pending.push(writer.add(String(FIRST_NUMBER + issued)).then((result) => void acks.push({ seq: result.seq, issuedAt, ackedAt: now() }), () => void refused++));
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(pending);
-  const seconds = (now() - started) / 1000;
+  const follower = await startFollowerChild(path.join(PROJECT_ROOT, 'bench/replication-follower-child.mjs'), [servers, stream]);
+  const run = await openLoop((index) => writer.add(String(FIRST_NUMBER + index)), rate, runMs);
   const lastSeq = writer.lastSeq;
-  const deadline = now() + 20_000;
-  while ((applied.at(-1)?.[0] ?? 0) < lastSeq && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-  check((applied.at(-1)?.[0] ?? 0) >= lastSeq, `follower reached seq ${lastSeq}`);
-  child.stdin!.end();
-  await new Promise((resolve) => child.once('exit', resolve));
+  await stopFollowerChild(follower, lastSeq, 20_000);
   const reader = await openDnc({ follow: { servers, stream } });
   await reader.waitFor(lastSeq, 20_000);
-  check(reader.count() === writer.count() && reader.count() >= acks.length && reader.digest() === writer.digest(), `a new follower holds the writer's ${writer.count()} numbers (${acks.length} acknowledged of ${issued}), digest equal to the writer's`);
+  check(reader.count() === writer.count() && reader.count() >= run.acks.length && reader.digest() === writer.digest(), `a new follower holds the writer's ${writer.count()} numbers (${run.acks.length} acknowledged of ${run.issued}), digest equal to the writer's`);
   await reader.close();
   await writer.close();
-  const lags: number[] = [];
-  const visible: number[] = [];
-  let cursor = 0;
-  for (const ack of acks.sort((a, b) => a.seq - b.seq)) {
-    while (applied[cursor]![0] < ack.seq) cursor++;
-    lags.push(Math.max(0, applied[cursor]![1] - ack.ackedAt));
-    visible.push(applied[cursor]![1] - ack.issuedAt);
-  }
-  const lagSorted = lags.sort((a, b) => a - b);
-  const visibleSorted = visible.sort((a, b) => a - b);
-  const ackSorted = acks.map((ack) => ack.ackedAt - ack.issuedAt).sort((a, b) => a - b);
-  return {
-    achievedRate: issued / seconds,
-    refused,
-    lagMedianMs: percentile(lagSorted, 0.5),
-    lagP99Ms: percentile(lagSorted, 0.99),
-    visibleMedianMs: percentile(visibleSorted, 0.5),
-    visibleP99Ms: percentile(visibleSorted, 0.99),
-    ackMedianMs: percentile(ackSorted, 0.5),
-    ackP99Ms: percentile(ackSorted, 0.99),
-  };
+  return { achievedRate: run.issued / run.seconds, refused: run.refused, ...lagFigures(run.acks, follower.applied) };
 }
 
 /** Acknowledged adds per second of WRITERS closed-loop writers for `runMs`; checks every add is there. */

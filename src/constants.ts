@@ -342,6 +342,12 @@ export const FOLLOWER_RELOAD_RETRY_MS = 1000;
 export const WAIT_FOR_TIMEOUT_MS_MAX = 60 * 60 * 1000;
 /** A forwarded write answers only once it is applied where it is read; beyond this: WAIT_TIMEOUT. */
 export const CLUSTER_APPLY_WAIT_MS = 5000;
+/**
+ * `--workers` with replication: a follower worker answers GET /healthz with the writer worker's
+ * parts (asked through the primary); a writer worker that does not answer within this long (busy,
+ * restarting) gets a follower worker's own answer instead, without them, so a health check never hangs.
+ */
+export const CLUSTER_HEALTH_WAIT_MS = 1000;
 /** `--workers`: at most this many HTTP worker processes. */
 export const SERVE_WORKERS_MAX = 64;
 /** A worker that dies is restarted after this delay, doubled per quick death up to the max. */
@@ -500,6 +506,14 @@ export const REPLICA_LEADER_CHECK_MS = 1000;
  * enough that a consumer lost to a full NATS restart costs seconds of lag, not minutes.
  */
 export const REPLICA_STALL_MS = 2000;
+/**
+ * Messages a follower of a stream asks its consumer for at once (the next pull goes out when a
+ * quarter of them are applied): the client holds at most this many, each at most the NATS server's
+ * max_payload (1 MiB by default; an ordinary add is about 100 bytes). The client's default of 100
+ * keeps at most 100 in flight, at most 100 records per pull round trip: on a loaded host the
+ * follower held all 100 while the stream had hundreds more waiting for it (docs/replication.md).
+ */
+export const REPLICA_PULL_MESSAGES_MAX = 512;
 /**
  * Bytes of a log segment a writer reads at once to publish records the stream lacks: a run of
  * REPLICATION_PUBLISH_RUN_RECORDS_MAX ordinary records fits (about 100 bytes each); a larger

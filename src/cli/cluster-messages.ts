@@ -45,7 +45,11 @@ export type WorkerMessage =
   /** Tokens of a key's rate-limit bucket, up to `wanted` (cluster-limits.ts). */
   | { readonly idnc: 'lease'; readonly id: number; readonly keyId: string; readonly perSecond: number; readonly wanted: number }
   /** A failed authentication from `address`. */
-  | { readonly idnc: 'auth-fail'; readonly id: number; readonly address: string };
+  | { readonly idnc: 'auth-fail'; readonly id: number; readonly address: string }
+  /** A follower worker asks for the writer worker's GET /healthz body (replication and keys are the writer worker's). */
+  | { readonly idnc: 'health'; readonly id: number }
+  /** The writer worker's /healthz body, for the follower worker `origin` (null: it is not serving yet). */
+  | { readonly idnc: 'health-body'; readonly origin: number; readonly id: number; readonly body: string | null };
 
 /** Primary -> worker. */
 export type PrimaryMessage =
@@ -57,6 +61,10 @@ export type PrimaryMessage =
   | { readonly idnc: 'leased'; readonly id: number; readonly tokens: number; readonly waitMs: number }
   /** As AuthThrottle.fail: 0 = answer 401, else refused for this long (429). */
   | { readonly idnc: 'auth-failed'; readonly id: number; readonly waitMs: number }
+  /** To the writer worker: a follower worker `origin` asks for its /healthz body. */
+  | { readonly idnc: 'health'; readonly origin: number; readonly id: number }
+  /** To that follower worker: the writer worker's body (null: the writer worker is not serving, or stopped before answering). */
+  | { readonly idnc: 'health-body'; readonly id: number; readonly body: string | null }
   | { readonly idnc: 'shutdown' };
 
 export function isIdncMessage<T extends { idnc: string }>(message: unknown): message is T {

@@ -1,5 +1,6 @@
 // `idnc serve --workers N`: the primary process. It makes sure the key file (and the first admin
-// key) exists before forking, so the banner prints once; forks the writer worker (slot 0) and, once
+// key, but not on a standby: its keys come from the writer) exists before forking, so the banner
+// prints once; forks the writer worker (slot 0) and, once
 // it serves, N-1 follower workers, all sharing the port (node:cluster, round-robin). Internal traffic
 // goes over the cluster's IPC channel, never over the network:
 //   - a follower forwards a validated add/remove: primary -> writer -> primary -> that follower;
@@ -10,6 +11,9 @@
 //     catches up to the newest seq the primary knows of, so it never serves an older state.
 //   - the rate-limit buckets and the failed-authentication counts live here, so they hold for the
 //     server as a whole (cluster-limits.ts): workers take tokens in batches and report failures.
+//   - with replication, a follower worker's GET /healthz is answered with the writer worker's body
+//     (primary -> writer -> primary -> that follower): the replication and keys parts are the writer
+//     worker's, so every worker says the same.
 // A worker that dies is restarted with a doubling delay; SIGINT/SIGTERM stop the followers, then the
 // writer (final snapshot), and exit 0.
 
@@ -39,7 +43,7 @@ import {
   type WorkerMessage,
   type WorkerRole,
 } from './cluster-messages.js';
-import { printFirstKey, reportStartFailure, signalled } from './serve-server.js';
+import { makesFirstKey, printFirstKey, reportStartFailure, signalled } from './serve-server.js';
 
 export async function serveCluster(config: ServeConfig, workers: number): Promise<number> {
   if (cluster.isWorker) {
@@ -73,7 +77,7 @@ async function runPrimary(config: ServeConfig, workers: number): Promise<number>
   let firstKey: CreatedKey | undefined;
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
-    firstKey = await ensureFirstKey(config.dataDir);
+    if (makesFirstKey(config)) firstKey = await ensureFirstKey(config.dataDir);
   } catch (error) {
     reportStartFailure(error);
     return 1;
@@ -103,6 +107,8 @@ class ClusterPrimary {
   private barriers: Barrier[] = [];
   /** Changes forwarded to the writer and not answered yet: `${origin}:${id}`. */
   private readonly forwarded = new Map<string, { origin: number; id: number }>();
+  /** Follower workers' /healthz questions to the writer not answered yet: `${origin}:${id}`. */
+  private readonly healthAsked = new Map<string, { origin: number; id: number }>();
   private readonly limits = new ClusterLimits();
   private latestSeq = 0;
   private shuttingDown = false;
@@ -214,7 +220,25 @@ class ClusterPrimary {
       case 'auth-fail':
         this.send(slot.worker, this.limits.answer(message));
         return;
+      case 'health':
+        this.askHealth(slot, message.id);
+        return;
+      case 'health-body':
+        this.healthAsked.delete(`${message.origin}:${message.id}`);
+        this.send(this.slots[message.origin]?.worker ?? null, { idnc: 'health-body', id: message.id, body: message.body });
+        return;
     }
+  }
+
+  /** A follower worker's /healthz: the writer worker's body (null at once while it does not serve). */
+  private askHealth(slot: Slot, id: number): void {
+    const writer = this.slots[0]!;
+    if (!writer.ready || writer.worker === null) {
+      this.send(slot.worker, { idnc: 'health-body', id, body: null });
+      return;
+    }
+    this.healthAsked.set(`${slot.index}:${id}`, { origin: slot.index, id });
+    this.send(writer.worker, { idnc: 'health', origin: slot.index, id });
   }
 
   private forwardChange(slot: Slot, message: Extract<WorkerMessage, { idnc: 'change' }>): void {
@@ -290,5 +314,7 @@ class ClusterPrimary {
       this.send(this.slots[origin]?.worker ?? null, { idnc: 'changed', id, error: serializeError(error) });
     }
     this.forwarded.clear();
+    for (const { origin, id } of this.healthAsked.values()) this.send(this.slots[origin]?.worker ?? null, { idnc: 'health-body', id, body: null });
+    this.healthAsked.clear();
   }
 }

@@ -15,7 +15,7 @@ import { DIRECTORY_MODE_OWNER_ONLY, METRICS_HOST, SHUTDOWN_GRACE_MS } from '../c
 import type { EngineLogger } from '../logger.js';
 import type { Dnc } from '../engine/views.js';
 import { IdncError } from '../errors.js';
-import { buildApp, type AppOptions } from '../http/app.js';
+import { buildApp, healthBody, type AppOptions } from '../http/app.js';
 import { safeSerializers } from '../http/log-serializers.js';
 import { IdncMetrics } from '../http/metrics.js';
 import { METRICS_PATH, portOf, serveMetricsOnly } from '../http/metrics-route.js';
@@ -61,6 +61,15 @@ export function printFirstKey(created: CreatedKey, host: string, port: number): 
   );
 }
 
+/**
+ * Whether this server makes (and prints) the first admin key when keys.json is missing: not a
+ * follower's or a standby's, whose keys come from the writer through NATS (a key of its own would be
+ * replaced by the copy, or published over the writer's keys if the standby took over first).
+ */
+export function makesFirstKey(config: ServeConfig): boolean {
+  return config.follow === undefined && config.replicate?.standby !== true;
+}
+
 /** What differs between the one process of `idnc serve` and a worker of `--workers N` (serve-cluster.ts). */
 export interface ServeRole {
   /** pino bindings added to every log line (a worker's slot). */
@@ -68,8 +77,10 @@ export interface ServeRole {
   openEngine(config: ServeConfig, logger: EngineLogger, fsyncObserver?: (seconds: number) => void, onWriterStopped?: (reason: string) => void): Promise<Dnc>;
   /** Headers every answer carries (a worker's identifying `idnc-worker`). */
   readonly answerHeaders: Readonly<Record<string, string>>;
-  /** Called once listening on `port`. */
-  listening(port: number, dnc: Dnc): void;
+  /** Called once listening on `port`; `health` gives this server's own GET /healthz body. */
+  listening(port: number, dnc: Dnc, health: () => string): void;
+  /** GET /healthz's body from another process (AppOptions.health); absent: this server's own. */
+  readonly health?: (own: () => string) => Promise<string>;
   /** Resolves with a reason when the process must stop (a signal, or the cluster primary). */
   stopRequested(): Promise<string>;
   /** A worker's rate limiter and failed-authentication throttle, shared through the primary; absent: the app's own. */
@@ -117,23 +128,25 @@ export async function runServer(config: ServeConfig, role: ServeRole): Promise<n
   const writerStopped = new WriterStopped(logger);
   try {
     await mkdir(config.dataDir, { recursive: true, mode: DIRECTORY_MODE_OWNER_ONLY });
-    // A follower's or a standby's keys come from the writer (through NATS): a first key of its own would be replaced.
-    firstKey = config.follow === undefined && config.replicate?.standby !== true ? await ensureFirstKey(config.dataDir) : undefined;
+    firstKey = makesFirstKey(config) ? await ensureFirstKey(config.dataDir) : undefined;
     keys = await openKeyStore(config.dataDir, engineLoggerOf(logger, 'keys'));
     // Before the engine, which may take a while to open: a follower has the writer's keys sooner.
     keyReplication = startKeyReplication(config, keys, engineLoggerOf(logger, 'keys'), () => dnc?.stats().replication?.state);
     const metrics = new IdncMetrics({ listSeriesMax: config.metricsListSeriesMax });
     dnc = await role.openEngine(config, engineLogger, metrics.observeFsync, writerStopped.observe);
-    const keysHealth = keyReplication === undefined ? {} : { keysHealth: keyReplication.health.bind(keyReplication) };
+    const keysHealthOf = keyReplication === undefined ? undefined : keyReplication.health.bind(keyReplication);
+    const keysHealth = keysHealthOf === undefined ? {} : { keysHealth: keysHealthOf };
+    const relayedHealth = role.health === undefined ? {} : { health: role.health };
     const limits = { requestNumbersMax: config.requestNumbersMax, ...(config.bodyBytesMax === undefined ? {} : { bodyBytesMax: config.bodyBytesMax }) };
-    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits, ...keysHealth });
+    const app = buildApp({ dnc, keys: keys.store, logger, limits, connections: config.connections, metrics, scrubNumbersMax: config.scrubNumbersMax, accessLog: config.accessLog, statusFastPath: config.statusFastPath, answerHeaders: role.answerHeaders, ...role.limits, ...keysHealth, ...relayedHealth });
     await app.listen({ host: config.host, port: config.port });
     // Fastify has no logger of its own (src/http/access-log.ts): its start line is written here.
     for (const address of app.addresses()) if (typeof address !== 'string') logger.info(`Server listening at ${listeningUrl(address)}`);
     const { port } = app.server.address() as AddressInfo;
     if (firstKey !== undefined) printFirstKey(firstKey, config.host, port);
     firstKey = undefined;
-    role.listening(port, dnc);
+    const engine = dnc;
+    role.listening(port, dnc, () => healthBody(engine, keysHealthOf));
     const metricsServer = config.metricsPort === null ? null : await serveMetricsOnly(metrics, METRICS_HOST, config.metricsPort);
     if (metricsServer !== null) logger.info(`metrics without a key on http://${METRICS_HOST}:${portOf(metricsServer)}${METRICS_PATH}`);
     const exitCode = await untilStopped(Promise.race([stopRequested, writerStopped.stopped]), async () => {

@@ -9,11 +9,11 @@
 // Workers ignore SIGINT/SIGTERM (a terminal's Ctrl-C reaches the whole process group): the primary
 // stops them in order (followers first, then the writer). A worker whose primary is gone stops.
 // Rate limits and the failed-authentication throttle are the primary's, shared by every worker
-// (cluster-limits.ts).
+// (cluster-limits.ts). With replication a follower worker's /healthz is the writer worker's body.
 
 import { AssertionError } from '../assert.js';
 import type { ServeConfig } from './config.js';
-import { CLUSTER_APPLY_WAIT_MS } from '../constants.js';
+import { CLUSTER_APPLY_WAIT_MS, CLUSTER_HEALTH_WAIT_MS } from '../constants.js';
 import type { EngineLogger } from '../logger.js';
 import type { ForwardedChange } from '../engine/follower.js';
 import type { ChangeMeta } from '../history/change-meta.js';
@@ -41,13 +41,14 @@ class PrimaryChannel {
   private readonly pending = new Map<number, { resolve(message: PrimaryMessage): void; reject(error: Error): void }>();
   readonly stopRequested: Promise<string>;
 
-  constructor(private readonly onChange: (message: Extract<PrimaryMessage, { idnc: 'change' }>) => void) {
+  /** `onRequest`: the writer worker's part, a change forwarded by a follower worker or its /healthz question. */
+  constructor(private readonly onRequest: (message: Extract<PrimaryMessage, { idnc: 'change' | 'health' }>) => void) {
     let stop!: (reason: string) => void;
     this.stopRequested = new Promise((resolve) => (stop = resolve));
     process.on('message', (message: unknown) => {
       if (!isIdncMessage<PrimaryMessage>(message)) return;
       if (message.idnc === 'shutdown') stop('shutdown requested by the primary');
-      else if (message.idnc === 'change') this.onChange(message);
+      else if (message.idnc === 'change' || message.idnc === 'health') this.onRequest(message);
       else {
         this.pending.get(message.id)?.resolve(message);
         this.pending.delete(message.id);
@@ -94,11 +95,19 @@ export async function runWorker(config: ServeConfig): Promise<number> {
   process.on('SIGTERM', ignore);
   const { role, slot, workers } = workerRole();
   let writer: DurableDnc | null = null;
-  const channel = new PrimaryChannel((message) => void commitForwarded(writer, channel, message));
+  /** The writer worker's own /healthz body, once it serves. */
+  let ownHealth: (() => string) | null = null;
+  const channel = new PrimaryChannel((message) => {
+    if (message.idnc === 'change') void commitForwarded(writer, channel, message);
+    else channel.send({ idnc: 'health-body', origin: message.origin, id: message.id, body: ownHealth?.() ?? null });
+  });
   const common = {
     logBindings: { worker: slot, role },
     answerHeaders: { 'idnc-worker': String(slot) },
-    listening: (port: number, dnc: Dnc) => channel.send({ idnc: 'ready', port, seq: dnc.lastSeq }),
+    listening: (port: number, dnc: Dnc, health: () => string) => {
+      ownHealth = health;
+      channel.send({ idnc: 'ready', port, seq: dnc.lastSeq });
+    },
     stopRequested: () => channel.stopRequested,
     limits: workerLimits((build) => channel.request(build), workers),
   };
@@ -111,8 +120,31 @@ export async function runWorker(config: ServeConfig): Promise<number> {
             return writer;
           },
         }
-      : { ...common, openEngine: (serveConfig, logger) => openFollower(serveConfig, logger, channel) };
+      : {
+          ...common,
+          openEngine: (serveConfig, logger) => openFollower(serveConfig, logger, channel),
+          // Without replication the writer worker's body is this one's ({"status":"ok"}): no need to ask.
+          ...(config.replicate === undefined ? {} : { health: (own: () => string) => writerHealth(channel, own) }),
+        };
   return runServer(config, serveRole);
+}
+
+/**
+ * A follower worker's GET /healthz body: the writer worker's, whose engine replicates and whose key
+ * replication runs (docs/replication.md, Health); its own when the writer worker does not serve or
+ * does not answer within CLUSTER_HEALTH_WAIT_MS.
+ */
+async function writerHealth(channel: PrimaryChannel, own: () => string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), CLUSTER_HEALTH_WAIT_MS)));
+  try {
+    const answer = await Promise.race([channel.request((id) => ({ idnc: 'health', id })), waited]);
+    return answer?.idnc === 'health-body' && answer.body !== null ? answer.body : own();
+  } catch {
+    return own();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function openWriter(

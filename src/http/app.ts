@@ -82,6 +82,19 @@ export interface AppOptions {
    * added to GET /healthz as `keys`; absent: /healthz answers `{"status":"ok"}` alone.
    */
   readonly keysHealth?: () => object;
+  /**
+   * GET /healthz's body when another process holds the answer (a follower worker of `--workers N`
+   * asks the writer worker, so every worker says the same); given this app's own (healthBody).
+   * Absent: this app's own.
+   */
+  readonly health?: (own: () => string) => Promise<string>;
+}
+
+/** GET /healthz's body: `keys` and `replication` when this server has them. */
+export function healthBody(dnc: Dnc, keysHealth: (() => object) | undefined): string {
+  const replication = replicationHealth(dnc);
+  if (keysHealth === undefined && replication === null) return '{"status":"ok"}';
+  return JSON.stringify({ status: 'ok', ...(keysHealth === undefined ? {} : { keys: keysHealth() }), ...(replication === null ? {} : { replication }) });
 }
 
 export function resolveLimits(limits: Partial<HttpLimits> = {}): HttpLimits {
@@ -210,13 +223,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   registerMetrics(app, metrics);
-  const keysHealth = options.keysHealth;
-  const health = (): string => {
-    const replication = replicationHealth(options.dnc);
-    if (keysHealth === undefined && replication === null) return '{"status":"ok"}';
-    return JSON.stringify({ status: 'ok', ...(keysHealth === undefined ? {} : { keys: keysHealth() }), ...(replication === null ? {} : { replication }) });
-  };
-  app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(health()));
+  const own = (): string => healthBody(options.dnc, options.keysHealth);
+  const relayed = options.health;
+  const health = relayed === undefined ? own : () => relayed(own);
+  app.get('/healthz', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(await health()));
   registerPdncRoute(app, { dnc: options.dnc, keys: options.keys, requestNumbersMax: limits.requestNumbersMax });
   registerScrubRoute(app, { dnc: options.dnc, keys: options.keys, scrubNumbersMax: options.scrubNumbersMax });
   registerBulkRoute(app, { dnc: options.dnc, keys: options.keys });

@@ -36,6 +36,7 @@ import {
   REPLICATION_REPLICAS_MAX,
   REPLICATION_RETRY_MS,
   REPLICATION_STREAM_DEFAULT,
+  REPLICA_PULL_MESSAGES_MAX,
   REPLICA_STALL_MS,
 } from '../constants.js';
 import { DurableLog, type AfterCommit, type DurableDncOptions } from '../engine/durable-log.js';
@@ -433,7 +434,7 @@ export class ReplicatedLog implements WriterSource, ChangeSink {
     this.logger.warn(`the stream holds seq ${fromSeq}-${toSeq}, which the local log lacks: catching up`);
     this.caughtUpThrough = toSeq;
     const consumer = await link.js.consumers.get(this.config.stream, { opt_start_seq: fromSeq });
-    const messages = await consumer.consume();
+    const messages = await consumer.consume({ max_messages: REPLICA_PULL_MESSAGES_MAX });
     let change: LogRecord[] = [];
     let received = 0;
     const appended: Promise<CommitResult>[] = [];

@@ -22,6 +22,7 @@ import {
   FOLLOWER_STALE_AFTER_MS_DEFAULT,
   REPLICA_CHECK_INTERVAL_MS,
   REPLICA_LEADER_CHECK_MS,
+  REPLICA_PULL_MESSAGES_MAX,
   REPLICA_STALL_MS,
   REPLICATION_RETRY_MS,
   REPLICATION_STREAM_DEFAULT,
@@ -242,7 +243,7 @@ export class StreamFollower implements FollowerSource {
   private async consume(): Promise<string | null> {
     this.assembler = new CommitAssembler();
     const consumer = await this.nats.js.consumers.get(this.nats.options.stream, { opt_start_seq: this.appliedSeq + 1 });
-    const messages = await consumer.consume();
+    const messages = await consumer.consume({ max_messages: REPLICA_PULL_MESSAGES_MAX });
     this.messages = messages;
     this.lastWarning = '';
     if (this.closed) messages.stop();

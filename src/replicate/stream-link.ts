@@ -17,7 +17,10 @@
 // stored after a record of ours the stream refused. A message whose predecessor is known stored
 // (the first after a quiet spell, a retry) expects only the sequence: the stream remembers the last
 // message id in memory only and, after a restart of its leader, rebuilds it from the messages of its
-// duplicates window alone, so a chain to an older predecessor would be refused for nothing.
+// duplicates window alone, so a chain to an older predecessor would be refused for nothing. A run
+// not taken whole leaves nothing to chain to (runs already sent after it chained at sending): the
+// writer settles with the stream before its next run, and the record at that seq may then be
+// another writer's.
 
 import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -156,6 +159,7 @@ export class StreamLink {
     this.lastSent = last;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), REPLICATION_PUBLISH_ATTEMPT_MS)));
+    let takenWhole = false;
     try {
       for (let index = 0; index < frames.length; index++) {
         const answer = await Promise.race([answers[index]!.answer, expired]);
@@ -165,10 +169,15 @@ export class StreamLink {
         if ('error' in answer) return { kind: 'stopped', taken: index, fenced: this.fenced(answer, index > 0 || before?.stored === true), reason: answer.error };
         if (answer.seq !== seq) return { kind: 'stopped', taken: index, fenced: true, reason: `the stream stored seq ${seq} as ${answer.seq}` };
       }
+      takenWhole = true;
       return { kind: 'published' };
     } finally {
       clearTimeout(timer);
       for (const { id } of answers) this.acks.delete(id);
+      // A run sent after this one already carries its chain; a run started later follows a writer
+      // that settled with the stream, whose record at this seq may be another writer's (ours
+      // refused): chained to ours, it would be refused for nothing.
+      if (!takenWhole && this.lastSent === last) this.lastSent = null;
     }
   }
 

@@ -4,11 +4,11 @@
 // within 2 s, both say where their keys come from in /healthz, and a follower that loses NATS keeps
 // the last keys it saw, says they are stale, and takes a revoke made meanwhile once NATS is back.
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { createKey, revokeKey } from '../../src/keys/key-admin.js';
 import { freePort, killAll, pdnc, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
-import { makeTempDir, removeDir } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable } from '../replicate/nats-cluster.js';
+import { natsAvailable } from '../replicate/nats-cluster.js';
+import { natsSuite } from '../replicate/nats-suite.js';
 
 const within = (timeout: number) => ({ timeout, interval: 20 });
 
@@ -17,54 +17,35 @@ async function health(port: number): Promise<unknown> {
 }
 
 describe.skipIf(!natsAvailable())('idnc serve: API keys on every host', () => {
-  let cluster: NatsCluster;
-  let writerDir: string;
-  let followerDir: string;
-
-  beforeAll(async () => {
-    cluster = await NatsCluster.start();
-  }, 30_000);
-  afterAll(async () => {
-    await killAll();
-    await cluster?.stop();
-  });
-  beforeEach(async () => {
-    writerDir = await makeTempDir('idnc-serve-keys-writer-');
-    followerDir = await makeTempDir('idnc-serve-keys-follower-');
-  });
-  afterEach(async () => {
-    await killAll();
-    await removeDir(writerDir);
-    await removeDir(followerDir);
-  });
+  const nats = natsSuite({ dirPrefixes: { writer: 'idnc-serve-keys-writer-', follower: 'idnc-serve-keys-follower-' }, afterEachTest: killAll, afterAllTests: killAll });
 
   test('a key revoked on the writer\'s host is refused by a follower server within 2 s; one that loses NATS keeps the last keys and catches up', async () => {
-    const admin = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
-    const dialer = await createKey(writerDir, { org: 'default', scopes: ['read'] });
-    const nats = ['--replicate-stream', 'CLIKEYS'];
-    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, ...nats]);
+    const admin = (await createKey(nats.dirs.writer, { org: 'default', scopes: ['admin'] })).key;
+    const dialer = await createKey(nats.dirs.writer, { org: 'default', scopes: ['read'] });
+    const streamArgs = ['--replicate-stream', 'CLIKEYS'];
+    const writer = startServer(nats.dirs.writer, await freePort(), ['--replicate', nats.cluster.servers, ...streamArgs]);
     await waitUntilServing(writer);
     const followerPort = await freePort();
-    const follower = startServer(followerDir, followerPort, ['--follow', cluster.servers, ...nats]);
+    const follower = startServer(nats.dirs.follower, followerPort, ['--follow', nats.cluster.servers, ...streamArgs]);
     await waitUntilServing(follower);
     // Health first: polling with a key the follower does not have yet would run into the failed-auth throttle (429).
     await vi.waitFor(async () => expect(await health(followerPort)).toMatchObject({ status: 'ok', keys: { source: 'nats', stale: false } }), within(20_000));
     expect((await pdnc(followerPort, dialer.key, { actionType: 'count' })).status).toBe(200);
     await vi.waitFor(async () => expect(await health(writer.port)).toMatchObject({ status: 'ok', keys: { source: 'file', stale: false } }), within(10_000));
 
-    await revokeKey(writerDir, dialer.record.id);
+    await revokeKey(nats.dirs.writer, dialer.record.id);
     await vi.waitFor(async () => expect((await pdnc(followerPort, dialer.key, { actionType: 'count' })).status).toBe(401), within(2000));
 
     // A follower server does not start without NATS (it needs the stream); with NATS gone under it,
     // it keeps the last keys it saw, says they are stale, and takes a revoke made meanwhile once NATS is back.
-    const other = await createKey(writerDir, { org: 'default', scopes: ['read'] });
+    const other = await createKey(nats.dirs.writer, { org: 'default', scopes: ['read'] });
     await vi.waitFor(async () => expect((await pdnc(followerPort, other.key, { actionType: 'count' })).status).toBe(200), within(2000));
-    await cluster.killAll();
-    await revokeKey(writerDir, other.record.id);
+    await nats.cluster.killAll();
+    await revokeKey(nats.dirs.writer, other.record.id);
     await vi.waitFor(async () => expect(await health(followerPort)).toMatchObject({ keys: { source: 'nats', stale: true } }), within(10_000));
     expect((await pdnc(followerPort, admin, { actionType: 'count' })).status).toBe(200);
     expect((await pdnc(followerPort, dialer.key, { actionType: 'count' })).status).toBe(401);
-    await cluster.startAll();
+    await nats.cluster.startAll();
     await vi.waitFor(async () => expect((await pdnc(followerPort, other.key, { actionType: 'count' })).status).toBe(401), within(20_000));
     await vi.waitFor(async () => expect(await health(followerPort)).toMatchObject({ keys: { source: 'nats', stale: false } }), within(20_000));
     expect(await stopGracefully(follower)).toBe(0);

@@ -4,20 +4,22 @@
 // changes 503 REPLICATION_UNAVAILABLE while reads go on; a standby serves with the writer's keys and,
 // once it took over, publishes its host's keys to the standing-by old writer (API keys in detail:
 // serve.key-replication.test.ts); a standby's and a follower's refusals name the writer in
-// `idnc-leader` (under `--workers 2` from every worker), and `idnc import --url` sent to a standby
-// lands on the writer; bad replication settings refuse to start.
+// `idnc-leader` and report the same replication in /healthz (under `--workers 2` from every worker;
+// a standby makes no first key of its own), and `idnc import --url` sent to a standby lands on the
+// writer; bad replication settings refuse to start.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { createKey } from '../../src/keys/key-admin.js';
 import { freePort, kill9, killAll, PDNC, pdnc, printed, startServer, stopGracefully, waitUntilServing } from '../durability/server-process.js';
 import { openDnc } from '../../src/index.js';
 import { makeTempDir, removeDir } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable, stopAllNats } from '../replicate/nats-cluster.js';
+import { natsAvailable } from '../replicate/nats-cluster.js';
+import { natsSuite } from '../replicate/nats-suite.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -54,6 +56,20 @@ function changeOnNewConnection(port: number, key: string, phone: string): Promis
   });
 }
 
+/** GET /healthz on a new connection (each goes to the next worker of `--workers N`), with the worker that answered. */
+function healthOnNewConnection(port: number): Promise<{ worker: string | undefined; body: { keys?: { source: string; stale: boolean }; replication?: unknown } }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ worker: res.headers['idnc-worker'] as string | undefined, body: JSON.parse(text) as { keys?: { source: string; stale: boolean }; replication?: unknown } }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** GET /healthz's replication part. */
 async function replicationHealth(port: number): Promise<unknown> {
   return ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { replication?: unknown }).replication;
@@ -69,32 +85,12 @@ function importTo(url: string, file: string, key: string): Promise<{ code: numbe
 }
 
 describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
-  let cluster: NatsCluster;
-  let writerDir: string;
-  let followerDir: string;
-
-  beforeAll(async () => {
-    cluster = await NatsCluster.start();
-  }, 30_000);
-  afterAll(async () => {
-    await killAll();
-    await cluster?.stop();
-    await stopAllNats();
-  });
-  beforeEach(async () => {
-    writerDir = await makeTempDir('idnc-serve-writer-');
-    followerDir = await makeTempDir('idnc-serve-follower-');
-  });
-  afterEach(async () => {
-    await killAll();
-    await removeDir(writerDir);
-    await removeDir(followerDir);
-  });
+  const nats = natsSuite({ dirPrefixes: { writer: 'idnc-serve-writer-', follower: 'idnc-serve-follower-' }, afterEachTest: killAll, afterAllTests: killAll });
 
   test('a change acknowledged by the writer shows on a follower server; writes there and with NATS down answer 503', async () => {
-    const writerKey = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+    const writerKey = (await createKey(nats.dirs.writer, { org: 'default', scopes: ['admin'] })).key;
     const followerKey = writerKey; // the follower's keys come from the writer's, through NATS
-    const writer = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-stream', 'CLI']);
+    const writer = startServer(nats.dirs.writer, await freePort(), ['--replicate', nats.cluster.servers, '--replicate-stream', 'CLI']);
     await waitUntilServing(writer);
     const added = await vi.waitFor(async () => {
       const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550100' });
@@ -103,7 +99,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }, { timeout: 20_000, interval: 100 });
     expect(added.seq).toBe(1);
 
-    const follower = startServer(followerDir, await freePort(), ['--follow', cluster.servers, '--replicate-stream', 'CLI']);
+    const follower = startServer(nats.dirs.follower, await freePort(), ['--follow', nats.cluster.servers, '--replicate-stream', 'CLI']);
     await waitUntilServing(follower);
     await vi.waitFor(async () => {
       const status = await pdnc(follower.port, followerKey, { actionType: 'status', phoneList: '4155550100' });
@@ -115,7 +111,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     expect(await replicationHealth(writer.port)).toEqual({ role: 'writer', state: 'ready', reason: '', connected: true, lastSeq: 1, streamSeq: 1, lagMs: null, backlog: 0, leader: writerUrl });
     await vi.waitFor(async () => expect(await replicationHealth(follower.port)).toMatchObject({ role: 'follower', state: 'ready', connected: true, lastSeq: 1, streamSeq: 1, lagMs: expect.any(Number), leader: writerUrl }), { timeout: 10_000, interval: 100 });
 
-    await cluster.killAll();
+    await nats.cluster.killAll();
     const unavailable = await vi.waitFor(async () => {
       const answer = await pdnc(writer.port, writerKey, { actionType: 'add', phoneList: '4155550102' });
       if (answer.status === 200) throw new Error('still acknowledged');
@@ -126,15 +122,15 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     expect(await replicationHealth(writer.port)).toMatchObject({ role: 'writer', state: 'connecting', connected: false, lastSeq: 1 });
     const count = await pdnc(writer.port, writerKey, { actionType: 'count' });
     expect(count.status).toBe(200);
-    await cluster.startAll();
+    await nats.cluster.startAll();
     expect(await stopGracefully(follower)).toBe(0);
     expect(await stopGracefully(writer)).toBe(0);
   }, 90_000);
 
   test('kill -9 of the writer under 8 concurrent clients: after the restart every acknowledged change is there, and a follower of the stream has the same digest', async () => {
-    const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
-    const args = ['--replicate', cluster.servers, '--replicate-stream', 'CRASH'];
-    const writer = startServer(writerDir, await freePort(), args);
+    const key = (await createKey(nats.dirs.writer, { org: 'default', scopes: ['admin'] })).key;
+    const args = ['--replicate', nats.cluster.servers, '--replicate-stream', 'CRASH'];
+    const writer = startServer(nats.dirs.writer, await freePort(), args);
     await waitUntilServing(writer);
     await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
     const acknowledged: string[] = [];
@@ -150,7 +146,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     await Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
     await killed;
 
-    const restarted = startServer(writerDir, await freePort(), args);
+    const restarted = startServer(nats.dirs.writer, await freePort(), args);
     await waitUntilServing(restarted);
     const engineCheck = async (): Promise<void> => {
       const status = await pdnc(restarted.port, key, { actionType: 'status', phoneList: acknowledged.join(',') });
@@ -166,8 +162,8 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       return answer as { seq: number };
     }, { timeout: 20_000, interval: 100 });
     expect(await stopGracefully(restarted)).toBe(0);
-    const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'CRASH' } });
-    const local = await openDnc({ dataDir: writerDir });
+    const follower = await openDnc({ follow: { servers: nats.cluster.servers, stream: 'CRASH' } });
+    const local = await openDnc({ dataDir: nats.dirs.writer });
     try {
       await follower.waitFor(seq, 20_000);
       expect(local.lastSeq).toBe(seq);
@@ -181,11 +177,11 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
   test('failover: a standby answers NOT_LEADER and takes over from a writer paused past its lease (which never acknowledges again) and from one killed -9 under 8 clients, with every acknowledged change', async () => {
     const standbyDir = await makeTempDir('idnc-serve-standby-');
     try {
-      const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
+      const key = (await createKey(nats.dirs.writer, { org: 'default', scopes: ['admin'] })).key;
       // The standby's keys come from the writer's host, through NATS (it makes no first key of its own).
       const standbyKey = key;
-      const args = ['--replicate', cluster.servers, '--replicate-stream', 'FAILOVER', '--lease-ms', '1s'];
-      const writer = startServer(writerDir, await freePort(), args);
+      const args = ['--replicate', nats.cluster.servers, '--replicate-stream', 'FAILOVER', '--lease-ms', '1s'];
+      const writer = startServer(nats.dirs.writer, await freePort(), args);
       await waitUntilServing(writer);
       await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
       const standby = startServer(standbyDir, await freePort(), [...args, '--standby']);
@@ -220,7 +216,7 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
 
       // The old writer, restarted, stands by; kill -9 of the new writer under 8 clients: it takes over.
       await kill9(writer);
-      const again = startServer(writerDir, await freePort(), args);
+      const again = startServer(nats.dirs.writer, await freePort(), args);
       await waitUntilServing(again);
       // The new writer publishes its host's keys; the old one, standing by, copies them.
       const created = await createKey(standbyDir, { org: 'default', scopes: ['read'] });
@@ -247,8 +243,8 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
       expect((JSON.parse((await pdnc(again.port, key, { actionType: 'status', phoneList: '5125550000' })).body) as { onList: boolean }[])[0]!.onList).toBe(false);
       expect(await stopGracefully(again)).toBe(0);
       // A follower of the stream and the last writer's data directory hold the same state.
-      const follower = await openDnc({ follow: { servers: cluster.servers, stream: 'FAILOVER' } });
-      const local = await openDnc({ dataDir: writerDir });
+      const follower = await openDnc({ follow: { servers: nats.cluster.servers, stream: 'FAILOVER' } });
+      const local = await openDnc({ dataDir: nats.dirs.writer });
       try {
         await follower.waitFor(seq, 20_000);
         expect(local.lastSeq).toBe(seq);
@@ -263,12 +259,12 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
     }
   }, 90_000);
 
-  test('a standby under --workers 2 names the writer in idnc-leader from every worker, the follower worker too', async () => {
+  test('a standby under --workers 2 names the writer in idnc-leader and in /healthz from every worker, the follower worker too, and makes no first key', async () => {
     const standbyDir = await makeTempDir('idnc-serve-standby-');
     try {
-      const key = (await createKey(writerDir, { org: 'default', scopes: ['admin'] })).key;
-      const args = ['--replicate', cluster.servers, '--replicate-stream', 'WORKERS'];
-      const writer = startServer(writerDir, await freePort(), args);
+      const key = (await createKey(nats.dirs.writer, { org: 'default', scopes: ['admin'] })).key;
+      const args = ['--replicate', nats.cluster.servers, '--replicate-stream', 'WORKERS'];
+      const writer = startServer(nats.dirs.writer, await freePort(), args);
       await waitUntilServing(writer);
       await vi.waitFor(async () => expect((await pdnc(writer.port, key, { actionType: 'add', phoneList: '2125550000' })).status).toBe(200), { timeout: 20_000, interval: 100 });
       const standby = startServer(standbyDir, await freePort(), [...args, '--standby', '--workers', '2']);
@@ -284,8 +280,24 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
         expect(refusals.has('1')).toBe(true);
       }, { timeout: 20_000, interval: 50 });
       expect(refusals.get('1')).toEqual({ worker: '1', status: 503, code: 'NOT_LEADER', leader: writerUrl });
+      // /healthz says the same from either worker: the writer worker's replication and keys parts.
+      const health = new Map<string, Awaited<ReturnType<typeof healthOnNewConnection>>['body']>();
+      await vi.waitFor(async () => {
+        const answer = await healthOnNewConnection(standby.port);
+        health.set(answer.worker!, answer.body);
+        expect(health.get('0')?.keys).toMatchObject({ source: 'nats', stale: false });
+        expect(health.has('1')).toBe(true);
+      }, { timeout: 20_000, interval: 50 });
+      expect(health.get('0')?.replication).toMatchObject({ role: 'standby', connected: true, lastSeq: 1, streamSeq: 1, lagMs: null, backlog: 0, leader: writerUrl });
+      // Asked at another moment: the state may be 'reconciling' while the standby tries the lease.
+      const { state, reason, ...same } = health.get('0')!.replication as Record<string, unknown>;
+      expect([state, reason]).not.toContain(undefined);
+      expect(health.get('1')?.replication).toMatchObject({ ...same, state: expect.stringMatching(/^(standby|reconciling)$/) });
+      expect(health.get('1')?.keys).toMatchObject({ source: 'nats', stale: false });
       expect(await stopGracefully(standby)).toBe(0);
       expect(await stopGracefully(writer)).toBe(0);
+      // The standby's keys come from the writer through NATS: its primary makes and prints none of its own.
+      expect(standby.stdout).not.toMatch(/created the first API key/);
     } finally {
       await killAll();
       await removeDir(standbyDir);
@@ -293,10 +305,10 @@ describe.skipIf(!natsAvailable())('idnc serve --replicate / --follow', () => {
   }, 60_000);
 
   test('refuses --replicate with --follow, and a bad --replicate-ack', async () => {
-    const both = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--follow', cluster.servers]);
+    const both = startServer(nats.dirs.writer, await freePort(), ['--replicate', nats.cluster.servers, '--follow', nats.cluster.servers]);
     expect(await both.exited).toBe(1);
     expect(both.stderr).toMatch(/--replicate and --follow exclude each other/);
-    const badAck = startServer(writerDir, await freePort(), ['--replicate', cluster.servers, '--replicate-ack', 'majority']);
+    const badAck = startServer(nats.dirs.writer, await freePort(), ['--replicate', nats.cluster.servers, '--replicate-ack', 'majority']);
     expect(await badAck.exited).toBe(1);
     expect(badAck.stderr).toMatch(/--replicate-ack "majority": expected quorum or local/);
   });

@@ -6,7 +6,7 @@
 // key back; and the bucket holds hashes only, never a secret.
 
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { buildApp } from '../../src/http/app.js';
@@ -16,7 +16,8 @@ import { openKeyStore, type WatchedKeyStore } from '../../src/keys/key-store.js'
 import { openDnc } from '../../src/open.js';
 import { KeyReplication, type KeyReplicationRole } from '../../src/replicate/key-replication.js';
 import { makeTempDir, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable } from './nats-cluster.js';
+import { natsAvailable } from './nats-cluster.js';
+import { natsSuite } from './nats-suite.js';
 
 /** The issue's bound: a key change takes effect on every host within 2 s. */
 const TAKES_EFFECT_MS = 2000;
@@ -33,24 +34,14 @@ interface Host {
 }
 
 describe.skipIf(!natsAvailable())('key replication', () => {
-  let cluster: NatsCluster;
-  let streamIndex = 0;
-  let stream: string;
   const dirs: string[] = [];
   const hosts: Host[] = [];
-
-  beforeAll(async () => {
-    cluster = await NatsCluster.start();
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  beforeEach(() => {
-    stream = `K${++streamIndex}`;
-  });
-  afterEach(async () => {
-    for (const host of hosts.splice(0)) await host.stop();
-    for (const dir of dirs.splice(0)) await removeDir(dir);
+  const nats = natsSuite({
+    streamPrefix: 'K',
+    afterEachTest: async () => {
+      for (const host of hosts.splice(0)) await host.stop();
+      for (const dir of dirs.splice(0)) await removeDir(dir);
+    },
   });
 
   async function newDir(): Promise<string> {
@@ -62,7 +53,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
   async function startHost(role: KeyReplicationRole, dir: string): Promise<Host> {
     const logger = recordingLogger();
     const keys = await openKeyStore(dir, logger);
-    const replication = KeyReplication.start({ servers: cluster.servers.split(','), stream, role, dataDir: dir, keys, logger, replicas: 3 });
+    const replication = KeyReplication.start({ servers: nats.cluster.servers.split(','), stream: nats.stream, role, dataDir: dir, keys, logger, replicas: 3 });
     let stopped = false;
     const host: Host = {
       dir,
@@ -84,9 +75,9 @@ describe.skipIf(!natsAvailable())('key replication', () => {
 
   /** Every value in the bucket, as text. */
   async function bucketValues(): Promise<Map<string, string>> {
-    const nc = await connect({ servers: cluster.servers.split(',') });
+    const nc = await connect({ servers: nats.cluster.servers.split(',') });
     try {
-      const kv = await new Kvm(nc).open(`${stream}_KEYS`);
+      const kv = await new Kvm(nc).open(`${nats.stream}_KEYS`);
       const values = new Map<string, string>();
       for await (const name of await kv.keys()) {
         const entry = await kv.get(name);
@@ -187,12 +178,12 @@ describe.skipIf(!natsAvailable())('key replication', () => {
     const reader = await startHost('follow', await newDir());
     await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(true), within(RECOVERS_MS));
 
-    await cluster.killAll();
+    await nats.cluster.killAll();
     await revokeKey(writerDir, created.record.id);
     await vi.waitFor(() => expect(accepts(writer, created.key)).toBe(false), within(TAKES_EFFECT_MS));
     await vi.waitFor(() => expect(reader.replication.health()).toMatchObject({ source: 'nats', stale: true }), within(RECOVERS_MS));
     expect(writer.replication.health().stale).toBe(true);
-    await cluster.startAll();
+    await nats.cluster.startAll();
     await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(false), within(RECOVERS_MS));
     await vi.waitFor(() => expect(reader.replication.health().stale).toBe(false), within(RECOVERS_MS));
   }, 60_000);
@@ -203,7 +194,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
     const writer = await startHost('publish', writerDir);
     const reader = await startHost('follow', await newDir());
     await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(true), within(RECOVERS_MS));
-    await cluster.killNode(0);
+    await nats.cluster.killNode(0);
     try {
       // Both hosts may have been connected to the node killed: let them find another one first.
       const killedAt = Date.now();
@@ -212,7 +203,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
       await revokeKey(writerDir, created.record.id);
       await vi.waitFor(() => expect(accepts(reader, created.key)).toBe(false), within(TAKES_EFFECT_MS));
     } finally {
-      await cluster.startNode(0);
+      await nats.cluster.startNode(0);
     }
   }, 60_000);
 
@@ -241,7 +232,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
     await revokeKey(writerDir, revoked.record.id);
     await vi.waitFor(() => expect(accepts(reader, kept.key) && !accepts(reader, revoked.key)).toBe(true), within(RECOVERS_MS));
     await reader.stop();
-    await cluster.killAll();
+    await nats.cluster.killAll();
 
     const again = await startHost('follow', readerDir);
     const dnc = await openDnc();
@@ -251,7 +242,7 @@ describe.skipIf(!natsAvailable())('key replication', () => {
       expect(accepts(again, revoked.key)).toBe(false);
       const health = await app.inject({ method: 'GET', url: '/healthz' });
       expect(health.json()).toEqual({ status: 'ok', keys: { source: 'file', stale: true, lastUpdateAt: null } });
-      await cluster.startAll();
+      await nats.cluster.startAll();
       await vi.waitFor(async () => {
         const current = (await app.inject({ method: 'GET', url: '/healthz' })).json();
         expect(current).toMatchObject({ status: 'ok', keys: { source: 'nats', stale: false } });

@@ -2,58 +2,41 @@
 // quorum every acknowledged change is in the stream at its own seq, as the exact bytes of its log
 // record; with NATS down changes are refused before anything is written and reads go on; NATS
 // killed in the middle of concurrent writes never leaves a refused change visible, here or after a
-// restart, and never loses an acknowledged one. Under ack local writes go on while NATS is down
-// and the backlog reaches the stream when it is back; a backlog record that fails its checksum stops
-// publishing there (said once), never skipped.
+// restart, and never loses an acknowledged one; a writer fenced by another writer's record and
+// caught up with it writes again without being fenced for nothing. Under ack local writes go on
+// while NATS is down and the backlog reaches the stream when it is back; a backlog record that
+// fails its checksum stops publishing there (said once), never skipped.
 
 import fs from 'node:fs';
 import { Kvm } from '@nats-io/kv';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { IdncError, openDnc, type DurableDnc } from '../../src/index.js';
 import type { ReplicateOptions } from '../../src/engine/types.js';
 import { listDataDir } from '../../src/persist/data-dir.js';
 import { StreamLink, type RunOutcome } from '../../src/replicate/stream-link.js';
+import { recordMessageId } from '../../src/replicate/stream-records.js';
 import { leaseBucket, WriterLease } from '../../src/replicate/writer-lease.js';
 import { FaultyFileSystem, makeTempDir, numbers, recordingLogger, removeDir } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
+import { natsAvailable } from './nats-cluster.js';
+import { natsSuite } from './nats-suite.js';
 import { logFrames, replicating, streamMessages } from './stream-reader.js';
 
 /** A short duplicates window for the stream of a test that outlives it. */
 const DUPLICATE_WINDOW_MS = 1_000;
 
 describe.skipIf(!natsAvailable())('replicated writer', () => {
-  let cluster: NatsCluster;
-  let dir: string;
-  let streamIndex = 0;
-  let stream: string;
-  const open: DurableDnc[] = [];
-
-  beforeAll(async () => {
-    cluster = await NatsCluster.start();
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    await stopAllNats();
-  });
-  beforeEach(async () => {
-    dir = await makeTempDir('idnc-replicated-');
-    stream = `T${++streamIndex}`;
-  });
-  afterEach(async () => {
-    for (const dnc of open.splice(0)) await dnc.close().catch(() => undefined);
-    await removeDir(dir);
-  });
+  const nats = natsSuite({ streamPrefix: 'T', dirPrefixes: { data: 'idnc-replicated-' } });
 
   async function writer(replicate: Partial<ReplicateOptions> = {}, fileSystem?: FaultyFileSystem): Promise<DurableDnc> {
     const seam = fileSystem === undefined ? {} : { fileSystem, storageProbeIntervalMs: 20 };
-    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, ...replicate }, ...seam });
-    open.push(dnc);
+    const dnc = await openDnc({ dataDir: nats.dirs.data, logger: recordingLogger(), replicate: { servers: nats.cluster.servers, stream: nats.stream, ...replicate }, ...seam });
+    nats.closeAfter(dnc);
     return dnc;
   }
 
   async function expectStreamEqualsLog(dnc: DurableDnc): Promise<void> {
-    const messages = await streamMessages(cluster.servers, stream);
-    const frames = await logFrames(dir, 1, dnc.lastSeq);
+    const messages = await streamMessages(nats.cluster.servers, nats.stream);
+    const frames = await logFrames(nats.dirs.data, 1, dnc.lastSeq);
     expect(messages.size).toBe(dnc.lastSeq);
     expect(frames.length).toBe(dnc.lastSeq);
     for (const frame of frames) expect(messages.get(frame.readUInt32LE(8))?.equals(frame)).toBe(true);
@@ -65,7 +48,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     const results = await Promise.all([dnc.add(numbers(3)), dnc.add(numbers(2, 3_125_550_000), { projId: 'p' }), dnc.remove(numbers(1))]);
     expect(results.map((result) => result.seq).sort()).toEqual([1, 2, 3]);
     await dnc.dropList({ projId: 'p' });
-    expect(dnc.stats().replication).toMatchObject({ stream, ack: 'quorum', state: 'ready', streamSeq: 4, backlog: 0 });
+    expect(dnc.stats().replication).toMatchObject({ stream: nats.stream, ack: 'quorum', state: 'ready', streamSeq: 4, backlog: 0 });
     await expectStreamEqualsLog(dnc);
   });
 
@@ -94,7 +77,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     const dnc = await writer();
     await replicating(dnc);
     await dnc.add(numbers(2));
-    await cluster.killAll();
+    await nats.cluster.killAll();
     await vi.waitFor(() => expect(dnc.stats().replication?.state).toBe('connecting'), { timeout: 10_000, interval: 20 });
     const refused = await dnc.add(numbers(1, 4_155_550_000)).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(IdncError);
@@ -111,7 +94,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     const reopened = await writer();
     expect(reopened.count()).toBe(2);
     await expect(reopened.add(numbers(1, 7_155_550_000))).rejects.toMatchObject({ code: 'REPLICATION_UNAVAILABLE', message: expect.stringMatching(/was not stored/) });
-    await cluster.startAll();
+    await nats.cluster.startAll();
     await replicating(reopened);
     expect(reopened.isBlocked('4155550000')).toBe(false);
     expect((await reopened.add(numbers(1, 6_155_550_000))).seq).toBe(reopened.lastSeq);
@@ -131,7 +114,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
         try {
           await dnc.add([phone]);
           outcomes.set(phone, 'ok');
-          if (++acknowledged === 200) killed = cluster.killAll();
+          if (++acknowledged === 200) killed = nats.cluster.killAll();
         } catch (error) {
           expect((error as IdncError).code).toBe('REPLICATION_UNAVAILABLE');
           outcomes.set(phone, /was not stored/.test((error as Error).message) ? 'not stored' : 'unknown');
@@ -148,7 +131,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
       }
     };
     check(dnc);
-    await cluster.startAll();
+    await nats.cluster.startAll();
     await replicating(dnc);
     await expectStreamEqualsLog(dnc);
     check(dnc);
@@ -199,8 +182,8 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     await dnc.add(numbers(1));
     const standbyDir = await makeTempDir('idnc-standby-');
     try {
-      const standby = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream, standby: true } });
-      open.push(standby);
+      const standby = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: nats.cluster.servers, stream: nats.stream, standby: true } });
+      nats.closeAfter(standby);
       await vi.waitFor(() => expect(standby.stats().replication?.state).toBe('standby'), { timeout: 10_000 });
       await expect(standby.add(numbers(1, 3_125_550_000))).rejects.toMatchObject({ code: 'NOT_LEADER' });
       await dnc.add(numbers(1, 4_125_550_000));
@@ -214,23 +197,53 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
       }
       await removeDir(standbyDir);
       await fs.promises.mkdir(standbyDir);
-      const fresh = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream } });
-      open.push(fresh);
+      const fresh = await openDnc({ dataDir: standbyDir, logger: recordingLogger(), replicate: { servers: nats.cluster.servers, stream: nats.stream } });
+      nats.closeAfter(fresh);
       await vi.waitFor(() => expect(fresh.stats().replication).toMatchObject({ state: 'diverged', reason: expect.stringMatching(/no longer holds seq 1 .*copy of the writer's data directory/) }), { timeout: 10_000 });
     } finally {
       await removeDir(standbyDir);
     }
   }, 60_000);
 
+  // A writer fenced by another writer's record stands by, catches up with that record from the
+  // stream, and writes again (here it still holds the lease: the other writer appended without it).
+  // Its first publish after that must not be chained to its own record the stream refused.
+  test("quorum: a writer fenced by another writer's record, caught up with it from the stream, takes its next change", async () => {
+    const dnc = await writer();
+    await replicating(dnc);
+    await dnc.add(numbers(1));
+    const otherDir = await makeTempDir('idnc-other-writer-');
+    try {
+      const other = await openDnc({ dataDir: otherDir, logger: recordingLogger() });
+      await other.add(numbers(1, 3_125_550_000));
+      await other.add(numbers(1, 4_125_550_000));
+      await other.close();
+      const [foreign] = await logFrames(otherDir, 2, 2);
+      const link = await StreamLink.open({ servers: nats.cluster.servers.split(','), stream: nats.stream, name: 'other writer' }, () => undefined);
+      try {
+        await link.js.publish(link.subject, foreign!, { msgID: recordMessageId(foreign!), expect: { lastSequence: 1 } });
+      } finally {
+        await link.close();
+      }
+      await expect(dnc.add(numbers(1, 5_125_550_000))).rejects.toMatchObject({ code: 'REPLICATION_UNAVAILABLE' });
+      await vi.waitFor(() => expect([dnc.lastSeq, dnc.stats().replication?.state]).toEqual([2, 'ready']), { timeout: 10_000, interval: 20 });
+      expect((await dnc.add(numbers(1, 6_125_550_000))).seq).toBe(3);
+      expect([dnc.isBlocked('4125550000'), dnc.isBlocked('5125550000'), dnc.isBlocked('6125550000')]).toEqual([true, false, true]);
+      await expectStreamEqualsLog(dnc);
+    } finally {
+      await removeDir(otherDir);
+    }
+  }, 30_000);
+
   // Two updates with the same revision would refuse one another on a server that checks it
   // strictly (nats-server 2.9 lets both through while both are in flight): the updates are counted.
   test('writer lease: one holder at a time; renewals asked for while one is in flight join it (one update)', async () => {
-    const links = await Promise.all(['first', 'second'].map((name) => StreamLink.open({ servers: cluster.servers.split(','), stream, name }, () => undefined)));
+    const links = await Promise.all(['first', 'second'].map((name) => StreamLink.open({ servers: nats.cluster.servers.split(','), stream: nats.stream, name }, () => undefined)));
     try {
       const [first, second] = await Promise.all(links.map((link, index) => WriterLease.open(link, 3, 3000, { holder: `holder ${index}`, url: null })));
       expect(await first!.acquire()).toBe(true);
       expect(await second!.acquire()).toBe(false);
-      const kv = await new Kvm(links[0]!.nc).open(leaseBucket(stream));
+      const kv = await new Kvm(links[0]!.nc).open(leaseBucket(nats.stream));
       const before = (await kv.get('writer'))!.revision;
       expect(await Promise.all([first!.renew(), first!.renew(), first!.renew()])).toEqual([true, true, true]);
       expect((await kv.get('writer'))!.revision).toBe(before + 1);
@@ -245,7 +258,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
   // stands at seq 3, our seq 3 is refused, but our seq 4 would find its expected last sequence (3)
   // true. Nothing of a run may be stored past the first record the stream refused.
   test("writer link: a run meeting another writer's record at its first seq stores none of its records, and is fenced", async () => {
-    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'fenced writer' }, () => undefined);
+    const link = await StreamLink.open({ servers: nats.cluster.servers.split(','), stream: nats.stream, name: 'fenced writer' }, () => undefined);
     try {
       await link.ensureStream(3);
       expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
@@ -256,14 +269,14 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
       // the run: its refusal arrives once the records after seq 3 were taken or refused.
       await expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/);
       expect(await link.lastSeq()).toBe(3);
-      expect((await streamMessages(cluster.servers, stream)).get(3)).toEqual(headerFrame(3, 0xb3));
+      expect((await streamMessages(nats.cluster.servers, nats.stream)).get(3)).toEqual(headerFrame(3, 0xb3));
     } finally {
       await link.close();
     }
   });
 
   test("writer link: a run sent while the run before it is unanswered is refused with it when another writer's record took that run's last seq", async () => {
-    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'overlapping writer' }, () => undefined);
+    const link = await StreamLink.open({ servers: nats.cluster.servers.split(','), stream: nats.stream, name: 'overlapping writer' }, () => undefined);
     try {
       await link.ensureStream(3);
       expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
@@ -281,14 +294,14 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
   // The stream remembers its last message id in memory; restarted, it rebuilds it from the messages
   // of its duplicates window alone, so a chain to a record older than that would be refused.
   test('writer link: the first run after NATS restarted, its last record older than the duplicates window, is taken (no fencing for nothing)', async () => {
-    const link = await StreamLink.open({ servers: cluster.servers.split(','), stream, name: 'quiet writer' }, () => undefined);
+    const link = await StreamLink.open({ servers: nats.cluster.servers.split(','), stream: nats.stream, name: 'quiet writer' }, () => undefined);
     try {
-      await link.jsm.streams.add({ name: stream, subjects: [link.subject], num_replicas: 3, storage: 'file' as never, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+      await link.jsm.streams.add({ name: nats.stream, subjects: [link.subject], num_replicas: 3, storage: 'file' as never, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
       expect(await link.publishRun([headerFrame(1, 0xa1), headerFrame(2, 0xa2)])).toEqual({ kind: 'published' });
       // Past the window on purpose: the time is the condition tested, not an event awaited.
       await new Promise((resolve) => setTimeout(resolve, DUPLICATE_WINDOW_MS + 500));
-      await cluster.killAll();
-      await cluster.startAll();
+      await nats.cluster.killAll();
+      await nats.cluster.startAll();
       // The stream decides publishes again once it refuses one that expects a sequence it never had
       // (no message id, so its remembered one is left as the restart made it).
       await vi.waitFor(() => expect(link.js.publish(link.subject, headerFrame(9, 0xc9), { expect: { lastSequence: 8 } })).rejects.toThrow(/wrong last sequence/), { timeout: 30_000, interval: 100 });
@@ -309,11 +322,11 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     const dnc = await writer({ ack: 'local' });
     await replicating(dnc);
     await dnc.add(numbers(1));
-    await cluster.killAll();
+    await nats.cluster.killAll();
     for (let i = 0; i < 5; i++) await dnc.add(numbers(1, 3_125_550_000 + i));
     expect(dnc.lastSeq).toBe(6);
     expect(dnc.stats().replication?.backlog).toBeGreaterThanOrEqual(5);
-    await cluster.startAll();
+    await nats.cluster.startAll();
     await replicating(dnc);
     await vi.waitFor(() => expect(dnc.stats().replication?.backlog).toBe(0), { timeout: 20_000 });
     await expectStreamEqualsLog(dnc);
@@ -322,8 +335,8 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
   test('ack local: a record of the backlog failing its checksum stops publishing, said once, nothing after it published', async () => {
     const fileSystem = new FaultyFileSystem();
     const logger = recordingLogger();
-    const dnc = await openDnc({ dataDir: dir, logger, fileSystem, replicate: { servers: cluster.servers, stream, ack: 'local' } });
-    open.push(dnc);
+    const dnc = await openDnc({ dataDir: nats.dirs.data, logger, fileSystem, replicate: { servers: nats.cluster.servers, stream: nats.stream, ack: 'local' } });
+    nats.closeAfter(dnc);
     await replicating(dnc);
     await dnc.add(numbers(1));
     await vi.waitFor(() => expect(dnc.stats().replication?.streamSeq).toBe(1), { timeout: 10_000 });
@@ -333,8 +346,8 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     const added = dnc.add(numbers(1, 3_125_550_000));
     try {
       await fileSystem.fdatasyncStarted(fileSystem.fdatasyncCalls + 1);
-      const [frame] = await logFrames(dir, 2, 2);
-      const segment = (await listDataDir(dir)).segments.at(-1)!.path;
+      const [frame] = await logFrames(nats.dirs.data, 2, 2);
+      const segment = (await listDataDir(nats.dirs.data)).segments.at(-1)!.path;
       const at = (await fs.promises.readFile(segment)).indexOf(frame!) + frame!.length - 1;
       const handle = await fs.promises.open(segment, 'r+');
       await handle.write(Buffer.from([frame![frame!.length - 1]! ^ 0xff]), 0, 1, at);
@@ -350,7 +363,7 @@ describe.skipIf(!natsAvailable())('replicated writer', () => {
     // Changes go on here (ack local); the stream keeps seq 1 alone: nothing skipped, nothing out of order.
     expect((await dnc.add(numbers(1, 4_125_550_000))).seq).toBe(3);
     expect(dnc.stats().replication).toMatchObject({ state: 'diverged', streamSeq: 1, backlog: 2 });
-    expect([...(await streamMessages(cluster.servers, stream)).keys()]).toEqual([1]);
+    expect([...(await streamMessages(nats.cluster.servers, nats.stream)).keys()]).toEqual([1]);
   }, 30_000);
 });
 

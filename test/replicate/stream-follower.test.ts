@@ -3,55 +3,36 @@
 // writes (waitFor, read-your-writes), refuses changes, and keeps its digest equal to the writer's
 // at the same seq across a NATS node killed and restarted and NATS down entirely.
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { openDnc, type DncFollower, type DurableDnc } from '../../src/index.js';
-import { makeTempDir, numbers, recordingLogger, removeDir, type RecordingLogger } from '../persist/helpers.js';
-import { NatsCluster, natsAvailable, stopAllNats } from './nats-cluster.js';
+import { numbers, recordingLogger, type RecordingLogger } from '../persist/helpers.js';
+import { natsAvailable } from './nats-cluster.js';
+import { natsSuite } from './nats-suite.js';
 import { replicating } from './stream-reader.js';
 
 describe.skipIf(!natsAvailable())('follower of a stream', () => {
-  let cluster: NatsCluster;
-  let dir: string;
-  let streamIndex = 0;
-  let stream: string;
-  const engines: { close(): Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    cluster = await NatsCluster.start();
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    await stopAllNats();
-  });
-  beforeEach(async () => {
-    dir = await makeTempDir('idnc-stream-follower-');
-    stream = `F${++streamIndex}`;
-  });
-  afterEach(async () => {
-    for (const engine of engines.splice(0).reverse()) await engine.close().catch(() => undefined);
-    await removeDir(dir);
-  });
+  const nats = natsSuite({ streamPrefix: 'F', dirPrefixes: { data: 'idnc-stream-follower-' } });
 
   async function writer(): Promise<DurableDnc> {
-    const dnc = await openDnc({ dataDir: dir, logger: recordingLogger(), replicate: { servers: cluster.servers, stream } });
-    engines.push(dnc);
+    const dnc = await openDnc({ dataDir: nats.dirs.data, logger: recordingLogger(), replicate: { servers: nats.cluster.servers, stream: nats.stream } });
+    nats.closeAfter(dnc);
     await replicating(dnc);
     return dnc;
   }
 
   async function follower(logger: RecordingLogger = recordingLogger()): Promise<DncFollower> {
-    const dnc = await openDnc({ follow: { servers: cluster.servers, stream }, logger, staleAfterMs: 2000 });
-    engines.push(dnc);
+    const dnc = await openDnc({ follow: { servers: nats.cluster.servers, stream: nats.stream }, logger, staleAfterMs: 2000 });
+    nats.closeAfter(dnc);
     return dnc;
   }
 
   async function snapshotObjects(): Promise<string[]> {
-    const nc = await connect({ servers: cluster.servers.split(',') });
+    const nc = await connect({ servers: nats.cluster.servers.split(',') });
     try {
-      const store = await new Objm(nc).open(`${stream}_SNAPSHOTS`);
+      const store = await new Objm(nc).open(`${nats.stream}_SNAPSHOTS`);
       return (await store.list()).map((info) => info.name);
     } finally {
       await nc.close();
@@ -85,8 +66,8 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
     for (let i = 3; i < 6; i++) await dnc.add(numbers(1, 2_125_550_000 + i));
     // The stream loses seq 4-5 (as a trim would) while the newest snapshot object is still seq 3:
     // a new follower loads it, finds seq 4 gone, and waits for a newer snapshot without stepping back.
-    const nc = await connect({ servers: cluster.servers.split(',') });
-    await (await jetstreamManager(nc)).streams.purge(stream, { seq: 6 });
+    const nc = await connect({ servers: nats.cluster.servers.split(',') });
+    await (await jetstreamManager(nc)).streams.purge(nats.stream, { seq: 6 });
     await nc.close();
     const logger = recordingLogger();
     const replica = await follower(logger);
@@ -103,23 +84,23 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
     // A third snapshot: two objects are kept (seq 6 and 8), and the stream only after the older one.
     await dnc.snapshot();
     await vi.waitFor(async () => expect(await snapshotObjects()).toEqual(['snapshot-6', 'snapshot-8']), { timeout: 10_000 });
-    const check = await connect({ servers: cluster.servers.split(',') });
+    const check = await connect({ servers: nats.cluster.servers.split(',') });
     const jsm = await jetstreamManager(check);
-    await vi.waitFor(async () => expect((await jsm.streams.info(stream)).state).toMatchObject({ first_seq: 7, last_seq: 8 }), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await jsm.streams.info(nats.stream)).state).toMatchObject({ first_seq: 7, last_seq: 8 }), { timeout: 10_000 });
     await check.close();
   }, 60_000);
 
   test('replication switched on for a data directory that has a log: the stream starts at its snapshot, and a follower gets the same state', async () => {
-    const plain = await openDnc({ dataDir: dir, logger: recordingLogger() });
+    const plain = await openDnc({ dataDir: nats.dirs.data, logger: recordingLogger() });
     for (let i = 0; i < 5; i++) await plain.add(numbers(2, 2_125_550_000 + i * 10));
     await plain.snapshot();
     await plain.remove(numbers(1, 2_125_550_000));
     await plain.close();
     const dnc = await writer();
     expect(dnc.lastSeq).toBe(6);
-    const nc = await connect({ servers: cluster.servers.split(',') });
+    const nc = await connect({ servers: nats.cluster.servers.split(',') });
     try {
-      expect((await (await jetstreamManager(nc)).streams.info(stream)).state).toMatchObject({ first_seq: 7, last_seq: 6 });
+      expect((await (await jetstreamManager(nc)).streams.info(nats.stream)).state).toMatchObject({ first_seq: 7, last_seq: 6 });
     } finally {
       await nc.close();
     }
@@ -139,20 +120,20 @@ describe.skipIf(!natsAvailable())('follower of a stream', () => {
       expect(replica.isBlocked(String(2_125_550_000 + i))).toBe(true);
     }
     await expect(replica.add(numbers(1))).rejects.toMatchObject({ code: 'READ_ONLY_REPLICA' });
-    expect(replica.stats().replication).toMatchObject({ stream, ack: null });
+    expect(replica.stats().replication).toMatchObject({ stream: nats.stream, ack: null });
   });
 
   test('keeps following across a NATS node killed and restarted, and NATS down entirely', async () => {
     const dnc = await writer();
     const replica = await follower();
     await dnc.add(numbers(10));
-    await cluster.killNode(0);
+    await nats.cluster.killNode(0);
     await vi.waitFor(() => dnc.add(numbers(10, 3_125_550_000)), { timeout: 20_000, interval: 200 });
-    await cluster.startNode(0);
+    await nats.cluster.startNode(0);
     await replica.waitFor(dnc.lastSeq, 20_000);
     expect(replica.digest()).toBe(dnc.digest());
-    await cluster.killAll();
-    await cluster.startAll();
+    await nats.cluster.killAll();
+    await nats.cluster.startAll();
     await replicating(dnc);
     const { seq } = await vi.waitFor(() => dnc.add(numbers(10, 4_125_550_000)), { timeout: 20_000, interval: 200 });
     await replica.waitFor(seq, 20_000);
