@@ -30,6 +30,10 @@ const PACK_FOOTER_BYTES = 16;
 const PACK_PATTERN = /^pack-(\d{16})\.idncpack$/;
 /** A first read of a record: most single changes fit, a larger one costs a second read. */
 const RECORD_FIRST_READ_BYTES = 4096;
+/** A first read of a pack's end: its footer and the whole index of most packs (a day of 8,000 single changes' is about 90 KB). */
+const INDEX_FIRST_READ_BYTES = 128 * 1024;
+/** Buffers for those first reads, reused (one per read under way): a new one per pack made the collector run all along a listing. */
+const scratchBuffers: Buffer[] = [];
 
 export interface PackMember {
   readonly firstSeq: number;
@@ -345,9 +349,9 @@ export async function packIndexMatches(file: string): Promise<boolean> {
   return encodeIndex(build, index.chainBefore).equals(stored);
 }
 
-/** Bytes [from, to) of an open file (fewer at its end). */
-export async function readAt(handle: fs.promises.FileHandle, from: number, to: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(Math.max(0, to - from));
+/** Bytes [from, to) of an open file (fewer at its end), into `into` when given (it must hold them). */
+export async function readAt(handle: fs.promises.FileHandle, from: number, to: number, into?: Buffer): Promise<Buffer> {
+  const buffer = into === undefined ? Buffer.allocUnsafe(Math.max(0, to - from)) : into.subarray(0, Math.max(0, to - from));
   let filled = 0;
   while (filled < buffer.length) {
     const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, from + filled);
@@ -360,21 +364,36 @@ export async function readAt(handle: fs.promises.FileHandle, from: number, to: n
 /** A pack's index read back and checked; a pack that fails is corruption (its members are gone). */
 export async function readPackIndex(file: string): Promise<PackIndex> {
   const handle = await fs.promises.open(file, 'r');
-  const name = path.basename(file);
   try {
     const { size } = await handle.stat();
-    const head = await readAt(handle, 0, PACK_HEADER_BYTES);
-    const footer = await readAt(handle, size - PACK_FOOTER_BYTES, size);
-    const indexOffset = footer.length === PACK_FOOTER_BYTES ? Number(footer.readBigUInt64LE(0)) : -1;
-    if (!head.subarray(0, 8).equals(PACK_MAGIC) || indexOffset < PACK_HEADER_BYTES || indexOffset > size - PACK_FOOTER_BYTES || !footer.subarray(12).equals(PACK_MAGIC.subarray(4))) {
-      throw new DataCorruptError(`history/${name} is not a whole pack (no header or footer); run \`idnc verify\``);
+    // The footer and, most often, the whole index in one read (the header with them in a small pack).
+    const tailFrom = Math.max(0, size - INDEX_FIRST_READ_BYTES);
+    const scratch = scratchBuffers.pop() ?? Buffer.allocUnsafeSlow(INDEX_FIRST_READ_BYTES);
+    try {
+      return await readIndexFrom(handle, file, size, tailFrom, scratch);
+    } finally {
+      scratchBuffers.push(scratch);
     }
-    const bytes = await readAt(handle, indexOffset, size - PACK_FOOTER_BYTES);
-    if (crc32(bytes) !== footer.readUInt32LE(8)) throw new DataCorruptError(`history/${name}: its index fails its CRC-32; run \`idnc verify\``);
-    return decodeIndex(file, unpack(bytes) as Record<string, unknown>, indexOffset);
   } finally {
     await handle.close();
   }
+}
+
+/** The index of an open pack of `size` bytes, its end read into `scratch` from `tailFrom`. */
+async function readIndexFrom(handle: fs.promises.FileHandle, file: string, size: number, tailFrom: number, scratch: Buffer): Promise<PackIndex> {
+  const name = path.basename(file);
+  const [tail, head] = await Promise.all([readAt(handle, tailFrom, size, scratch), tailFrom < PACK_HEADER_BYTES ? null : readAt(handle, 0, PACK_HEADER_BYTES)]);
+  const header = head ?? tail.subarray(0, PACK_HEADER_BYTES);
+  const footer = tail.subarray(Math.max(0, tail.length - PACK_FOOTER_BYTES));
+  const indexOffset = footer.length === PACK_FOOTER_BYTES ? Number(footer.readBigUInt64LE(0)) : -1;
+  if (!header.subarray(0, 8).equals(PACK_MAGIC) || indexOffset < PACK_HEADER_BYTES || indexOffset > size - PACK_FOOTER_BYTES || !footer.subarray(12).equals(PACK_MAGIC.subarray(4))) {
+    throw new DataCorruptError(`history/${name} is not a whole pack (no header or footer); run \`idnc verify\``);
+  }
+  const stored = tail.subarray(0, tail.length - PACK_FOOTER_BYTES);
+  // A copy of the index alone (the scratch buffer is reused; the index keeps views msgpack gives of its bins).
+  const bytes = indexOffset >= tailFrom ? Buffer.from(stored.subarray(indexOffset - tailFrom)) : Buffer.concat([await readAt(handle, indexOffset, tailFrom), stored]);
+  if (crc32(bytes) !== footer.readUInt32LE(8)) throw new DataCorruptError(`history/${name}: its index fails its CRC-32; run \`idnc verify\``);
+  return decodeIndex(file, unpack(bytes) as Record<string, unknown>, indexOffset);
 }
 
 type MemberRow = [number, number, number, number | null, number | null, Uint8Array | null];
@@ -394,7 +413,8 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
       firstSeq: first, lastSeq: first + records - 1, offset, bytes,
       firstTs: firstTs === null ? null : tsBase + firstTs, lastTs: lastTs === null ? null : tsBase + lastTs,
       name: `log-${String(first).padStart(16, '0')}.idnclog`,
-      ...(end === null ? {} : { end: { root: Uint8Array.from(end.subarray(0, HASH_BYTES)), hash: Uint8Array.from(end.subarray(HASH_BYTES)) } }),
+      // Views of the index's own bytes (read into a buffer of their own): a copy each made two ArrayBuffers a member, and kept the collector busy.
+      ...(end === null ? {} : { end: { root: end.subarray(0, HASH_BYTES), hash: end.subarray(HASH_BYTES) } }),
     };
     offset += bytes;
     return member;
