@@ -69,8 +69,10 @@ export type PackIndexCache = Map<string, PackIndex | Promise<PackIndex>>;
  */
 const lightIndices: PackIndexCache = new Map();
 
+/** The index without its number tables; its members still made only when asked for (a spread would make them: `members` is a getter). */
 function lighten(index: PackIndex): PackIndex {
-  return { ...index, keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [], rangeBlocks: [] };
+  const none = { keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [], rangeBlocks: [] };
+  return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(index), ...Object.getOwnPropertyDescriptors(none) }) as PackIndex;
 }
 
 /** The index of `file`, from `cache` or read (and kept there; a failed read is not kept, so the next listing tries again). */

@@ -398,6 +398,78 @@ async function readIndexFrom(handle: fs.promises.FileHandle, file: string, size:
 
 type MemberRow = [number, number, number, number | null, number | null, Uint8Array | null];
 
+/** Per member in a MemberTable's columns: first seq, last seq, offset, bytes, first ts, last ts (NaN: none). */
+const MEMBER_COLUMNS = 6;
+
+/**
+ * A pack's members as columns, made into PackMember objects only when first asked for: a query
+ * reads the members of the few packs that hold its number, and a listing of two thousand packs
+ * made about 200,000 objects (with their roots, hashes and names) that the collector then walked.
+ */
+class MemberTable {
+  private made: readonly PackMember[] | null = null;
+
+  constructor(private readonly columns: Float64Array, private readonly ends: Uint8Array, private readonly hasEnd: Uint8Array) {}
+
+  get count(): number {
+    return this.hasEnd.length;
+  }
+
+  lastSeq(): number {
+    return this.columns[(this.count - 1) * MEMBER_COLUMNS + 1]!;
+  }
+
+  lastTs(): number | null {
+    for (let i = this.count - 1; i >= 0; i--) {
+      const ts = this.columns[i * MEMBER_COLUMNS + 5]!;
+      if (!Number.isNaN(ts)) return ts;
+    }
+    return null;
+  }
+
+  members(): readonly PackMember[] {
+    this.made ??= Array.from({ length: this.count }, (_, i) => this.member(i));
+    return this.made;
+  }
+
+  private member(i: number): PackMember {
+    const at = i * MEMBER_COLUMNS;
+    const [firstSeq, lastSeq, offset, bytes, firstTs, lastTs] = this.columns.subarray(at, at + MEMBER_COLUMNS) as unknown as number[];
+    const end = this.hasEnd[i] === 1 ? { end: { root: this.ends.subarray(i * 2 * HASH_BYTES, i * 2 * HASH_BYTES + HASH_BYTES), hash: this.ends.subarray(i * 2 * HASH_BYTES + HASH_BYTES, (i + 1) * 2 * HASH_BYTES) } } : {};
+    return {
+      firstSeq: firstSeq!, lastSeq: lastSeq!, offset: offset!, bytes: bytes!,
+      firstTs: Number.isNaN(firstTs) ? null : firstTs!, lastTs: Number.isNaN(lastTs) ? null : lastTs!,
+      name: `log-${String(firstSeq).padStart(16, '0')}.idnclog`, ...end,
+    };
+  }
+}
+
+/** The member rows of an index checked (each root and hash whole, the bytes adding up to the index's offset) into a table. */
+function memberTable(name: string, rows: MemberRow[], firstSeq: number, tsBase: number, indexOffset: number): MemberTable {
+  const columns = new Float64Array(rows.length * MEMBER_COLUMNS);
+  const ends = new Uint8Array(rows.length * 2 * HASH_BYTES);
+  const hasEnd = new Uint8Array(rows.length);
+  let offset = PACK_HEADER_BYTES;
+  for (let i = 0; i < rows.length; i++) {
+    const [seqDelta, records, bytes, firstTs, lastTs, end] = rows[i]!;
+    if (end !== null && (!(end instanceof Uint8Array) || end.length !== 2 * HASH_BYTES)) throw new DataCorruptError(`history/${name}: its index has no valid chain state after a member`);
+    const at = i * MEMBER_COLUMNS;
+    columns[at] = firstSeq + seqDelta;
+    columns[at + 1] = firstSeq + seqDelta + records - 1;
+    columns[at + 2] = offset;
+    columns[at + 3] = bytes;
+    columns[at + 4] = firstTs === null ? Number.NaN : tsBase + firstTs;
+    columns[at + 5] = lastTs === null ? Number.NaN : tsBase + lastTs;
+    if (end !== null) {
+      ends.set(end, i * 2 * HASH_BYTES);
+      hasEnd[i] = 1;
+    }
+    offset += bytes;
+  }
+  if (offset !== indexOffset) throw new DataCorruptError(`history/${name}: its index does not add up to its members' bytes`);
+  return new MemberTable(columns, ends, hasEnd);
+}
+
 function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: number): PackIndex {
   const name = path.basename(file);
   const firstSeq = value.firstSeq as number;
@@ -405,30 +477,17 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
   if (value.format !== PACK_FORMAT || firstSeq !== packFirstSeq(name) || !Array.isArray(value.members) || value.members.length === 0) {
     throw new DataCorruptError(`history/${name}: its index is not one of this version`);
   }
-  let offset = PACK_HEADER_BYTES;
-  const members = (value.members as MemberRow[]).map(([seqDelta, records, bytes, firstTs, lastTs, end]) => {
-    const first = firstSeq + seqDelta;
-    if (end !== null && (!(end instanceof Uint8Array) || end.length !== 2 * HASH_BYTES)) throw new DataCorruptError(`history/${name}: its index has no valid chain state after a member`);
-    const member: PackMember = {
-      firstSeq: first, lastSeq: first + records - 1, offset, bytes,
-      firstTs: firstTs === null ? null : tsBase + firstTs, lastTs: lastTs === null ? null : tsBase + lastTs,
-      name: `log-${String(first).padStart(16, '0')}.idnclog`,
-      // Views of the index's own bytes (read into a buffer of their own): a copy each made two ArrayBuffers a member, and kept the collector busy.
-      ...(end === null ? {} : { end: { root: end.subarray(0, HASH_BYTES), hash: end.subarray(HASH_BYTES) } }),
-    };
-    offset += bytes;
-    return member;
-  });
-  if (offset !== indexOffset) throw new DataCorruptError(`history/${name}: its index does not add up to its members' bytes`);
+  const table = memberTable(name, value.members as MemberRow[], firstSeq, tsBase, indexOffset);
   const times = Float64Array.from(value.times as number[], (ts) => tsBase + ts);
   const ranges = value.ranges as [number, number, number, ImportMeta | null, Uint8Array | null, Uint8Array | null, unknown[] | null | undefined][];
-  const last = members.at(-1)!;
   return {
     path: file,
     firstSeq,
-    lastSeq: last.lastSeq,
-    lastTs: members.reduce<number | null>((ts, member) => member.lastTs ?? ts, null),
-    members,
+    lastSeq: table.lastSeq(),
+    lastTs: table.lastTs(),
+    get members() {
+      return table.members();
+    },
     ...(value.chainBefore === undefined ? {} : { chainBefore: decodeState(value.chainBefore) }),
     drops: (value.drops as [number, number, string, string, number][]).map(([seq, ts, org, projId, at]) => ({ seq, ts, org, projId, offset: at })),
     keys: u32Array(value.keys, 'keys'),
