@@ -463,6 +463,12 @@ export const HISTORY_PACK_PASS_PACKS_MAX = 32;
  * (tmpfs), against about 1,000/s when a whole 256 KiB read (10-20 ms) was hashed per turn.
  */
 export const HISTORY_CHAIN_WALK_RECORDS_PER_TURN = 32;
+/**
+ * Pack indices a listing reads at a time (files open at once): the first history query of a
+ * process reads every pack's index, about 2,000 over five years, and read one after another it
+ * waited on each file call in turn (docs/history.md).
+ */
+export const HISTORY_PACK_INDEX_READS_MAX = 8;
 // --- Replication through NATS JetStream (src/replicate/, docs/replication.md) ---
 
 /** `--replicate-stream` default: the JetStream stream a writer publishes its log to. */

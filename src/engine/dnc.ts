@@ -82,8 +82,10 @@ export class Dnc {
   private readonly source: Source;
   /** A follower's hash chain, walked from the data directory when a head is asked for. */
   private followerChain: ChainTracker | null = null;
-  /** The history queries' reader of the data directory (its summary caches), made at the first query. */
+  /** The history queries' reader of the data directory (its summary caches), made at open or at the first query. */
   private historyReader: HistoryReader | null = null;
+  /** The reader's read-ahead of history/, started at open (see warmHistory). */
+  private historyWarming: Promise<void> | null = null;
 
   /** Without parts: a purely in-memory engine. */
   constructor(parts: DncParts = { source: new MemorySource(), sink: IN_MEMORY }) {
@@ -99,6 +101,8 @@ export class Dnc {
     };
     parts.source.attach(link);
     parts.sink.attach?.(link);
+    // The first history query of a process reads every pack's index (seconds at national scale): read them now, in the background.
+    if (parts.source.kind !== 'memory' && parts.source.dataDir !== null) void this.warmHistory();
   }
 
   /** The kind of an engine (instanceof DurableDnc / DncFollower); null for anything else. */
@@ -326,6 +330,17 @@ export class Dnc {
     return { phone: formatDigits(number), at: new Date(atMs).toISOString(), ...answer };
   }
 
+  /**
+   * Resolves once the files the first history query reads (the listing of history/, the packs'
+   * indices) have been read ahead; started at open by an engine with a data directory. A query
+   * made before waits for the same reads and answers the same. Never rejects.
+   */
+  warmHistory(): Promise<void> {
+    const reader = this.source.kind === 'memory' || this.source.dataDir === null ? null : this.readerOfHistory();
+    this.historyWarming ??= reader === null ? Promise.resolve() : reader.warm();
+    return this.historyWarming;
+  }
+
   private readerOfHistory(): HistoryReader | null {
     if (this.source.kind === 'memory') return null;
     const dataDir = historyDataDir(this.source.dataDir);
@@ -351,6 +366,8 @@ export class Dnc {
   private async shutDown(): Promise<void> {
     this.closed = true;
     this.seqWaiters.rejectAll(new IdncError('CLOSED', 'this idnc instance has been closed'));
+    // Nothing of the engine's reads its directory once it is closed.
+    await this.historyWarming;
     await this.source.close();
   }
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pack as msgpack, unpack } from 'msgpackr';
-import { DIRECTORY_MODE_OWNER_ONLY, HISTORY_PACK_BYTES_MAX, HISTORY_PACK_PASS_PACKS_MAX } from '../constants.js';
+import { DIRECTORY_MODE_OWNER_ONLY, HISTORY_PACK_BYTES_MAX, HISTORY_PACK_INDEX_READS_MAX, HISTORY_PACK_PASS_PACKS_MAX } from '../constants.js';
 import type { SegmentFile } from '../persist/data-dir.js';
 import type { PersistFileSystem } from '../persist/file-system.js';
 import { RoaringBitmap32 } from '../store/roaring.js';
@@ -57,40 +57,73 @@ async function readNames(dir: string): Promise<string[]> {
 }
 
 /**
- * The indices of the packs the writer's passes (sweep, packing) have read, by path (a pack never
- * changes; a removed one is forgotten at the next listing), without their number tables, which
- * only queries need: a pass every snapshot does not read two thousand indices again.
+ * Pack indices by path (a pack never changes; a removed one is forgotten at the next listing), or
+ * the read under way: a listing made while another is reading (a query arriving during the
+ * warm-up that follows an open) waits for the same read instead of reading the file again.
  */
-const lightIndices = new Map<string, PackIndex>();
+export type PackIndexCache = Map<string, PackIndex | Promise<PackIndex>>;
 
+/**
+ * The indices of the packs the writer's passes (sweep, packing) have read, without their number
+ * tables, which only queries need: a pass every snapshot does not read two thousand indices again.
+ */
+const lightIndices: PackIndexCache = new Map();
+
+/** The index without its number tables; its members still made only when asked for (a spread would make them: `members` is a getter). */
 function lighten(index: PackIndex): PackIndex {
-  return { ...index, keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [], rangeBlocks: [] };
+  const none = { keys: new Uint32Array(0), keyOffsets: new Uint32Array(0), rangeMin: new Float64Array(0), rangeMax: new Float64Array(0), rangeOffsets: new Uint32Array(0), rangeImports: [], rangeBlocks: [] };
+  return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(index), ...Object.getOwnPropertyDescriptors(none) }) as PackIndex;
+}
+
+/** The index of `file`, from `cache` or read (and kept there; a failed read is not kept, so the next listing tries again). */
+function cachedIndex(file: string, cache: PackIndexCache | undefined, light: boolean): PackIndex | Promise<PackIndex> {
+  const cached = cache?.get(file);
+  if (cached !== undefined) return cached;
+  const reading = readPackIndex(file).then((index) => {
+    const kept = light ? lighten(index) : index;
+    if (cache?.get(file) === reading) cache.set(file, kept);
+    return kept;
+  }, (error: unknown) => {
+    if (cache?.get(file) === reading) cache.delete(file);
+    throw error;
+  });
+  cache?.set(file, reading);
+  return reading;
+}
+
+/**
+ * The indices of `files`, HISTORY_PACK_INDEX_READS_MAX read at a time: one after another, the
+ * first query of a process waited on five file calls per pack in turn, for every pack.
+ */
+async function readIndices(files: readonly string[], cache: PackIndexCache | undefined, light: boolean): Promise<PackIndex[]> {
+  const indices: PackIndex[] = new Array<PackIndex>(files.length);
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < files.length) {
+      const at = next++;
+      indices[at] = await cachedIndex(files[at]!, cache, light);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HISTORY_PACK_INDEX_READS_MAX, files.length) }, reader));
+  return indices;
 }
 
 /**
  * history/ listed, each pack's index read from its file, or taken from `cache` (by path: packs never
  * change); `light`: kept in the cache without its number tables.
  */
-export async function readHistoryListing(dataDir: string, cache?: Map<string, PackIndex>, light = false): Promise<HistoryListing> {
+export async function readHistoryListing(dataDir: string, cache?: PackIndexCache, light = false): Promise<HistoryListing> {
   const dir = historyDir(dataDir);
   const names = await readNames(dir);
-  const packs: PackIndex[] = [];
+  const packFiles: string[] = [];
   const files: SegmentFile[] = [];
   for (const name of names) {
     const match = SEGMENT_PATTERN.exec(name);
     if (match !== null) files.push({ firstSeq: Number(match[1]), path: path.join(dir, name) });
-    else if (packFirstSeq(name) !== null) {
-      const file = path.join(dir, name);
-      let index = cache?.get(file);
-      if (index === undefined) {
-        index = await readPackIndex(file);
-        if (light) index = lighten(index);
-        cache?.set(file, index);
-      }
-      packs.push(index);
-    }
+    else if (packFirstSeq(name) !== null) packFiles.push(path.join(dir, name));
   }
-  const listed = new Set(packs.map((pack) => pack.path));
+  const packs = await readIndices(packFiles, cache, light);
+  const listed = new Set(packFiles);
   if (cache !== undefined) for (const file of cache.keys()) if (path.dirname(file) === dir && !listed.has(file)) cache.delete(file);
   packs.sort((a, b) => a.firstSeq - b.firstSeq);
   files.sort((a, b) => a.firstSeq - b.firstSeq);

@@ -30,6 +30,10 @@ const PACK_FOOTER_BYTES = 16;
 const PACK_PATTERN = /^pack-(\d{16})\.idncpack$/;
 /** A first read of a record: most single changes fit, a larger one costs a second read. */
 const RECORD_FIRST_READ_BYTES = 4096;
+/** A first read of a pack's end: its footer and the whole index of most packs (a day of 8,000 single changes' is about 90 KB). */
+const INDEX_FIRST_READ_BYTES = 128 * 1024;
+/** Buffers for those first reads, reused (one per read under way): a new one per pack made the collector run all along a listing. */
+const scratchBuffers: Buffer[] = [];
 
 export interface PackMember {
   readonly firstSeq: number;
@@ -345,9 +349,9 @@ export async function packIndexMatches(file: string): Promise<boolean> {
   return encodeIndex(build, index.chainBefore).equals(stored);
 }
 
-/** Bytes [from, to) of an open file (fewer at its end). */
-export async function readAt(handle: fs.promises.FileHandle, from: number, to: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(Math.max(0, to - from));
+/** Bytes [from, to) of an open file (fewer at its end), into `into` when given (it must hold them). */
+export async function readAt(handle: fs.promises.FileHandle, from: number, to: number, into?: Buffer): Promise<Buffer> {
+  const buffer = into === undefined ? Buffer.allocUnsafe(Math.max(0, to - from)) : into.subarray(0, Math.max(0, to - from));
   let filled = 0;
   while (filled < buffer.length) {
     const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, from + filled);
@@ -360,24 +364,111 @@ export async function readAt(handle: fs.promises.FileHandle, from: number, to: n
 /** A pack's index read back and checked; a pack that fails is corruption (its members are gone). */
 export async function readPackIndex(file: string): Promise<PackIndex> {
   const handle = await fs.promises.open(file, 'r');
-  const name = path.basename(file);
   try {
     const { size } = await handle.stat();
-    const head = await readAt(handle, 0, PACK_HEADER_BYTES);
-    const footer = await readAt(handle, size - PACK_FOOTER_BYTES, size);
-    const indexOffset = footer.length === PACK_FOOTER_BYTES ? Number(footer.readBigUInt64LE(0)) : -1;
-    if (!head.subarray(0, 8).equals(PACK_MAGIC) || indexOffset < PACK_HEADER_BYTES || indexOffset > size - PACK_FOOTER_BYTES || !footer.subarray(12).equals(PACK_MAGIC.subarray(4))) {
-      throw new DataCorruptError(`history/${name} is not a whole pack (no header or footer); run \`idnc verify\``);
+    // The footer and, most often, the whole index in one read (the header with them in a small pack).
+    const tailFrom = Math.max(0, size - INDEX_FIRST_READ_BYTES);
+    const scratch = scratchBuffers.pop() ?? Buffer.allocUnsafeSlow(INDEX_FIRST_READ_BYTES);
+    try {
+      return await readIndexFrom(handle, file, size, tailFrom, scratch);
+    } finally {
+      scratchBuffers.push(scratch);
     }
-    const bytes = await readAt(handle, indexOffset, size - PACK_FOOTER_BYTES);
-    if (crc32(bytes) !== footer.readUInt32LE(8)) throw new DataCorruptError(`history/${name}: its index fails its CRC-32; run \`idnc verify\``);
-    return decodeIndex(file, unpack(bytes) as Record<string, unknown>, indexOffset);
   } finally {
     await handle.close();
   }
 }
 
+/** The index of an open pack of `size` bytes, its end read into `scratch` from `tailFrom`. */
+async function readIndexFrom(handle: fs.promises.FileHandle, file: string, size: number, tailFrom: number, scratch: Buffer): Promise<PackIndex> {
+  const name = path.basename(file);
+  const [tail, head] = await Promise.all([readAt(handle, tailFrom, size, scratch), tailFrom < PACK_HEADER_BYTES ? null : readAt(handle, 0, PACK_HEADER_BYTES)]);
+  const header = head ?? tail.subarray(0, PACK_HEADER_BYTES);
+  const footer = tail.subarray(Math.max(0, tail.length - PACK_FOOTER_BYTES));
+  const indexOffset = footer.length === PACK_FOOTER_BYTES ? Number(footer.readBigUInt64LE(0)) : -1;
+  if (!header.subarray(0, 8).equals(PACK_MAGIC) || indexOffset < PACK_HEADER_BYTES || indexOffset > size - PACK_FOOTER_BYTES || !footer.subarray(12).equals(PACK_MAGIC.subarray(4))) {
+    throw new DataCorruptError(`history/${name} is not a whole pack (no header or footer); run \`idnc verify\``);
+  }
+  const stored = tail.subarray(0, tail.length - PACK_FOOTER_BYTES);
+  // A copy of the index alone (the scratch buffer is reused; the index keeps views msgpack gives of its bins).
+  const bytes = indexOffset >= tailFrom ? Buffer.from(stored.subarray(indexOffset - tailFrom)) : Buffer.concat([await readAt(handle, indexOffset, tailFrom), stored]);
+  if (crc32(bytes) !== footer.readUInt32LE(8)) throw new DataCorruptError(`history/${name}: its index fails its CRC-32; run \`idnc verify\``);
+  return decodeIndex(file, unpack(bytes) as Record<string, unknown>, indexOffset);
+}
+
 type MemberRow = [number, number, number, number | null, number | null, Uint8Array | null];
+
+/** Per member in a MemberTable's columns: first seq, last seq, offset, bytes, first ts, last ts (NaN: none). */
+const MEMBER_COLUMNS = 6;
+
+/**
+ * A pack's members as columns, made into PackMember objects only when first asked for: a query
+ * reads the members of the few packs that hold its number, and a listing of two thousand packs
+ * made about 200,000 objects (with their roots, hashes and names) that the collector then walked.
+ */
+class MemberTable {
+  private made: readonly PackMember[] | null = null;
+
+  constructor(private readonly columns: Float64Array, private readonly ends: Uint8Array, private readonly hasEnd: Uint8Array) {}
+
+  get count(): number {
+    return this.hasEnd.length;
+  }
+
+  lastSeq(): number {
+    return this.columns[(this.count - 1) * MEMBER_COLUMNS + 1]!;
+  }
+
+  lastTs(): number | null {
+    for (let i = this.count - 1; i >= 0; i--) {
+      const ts = this.columns[i * MEMBER_COLUMNS + 5]!;
+      if (!Number.isNaN(ts)) return ts;
+    }
+    return null;
+  }
+
+  members(): readonly PackMember[] {
+    this.made ??= Array.from({ length: this.count }, (_, i) => this.member(i));
+    return this.made;
+  }
+
+  private member(i: number): PackMember {
+    const at = i * MEMBER_COLUMNS;
+    const [firstSeq, lastSeq, offset, bytes, firstTs, lastTs] = this.columns.subarray(at, at + MEMBER_COLUMNS) as unknown as number[];
+    const end = this.hasEnd[i] === 1 ? { end: { root: this.ends.subarray(i * 2 * HASH_BYTES, i * 2 * HASH_BYTES + HASH_BYTES), hash: this.ends.subarray(i * 2 * HASH_BYTES + HASH_BYTES, (i + 1) * 2 * HASH_BYTES) } } : {};
+    return {
+      firstSeq: firstSeq!, lastSeq: lastSeq!, offset: offset!, bytes: bytes!,
+      firstTs: Number.isNaN(firstTs) ? null : firstTs!, lastTs: Number.isNaN(lastTs) ? null : lastTs!,
+      name: `log-${String(firstSeq).padStart(16, '0')}.idnclog`, ...end,
+    };
+  }
+}
+
+/** The member rows of an index checked (each root and hash whole, the bytes adding up to the index's offset) into a table. */
+function memberTable(name: string, rows: MemberRow[], firstSeq: number, tsBase: number, indexOffset: number): MemberTable {
+  const columns = new Float64Array(rows.length * MEMBER_COLUMNS);
+  const ends = new Uint8Array(rows.length * 2 * HASH_BYTES);
+  const hasEnd = new Uint8Array(rows.length);
+  let offset = PACK_HEADER_BYTES;
+  for (let i = 0; i < rows.length; i++) {
+    const [seqDelta, records, bytes, firstTs, lastTs, end] = rows[i]!;
+    if (end !== null && (!(end instanceof Uint8Array) || end.length !== 2 * HASH_BYTES)) throw new DataCorruptError(`history/${name}: its index has no valid chain state after a member`);
+    const at = i * MEMBER_COLUMNS;
+    columns[at] = firstSeq + seqDelta;
+    columns[at + 1] = firstSeq + seqDelta + records - 1;
+    columns[at + 2] = offset;
+    columns[at + 3] = bytes;
+    columns[at + 4] = firstTs === null ? Number.NaN : tsBase + firstTs;
+    columns[at + 5] = lastTs === null ? Number.NaN : tsBase + lastTs;
+    if (end !== null) {
+      ends.set(end, i * 2 * HASH_BYTES);
+      hasEnd[i] = 1;
+    }
+    offset += bytes;
+  }
+  if (offset !== indexOffset) throw new DataCorruptError(`history/${name}: its index does not add up to its members' bytes`);
+  return new MemberTable(columns, ends, hasEnd);
+}
 
 function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: number): PackIndex {
   const name = path.basename(file);
@@ -386,29 +477,17 @@ function decodeIndex(file: string, value: Record<string, unknown>, indexOffset: 
   if (value.format !== PACK_FORMAT || firstSeq !== packFirstSeq(name) || !Array.isArray(value.members) || value.members.length === 0) {
     throw new DataCorruptError(`history/${name}: its index is not one of this version`);
   }
-  let offset = PACK_HEADER_BYTES;
-  const members = (value.members as MemberRow[]).map(([seqDelta, records, bytes, firstTs, lastTs, end]) => {
-    const first = firstSeq + seqDelta;
-    if (end !== null && (!(end instanceof Uint8Array) || end.length !== 2 * HASH_BYTES)) throw new DataCorruptError(`history/${name}: its index has no valid chain state after a member`);
-    const member: PackMember = {
-      firstSeq: first, lastSeq: first + records - 1, offset, bytes,
-      firstTs: firstTs === null ? null : tsBase + firstTs, lastTs: lastTs === null ? null : tsBase + lastTs,
-      name: `log-${String(first).padStart(16, '0')}.idnclog`,
-      ...(end === null ? {} : { end: { root: Uint8Array.from(end.subarray(0, HASH_BYTES)), hash: Uint8Array.from(end.subarray(HASH_BYTES)) } }),
-    };
-    offset += bytes;
-    return member;
-  });
-  if (offset !== indexOffset) throw new DataCorruptError(`history/${name}: its index does not add up to its members' bytes`);
+  const table = memberTable(name, value.members as MemberRow[], firstSeq, tsBase, indexOffset);
   const times = Float64Array.from(value.times as number[], (ts) => tsBase + ts);
   const ranges = value.ranges as [number, number, number, ImportMeta | null, Uint8Array | null, Uint8Array | null, unknown[] | null | undefined][];
-  const last = members.at(-1)!;
   return {
     path: file,
     firstSeq,
-    lastSeq: last.lastSeq,
-    lastTs: members.reduce<number | null>((ts, member) => member.lastTs ?? ts, null),
-    members,
+    lastSeq: table.lastSeq(),
+    lastTs: table.lastTs(),
+    get members() {
+      return table.members();
+    },
     ...(value.chainBefore === undefined ? {} : { chainBefore: decodeState(value.chainBefore) }),
     drops: (value.drops as [number, number, string, string, number][]).map(([seq, ts, org, projId, at]) => ({ seq, ts, org, projId, offset: at })),
     keys: u32Array(value.keys, 'keys'),

@@ -16,7 +16,7 @@ import type { ImportMeta, LogRecord } from '../persist/record.js';
 import { historyEventOf, type HistoryEvent } from './history-event.js';
 
 export type { HistoryEvent } from './history-event.js';
-import { archivedSummary, HISTORY_DIR, historyDir, listHistory, packMembers, readHistoryListing, type ArchivedSegment, type HistoryListing } from './archive.js';
+import { archivedSummary, HISTORY_DIR, historyDir, listHistory, packMembers, readHistoryListing, type ArchivedSegment, type HistoryListing, type PackIndexCache } from './archive.js';
 import { carriedPath, NOTHING_CARRIED, readCarried, type Carried } from './carry-forward.js';
 import { lastSeqAtIn, offsetsFor, readBulkRecordNaming, readRecordAt, type PackIndex, type PackRead } from './pack.js';
 import { forEachRecord, type SegmentSpan } from './segment-records.js';
@@ -69,13 +69,27 @@ function holds(numbers: Float64Array, number: number): boolean {
 export class HistoryReader {
   private readonly archived = new Map<string, SegmentSummary>();
   private readonly live = new Map<string, GrowingSummary>();
-  private readonly packs = new Map<string, PackIndex>();
+  private readonly packs: PackIndexCache = new Map();
   private listing: { readonly stamp: string; readonly listing: HistoryListing } | null = null;
   /** The archived entries of the cached listing, ascending, as they were made for `throughSeq`. */
   private archivedEntries: { readonly listing: HistoryListing; readonly throughSeq: number; readonly entries: readonly Summarised[] } | null = null;
   private carriedCache: { readonly stamp: string; readonly carried: Carried } | null = null;
 
   constructor(private readonly dataDir: string) {}
+
+  /**
+   * Reads what the first query needs (the listing of history/, every pack's index, the archived
+   * segments' summaries) ahead of it, for an engine just opened: a query arriving meanwhile waits
+   * for the same reads (the index cache holds them while under way) and answers as it would
+   * without. Never rejects: a failure is met again, and reported, by the query that needs it.
+   */
+  async warm(): Promise<void> {
+    try {
+      await this.archivedList(await this.historyListing(false));
+    } catch {
+      // A file gone meanwhile or unreadable: the next query lists again and fails if it must.
+    }
+  }
 
   /** The carried-forward adds, read again only when the file changed (it is replaced whole). */
   private async carried(): Promise<Carried> {

@@ -106,7 +106,7 @@ export async function driveChanges(seed: number, steps: number, stepsMs: readonl
 }
 
 /** `probes` statusAt answers at random instants (half of them a change's own) and every number's history equal the model's. */
-export async function expectModelAnswers(dnc: DurableDnc, run: ModelRun, next: () => number, label: string, probes = 40): Promise<void> {
+export async function expectModelAnswers(dnc: Pick<DurableDnc, 'history' | 'statusAt'>, run: ModelRun, next: () => number, label: string, probes = 40): Promise<void> {
   const { changes, now } = run;
   for (let probe = 0; probe < probes; probe++) {
     const number = pick(next, NUMBERS);
